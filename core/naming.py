@@ -1,0 +1,87 @@
+"""Names, ownership marks and idempotency keys, all derived from the spec (never random)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+TOOL = "kubeflow-alb"
+#: AWS tag and Kubernetes label that mark a resource as belonging to one stack.
+STACK_TAG = "kubeflow-alb/stack"
+#: AWS tag and Kubernetes label that say which tool manages a resource.
+MANAGED_BY_TAG = "app.kubernetes.io/managed-by"
+#: Server-side apply field manager for every Kubernetes object we write.
+FIELD_MANAGER = TOOL
+
+CONTROLLER_NAMESPACE = "kube-system"
+CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+CONTROLLER_NAME = "aws-load-balancer-controller"
+INGRESS_NAMESPACE = "istio-system"
+INGRESS_NAME = "istio-ingress"
+INGRESS_SERVICE = "istio-ingressgateway"
+INGRESS_CLASS = "alb"
+DASHBOARD_HOST_LABEL = "kubeflow"
+
+_STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def default_stack_name(subdomain: str) -> str:
+    """A stack name from the subdomain: dots become dashes, cut to 40 characters."""
+    name = re.sub(r"[^a-z0-9-]+", "-", subdomain.lower().rstrip(".")).strip("-")
+    if len(name) <= 40:
+        return name
+    return f"{name[:31].rstrip('-')}-{_digest(name, 8)}"
+
+
+def is_valid_stack_name(name: str) -> bool:
+    """Stack names fit in AWS tag values, IAM names and Kubernetes label values."""
+    return bool(_STACK_NAME.match(name))
+
+
+def ownership_tags(stack: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """AWS tags for a resource we create: the user's extra tags, then our marks (which win)."""
+    return {**(extra or {}), STACK_TAG: stack, MANAGED_BY_TAG: TOOL}
+
+
+def ownership_labels(stack: str) -> dict[str, str]:
+    """Kubernetes labels for an object we create."""
+    return {STACK_TAG: stack, MANAGED_BY_TAG: TOOL}
+
+
+def is_owned(tags: dict[str, str], stack: str) -> bool:
+    """True when tags (or labels) carry this stack's ownership mark."""
+    return tags.get(STACK_TAG) == stack and tags.get(MANAGED_BY_TAG) == TOOL
+
+
+def zone_caller_reference(stack: str, zone_name: str, generation: int = 0) -> str:
+    """CallerReference for CreateHostedZone: stable for a stack and zone, bumped per re-creation."""
+    return f"{TOOL}:{stack}:{_digest(zone_name.rstrip('.').lower(), 12)}:{generation}"
+
+
+def certificate_idempotency_token(stack: str, domain: str, sans: tuple[str, ...]) -> str:
+    """ACM IdempotencyToken (max 32 word characters) for one certificate request."""
+    return "kfalb" + _digest("|".join((stack, domain, *sorted(sans))), 27)
+
+
+def policy_name(stack: str) -> str:
+    """Name of the controller's IAM policy for a stack."""
+    return f"kfalb-{stack}-AWSLoadBalancerController"
+
+
+def role_name(stack: str) -> str:
+    """Name of the controller's IRSA role for a stack (IAM role names are at most 64 characters)."""
+    return f"kfalb-{stack}-lbc"
+
+
+def dashboard_host(subdomain: str) -> str:
+    """The Kubeflow dashboard's host name under the subdomain."""
+    return f"{DASHBOARD_HOST_LABEL}.{subdomain.rstrip('.')}"
+
+
+def wildcard(domain: str) -> str:
+    """`*.<domain>`."""
+    return f"*.{domain.rstrip('.')}"
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -1,0 +1,75 @@
+"""Runtime settings (environment variables KFALB_*), with bounds: where to resolve, how long to wait."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import SpecError
+
+Seconds = Annotated[float, Field(ge=0.01, le=86_400)]
+
+
+class Settings(BaseSettings):
+    """Knobs that are not part of a stack's desired state: endpoints for checks and wait bounds."""
+
+    model_config = SettingsConfigDict(env_prefix="KFALB_", frozen=True, extra="ignore")
+
+    dns_nameservers: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Resolvers to check public DNS answers at, as host[:port], comma separated. "
+        "Empty: the system resolver.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None, description="PEM bundle to verify the dashboard's HTTPS certificate with."
+    )
+    https_port: int = Field(default=443, ge=1, le=65535, description="Port of the HTTPS check.")
+    kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
+    poll_interval_seconds: Seconds = Field(default=5.0, description="First delay between polls.")
+    poll_max_interval_seconds: Seconds = Field(default=30.0, description="Longest delay between polls.")
+    acm_timeout_seconds: Seconds = Field(default=2700.0, description="Wait for ISSUED certificates.")
+    delegation_timeout_seconds: Seconds = Field(
+        default=3600.0, description="Wait for the subdomain delegation to show in public DNS."
+    )
+    route53_timeout_seconds: Seconds = Field(default=600.0, description="Wait for INSYNC changes.")
+    controller_timeout_seconds: Seconds = Field(default=600.0, description="Wait for the controller.")
+    ingress_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the ALB address.")
+    alb_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the ALB to be active.")
+    dns_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the record to resolve.")
+    https_timeout_seconds: Seconds = Field(default=600.0, description="Wait for the dashboard HTTPS.")
+    cleanup_timeout_seconds: Seconds = Field(default=900.0, description="Wait for deletions.")
+
+    @field_validator("dns_nameservers", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _check_nameservers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            nameserver_address(item)
+        return value
+
+
+def nameserver_address(item: str) -> tuple[str, int]:
+    """Split `host[:port]` (or `[v6]:port`) into host and port, default port 53."""
+    host, port = item, "53"
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SpecError(f"KFALB_DNS_NAMESERVERS: {item!r} is not host[:port]")
+    return host, int(port)
+
+
+def get_settings() -> Settings:
+    """The settings, read from the environment now (cheap; tests change the environment)."""
+    return Settings()
