@@ -30,7 +30,9 @@ def name_problem(name: str, *, allow_wildcard: bool = False) -> str | None:
                 return "may only have a wildcard as its leftmost label (like *.example.com)"
             continue
         if "*" in label:
-            return f"has a wildcard inside the label {label!r}; only a whole leftmost '*' is allowed"
+            return (
+                f"has a wildcard inside the label {label!r}; only a whole leftmost '*' is allowed"
+            )
         if not label:
             return "has an empty label (two dots in a row)"
         if len(label) > 63:

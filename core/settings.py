@@ -29,17 +29,29 @@ class Settings(BaseSettings):
     https_port: int = Field(default=443, ge=1, le=65535, description="Port of the HTTPS check.")
     kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
     poll_interval_seconds: Seconds = Field(default=5.0, description="First delay between polls.")
-    poll_max_interval_seconds: Seconds = Field(default=30.0, description="Longest delay between polls.")
-    acm_timeout_seconds: Seconds = Field(default=2700.0, description="Wait for ISSUED certificates.")
+    poll_max_interval_seconds: Seconds = Field(
+        default=30.0, description="Longest delay between polls."
+    )
+    acm_timeout_seconds: Seconds = Field(
+        default=2700.0, description="Wait for ISSUED certificates."
+    )
     delegation_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for the subdomain delegation to show in public DNS."
     )
     route53_timeout_seconds: Seconds = Field(default=600.0, description="Wait for INSYNC changes.")
-    controller_timeout_seconds: Seconds = Field(default=600.0, description="Wait for the controller.")
+    controller_timeout_seconds: Seconds = Field(
+        default=600.0, description="Wait for the controller."
+    )
     ingress_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the ALB address.")
-    alb_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the ALB to be active.")
-    dns_timeout_seconds: Seconds = Field(default=900.0, description="Wait for the record to resolve.")
-    https_timeout_seconds: Seconds = Field(default=600.0, description="Wait for the dashboard HTTPS.")
+    alb_timeout_seconds: Seconds = Field(
+        default=900.0, description="Wait for the ALB to be active."
+    )
+    dns_timeout_seconds: Seconds = Field(
+        default=900.0, description="Wait for the record to resolve."
+    )
+    https_timeout_seconds: Seconds = Field(
+        default=600.0, description="Wait for the dashboard HTTPS."
+    )
     cleanup_timeout_seconds: Seconds = Field(default=900.0, description="Wait for deletions.")
 
     @field_validator("dns_nameservers", mode="before")

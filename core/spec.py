@@ -79,7 +79,9 @@ class RootDomain(_Model):
             return None
         zone_id = value.removeprefix("/hostedzone/")
         if not _ZONE_ID.match(zone_id):
-            raise ValueError(f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
+            raise ValueError(
+                f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)"
+            )
         return zone_id
 
 
@@ -174,7 +176,9 @@ class StackOptions(_Model):
             raise ValueError(f"has {len(value)} tags; at most 40 (AWS allows 50 with ours)")
         for key, item in value.items():
             if not 1 <= len(key) <= 128 or len(item) > 256:
-                raise ValueError(f"tag {key[:40]!r}: keys have 1-128 characters, values at most 256")
+                raise ValueError(
+                    f"tag {key[:40]!r}: keys have 1-128 characters, values at most 256"
+                )
             if key in (naming.STACK_TAG, naming.MANAGED_BY_TAG) or key.startswith(
                 _RESERVED_TAG_PREFIXES
             ):
@@ -199,7 +203,9 @@ class StackSpec(_Model):
                 f"such as platform.{root}"
             )
         if not is_under(sub, root):
-            raise ValueError(f"route53.subDomain.name {sub!r} is not under the root domain {root!r}")
+            raise ValueError(
+                f"route53.subDomain.name {sub!r} is not under the root domain {root!r}"
+            )
         for san in self.route53.sub_domain.subject_alternative_names:
             if san != sub and not is_under(san, sub):
                 raise ValueError(

@@ -1,0 +1,116 @@
+"""Pure renderers for the flows' artifacts: summaries, resource tables, API call tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from core.state import StackRecord
+
+
+@dataclass(frozen=True)
+class ApiCallCount:
+    """How often one AWS operation was called in a run."""
+
+    service: str
+    operation: str
+    mutating: bool
+    count: int
+
+
+def resource_rows(record: StackRecord) -> list[dict[str, str]]:
+    """One row per resource: kind, id, name, created or adopted, last status."""
+    return [
+        {
+            "kind": item.kind.value,
+            "id": item.id,
+            "name": item.name,
+            "ownership": "created" if item.owned else "adopted",
+            "status": item.status,
+        }
+        for item in record.resources
+    ]
+
+
+def api_call_rows(calls: Iterable[ApiCallCount]) -> list[dict[str, str]]:
+    """One row per service and operation, mutating calls first, then by count."""
+    ordered = sorted(calls, key=lambda c: (not c.mutating, c.service, -c.count, c.operation))
+    return [
+        {
+            "service": call.service,
+            "operation": call.operation,
+            "kind": "mutating" if call.mutating else "read",
+            "calls": str(call.count),
+        }
+        for call in ordered
+    ]
+
+
+def call_totals(calls: Iterable[ApiCallCount]) -> tuple[int, int]:
+    """(mutating, read) call totals."""
+    mutating = read = 0
+    for call in calls:
+        if call.mutating:
+            mutating += call.count
+        else:
+            read += call.count
+    return mutating, read
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    """A GitHub-flavoured markdown table of rows (all rows share the first row's keys)."""
+    if not rows:
+        return "_none_"
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        cells = (str(row.get(h, "")).replace("|", "\\|").replace("\n", " ") for h in headers)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def setup_summary(
+    record: StackRecord,
+    *,
+    dashboard_url: str,
+    calls: Iterable[ApiCallCount],
+    notes: Iterable[str] = (),
+) -> str:
+    """The setup run's summary in markdown, with the dashboard link first."""
+    calls = list(calls)
+    mutating, read = call_totals(calls)
+    created = sum(1 for item in record.resources if item.owned)
+    adopted = len(record.resources) - created
+    lines = [
+        f"# Kubeflow is served at [{dashboard_url}]({dashboard_url})",
+        "",
+        f"Stack **{record.stack}**: {created} resources created or kept by this stack, "
+        f"{adopted} pre-existing adopted and left alone by cleanup.",
+        f"AWS API calls in this run: {mutating} mutating, {read} read.",
+    ]
+    notes = list(notes)
+    if notes:
+        lines += ["", "## Notes", *(f"- {note}" for note in notes)]
+    lines += ["", "## Resources", "", markdown_table(resource_rows(record))]
+    return "\n".join(lines) + "\n"
+
+
+def delegation_instructions(subdomain: str, name_servers: Iterable[str], root: str) -> str:
+    """What to add at the root domain's DNS provider when the root is not in Route53."""
+    records = "\n".join(f"{subdomain}.  300  IN  NS  {ns.rstrip('.')}." for ns in name_servers)
+    return (
+        f"The root domain {root} is not hosted in Route53 in this account. Add these NS records "
+        f"for {subdomain} at the DNS provider of {root}; the flow waits until they are visible:\n\n"
+        f"```\n{records}\n```\n"
+    )
+
+
+def leftovers_summary(stack: str, leftovers: Mapping[str, list[str]]) -> str:
+    """Cleanup's leak report: what of the stack is still present (the goal: nothing)."""
+    if not any(leftovers.values()):
+        return f"# Stack {stack}: nothing left\n\nEvery resource owned by the stack is gone.\n"
+    lines = [f"# Stack {stack}: resources left behind", ""]
+    for kind, items in leftovers.items():
+        for item in items:
+            lines.append(f"- **{kind}** {item}")
+    return "\n".join(lines) + "\n"

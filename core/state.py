@@ -1,0 +1,74 @@
+"""The record of a stack: every resource setup created or adopted, kept so cleanup can undo it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Kind(StrEnum):
+    """Kinds of resources a stack is made of, in the order setup creates them."""
+
+    HOSTED_ZONE = "hosted-zone"
+    DELEGATION = "ns-delegation"
+    CERTIFICATE = "certificate"
+    VALIDATION_RECORD = "validation-record"
+    SUBNET_TAG = "subnet-tag"
+    OIDC_PROVIDER = "oidc-provider"
+    IAM_POLICY = "iam-policy"
+    IAM_ROLE = "iam-role"
+    CONTROLLER = "controller"
+    INGRESS = "ingress"
+    LOAD_BALANCER = "load-balancer"
+    DNS_RECORD = "dns-record"
+
+
+class StackResource(BaseModel):
+    """One resource: what it is, its id, and whether this stack created it (owned) or adopted it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    id: str = Field(description="ARN, zone id, or namespace/name.")
+    name: str = Field(default="", description="Human name (domain, record, object name).")
+    owned: bool = Field(description="True when this stack created it; cleanup removes only these.")
+    status: str = Field(default="", description="Last status seen (e.g. ISSUED, active).")
+    details: dict[str, str] = Field(default_factory=dict, description="Extra facts for cleanup.")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind.value, self.id)
+
+
+class StackRecord(BaseModel):
+    """Everything known about one stack; immutable, updated by returning a new record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stack: str
+    spec: dict[str, object] = Field(default_factory=dict)
+    phase: str = Field(default="new", description="new, setting-up, ready, cleaning-up, deleted.")
+    resources: tuple[StackResource, ...] = ()
+
+    def with_resources(self, *items: StackResource) -> StackRecord:
+        """Add or replace resources (matched by kind and id), keeping the order of first sight."""
+        merged = {item.key: item for item in self.resources}
+        for item in items:
+            merged[item.key] = item
+        return self.model_copy(update={"resources": tuple(merged.values())})
+
+    def without(self, kind: Kind, resource_id: str) -> StackRecord:
+        """This record without one resource (after cleanup deleted it)."""
+        kept = tuple(item for item in self.resources if item.key != (kind.value, resource_id))
+        return self.model_copy(update={"resources": kept})
+
+    def of_kind(self, kind: Kind) -> tuple[StackResource, ...]:
+        return tuple(item for item in self.resources if item.kind is kind)
+
+    def first(self, kind: Kind) -> StackResource | None:
+        found = self.of_kind(kind)
+        return found[0] if found else None
+
+    def in_phase(self, phase: str) -> StackRecord:
+        return self.model_copy(update={"phase": phase})

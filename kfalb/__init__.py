@@ -1,0 +1,1 @@
+"""The `kfalb` command: runs the kubeflow-alb flows from a shell or CI."""

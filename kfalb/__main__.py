@@ -1,0 +1,5 @@
+"""`python -m kfalb`."""
+
+from kfalb.cli import main
+
+raise SystemExit(main())
