@@ -1,0 +1,123 @@
+"""The one planner: compare declared fields of desired items with what was observed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from core.state import Kind
+
+#: A field whose desired value is PRESENT is satisfied by any observed value.
+PRESENT = "<present>"
+
+
+class Action(StrEnum):
+    """What setup must do about an item."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A desired fact about one resource: its kind, a stable key and the fields we declare."""
+
+    kind: Kind
+    key: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One declared field whose observed value is not the desired one."""
+
+    field: str
+    expected: str
+    found: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """The planned action for one item, with the differences that cause it."""
+
+    item: Item
+    action: Action
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return self.action is not Action.KEEP
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Changes for every desired item, in the order the items were declared."""
+
+    changes: tuple[Change, ...]
+
+    @property
+    def drift(self) -> tuple[Change, ...]:
+        return tuple(change for change in self.changes if change.drifted)
+
+    @property
+    def converged(self) -> bool:
+        return not self.drift
+
+    def kinds_to_fix(self) -> tuple[Kind, ...]:
+        """Kinds with any drifted item, in declaration order, once each."""
+        return tuple(dict.fromkeys(change.item.kind for change in self.drift))
+
+
+Observed = Mapping[tuple[Kind, str], Mapping[str, str] | None]
+
+
+def plan(desired: Iterable[Item], observed: Observed) -> Plan:
+    """Compare each desired item with its observation (None or absent: the resource is missing)."""
+    changes = []
+    for item in desired:
+        found = observed.get((item.kind, item.key))
+        if found is None:
+            changes.append(Change(item, Action.CREATE))
+            continue
+        differences = tuple(
+            Difference(name, want, found.get(name, ""))
+            for name, want in item.fields.items()
+            if not _satisfies(want, found.get(name))
+        )
+        changes.append(Change(item, Action.UPDATE if differences else Action.KEEP, differences))
+    return Plan(tuple(changes))
+
+
+def _satisfies(want: str, got: str | None) -> bool:
+    if got is None:
+        return False
+    if want == PRESENT:
+        return True
+    return want == got
+
+
+def plan_rows(result: Plan) -> list[dict[str, str]]:
+    """Table rows (item, expected, found, status) for `kfalb plan` and the drift artifact."""
+    rows = []
+    for change in result.changes:
+        item = f"{change.item.kind.value} {change.item.key}"
+        if change.action is Action.CREATE:
+            expected = ", ".join(f"{k}={v}" for k, v in change.item.fields.items()) or "exists"
+            rows.append(
+                {"item": item, "expected": expected, "found": "missing", "status": "create"}
+            )
+        elif change.differences:
+            for diff in change.differences:
+                rows.append(
+                    {
+                        "item": f"{item} [{diff.field}]",
+                        "expected": diff.expected,
+                        "found": diff.found or "(none)",
+                        "status": change.action.value,
+                    }
+                )
+        else:
+            rows.append({"item": item, "expected": "as declared", "found": "same", "status": "ok"})
+    return rows

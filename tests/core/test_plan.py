@@ -1,0 +1,56 @@
+"""plan() creates what is missing, updates what differs in declared fields only, keeps the rest."""
+
+from __future__ import annotations
+
+from core.plan import PRESENT, Action, Item, plan, plan_rows
+from core.state import Kind
+
+ZONE = Item(Kind.HOSTED_ZONE, "platform.example.com", {"private": "false"})
+DELEGATION = Item(Kind.DELEGATION, "platform.example.com", {"name_servers": "a,b"})
+TAG = Item(Kind.SUBNET_TAG, "subnet-1 kubernetes.io/role/elb", {"value": PRESENT})
+
+
+def test_missing_items_are_created() -> None:
+    result = plan([ZONE, DELEGATION], {})
+    assert [c.action for c in result.changes] == [Action.CREATE, Action.CREATE]
+    assert not result.converged
+
+
+def test_only_declared_fields_are_compared() -> None:
+    observed = {
+        (Kind.HOSTED_ZONE, "platform.example.com"): {"private": "false", "comment": "server"},
+        (Kind.DELEGATION, "platform.example.com"): {"name_servers": "a,b", "ttl": "172800"},
+    }
+    result = plan([ZONE, DELEGATION], observed)
+    assert result.converged
+    assert result.kinds_to_fix() == ()
+
+
+def test_changed_field_is_an_update_with_the_difference() -> None:
+    observed = {(Kind.DELEGATION, "platform.example.com"): {"name_servers": "a,c"}}
+    result = plan([DELEGATION], observed)
+    (change,) = result.drift
+    assert change.action is Action.UPDATE
+    assert [(d.field, d.expected, d.found) for d in change.differences] == [
+        ("name_servers", "a,b", "a,c")
+    ]
+    assert plan_rows(result) == [
+        {
+            "item": "ns-delegation platform.example.com [name_servers]",
+            "expected": "a,b",
+            "found": "a,c",
+            "status": "update",
+        }
+    ]
+
+
+def test_present_accepts_any_value_but_not_absence() -> None:
+    key = (Kind.SUBNET_TAG, "subnet-1 kubernetes.io/role/elb")
+    assert plan([TAG], {key: {"value": ""}}).converged
+    assert not plan([TAG], {key: {}}).converged
+    assert plan([TAG], {key: None}).changes[0].action is Action.CREATE
+
+
+def test_kinds_to_fix_in_declaration_order() -> None:
+    result = plan([ZONE, TAG, DELEGATION], {(Kind.HOSTED_ZONE, "platform.example.com"): {}})
+    assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.SUBNET_TAG, Kind.DELEGATION)
