@@ -1,0 +1,1 @@
+"""Parts of the sandbox HTTPS endpoint: routes (which ALB serves a name) and the Kubeflow pages."""
