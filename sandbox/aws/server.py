@@ -1,0 +1,220 @@
+"""AwsSandbox: moto in server mode on 127.0.0.1, made as strict as AWS where it matters here.
+
+Clients reach it only through boto3 with ``AWS_ENDPOINT_URL`` (see ``env()``); the world's
+levers (cluster status, load balancer state, Route53 data for the DNS server) are methods
+here, working on moto's in-process backends.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from dataclasses import asdict
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from sandbox.aws import acm, dns_view, ec2, eks, elbv2, iam, route53_changes, route53_zones
+from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
+from sandbox.aws.world import SeededWorld, seed
+
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+_logger = logging.getLogger(__name__)
+
+
+def install_rules() -> None:
+    """Wrap moto's methods once per process; they stay inert outside sandbox requests."""
+    for module in (route53_zones, route53_changes, acm, elbv2, iam, ec2, eks):
+        module.install()
+
+
+class _StrictMotoServer(ThreadedMotoServer):
+    """moto's threaded server with the sandbox's middleware in front of the app."""
+
+    def __init__(self, ip_address: str, port: int, realism: Realism) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self._realism = realism
+
+    def _server_entry(self) -> None:
+        app = StrictMiddleware(DomainDispatcherApplication(create_backend_app), self._realism)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class AwsSandbox:
+    """The AWS side of the stand-in world.
+
+    Args:
+        host: address to bind; keep 127.0.0.1.
+        port: 0 picks a free port.
+        region: the region of the seeded world and of ``env()``.
+        acm_validation_delay: seconds before a certificate whose records are visible is ISSUED.
+        dns_check: ``(name, "CNAME", value) -> bool``; when given, decides whether a
+            validation record is visible (else Route53 is read, following delegations).
+        route53_sync_delay: seconds a Route53 change stays PENDING before INSYNC.
+        alb_activation_delay: seconds before a new load balancer turns ``active`` by itself;
+            None leaves it ``provisioning`` until ``set_load_balancer_state``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "us-west-2",
+        acm_validation_delay: float = 1.0,
+        dns_check: DnsCheck | None = None,
+        route53_sync_delay: float = 0.0,
+        alb_activation_delay: float | None = None,
+    ) -> None:
+        self.host, self.port, self.region = host, port, region
+        self.account_id = DEFAULT_ACCOUNT_ID
+        self.realism = Realism(
+            region=region,
+            acm_validation_delay=acm_validation_delay,
+            dns_check=dns_check,
+            route53_sync_delay=route53_sync_delay,
+            alb_activation_delay=alb_activation_delay,
+        )
+        self._server: _StrictMotoServer | None = None
+        self._seed_args: dict[str, Any] | None = None
+        self.world: SeededWorld | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> AwsSandbox:
+        if self._server is not None:
+            return self
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        install_rules()
+        self._server = _StrictMotoServer(self.host, self.port, self.realism)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        _logger.info("AWS sandbox listening on %s", self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> AwsSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point boto3 (and the AWS CLI) at the sandbox."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the sandbox (for tests and the world's own stand-ins)."""
+        return self._session().client(  # type: ignore[call-overload]
+            service, endpoint_url=self.endpoint_url, region_name=self.region
+        )
+
+    def _session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+            region_name=self.region,
+        )
+
+    def reset(self) -> SeededWorld | None:
+        """Forget everything (moto's reset), then seed the last seeded world again."""
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+        self.world = None
+        if self._seed_args is not None:
+            return self.seed_world(**self._seed_args)
+        return None
+
+    # --- the world -----------------------------------------------------------------------
+
+    def seed_world(
+        self,
+        *,
+        cluster_name: str = "kubeflow",
+        k8s_endpoint: str | None = None,
+        k8s_ca_pem: bytes | None = None,
+        root_domain: str = "example.com",
+        root_in_route53: bool = True,
+    ) -> SeededWorld:
+        """VPC, subnets, an ACTIVE EKS cluster and (optionally) the public root zone."""
+        self._seed_args = {
+            "cluster_name": cluster_name,
+            "k8s_endpoint": k8s_endpoint,
+            "k8s_ca_pem": k8s_ca_pem,
+            "root_domain": root_domain,
+            "root_in_route53": root_in_route53,
+        }
+        world = seed(
+            self._session(),
+            self.endpoint_url,
+            region=self.region,
+            cluster_name=cluster_name,
+            root_domain=root_domain,
+            root_in_route53=root_in_route53,
+        )
+        self.set_cluster_endpoint(k8s_endpoint, k8s_ca_pem, cluster_name=cluster_name)
+        self.world = world
+        _logger.info("AWS sandbox seeded: %s", asdict(world))
+        return world
+
+    def set_cluster_endpoint(
+        self, endpoint: str | None, ca_pem: bytes | None, *, cluster_name: str = "kubeflow"
+    ) -> None:
+        """Point DescribeCluster's endpoint / certificateAuthority at a Kubernetes API server."""
+        eks.configure(self.account_id, self.region, cluster_name, endpoint=endpoint, ca_pem=ca_pem)
+
+    def set_cluster_status(self, status: str, *, cluster_name: str = "kubeflow") -> None:
+        """E.g. ``CREATING``, ``UPDATING``, ``ACTIVE`` for preflight tests."""
+        eks.configure(self.account_id, self.region, cluster_name, status=status)
+
+    def delete_cluster(self, cluster_name: str = "kubeflow") -> None:
+        eks.delete(self.account_id, self.region, cluster_name)
+
+    def set_load_balancer_state(self, arn: str, state: str) -> None:
+        """What the controller stand-in calls: ``provisioning`` -> ``active`` (or ``failed``)."""
+        elbv2.set_state(self.account_id, self.region, arn, state)
+
+    def route53_zones(self) -> list[tuple[str, str, bool, list[str]]]:
+        """(zone id without ``/hostedzone/``, name with trailing dot, private, name servers)."""
+        return [
+            (zone.zone_id, zone.name, zone.private, list(zone.name_servers))
+            for zone in dns_view.zones(self.account_id)
+        ]
+
+    def record_sets(self, zone_id: str) -> list[dict[str, Any]]:
+        """Name (DNS form: ``*`` not ``\\052``, trailing dot), Type, TTL, ResourceRecords, AliasTarget."""
+        return dns_view.record_sets(self.account_id, zone_id.rsplit("/", 1)[-1])

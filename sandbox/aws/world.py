@@ -1,0 +1,166 @@
+"""The world the sandbox starts with: a VPC, an ACTIVE EKS cluster in it, and a public root zone.
+
+Everything is created with boto3 through the sandbox's own endpoint, so it obeys the same
+rules as the project's calls. Public subnets route 0.0.0.0/0 to an internet gateway,
+private ones to a NAT gateway; no subnet carries a load balancer role tag, and no IAM OIDC
+provider exists for the cluster's issuer (in AWS the user or a tool creates it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+UNRELATED_RECORD = ("www", "A", "192.0.2.10")
+CLUSTER_VERSION = "1.32"
+
+
+@dataclass(frozen=True)
+class SeededWorld:
+    """Ids of what ``seed_world`` made."""
+
+    vpc_id: str
+    public_subnet_ids: tuple[str, ...]
+    private_subnet_ids: tuple[str, ...]
+    root_zone_id: str | None
+    cluster_name: str
+    oidc_issuer: str
+    cluster_role_arn: str
+    root_domain: str
+    region: str
+
+
+def _tags(name: str) -> list[dict[str, Any]]:
+    return [{"Key": "Name", "Value": name}]
+
+
+def _subnet(ec2: Any, vpc_id: str, cidr: str, zone: str, name: str) -> str:
+    subnet = ec2.create_subnet(
+        VpcId=vpc_id,
+        CidrBlock=cidr,
+        AvailabilityZone=zone,
+        TagSpecifications=[{"ResourceType": "subnet", "Tags": _tags(name)}],
+    )
+    return str(subnet["Subnet"]["SubnetId"])
+
+
+def _route_table(ec2: Any, vpc_id: str, name: str, subnet_ids: list[str]) -> str:
+    table = ec2.create_route_table(
+        VpcId=vpc_id, TagSpecifications=[{"ResourceType": "route-table", "Tags": _tags(name)}]
+    )
+    table_id = str(table["RouteTable"]["RouteTableId"])
+    for subnet_id in subnet_ids:
+        ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
+    return table_id
+
+
+def seed_network(ec2: Any, region: str, cluster_name: str) -> tuple[str, list[str], list[str]]:
+    """VPC 10.0.0.0/16; two public subnets behind an IGW, two private behind a NAT gateway."""
+    vpc_id = ec2.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": _tags(f"{cluster_name}-vpc")}],
+    )["Vpc"]["VpcId"]
+    public = [
+        _subnet(ec2, vpc_id, "10.0.0.0/19", f"{region}a", f"{cluster_name}-public-a"),
+        _subnet(ec2, vpc_id, "10.0.32.0/19", f"{region}b", f"{cluster_name}-public-b"),
+    ]
+    private = [
+        _subnet(ec2, vpc_id, "10.0.64.0/19", f"{region}a", f"{cluster_name}-private-a"),
+        _subnet(ec2, vpc_id, "10.0.96.0/19", f"{region}b", f"{cluster_name}-private-b"),
+    ]
+    gateway_id = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=vpc_id)
+    public_table = _route_table(ec2, vpc_id, f"{cluster_name}-public", public)
+    ec2.create_route(
+        RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway_id
+    )
+    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat_id = ec2.create_nat_gateway(SubnetId=public[0], AllocationId=allocation_id)["NatGateway"][
+        "NatGatewayId"
+    ]
+    private_table = _route_table(ec2, vpc_id, f"{cluster_name}-private", private)
+    ec2.create_route(
+        RouteTableId=private_table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id
+    )
+    return str(vpc_id), public, private
+
+
+def seed_cluster_role(iam: Any, cluster_name: str) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "eks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(
+        RoleName=f"{cluster_name}-cluster-role", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return str(role["Role"]["Arn"])
+
+
+def seed_root_zone(route53: Any, root_domain: str) -> str:
+    zone = route53.create_hosted_zone(
+        Name=root_domain, CallerReference=f"sandbox-root-{root_domain}"
+    )
+    zone_id = str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    label, rtype, value = UNRELATED_RECORD
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"{label}.{root_domain}",
+                        "Type": rtype,
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": value}],
+                    },
+                }
+            ]
+        },
+    )
+    return zone_id
+
+
+def seed(
+    session: boto3.Session,
+    endpoint_url: str,
+    *,
+    region: str,
+    cluster_name: str,
+    root_domain: str,
+    root_in_route53: bool,
+) -> SeededWorld:
+    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's."""
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url, region_name=region)  # type: ignore[call-overload]
+
+    vpc_id, public, private = seed_network(client("ec2"), region, cluster_name)
+    role_arn = seed_cluster_role(client("iam"), cluster_name)
+    cluster = client("eks").create_cluster(
+        name=cluster_name,
+        version=CLUSTER_VERSION,
+        roleArn=role_arn,
+        resourcesVpcConfig={"subnetIds": public + private},
+    )["cluster"]
+    root_zone_id = seed_root_zone(client("route53"), root_domain) if root_in_route53 else None
+    return SeededWorld(
+        vpc_id=vpc_id,
+        public_subnet_ids=tuple(public),
+        private_subnet_ids=tuple(private),
+        root_zone_id=root_zone_id,
+        cluster_name=cluster_name,
+        oidc_issuer=str(cluster["identity"]["oidc"]["issuer"]),
+        cluster_role_arn=role_arn,
+        root_domain=root_domain,
+        region=region,
+    )
