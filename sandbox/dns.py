@@ -50,7 +50,8 @@ class DnsServer:
     On the wire a query is answered as a recursive resolver would (start at the top zones,
     follow delegations, CNAME chains and aliases); with the EDNS option ``ZONE_OPTION`` carrying
     a zone id or name, it is answered as that zone's authoritative servers would (referrals).
-    Names under ``.elb.amazonaws.com`` resolve to ``alb_address`` while ``alb_exists(name)``.
+    Names under ``.elb.amazonaws.com`` resolve to ``alb_address`` while ``alb_exists(name)``;
+    the hosted zones' name server names (``ns-2048.awsdns-64.com``) resolve to ``host``.
     A record set change is served ``propagation_delay`` seconds after it first appears.
 
     Args:
@@ -156,7 +157,12 @@ class DnsServer:
         return self._tracker.visible([zone.normalised() for zone in self._source.zones()])
 
     def _view(self) -> DnsView:
-        return DnsView(self._observe(), alb_exists=self._alb_exists, alb_address=self._alb_address)
+        return DnsView(
+            self._observe(),
+            alb_exists=self._alb_exists,
+            alb_address=self._alb_address,
+            ns_address=self._host,
+        )
 
     def _poll(self) -> None:
         interval = min(max(self._delay / 10, 0.05), 0.25)

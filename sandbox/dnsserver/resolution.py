@@ -95,6 +95,7 @@ class DnsView:
         *,
         alb_exists: Callable[[str], bool],
         alb_address: str,
+        ns_address: str = "127.0.0.1",
     ) -> None:
         self._zones = [_IndexedZone(z) for z in zones]
         self._public = [z for z in self._zones if not z.zone.private]
@@ -102,6 +103,10 @@ class DnsView:
         self._tops = [z for z in self._public if not any(z.name.endswith("." + n) for n in names)]
         self._alb_exists = alb_exists
         self._alb_address = alb_address
+        # The hosted zones' name servers are all played by this server, so their names resolve
+        # to its address: a client may look them up before asking them, as resolvers do.
+        self._ns_address = ns_address
+        self._ns_names = {ns for z in self._public for ns in z.zone.name_servers}
 
     def resolve(self, qname: str, qtype: str, *, _depth: int = 0) -> Answer:
         """Resolve like a recursive resolver, following CNAME chains across zones."""
@@ -150,6 +155,9 @@ class DnsView:
         if name.endswith(ELB_SUFFIX):
             return self._elb(name, rtype), None
         zone = self._serving_zone(name)
+        if zone is None and name in self._ns_names:
+            rrs = (RR(name, "A", 172800, self._ns_address),) if rtype == "A" else ()
+            return Answer(Rcode.NOERROR, rrs, (), True), None
         if zone is None:
             return Answer(Rcode.NXDOMAIN), None
         if not isinstance(zone, _IndexedZone):

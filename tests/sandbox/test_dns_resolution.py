@@ -242,3 +242,11 @@ def test_duplicate_record_sets_are_merged(world: StaticZoneSource) -> None:
     extra = _a("www.example.com", "192.0.2.11")
     world.put_zone(Zone(root.zone_id, root.name, False, root.name_servers, [*root.records, extra]))
     assert sorted(DnsServer(world).lookup("www.example.com")) == ["192.0.2.10", "192.0.2.11"]
+
+
+def test_name_server_names_resolve_to_the_server(world: StaticZoneSource) -> None:
+    dns = DnsServer(world, host="127.0.0.1")
+    assert dns.lookup("ns-7.sub-dns.test") == ["127.0.0.1"]
+    assert dns.lookup("NS-1.ROOT-DNS.TEST.") == ["127.0.0.1"]
+    assert dns.resolve("ns-1.root-dns.test", "AAAA").rcode == Rcode.NOERROR
+    assert dns.resolve("ns-3.root-dns.test", "A").rcode == Rcode.NXDOMAIN

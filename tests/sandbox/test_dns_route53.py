@@ -101,3 +101,9 @@ def test_validation_cname_is_answered(route53: Any) -> None:
     record = {"Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": value}]}
     _upsert(route53, root_id, record)
     assert DnsServer(Route53BackendSource()).lookup(name, "CNAME") == [value]
+
+
+def test_moto_name_servers_resolve_to_the_server(route53: Any) -> None:
+    _, name_servers = _zone(route53, "example.com")
+    dns = DnsServer(Route53BackendSource())
+    assert all(dns.lookup(ns) == ["127.0.0.1"] for ns in name_servers)
