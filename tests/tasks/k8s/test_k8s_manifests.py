@@ -1,0 +1,279 @@
+"""Rendering the bundled kustomize bases with real kubectl, and setting their parameters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from core import naming
+from core.errors import SpecError
+from core.kubestate import ingress_fields
+from core.manifests import (
+    CLASS_ANNOTATION,
+    PLACEHOLDER,
+    ControllerParams,
+    IngressParams,
+    configure_ingress,
+    key,
+    select_ingress,
+    tags_annotation,
+    unresolved,
+)
+from tasks.k8s import manifests, webhook_tls
+
+ALB = "alb.ingress.kubernetes.io/"
+CERTS = (
+    "arn:aws:acm:us-west-2:111122223333:certificate/sub",
+    "arn:aws:acm:us-west-2:111122223333:certificate/root",
+)
+
+
+def controller_params(ca: bytes = b"-----BEGIN CERTIFICATE-----\nx\n") -> ControllerParams:
+    return ControllerParams(
+        stack="platform-example-com",
+        cluster_name="kubeflow",
+        region="us-west-2",
+        vpc_id="vpc-0abc",
+        role_arn="arn:aws:iam::111122223333:role/kfalb-platform-example-com-lbc",
+        ca_bundle=ca,
+    )
+
+
+def ingress_params(**overrides: object) -> IngressParams:
+    values: dict[str, object] = {
+        "stack": "platform-example-com",
+        "certificate_arns": CERTS,
+        "scheme": "internal",
+        "tags": naming.ownership_tags("platform-example-com", {"team": "ml"}),
+    }
+    values.update(overrides)
+    return IngressParams(**values)  # type: ignore[arg-type]
+
+
+def test_controller_base_renders_every_kind_with_placeholders() -> None:
+    objects = manifests.render(manifests.CONTROLLER_BASE)
+    kinds = sorted(obj["kind"] for obj in objects)
+    assert kinds == sorted(
+        [
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Deployment",
+            "IngressClassParams",
+            "IngressClass",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ]
+    )
+    # Cluster-scoped custom resource: kustomize must not have given it a namespace.
+    params = next(obj for obj in objects if obj["kind"] == "IngressClassParams")
+    assert "namespace" not in params["metadata"]
+    assert params["metadata"]["labels"]["app.kubernetes.io/name"] == naming.CONTROLLER_NAME
+    assert len(unresolved(objects)) == 4  # cluster, region, VPC id, role ARN; nothing else
+    ingress_class = next(obj for obj in objects if obj["kind"] == "IngressClass")
+    assert ingress_class["spec"]["controller"] == "ingress.k8s.aws/alb"
+
+
+def test_controller_parameters_are_set_on_the_objects() -> None:
+    tls = webhook_tls.generate()
+    objects = manifests.controller_objects(controller_params(tls.ca_pem), tls)
+    assert unresolved(objects) == []
+    assert objects[0]["kind"] == "CustomResourceDefinition"
+    assert objects[-1]["kind"].endswith("WebhookConfiguration")
+    for obj in objects:
+        assert naming.is_owned(obj["metadata"]["labels"], "platform-example-com"), key(obj)
+    by_kind = {obj["kind"]: obj for obj in objects}
+    sa = by_kind["ServiceAccount"]
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("-lbc")
+    container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "public.ecr.aws/eks/aws-load-balancer-controller:v2.17.1"
+    assert {
+        "--cluster-name=kubeflow",
+        "--aws-region=us-west-2",
+        "--aws-vpc-id=vpc-0abc",
+        "--ingress-class=alb",
+    } <= set(container["args"])
+    volume = by_kind["Deployment"]["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["secret"]["secretName"] == "aws-load-balancer-webhook-tls"
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        for hook in by_kind[kind]["webhooks"]:
+            assert base64.b64decode(hook["clientConfig"]["caBundle"]) == tls.ca_pem
+    secret = by_kind["Secret"]
+    assert base64.b64decode(secret["data"]["tls.crt"]) == tls.cert_pem
+
+
+def test_missing_controller_parameter_is_refused() -> None:
+    objects = manifests.render(manifests.CONTROLLER_BASE)
+    params = controller_params()
+    with pytest.raises(SpecError, match="vpc_id"):
+        manifests.configure_controller(
+            objects, ControllerParams(**{**params.__dict__, "vpc_id": ""})
+        )
+
+
+def test_ingress_base_gets_certificates_scheme_tags_and_labels() -> None:
+    ingress = manifests.ingress_object(ingress_params())
+    annotations = ingress["metadata"]["annotations"]
+    assert key(ingress) == "Ingress istio-system/istio-ingress"
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert annotations[ALB + "certificate-arn"] == ",".join(CERTS)
+    assert annotations[ALB + "scheme"] == "internal"
+    assert annotations[ALB + "ssl-policy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert annotations[ALB + "ssl-redirect"] == "443"
+    assert json.loads(annotations[ALB + "listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
+    assert annotations[ALB + "target-type"] == "ip"
+    assert annotations[ALB + "healthcheck-port"] == "15021"
+    assert annotations[ALB + "healthcheck-path"] == "/healthz/ready"
+    assert (
+        "drop_invalid_header_fields.enabled=true" in annotations[ALB + "load-balancer-attributes"]
+    )
+    assert annotations[ALB + "tags"] == (
+        "app.kubernetes.io/managed-by=kubeflow-alb,kubeflow-alb/stack=platform-example-com,team=ml"
+    )
+    assert naming.is_owned(ingress["metadata"]["labels"], "platform-example-com")
+    path = ingress["spec"]["rules"][0]["http"]["paths"][0]
+    assert path["path"] == "/"
+    assert path["backend"]["service"] == {"name": "istio-ingressgateway", "port": {"number": 80}}
+    assert unresolved([ingress]) == []
+    assert ingress_fields(ingress)["annotation:scheme"] == "internal"
+
+
+def test_ingress_class_follows_the_controller_in_use() -> None:
+    ingress = manifests.ingress_object(ingress_params(ingress_class="auto-alb"))
+    assert ingress["spec"]["ingressClassName"] == "auto-alb"
+
+
+def write_kubeflow_manifests(root: Path) -> Path:
+    """The layout of kubeflow-manifests' load-balancer add-on: old-style kustomize with vars."""
+    base = root / "awsconfigs/common/istio-ingress/base"
+    https = root / "awsconfigs/common/istio-ingress/overlays/https"
+    addon = root / "deployments/add-ons/load-balancer"
+    for folder in (base, https, addon):
+        folder.mkdir(parents=True)
+    (base / "ingress.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: istio-ingress\n"
+        "  annotations:\n    kubernetes.io/ingress.class: alb\n"
+        "    alb.ingress.kubernetes.io/scheme: $(loadBalancerScheme)\n"
+        "    alb.ingress.kubernetes.io/target-type: ip\n"
+        "spec:\n  rules:\n  - http:\n      paths:\n      - path: /*\n"
+        "        pathType: ImplementationSpecific\n        backend:\n          service:\n"
+        "            name: istio-ingressgateway\n            port:\n              number: 80\n"
+    )
+    (base / "params.env").write_text("loadBalancerScheme=internet-facing\n")
+    (base / "params.yaml").write_text(
+        "varReference:\n- path: metadata/annotations\n  kind: Ingress\n"
+    )
+    (base / "kustomization.yaml").write_text(
+        "namespace: istio-system\nresources:\n- ingress.yaml\n"
+        "commonLabels:\n  kustomize.component: istio-ingress\n"
+        "configMapGenerator:\n- name: istio-ingress-parameters\n  envs:\n  - params.env\n"
+        "generatorOptions:\n  disableNameSuffixHash: true\n"
+        "vars:\n- name: loadBalancerScheme\n  objref:\n    kind: ConfigMap\n"
+        "    name: istio-ingress-parameters\n    apiVersion: v1\n"
+        "  fieldref:\n    fieldpath: data.loadBalancerScheme\nconfigurations:\n- params.yaml\n"
+    )
+    (https / "ingress.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: istio-ingress\n"
+        "  annotations:\n    alb.ingress.kubernetes.io/certificate-arn: $(certArn)\n"
+        "    alb.ingress.kubernetes.io/listen-ports: '[{\"HTTPS\":443}]'\n"
+    )
+    (https / "params.env").write_text("certArn=\n")
+    (https / "kustomization.yaml").write_text(
+        "bases:\n- ../../base\npatchesStrategicMerge:\n- ingress.yaml\n"
+        "generatorOptions:\n  disableNameSuffixHash: true\n"
+        "configMapGenerator:\n- name: istio-ingress-parameters\n  behavior: merge\n"
+        "  envs:\n  - params.env\n"
+        "vars:\n- name: certArn\n  objref:\n    kind: ConfigMap\n"
+        "    name: istio-ingress-parameters\n    apiVersion: v1\n"
+        "  fieldref:\n    fieldpath: data.certArn\nnamespace: istio-system\n"
+    )
+    (addon / "kustomization.yaml").write_text(
+        "resources:\n- ../../../awsconfigs/common/istio-ingress/overlays/https\n"
+    )
+    return addon
+
+
+def test_users_kubeflow_manifests_ingress_is_converted(tmp_path: Path) -> None:
+    addon = write_kubeflow_manifests(tmp_path)
+    rendered = manifests.render(addon)
+    assert {obj["kind"] for obj in rendered} == {"ConfigMap", "Ingress"}
+    ingress = manifests.ingress_object(ingress_params(scheme="internet-facing"), str(addon))
+    annotations = ingress["metadata"]["annotations"]
+    assert CLASS_ANNOTATION not in annotations
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert annotations[ALB + "certificate-arn"] == ",".join(CERTS)
+    assert annotations[ALB + "scheme"] == "internet-facing"
+    assert annotations[ALB + "listen-ports"] == '[{"HTTPS":443}]'  # the user's choice is kept
+    assert annotations[ALB + "tags"].startswith("app.kubernetes.io/managed-by=kubeflow-alb")
+    labels = ingress["metadata"]["labels"]
+    assert labels["kustomize.component"] == "istio-ingress"
+    assert naming.is_owned(labels, "platform-example-com")
+
+
+def test_manifests_path_without_the_ingress_is_a_spec_error(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    with pytest.raises(SpecError, match="found Ingresses: none"):
+        manifests.ingress_object(ingress_params(), str(tmp_path))
+    with pytest.raises(SpecError, match="not a kustomize directory"):
+        manifests.render(tmp_path / "missing")
+
+
+def test_broken_kustomization_names_kubectls_error(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- nowhere.yaml\n")
+    with pytest.raises(SpecError, match="nowhere.yaml"):
+        manifests.render(tmp_path)
+
+
+def test_ingress_selected_by_backend_when_named_otherwise() -> None:
+    other = {
+        "kind": "Ingress",
+        "metadata": {"name": "web"},
+        "spec": {"defaultBackend": {"service": {"name": "web"}}},
+    }
+    mine = {
+        "kind": "Ingress",
+        "metadata": {"name": "kubeflow"},
+        "spec": {
+            "rules": [
+                {"http": {"paths": [{"backend": {"service": {"name": "istio-ingressgateway"}}}]}}
+            ]
+        },
+    }
+    assert select_ingress([other, mine]) is mine
+
+
+def test_ingress_parameters_are_checked() -> None:
+    ingress = {"kind": "Ingress", "metadata": {"name": "istio-ingress"}, "spec": {}}
+    with pytest.raises(SpecError, match="certificate"):
+        configure_ingress(ingress, ingress_params(certificate_arns=()))
+    with pytest.raises(SpecError, match="scheme"):
+        configure_ingress(ingress, ingress_params(scheme="public"))
+    with pytest.raises(SpecError, match="separates tags"):
+        tags_annotation({"team": "a,b"})
+    placeholder = {**ingress, "metadata": {"name": "i", "annotations": {"x": PLACEHOLDER}}}
+    with pytest.raises(SpecError, match=r"metadata\.annotations\.x"):
+        configure_ingress(placeholder, ingress_params())
+
+
+def test_iam_policy_is_the_published_document() -> None:
+    policy = json.loads((manifests.CONTROLLER_BASE / "iam-policy.json").read_text())
+    assert policy["Version"] == "2012-10-17"
+    actions = {
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert len(policy["Statement"]) == 16
+    assert {
+        "elasticloadbalancing:CreateLoadBalancer",
+        "ec2:AuthorizeSecurityGroupIngress",
+    } <= actions
