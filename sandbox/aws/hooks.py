@@ -25,6 +25,7 @@ class Realism:
     """The sandbox's knobs that the rules read while they handle a request."""
 
     region: str
+    account_id: str = "123456789012"
     acm_validation_delay: float = 1.0
     dns_check: DnsCheck | None = None
     route53_sync_delay: float = 0.0
@@ -63,6 +64,8 @@ class StrictMiddleware:
         self.realism = realism
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # moto reads the account from this header: each sandbox gets its own backends.
+        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.realism.account_id)
         # moto (Flask) builds the whole body inside this call, so the context covers it.
         with activated(self.realism):
             return self.app(environ, start_response)

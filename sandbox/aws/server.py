@@ -8,12 +8,12 @@ here, working on moto's in-process backends.
 from __future__ import annotations
 
 import logging
-import urllib.request
 from dataclasses import asdict
 from types import TracebackType
 from typing import Any
 
 import boto3
+from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
@@ -30,6 +30,15 @@ from sandbox.aws.world import SeededWorld, seed
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
 _logger = logging.getLogger(__name__)
+
+
+def reset_account(account_id: str) -> None:
+    """moto's reset, for one account only: other sandboxes in the process keep their state."""
+    with backend_lock:
+        instances: list[Any] = list(BackendDict._instances)  # type: ignore[misc]
+        for backends in instances:
+            if account_id in list(backends.keys()):
+                backends[account_id].reset()
 
 
 def install_rules() -> None:
@@ -61,6 +70,8 @@ class AwsSandbox:
         host: address to bind; keep 127.0.0.1.
         port: 0 picks a free port.
         region: the region of the seeded world and of ``env()``.
+        account_id: the account every request is served from (moto keeps one set of
+            backends per account, so sandboxes with different accounts do not meet).
         acm_validation_delay: seconds before a certificate whose records are visible is ISSUED.
         dns_check: ``(name, "CNAME", value) -> bool``; when given, decides whether a
             validation record is visible (else Route53 is read, following delegations).
@@ -75,15 +86,17 @@ class AwsSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         region: str = "us-west-2",
+        account_id: str = DEFAULT_ACCOUNT_ID,
         acm_validation_delay: float = 1.0,
         dns_check: DnsCheck | None = None,
         route53_sync_delay: float = 0.0,
         alb_activation_delay: float | None = None,
     ) -> None:
         self.host, self.port, self.region = host, port, region
-        self.account_id = DEFAULT_ACCOUNT_ID
+        self.account_id = account_id
         self.realism = Realism(
             region=region,
+            account_id=account_id,
             acm_validation_delay=acm_validation_delay,
             dns_check=dns_check,
             route53_sync_delay=route53_sync_delay,
@@ -150,10 +163,12 @@ class AwsSandbox:
         )
 
     def reset(self) -> SeededWorld | None:
-        """Forget everything (moto's reset), then seed the last seeded world again."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            answer.read()
+        """Forget everything in this sandbox's account, then seed the last seeded world again.
+
+        Unlike ``POST /moto-api/reset`` (which empties every account of every moto in the
+        process), this leaves other sandboxes and ``mock_aws`` users alone.
+        """
+        reset_account(self.account_id)
         self.world = None
         if self._seed_args is not None:
             return self.seed_world(**self._seed_args)

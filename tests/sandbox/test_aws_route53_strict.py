@@ -16,7 +16,7 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsSandbox]:
-    sandbox = AwsSandbox(route53_sync_delay=0.0).start()
+    sandbox = AwsSandbox(account_id="111111110001").start()
     try:
         yield sandbox
     finally:
@@ -230,7 +230,7 @@ def test_changes_have_ids_that_get_change_follows(r53: Any) -> None:
 
 
 def test_changes_stay_pending_for_the_sync_delay() -> None:
-    with AwsSandbox(route53_sync_delay=3600) as slow:
+    with AwsSandbox(account_id="111111110008", route53_sync_delay=3600) as slow:
         r53 = slow.client("route53")
         zone_id, name = new_zone(r53)
         info = change(r53, zone_id, ("CREATE", a_record(f"one.{name}")))["ChangeInfo"]
