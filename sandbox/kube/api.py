@@ -1,0 +1,373 @@
+"""The resource verbs behind the REST paths: get, list, create, update, patch, apply, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from .errors import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    path_not_found,
+    unsupported_media_type,
+)
+from .patching import json_patch, merge_patch, strategic_merge_patch
+from .protobuf import decode_object
+from .resources import Registry, ResourceType
+from .selectors import field_selector, label_selector
+from .store import Object, ObjectStore
+from .watch import Watcher
+
+_NAMESPACE_SUBRESOURCES = frozenset({"status"})
+
+
+@dataclass(frozen=True)
+class Route:
+    """A parsed resource path such as ``/apis/apps/v1/namespaces/ns/deployments/web/status``."""
+
+    rtype: ResourceType
+    namespace: str | None  # None: cluster-scoped, or all namespaces
+    name: str | None
+    subresource: str
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    route: Route
+    query: Mapping[str, str]
+    content_type: str
+    body: bytes
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Response:
+    code: int
+    body: Object
+
+
+@dataclass(frozen=True)
+class WatchStream:
+    """A watch to stream; the HTTP layer writes its events and closes it."""
+
+    watcher: Watcher
+    rtype: ResourceType
+    timeout: float
+
+
+def parse_route(registry: Registry, parts: list[str]) -> Route | None:
+    """Map path segments to a resource route, or None when they name no served resource."""
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in _NAMESPACE_SUBRESOURCES:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    rtype = registry.get(group, version, rest[0])
+    if rtype is None or (namespace is not None and not rtype.namespaced):
+        return None
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else ""
+    if subresource and subresource not in rtype.subresources:
+        return None
+    if rtype.namespaced and name is not None and namespace is None:
+        return None
+    return Route(rtype, namespace, name, subresource)
+
+
+def _parse_body(request: Request, *, yaml_ok: bool = True) -> Any:
+    if not request.body.strip():
+        return None
+    media = request.content_type.split(";")[0].strip().lower()
+    if media == "application/vnd.kubernetes.protobuf":
+        return decode_object(request.body)
+    if "protobuf" in media or "cbor" in media:
+        raise unsupported_media_type(media)
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        if not yaml_ok:
+            raise bad_request("the request body is not valid JSON") from None
+    try:
+        return yaml.safe_load(request.body)
+    except yaml.YAMLError as exc:
+        raise bad_request(f"the request body is not valid JSON or YAML: {exc}") from None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true")
+
+
+def field_manager(request: Request) -> str:
+    """``fieldManager``, else the user agent up to its first slash, as the real server does."""
+    manager = request.query.get("fieldManager")
+    if manager:
+        return manager[:128]
+    return (request.user_agent.split("/")[0] or "unknown")[:128]
+
+
+class ResourceApi:
+    """Executes one request against the store; raises :class:`ApiError` for failures."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def handle(self, request: Request) -> Response | WatchStream:
+        route = request.route
+        method = request.method
+        if method == "GET":
+            if route.name is not None:
+                return Response(
+                    200, self.store.get_object(route.rtype, route.namespace or "", route.name)
+                )
+            if _truthy(request.query.get("watch")):
+                return self._watch(request)
+            return Response(200, self._list(request))
+        if method == "POST" and route.name is None:
+            return self._create(request)
+        if method == "PUT" and route.name is not None:
+            return self._replace(request)
+        if method == "PATCH" and route.name is not None:
+            return self._patch(request)
+        if method == "DELETE":
+            return (
+                self._delete(request)
+                if route.name is not None
+                else self._delete_collection(request)
+            )
+        raise method_not_allowed()
+
+    def _predicate(self, request: Request) -> Any:
+        by_label = label_selector(request.query.get("labelSelector"))
+        by_field = field_selector(request.query.get("fieldSelector"))
+        return lambda obj: by_label(obj) and by_field(obj)
+
+    def _list(self, request: Request) -> Object:
+        route = request.route
+        items, rv = self.store.list_objects(route.rtype, route.namespace, self._predicate(request))
+        metadata: dict[str, Any] = {"resourceVersion": rv}
+        limit = int(request.query.get("limit") or 0)
+        start = (
+            int(request.query.get("continue") or 0)
+            if (request.query.get("continue") or "0").isdigit()
+            else 0
+        )
+        if limit > 0:
+            page = items[start : start + limit]
+            if start + limit < len(items):
+                metadata["continue"] = str(start + limit)
+                metadata["remainingItemCount"] = len(items) - start - limit
+            items = page
+        return {
+            "kind": route.rtype.list_kind,
+            "apiVersion": route.rtype.api_version,
+            "metadata": metadata,
+            "items": items,
+        }
+
+    def _watch(self, request: Request) -> WatchStream:
+        route = request.route
+        watcher = self.store.watch_objects(
+            route.rtype,
+            route.namespace,
+            self._predicate(request),
+            resource_version=request.query.get("resourceVersion"),
+            send_initial_events=_truthy(request.query.get("sendInitialEvents")),
+        )
+        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        return WatchStream(watcher, route.rtype, timeout)
+
+    def _body_object(self, request: Request) -> Object:
+        body = _parse_body(request)
+        if not isinstance(body, dict):
+            raise bad_request("the request body must be an object")
+        route = request.route
+        if body.get("kind") not in (None, route.rtype.kind):
+            raise bad_request(
+                f"the kind of the object ({body.get('kind')}) does not match the kind on the URL ({route.rtype.kind})"
+            )
+        namespace = (body.get("metadata") or {}).get("namespace")
+        if route.rtype.namespaced and namespace and namespace != route.namespace:
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        return body
+
+    def _create(self, request: Request) -> Response:
+        route = request.route
+        if route.rtype.namespaced and route.namespace is None:
+            raise method_not_allowed("create needs a namespace in the path")
+        body = self._body_object(request)
+        created = self.store.create_object(
+            route.rtype,
+            route.namespace or "",
+            body,
+            manager=field_manager(request),
+            dry_run=bool(request.query.get("dryRun")),
+        )
+        return Response(201, created)
+
+    def _replace(self, request: Request) -> Response:
+        route = request.route
+        assert route.name is not None
+        body = self._body_object(request)
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name != route.name:
+            raise bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({route.name})"
+            )
+        updated = self.store.replace_object(
+            route.rtype,
+            route.namespace or "",
+            route.name,
+            body,
+            manager=field_manager(request),
+            subresource=route.subresource,
+            dry_run=bool(request.query.get("dryRun")),
+        )
+        return Response(200, updated)
+
+    def _patch(self, request: Request) -> Response:
+        route = request.route
+        assert route.name is not None
+        media = request.content_type.split(";")[0].strip().lower()
+        dry_run = bool(request.query.get("dryRun"))
+        if media == "application/apply-patch+yaml":
+            manager = request.query.get("fieldManager")
+            if not manager:
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                )
+            body = _parse_body(request)
+            obj, created = self.store.apply_object(
+                route.rtype,
+                route.namespace or "",
+                route.name,
+                body,
+                manager=manager,
+                force=_truthy(request.query.get("force")),
+                subresource=route.subresource,
+                dry_run=dry_run,
+            )
+            return Response(201 if created else 200, obj)
+        patch = _parse_body(request, yaml_ok=False)
+        if media == "application/json-patch+json":
+
+            def change(live: Object) -> Object:
+                return json_patch(live, patch)  # type: ignore[no-any-return]
+        elif media == "application/merge-patch+json":
+
+            def change(live: Object) -> Object:
+                return merge_patch(live, patch)  # type: ignore[no-any-return]
+        elif media == "application/strategic-merge-patch+json":
+            if route.rtype.custom:
+                raise unsupported_media_type(
+                    f"{media}: strategic merge patch is not supported for custom resources"
+                )
+
+            def change(live: Object) -> Object:
+                return strategic_merge_patch(live, patch)  # type: ignore[no-any-return]
+        else:
+            raise unsupported_media_type(media)
+        if patch is not None and not isinstance(patch, (dict, list)):
+            raise bad_request("the patch must be a JSON object or array")
+        updated = self.store.mutate_object(
+            route.rtype,
+            route.namespace or "",
+            route.name,
+            change,
+            manager=field_manager(request),
+            subresource=route.subresource,
+            dry_run=dry_run,
+        )
+        return Response(200, updated)
+
+    def _delete_options(self, request: Request) -> Object:
+        try:
+            body = _parse_body(request)
+        except ApiError:
+            body = None  # e.g. DeleteOptions in protobuf: the defaults will do
+        options: Object = body if isinstance(body, dict) else {}
+        for key in ("dryRun", "propagationPolicy", "gracePeriodSeconds"):
+            if key in request.query:
+                options[key] = request.query[key]
+        return options
+
+    def _delete(self, request: Request) -> Response:
+        route = request.route
+        assert route.name is not None
+        if route.subresource:
+            raise method_not_allowed()
+        options = self._delete_options(request)
+        obj, gone = self.store.delete_object(
+            route.rtype,
+            route.namespace or "",
+            route.name,
+            preconditions=options.get("preconditions"),
+            dry_run=bool(options.get("dryRun")),
+        )
+        if not gone:
+            return Response(200, obj)
+        details: dict[str, Any] = {
+            "name": route.name,
+            "kind": route.rtype.plural,
+            "uid": obj["metadata"]["uid"],
+        }
+        if route.rtype.group:
+            details["group"] = route.rtype.group
+        return Response(
+            200,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            },
+        )
+
+    def _delete_collection(self, request: Request) -> Response:
+        route = request.route
+        options = self._delete_options(request)
+        items, _ = self.store.list_objects(route.rtype, route.namespace, self._predicate(request))
+        deleted = []
+        for item in items:
+            meta = item["metadata"]
+            try:
+                obj, _ = self.store.delete_object(
+                    route.rtype,
+                    meta.get("namespace", ""),
+                    meta["name"],
+                    dry_run=bool(options.get("dryRun")),
+                )
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                continue
+            deleted.append(obj)
+        return Response(
+            200,
+            {
+                "kind": route.rtype.list_kind,
+                "apiVersion": route.rtype.api_version,
+                "metadata": {},
+                "items": deleted,
+            },
+        )
+
+
+def not_found_route() -> ApiError:
+    return path_not_found()

@@ -1,0 +1,248 @@
+"""The HTTP layer: request parsing, authentication, routing, JSON responses and watch streams."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import discovery
+from .api import Request, ResourceApi, Response, WatchStream, parse_route
+from .auth import TokenAuthenticator
+from .errors import ApiError, path_not_found, unauthorized
+from .store import ObjectStore
+
+log = logging.getLogger(__name__)
+
+_PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+
+
+class ApiHTTPServer(ThreadingHTTPServer):
+    """A threading server that knows its open connections, so that stop() can end them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        store: ObjectStore,
+        authenticator: TokenAuthenticator,
+    ) -> None:
+        super().__init__(address, ApiRequestHandler)
+        self.store = store
+        self.api = ResourceApi(store)
+        self.authenticator = authenticator
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._connections_lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def close_connections(self) -> None:
+        """Shut every open connection (idle keep-alives and watches) so their threads end."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class ApiRequestHandler(BaseHTTPRequestHandler):
+    """Serves one connection; every response is JSON (or a chunked watch stream)."""
+
+    protocol_version = "HTTP/1.1"
+    server: ApiHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, add=False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._serve("DELETE")
+
+    # --- request ---------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        """Read the whole body, always: an unread body corrupts the next request on the connection."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self, method: str) -> None:
+        body = self._read_body()
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            if url.path not in _PUBLIC_PATHS and not self.server.authenticator.authenticate(
+                self.headers.get("Authorization")
+            ):
+                raise unauthorized()
+            result = self._route(method, url.path, query, body)
+        except ApiError as exc:
+            self._send_json(exc.code, exc.status())
+            return
+        except Exception:
+            log.exception("internal error serving %s %s", method, self.path)
+            error = ApiError(
+                500, "InternalError", "an internal error occurred in the sandbox API server"
+            )
+            self._send_json(500, error.status())
+            return
+        if isinstance(result, WatchStream):
+            self._stream(result)
+        else:
+            self._send_json(result.code, result.body)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> Response | WatchStream:
+        registry = self.server.store.registry
+        parts = [p for p in path.split("/") if p]
+        if path in ("/healthz", "/livez", "/readyz"):
+            return Response(200, {"status": "ok"})
+        if method == "GET":
+            document = self._document(parts, path)
+            if document is not None:
+                return Response(200, document)
+        route = parse_route(registry, parts)
+        if route is None:
+            raise path_not_found()
+        request = Request(
+            method=method,
+            route=route,
+            query=query,
+            content_type=self.headers.get("Content-Type") or "application/json",
+            body=body,
+            user_agent=self.headers.get("User-Agent") or "",
+        )
+        return self.server.api.handle(request)
+
+    def _document(self, parts: list[str], path: str) -> dict[str, Any] | None:
+        """Discovery, version and OpenAPI documents; None for other paths."""
+        registry = self.server.store.registry
+        if path == "/version":
+            return discovery.version_info()
+        if parts == ["api"]:
+            host, port = self.server.server_address[:2]
+            return discovery.core_versions(f"{host!s}:{port}")
+        if len(parts) == 2 and parts[0] == "api":
+            return discovery.resource_list(registry, "", parts[1]) or _raise_not_found()
+        if parts == ["apis"]:
+            return discovery.api_group_list(registry)
+        if len(parts) == 2 and parts[0] == "apis":
+            return discovery.api_group(registry, parts[1]) or _raise_not_found()
+        if len(parts) == 3 and parts[0] == "apis":
+            return discovery.resource_list(registry, parts[1], parts[2]) or _raise_not_found()
+        if parts[:2] == ["openapi", "v3"]:
+            if len(parts) == 2:
+                return discovery.openapi_index(registry)
+            rest = parts[2:]
+            if rest[0] == "api" and len(rest) == 2:
+                return discovery.openapi_gv_document(registry, "", rest[1]) or _raise_not_found()
+            if rest[0] == "apis" and len(rest) == 3:
+                return (
+                    discovery.openapi_gv_document(registry, rest[1], rest[2]) or _raise_not_found()
+                )
+            _raise_not_found()
+        if parts[:1] == ["openapi"]:
+            _raise_not_found()
+        return None
+
+    # --- response --------------------------------------------------------------------------
+
+    def _send_json(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-cache, private")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _stream(self, watch: WatchStream) -> None:
+        """Stream watch events as JSON lines until the timeout, a close, or server stop."""
+        store, watcher = self.server.store, watch.watcher
+        deadline = time.monotonic() + watch.timeout
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "no-cache, private")
+            self.end_headers()
+            self.wfile.flush()
+            while not self.server.stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                event = watcher.next(min(remaining, 0.5))
+                if event is None:
+                    if watcher.closed:
+                        break
+                    continue
+                obj = event.object
+                if event.type in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+                    obj = {**obj, "apiVersion": watch.rtype.api_version}
+                line = json.dumps({"type": event.type, "object": obj}, separators=(",", ":"))
+                self._write_chunk(line.encode() + b"\n")
+            self._write_chunk(b"")
+        except OSError:
+            self.close_connection = True  # the client went away
+        finally:
+            store.stop_watch(watcher)
+
+
+def _raise_not_found() -> dict[str, Any]:
+    raise path_not_found()
