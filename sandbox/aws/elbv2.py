@@ -3,7 +3,9 @@
 moto names every load balancer ``<name>-1.<region>.elb.amazonaws.com``, gives all the same
 made-up hosted zone id, turns ``active`` on the first describe, accepts listeners with a
 missing or not yet issued certificate, and allows only 10 tags. Here the state stays
-``provisioning`` until ``set_state`` (or ``alb_activation_delay``), a listener needs an
+``provisioning`` until ``set_state`` (or ``alb_activation_delay``), creating a load
+balancer again with the same name returns it (or fails if its settings differ, rather than
+making a second one with the same name), a listener needs an
 ISSUED certificate (``CertificateNotFound`` otherwise, as AWS says), and 50 tags are allowed.
 """
 
@@ -14,6 +16,7 @@ import time
 from typing import Any
 
 from moto.acm.models import acm_backends
+from moto.elbv2.exceptions import DuplicateLoadBalancerName
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
 
 from sandbox.aws.errors import CertificateNotFound, TooManyTags
@@ -118,9 +121,27 @@ def check_tag_quota(existing: dict[str, str], new_keys: set[str]) -> None:
         )
 
 
+def same_load_balancer(balancer: FakeLoadBalancer, call: dict[str, Any]) -> bool:
+    """CreateLoadBalancer is idempotent: the same name and settings give the same one back."""
+    subnets = set(call.get("subnet_ids") or []) | {
+        m["SubnetId"] for m in call.get("subnet_mappings") or []
+    }
+    return (
+        balancer.scheme == (call.get("scheme") or "internet-facing")
+        and balancer.type == (call.get("loadbalancer_type") or "application")
+        and {subnet.id for subnet in balancer.subnets} == subnets
+    )
+
+
 def _around_create_load_balancer(
     realism: Realism, original: Any, backend: ELBv2Backend, *args: Any, **kwargs: Any
 ) -> Any:
+    call = arguments(original, backend, args, kwargs)
+    for existing in list(backend.load_balancers.values()):
+        if existing.name == call["name"]:
+            if same_load_balancer(existing, call):
+                return existing
+            raise DuplicateLoadBalancerName()
     balancer = original(backend, *args, **kwargs)
     balancer.dns_name = dns_name(
         name=balancer.name,

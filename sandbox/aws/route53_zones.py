@@ -3,7 +3,8 @@
 Also: distinct change ids with GetChange (PENDING for ``route53_sync_delay`` seconds, then
 INSYNC; NoSuchChange for unknown ids), ListHostedZonesByName that lists from the given name
 on in Route53's order (not only exact matches), and DeleteHostedZone that refuses any
-record other than the zone's own SOA and NS.
+record other than the zone's own SOA and NS. Tags of a zone that does not exist (or no
+longer does) are NoSuchHostedZone, not an empty list.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.route53.exceptions import NoSuchHostedZone
 from moto.route53.models import FakeZone, Route53Backend
 from moto.route53.responses import Route53
 
@@ -183,10 +185,23 @@ def _list_hosted_zones_by_name(realism: Realism, original: Any, response: Route5
     return ActionResult(result)
 
 
+def check_zone_exists(backend: Route53Backend, resource_type: str, resource_id: str) -> None:
+    if resource_type == "hostedzone" and resource_id not in backend.zones:
+        raise NoSuchHostedZone(resource_id)
+
+
+def _around_list_tags(realism: Realism, original: Any, response: Route53) -> Any:
+    check_zone_exists(
+        response.backend, response._get_param("ResourceType"), response._get_param("ResourceId")
+    )
+    return original(response)
+
+
 def install() -> None:
     hook(Route53Backend, "create_hosted_zone", _around_create_hosted_zone)
     hook(Route53Backend, "delete_hosted_zone", _around_delete_hosted_zone)
     for name in ("create_hosted_zone", "delete_hosted_zone", "change_resource_record_sets"):
         hook(Route53, name, _around_mutation)
     hook(Route53, "get_change", _get_change)
+    hook(Route53, "list_tags_for_resource", _around_list_tags)
     hook(Route53, "list_hosted_zones_by_name", _list_hosted_zones_by_name)

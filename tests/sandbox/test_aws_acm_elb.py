@@ -281,3 +281,18 @@ def test_load_balancer_takes_fifty_tags_not_more(
     with pytest.raises(ClientError) as excinfo:
         elbv2.add_tags(ResourceArns=[arn], Tags=[{"Key": "one-too-many", "Value": "v"}])
     assert excinfo.value.response["Error"]["Code"] == "TooManyTags"
+
+
+def test_same_load_balancer_twice_is_one_and_a_clash_is_refused(
+    clients: dict[str, Any], world: SeededWorld
+) -> None:
+    name = f"k8s-twice-{next(_n)}"
+    first = make_load_balancer(clients, world, name)
+    assert make_load_balancer(clients, world, name)["LoadBalancerArn"] == first["LoadBalancerArn"]
+    with pytest.raises(ClientError) as excinfo:
+        clients["elbv2"].create_load_balancer(
+            Name=name, Subnets=list(world.private_subnet_ids), Scheme="internal"
+        )
+    assert excinfo.value.response["Error"]["Code"] == "DuplicateLoadBalancerName"
+    found = clients["elbv2"].describe_load_balancers(Names=[name])["LoadBalancers"]
+    assert len(found) == 1

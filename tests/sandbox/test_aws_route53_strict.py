@@ -236,3 +236,33 @@ def test_changes_stay_pending_for_the_sync_delay() -> None:
         info = change(r53, zone_id, ("CREATE", a_record(f"one.{name}")))["ChangeInfo"]
         assert info["Status"] == "PENDING"
         assert r53.get_change(Id=info["Id"])["ChangeInfo"]["Status"] == "PENDING"
+
+
+def test_listing_pages_through_a_wildcard(r53: Any) -> None:
+    zone_id, name = new_zone(r53)
+    change(r53, zone_id, ("CREATE", a_record(f"*.{name}")), ("CREATE", a_record(f"www.{name}")))
+    seen, start = [], {}
+    while True:
+        page = r53.list_resource_record_sets(HostedZoneId=zone_id, MaxItems="1", **start)
+        seen += [(r["Name"], r["Type"]) for r in page["ResourceRecordSets"]]
+        if not page["IsTruncated"]:
+            break
+        start = {
+            "StartRecordName": page["NextRecordName"],
+            "StartRecordType": page["NextRecordType"],
+        }
+    assert sorted(seen) == sorted(names_and_types(r53, zone_id))
+    assert len(seen) == 4
+
+
+def test_tags_of_a_deleted_zone_are_no_such_hosted_zone(r53: Any) -> None:
+    zone_id, _ = new_zone(r53)
+    r53.change_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone_id, AddTags=[{"Key": "owner", "Value": "kfalb"}]
+    )
+    tags = r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)
+    assert tags["ResourceTagSet"]["Tags"] == [{"Key": "owner", "Value": "kfalb"}]
+    r53.delete_hosted_zone(Id=zone_id)
+    with pytest.raises(ClientError) as excinfo:
+        r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)
+    assert error_of(excinfo)[:2] == ("NoSuchHostedZone", 404)
