@@ -149,6 +149,13 @@ class DnsServer:
         answer = self.resolve(name, rtype)
         return answer.values(rtype) if answer.rcode == Rcode.NOERROR else []
 
+    def alb_for(self, name: str) -> str | None:
+        """The ALB DNS name that ``name`` points to (alias or CNAME chain), or None.
+
+        The HTTPS endpoint's route table uses it to find which ALB a server name reaches.
+        """
+        return self._view().elb_target(name)
+
     def _answer(self, qname: str, qtype: str, zone: str | None) -> Answer:
         view = self._view()
         return view.resolve(qname, qtype) if zone is None else view.resolve_at(qname, qtype, zone)

@@ -20,12 +20,15 @@ from sandbox.httpsendpoint.kubeflow import (
     RedirectHandler,
     ServedRequest,
 )
+from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 from sandbox.httpsendpoint.routes import CertificateNames, RouteTable, StaticRouteTable, normal_host
 
 __all__ = [
     "DEX_AUTH_PATH",
     "CertificateNames",
     "HttpsEndpoint",
+    "MotoAlbExists",
+    "MotoAlbRoutes",
     "RouteTable",
     "ServedRequest",
     "StaticRouteTable",

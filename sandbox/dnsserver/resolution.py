@@ -141,6 +141,30 @@ class DnsView:
         answer, _ = self._from_zone(hosted, name, rtype, 0)
         return answer
 
+    def elb_target(self, qname: str) -> str | None:
+        """The ELB DNS name (no ``dualstack.``, no trailing dot) that ``qname`` leads to, if any.
+
+        Follows aliases and CNAMEs through the delegated tree, whether or not the ELB exists.
+        """
+        name = absolute(qname)
+        for _ in range(MAX_CHAIN):
+            if name.endswith(ELB_SUFFIX):
+                return name.rstrip(".").removeprefix("dualstack.")
+            zone = self._serving_zone(name)
+            if not isinstance(zone, _IndexedZone):
+                return None
+            rrsets = zone.rrsets.get(name)
+            if rrsets is None and name not in zone.names:
+                rrsets = self._wildcard(zone, name)
+            address, cname = (rrsets or {}).get("A"), (rrsets or {}).get("CNAME")
+            if address is not None and address.alias is not None:
+                name = absolute(address.alias.dns_name)
+            elif cname is not None and cname.values:
+                name = cname.values[0]
+            else:
+                return None
+        return None
+
     def _find_zone(self, ref: str) -> _IndexedZone | None:
         zone_id = ref.rsplit("/", 1)[-1]
         for hosted in self._zones:

@@ -250,3 +250,13 @@ def test_name_server_names_resolve_to_the_server(world: StaticZoneSource) -> Non
     assert dns.lookup("NS-1.ROOT-DNS.TEST.") == ["127.0.0.1"]
     assert dns.resolve("ns-1.root-dns.test", "AAAA").rcode == Rcode.NOERROR
     assert dns.resolve("ns-3.root-dns.test", "A").rcode == Rcode.NXDOMAIN
+
+
+def test_alb_for_follows_aliases_and_cnames(dns: DnsServer, world: StaticZoneSource) -> None:
+    assert dns.alb_for("kubeflow.sub.example.com") is None  # not delegated yet
+    _delegate(world, SUB_NS)
+    assert dns.alb_for("kubeflow.sub.example.com") == ALB
+    world.upsert("ZROOT", Record("dash.example.com", "CNAME", 60, ["kubeflow.sub.example.com"]))
+    assert dns.alb_for("dash.example.com") == ALB
+    assert dns.alb_for("www.example.com") is None
+    assert dns.alb_for("missing.example.com") is None
