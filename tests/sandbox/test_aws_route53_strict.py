@@ -266,3 +266,16 @@ def test_tags_of_a_deleted_zone_are_no_such_hosted_zone(r53: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
         r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)
     assert error_of(excinfo)[:2] == ("NoSuchHostedZone", 404)
+
+
+def test_rules_apply_only_to_requests_through_the_sandbox(aws: AwsSandbox, r53: Any) -> None:
+    from moto.route53.models import route53_backends
+
+    backend = route53_backends[aws.account_id]["aws"]
+    # In-process moto use (as with mock_aws) keeps moto's own, lax behaviour.
+    backend.create_hosted_zone("direct.example.org.", private_zone=False, caller_reference="direct")
+    backend.create_hosted_zone("direct.example.org.", private_zone=False, caller_reference="direct")
+    r53.create_hosted_zone(Name="direct.example.org", CallerReference="direct-http")
+    with pytest.raises(ClientError) as excinfo:
+        r53.create_hosted_zone(Name="direct.example.org", CallerReference="direct-http")
+    assert error_of(excinfo)[0] == "HostedZoneAlreadyExists"
