@@ -1,0 +1,312 @@
+"""Observed states of AWS resources: frozen, pure models shared by tasks, the planner and reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.dnsnames import normalise
+
+#: Record types whose values are DNS names, compared case-insensitively without the trailing dot.
+_NAME_VALUED = frozenset({"CNAME", "NS", "PTR", "MX", "SRV", "DNAME"})
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CallerIdentity(_State):
+    """Who the AWS credentials belong to."""
+
+    account: str
+    arn: str
+    user_id: str = ""
+
+    @property
+    def partition(self) -> str:
+        """`aws`, `aws-cn` or `aws-us-gov`, from the caller ARN."""
+        parts = self.arn.split(":")
+        return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+class ClusterState(_State):
+    """An EKS cluster as DescribeCluster reports it."""
+
+    name: str
+    region: str
+    arn: str
+    status: str
+    version: str
+    endpoint: str | None = None
+    certificate_authority: str | None = None
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    oidc_issuer: str | None = None
+
+    @property
+    def oidc_host_path(self) -> str | None:
+        """The issuer without `https://`: the IAM provider URL and the trust-condition prefix."""
+        if not self.oidc_issuer:
+            return None
+        return self.oidc_issuer.removeprefix("https://").rstrip("/")
+
+
+class HostedZoneState(_State):
+    """A Route53 hosted zone; `owned` when it carries this stack's ownership tags."""
+
+    zone_id: str = Field(description="Zone id without the /hostedzone/ prefix.")
+    name: str = Field(description="Zone name, lower case, no trailing dot.")
+    name_servers: tuple[str, ...] = ()
+    private: bool = False
+    owned: bool = False
+    caller_reference: str = ""
+    record_count: int = 0
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasTarget(_State):
+    """The target of an alias record (an ALB's DNS name and canonical zone)."""
+
+    hosted_zone_id: str
+    dns_name: str
+    evaluate_target_health: bool = False
+
+    def key(self) -> tuple[str, str]:
+        name = normalise(self.dns_name)
+        return self.hosted_zone_id, name.removeprefix("dualstack.")
+
+
+class RecordSetState(_State):
+    """One resource record set (name + type) of a hosted zone."""
+
+    name: str
+    type: str
+    ttl: int | None = None
+    values: tuple[str, ...] = ()
+    alias: AliasTarget | None = None
+
+    def key(self) -> tuple[str, str]:
+        """The identity of a record set in a zone: normalised name and type."""
+        return normalise(self.name), self.type.upper()
+
+    def same_as(self, other: RecordSetState) -> bool:
+        """True when both say the same thing (names and name values compared normalised)."""
+        if self.key() != other.key():
+            return False
+        if (self.alias is None) != (other.alias is None):
+            return False
+        if self.alias is not None and other.alias is not None:
+            return self.alias.key() == other.alias.key()
+        return self.ttl == other.ttl and self._value_set() == other._value_set()
+
+    def _value_set(self) -> frozenset[str]:
+        if self.type.upper() in _NAME_VALUED:
+            return frozenset(normalise(value) for value in self.values)
+        return frozenset(self.values)
+
+
+class RecordChange(_State):
+    """A change for ChangeResourceRecordSets; DELETE needs only name and type (values are read)."""
+
+    action: Literal["CREATE", "UPSERT", "DELETE"]
+    record: RecordSetState
+
+
+class ChangeResult(_State):
+    """What change_records did to one zone: the changes sent and the no-ops skipped."""
+
+    zone_id: str
+    change_id: str | None = None
+    applied: tuple[RecordChange, ...] = ()
+    skipped: tuple[RecordChange, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+class CertificateRequest(_State):
+    """A certificate the stack needs: the primary name and the other names, in a role."""
+
+    role: Literal["subdomain", "root"]
+    domain: str
+    sans: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset((normalise(self.domain), *(normalise(name) for name in self.sans)))
+
+
+class ValidationZones(_State):
+    """Where validation records go: the subdomain's zone, or the root's (None: not in Route53)."""
+
+    subdomain: str
+    subdomain_zone_id: str | None = None
+    root: str
+    root_zone_id: str | None = None
+
+
+class ValidationRecord(_State):
+    """A DNS validation CNAME of a certificate and the zone it belongs in."""
+
+    domains: tuple[str, ...] = Field(description="The certificate names this record validates.")
+    name: str
+    type: str = "CNAME"
+    value: str
+    zone_id: str | None = Field(
+        default=None, description="Route53 zone to hold it; None: add it by hand at your DNS host."
+    )
+    zone_name: str
+
+    def as_record(self, ttl: int = 300) -> RecordSetState:
+        return RecordSetState(name=self.name, type=self.type, ttl=ttl, values=(self.value,))
+
+
+class CertificateState(_State):
+    """An ACM certificate with its validation records (placed in zones) and its users."""
+
+    arn: str
+    domain: str
+    sans: tuple[str, ...] = ()
+    status: str
+    validation_records: tuple[ValidationRecord, ...] = ()
+    in_use_by: tuple[str, ...] = ()
+    not_after: datetime | None = None
+    failure_reason: str | None = None
+    owned: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    def days_to_expiry(self, now: datetime) -> float | None:
+        if self.not_after is None:
+            return None
+        return (self.not_after - now).total_seconds() / 86_400
+
+
+class SubnetState(_State):
+    """A cluster subnet, classified public (default route to an internet gateway) or private."""
+
+    subnet_id: str
+    vpc_id: str
+    public: bool
+    route_table_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SubnetTagChange(_State):
+    """One tag added to one subnet (recorded so cleanup removes exactly that)."""
+
+    subnet_id: str
+    key: str
+    value: str
+
+
+class OidcProviderState(_State):
+    """The IAM OIDC identity provider for the cluster's issuer."""
+
+    arn: str
+    url: str
+    client_ids: tuple[str, ...] = ()
+    thumbprints: tuple[str, ...] = ()
+    owned: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class PolicyState(_State):
+    """The controller's customer-managed IAM policy."""
+
+    arn: str
+    name: str
+    default_version: str
+    document_matches: bool
+    version_count: int = 1
+    attachment_count: int = 0
+    owned: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RoleState(_State):
+    """The controller's IRSA role."""
+
+    arn: str
+    name: str
+    trust_matches: bool
+    attached_policy_arns: tuple[str, ...] = ()
+    owned: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ListenerState(_State):
+    """A load balancer listener."""
+
+    arn: str
+    port: int
+    protocol: str
+    certificate_arns: tuple[str, ...] = ()
+
+
+class LoadBalancerState(_State):
+    """An ELBv2 load balancer, with its listeners and tags."""
+
+    arn: str
+    name: str
+    dns_name: str
+    state: str
+    scheme: str
+    type: str = "application"
+    vpc_id: str | None = None
+    canonical_hosted_zone_id: str
+    security_group_ids: tuple[str, ...] = ()
+    listeners: tuple[ListenerState, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    owned: bool = False
+
+
+class ControllerResources(_State):
+    """What the AWS Load Balancer Controller made for this stack (cleanup's fallback list)."""
+
+    load_balancer_arns: tuple[str, ...] = ()
+    target_group_arns: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.load_balancer_arns or self.target_group_arns or self.security_group_ids)
+
+
+class ApiCall(_State):
+    """How often one AWS operation was called."""
+
+    service: str
+    operation: str
+    mutating: bool
+    count: int
+
+
+class ApiCallCounts(_State):
+    """A snapshot of AWS API call counts; subtract two snapshots to see what a run did."""
+
+    calls: tuple[ApiCall, ...] = ()
+
+    @property
+    def mutating(self) -> int:
+        return sum(call.count for call in self.calls if call.mutating)
+
+    @property
+    def reads(self) -> int:
+        return sum(call.count for call in self.calls if not call.mutating)
+
+    def mutating_calls(self) -> tuple[ApiCall, ...]:
+        return tuple(call for call in self.calls if call.mutating)
+
+    def since(self, before: ApiCallCounts) -> ApiCallCounts:
+        """The calls made after `before` was taken."""
+        earlier = {(call.service, call.operation): call.count for call in before.calls}
+        calls = []
+        for call in self.calls:
+            count = call.count - earlier.get((call.service, call.operation), 0)
+            if count > 0:
+                calls.append(call.model_copy(update={"count": count}))
+        return ApiCallCounts(calls=tuple(calls))

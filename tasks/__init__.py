@@ -1,0 +1,1 @@
+"""Prefect tasks: the side effects, one module per AWS or Kubernetes resource kind."""

@@ -1,0 +1,269 @@
+"""ACM certificates: look up ours, else request them; place their DNS validation records; delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core import naming
+from core.dnsnames import is_under, normalise
+from core.errors import AwsTransientError, OwnershipError, ResourceNotFound
+from core.resources import (
+    CertificateRequest,
+    CertificateState,
+    RecordChange,
+    ValidationRecord,
+    ValidationZones,
+)
+from core.settings import Settings, get_settings
+from core.spec import StackSpec
+from core.waiting import wait_until
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code, error_message
+from tasks.aws.logs import run_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_acm.literals import CertificateStatusType
+    from mypy_boto3_acm.type_defs import TagTypeDef
+
+#: Certificates worth reusing; FAILED, EXPIRED or REVOKED ones are never picked up again.
+USABLE_STATUSES: list[CertificateStatusType] = ["ISSUED", "PENDING_VALIDATION"]
+
+
+def desired_certificates(spec: StackSpec) -> tuple[CertificateRequest, ...]:
+    """`*.<subdomain>` with the SANs, and `*.<root>` unless stack.rootCertificate is off."""
+    domain = naming.wildcard(spec.subdomain)
+    sans = tuple(
+        name for name in spec.route53.sub_domain.subject_alternative_names if name != domain
+    )
+    wanted = [CertificateRequest(role="subdomain", domain=domain, sans=sans)]
+    if spec.stack.root_certificate:
+        wanted.append(CertificateRequest(role="root", domain=naming.wildcard(spec.root)))
+    return tuple(wanted)
+
+
+def place(name: str, zones: ValidationZones) -> tuple[str | None, str]:
+    """The zone (id, name) a validation record belongs in; id None means "add it by hand"."""
+    record = normalise(name)
+    if record == zones.subdomain or is_under(record, zones.subdomain):
+        return zones.subdomain_zone_id, zones.subdomain
+    if record == zones.root or is_under(record, zones.root):
+        return zones.root_zone_id, zones.root
+    return None, ""
+
+
+def _records(found: dict[str, Any], zones: ValidationZones) -> tuple[ValidationRecord, ...]:
+    # A wildcard and its base name share one record: merge them, keeping the domains it proves.
+    merged: dict[tuple[str, str, str], list[str]] = {}
+    for option in found.get("DomainValidationOptions", []):
+        record = option.get("ResourceRecord")
+        if record:
+            key = (normalise(record["Name"]), record["Type"], record["Value"])
+            merged.setdefault(key, []).append(option["DomainName"])
+    placed = []
+    for (name, type_, value), domains in merged.items():
+        zone_id, zone_name = place(name, zones)
+        placed.append(
+            ValidationRecord(
+                domains=tuple(domains),
+                name=name,
+                type=type_,
+                value=value,
+                zone_id=zone_id,
+                zone_name=zone_name,
+            )
+        )
+    return tuple(placed)
+
+
+def read_certificate(
+    acm: ACMClient, arn: str, *, stack: str, zones: ValidationZones
+) -> CertificateState | None:
+    """DescribeCertificate plus tags as a state; None when the certificate does not exist."""
+    try:
+        found: dict[str, Any] = dict(acm.describe_certificate(CertificateArn=arn)["Certificate"])
+        raw_tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    tags = {tag["Key"]: tag.get("Value", "") for tag in raw_tags}
+    domain = found["DomainName"]
+    return CertificateState(
+        arn=arn,
+        domain=domain,
+        sans=tuple(name for name in found.get("SubjectAlternativeNames", []) if name != domain),
+        status=found["Status"],
+        validation_records=_records(found, zones),
+        in_use_by=tuple(found.get("InUseBy", [])),
+        not_after=found.get("NotAfter"),
+        failure_reason=found.get("FailureReason"),
+        owned=naming.is_owned(tags, stack),
+        tags=tags,
+    )
+
+
+def _matches(state: CertificateState, request: CertificateRequest) -> bool:
+    names = frozenset(normalise(name) for name in (state.domain, *state.sans))
+    return state.owned and names == request.names
+
+
+def find_certificate(
+    acm: ACMClient, spec: StackSpec, request: CertificateRequest, zones: ValidationZones
+) -> CertificateState | None:
+    """Our certificate with exactly the requested names (ISSUED preferred), if any."""
+    candidates = []
+    pages = acm.get_paginator("list_certificates").paginate(CertificateStatuses=USABLE_STATUSES)
+    for page in pages:
+        for summary in page["CertificateSummaryList"]:
+            if normalise(summary.get("DomainName", "")) != normalise(request.domain):
+                continue
+            state = read_certificate(acm, summary["CertificateArn"], stack=spec.name, zones=zones)
+            if state is not None and _matches(state, request):
+                candidates.append(state)
+    candidates.sort(key=lambda state: (state.status != "ISSUED", state.arn))
+    return candidates[0] if candidates else None
+
+
+def _has_all_records(state: CertificateState) -> bool:
+    proven = {domain for record in state.validation_records for domain in record.domains}
+    return state.status != "PENDING_VALIDATION" or proven >= {state.domain, *state.sans}
+
+
+@aws_task
+def observe_certificate(
+    ctx: AwsContext,
+    spec: StackSpec,
+    request: CertificateRequest,
+    *,
+    zones: ValidationZones,
+    arn: str | None = None,
+) -> CertificateState | None:
+    """Find this stack's certificate for the requested names (or read the given ARN)."""
+    acm = client(ctx, "acm")
+    if arn:
+        return read_certificate(acm, arn, stack=spec.name, zones=zones)
+    return find_certificate(acm, spec, request, zones)
+
+
+@aws_task
+def ensure_certificate(
+    ctx: AwsContext,
+    spec: StackSpec,
+    request: CertificateRequest,
+    *,
+    zones: ValidationZones,
+    settings: Settings | None = None,
+) -> CertificateState:
+    """Reuse this stack's certificate for the requested names, or request it (DNS validation).
+
+    Returns it with its validation records, each placed in the zone that must hold it.
+    """
+    acm, log, settings = client(ctx, "acm"), run_logger(), settings or get_settings()
+    state = find_certificate(acm, spec, request, zones)
+    if state is not None:
+        _sync_tags(acm, state, spec)
+        arn = state.arn
+    else:
+        arn = acm.request_certificate(
+            DomainName=request.domain,
+            SubjectAlternativeNames=[request.domain, *request.sans],
+            ValidationMethod="DNS",
+            IdempotencyToken=naming.certificate_idempotency_token(
+                spec.name, request.domain, request.sans
+            ),
+            Tags=[{"Key": key, "Value": value} for key, value in spec.tags.items()],
+        )["CertificateArn"]
+        log.info("Requested certificate %s for %s", arn, request.domain)
+    if state is not None and _has_all_records(state):
+        return state
+
+    def fetch() -> CertificateState:
+        found = read_certificate(acm, arn, stack=spec.name, zones=zones)
+        if found is None:
+            raise ResourceNotFound(f"Certificate {arn} disappeared while being set up.")
+        return found
+
+    # ACM fills in the validation records a few seconds after the request.
+    return wait_until(
+        fetch,
+        _has_all_records,
+        what=f"ACM to publish the validation records of {arn}",
+        timeout=settings.acm_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+    )
+
+
+def _sync_tags(acm: ACMClient, state: CertificateState, spec: StackSpec) -> None:
+    missing: list[TagTypeDef] = [
+        {"Key": key, "Value": value}
+        for key, value in spec.tags.items()
+        if state.tags.get(key) != value
+    ]
+    if missing:
+        acm.add_tags_to_certificate(CertificateArn=state.arn, Tags=missing)
+
+
+def validation_changes(
+    certificates: Iterable[CertificateState],
+) -> dict[str, tuple[RecordChange, ...]]:
+    """UPSERTs of the validation CNAMEs, grouped by Route53 zone (one change batch per zone)."""
+    by_zone: dict[str, dict[RecordChange, None]] = {}
+    for certificate in certificates:
+        for record in certificate.validation_records:
+            if record.zone_id is not None:
+                change = RecordChange(action="UPSERT", record=record.as_record())
+                by_zone.setdefault(record.zone_id, {})[change] = None
+    return {zone: tuple(changes) for zone, changes in by_zone.items()}
+
+
+def manual_validation_records(
+    certificates: Iterable[CertificateState],
+) -> tuple[ValidationRecord, ...]:
+    """Validation records that no Route53 zone of ours can hold: to be added by hand."""
+    found = {
+        (record.name, record.value): record
+        for certificate in certificates
+        for record in certificate.validation_records
+        if record.zone_id is None
+    }
+    return tuple(found.values())
+
+
+@aws_task
+def delete_certificate(ctx: AwsContext, arn: str, *, stack: str) -> bool:
+    """Delete a certificate this stack requested; False when it is already gone.
+
+    While a load balancer still uses it the task fails with a retryable error naming the user.
+    """
+    acm = client(ctx, "acm")
+    zones = ValidationZones(subdomain="invalid", root="invalid")
+    state = read_certificate(acm, arn, stack=stack, zones=zones)
+    if state is None:
+        return False
+    if not state.owned:
+        raise OwnershipError(
+            f"Certificate {arn} ({state.domain}) does not carry stack {stack}'s tags; "
+            "it is left as it is."
+        )
+    try:
+        acm.delete_certificate(CertificateArn=arn)
+    except ClientError as error:
+        code = error_code(error)
+        if code == "ResourceNotFoundException":
+            return False
+        if code == "ResourceInUseException":
+            users = ", ".join(state.in_use_by) or "a load balancer"
+            raise AwsTransientError(
+                f"Certificate {arn} ({state.domain}) is still in use by {users}; it can be "
+                f"deleted once that load balancer is gone. ({error_message(error)})",
+                code=code,
+                operation="DeleteCertificate",
+            ) from error
+        raise
+    run_logger().info("Deleted certificate %s (%s)", arn, state.domain)
+    return True

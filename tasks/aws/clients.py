@@ -1,0 +1,148 @@
+"""The only place that builds AWS clients; it also counts every API call they make."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
+
+import boto3
+from botocore.config import Config
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.resources import ApiCall, ApiCallCounts
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import WaiterConfigTypeDef
+    from mypy_boto3_sts import STSClient
+
+Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts"]
+
+#: Operations with these prefixes only read; everything else counts as mutating.
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
+
+# botocore "standard" retry mode backs off on throttling and 5xx; AWS_MAX_ATTEMPTS (botocore's own
+# setting) still applies because we set no attempt count here. Prefect retries on top of this.
+_CONFIG = Config(
+    retries={"mode": "standard"},
+    user_agent_extra="kubeflow-alb",
+    connect_timeout=10,
+    read_timeout=60,
+)
+
+
+class AwsContext(BaseModel):
+    """Where and as whom to call AWS: a region and, optionally, a prefect-aws credentials block."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = Field(description="AWS region of the cluster and its certificates.")
+    credentials_block: str | None = Field(
+        default=None,
+        description="Name of a prefect-aws AwsCredentials block; empty: the default AWS chain.",
+    )
+
+
+# boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
+_lock = threading.Lock()
+_sessions: dict[AwsContext, boto3.session.Session] = {}
+_counts: Counter[tuple[str, str]] = Counter()
+_counts_lock = threading.Lock()
+
+
+def session(ctx: AwsContext) -> boto3.session.Session:
+    """The cached boto3 session for a context (credentials block loaded once per process)."""
+    with _lock:
+        found = _sessions.get(ctx)
+        if found is None:
+            found = _new_session(ctx)
+            _sessions[ctx] = found
+        return found
+
+
+def _new_session(ctx: AwsContext) -> boto3.session.Session:
+    if ctx.credentials_block:
+        # Imported here: prefect_aws is heavy and only needed when a block is named.
+        from prefect_aws import AwsCredentials
+
+        block: Any = AwsCredentials.load(
+            ctx.credentials_block
+        )  # sync call: a block, not a coroutine
+        made: boto3.session.Session = block.get_boto3_session()
+        return made
+    return boto3.session.Session(region_name=ctx.region)
+
+
+def reset_sessions() -> None:
+    """Forget cached sessions (after credentials change, and between tests)."""
+    with _lock:
+        _sessions.clear()
+
+
+@overload
+def client(ctx: AwsContext, service: Literal["acm"]) -> ACMClient: ...
+@overload
+def client(ctx: AwsContext, service: Literal["ec2"]) -> EC2Client: ...
+@overload
+def client(ctx: AwsContext, service: Literal["eks"]) -> EKSClient: ...
+@overload
+def client(ctx: AwsContext, service: Literal["elbv2"]) -> ElasticLoadBalancingv2Client: ...
+@overload
+def client(ctx: AwsContext, service: Literal["iam"]) -> IAMClient: ...
+@overload
+def client(ctx: AwsContext, service: Literal["route53"]) -> Route53Client: ...
+@overload
+def client(ctx: AwsContext, service: Literal["sts"]) -> STSClient: ...
+def client(ctx: AwsContext, service: Service) -> Any:
+    """A new client for `service` in the context's region, with the call recorder attached.
+
+    The endpoint comes from boto3's own settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`).
+    """
+    base = session(ctx)
+    with _lock:
+        made = base.client(service, region_name=ctx.region, config=_CONFIG)
+    made.meta.events.register("before-call", _record)
+    return made
+
+
+def is_read_operation(operation: str) -> bool:
+    """True for operations that only read (Describe*, Get*, List*...)."""
+    return operation.startswith(READ_PREFIXES)
+
+
+def _record(model: OperationModel, **_: Any) -> None:
+    # before-call fires once per API call (botocore's own retries are not counted again).
+    with _counts_lock:
+        _counts[(model.service_model.service_name, model.name)] += 1
+
+
+def api_calls() -> ApiCallCounts:
+    """A snapshot of the AWS API calls made by this process so far; diff two with `since()`."""
+    with _counts_lock:
+        items = sorted(_counts.items())
+    return ApiCallCounts(
+        calls=tuple(
+            ApiCall(
+                service=service,
+                operation=operation,
+                mutating=not is_read_operation(operation),
+                count=count,
+            )
+            for (service, operation), count in items
+        )
+    )
+
+
+def waiter_config(*, interval: float, timeout: float) -> WaiterConfigTypeDef:
+    """botocore WaiterConfig from settings: poll every `interval` seconds, for up to `timeout`."""
+    delay = max(interval, 0.01)
+    # botocore sleeps a float happily; the stubs only declare int.
+    return cast("WaiterConfigTypeDef", {"Delay": delay, "MaxAttempts": math.ceil(timeout / delay)})

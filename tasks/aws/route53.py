@@ -1,0 +1,305 @@
+"""Route53 hosted zones: the root zone, the subdomain zone (ours or adopted) and its delegation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core import naming
+from core.dnsnames import normalise
+from core.errors import AwsError, OwnershipError, PreflightError
+from core.resources import ChangeResult, HostedZoneState, RecordChange, RecordSetState
+from core.settings import Settings, get_settings
+from core.spec import StackSpec
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code
+from tasks.aws.logs import run_logger
+from tasks.aws.route53_records import (
+    apply_changes,
+    read_all_records,
+    read_record,
+    record_name,
+    wait_insync,
+    zone_id_of,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import TagTypeDef
+
+#: Re-creations of a zone a stack may go through; AWS never accepts a CallerReference twice.
+MAX_GENERATIONS = 50
+#: TTL of the NS delegation in the root zone: short, so a re-created subdomain zone recovers fast.
+DELEGATION_TTL = 300
+
+
+def _public_zones_named(r53: Route53Client, name: str) -> list[dict[str, Any]]:
+    """Public hosted zones with exactly this name (ListHostedZonesByName starts at the name)."""
+    wanted, found = normalise(name), list[dict[str, Any]]()
+    kwargs: dict[str, Any] = {"DNSName": wanted}
+    while True:
+        page = r53.list_hosted_zones_by_name(**kwargs)
+        for zone in page["HostedZones"]:
+            if record_name(zone["Name"]) != wanted:
+                return found
+            if not zone.get("Config", {}).get("PrivateZone", False):
+                found.append(dict(zone))
+        if not page.get("IsTruncated"):
+            return found
+        kwargs = {"DNSName": page["NextDNSName"], "HostedZoneId": page["NextHostedZoneId"]}
+
+
+def _tags(r53: Route53Client, zone_ids: list[str]) -> dict[str, dict[str, str]]:
+    tags: dict[str, dict[str, str]] = {}
+    for start in range(0, len(zone_ids), 10):
+        found = r53.list_tags_for_resources(
+            ResourceType="hostedzone", ResourceIds=zone_ids[start : start + 10]
+        )["ResourceTagSets"]
+        for item in found:
+            tags[item["ResourceId"]] = {tag["Key"]: tag["Value"] for tag in item.get("Tags", [])}
+    return tags
+
+
+def _read_zone(
+    r53: Route53Client, zone_id: str, *, spec: StackSpec | None, tags: dict[str, str] | None = None
+) -> HostedZoneState | None:
+    """GetHostedZone as a state; ownership from our tags or our CallerReference."""
+    try:
+        found = r53.get_hosted_zone(Id=zone_id)
+    except ClientError as error:
+        if error_code(error) == "NoSuchHostedZone":
+            return None
+        raise
+    zone = found["HostedZone"]
+    zid = zone_id_of(zone["Id"])
+    if spec is not None and tags is None:
+        tags = _tags(r53, [zid]).get(zid, {})
+    tags = tags or {}
+    reference = zone.get("CallerReference", "")
+    owned = spec is not None and (
+        naming.is_owned(tags, spec.name)
+        # A zone we created but could not tag yet (a crash in between) is still ours.
+        or reference.startswith(_reference_prefix(spec))
+    )
+    return HostedZoneState(
+        zone_id=zid,
+        name=record_name(zone["Name"]),
+        name_servers=tuple(found.get("DelegationSet", {}).get("NameServers", ())),
+        private=zone.get("Config", {}).get("PrivateZone", False),
+        owned=owned,
+        caller_reference=reference,
+        record_count=zone.get("ResourceRecordSetCount", 0),
+        tags=tags,
+    )
+
+
+def _reference_prefix(spec: StackSpec) -> str:
+    """The CallerReference of this stack's subdomain zone without its generation."""
+    return naming.zone_caller_reference(spec.name, spec.subdomain, 0).rsplit(":", 1)[0] + ":"
+
+
+def find_subdomain_zone(
+    r53: Route53Client, spec: StackSpec, zone_id: str | None = None
+) -> HostedZoneState | None:
+    """The subdomain zone: by id, else ours by tags, else the one pre-existing public zone."""
+    if zone_id:
+        return _read_zone(r53, zone_id, spec=spec)
+    zones = _public_zones_named(r53, spec.subdomain)
+    if not zones:
+        return None
+    ids = [zone_id_of(zone["Id"]) for zone in zones]
+    tags = _tags(r53, ids)
+    states = [_read_zone(r53, zid, spec=spec, tags=tags.get(zid, {})) for zid in ids]
+    present = [state for state in states if state is not None]
+    ours = [state for state in present if state.owned]
+    if len(ours) > 1:
+        raise AwsError(
+            f"Several hosted zones for {spec.subdomain} belong to stack {spec.name}: "
+            f"{', '.join(z.zone_id for z in ours)}. Delete the extra ones (and their records)."
+        )
+    if ours:
+        return ours[0]
+    if len(present) > 1:
+        raise PreflightError(
+            f"Several public hosted zones are named {spec.subdomain} "
+            f"({', '.join(z.zone_id for z in present)}) and none belongs to stack {spec.name}; "
+            "delete the ones not delegated from the root domain."
+        )
+    return present[0] if present else None
+
+
+def _sync_tags(r53: Route53Client, zone: HostedZoneState, spec: StackSpec) -> HostedZoneState:
+    missing: list[TagTypeDef] = [
+        {"Key": key, "Value": value}
+        for key, value in spec.tags.items()
+        if zone.tags.get(key) != value
+    ]
+    for start in range(0, len(missing), 10):  # ChangeTagsForResource takes 10 tags at a time
+        r53.change_tags_for_resource(
+            ResourceType="hostedzone", ResourceId=zone.zone_id, AddTags=missing[start : start + 10]
+        )
+    if not missing:
+        return zone
+    return zone.model_copy(update={"tags": {**zone.tags, **spec.tags}, "owned": True})
+
+
+@aws_task
+def find_root_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
+    """Find the root domain's public hosted zone (by id when given, else by name).
+
+    Returns nothing when the root domain is not in Route53: its NS records are then added by hand.
+    """
+    r53, root = client(ctx, "route53"), spec.root
+    given = spec.route53.root_domain.hosted_zone_id
+    if given:
+        zone = _read_zone(r53, given, spec=None)
+        where = f"Hosted zone {given} (route53.rootDomain.hostedZoneId)"
+        if zone is None:
+            raise PreflightError(f"{where} does not exist in this AWS account.")
+        if zone.private:
+            raise PreflightError(f"{where} is private; the root domain needs its public zone.")
+        if zone.name != root:
+            raise PreflightError(f"{where} is for {zone.name}, not the root domain {root}.")
+        return zone
+    zones = _public_zones_named(r53, root)
+    if len(zones) > 1:
+        ids = ", ".join(zone_id_of(zone["Id"]) for zone in zones)
+        raise PreflightError(
+            f"There are {len(zones)} public hosted zones named {root} ({ids}); set "
+            "route53.rootDomain.hostedZoneId to the one your registrar delegates to."
+        )
+    if not zones:
+        run_logger().warning("%s has no public hosted zone in Route53", root)
+        return None
+    return _read_zone(r53, zone_id_of(zones[0]["Id"]), spec=None)
+
+
+@aws_task
+def observe_hosted_zone(
+    ctx: AwsContext, spec: StackSpec, *, zone_id: str | None = None
+) -> HostedZoneState | None:
+    """Find the subdomain's hosted zone: ours (tagged) or a pre-existing one we adopt."""
+    return find_subdomain_zone(client(ctx, "route53"), spec, zone_id)
+
+
+@aws_task
+def ensure_hosted_zone(
+    ctx: AwsContext, spec: StackSpec, *, settings: Settings | None = None
+) -> HostedZoneState:
+    """Make sure the subdomain has a public hosted zone: reuse ours, adopt a pre-existing one,
+    or create it with a deterministic CallerReference and the stack's ownership tags."""
+    r53, log = client(ctx, "route53"), run_logger()
+    zone = find_subdomain_zone(r53, spec)
+    if zone is not None and not zone.owned:
+        log.info("Using pre-existing hosted zone %s for %s (not ours)", zone.zone_id, zone.name)
+        return zone
+    if zone is not None:
+        return _sync_tags(r53, zone, spec)
+    for generation in range(MAX_GENERATIONS):
+        reference = naming.zone_caller_reference(spec.name, spec.subdomain, generation)
+        try:
+            created = r53.create_hosted_zone(
+                Name=spec.subdomain,
+                CallerReference=reference,
+                HostedZoneConfig={
+                    "Comment": f"kubeflow-alb stack {spec.name}",
+                    "PrivateZone": False,
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != "HostedZoneAlreadyExists":
+                raise
+            # Either a concurrent run made it (find it), or the reference was used by a zone
+            # since deleted: AWS never forgets a CallerReference, so take the next generation.
+            zone = find_subdomain_zone(r53, spec)
+            if zone is not None:
+                return _sync_tags(r53, zone, spec) if zone.owned else zone
+            continue
+        zone_id = zone_id_of(created["HostedZone"]["Id"])
+        log.info("Created hosted zone %s for %s", zone_id, spec.subdomain)
+        state = _read_zone(r53, zone_id, spec=spec, tags={})
+        if state is None:
+            raise AwsError(f"Hosted zone {zone_id} vanished right after it was created.")
+        state = _sync_tags(r53, state, spec)
+        wait_insync(r53, created["ChangeInfo"]["Id"], settings=settings or get_settings())
+        return state
+    raise AwsError(
+        f"Could not create a hosted zone for {spec.subdomain}: CallerReferences of "
+        f"{MAX_GENERATIONS} generations are used up; set a new stack.name."
+    )
+
+
+@aws_task
+def delete_hosted_zone(ctx: AwsContext, spec: StackSpec, *, zone_id: str | None = None) -> bool:
+    """Delete the subdomain's hosted zone if this stack created it; False when already gone.
+
+    Refuses (with the list) while records other than the zone's own NS and SOA remain.
+    """
+    r53 = client(ctx, "route53")
+    zone = find_subdomain_zone(r53, spec, zone_id)
+    if zone is None:
+        return False
+    if not zone.owned:
+        raise OwnershipError(
+            f"Hosted zone {zone.zone_id} ({zone.name}) does not carry stack {spec.name}'s tags; "
+            "it is left as it is."
+        )
+    extra = [
+        f"{record.name} {record.type}"
+        for record in read_all_records(r53, zone.zone_id)
+        if not (record.name == zone.name and record.type in ("NS", "SOA"))
+    ]
+    if extra:
+        raise AwsError(
+            f"Hosted zone {zone.zone_id} ({zone.name}) still has records: "
+            f"{', '.join(extra[:10])}{' ...' if len(extra) > 10 else ''}. Delete them first.",
+            code="HostedZoneNotEmpty",
+        )
+    try:
+        r53.delete_hosted_zone(Id=zone.zone_id)
+    except ClientError as error:
+        if error_code(error) == "NoSuchHostedZone":
+            return False
+        raise
+    run_logger().info("Deleted hosted zone %s (%s)", zone.zone_id, zone.name)
+    return True
+
+
+def _delegation(zone: HostedZoneState) -> RecordSetState:
+    return RecordSetState(name=zone.name, type="NS", ttl=DELEGATION_TTL, values=zone.name_servers)
+
+
+@aws_task
+def ensure_delegation(
+    ctx: AwsContext, root_zone_id: str, zone: HostedZoneState, *, settings: Settings | None = None
+) -> ChangeResult:
+    """Delegate the subdomain: UPSERT its NS set in the root zone when it differs, wait INSYNC."""
+    change = RecordChange(action="UPSERT", record=_delegation(zone))
+    return apply_changes(ctx, root_zone_id, [change], settings=settings or get_settings())
+
+
+@aws_task
+def observe_delegation(ctx: AwsContext, root_zone_id: str, zone_name: str) -> RecordSetState | None:
+    """Read the subdomain's NS record set in the root zone; nothing when there is none."""
+    return read_record(client(ctx, "route53"), root_zone_id, zone_name, "NS")
+
+
+@aws_task
+def delete_delegation(
+    ctx: AwsContext, root_zone_id: str, zone: HostedZoneState, *, settings: Settings | None = None
+) -> bool:
+    """Remove the subdomain's NS delegation from the root zone; False when it is already gone.
+
+    Refuses when the NS set points elsewhere than this zone's name servers.
+    """
+    current = read_record(client(ctx, "route53"), root_zone_id, zone.name, "NS")
+    if current is None:
+        return False
+    if not current.same_as(current.model_copy(update={"values": zone.name_servers})):
+        raise OwnershipError(
+            f"The NS record of {zone.name} in zone {root_zone_id} points to "
+            f"{', '.join(current.values)}, not to zone {zone.zone_id}; it is left as it is."
+        )
+    change = RecordChange(action="DELETE", record=current)
+    return apply_changes(ctx, root_zone_id, [change], settings=settings or get_settings()).changed

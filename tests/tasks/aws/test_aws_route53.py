@@ -1,0 +1,159 @@
+"""Route53 tasks against moto: root zone lookup, subdomain zone, delegation, record changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import naming
+from core.errors import AwsError, OwnershipError, PreflightError
+from core.resources import RecordChange, RecordSetState
+from core.spec import StackSpec
+from tasks.aws import route53
+from tasks.aws.route53_records import change_records, delete_record_set, observe_record_set
+
+
+def _with_root_zone_id(spec: StackSpec, zone_id: str) -> StackSpec:
+    # moto's zone ids do not start with Z like real ones, so skip the spec's id validation.
+    root = spec.route53.root_domain.model_copy(update={"hosted_zone_id": zone_id})
+    return spec.model_copy(
+        update={"route53": spec.route53.model_copy(update={"root_domain": root})}
+    )
+
+
+def test_root_zone_by_name_has_its_name_servers(ctx, spec, root_zone_id):
+    zone = route53.find_root_zone.fn(ctx, spec)
+    assert zone is not None
+    assert (zone.zone_id, zone.name, zone.owned) == (root_zone_id, "example.com", False)
+    assert len(zone.name_servers) == 4
+
+
+def test_root_not_in_route53_is_not_an_error(ctx, spec, boto):
+    boto("route53").create_hosted_zone(
+        Name="example.com", CallerReference="private", HostedZoneConfig={"PrivateZone": True}
+    )
+    assert route53.find_root_zone.fn(ctx, spec) is None
+
+
+def test_two_public_root_zones_ask_for_the_zone_id(ctx, spec, root_zone_id, boto):
+    boto("route53").create_hosted_zone(Name="example.com", CallerReference="second")
+    with pytest.raises(PreflightError, match="hostedZoneId"):
+        route53.find_root_zone.fn(ctx, spec)
+
+
+def test_root_zone_by_id_must_exist_and_be_public(ctx, spec, root_zone_id, boto):
+    assert route53.find_root_zone.fn(ctx, _with_root_zone_id(spec, root_zone_id))
+    with pytest.raises(PreflightError, match="does not exist"):
+        route53.find_root_zone.fn(ctx, _with_root_zone_id(spec, "ZNOSUCHZONE"))
+    private = boto("route53").create_hosted_zone(
+        Name="example.com", CallerReference="p", HostedZoneConfig={"PrivateZone": True}
+    )
+    private_id = private["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    with pytest.raises(PreflightError, match="private"):
+        route53.find_root_zone.fn(ctx, _with_root_zone_id(spec, private_id))
+
+
+def test_ensure_creates_a_tagged_zone_once(ctx, spec, root_zone_id, boto, mutations):
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    assert zone.owned
+    assert zone.name == "platform.example.com"
+    assert zone.caller_reference == naming.zone_caller_reference(spec.name, spec.subdomain, 0)
+    tags = boto("route53").list_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone.zone_id
+    )
+    found = {tag["Key"]: tag["Value"] for tag in tags["ResourceTagSet"]["Tags"]}
+    assert found == spec.tags
+
+    again: list = []
+    assert mutations(lambda: again.append(route53.ensure_hosted_zone.fn(ctx, spec))) == []
+    assert again[0].zone_id == zone.zone_id
+
+
+def test_pre_existing_zone_is_adopted_not_duplicated(ctx, spec, root_zone_id, boto, mutations):
+    existing = boto("route53").create_hosted_zone(Name=spec.subdomain, CallerReference="theirs")
+    found: list = []
+    assert mutations(lambda: found.append(route53.ensure_hosted_zone.fn(ctx, spec))) == []
+    assert found[0].zone_id == existing["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    assert not found[0].owned
+    with pytest.raises(OwnershipError, match="left as it is"):
+        route53.delete_hosted_zone.fn(ctx, spec)
+
+
+def test_untagged_zone_with_our_caller_reference_is_ours_and_gets_tagged(
+    ctx, spec, root_zone_id, boto
+):
+    reference = naming.zone_caller_reference(spec.name, spec.subdomain, 0)
+    boto("route53").create_hosted_zone(Name=spec.subdomain, CallerReference=reference)
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    assert zone.owned
+    assert zone.tags == spec.tags
+
+
+def test_used_caller_reference_moves_to_the_next_generation(ctx, spec, root_zone_id, faults):
+    # Real Route53 refuses a CallerReference used by a zone deleted since; moto does not.
+    faults.fail("route53", "CreateHostedZone", "HostedZoneAlreadyExists", status=409, times=1)
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    assert zone.caller_reference.endswith(":1")
+    assert zone.owned
+    assert faults.sent.count("CreateHostedZone") == 2
+
+
+def test_delegation_upserts_only_when_the_ns_set_differs(ctx, spec, root_zone_id, mutations):
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    first = route53.ensure_delegation.fn(ctx, root_zone_id, zone)
+    assert first.changed
+    current = route53.observe_delegation.fn(ctx, root_zone_id, zone.name)
+    assert current is not None
+    assert set(current.values) == set(zone.name_servers)
+    assert mutations(lambda: route53.ensure_delegation.fn(ctx, root_zone_id, zone)) == []
+
+    moved = zone.model_copy(update={"name_servers": ("ns-1.example.net",)})
+    assert route53.ensure_delegation.fn(ctx, root_zone_id, moved).changed
+    with pytest.raises(OwnershipError, match="not to zone"):
+        route53.delete_delegation.fn(ctx, root_zone_id, zone)
+    assert route53.delete_delegation.fn(ctx, root_zone_id, moved)
+    assert not route53.delete_delegation.fn(ctx, root_zone_id, moved)
+
+
+def _cname(name: str, value: str) -> RecordSetState:
+    return RecordSetState(name=name, type="CNAME", ttl=300, values=(value,))
+
+
+def test_change_records_batches_skips_no_ops_and_refuses_to_clobber(ctx, root_zone_id, mutations):
+    zone = root_zone_id
+    changes = [
+        RecordChange(action="UPSERT", record=_cname("a.example.com", "x.example.net")),
+        RecordChange(action="CREATE", record=_cname("b.example.com", "y.example.net")),
+    ]
+    made = mutations(lambda: change_records.fn(ctx, zone, changes))
+    assert made == ["route53:ChangeResourceRecordSets"]
+    assert mutations(lambda: change_records.fn(ctx, zone, changes)) == []
+
+    clobber = RecordChange(action="CREATE", record=_cname("b.example.com", "other.example.net"))
+    with pytest.raises(OwnershipError, match="already exists"):
+        change_records.fn(ctx, zone, [clobber])
+
+
+def test_delete_record_uses_current_values_and_reports_gone(ctx, root_zone_id):
+    zone = root_zone_id
+    record = RecordSetState(name="*.example.com", type="A", ttl=60, values=("192.0.2.1",))
+    change_records.fn(ctx, zone, [RecordChange(action="UPSERT", record=record)])
+    found = observe_record_set.fn(ctx, zone, "*.example.com", "A")
+    assert found is not None
+    assert found.values == ("192.0.2.1",)
+    assert found.name == "*.example.com"
+    assert delete_record_set.fn(ctx, zone, "*.example.com", "A")
+    assert observe_record_set.fn(ctx, zone, "*.example.com", "A") is None
+    assert not delete_record_set.fn(ctx, zone, "*.example.com", "A")
+
+
+def test_delete_zone_refuses_while_records_remain(ctx, spec, root_zone_id):
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    record = _cname("kubeflow.platform.example.com", "alb.example.net")
+    change_records.fn(ctx, zone.zone_id, [RecordChange(action="UPSERT", record=record)])
+    with pytest.raises(AwsError, match="kubeflow.platform.example.com CNAME") as caught:
+        route53.delete_hosted_zone.fn(ctx, spec)
+    assert caught.value.code == "HostedZoneNotEmpty"
+    assert delete_record_set.fn(ctx, zone.zone_id, record.name, "CNAME")
+    assert route53.delete_hosted_zone.fn(ctx, spec)
+    assert not route53.delete_hosted_zone.fn(ctx, spec)
+    assert not route53.delete_hosted_zone.fn(ctx, spec, zone_id=zone.zone_id)
