@@ -168,7 +168,7 @@ class WireServer:
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},
-                name=f"sandbox-dns-{server.socket_type}",
+                name="sandbox-dns-" + ("tcp" if server is self._servers[1] else "udp"),
                 daemon=True,
             )
             thread.start()

@@ -217,3 +217,10 @@ def test_stop_closes_idle_keep_alive_connections(
     conn.close()
     with pytest.raises(RuntimeError):
         _ = endpoint.port
+
+
+def test_answers_come_from_the_istio_gateway(
+    endpoint: HttpsEndpoint, trust: ssl.SSLContext
+) -> None:
+    response = _get(endpoint, trust, "kubeflow.sub.example.com", "/healthz/ready")
+    assert response.headers.get_all("Server") == ["istio-envoy"]
