@@ -2,119 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from .errors import (
-    ApiError,
-    bad_request,
-    method_not_allowed,
-    path_not_found,
-    unsupported_media_type,
-)
+from .errors import ApiError, bad_request, method_not_allowed, unsupported_media_type
 from .patching import json_patch, merge_patch, strategic_merge_patch
-from .protobuf import decode_object
-from .resources import Registry, ResourceType
+from .resources import ResourceType
+from .routing import Request, Response, WatchStream, field_manager, parse_body, truthy
+from .scale import scale_of, with_scale
 from .selectors import field_selector, label_selector
 from .store import Object, ObjectStore
-from .watch import Watcher
-
-_NAMESPACE_SUBRESOURCES = frozenset({"status"})
-
-
-@dataclass(frozen=True)
-class Route:
-    """A parsed resource path such as ``/apis/apps/v1/namespaces/ns/deployments/web/status``."""
-
-    rtype: ResourceType
-    namespace: str | None  # None: cluster-scoped, or all namespaces
-    name: str | None
-    subresource: str
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    route: Route
-    query: Mapping[str, str]
-    content_type: str
-    body: bytes
-    user_agent: str
-
-
-@dataclass(frozen=True)
-class Response:
-    code: int
-    body: Object
-
-
-@dataclass(frozen=True)
-class WatchStream:
-    """A watch to stream; the HTTP layer writes its events and closes it."""
-
-    watcher: Watcher
-    rtype: ResourceType
-    timeout: float
-
-
-def parse_route(registry: Registry, parts: list[str]) -> Route | None:
-    """Map path segments to a resource route, or None when they name no served resource."""
-    if len(parts) >= 2 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 3 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in _NAMESPACE_SUBRESOURCES:
-        namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return None
-    rtype = registry.get(group, version, rest[0])
-    if rtype is None or (namespace is not None and not rtype.namespaced):
-        return None
-    name = rest[1] if len(rest) > 1 else None
-    subresource = rest[2] if len(rest) > 2 else ""
-    if subresource and subresource not in rtype.subresources:
-        return None
-    if rtype.namespaced and name is not None and namespace is None:
-        return None
-    return Route(rtype, namespace, name, subresource)
-
-
-def _parse_body(request: Request, *, yaml_ok: bool = True) -> Any:
-    if not request.body.strip():
-        return None
-    media = request.content_type.split(";")[0].strip().lower()
-    if media == "application/vnd.kubernetes.protobuf":
-        return decode_object(request.body)
-    if "protobuf" in media or "cbor" in media:
-        raise unsupported_media_type(media)
-    try:
-        return json.loads(request.body)
-    except ValueError:
-        if not yaml_ok:
-            raise bad_request("the request body is not valid JSON") from None
-    try:
-        return yaml.safe_load(request.body)
-    except yaml.YAMLError as exc:
-        raise bad_request(f"the request body is not valid JSON or YAML: {exc}") from None
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true")
-
-
-def field_manager(request: Request) -> str:
-    """``fieldManager``, else the user agent up to its first slash, as the real server does."""
-    manager = request.query.get("fieldManager")
-    if manager:
-        return manager[:128]
-    return (request.user_agent.split("/")[0] or "unknown")[:128]
 
 
 class ResourceApi:
@@ -126,12 +23,14 @@ class ResourceApi:
     def handle(self, request: Request) -> Response | WatchStream:
         route = request.route
         method = request.method
+        if route.subresource == "scale":
+            return self._scale(request)
         if method == "GET":
             if route.name is not None:
                 return Response(
                     200, self.store.get_object(route.rtype, route.namespace or "", route.name)
                 )
-            if _truthy(request.query.get("watch")):
+            if truthy(request.query.get("watch")):
                 return self._watch(request)
             return Response(200, self._list(request))
         if method == "POST" and route.name is None:
@@ -183,19 +82,20 @@ class ResourceApi:
             route.namespace,
             self._predicate(request),
             resource_version=request.query.get("resourceVersion"),
-            send_initial_events=_truthy(request.query.get("sendInitialEvents")),
+            send_initial_events=truthy(request.query.get("sendInitialEvents")),
         )
         timeout = float(request.query.get("timeoutSeconds") or 1800)
         return WatchStream(watcher, route.rtype, timeout)
 
-    def _body_object(self, request: Request) -> Object:
-        body = _parse_body(request)
+    def _body_object(self, request: Request, *, kind: str | None = None) -> Object:
+        body = parse_body(request)
         if not isinstance(body, dict):
             raise bad_request("the request body must be an object")
         route = request.route
-        if body.get("kind") not in (None, route.rtype.kind):
+        expected = kind or route.rtype.kind
+        if body.get("kind") not in (None, expected):
             raise bad_request(
-                f"the kind of the object ({body.get('kind')}) does not match the kind on the URL ({route.rtype.kind})"
+                f"the kind of the object ({body.get('kind')}) does not match the kind on the URL ({expected})"
             )
         namespace = (body.get("metadata") or {}).get("namespace")
         if route.rtype.namespaced and namespace and namespace != route.namespace:
@@ -251,39 +151,20 @@ class ResourceApi:
                     "Invalid",
                     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
                 )
-            body = _parse_body(request)
+            body = parse_body(request)
             obj, created = self.store.apply_object(
                 route.rtype,
                 route.namespace or "",
                 route.name,
                 body,
                 manager=manager,
-                force=_truthy(request.query.get("force")),
+                force=truthy(request.query.get("force")),
                 subresource=route.subresource,
                 dry_run=dry_run,
             )
             return Response(201 if created else 200, obj)
-        patch = _parse_body(request, yaml_ok=False)
-        if media == "application/json-patch+json":
-
-            def change(live: Object) -> Object:
-                return json_patch(live, patch)  # type: ignore[no-any-return]
-        elif media == "application/merge-patch+json":
-
-            def change(live: Object) -> Object:
-                return merge_patch(live, patch)  # type: ignore[no-any-return]
-        elif media == "application/strategic-merge-patch+json":
-            if route.rtype.custom:
-                raise unsupported_media_type(
-                    f"{media}: strategic merge patch is not supported for custom resources"
-                )
-
-            def change(live: Object) -> Object:
-                return strategic_merge_patch(live, patch)  # type: ignore[no-any-return]
-        else:
-            raise unsupported_media_type(media)
-        if patch is not None and not isinstance(patch, (dict, list)):
-            raise bad_request("the patch must be a JSON object or array")
+        patch = parse_body(request, yaml_ok=False)
+        change = _patcher(media, patch, route.rtype)
         updated = self.store.mutate_object(
             route.rtype,
             route.namespace or "",
@@ -295,9 +176,43 @@ class ResourceApi:
         )
         return Response(200, updated)
 
+    def _scale(self, request: Request) -> Response:
+        """GET, PUT or PATCH ``.../scale``: a Scale view over ``spec.replicas``."""
+        route = request.route
+        assert route.name is not None
+        namespace, name = route.namespace or "", route.name
+        if request.method == "GET":
+            return Response(200, scale_of(self.store.get_object(route.rtype, namespace, name)))
+        if request.method == "PUT":
+            wanted = self._body_object(request, kind="Scale")
+
+            def change(live: Object) -> Object:
+                return with_scale(live, wanted)
+        elif request.method == "PATCH":
+            media = request.content_type.split(";")[0].strip().lower()
+            patch = parse_body(request, yaml_ok=media == "application/apply-patch+yaml")
+            if media == "application/apply-patch+yaml":
+                patch = {"spec": (patch or {}).get("spec")}
+                media = "application/merge-patch+json"
+            patch_scale = _patcher(media, patch, route.rtype)
+
+            def change(live: Object) -> Object:
+                return with_scale(live, patch_scale(scale_of(live)))
+        else:
+            raise method_not_allowed()
+        updated = self.store.mutate_object(
+            route.rtype,
+            namespace,
+            name,
+            change,
+            manager=field_manager(request),
+            dry_run=bool(request.query.get("dryRun")),
+        )
+        return Response(200, scale_of(updated))
+
     def _delete_options(self, request: Request) -> Object:
         try:
-            body = _parse_body(request)
+            body = parse_body(request)
         except ApiError:
             body = None  # e.g. DeleteOptions in protobuf: the defaults will do
         options: Object = body if isinstance(body, dict) else {}
@@ -369,5 +284,18 @@ class ResourceApi:
         )
 
 
-def not_found_route() -> ApiError:
-    return path_not_found()
+def _patcher(media: str, patch: Any, rtype: ResourceType) -> Callable[[Object], Object]:
+    """The function that applies a JSON, merge or strategic merge ``patch`` to an object."""
+    if patch is not None and not isinstance(patch, (dict, list)):
+        raise bad_request("the patch must be a JSON object or array")
+    if media == "application/json-patch+json":
+        return lambda live: json_patch(live, patch)
+    if media == "application/merge-patch+json":
+        return lambda live: merge_patch(live, patch)
+    if media == "application/strategic-merge-patch+json":
+        if rtype.custom:
+            raise unsupported_media_type(
+                f"{media}: strategic merge patch is not supported for custom resources"
+            )
+        return lambda live: strategic_merge_patch(live, patch)
+    raise unsupported_media_type(media)

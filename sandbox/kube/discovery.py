@@ -85,15 +85,16 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
     for rtype in sorted(types, key=lambda t: t.plural):
         resources.append(_resource_entry(rtype))
         for sub in sorted(rtype.subresources):
-            resources.append(
-                {
-                    "name": f"{rtype.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": rtype.namespaced,
-                    "kind": "Scale" if sub == "scale" else rtype.kind,
-                    "verbs": _SUBRESOURCE_VERBS,
-                }
-            )
+            entry = {
+                "name": f"{rtype.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "kind": rtype.kind,
+                "verbs": _SUBRESOURCE_VERBS,
+            }
+            if sub == "scale":
+                entry.update(group="autoscaling", version="v1", kind="Scale")
+            resources.append(entry)
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

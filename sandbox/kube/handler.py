@@ -12,9 +12,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import discovery
-from .api import Request, ResourceApi, Response, WatchStream, parse_route
+from .api import ResourceApi
 from .auth import TokenAuthenticator
 from .errors import ApiError, path_not_found, unauthorized
+from .routing import Request, Response, WatchStream, parse_route
 from .store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,14 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         body = self._read_body()
         url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"  # the Python client asks for "/version/"
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
-            if url.path not in _PUBLIC_PATHS and not self.server.authenticator.authenticate(
+            if path not in _PUBLIC_PATHS and not self.server.authenticator.authenticate(
                 self.headers.get("Authorization")
             ):
                 raise unauthorized()
-            result = self._route(method, url.path, query, body)
+            result = self._route(method, path, query, body)
         except ApiError as exc:
             self._send_json(exc.code, exc.status())
             return
