@@ -54,7 +54,9 @@ def store() -> ObjectStore:
 def test_create_sets_server_fields_and_get_returns_them(store: ObjectStore) -> None:
     created = store.create(_configmap("a", x="1"))
     meta = created["metadata"]
-    assert meta["uid"] and meta["creationTimestamp"] and int(meta["resourceVersion"]) > 0
+    assert meta["uid"]
+    assert meta["creationTimestamp"]
+    assert int(meta["resourceVersion"]) > 0
     assert store.get("v1", "ConfigMap", "a", "default") == created
 
 
@@ -124,7 +126,8 @@ def test_apply_conflict_unless_forced(store: ObjectStore) -> None:
     with pytest.raises(ApiError) as conflict:
         store.apply(_configmap("a", x="2"), field_manager="other", force=False)
     assert conflict.value.code == 409
-    assert '"me"' in conflict.value.message and ".data.x" in conflict.value.message
+    assert '"me"' in conflict.value.message
+    assert ".data.x" in conflict.value.message
     forced = store.apply(_configmap("a", x="2"), field_manager="other", force=True)
     assert forced["data"] == {"x": "2"}
     owners = {e["manager"]: e["fieldsV1"] for e in forced["metadata"]["managedFields"]}
