@@ -1,0 +1,158 @@
+"""`kfalb sandbox up|status|down|env`: run the stand-in world in the foreground or background."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from core.errors import KfalbError, WaitTimeout
+from core.waiting import wait_until
+
+STATE_DIR = Path(".kfalb-sandbox")
+PID_FILE = "pid"
+ENV_FILE = "env"
+LOG_FILE = "sandbox.log"
+
+
+def sandbox_command(args: argparse.Namespace) -> int:
+    """Dispatch a `kfalb sandbox` sub-command."""
+    directory = STATE_DIR.resolve()
+    command = args.sandbox_command
+    if command == "up":
+        return _up(args, directory)
+    if command == "status":
+        return _status(directory)
+    if command == "down":
+        return 0 if stop_detached(directory) else _report("the sandbox is not running")
+    if command == "env":
+        env = directory / ENV_FILE
+        if not env.exists():
+            raise KfalbError(
+                "the sandbox is not running: start it with `kfalb sandbox up --detach`"
+            )
+        sys.stdout.write(env.read_text())
+        return 0
+    raise KfalbError(f"unknown sandbox command {command!r}")
+
+
+def world_arguments(args: argparse.Namespace) -> list[str]:
+    """The `sandbox up` options as arguments, to start the same world in a child process."""
+    return [
+        f"--controller={args.controller}",
+        "--root-in-route53" if args.root_in_route53 else "--no-root-in-route53",
+        f"--acm-delay={args.acm_delay}",
+        f"--alb-delay={args.alb_delay}",
+        f"--dns-delay={args.dns_delay}",
+    ]
+
+
+def _up(args: argparse.Namespace, directory: Path) -> int:
+    if _running_pid(directory):
+        raise KfalbError(
+            f"the sandbox already runs (pid file {directory / PID_FILE}); `kfalb sandbox down` first"
+        )
+    if args.detach:
+        start_detached(directory, world_arguments(args))
+        print(f"sandbox up; use it with: . {directory / ENV_FILE}")
+        return 0
+    from sandbox.world import World, WorldOptions
+
+    options = WorldOptions(
+        controller=args.controller,
+        root_in_route53=args.root_in_route53,
+        acm_delay=args.acm_delay,
+        alb_delay=args.alb_delay,
+        dns_delay=args.dns_delay,
+    )
+    world = World(directory, options)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    world.start()
+    (directory / PID_FILE).write_text(str(os.getpid()))
+    print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        world.stop()
+        (directory / PID_FILE).unlink(missing_ok=True)
+    return 0
+
+
+def start_detached(directory: Path, arguments: list[str], *, timeout: float = 60.0) -> None:
+    """Start `kfalb sandbox up` in the background and return once its env file is written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ENV_FILE).unlink(missing_ok=True)
+    log = (directory / LOG_FILE).open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kfalb", "sandbox", "up", *arguments],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=directory.parent,
+    )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or _running_pid(directory) is not None,
+            bool,
+            what="the sandbox to start",
+            timeout=timeout,
+            interval=0.2,
+            max_interval=0.5,
+        )
+    except WaitTimeout:
+        process.kill()
+        raise
+    if process.poll() is not None:
+        raise KfalbError(f"the sandbox did not start; see {directory / LOG_FILE}")
+
+
+def stop_detached(directory: Path, *, timeout: float = 20.0) -> bool:
+    """Stop the background sandbox started from `directory`; False when none runs."""
+    pid = _running_pid(directory)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: _alive(pid), lambda alive: not alive, what=f"sandbox pid {pid} to stop",
+               timeout=timeout, interval=0.1, max_interval=0.5)  # fmt: skip
+    (directory / PID_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _status(directory: Path) -> int:
+    pid = _running_pid(directory)
+    if pid is None:
+        return _report("the sandbox is not running")
+    print(f"the sandbox runs (pid {pid}); environment in {directory / ENV_FILE}:")
+    sys.stdout.write((directory / ENV_FILE).read_text())
+    return 0
+
+
+def _running_pid(directory: Path) -> int | None:
+    try:
+        pid = int((directory / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) and (directory / ENV_FILE).exists() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _report(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 1

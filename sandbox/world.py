@@ -1,0 +1,204 @@
+"""The whole stand-in world: AWS, the cluster, its ALB controller, DNS and the ALB's HTTPS."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
+from sandbox.aws import AwsSandbox, SeededWorld
+from sandbox.ca import SandboxCA
+from sandbox.dns import DnsServer, Route53BackendSource
+from sandbox.https_endpoint import HttpsEndpoint
+from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
+from sandbox.kube import KubeApiServer, seed_kubeflow_cluster, server_tls_context
+
+log = logging.getLogger(__name__)
+
+ControllerMode = Literal["none", "preinstalled", "auto-mode"]
+ENV_FILE = "env"
+
+
+@dataclass(frozen=True)
+class WorldOptions:
+    """How the world is seeded and how slow its clouds are."""
+
+    controller: ControllerMode = "none"
+    root_in_route53: bool = True
+    acm_delay: float = 2.0
+    alb_delay: float = 2.0
+    dns_delay: float = 1.0
+    route53_sync_delay: float = 0.2
+    deployment_ready_delay: float = 0.5
+    cluster_name: str = "kubeflow"
+    region: str = "us-west-2"
+    root_domain: str = "example.com"
+    account_id: str = "123456789012"
+    poll_interval: float = 0.25
+
+
+class World:
+    """Starts every stand-in on 127.0.0.1 and writes `<directory>/env` to point clients at them."""
+
+    def __init__(self, directory: Path, options: WorldOptions | None = None) -> None:
+        self.directory = Path(directory)
+        self.options = options or WorldOptions()
+        self.ca = SandboxCA()
+        self.kube: KubeApiServer | None = None
+        self.aws: AwsSandbox | None = None
+        self.dns: DnsServer | None = None
+        self.https: HttpsEndpoint | None = None
+        self.controller: AlbControllerStandIn | None = None
+        self.seeded: SeededWorld | None = None
+        self.env: dict[str, str] = {}
+
+    def start(self) -> dict[str, str]:
+        """Start everything, seed it, write the env file and return its variables."""
+        opts = self.options
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ca_bundle = self.ca.write_bundle(self.directory / "ca.pem")
+        cert, key = self.ca.issue_files(self.directory, "kube-api", ["127.0.0.1", "localhost"])
+        self.kube = KubeApiServer(
+            tls=server_tls_context(cert, key), deployment_ready_delay=opts.deployment_ready_delay
+        ).start()
+        kubeconfig = self.kube.write_kubeconfig(
+            self.directory / "kubeconfig", ca_pem=self.ca.cert_pem.encode()
+        )
+        self.dns = DnsServer(
+            Route53BackendSource(opts.account_id),
+            propagation_delay=opts.dns_delay,
+            alb_exists=MotoAlbExists(opts.account_id),
+        )
+        dns = self.dns
+        self.aws = AwsSandbox(
+            region=opts.region,
+            account_id=opts.account_id,
+            acm_validation_delay=opts.acm_delay,
+            dns_check=lambda name, rtype, value: _has_value(dns.lookup(name, rtype), value),
+            route53_sync_delay=opts.route53_sync_delay,
+        ).start()
+        self.seeded = self.aws.seed_world(
+            cluster_name=opts.cluster_name,
+            k8s_endpoint=self.kube.url,
+            k8s_ca_pem=self.ca.cert_pem.encode(),
+            root_domain=opts.root_domain,
+            root_in_route53=opts.root_in_route53,
+        )
+        self.dns.start()
+        self.https = HttpsEndpoint(self.ca, MotoAlbRoutes(self.dns.alb_for, opts.account_id))
+        self.https.start()
+        seed_kubeflow_cluster(self.kube)
+        self._seed_controller(opts.controller)
+        self.controller = AlbControllerStandIn(
+            kubeconfig=str(kubeconfig),
+            aws_env=self.aws.env(),
+            cluster_name=opts.cluster_name,
+            mode=opts.controller,
+            provisioning_delay=opts.alb_delay,
+            set_lb_state=self.aws.set_load_balancer_state,
+        )
+        self.controller.start()
+        self.env = {
+            **self.aws.env(),
+            "KUBECONFIG": str(kubeconfig),
+            "KFALB_DNS_NAMESERVERS": self.dns.nameserver,
+            "KFALB_CA_BUNDLE": str(ca_bundle),
+            "KFALB_HTTPS_PORT": str(self.https.port),
+            "KFALB_POLL_INTERVAL_SECONDS": str(opts.poll_interval),
+            "KFALB_POLL_MAX_INTERVAL_SECONDS": str(max(opts.poll_interval, 1.0)),
+        }
+        lines = [f"export {key}={shlex.quote(value)}" for key, value in self.env.items()]
+        (self.directory / ENV_FILE).write_text("\n".join(lines) + "\n")
+        log.info("sandbox world up: %s", self.directory / ENV_FILE)
+        return dict(self.env)
+
+    def stop(self) -> None:
+        """Stop everything that was started, in reverse order, and remove the env file."""
+        (self.directory / ENV_FILE).unlink(missing_ok=True)
+        for part in (self.controller, self.https, self.dns, self.aws, self.kube):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # stopping the rest matters more than one failure
+                    log.exception("sandbox: failed to stop %s", type(part).__name__)
+
+    def __enter__(self) -> World:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _seed_controller(self, mode: ControllerMode) -> None:
+        """Model a controller installed outside the flow: Helm (preinstalled) or EKS Auto Mode."""
+        assert self.kube is not None
+        store = self.kube.store
+        if mode == "none":
+            return
+        controller = HELM_CONTROLLER if mode == "preinstalled" else AUTO_MODE_CONTROLLER
+        store.apply(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "IngressClass",
+                "metadata": {"name": "alb", "labels": {"app.kubernetes.io/managed-by": "Helm"}},
+                "spec": {"controller": controller},
+            },
+            field_manager="helm",
+            force=True,
+        )
+        if mode == "preinstalled":
+            for obj in _helm_controller_objects():
+                store.apply(obj, field_manager="helm", force=True)
+
+
+def _helm_controller_objects() -> list[dict[str, Any]]:
+    labels = {
+        "app.kubernetes.io/name": "aws-load-balancer-controller",
+        "app.kubernetes.io/managed-by": "Helm",
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": "aws-load-balancer-controller",
+                "namespace": "kube-system",
+                "labels": labels,
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "aws-load-balancer-controller",
+                "namespace": "kube-system",
+                "labels": labels,
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {
+                    "matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}
+                },
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": "aws-load-balancer-controller",
+                        "containers": [
+                            {
+                                "name": "controller",
+                                "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0",
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    ]
+
+
+def _has_value(values: list[str], wanted: str) -> bool:
+    normal = wanted.lower().rstrip(".")
+    return any(value.lower().rstrip(".") == normal for value in values)
