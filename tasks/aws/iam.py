@@ -1,0 +1,270 @@
+"""IAM for the controller: the cluster's OIDC provider and the IRSA role (policy: iam_policy)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core import naming
+from core.errors import AwsError, OwnershipError, PreflightError
+from core.resources import ClusterState, OidcProviderState, RoleState
+from core.spec import StackSpec
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code
+from tasks.aws.iam_policy import (
+    delete_policy,
+    ensure_policy,
+    load_controller_policy,
+    observe_policy,
+    same_document,
+)
+from tasks.aws.logs import run_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import TagTypeDef
+
+__all__ = [
+    "delete_oidc_provider",
+    "delete_policy",
+    "delete_role",
+    "ensure_oidc_provider",
+    "ensure_policy",
+    "ensure_role",
+    "load_controller_policy",
+    "observe_oidc_provider",
+    "observe_policy",
+    "observe_role",
+    "trust_policy",
+]
+
+AUDIENCE = "sts.amazonaws.com"
+#: IAM ignores the thumbprint for EKS issuers (it trusts their CA itself) but the API requires
+#: one. This is the SHA-1 of the root CA behind EKS OIDC endpoints, as widely published.
+EKS_OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+SERVICE_ACCOUNT = (
+    f"system:serviceaccount:{naming.CONTROLLER_NAMESPACE}:{naming.CONTROLLER_SERVICE_ACCOUNT}"
+)
+
+
+def _tags(items: list[Any]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in items}
+
+
+def _missing_tags(found: dict[str, str], spec: StackSpec) -> list[TagTypeDef]:
+    return [{"Key": k, "Value": v} for k, v in spec.tags.items() if found.get(k) != v]
+
+
+def _issuer(cluster: ClusterState) -> str:
+    if not cluster.oidc_host_path:
+        raise PreflightError(f"EKS cluster {cluster.name} has no OIDC issuer.")
+    return cluster.oidc_host_path
+
+
+def read_oidc_provider(iam: IAMClient, host_path: str, stack: str) -> OidcProviderState | None:
+    """The IAM OIDC provider whose URL is the issuer, or None."""
+    for item in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        arn = item["Arn"]
+        if not arn.endswith(f":oidc-provider/{host_path}"):
+            continue
+        try:
+            found = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+        except ClientError as error:
+            if error_code(error) == "NoSuchEntity":
+                return None
+            raise
+        tags = _tags(found.get("Tags", []))
+        return OidcProviderState(
+            arn=arn,
+            url=found.get("Url", host_path),
+            client_ids=tuple(found.get("ClientIDList", [])),
+            thumbprints=tuple(found.get("ThumbprintList", [])),
+            owned=naming.is_owned(tags, stack),
+            tags=tags,
+        )
+    return None
+
+
+@aws_task
+def observe_oidc_provider(
+    ctx: AwsContext, spec: StackSpec, cluster: ClusterState
+) -> OidcProviderState | None:
+    """Find the IAM OIDC identity provider for the cluster's issuer."""
+    return read_oidc_provider(client(ctx, "iam"), _issuer(cluster), spec.name)
+
+
+@aws_task
+def ensure_oidc_provider(
+    ctx: AwsContext, spec: StackSpec, cluster: ClusterState
+) -> OidcProviderState:
+    """Make sure IAM trusts the cluster's OIDC issuer (create the provider if it is missing)."""
+    iam, host_path = client(ctx, "iam"), _issuer(cluster)
+    found = read_oidc_provider(iam, host_path, spec.name)
+    if found is not None and not found.owned:
+        if AUDIENCE not in found.client_ids:
+            raise OwnershipError(
+                f"OIDC provider {found.arn} is not ours and lacks the audience {AUDIENCE}; "
+                "add it (aws iam add-client-id-to-open-id-connect-provider) and re-run."
+            )
+        run_logger().info("Using pre-existing OIDC provider %s", found.arn)
+        return found
+    if found is not None:
+        missing = _missing_tags(found.tags, spec)
+        if missing:
+            iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=found.arn, Tags=missing)
+        if AUDIENCE not in found.client_ids:
+            iam.add_client_id_to_open_id_connect_provider(
+                OpenIDConnectProviderArn=found.arn, ClientID=AUDIENCE
+            )
+        if not missing and AUDIENCE in found.client_ids:
+            return found
+    else:
+        arn = iam.create_open_id_connect_provider(
+            Url=f"https://{host_path}",
+            ClientIDList=[AUDIENCE],
+            ThumbprintList=[EKS_OIDC_THUMBPRINT],
+            Tags=_missing_tags({}, spec),
+        )["OpenIDConnectProviderArn"]
+        run_logger().info("Created OIDC provider %s", arn)
+    state = read_oidc_provider(iam, host_path, spec.name)
+    if state is None:
+        raise AwsError(f"The OIDC provider for {host_path} vanished right after it was written.")
+    return state
+
+
+@aws_task
+def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState) -> bool:
+    """Delete the cluster's OIDC provider if this stack created it; False when it is gone."""
+    iam = client(ctx, "iam")
+    found = read_oidc_provider(iam, _issuer(cluster), spec.name)
+    if found is None:
+        return False
+    if not found.owned:
+        raise OwnershipError(f"OIDC provider {found.arn} was not created by stack {spec.name}.")
+    try:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=found.arn)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return False
+        raise
+    run_logger().info("Deleted OIDC provider %s", found.arn)
+    return True
+
+
+def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
+    """Only the controller's service account, via the cluster's OIDC provider, may assume."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{host_path}:sub": SERVICE_ACCOUNT,
+                        f"{host_path}:aud": AUDIENCE,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def _trust(provider: OidcProviderState) -> dict[str, Any]:
+    return trust_policy(provider.arn, provider.url.removeprefix("https://").rstrip("/"))
+
+
+def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -> RoleState | None:
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        tags = _tags(iam.list_role_tags(RoleName=name)["Tags"])
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+        attached = [item["PolicyArn"] for page in pages for item in page["AttachedPolicies"]]
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    return RoleState(
+        arn=role["Arn"],
+        name=name,
+        trust_matches=same_document(role.get("AssumeRolePolicyDocument", {}), trust),
+        attached_policy_arns=tuple(attached),
+        owned=naming.is_owned(tags, stack),
+        tags=tags,
+    )
+
+
+@aws_task
+def observe_role(ctx: AwsContext, spec: StackSpec, provider: OidcProviderState) -> RoleState | None:
+    """Read the controller's IRSA role: trust policy, attached policies, tags."""
+    iam = client(ctx, "iam")
+    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust=_trust(provider))
+
+
+@aws_task
+def ensure_role(
+    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState, *, policy_arn: str
+) -> RoleState:
+    """Make sure the controller's IRSA role exists, trusts only its service account, and has
+    the controller policy attached."""
+    iam, log, name, trust = (
+        client(ctx, "iam"),
+        run_logger(),
+        naming.role_name(spec.name),
+        _trust(provider),
+    )
+    state = read_role(iam, name, stack=spec.name, trust=trust)
+    if state is None:
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Description=f"AWS Load Balancer Controller (IRSA), kubeflow-alb stack {spec.name}",
+            Tags=_missing_tags({}, spec),
+        )
+        log.info("Created IAM role %s", name)
+    elif not state.owned:
+        raise OwnershipError(
+            f"IAM role {state.arn} exists without stack {spec.name}'s tags; it is not changed."
+        )
+    else:
+        if not state.trust_matches:
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+            log.info("Updated the trust policy of IAM role %s", name)
+        missing = _missing_tags(state.tags, spec)
+        if missing:
+            iam.tag_role(RoleName=name, Tags=missing)
+        if state.trust_matches and not missing and policy_arn in state.attached_policy_arns:
+            return state
+    if state is None or policy_arn not in state.attached_policy_arns:
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+        log.info("Attached %s to IAM role %s", policy_arn, name)
+    found = read_role(iam, name, stack=spec.name, trust=trust)
+    if found is None:
+        raise AwsError(f"IAM role {name} vanished right after it was written.")
+    return found
+
+
+@aws_task
+def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
+    """Delete the controller's IRSA role (detaching its policies first); False when gone."""
+    iam, name = client(ctx, "iam"), naming.role_name(spec.name)
+    state = read_role(iam, name, stack=spec.name, trust={})
+    if state is None:
+        return False
+    if not state.owned:
+        raise OwnershipError(f"IAM role {state.arn} lacks stack {spec.name}'s tags; it is left.")
+    try:
+        for arn in state.attached_policy_arns:
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        iam.delete_role(RoleName=name)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return False
+        raise
+    run_logger().info("Deleted IAM role %s", name)
+    return True

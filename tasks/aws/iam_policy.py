@@ -1,0 +1,229 @@
+"""The controller's IAM policy: bundled document, created with tags, updated by a new version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from botocore.exceptions import ClientError
+
+from core import naming
+from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.resources import PolicyState
+from core.spec import StackSpec
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code, error_message
+from tasks.aws.logs import run_logger
+from tasks.aws.sts import caller_identity
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import TagTypeDef
+
+#: The policy published for the bundled controller version (see SOURCE.md next to it).
+POLICY_FILE = (
+    Path(__file__).resolve().parents[2]
+    / "deployments"
+    / "aws-load-balancer-controller"
+    / "iam-policy.json"
+)
+#: IAM keeps at most five versions of a managed policy.
+MAX_VERSIONS = 5
+_LISTS = ("Action", "NotAction", "Resource", "NotResource")
+
+
+def load_controller_policy(path: Path = POLICY_FILE, partition: str = "aws") -> dict[str, Any]:
+    """The controller's policy document; ARNs rewritten for partitions other than `aws`."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PreflightError(f"The controller IAM policy file {path.name} is missing.") from None
+    if partition != "aws":
+        text = text.replace('"arn:aws:', f'"arn:{partition}:')
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _as_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return sorted({str(item) for item in items})
+
+
+def normalise_document(document: Any) -> dict[str, Any]:
+    """A policy in a canonical form, so equal policies compare equal however they are written."""
+    if isinstance(document, str):
+        document = json.loads(unquote(document) if document.startswith("%7B") else document)
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    canonical = []
+    for statement in statements:
+        item: dict[str, Any] = {}
+        for key, value in statement.items():
+            if key in _LISTS:
+                item[key] = _as_list(value)
+            elif key == "Condition":
+                item[key] = {
+                    operator: {name: _as_list(values) for name, values in checks.items()}
+                    for operator, checks in value.items()
+                }
+            elif key == "Principal" and isinstance(value, dict):
+                item[key] = {kind: _as_list(ids) for kind, ids in value.items()}
+            else:
+                item[key] = value
+        canonical.append(item)
+    canonical.sort(key=lambda item: json.dumps(item, sort_keys=True))
+    return {"Version": document.get("Version", "2008-10-17"), "Statement": canonical}
+
+
+def same_document(left: Any, right: Any) -> bool:
+    return normalise_document(left) == normalise_document(right)
+
+
+def read_policy(
+    iam: IAMClient, arn: str, *, stack: str, document: dict[str, Any]
+) -> PolicyState | None:
+    """The policy as a state (its default version compared with `document`), or None."""
+    try:
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
+        tags = {tag["Key"]: tag["Value"] for tag in iam.list_policy_tags(PolicyArn=arn)["Tags"]}
+        default = policy["DefaultVersionId"]
+        version = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    return PolicyState(
+        arn=arn,
+        name=policy["PolicyName"],
+        default_version=default,
+        document_matches=same_document(version.get("Document", {}), document),
+        version_count=len(versions),
+        attachment_count=policy.get("AttachmentCount", 0),
+        owned=naming.is_owned(tags, stack),
+        tags=tags,
+    )
+
+
+def _policy_arn(ctx: AwsContext, spec: StackSpec) -> tuple[str, str]:
+    """The policy's ARN (from the caller's account) and the partition."""
+    identity = caller_identity(ctx)
+    name = naming.policy_name(spec.name)
+    return f"arn:{identity.partition}:iam::{identity.account}:policy/{name}", identity.partition
+
+
+def _target(
+    ctx: AwsContext, spec: StackSpec, document: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    arn, partition = _policy_arn(ctx, spec)
+    return arn, document or load_controller_policy(partition=partition)
+
+
+@aws_task
+def observe_policy(
+    ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
+) -> PolicyState | None:
+    """Read the controller's IAM policy and compare its default version with the bundled one."""
+    arn, desired = _target(ctx, spec, document)
+    return read_policy(client(ctx, "iam"), arn, stack=spec.name, document=desired)
+
+
+@aws_task
+def ensure_policy(
+    ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
+) -> PolicyState:
+    """Create the controller's IAM policy, or make the bundled document its default version.
+
+    When five versions exist, the oldest non-default version is deleted first.
+    """
+    iam, log = client(ctx, "iam"), run_logger()
+    arn, desired = _target(ctx, spec, document)
+    state = read_policy(iam, arn, stack=spec.name, document=desired)
+    if state is None:
+        iam.create_policy(
+            PolicyName=naming.policy_name(spec.name),
+            PolicyDocument=json.dumps(desired),
+            Description=f"AWS Load Balancer Controller, kubeflow-alb stack {spec.name}",
+            Tags=[{"Key": key, "Value": value} for key, value in spec.tags.items()],
+        )
+        log.info("Created IAM policy %s", arn)
+    elif not state.owned:
+        raise OwnershipError(
+            f"IAM policy {arn} exists without stack {spec.name}'s tags; it is not changed. "
+            "Delete or rename it, or choose another stack.name."
+        )
+    else:
+        missing: list[TagTypeDef] = [
+            {"Key": key, "Value": value}
+            for key, value in spec.tags.items()
+            if state.tags.get(key) != value
+        ]
+        if missing:
+            iam.tag_policy(PolicyArn=arn, Tags=missing)
+        if state.document_matches and not missing:
+            return state
+        if not state.document_matches:
+            _new_default_version(iam, arn, desired)
+            log.info("Updated IAM policy %s to the bundled document", arn)
+    found = read_policy(iam, arn, stack=spec.name, document=desired)
+    if found is None:
+        raise AwsError(f"IAM policy {arn} vanished right after it was written.")
+    return found
+
+
+def _new_default_version(iam: IAMClient, arn: str, document: dict[str, Any]) -> None:
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    if len(versions) >= MAX_VERSIONS:
+        oldest = min(
+            (version for version in versions if not version["IsDefaultVersion"]),
+            key=lambda version: version["CreateDate"],
+        )
+        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+
+
+@aws_task
+def delete_policy(ctx: AwsContext, spec: StackSpec) -> bool:
+    """Delete the controller's IAM policy with all its versions; False when already gone.
+
+    Refuses while the policy is still attached (delete the role first).
+    """
+    iam = client(ctx, "iam")
+    arn, _ = _policy_arn(ctx, spec)
+    state = read_policy(iam, arn, stack=spec.name, document={})
+    if state is None:
+        return False
+    if not state.owned:
+        raise OwnershipError(f"IAM policy {arn} lacks stack {spec.name}'s tags; it is left.")
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    users = [
+        *(f"role {item['RoleName']}" for item in entities.get("PolicyRoles", [])),
+        *(f"user {item['UserName']}" for item in entities.get("PolicyUsers", [])),
+        *(f"group {item['GroupName']}" for item in entities.get("PolicyGroups", [])),
+    ]
+    if users:
+        raise AwsError(
+            f"IAM policy {arn} is still attached to {', '.join(users)}; detach it first.",
+            code="DeleteConflict",
+        )
+    try:
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return False
+        if error_code(error) == "DeleteConflict":
+            # IAM is eventually consistent: a detach a moment ago may not be seen yet.
+            raise AwsTransientError(
+                f"IAM policy {arn} cannot be deleted yet: {error_message(error)}. It must be "
+                "detached from every role, user and group and have no other versions.",
+                code="DeleteConflict",
+                operation="DeletePolicy",
+            ) from error
+        raise
+    run_logger().info("Deleted IAM policy %s", arn)
+    return True

@@ -1,0 +1,144 @@
+"""IAM tasks against moto: OIDC provider, controller policy (versions), IRSA role."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core import naming
+from core.errors import AwsError, AwsTransientError, OwnershipError
+from tasks.aws import eks, iam
+
+DOC_A = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "elasticloadbalancing:Describe*", "Resource": "*"}],
+}
+DOC_B = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:DescribeSubnets", "ec2:DescribeVpcs"], "Resource": "*"}
+    ],
+}
+
+
+@pytest.fixture
+def cluster(ctx, world):
+    return eks.preflight_cluster.fn(ctx, world.cluster_name)
+
+
+def test_oidc_provider_created_once_with_tags(ctx, spec, cluster, mutations):
+    provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    assert provider.owned
+    assert provider.client_ids == ("sts.amazonaws.com",)
+    assert provider.arn.endswith(f":oidc-provider/{cluster.oidc_host_path}")
+    assert provider.tags == spec.tags
+    assert mutations(lambda: iam.ensure_oidc_provider.fn(ctx, spec, cluster)) == []
+    assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
+    assert not iam.delete_oidc_provider.fn(ctx, spec, cluster)
+
+
+def test_pre_existing_oidc_provider_is_adopted_and_never_deleted(
+    ctx, spec, cluster, boto, mutations
+):
+    boto("iam").create_open_id_connect_provider(
+        Url=cluster.oidc_issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40]
+    )
+    adopted: list = []
+    assert mutations(lambda: adopted.append(iam.ensure_oidc_provider.fn(ctx, spec, cluster))) == []
+    assert not adopted[0].owned
+    with pytest.raises(OwnershipError):
+        iam.delete_oidc_provider.fn(ctx, spec, cluster)
+
+
+def test_bundled_policy_created_once(ctx, spec, mutations):
+    policy = iam.ensure_policy.fn(ctx, spec)
+    assert policy.owned
+    assert policy.document_matches
+    assert policy.arn == f"arn:aws:iam::123456789012:policy/{naming.policy_name(spec.name)}"
+    assert len(iam.load_controller_policy()["Statement"]) > 10
+    assert mutations(lambda: iam.ensure_policy.fn(ctx, spec)) == []
+
+
+def test_policy_update_rotates_out_the_oldest_version_at_five(ctx, spec, boto):
+    policy = iam.ensure_policy.fn(ctx, spec, document=DOC_A)
+    for _ in range(4):
+        boto("iam").create_policy_version(PolicyArn=policy.arn, PolicyDocument=json.dumps(DOC_A))
+    assert not iam.observe_policy.fn(ctx, spec, document=DOC_B).document_matches
+
+    updated = iam.ensure_policy.fn(ctx, spec, document=DOC_B)
+    versions = boto("iam").list_policy_versions(PolicyArn=policy.arn)["Versions"]
+    assert sorted(v["VersionId"] for v in versions) == ["v1", "v3", "v4", "v5", "v6"]
+    assert (updated.default_version, updated.document_matches) == ("v6", True)
+
+
+def test_equal_documents_written_differently_match(ctx, spec, mutations):
+    iam.ensure_policy.fn(ctx, spec, document=DOC_A)
+    reordered = {
+        "Statement": {
+            "Resource": ["*"],
+            "Action": ["elasticloadbalancing:Describe*"],
+            "Effect": "Allow",
+        },
+        "Version": "2012-10-17",
+    }
+    assert mutations(lambda: iam.ensure_policy.fn(ctx, spec, document=reordered)) == []
+
+
+def test_policy_without_our_tags_is_refused(ctx, spec, boto):
+    boto("iam").create_policy(
+        PolicyName=naming.policy_name(spec.name), PolicyDocument=json.dumps(DOC_A)
+    )
+    with pytest.raises(OwnershipError, match="not changed"):
+        iam.ensure_policy.fn(ctx, spec, document=DOC_B)
+    with pytest.raises(OwnershipError):
+        iam.delete_policy.fn(ctx, spec)
+
+
+def test_role_trusts_only_the_controller_service_account(ctx, spec, cluster, boto, mutations):
+    provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    policy = iam.ensure_policy.fn(ctx, spec, document=DOC_A)
+    role = iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn)
+    assert role.owned
+    assert role.trust_matches
+    assert role.attached_policy_arns == (policy.arn,)
+    trust = boto("iam").get_role(RoleName=role.name)["Role"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {"Federated": provider.arn}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{cluster.oidc_host_path}:sub": (
+                "system:serviceaccount:kube-system:aws-load-balancer-controller"
+            ),
+            f"{cluster.oidc_host_path}:aud": "sts.amazonaws.com",
+        }
+    }
+    assert mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn)) == []
+
+    # Someone loosened the trust (any service account of the cluster): ensure tightens it again.
+    loose = iam.trust_policy(provider.arn, cluster.oidc_host_path)
+    del loose["Statement"][0]["Condition"]["StringEquals"][f"{cluster.oidc_host_path}:sub"]
+    boto("iam").update_assume_role_policy(RoleName=role.name, PolicyDocument=json.dumps(loose))
+    made = mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn))
+    assert made == ["iam:UpdateAssumeRolePolicy"]
+
+
+def test_cleanup_order_role_then_policy(ctx, spec, cluster, faults):
+    provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    policy = iam.ensure_policy.fn(ctx, spec, document=DOC_A)
+    iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn)
+    iam.ensure_policy.fn(ctx, spec, document=DOC_B)  # two versions now
+
+    # moto would delete an attached policy; real IAM refuses, and so do we, before any change.
+    with pytest.raises(AwsError, match="still attached to role") as caught:
+        iam.delete_policy.fn(ctx, spec)
+    assert caught.value.code == "DeleteConflict"
+    assert iam.delete_role.fn(ctx, spec)
+    assert not iam.delete_role.fn(ctx, spec)
+
+    faults.fail("iam", "DeletePolicy", "DeleteConflict", status=409, times=1)
+    with pytest.raises(AwsTransientError, match="cannot be deleted yet"):
+        iam.delete_policy.fn(ctx, spec)
+    assert iam.delete_policy.fn(ctx, spec)
+    assert not iam.delete_policy.fn(ctx, spec)
