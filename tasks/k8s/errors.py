@@ -44,7 +44,7 @@ def translate(error: BaseException, action: str) -> KfalbError:
         if status in (401, 403):
             return KubernetesError(
                 f"{message}. Check the Kubernetes credentials and that they are mapped to a user "
-                "with cluster-admin rights (EKS access entry or aws-auth)."
+                "with cluster-admin rights (EKS access entry or aws-auth)"
             )
         return KubernetesError(message)
     if isinstance(error, HTTPError | ConnectionError | TimeoutError):

@@ -1,0 +1,154 @@
+"""The only place that builds Kubernetes clients: from kubeconfig, or from the EKS cluster + an STS token."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from botocore.exceptions import BotoCoreError
+from kubernetes import config
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.dynamic import DynamicClient
+
+from core.errors import PreflightError
+from core.settings import get_settings
+from tasks.aws.clients import AwsContext, client
+from tasks.k8s.eks_token import EksToken, mint_token
+from tasks.k8s.errors import translated
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Which Kubernetes API to talk to; picklable, so it can be a task argument.
+
+    `kubeconfig`: the standard KUBECONFIG / ~/.kube/config, with `context` (or the
+    KFALB_KUBE_CONTEXT setting, or the current context). `eks`: the cluster's endpoint and CA from
+    DescribeCluster, authenticated with a token signed by the AWS credentials of `aws`.
+    """
+
+    kind: Literal["kubeconfig", "eks"] = "kubeconfig"
+    context: str | None = None
+    cluster_name: str = ""
+    endpoint: str = ""
+    ca_data: str = field(default="", repr=False)  # base64 PEM, as DescribeCluster returns it
+    aws: AwsContext | None = None
+
+    @classmethod
+    def kubeconfig(cls, context: str | None = None) -> KubeTarget:
+        return cls(kind="kubeconfig", context=context)
+
+    @classmethod
+    def eks(cls, *, cluster_name: str, endpoint: str, ca_data: str, aws: AwsContext) -> KubeTarget:
+        return cls(
+            kind="eks", cluster_name=cluster_name, endpoint=endpoint, ca_data=ca_data, aws=aws
+        )
+
+    def describe(self) -> str:
+        if self.kind == "eks":
+            return f"EKS cluster {self.cluster_name} at {self.endpoint}"
+        return f"kubeconfig context {self.context or get_settings().kube_context or '(current)'}"
+
+
+@dataclass
+class Kube:
+    """Clients for one target; the dynamic client (discovery) is built on first use."""
+
+    api: ApiClient
+    _cache_dir: str
+    _dynamic: DynamicClient | None = None
+
+    @property
+    def server(self) -> str:
+        return str(self.api.configuration.host)
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            # A private discovery cache: the library's default file in /tmp outlives the run and
+            # can hide CRDs created since.
+            cache = os.path.join(self._cache_dir, "discovery.json")
+            with translated(f"API discovery at {self.server}"):
+                self._dynamic = DynamicClient(self.api, cache_file=cache)  # type: ignore[no-untyped-call]
+        return self._dynamic
+
+    def refresh_discovery(self) -> None:
+        """Forget discovered API resources (after CRDs were created)."""
+        if self._dynamic is not None:
+            with translated(f"API discovery at {self.server}"):
+                self._dynamic.resources.invalidate_cache()
+
+
+@contextmanager
+def connect(target: KubeTarget) -> Iterator[Kube]:
+    """Clients for the target, closed on exit."""
+    api = _api_client(target)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kfalb-kube-") as cache_dir:
+            yield Kube(api=api, _cache_dir=cache_dir)
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+
+
+def _api_client(target: KubeTarget) -> ApiClient:
+    if target.kind == "eks":
+        return _eks_client(target)
+    context = target.context or get_settings().kube_context
+    # Read KUBECONFIG now: the library reads it once at import.
+    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    if not any(os.path.exists(part) for part in path.split(os.pathsep)):
+        raise PreflightError(
+            f"No kubeconfig at {path}. Run `aws eks update-kubeconfig --name <cluster>` or set "
+            "KUBECONFIG."
+        )
+    with translated(f"Loading kubeconfig {path} (context {context or 'current'})"):
+        made: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, persist_config=False
+        )
+    return made
+
+
+def _eks_client(target: KubeTarget) -> ApiClient:
+    if not (target.endpoint and target.ca_data and target.cluster_name and target.aws):
+        raise PreflightError(
+            f"EKS cluster {target.cluster_name or '?'}: endpoint, CA data and AWS context are needed "
+            "to reach its API (is the cluster ACTIVE?)."
+        )
+    configuration = Configuration(host=target.endpoint)
+    configuration.ca_cert_data = base64.b64decode(target.ca_data).decode()
+    configuration.api_key_prefix["authorization"] = "Bearer"
+    refresher = _TokenRefresher(target)
+    # The client only asks the hook for a token once one is set: mint the first one now.
+    refresher(configuration)
+    configuration.refresh_api_key_hook = refresher  # type: ignore[assignment]
+    return ApiClient(configuration)
+
+
+class _TokenRefresher:
+    """Called by the client before each request: mints a new token when the current one is old."""
+
+    def __init__(self, target: KubeTarget) -> None:
+        self._target = target
+        self._token: EksToken | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, configuration: Configuration) -> None:
+        with self._lock:
+            now = datetime.now(UTC)
+            if self._token is None or self._token.expired(now):
+                assert self._target.aws is not None
+                try:
+                    sts = client(self._target.aws, "sts")
+                    self._token = mint_token(sts, self._target.cluster_name)
+                except BotoCoreError as error:
+                    raise PreflightError(
+                        f"Cannot sign a token for EKS cluster {self._target.cluster_name}: {error}. "
+                        "Check the AWS credentials."
+                    ) from error
+            configuration.api_key["authorization"] = self._token.token

@@ -1,0 +1,258 @@
+"""The AWS Load Balancer Controller: find the one in use (Helm or EKS Auto Mode), or install ours."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from core import naming
+from core.errors import KubernetesError, PreflightError
+from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
+from core.manifests import (
+    ALB_CONTROLLERS,
+    LBC_CONTROLLER,
+    WEBHOOK_SECRET,
+    WEBHOOK_SERVICE,
+    ControllerParams,
+    Manifest,
+)
+from core.settings import get_settings
+from core.waiting import wait_until
+from tasks.k8s import manifests, webhook_tls
+from tasks.k8s.apply import apply_objects, delete_objects
+from tasks.k8s.clients import Kube, KubeTarget, connect
+from tasks.k8s.cluster import get, list_objects, warning_events
+from tasks.k8s.logs import run_logger
+from tasks.retry import retrying_task
+
+Mode = Literal["auto", "install", "skip"]
+_NAME_LABEL = f"app.kubernetes.io/name={naming.CONTROLLER_NAME}"
+_DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
+
+
+def read_controller(kube: Kube, stack: str) -> ControllerState:
+    """The ALB IngressClass and the controller Deployment in kube-system, as found."""
+    classes = [
+        item
+        for item in list_objects(kube, "networking.k8s.io/v1", "IngressClass")
+        if (item.get("spec") or {}).get("controller") in ALB_CONTROLLERS
+    ]
+    chosen = _preferred_class(classes)
+    deployments = list_objects(
+        kube,
+        "apps/v1",
+        "Deployment",
+        namespace=naming.CONTROLLER_NAMESPACE,
+        label_selector=_NAME_LABEL,
+    )
+    named = get(kube, "apps/v1", "Deployment", naming.CONTROLLER_NAME, naming.CONTROLLER_NAMESPACE)
+    if named is not None and all(_name(d) != naming.CONTROLLER_NAME for d in deployments):
+        deployments.append(named)
+    best = max(deployments, key=_ready, default=None)
+    return ControllerState(
+        ingress_class=_name(chosen) if chosen else None,
+        class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
+        deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
+        ready_replicas=_ready(best) if best else 0,
+        owned=best is not None and naming.is_owned(_labels(best), stack),
+    )
+
+
+@retrying_task
+def observe_controller(target: KubeTarget, stack: str) -> ControllerState:
+    """Find the ALB controller: an IngressClass for ALB and a ready controller Deployment."""
+    with connect(target) as kube:
+        return read_controller(kube, stack)
+
+
+@retrying_task
+def ensure_controller(
+    target: KubeTarget,
+    *,
+    mode: Mode,
+    stack: str,
+    cluster_name: str,
+    region: str,
+    vpc_id: str,
+    role_arn: str,
+    adopt: bool = False,
+) -> ControllerOutcome:
+    """Use the cluster's ALB controller (auto), install ours and wait until it serves (install), or
+    leave it to you (skip). Re-running converges: our objects are re-applied, unchanged."""
+    log = run_logger()
+    with connect(target) as kube:
+        state = read_controller(kube, stack)
+        if mode == "skip" or (mode == "auto" and state.usable and not state.owned):
+            if not state.usable:
+                log.warning("No ALB controller found; the Ingress waits until you install one.")
+            log.info("Using %s (IngressClass %s)", state.provider, state.ingress_class)
+            return ControllerOutcome(
+                provider=state.provider,
+                ingress_class=state.ingress_class or naming.INGRESS_CLASS,
+                installed=False,
+            )
+        if mode == "auto" and state.class_controller == LBC_CONTROLLER and not state.owned:
+            raise PreflightError(
+                f"IngressClass {state.ingress_class} for {LBC_CONTROLLER} exists, but no ready "
+                f"controller Deployment was found in {naming.CONTROLLER_NAMESPACE} "
+                f"(found: {state.deployment or 'none'}). Repair that installation, or set "
+                "stack.controller to skip if it runs elsewhere."
+            )
+        params = ControllerParams(
+            stack=stack,
+            cluster_name=cluster_name,
+            region=region,
+            vpc_id=vpc_id,
+            role_arn=role_arn,
+            ca_bundle=b"",
+        )
+        report = _install(kube, params, adopt=adopt)
+        wait_controller_ready(kube)
+        log.info("Controller installed: %s", report.of("created") or "nothing new")
+        return ControllerOutcome(
+            provider="aws-load-balancer-controller",
+            ingress_class=naming.INGRESS_CLASS,
+            installed=True,
+            applied=report,
+        )
+
+
+@retrying_task
+def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
+    """Remove the controller objects this stack installed (only those with its labels)."""
+    with connect(target) as kube:
+        bindings = list_objects(kube, "elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
+        if bindings:
+            names = ", ".join(
+                f"{(b.get('metadata') or {}).get('namespace')}/{_name(b)}" for b in bindings[:5]
+            )
+            raise KubernetesError(
+                f"Not removing the controller: it still manages {len(bindings)} TargetGroupBindings "
+                f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
+            )
+        objects = [*manifests.render(manifests.CONTROLLER_BASE), _secret_stub()]
+        deleted, left = delete_objects(kube, objects, stack=stack)
+        return DeleteReport(deleted=deleted, left=left)
+
+
+def wait_controller_ready(kube: Kube) -> None:
+    """Wait for the Deployment's rollout and an address behind the webhook Service, bounded."""
+    settings = get_settings()
+
+    def fetch() -> tuple[Manifest | None, bool]:
+        deployment = get(
+            kube, "apps/v1", "Deployment", naming.CONTROLLER_NAME, naming.CONTROLLER_NAMESPACE
+        )
+        return deployment, _rolled_out(deployment) and _webhook_has_endpoints(kube)
+
+    def describe(last: tuple[Manifest | None, bool] | None) -> str:
+        deployment = last[0] if last else None
+        events = warning_events(
+            kube,
+            namespace=naming.CONTROLLER_NAMESPACE,
+            kind="Pod",
+            name_prefix=naming.CONTROLLER_NAME,
+        ) + warning_events(
+            kube,
+            namespace=naming.CONTROLLER_NAMESPACE,
+            kind="ReplicaSet",
+            name_prefix=naming.CONTROLLER_NAME,
+        )
+        return _describe_deployment(deployment) + (
+            "; Warning events: " + " | ".join(events) if events else ""
+        )
+
+    wait_until(
+        fetch,
+        lambda seen: seen[1],
+        what=f"Deployment {naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME} to be ready and "
+        f"Service {WEBHOOK_SERVICE} to have endpoints",
+        timeout=settings.controller_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+        describe=describe,
+    )
+
+
+def _install(kube: Kube, params: ControllerParams, *, adopt: bool) -> ApplyReport:
+    secret = get(kube, "v1", "Secret", WEBHOOK_SECRET, naming.CONTROLLER_NAMESPACE)
+    tls, reason = webhook_tls.reuse_or_generate((secret or {}).get("data"))
+    if reason:
+        run_logger().info("New webhook certificate: %s", reason)
+    configured = replace(params, ca_bundle=tls.ca_pem)
+    return apply_objects(
+        kube, manifests.controller_objects(configured, tls), stack=params.stack, adopt=adopt
+    )
+
+
+def _rolled_out(deployment: Manifest | None) -> bool:
+    if deployment is None:
+        return False
+    status = deployment.get("status") or {}
+    generation = (deployment.get("metadata") or {}).get("generation") or 0
+    return (
+        (status.get("observedGeneration") or 0) >= generation
+        and (status.get("updatedReplicas") or 0) >= 1
+        and _ready(deployment) >= 1
+    )
+
+
+def _webhook_has_endpoints(kube: Kube) -> bool:
+    slices = list_objects(
+        kube,
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        namespace=naming.CONTROLLER_NAMESPACE,
+        label_selector=f"kubernetes.io/service-name={WEBHOOK_SERVICE}",
+    )
+    for item in slices:
+        for endpoint in item.get("endpoints") or []:
+            if endpoint.get("addresses") and (endpoint.get("conditions") or {}).get("ready", True):
+                return True
+    endpoints = get(kube, "v1", "Endpoints", WEBHOOK_SERVICE, naming.CONTROLLER_NAMESPACE) or {}
+    return any(subset.get("addresses") for subset in endpoints.get("subsets") or [])
+
+
+def _describe_deployment(deployment: Manifest | None) -> str:
+    if deployment is None:
+        return f"Deployment {naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME} does not exist"
+    status = deployment.get("status") or {}
+    counts = ", ".join(
+        f"{name}={status.get(name) or 0}"
+        for name in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+    )
+    conditions = "; ".join(
+        f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
+        for c in status.get("conditions") or []
+    )
+    return f"{counts}; conditions: {conditions or 'none'}"
+
+
+def _preferred_class(classes: list[Manifest]) -> Manifest | None:
+    def rank(item: Manifest) -> tuple[bool, bool, str]:
+        annotations = (item.get("metadata") or {}).get("annotations") or {}
+        return (
+            _name(item) != naming.INGRESS_CLASS,
+            annotations.get(_DEFAULT_CLASS) != "true",
+            _name(item),
+        )
+
+    return min(classes, key=rank, default=None)
+
+
+def _secret_stub() -> Manifest:
+    meta = {"name": WEBHOOK_SECRET, "namespace": naming.CONTROLLER_NAMESPACE}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta}
+
+
+def _name(item: Manifest) -> str:
+    return str((item.get("metadata") or {}).get("name", ""))
+
+
+def _labels(item: Manifest) -> dict[str, str]:
+    labels: dict[str, str] = (item.get("metadata") or {}).get("labels") or {}
+    return labels
+
+
+def _ready(item: Manifest) -> int:
+    return int((item.get("status") or {}).get("readyReplicas") or 0)

@@ -1,0 +1,208 @@
+"""The Ingress for istio-ingressgateway: preflight, apply, wait for the ALB address, observe, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import task
+
+from core import naming
+from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
+from core.kubestate import IngressOutcome, IngressState, KubeAccess
+from core.manifests import DEFAULT_SSL_POLICY, IngressParams, Manifest
+from core.settings import get_settings
+from core.waiting import wait_until
+from tasks.k8s import manifests
+from tasks.k8s.apply import apply_objects, resource_for
+from tasks.k8s.clients import Kube, KubeTarget, connect
+from tasks.k8s.cluster import get, warning_events
+from tasks.k8s.errors import is_not_found, translated
+from tasks.k8s.logs import run_logger
+from tasks.retry import retrying_task
+
+_INGRESS = ("networking.k8s.io/v1", "Ingress")
+
+
+@task
+def preflight_kubernetes(target: KubeTarget) -> KubeAccess:
+    """Check the Kubernetes API answers and that istio-system/istio-ingressgateway exists."""
+    with connect(target) as kube:
+        try:
+            version = kube.dynamic.version.get("kubernetes", {}).get("gitVersion", "unknown")
+        except KfalbError as error:
+            raise PreflightError(
+                f"The Kubernetes API at {kube.server} ({target.describe()}) is not reachable: "
+                f"{error}. Check the kubeconfig context, the network path and the credentials."
+            ) from error
+        namespace, service = naming.INGRESS_NAMESPACE, naming.INGRESS_SERVICE
+        if get(kube, "v1", "Namespace", namespace) is None:
+            raise PreflightError(
+                f"Namespace {namespace} does not exist at {kube.server}: install Kubeflow (with "
+                "Istio) on this cluster first, or check the kubeconfig context."
+            )
+        found = get(kube, "v1", "Service", service, namespace)
+        if found is None:
+            raise PreflightError(
+                f"Service {namespace}/{service} does not exist at {kube.server}: the Ingress "
+                "routes to it. Is Kubeflow's Istio installed?"
+            )
+        ports = [port.get("port") for port in (found.get("spec") or {}).get("ports") or []]
+        if 80 not in ports:
+            raise PreflightError(
+                f"Service {namespace}/{service} has no port 80 (ports: {ports}); the Ingress "
+                "sends traffic to port 80."
+            )
+        run_logger().info(
+            "Kubernetes %s at %s; %s/%s found", version, kube.server, namespace, service
+        )
+        return KubeAccess(server=kube.server, version=str(version))
+
+
+@task
+def desired_ingress(
+    *,
+    stack: str,
+    certificate_arns: tuple[str, ...],
+    scheme: str,
+    tags: Mapping[str, str],
+    ingress_class: str = naming.INGRESS_CLASS,
+    manifests_path: str | None = None,
+    ssl_policy: str = DEFAULT_SSL_POLICY,
+) -> Manifest:
+    """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters."""
+    params = IngressParams(
+        stack=stack,
+        certificate_arns=tuple(certificate_arns),
+        scheme=scheme,
+        tags=dict(tags),
+        ssl_policy=ssl_policy,
+        ingress_class=ingress_class,
+    )
+    return manifests.ingress_object(params, manifests_path)
+
+
+@retrying_task
+def ensure_ingress(
+    target: KubeTarget, ingress: Manifest, *, stack: str, adopt: bool = False
+) -> IngressOutcome:
+    """Server-side apply the Ingress; an Ingress of the same name that is not ours is left alone."""
+    with connect(target) as kube:
+        report = apply_objects(kube, [ingress], stack=stack, adopt=adopt)
+        meta = ingress["metadata"]
+        state = read_ingress(kube, meta["namespace"], meta["name"])
+    if state is None:  # deleted between apply and read: let a retry apply it again
+        raise KubernetesTransientError(
+            f"Ingress {meta['namespace']}/{meta['name']} vanished right after apply."
+        )
+    action = report.objects[0].action
+    run_logger().info("Ingress %s: %s", state.key, action)
+    return IngressOutcome(state=state, action=action)
+
+
+@retrying_task
+def observe_ingress(
+    target: KubeTarget,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_NAME,
+) -> IngressState | None:
+    """The Ingress's class, ALB annotations, labels and load balancer hostname, or None."""
+    with connect(target) as kube:
+        return read_ingress(kube, namespace, name)
+
+
+@task
+def wait_for_ingress_address(
+    target: KubeTarget,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_NAME,
+) -> IngressState:
+    """Wait until the ALB controller writes the load balancer's hostname into the Ingress status."""
+    settings = get_settings()
+    with connect(target) as kube:
+        found = wait_until(
+            lambda: read_ingress(kube, namespace, name),
+            lambda state: state is not None and bool(state.hostname),
+            what=f"an ALB address on Ingress {namespace}/{name}",
+            timeout=settings.ingress_timeout_seconds,
+            interval=settings.poll_interval_seconds,
+            max_interval=settings.poll_max_interval_seconds,
+            describe=lambda state: _describe(kube, namespace, name, state),
+        )
+    assert found is not None  # accepted only with a hostname
+    return found
+
+
+@retrying_task
+def delete_ingress(
+    target: KubeTarget,
+    *,
+    stack: str,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_NAME,
+) -> bool:
+    """Delete our Ingress and wait until it is gone: the controller removes its finalizer only after
+    deleting the ALB, its target groups and security groups. False when it was already gone."""
+    settings = get_settings()
+    with connect(target) as kube:
+        state = read_ingress(kube, namespace, name)
+        if state is None:
+            return False
+        if not state.owned_by(stack):
+            raise OwnershipError(
+                f"Ingress {state.key} does not carry stack {stack!r}'s labels; not deleting it. "
+                "Delete it yourself if it is a leftover (the ALB controller then removes its ALB)."
+            )
+        resource = resource_for(kube, {"apiVersion": _INGRESS[0], "kind": _INGRESS[1]})
+        if resource is not None and not state.deleting:
+            with translated(f"Deleting Ingress {state.key}"):
+                try:
+                    resource.delete(name=name, namespace=namespace)
+                except Exception as error:
+                    if not is_not_found(error):
+                        raise
+        wait_until(
+            lambda: read_ingress(kube, namespace, name),
+            lambda seen: seen is None,
+            what=f"Ingress {state.key} to be deleted (the controller deletes the ALB first)",
+            timeout=settings.cleanup_timeout_seconds,
+            interval=settings.poll_interval_seconds,
+            max_interval=settings.poll_max_interval_seconds,
+            describe=lambda seen: _describe(kube, namespace, name, seen),
+        )
+        run_logger().info("Ingress %s deleted", state.key)
+        return True
+
+
+def read_ingress(kube: Kube, namespace: str, name: str) -> IngressState | None:
+    """The Ingress as an IngressState, or None."""
+    live = get(kube, *_INGRESS, name, namespace)
+    return None if live is None else ingress_state(live)
+
+
+def ingress_state(live: Mapping[str, Any]) -> IngressState:
+    meta = live.get("metadata") or {}
+    balancers = ((live.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return IngressState(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        ingress_class=(live.get("spec") or {}).get("ingressClassName"),
+        annotations=dict(meta.get("annotations") or {}),
+        labels=dict(meta.get("labels") or {}),
+        hostname=(balancers[0].get("hostname") or None) if balancers else None,
+        finalizers=tuple(meta.get("finalizers") or ()),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def _describe(kube: Kube, namespace: str, name: str, state: IngressState | None) -> str:
+    if state is None:
+        seen = f"Ingress {namespace}/{name} does not exist"
+    else:
+        seen = f"Ingress {state.key} has no load balancer address"
+        if state.deleting:
+            seen = f"Ingress {state.key} is being deleted, finalizers {list(state.finalizers)}"
+    events = warning_events(kube, namespace=namespace, kind="Ingress", name=name)
+    if events:
+        return f"{seen}; Warning events: " + " | ".join(events)
+    return f"{seen}; no Warning events (is an ALB controller running for its IngressClass?)"

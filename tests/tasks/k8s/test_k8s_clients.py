@@ -1,0 +1,108 @@
+"""Reaching the API from an EKS description (endpoint + CA) with a freshly minted EKS token."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.errors import PreflightError
+from sandbox.ca import SandboxCA
+from sandbox.kube.seed import seed_kubeflow_cluster
+from sandbox.kube.server import KubeApiServer, server_tls_context
+from tasks.aws.clients import AwsContext, reset_sessions
+from tasks.k8s.clients import KubeTarget, connect
+from tasks.k8s.ingress import preflight_kubernetes
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    reset_sessions()
+    yield
+    reset_sessions()
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, fast_settings: None) -> Iterator[tuple[KubeApiServer, SandboxCA]]:
+    """An HTTPS API server that accepts only EKS tokens (no static token, no anonymous access)."""
+    ca = SandboxCA()
+    cert, key = ca.issue_files(tmp_path, "apiserver", ["127.0.0.1", "localhost"])
+    server = KubeApiServer(
+        tokens=(), accept_eks_tokens=True, tls=server_tls_context(cert, key), allow_anonymous=False
+    ).start()
+    try:
+        seed_kubeflow_cluster(server)
+        yield server, ca
+    finally:
+        server.stop()
+
+
+def eks_target(server: KubeApiServer, ca: SandboxCA) -> KubeTarget:
+    return KubeTarget.eks(
+        cluster_name="kubeflow",
+        endpoint=server.url,
+        ca_data=base64.b64encode(ca.cert_pem.encode()).decode(),
+        aws=AwsContext(region="us-west-2"),
+    )
+
+
+def test_eks_target_authenticates_with_a_minted_token(
+    tls_server: tuple[KubeApiServer, SandboxCA], aws_credentials: None
+) -> None:
+    server, ca = tls_server
+    target = eks_target(server, ca)
+    access = preflight_kubernetes.fn(target)
+    assert access.server == server.url
+    with connect(target) as kube:
+        token = kube.api.configuration.api_key["authorization"]
+        assert token.startswith("k8s-aws-v1.")
+        assert kube.api.configuration.api_key_prefix["authorization"] == "Bearer"
+
+
+def test_eks_target_is_picklable_and_hides_the_ca(
+    tls_server: tuple[KubeApiServer, SandboxCA],
+) -> None:
+    import pickle
+
+    server, ca = tls_server
+    target = eks_target(server, ca)
+    assert pickle.loads(pickle.dumps(target)) == target
+    assert "ca_data" not in repr(target)
+    assert target.describe() == f"EKS cluster kubeflow at {server.url}"
+
+
+def test_wrong_ca_is_a_clear_preflight_error(
+    tls_server: tuple[KubeApiServer, SandboxCA], aws_credentials: None
+) -> None:
+    server, _ = tls_server
+    with pytest.raises(PreflightError, match=f"Kubernetes API at {server.url} .* not reachable"):
+        preflight_kubernetes.fn(eks_target(server, SandboxCA("another CA")))
+
+
+def test_eks_target_without_endpoint_is_refused() -> None:
+    target = KubeTarget.eks(
+        cluster_name="kubeflow", endpoint="", ca_data="", aws=AwsContext(region="us-west-2")
+    )
+    with pytest.raises(PreflightError, match="is the cluster ACTIVE"), connect(target):
+        pass
+
+
+def test_missing_aws_credentials_are_a_preflight_error(
+    tls_server: tuple[KubeApiServer, SandboxCA], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    reset_sessions()
+    server, ca = tls_server
+    with pytest.raises(PreflightError, match="Cannot sign a token for EKS cluster kubeflow"):
+        preflight_kubernetes.fn(eks_target(server, ca))
+    reset_sessions()
