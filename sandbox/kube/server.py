@@ -90,7 +90,10 @@ class KubeApiServer:
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name="sandbox-kube-api", daemon=True
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for one poll
+            name="sandbox-kube-api",
+            daemon=True,
         )
         self._thread.start()
         self.controllers.start()
