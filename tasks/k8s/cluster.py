@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from core.errors import TransientError
 from core.manifests import Manifest
 from tasks.k8s.apply import read, resource_for
 from tasks.k8s.clients import Kube
 from tasks.k8s.errors import is_not_found, translated
+from tasks.k8s.logs import run_logger
+
+T = TypeVar("T")
 
 #: At most this many Warning events go into an error message.
 MAX_EVENTS = 8
@@ -64,6 +69,21 @@ def warning_events(
         + (f" (x{event['count']})" if (event.get("count") or 1) > 1 else "")
         for event in events[-MAX_EVENTS:]
     ]
+
+
+def riding_out_blips(fetch: Callable[[], T], initial: T) -> Callable[[], T]:
+    """`fetch` for a long wait: a transient API error counts as "nothing new" instead of ending
+    the wait (the wait's own deadline still bounds it)."""
+    last = [initial]
+
+    def poll() -> T:
+        try:
+            last[0] = fetch()
+        except TransientError as error:
+            run_logger().warning("Still waiting; the API failed once: %s", error)
+        return last[0]
+
+    return poll
 
 
 def _matches(found: str, name: str, prefix: str) -> bool:

@@ -21,7 +21,7 @@ from core.waiting import wait_until
 from tasks.k8s import manifests, webhook_tls
 from tasks.k8s.apply import apply_objects, delete_objects
 from tasks.k8s.clients import Kube, KubeTarget, connect
-from tasks.k8s.cluster import get, list_objects, warning_events
+from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.logs import run_logger
 from tasks.retry import retrying_task
 
@@ -162,8 +162,9 @@ def wait_controller_ready(kube: Kube) -> None:
             "; Warning events: " + " | ".join(events) if events else ""
         )
 
+    nothing_yet: tuple[Manifest | None, bool] = (None, False)
     wait_until(
-        fetch,
+        riding_out_blips(fetch, nothing_yet),
         lambda seen: seen[1],
         what=f"Deployment {naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME} to be ready and "
         f"Service {WEBHOOK_SERVICE} to have endpoints",

@@ -16,7 +16,7 @@ from core.waiting import wait_until
 from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
-from tasks.k8s.cluster import get, warning_events
+from tasks.k8s.cluster import get, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.logs import run_logger
 from tasks.retry import retrying_task
@@ -121,7 +121,7 @@ def wait_for_ingress_address(
     settings = get_settings()
     with connect(target) as kube:
         found = wait_until(
-            lambda: read_ingress(kube, namespace, name),
+            riding_out_blips(lambda: read_ingress(kube, namespace, name), None),
             lambda state: state is not None and bool(state.hostname),
             what=f"an ALB address on Ingress {namespace}/{name}",
             timeout=settings.ingress_timeout_seconds,
@@ -161,8 +161,9 @@ def delete_ingress(
                 except Exception as error:
                     if not is_not_found(error):
                         raise
+        last_seen: IngressState | None = state
         wait_until(
-            lambda: read_ingress(kube, namespace, name),
+            riding_out_blips(lambda: read_ingress(kube, namespace, name), last_seen),
             lambda seen: seen is None,
             what=f"Ingress {state.key} to be deleted (the controller deletes the ALB first)",
             timeout=settings.cleanup_timeout_seconds,

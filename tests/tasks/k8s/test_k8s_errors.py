@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
 from core.errors import KubernetesError, KubernetesTransientError, TransientError
+from tasks.k8s.cluster import riding_out_blips
 from tasks.k8s.errors import translate, translated
 
 
@@ -48,3 +49,18 @@ def test_body_without_status_falls_back_to_http_reason() -> None:
     error = ApiException(status=502, reason="Bad Gateway")
     error.body = "<html>"
     assert "HTTP 502 Bad Gateway" in str(translate(error, "Doing"))
+
+
+def test_a_wait_rides_out_a_transient_error_but_not_a_permanent_one() -> None:
+    answers: list[object] = [1, KubernetesTransientError("503"), 3, KubernetesError("403")]
+
+    def fetch() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return int(answer)  # type: ignore[call-overload]
+
+    poll = riding_out_blips(fetch, 0)
+    assert [poll(), poll(), poll()] == [1, 1, 3]  # the failed poll repeats what was last seen
+    with pytest.raises(KubernetesError, match="403"):
+        poll()
