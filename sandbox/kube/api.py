@@ -12,6 +12,7 @@ from .routing import Request, Response, WatchStream, field_manager, parse_body, 
 from .scale import scale_of, with_scale
 from .selectors import field_selector, label_selector
 from .store import Object, ObjectStore
+from .tables import table
 
 
 class ResourceApi:
@@ -27,9 +28,8 @@ class ResourceApi:
             return self._scale(request)
         if method == "GET":
             if route.name is not None:
-                return Response(
-                    200, self.store.get_object(route.rtype, route.namespace or "", route.name)
-                )
+                obj = self.store.get_object(route.rtype, route.namespace or "", route.name)
+                return Response(200, self._table([obj], request) if request.as_table else obj)
             if truthy(request.query.get("watch")):
                 return self._watch(request)
             return Response(200, self._list(request))
@@ -68,6 +68,8 @@ class ResourceApi:
                 metadata["continue"] = str(start + limit)
                 metadata["remainingItemCount"] = len(items) - start - limit
             items = page
+        if request.as_table:
+            return self._table(items, request, metadata)
         return {
             "kind": route.rtype.list_kind,
             "apiVersion": route.rtype.api_version,
@@ -85,7 +87,14 @@ class ResourceApi:
             send_initial_events=truthy(request.query.get("sendInitialEvents")),
         )
         timeout = float(request.query.get("timeoutSeconds") or 1800)
-        return WatchStream(watcher, route.rtype, timeout)
+        render = (lambda obj: self._table([obj], request)) if request.as_table else None
+        return WatchStream(watcher, route.rtype, timeout, render)
+
+    def _table(
+        self, items: list[Object], request: Request, metadata: Object | None = None
+    ) -> Object:
+        include = request.query.get("includeObject") or "Metadata"
+        return table(request.route.rtype, items, include_object=include, list_metadata=metadata)
 
     def _body_object(self, request: Request, *, kind: str | None = None) -> Object:
         body = parse_body(request)
@@ -219,6 +228,13 @@ class ResourceApi:
         for key in ("dryRun", "propagationPolicy", "gracePeriodSeconds"):
             if key in request.query:
                 options[key] = request.query[key]
+        policy = options.get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise ApiError(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "{policy}"',
+            )
         return options
 
     def _delete(self, request: Request) -> Response:

@@ -71,6 +71,7 @@ def deployment_status(deployment: Object, *, ready: bool) -> Object:
         serving = min(int(old.get("readyReplicas", 0)), replicas)
         counts = {
             "replicas": replicas,
+            "updatedReplicas": replicas,
             "readyReplicas": serving,
             "availableReplicas": serving,
             "unavailableReplicas": replicas - serving,

@@ -169,6 +169,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             content_type=self.headers.get("Content-Type") or "application/json",
             body=body,
             user_agent=self.headers.get("User-Agent") or "",
+            accept=self.headers.get("Accept") or "application/json",
         )
         return self.server.api.handle(request)
 
@@ -244,6 +245,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 obj = event.object
                 if event.type in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
                     obj = {**obj, "apiVersion": watch.rtype.api_version}
+                if watch.render is not None and event.type in ("ADDED", "MODIFIED", "DELETED"):
+                    obj = watch.render(obj)
                 line = json.dumps({"type": event.type, "object": obj}, separators=(",", ":"))
                 self._write_chunk(line.encode() + b"\n")
             self._write_chunk(b"")

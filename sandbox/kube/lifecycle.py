@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .crds import crd_resource_types
-from .errors import conflict
+from .errors import conflict, forbidden
 from .resources import ResourceType, StorageKey
 from .storebase import Object, StoreBase, now_rfc3339
+
+# The API server refuses to delete these, as a real one does.
+_UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
 
 
 class LifecycleMixin(StoreBase):
@@ -28,6 +31,10 @@ class LifecycleMixin(StoreBase):
         with self._lock:
             live = self._live(rtype, namespace, name)
             meta = live["metadata"]
+            if rtype.kind == "Namespace" and not rtype.custom and name in _UNDELETABLE:
+                raise forbidden(
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted'
+                )
             for field in ("uid", "resourceVersion"):
                 wanted = (preconditions or {}).get(field)
                 if wanted and wanted != meta.get(field):

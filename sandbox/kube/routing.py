@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,12 @@ class Request:
     content_type: str
     body: bytes
     user_agent: str
+    accept: str = "application/json"
+
+    @property
+    def as_table(self) -> bool:
+        """kubectl get asks for server-side printing (a meta.k8s.io Table)."""
+        return "as=Table" in self.accept
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class WatchStream:
     watcher: Watcher
     rtype: ResourceType
     timeout: float
+    # Turns each event's object into what the client asked for (e.g. a one-row Table).
+    render: Callable[[Object], Object] | None = None
 
 
 def parse_route(registry: Registry, parts: list[str]) -> Route | None:

@@ -99,6 +99,23 @@ def test_get_and_typed_create(kubectl: Kubectl, server: KubeApiServer) -> None:
     assert server.store.get("v1", "Secret", "creds", "typed")["data"] == {"token": "YWJj"}
 
 
+def test_get_prints_server_side_columns(kubectl: Kubectl) -> None:
+    namespaces = kubectl("get", "namespaces").stdout.splitlines()
+    assert namespaces[0].split() == ["NAME", "STATUS", "AGE"]
+    assert any(line.split()[:2] == ["kubeflow", "Active"] for line in namespaces[1:])
+    kubectl(
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=1",
+        "deployment/istio-ingressgateway",
+        "-n",
+        "istio-system",
+        "--timeout=20s",
+    )
+    gateway = kubectl("get", "deployment", "-n", "istio-system").stdout.splitlines()
+    assert gateway[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert gateway[1].split()[:2] == ["istio-ingressgateway", "1/1"]
+
+
 def test_not_found_reads_like_a_real_server(kubectl: Kubectl) -> None:
     result = kubectl("get", "configmap", "missing", "-n", "default", check=False)
     assert result.returncode == 1

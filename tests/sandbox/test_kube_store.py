@@ -188,6 +188,13 @@ def test_namespace_deletion_cascades_and_waits_for_finalizers(store: ObjectStore
     assert store.find("v1", "Namespace", "team") is None
 
 
+def test_system_namespaces_cannot_be_deleted(store: ObjectStore) -> None:
+    with pytest.raises(ApiError) as refused:
+        store.delete("v1", "Namespace", "default")
+    assert refused.value.code == 403
+    assert store.get("v1", "Namespace", "default")["status"]["phase"] == "Active"
+
+
 def _crd(scope: str = "Namespaced") -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
