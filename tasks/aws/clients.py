@@ -29,14 +29,17 @@ Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts"]
 #: Operations with these prefixes only read; everything else counts as mutating.
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
 
-# botocore "standard" retry mode backs off on throttling and 5xx; AWS_MAX_ATTEMPTS (botocore's own
-# setting) still applies because we set no attempt count here. Prefect retries on top of this.
-_CONFIG = Config(
-    retries={"mode": "standard"},
-    user_agent_extra="kubeflow-alb",
-    connect_timeout=10,
-    read_timeout=60,
-)
+
+def _config() -> Config:
+    # botocore "standard" retry mode backs off on throttling and 5xx. No attempt count here, so
+    # botocore's own AWS_MAX_ATTEMPTS still applies; Prefect retries on top of this. A new Config
+    # per client because botocore writes the resolved attempt count into the retries dict.
+    return Config(
+        retries={"mode": "standard"},
+        user_agent_extra="kubeflow-alb",
+        connect_timeout=10,
+        read_timeout=60,
+    )
 
 
 class AwsContext(BaseModel):
@@ -108,7 +111,7 @@ def client(ctx: AwsContext, service: Service) -> Any:
     """
     base = session(ctx)
     with _lock:
-        made = base.client(service, region_name=ctx.region, config=_CONFIG)
+        made = base.client(service, region_name=ctx.region, config=_config())
     made.meta.events.register("before-call", _record)
     return made
 
