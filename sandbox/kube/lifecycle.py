@@ -9,7 +9,7 @@ from typing import Any
 from .crds import crd_resource_types
 from .errors import conflict, forbidden
 from .resources import ResourceType, StorageKey
-from .storebase import Object, StoreBase, now_rfc3339
+from .storebase import Object, StoreBase, holds_contents, now_rfc3339
 
 # The API server refuses to delete these, as a real one does.
 _UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
@@ -47,9 +47,7 @@ class LifecycleMixin(StoreBase):
             if meta.get("deletionTimestamp"):
                 return self._output(rtype, live), False
             # Namespaces and CRDs empty themselves first (the real ones carry a finalizer for it).
-            waits = bool(meta.get("finalizers")) or (
-                rtype.kind in ("Namespace", "CustomResourceDefinition") and not rtype.custom
-            )
+            waits = bool(meta.get("finalizers")) or holds_contents(rtype)
             if dry_run:
                 return self._output(rtype, live), not waits
             if not waits:

@@ -49,8 +49,13 @@ def scope_of(rtype: ResourceType, subresource: str) -> str:
 
 
 def spec_part(obj: Object) -> Object:
-    """What a generation counts: everything but metadata and status."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    """What a generation counts: everything but type, metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+
+
+def holds_contents(rtype: ResourceType) -> bool:
+    """Namespaces and CRDs, which go away only once what they hold is gone."""
+    return not rtype.custom and rtype.kind in ("Namespace", "CustomResourceDefinition")
 
 
 class StoreBase:
@@ -168,4 +173,7 @@ class StoreBase:
         raise NotImplementedError
 
     def _sync_crd(self, crd: Object) -> None:
+        raise NotImplementedError
+
+    def _reap(self) -> None:
         raise NotImplementedError

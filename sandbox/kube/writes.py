@@ -11,7 +11,7 @@ from . import kinds
 from .errors import ApiError, bad_request, conflict, invalid, not_found
 from .managed import ManagedFields, tracked_part, untracked_metadata
 from .resources import ResourceType
-from .storebase import Object, StoreBase, now_rfc3339, scope_of, spec_part
+from .storebase import Object, StoreBase, holds_contents, now_rfc3339, scope_of, spec_part
 
 # Metadata the server owns: a write never changes them through the body.
 _SERVER_METADATA = (
@@ -274,6 +274,7 @@ class WriteMixin(StoreBase):
     ) -> Object:
         """Finish an update: server metadata, defaults, validation, generation, no-op check."""
         meta, live_meta = new.setdefault("metadata", {}), live["metadata"]
+        new["apiVersion"] = live["apiVersion"]  # one storage for every served version
         for field in _SERVER_METADATA:
             if field in live_meta:
                 meta[field] = live_meta[field]
@@ -307,12 +308,18 @@ class WriteMixin(StoreBase):
             meta["managedFields"] = managed.entries
         if dry_run:
             return self._output(rtype, new)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            self._remove(rtype, new)
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not holds_contents(rtype)
+        ):
+            self._remove(rtype, new)  # the last finalizer is gone
             return self._output(rtype, new)
         meta["resourceVersion"] = self._next_rv()
         self._bucket(rtype)[(meta.get("namespace", ""), meta["name"])] = new
         self._emit(rtype, "MODIFIED", live, new)
         if rtype.kind == "CustomResourceDefinition" and not rtype.custom:
             self._sync_crd(new)
+        if meta.get("deletionTimestamp"):
+            self._reap()
         return self._output(rtype, new)

@@ -188,6 +188,18 @@ def test_namespace_deletion_cascades_and_waits_for_finalizers(store: ObjectStore
     assert store.find("v1", "Namespace", "team") is None
 
 
+def test_a_terminating_namespace_outlives_updates_until_empty(store: ObjectStore) -> None:
+    store.create(_namespace("team"))
+    held = _configmap("held", namespace="team")
+    held["metadata"]["finalizers"] = ["example.com/cleanup"]
+    store.create(held)
+    store.delete("v1", "Namespace", "team")
+    namespace = store.get("v1", "Namespace", "team")
+    namespace["metadata"]["labels"]["touched"] = "yes"
+    store.update(namespace)
+    assert store.get("v1", "Namespace", "team")["metadata"]["labels"]["touched"] == "yes"
+
+
 def test_system_namespaces_cannot_be_deleted(store: ObjectStore) -> None:
     with pytest.raises(ApiError) as refused:
         store.delete("v1", "Namespace", "default")
