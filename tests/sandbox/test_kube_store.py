@@ -8,6 +8,8 @@ import pytest
 
 from sandbox.kube import ApiError, ObjectStore
 from sandbox.kube.controllers import ControllerManager
+from sandbox.kube.selectors import label_selector
+from sandbox.kube.watch import INITIAL_EVENTS_END, Watcher
 
 
 def _namespace(name: str) -> dict[str, Any]:
@@ -103,6 +105,55 @@ def test_noop_apply_keeps_resource_version_and_change_bumps_it(store: ObjectStor
     changed = store.apply(_deployment("web", image="nginx:1.28"), field_manager="me")
     assert int(changed["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
     assert changed["metadata"]["generation"] == 2
+
+
+def test_noop_update_and_patch_keep_resource_version(store: ObjectStore) -> None:
+    created = store.create(_configmap("a", x="1"))
+    assert (
+        store.update(created)["metadata"]["resourceVersion"]
+        == created["metadata"]["resourceVersion"]
+    )
+    rtype = store.resource_type("v1", "ConfigMap")
+    same = store.mutate_object(rtype, "default", "a", lambda live: live, manager="patcher")
+    assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def _drain(watcher: Watcher) -> list[tuple[str, str]]:
+    events = []
+    while (event := watcher.next(0)) is not None:
+        events.append((event.type, event.object["metadata"].get("name", "")))
+    return events
+
+
+def test_watch_follows_objects_in_and_out_of_a_selector(store: ObjectStore) -> None:
+    rtype = store.resource_type("v1", "ConfigMap")
+    watcher = store.watch_objects(
+        rtype, "default", label_selector("app=x"), resource_version=store.resource_version
+    )
+    obj = _configmap("a")
+    obj["metadata"]["labels"] = {"app": "x"}
+    created = store.create(obj)
+    moved = store.update({**created, "metadata": {**created["metadata"], "labels": {"app": "y"}}})
+    store.update({**moved, "metadata": {**moved["metadata"], "labels": {"app": "x"}}})
+    store.delete("v1", "ConfigMap", "a", "default")
+    assert _drain(watcher) == [("ADDED", "a"), ("DELETED", "a"), ("ADDED", "a"), ("DELETED", "a")]
+    store.stop_watch(watcher)
+
+
+def test_watch_list_ends_initial_events_with_a_bookmark(store: ObjectStore) -> None:
+    store.create(_configmap("a"))
+    rtype = store.resource_type("v1", "ConfigMap")
+    watcher = store.watch_objects(
+        rtype, "default", lambda _: True, resource_version="", send_initial_events=True
+    )
+    first, bookmark = watcher.next(0), watcher.next(0)
+    assert first is not None
+    assert first.type == "ADDED"
+    assert bookmark is not None
+    assert bookmark.type == "BOOKMARK"
+    assert bookmark.object["metadata"]["annotations"] == {INITIAL_EVENTS_END: "true"}
+    assert bookmark.object["metadata"]["resourceVersion"] == store.resource_version
+    store.stop_watch(watcher)
 
 
 def test_generation_counts_spec_changes_only(store: ObjectStore) -> None:
