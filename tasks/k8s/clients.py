@@ -123,7 +123,7 @@ def _eks_client(target: KubeTarget) -> ApiClient:
     configuration = Configuration(host=target.endpoint)
     configuration.ca_cert_data = base64.b64decode(target.ca_data).decode()
     configuration.api_key_prefix["authorization"] = "Bearer"
-    refresher = _TokenRefresher(target)
+    refresher = _TokenRefresher(target.cluster_name, target.aws)
     # The client only asks the hook for a token once one is set: mint the first one now.
     refresher(configuration)
     configuration.refresh_api_key_hook = refresher  # type: ignore[assignment]
@@ -133,8 +133,9 @@ def _eks_client(target: KubeTarget) -> ApiClient:
 class _TokenRefresher:
     """Called by the client before each request: mints a new token when the current one is old."""
 
-    def __init__(self, target: KubeTarget) -> None:
-        self._target = target
+    def __init__(self, cluster_name: str, aws: AwsContext) -> None:
+        self._cluster_name = cluster_name
+        self._aws = aws
         self._token: EksToken | None = None
         self._lock = threading.Lock()
 
@@ -142,13 +143,11 @@ class _TokenRefresher:
         with self._lock:
             now = datetime.now(UTC)
             if self._token is None or self._token.expired(now):
-                assert self._target.aws is not None
                 try:
-                    sts = client(self._target.aws, "sts")
-                    self._token = mint_token(sts, self._target.cluster_name)
+                    self._token = mint_token(client(self._aws, "sts"), self._cluster_name)
                 except BotoCoreError as error:
                     raise PreflightError(
-                        f"Cannot sign a token for EKS cluster {self._target.cluster_name}: {error}. "
+                        f"Cannot sign a token for EKS cluster {self._cluster_name}: {error}. "
                         "Check the AWS credentials."
                     ) from error
             configuration.api_key["authorization"] = self._token.token

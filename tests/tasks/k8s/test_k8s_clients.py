@@ -106,3 +106,27 @@ def test_missing_aws_credentials_are_a_preflight_error(
     with pytest.raises(PreflightError, match="Cannot sign a token for EKS cluster kubeflow"):
         preflight_kubernetes.fn(eks_target(server, ca))
     reset_sessions()
+
+
+def test_an_old_token_is_replaced_before_the_next_request(aws_credentials: None) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from kubernetes.client import Configuration
+
+    from tasks.k8s.clients import _TokenRefresher
+
+    refresher = _TokenRefresher("kubeflow", AwsContext(region="us-west-2"))
+    configuration = Configuration()
+    refresher(configuration)
+    first = configuration.api_key["authorization"]
+    refresher(configuration)
+    assert configuration.api_key["authorization"] == first  # still fresh: no new signature
+    assert refresher._token is not None
+    kept = refresher._token
+    refresher._token = replace(kept, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    refresher(configuration)
+    # Signed again (the text may repeat within the same second: X-Amz-Date has 1 s resolution).
+    assert refresher._token is not kept
+    assert not refresher._token.expired(datetime.now(UTC) + timedelta(minutes=13))
+    assert configuration.api_key["authorization"] == refresher._token.token
