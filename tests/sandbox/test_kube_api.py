@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -298,6 +301,37 @@ def test_pagination(core: client.CoreV1Api, namespace: str) -> None:
     rest = core.list_namespaced_config_map(namespace, limit=2, _continue=first.metadata._continue)
     names = [i.metadata.name for i in first.items + rest.items]
     assert names == ["a", "b", "c"]
+
+
+def _raw(
+    server: KubeApiServer, method: str, path: str, body: bytes, content_type: str
+) -> dict[str, Any]:
+    request = urllib.request.Request(
+        server.url + path,
+        data=body,
+        method=method,
+        headers={"Content-Type": content_type, "Authorization": "Bearer sandbox-token"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())  # type: ignore[no-any-return]
+
+
+def test_bad_requests_get_the_right_status(server: KubeApiServer, namespace: str) -> None:
+    base = f"/api/v1/namespaces/{namespace}/configmaps"
+    _raw(server, "POST", base, b'{"metadata": {"name": "a"}}', "application/json")
+    wrong_method = _raw(server, "POST", f"{base}/a", b"{}", "application/json")
+    assert (wrong_method["code"], wrong_method["reason"]) == (405, "MethodNotAllowed")
+    wrong_type = _raw(server, "PATCH", f"{base}/a", b"{}", "text/plain")
+    assert (wrong_type["code"], wrong_type["reason"]) == (415, "UnsupportedMediaType")
+    not_json = _raw(server, "PATCH", f"{base}/a", b"{nope", "application/merge-patch+json")
+    assert (not_json["code"], not_json["reason"]) == (400, "BadRequest")
+    no_manager = _raw(server, "PATCH", f"{base}/a", b"{}", "application/apply-patch+yaml")
+    assert no_manager["code"] == 422
+    unknown = _raw(server, "GET", "/apis/example.com/v1/widgets", b"", "application/json")
+    assert (unknown["code"], unknown["reason"]) == (404, "NotFound")
 
 
 def test_wrong_token_is_unauthorized(server: KubeApiServer, tmp_path: Path) -> None:

@@ -299,6 +299,24 @@ def test_crd_serves_its_kind_until_deleted(store: ObjectStore) -> None:
     assert store.list("elbv2.k8s.aws/v1beta1", "TargetGroupBinding") == []
 
 
+def test_custom_resource_status_subresource(store: ObjectStore) -> None:
+    store.create(_crd())
+    tgb = {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": "tgb", "namespace": "default"},
+        "spec": {"targetType": "ip"},
+        "status": {"observedGeneration": 7},
+    }
+    created = store.create(tgb)
+    assert "status" not in created
+    with_status = store.update_status({**created, "status": {"observedGeneration": 1}})
+    assert with_status["status"] == {"observedGeneration": 1}
+    applied = store.apply({**tgb, "spec": {"targetType": "instance"}}, field_manager="me")
+    assert applied["status"] == {"observedGeneration": 1}
+    assert applied["metadata"]["generation"] == 2
+
+
 def test_invalid_deployment_is_rejected(store: ObjectStore) -> None:
     broken = _deployment("web")
     broken["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
