@@ -54,7 +54,10 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
         class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
         deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
         ready_replicas=_ready(best) if best else 0,
-        owned=best is not None and naming.is_owned(_labels(best), stack),
+        # Ours when either part carries our labels: a half-removed install is still ours to repair.
+        owned=any(
+            item is not None and naming.is_owned(_labels(item), stack) for item in (best, chosen)
+        ),
     )
 
 

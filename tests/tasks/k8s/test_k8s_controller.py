@@ -237,3 +237,17 @@ def test_delete_leaves_a_helm_install_alone(
         )
         is not None
     )
+
+
+def test_auto_repairs_our_install_when_its_deployment_was_deleted(
+    target: KubeTarget, kube_server: KubeApiServer
+) -> None:
+    ensure_controller.fn(target, mode="install", **INSTALL)
+    kube_server.store.delete("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+    state = observe_controller.fn(target, STACK)
+    assert (state.provider, state.owned, state.deployment) == ("none", True, None)
+    repaired = ensure_controller.fn(target, mode="auto", **INSTALL)
+    assert repaired.applied is not None
+    assert repaired.applied.of("created") == (
+        "Deployment kube-system/aws-load-balancer-controller",
+    )
