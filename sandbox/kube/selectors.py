@@ -98,3 +98,26 @@ def field_selector(text: str | None) -> Predicate:
 def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """Whether a ``matchLabels``-style map (e.g. a Service selector) selects ``labels``."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Whether a ``metav1.LabelSelector`` (matchLabels, matchExpressions) selects ``labels``.
+
+    An empty or missing selector selects everything, as in webhook configurations.
+    """
+    if not selector:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator", "")
+        values = set(expression.get("values") or [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True

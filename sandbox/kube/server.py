@@ -41,6 +41,7 @@ class KubeApiServer:
         deployment_ready_delay: float = 0.5,
         run_controllers: bool = True,
         allow_anonymous: bool | None = None,
+        enforce_webhooks: bool = True,
     ) -> None:
         """Configure the server; ``start()`` binds it.
 
@@ -52,11 +53,14 @@ class KubeApiServer:
             run_controllers: start with the built-in controllers on (``controllers.set_enabled``).
             allow_anonymous: accept requests without credentials; by default only over plain
                 HTTP, where kubectl (client-go) never sends a bearer token.
+            enforce_webhooks: refuse writes that a matching admission webhook without ready
+                endpoints would fail (``failurePolicy: Fail``), as a real cluster does.
         """
         self.host = host
         self.port = port
         self.tls = tls
         self.store = ObjectStore()
+        self.store.enforce_webhooks = enforce_webhooks
         self.authenticator = TokenAuthenticator(
             tokens,
             accept_eks_tokens=accept_eks_tokens,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import selectors
+from .admission import AdmissionMixin
 from .errors import ApiError, bad_request
 from .lifecycle import LifecycleMixin
 from .resources import ResourceType
@@ -14,7 +15,7 @@ from .writes import WriteMixin
 __all__ = ["Listener", "Object", "ObjectStore", "now_rfc3339"]
 
 
-class ObjectStore(WriteMixin, LifecycleMixin):
+class ObjectStore(WriteMixin, LifecycleMixin, AdmissionMixin):
     """Thread-safe objects by resource type, namespace and name, with a global resourceVersion.
 
     The ``*_object`` methods take a :class:`ResourceType` and serve the HTTP layer; the short

@@ -177,3 +177,13 @@ class StoreBase:
 
     def _reap(self) -> None:
         raise NotImplementedError
+
+    def _admit(
+        self,
+        rtype: ResourceType,
+        operation: str,
+        obj: Object,
+        old: Object | None,
+        subresource: str,
+    ) -> None:
+        """Admission control before a write; the admission mixin overrides it."""

@@ -72,6 +72,7 @@ class WriteMixin(StoreBase):
                 obj.pop("status", None)  # status is written through /status only
             kinds.apply_defaults(rtype, obj, None, self._alloc)
             kinds.validate(rtype, obj)
+            self._admit(rtype, "CREATE", obj, None, "")
             if managed is None:
                 managed = ManagedFields(None)
                 managed.record_update(
@@ -296,6 +297,8 @@ class WriteMixin(StoreBase):
                 )
         kinds.apply_defaults(rtype, new, live, self._alloc)
         kinds.validate(rtype, new)
+        # Before the no-op check: a real server calls webhooks for unchanged writes too.
+        self._admit(rtype, "UPDATE", new, live, actor[2])
         if rtype.has_generation and spec_part(new) != spec_part(live):
             meta["generation"] = int(live_meta.get("generation", 1)) + 1
         meta["managedFields"] = managed.entries
