@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     ca_bundle: Path | None = Field(
         default=None, description="PEM bundle to verify the dashboard's HTTPS certificate with."
     )
+    authoritative_dns_port: int = Field(
+        default=53, ge=1, le=65535, description="Port of authoritative name servers (53)."
+    )
     https_port: int = Field(default=443, ge=1, le=65535, description="Port of the HTTPS check.")
     kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
     poll_interval_seconds: Seconds = Field(default=5.0, description="First delay between polls.")

@@ -1,0 +1,161 @@
+"""DNS checks with dnspython: delegation and answers, at authoritative servers and resolvers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.query
+import dns.rdatatype
+import dns.resolver
+from prefect import task
+
+from core.dnsnames import normalise
+from core.errors import PermanentError
+from core.settings import Settings, get_settings, nameserver_address
+from core.waiting import wait_until
+from tasks.aws.logs import run_logger
+
+QUERY_TIMEOUT = 3.0
+
+
+def resolver(settings: Settings) -> dns.resolver.Resolver:
+    """The configured resolvers (KFALB_DNS_NAMESERVERS), else the system's."""
+    if not settings.dns_nameservers:
+        result = dns.resolver.Resolver()
+    else:
+        result = dns.resolver.Resolver(configure=False)
+        result.nameservers = [
+            dns.nameserver.Do53Nameserver(*nameserver_address(item))
+            for item in settings.dns_nameservers
+        ]
+    result.lifetime = QUERY_TIMEOUT * 2
+    result.timeout = QUERY_TIMEOUT
+    result.cache = None
+    return result
+
+
+def answers(name: str, rtype: str, settings: Settings) -> tuple[str, ...]:
+    """Sorted, normalised answers for name/rtype at the resolvers; () when none."""
+    try:
+        result = resolver(settings).resolve(name, rtype, raise_on_no_answer=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers, dns.exception.Timeout):
+        return ()
+    if result.rrset is None:
+        return ()
+    return tuple(sorted(normalise(item.to_text()) for item in result.rrset))
+
+
+def _server_addresses(name_servers: Iterable[str], settings: Settings) -> list[str]:
+    addresses: list[str] = []
+    for server in name_servers:
+        addresses.extend(answers(server, "A", settings))
+    return addresses
+
+
+def authoritative_answers(
+    name: str, rtype: str, name_servers: Iterable[str], settings: Settings
+) -> dict[str, tuple[str, ...]]:
+    """Ask each of a zone's name servers directly: {server address: answers}.
+
+    Answers at the name itself count, of the type asked or a CNAME (which the server may give
+    instead of following it).
+    """
+    results: dict[str, tuple[str, ...]] = {}
+    query = dns.message.make_query(name, rtype)
+    for address in _server_addresses(name_servers, settings):
+        try:
+            response = dns.query.udp(
+                query, address, port=settings.authoritative_dns_port, timeout=QUERY_TIMEOUT
+            )
+        except (dns.exception.DNSException, OSError):
+            results[address] = ()
+            continue
+        wanted = (dns.rdatatype.from_text(rtype), dns.rdatatype.CNAME)
+        values = [
+            normalise(item.to_text())
+            for rrset in (*response.answer, *response.authority)
+            if rrset.rdtype in wanted and rrset.name == dns.name.from_text(name)
+            for item in rrset
+        ]
+        results[address] = tuple(sorted(values))
+    return results
+
+
+def _same_servers(found: Iterable[str], wanted: Iterable[str]) -> bool:
+    return {normalise(item) for item in found} == {normalise(item) for item in wanted}
+
+
+@task(name="verify-delegation")
+def wait_for_delegation(
+    subdomain: str, name_servers: tuple[str, ...], *, root_name_servers: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Wait until the subdomain's NS set is the zone's name servers, in public DNS.
+
+    With `root_name_servers` (the root zone is in Route53) the root's authoritative servers are
+    asked first; then the configured resolvers. Bounded by KFALB_DELEGATION_TIMEOUT_SECONDS.
+    """
+    settings = get_settings()
+    logger = run_logger()
+    if root_name_servers:
+        wait_until(
+            lambda: authoritative_answers(subdomain, "NS", root_name_servers, settings),
+            lambda found: (
+                bool(found) and all(_same_servers(v, name_servers) for v in found.values())
+            ),
+            what=f"the root zone's name servers to delegate {subdomain}",
+            timeout=settings.delegation_timeout_seconds,
+            interval=settings.poll_interval_seconds,
+            max_interval=settings.poll_max_interval_seconds,
+        )
+    found = wait_until(
+        lambda: answers(subdomain, "NS", settings),
+        lambda found: _same_servers(found, name_servers),
+        what=f"public DNS to show the delegation of {subdomain} to {', '.join(name_servers)}",
+        timeout=settings.delegation_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+        describe=lambda found: f"NS {', '.join(found or ()) or 'none'}",
+    )
+    logger.info("Delegation of %s is visible: %s", subdomain, ", ".join(found))
+    return found
+
+
+@task(name="wait-for-dns")
+def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) -> tuple[str, ...]:
+    """Wait until `host` resolves like `target` (the ALB's name): at the subdomain's
+    authoritative servers, then at the configured resolvers. Bounded by KFALB_DNS_TIMEOUT_SECONDS.
+    """
+    settings = get_settings()
+    expected = answers(target, "A", settings)
+    if not expected:
+        raise PermanentError(f"The ALB name {target} does not resolve; is the load balancer gone?")
+
+    def matches(found: tuple[str, ...]) -> bool:
+        return bool(found) and set(found) <= set(expected)
+
+    def points_at_target(found: tuple[str, ...]) -> bool:
+        return matches(found) or normalise(target) in found
+
+    wait_until(
+        lambda: authoritative_answers(host, "A", zone_name_servers, settings),
+        lambda found: bool(found) and all(points_at_target(v) for v in found.values()),
+        what=f"{host} at the subdomain's name servers to answer {', '.join(expected)}",
+        timeout=settings.dns_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+    )
+    found = wait_until(
+        lambda: answers(host, "A", settings),
+        matches,
+        what=f"{host} to resolve to {', '.join(expected)} at the resolvers",
+        describe=lambda found: ", ".join(found or ()) or "no answer",
+        timeout=settings.dns_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+    )
+    run_logger().info("%s resolves to %s", host, ", ".join(found))
+    return found
