@@ -12,12 +12,14 @@ from .errors import ApiError
 from .resources import ResourceType
 from .selectors import selector_matches
 from .store import Object, ObjectStore, now_rfc3339
+from .workloads import missing_references
 
 log = logging.getLogger(__name__)
 
 DEPLOYMENT_MANAGER = "deployment-controller"
 ENDPOINTS_MANAGER = "endpoint-controller"
 SLICE_MANAGER = "endpointslice-controller"
+SERVICE_ACCOUNT_MANAGER = "service-account-controller"
 
 
 def _condition(old: list[Object], kind: str, status: str, reason: str, message: str) -> Object:
@@ -152,6 +154,7 @@ class ControllerManager:
 
     def reconcile(self) -> float | None:
         """One pass of every controller; returns when the next pending rollout finishes."""
+        self._service_accounts()
         next_due = self._deployments()
         self._endpoints()
         return next_due
@@ -180,10 +183,37 @@ class ControllerManager:
             ready = now >= rollout[1]
             if not ready:
                 next_due = rollout[1] if next_due is None else min(next_due, rollout[1])
+            elif missing := missing_references(deployment, self._exists):
+                # Like pods stuck in ContainerCreating; a later write of what is missing wakes us.
+                log.debug("deployment %s/%s waits for %s", key[0], key[1], ", ".join(missing))
+                ready = False
             self._write_status(rtype, deployment, ready=ready)
         for key in set(self._rollouts) - alive:
             del self._rollouts[key]
         return next_due
+
+    def _exists(self, kind: str, namespace: str, name: str) -> bool:
+        return self.store.find("v1", kind, name, namespace) is not None
+
+    def _service_accounts(self) -> None:
+        """Every active namespace gets its "default" ServiceAccount, as on a real cluster."""
+        sa_type = self._type("v1", "ServiceAccount")
+        namespaces, _ = self.store.list_objects(self._type("v1", "Namespace"), None)
+        for namespace in namespaces:
+            name = namespace["metadata"]["name"]
+            if namespace["metadata"].get("deletionTimestamp") or self._exists(
+                "ServiceAccount", name, "default"
+            ):
+                continue
+            try:
+                self.store.create_object(
+                    sa_type,
+                    name,
+                    {"metadata": {"name": "default"}},
+                    manager=SERVICE_ACCOUNT_MANAGER,
+                )
+            except ApiError as exc:
+                log.debug("could not create the default service account in %s: %s", name, exc)
 
     def _write_status(self, rtype: ResourceType, deployment: Object, *, ready: bool) -> None:
         meta = deployment["metadata"]

@@ -360,6 +360,29 @@ def test_controllers_make_deployments_ready_and_fill_endpoints(store: ObjectStor
     assert store.find("v1", "Endpoints", "web", "default") is None
 
 
+def test_deployment_waits_for_the_secrets_its_pods_mount(store: ObjectStore) -> None:
+    controllers = ControllerManager(store, deployment_ready_delay=0.0)
+    deployment = _deployment("web")
+    pod_spec = deployment["spec"]["template"]["spec"]
+    pod_spec["volumes"] = [{"name": "tls", "secret": {"secretName": "web-tls"}}]
+    pod_spec["serviceAccountName"] = "web"
+    store.create(deployment)
+    store.create({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}})
+    controllers.reconcile()
+    assert "readyReplicas" not in store.get("apps/v1", "Deployment", "web", "default")["status"]
+    store.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "web-tls"},
+            "type": "kubernetes.io/tls",
+        }
+    )
+    controllers.reconcile()
+    assert store.get("apps/v1", "Deployment", "web", "default")["status"]["readyReplicas"] == 1
+    assert store.find("v1", "ServiceAccount", "default", "default") is not None
+
+
 def test_deployment_change_is_not_ready_until_the_delay_passed(store: ObjectStore) -> None:
     controllers = ControllerManager(store, deployment_ready_delay=3600.0)
     store.create(_deployment("web"))
