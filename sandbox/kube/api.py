@@ -10,7 +10,7 @@ from .patching import json_patch, merge_patch, strategic_merge_patch
 from .resources import ResourceType
 from .routing import Request, Response, WatchStream, field_manager, parse_body, truthy
 from .scale import scale_of, with_scale
-from .selectors import field_selector, label_selector
+from .selectors import Predicate, field_selector, label_selector
 from .store import Object, ObjectStore
 from .tables import table
 
@@ -47,7 +47,7 @@ class ResourceApi:
             )
         raise method_not_allowed()
 
-    def _predicate(self, request: Request) -> Any:
+    def _predicate(self, request: Request) -> Predicate:
         by_label = label_selector(request.query.get("labelSelector"))
         by_field = field_selector(request.query.get("fieldSelector"))
         return lambda obj: by_label(obj) and by_field(obj)
@@ -56,12 +56,8 @@ class ResourceApi:
         route = request.route
         items, rv = self.store.list_objects(route.rtype, route.namespace, self._predicate(request))
         metadata: dict[str, Any] = {"resourceVersion": rv}
-        limit = int(request.query.get("limit") or 0)
-        start = (
-            int(request.query.get("continue") or 0)
-            if (request.query.get("continue") or "0").isdigit()
-            else 0
-        )
+        limit = _number(request.query.get("limit"), "limit")
+        start = _number(request.query.get("continue"), "continue")
         if limit > 0:
             page = items[start : start + limit]
             if start + limit < len(items):
@@ -86,7 +82,7 @@ class ResourceApi:
             resource_version=request.query.get("resourceVersion"),
             send_initial_events=truthy(request.query.get("sendInitialEvents")),
         )
-        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        timeout = _number(request.query.get("timeoutSeconds"), "timeoutSeconds") or 1800
         render = (lambda obj: self._table([obj], request)) if request.as_table else None
         return WatchStream(watcher, route.rtype, timeout, render)
 
@@ -298,6 +294,15 @@ class ResourceApi:
                 "items": deleted,
             },
         )
+
+
+def _number(value: str | None, name: str) -> int:
+    """A non-negative integer query parameter (0 when absent); continue tokens are offsets."""
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise bad_request(f"invalid {name} parameter {value!r}")
+    return int(value)
 
 
 def _patcher(media: str, patch: Any, rtype: ResourceType) -> Callable[[Object], Object]:
