@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
 from core.errors import is_transient
@@ -20,13 +21,15 @@ def retry_on_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     """Prefect `retry_condition_fn`: retry when the task failed with a TransientError only."""
     try:
         state.result()
-    except Exception as error:  # noqa: BLE001 - deciding about any failure is the point here
+    except Exception as error:  # any failure: deciding about it is the point here
         return is_transient(error)
     return False
 
 
-#: `@task` with the shared retry policy; tasks that must not retry use plain `@task`.
+#: `@task` with the shared retry policy. No caching: these tasks read or change the live world,
+#: so a result remembered from earlier in the run would be stale.
 retrying_task = task(
+    cache_policy=NO_CACHE,
     retries=RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
     retry_jitter_factor=RETRY_JITTER,

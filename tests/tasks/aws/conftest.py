@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-import logging
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from moto.server import ThreadedMotoServer
 
 from core.spec import StackSpec, parse_spec
+from sandbox.aws import AwsSandbox
+from sandbox.aws.server import reset_account
+from sandbox.aws.world import seed_root_zone
 from tasks.aws import clients
 from tasks.aws.clients import AwsContext
 
 REGION = "us-west-2"
+#: An account of our own in the process-wide moto, so resets never touch other tests' worlds.
+ACCOUNT = "210987654321"
 CLUSTER = "kubeflow"
 CONFIG: dict[str, Any] = {
     "cluster": {"name": CLUSTER, "region": REGION},
@@ -31,26 +32,17 @@ CONFIG: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto in server mode on a free 127.0.0.1 port, for the whole session."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def sandbox() -> Iterator[AwsSandbox]:
+    """The strict AWS sandbox (moto in server mode), with an account of its own for these tests."""
+    with AwsSandbox(account_id=ACCOUNT, acm_validation_delay=0.0) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    """Point boto3 at the moto server with dummy credentials; reset moto; make waits short."""
+def aws_env(sandbox: AwsSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """Point boto3 at the sandbox with its dummy credentials; empty our account; short waits."""
     env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
+        **sandbox.env(),
         "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
         # One send per call: tests that want botocore's retries raise this themselves.
@@ -66,9 +58,8 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) 
         monkeypatch.setenv(key, value)
     for key in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_RETRY_MODE"):
         monkeypatch.delenv(key, raising=False)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    # Only our account: other sandboxes in this process keep their state.
+    reset_account(sandbox.account_id)
     clients.reset_sessions()
     yield
     clients.reset_sessions()
@@ -84,14 +75,10 @@ def spec() -> StackSpec:
     return parse_spec(json.loads(json.dumps(CONFIG)))
 
 
-def _boto(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-
-
 @pytest.fixture
-def boto() -> Callable[[str], Any]:
+def boto(sandbox: AwsSandbox) -> Callable[[str], Any]:
     """`boto(service)`: a plain boto3 client for seeding and checking the world."""
-    return _boto
+    return sandbox.client
 
 
 @dataclass
@@ -106,39 +93,21 @@ class World:
 
 
 @pytest.fixture
-def root_zone_id() -> str:
-    """A public hosted zone for example.com, the root domain."""
-    zone = _boto("route53").create_hosted_zone(Name="example.com", CallerReference="root")
-    return str(zone["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+def root_zone_id(sandbox: AwsSandbox) -> str:
+    """A public hosted zone for example.com, the root domain (with one unrelated record)."""
+    return seed_root_zone(sandbox.client("route53"), "example.com")
 
 
 @pytest.fixture
-def world(root_zone_id: str) -> World:
-    boto = _boto
-    ec2 = boto("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index}.0/24")["Subnet"]["SubnetId"]
-        for index in range(4)
-    ]
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    for subnet in subnets[:2]:
-        ec2.associate_route_table(RouteTableId=public_table, SubnetId=subnet)
-    # subnets[2] has its own private table; subnets[3] falls back to the VPC's main table.
-    private_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.associate_route_table(RouteTableId=private_table, SubnetId=subnets[2])
-    role = boto("iam").create_role(RoleName="eks-cluster", AssumeRolePolicyDocument="{}")
-    boto("eks").create_cluster(
-        name=CLUSTER, roleArn=role["Role"]["Arn"], resourcesVpcConfig={"subnetIds": subnets}
-    )
+def world(sandbox: AwsSandbox) -> World:
+    """The sandbox's world: public (IGW) and private (NAT) subnets, EKS cluster, root zone."""
+    seeded = sandbox.seed_world(cluster_name=CLUSTER)
+    assert seeded.root_zone_id is not None
     return World(
-        vpc_id=vpc,
-        public_subnets=subnets[:2],
-        private_subnets=subnets[2:],
-        root_zone_id=root_zone_id,
+        vpc_id=seeded.vpc_id,
+        public_subnets=list(seeded.public_subnet_ids),
+        private_subnets=list(seeded.private_subnet_ids),
+        root_zone_id=seeded.root_zone_id,
     )
 
 
@@ -170,6 +139,10 @@ def error_response(protocol: str, code: str, message: str = "injected", status: 
     return AWSResponse("https://injected", status, headers, _Body(body))
 
 
+#: botocore event names use the hyphenated service id.
+_EVENT_SERVICE = {"route53": "route-53", "elbv2": "elastic-load-balancing-v2"}
+
+
 @dataclass
 class Faults:
     """Inject AWS errors that moto does not raise, through a botocore before-send handler."""
@@ -190,7 +163,6 @@ class Faults:
     ) -> None:
         """Answer `operation` with `code` (the first `times` sends, or always)."""
         protocol = {"acm": "json", "ec2": "ec2"}.get(service, "xml")
-        event_service = {"route53": "route-53", "elbv2": "elastic-load-balancing-v2"}
         remaining = [times]
 
         def handler(**_: Any) -> Any:
@@ -201,7 +173,17 @@ class Faults:
                 remaining[0] -= 1
             return error_response(protocol, code, message, status)
 
-        self.add(f"before-send.{event_service.get(service, service)}.{operation}", handler)
+        self.add(f"before-send.{_EVENT_SERVICE.get(service, service)}.{operation}", handler)
+
+    def respond(self, service: str, operation: str, body: bytes, *, status: int = 200) -> None:
+        """Answer every `operation` call with this raw body (e.g. a state moto cannot reach)."""
+        kind = "application/x-amz-json-1.1" if service == "acm" else "text/xml"
+
+        def handler(**_: Any) -> Any:
+            self.sent.append(operation)
+            return AWSResponse("https://injected", status, {"Content-Type": kind}, _Body(body))
+
+        self.add(f"before-send.{_EVENT_SERVICE.get(service, service)}.{operation}", handler)
 
     def add(self, event: str, handler: Callable[..., Any]) -> None:
         clients.session(self.ctx).events.register(event, handler)
@@ -224,10 +206,43 @@ def _mutating_calls_during(action: Callable[[], Any]) -> list[str]:
     before = clients.api_calls()
     action()
     after = clients.api_calls().since(before)
-    return [f"{call.service}:{call.operation}" for call in after.mutating_calls()]
+    return [f"{c.service}:{c.operation}" for c in after.mutating_calls() for _ in range(c.count)]
 
 
 @pytest.fixture
 def mutations() -> Callable[[Callable[[], Any]], list[str]]:
     """`mutations(action)` runs action and returns the mutating AWS operations it called."""
     return _mutating_calls_during
+
+
+def _issue(sandbox: AwsSandbox, zone_id: str, domain: str) -> str:
+    """Request a DNS-validated certificate for a name in `zone_id` and let ACM issue it."""
+    acm, route53 = sandbox.client("acm"), sandbox.client("route53")
+    arn = str(acm.request_certificate(DomainName=domain, ValidationMethod="DNS")["CertificateArn"])
+    options = acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainValidationOptions"]
+    record = options[0]["ResourceRecord"]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": record["Name"],
+                        "Type": "CNAME",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": record["Value"]}],
+                    },
+                }
+            ]
+        },
+    )
+    status = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"]
+    assert status == "ISSUED", status
+    return arn
+
+
+@pytest.fixture
+def issued_certificate(sandbox: AwsSandbox) -> Callable[[str, str], str]:
+    """`issued_certificate(zone_id, domain)`: an ISSUED certificate not made by this stack."""
+    return lambda zone_id, domain: _issue(sandbox, zone_id, domain)

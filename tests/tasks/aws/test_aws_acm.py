@@ -1,11 +1,12 @@
-"""ACM tasks against moto: request or reuse, validation record placement, issuance wait, delete."""
+"""ACM tasks against the sandbox: request or reuse, record placement, issuance wait, delete."""
 
 from __future__ import annotations
 
-import pytest
-from moto import settings as moto_settings
+import json
 
-from core.errors import AwsTransientError, OwnershipError, WaitTimeout
+import pytest
+
+from core.errors import AwsError, AwsTransientError, OwnershipError, WaitTimeout
 from core.resources import RecordChange, RecordSetState, ValidationZones
 from tasks.aws import acm, acm_issuance, route53
 from tasks.aws.route53_records import change_records
@@ -14,18 +15,13 @@ from tasks.aws.route53_records import change_records
 @pytest.fixture
 def zones(ctx, spec, root_zone_id) -> ValidationZones:
     sub = route53.ensure_hosted_zone.fn(ctx, spec)
+    route53.ensure_delegation.fn(ctx, root_zone_id, sub)
     return ValidationZones(
         subdomain=spec.subdomain,
         subdomain_zone_id=sub.zone_id,
         root=spec.root,
         root_zone_id=root_zone_id,
     )
-
-
-@pytest.fixture
-def pending_forever(monkeypatch):
-    # moto issues a certificate on the first describe after this many seconds (read at run time).
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 3600)
 
 
 def test_desired_certificates_follow_the_spec(spec):
@@ -39,7 +35,7 @@ def test_desired_certificates_follow_the_spec(spec):
 
 
 def test_ensure_requests_once_and_places_records_in_the_right_zone(
-    ctx, spec, zones, boto, mutations, pending_forever
+    ctx, spec, zones, boto, mutations
 ):
     sub_request, root_request = acm.desired_certificates(spec)
     sub = acm.ensure_certificate.fn(ctx, spec, sub_request, zones=zones)
@@ -49,12 +45,8 @@ def test_ensure_requests_once_and_places_records_in_the_right_zone(
     assert sub.tags == spec.tags
     assert {record.zone_id for record in sub.validation_records} == {zones.subdomain_zone_id}
     assert {record.zone_id for record in root.validation_records} == {zones.root_zone_id}
-    assert (
-        boto("acm").describe_certificate(CertificateArn=sub.arn)["Certificate"][
-            "DomainValidationOptions"
-        ][0]["ValidationMethod"]
-        == "DNS"
-    )
+    described = boto("acm").describe_certificate(CertificateArn=sub.arn)["Certificate"]
+    assert described["DomainValidationOptions"][0]["ValidationMethod"] == "DNS"
 
     again: list = []
     made = mutations(
@@ -64,7 +56,7 @@ def test_ensure_requests_once_and_places_records_in_the_right_zone(
     assert again[0].arn == sub.arn
 
 
-def test_a_certificate_without_our_tags_is_not_reused(ctx, spec, zones, boto, pending_forever):
+def test_a_certificate_without_our_tags_is_not_reused(ctx, spec, zones, boto):
     request = acm.desired_certificates(spec)[0]
     theirs = boto("acm").request_certificate(DomainName=request.domain, ValidationMethod="DNS")
     ours = acm.ensure_certificate.fn(ctx, spec, request, zones=zones)
@@ -72,7 +64,20 @@ def test_a_certificate_without_our_tags_is_not_reused(ctx, spec, zones, boto, pe
     assert ours.owned
 
 
-def test_root_not_in_route53_leaves_records_to_add_by_hand(ctx, spec, zones, pending_forever):
+def test_sans_and_their_shared_records(ctx, spec, zones):
+    sans = ("platform.example.com", "*.ml.platform.example.com")
+    request = acm.desired_certificates(spec)[0].model_copy(update={"sans": sans})
+    certificate = acm.ensure_certificate.fn(ctx, spec, request, zones=zones)
+    assert set(certificate.sans) == set(sans)
+    # *.platform.example.com and platform.example.com prove the same name: one record for both.
+    domains = sorted(sorted(record.domains) for record in certificate.validation_records)
+    assert domains == [
+        ["*.ml.platform.example.com"],
+        ["*.platform.example.com", "platform.example.com"],
+    ]
+
+
+def test_root_not_in_route53_leaves_records_to_add_by_hand(ctx, spec, zones):
     manual = zones.model_copy(update={"root_zone_id": None})
     root = acm.ensure_certificate.fn(ctx, spec, acm.desired_certificates(spec)[1], zones=manual)
     assert acm.validation_changes([root]) == {}
@@ -80,23 +85,22 @@ def test_root_not_in_route53_leaves_records_to_add_by_hand(ctx, spec, zones, pen
     assert root.validation_records[0].zone_name == "example.com"
 
 
-def test_both_certificates_issue_once_their_records_are_in_place(ctx, spec, zones, monkeypatch):
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
+def test_both_certificates_issue_once_their_records_are_in_place(ctx, spec, zones, mutations):
     certificates = [
         acm.ensure_certificate.fn(ctx, spec, request, zones=zones)
         for request in acm.desired_certificates(spec)
     ]
     changes = acm.validation_changes(certificates)
     assert set(changes) == {zones.subdomain_zone_id, zones.root_zone_id}
-    for zone_id, batch in changes.items():
-        change_records.fn(ctx, zone_id, batch)
+    made = mutations(
+        lambda: [change_records.fn(ctx, zone, batch) for zone, batch in changes.items()]
+    )
+    assert made == ["route53:ChangeResourceRecordSets"] * 2
     issued = acm_issuance.wait_for_certificates.fn(ctx, certificates, zones=zones)
     assert [state.status for state in issued] == ["ISSUED", "ISSUED"]
 
 
-def test_timeout_names_the_missing_and_the_wrong_record(
-    ctx, spec, zones, monkeypatch, pending_forever
-):
+def test_timeout_names_the_missing_and_the_wrong_record(ctx, spec, zones, monkeypatch):
     monkeypatch.setenv("KFALB_ACM_TIMEOUT_SECONDS", "0.2")
     sub_request, root_request = acm.desired_certificates(spec)
     sub = acm.ensure_certificate.fn(ctx, spec, sub_request, zones=zones)
@@ -115,17 +119,62 @@ def test_timeout_names_the_missing_and_the_wrong_record(
     assert "PENDING_VALIDATION" in message
 
 
-def test_delete_only_ours_and_report_gone(ctx, spec, zones, boto, faults, pending_forever):
+def test_a_failed_certificate_fails_the_wait_with_its_reason_and_records(ctx, spec, zones, faults):
+    sub = acm.ensure_certificate.fn(ctx, spec, acm.desired_certificates(spec)[0], zones=zones)
+    record = sub.validation_records[0]
+    failed = {
+        "Certificate": {
+            "CertificateArn": sub.arn,
+            "DomainName": sub.domain,
+            "SubjectAlternativeNames": [sub.domain],
+            "Status": "FAILED",
+            "FailureReason": "CAA_ERROR",
+            "DomainValidationOptions": [
+                {
+                    "DomainName": sub.domain,
+                    "ValidationStatus": "FAILED",
+                    "ResourceRecord": {"Name": record.name, "Type": "CNAME", "Value": record.value},
+                }
+            ],
+        }
+    }
+    # ACM fails a certificate when, e.g., a CAA record forbids Amazon; moto never does.
+    faults.respond("acm", "DescribeCertificate", json.dumps(failed).encode())
+    with pytest.raises(AwsError, match="FAILED \\(CAA_ERROR\\)") as caught:
+        acm_issuance.wait_for_certificates.fn(ctx, [sub], zones=zones)
+    assert f"{record.name} CNAME {record.value}: missing from zone platform.example.com" in str(
+        caught.value
+    )
+
+
+def test_delete_only_ours_and_report_gone(ctx, spec, zones, issued_certificate):
     request = acm.desired_certificates(spec)[0]
     ours = acm.ensure_certificate.fn(ctx, spec, request, zones=zones)
-    theirs = boto("acm").request_certificate(DomainName="x.example.com", ValidationMethod="DNS")
+    theirs = issued_certificate(zones.root_zone_id, "www.example.com")
     with pytest.raises(OwnershipError):
-        acm.delete_certificate.fn(ctx, theirs["CertificateArn"], stack=spec.name)
-
-    # Real ACM refuses while a listener uses it; moto does not, so inject the error.
-    faults.fail("acm", "DeleteCertificate", "ResourceInUseException", times=1)
-    with pytest.raises(AwsTransientError, match="still in use"):
-        acm.delete_certificate.fn(ctx, ours.arn, stack=spec.name)
-
+        acm.delete_certificate.fn(ctx, theirs, stack=spec.name)
     assert acm.delete_certificate.fn(ctx, ours.arn, stack=spec.name)
     assert not acm.delete_certificate.fn(ctx, ours.arn, stack=spec.name)
+
+
+def test_a_certificate_in_use_is_a_retryable_error_naming_the_user(
+    ctx, spec, world, boto, issued_certificate, faults
+):
+    arn = issued_certificate(world.root_zone_id, "kubeflow.example.com")
+    boto("acm").add_tags_to_certificate(
+        CertificateArn=arn, Tags=[{"Key": k, "Value": v} for k, v in spec.tags.items()]
+    )
+    elb = boto("elbv2")
+    lb = elb.create_load_balancer(Name="k8s-istio", Subnets=world.public_subnets)
+    lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": arn}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )
+    with pytest.raises(AwsTransientError, match="still in use by") as caught:
+        acm.delete_certificate.fn(ctx, arn, stack=spec.name)
+    assert lb_arn in str(caught.value)
+    assert caught.value.code == "ResourceInUseException"

@@ -9,13 +9,14 @@ from tasks.aws import ec2, eks, sts
 
 
 def _tags(boto, subnet_id: str) -> dict[str, str]:
+    """The subnet's tags except its Name."""
     found = boto("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
-    return {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+    return {tag["Key"]: tag["Value"] for tag in found.get("Tags", []) if tag["Key"] != "Name"}
 
 
 def test_caller_identity(ctx):
     identity = sts.observe_caller_identity.fn(ctx)
-    assert identity.account == "123456789012"
+    assert identity.account == "210987654321"
     assert identity.partition == "aws"
 
 
@@ -41,6 +42,29 @@ def test_subnets_are_classified_by_route_table(ctx, world):
         **dict.fromkeys(world.public_subnets, True),
         **dict.fromkeys(world.private_subnets, False),
     }
+
+
+def test_a_subnet_without_its_own_table_follows_the_main_one(ctx, world, boto):
+    ec2_client = boto("ec2")
+    loose = ec2_client.create_subnet(VpcId=world.vpc_id, CidrBlock="10.0.200.0/24")["Subnet"]
+    cluster = eks.observe_cluster.fn(ctx, world.cluster_name)
+    cluster = cluster.model_copy(update={"subnet_ids": (*cluster.subnet_ids, loose["SubnetId"])})
+    tables = ec2_client.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [world.vpc_id]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
+    (main,) = tables
+    (state,) = [s for s in ec2.observe_subnets.fn(ctx, cluster) if s.subnet_id == loose["SubnetId"]]
+    assert (state.public, state.route_table_id) == (False, main["RouteTableId"])
+
+    gateway = ec2_client.describe_internet_gateways()["InternetGateways"][0]["InternetGatewayId"]
+    ec2_client.create_route(
+        RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway
+    )
+    (state,) = [s for s in ec2.observe_subnets.fn(ctx, cluster) if s.subnet_id == loose["SubnetId"]]
+    assert state.public
 
 
 def test_subnet_tags_added_only_where_missing_and_removed_exactly(ctx, world, boto, mutations):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.errors import WaitTimeout
 from tasks.aws import elbv2
 
 
@@ -29,7 +30,7 @@ def _controller_tags(spec, extra: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def _make_alb(boto, world, spec, *, name: str, ours: bool) -> Alb:
+def _make_alb(boto, world, spec, certificate: str, *, name: str, ours: bool) -> Alb:
     """What the controller makes for an Ingress: SG, ALB, target group, HTTPS listener."""
     extra = spec.tags if ours else {"kubeflow-alb/stack": "other"}
     tags = _controller_tags(spec, extra)
@@ -63,19 +64,25 @@ def _make_alb(boto, world, spec, *, name: str, ours: bool) -> Alb:
         TargetType="ip",
         Tags=tags,
     )["TargetGroups"][0]["TargetGroupArn"]
-    cert = boto("acm").request_certificate(DomainName="*.platform.example.com")["CertificateArn"]
     elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"],
         Protocol="HTTPS",
         Port=443,
-        Certificates=[{"CertificateArn": cert}],
+        Certificates=[{"CertificateArn": certificate}],
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
-    return Alb(lb["LoadBalancerArn"], lb["DNSName"], tg, group, node["GroupId"], cert)
+    return Alb(lb["LoadBalancerArn"], lb["DNSName"], tg, group, node["GroupId"], certificate)
 
 
-def test_observe_by_dns_name_and_wait_until_active(ctx, spec, world, boto):
-    alb = _make_alb(boto, world, spec, name="k8s-istio-ours", ours=True)
+@pytest.fixture
+def certificate(world, issued_certificate) -> str:
+    return issued_certificate(world.root_zone_id, "kubeflow.example.com")
+
+
+def test_observe_by_dns_name_and_wait_until_active(
+    ctx, spec, world, boto, certificate, sandbox, monkeypatch
+):
+    alb = _make_alb(boto, world, spec, certificate, name="k8s-istio-ours", ours=True)
     seen = elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name.upper(), stack=spec.name)
     assert seen is not None
     assert seen.arn == alb.arn
@@ -83,16 +90,23 @@ def test_observe_by_dns_name_and_wait_until_active(ctx, spec, world, boto):
     assert [(item.port, item.certificate_arns) for item in seen.listeners] == [
         (443, (alb.certificate,))
     ]
-    assert seen.canonical_hosted_zone_id
+    assert seen.canonical_hosted_zone_id == "Z1H1FL5HABSF5"
+    assert seen.state == "provisioning"
+
+    monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
+    with pytest.raises(WaitTimeout, match="wait for load balancer"):
+        elbv2.wait_for_load_balancer.fn(ctx, alb.arn)
+    monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "2")
+    sandbox.set_load_balancer_state(alb.arn, "active")
     active = elbv2.wait_for_load_balancer.fn(ctx, alb.arn, stack=spec.name)
     assert active.state == "active"
     assert elbv2.observe_load_balancer.fn(ctx, dns_name="nope.elb.amazonaws.com") is None
     assert elbv2.observe_load_balancer.fn(ctx, arn=alb.arn + "0") is None
 
 
-def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, boto):
-    ours = _make_alb(boto, world, spec, name="k8s-istio-ours", ours=True)
-    theirs = _make_alb(boto, world, spec, name="k8s-istio-theirs", ours=False)
+def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, boto, certificate):
+    ours = _make_alb(boto, world, spec, certificate, name="k8s-istio-ours", ours=True)
+    theirs = _make_alb(boto, world, spec, certificate, name="k8s-istio-theirs", ours=False)
     found = elbv2.find_controller_resources.fn(ctx, spec)
     assert found.load_balancer_arns == (ours.arn,)
     assert found.target_group_arns == (ours.target_group,)

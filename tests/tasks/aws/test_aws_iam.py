@@ -55,7 +55,7 @@ def test_bundled_policy_created_once(ctx, spec, mutations):
     policy = iam.ensure_policy.fn(ctx, spec)
     assert policy.owned
     assert policy.document_matches
-    assert policy.arn == f"arn:aws:iam::123456789012:policy/{naming.policy_name(spec.name)}"
+    assert policy.arn == f"arn:aws:iam::210987654321:policy/{naming.policy_name(spec.name)}"
     assert len(iam.load_controller_policy()["Statement"]) > 10
     assert mutations(lambda: iam.ensure_policy.fn(ctx, spec)) == []
 

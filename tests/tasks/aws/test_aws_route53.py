@@ -88,13 +88,14 @@ def test_untagged_zone_with_our_caller_reference_is_ours_and_gets_tagged(
     assert zone.tags == spec.tags
 
 
-def test_used_caller_reference_moves_to_the_next_generation(ctx, spec, root_zone_id, faults):
-    # Real Route53 refuses a CallerReference used by a zone deleted since; moto does not.
-    faults.fail("route53", "CreateHostedZone", "HostedZoneAlreadyExists", status=409, times=1)
-    zone = route53.ensure_hosted_zone.fn(ctx, spec)
-    assert zone.caller_reference.endswith(":1")
-    assert zone.owned
-    assert faults.sent.count("CreateHostedZone") == 2
+def test_used_caller_reference_moves_to_the_next_generation(ctx, spec, root_zone_id, boto):
+    # Route53 refuses a CallerReference used by a zone that was deleted since.
+    first = route53.ensure_hosted_zone.fn(ctx, spec)
+    boto("route53").delete_hosted_zone(Id=first.zone_id)
+    second = route53.ensure_hosted_zone.fn(ctx, spec)
+    assert second.zone_id != first.zone_id
+    assert second.caller_reference == naming.zone_caller_reference(spec.name, spec.subdomain, 1)
+    assert second.owned
 
 
 def test_delegation_upserts_only_when_the_ns_set_differs(ctx, spec, root_zone_id, mutations):
