@@ -9,20 +9,37 @@ from botocore.exceptions import ClientError
 from core import naming
 from core.dnsnames import normalise
 from core.errors import AwsError, OwnershipError, PreflightError
-from core.resources import ChangeResult, HostedZoneState, RecordChange, RecordSetState
+from core.resources import HostedZoneState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
 from tasks.aws.logs import run_logger
+from tasks.aws.route53_delegation import delete_delegation, ensure_delegation, observe_delegation
 from tasks.aws.route53_records import (
-    apply_changes,
+    change_records,
+    delete_record_set,
+    observe_record_set,
     read_all_records,
-    read_record,
     record_name,
     wait_insync,
     zone_id_of,
 )
+
+# Delegation and record sets live in their own modules; the tasks are re-exported here.
+__all__ = [
+    "change_records",
+    "delete_delegation",
+    "delete_hosted_zone",
+    "delete_record_set",
+    "ensure_delegation",
+    "ensure_hosted_zone",
+    "find_root_zone",
+    "find_subdomain_zone",
+    "observe_delegation",
+    "observe_hosted_zone",
+    "observe_record_set",
+]
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -30,8 +47,6 @@ if TYPE_CHECKING:
 
 #: Re-creations of a zone a stack may go through; AWS never accepts a CallerReference twice.
 MAX_GENERATIONS = 50
-#: TTL of the NS delegation in the root zone: short, so a re-created subdomain zone recovers fast.
-DELEGATION_TTL = 300
 
 
 def _public_zones_named(r53: Route53Client, name: str) -> list[dict[str, Any]]:
@@ -264,42 +279,3 @@ def delete_hosted_zone(ctx: AwsContext, spec: StackSpec, *, zone_id: str | None 
         raise
     run_logger().info("Deleted hosted zone %s (%s)", zone.zone_id, zone.name)
     return True
-
-
-def _delegation(zone: HostedZoneState) -> RecordSetState:
-    return RecordSetState(name=zone.name, type="NS", ttl=DELEGATION_TTL, values=zone.name_servers)
-
-
-@aws_task
-def ensure_delegation(
-    ctx: AwsContext, root_zone_id: str, zone: HostedZoneState, *, settings: Settings | None = None
-) -> ChangeResult:
-    """Delegate the subdomain: UPSERT its NS set in the root zone when it differs, wait INSYNC."""
-    change = RecordChange(action="UPSERT", record=_delegation(zone))
-    return apply_changes(ctx, root_zone_id, [change], settings=settings or get_settings())
-
-
-@aws_task
-def observe_delegation(ctx: AwsContext, root_zone_id: str, zone_name: str) -> RecordSetState | None:
-    """Read the subdomain's NS record set in the root zone; nothing when there is none."""
-    return read_record(client(ctx, "route53"), root_zone_id, zone_name, "NS")
-
-
-@aws_task
-def delete_delegation(
-    ctx: AwsContext, root_zone_id: str, zone: HostedZoneState, *, settings: Settings | None = None
-) -> bool:
-    """Remove the subdomain's NS delegation from the root zone; False when it is already gone.
-
-    Refuses when the NS set points elsewhere than this zone's name servers.
-    """
-    current = read_record(client(ctx, "route53"), root_zone_id, zone.name, "NS")
-    if current is None:
-        return False
-    if not current.same_as(current.model_copy(update={"values": zone.name_servers})):
-        raise OwnershipError(
-            f"The NS record of {zone.name} in zone {root_zone_id} points to "
-            f"{', '.join(current.values)}, not to zone {zone.zone_id}; it is left as it is."
-        )
-    change = RecordChange(action="DELETE", record=current)
-    return apply_changes(ctx, root_zone_id, [change], settings=settings or get_settings()).changed

@@ -89,3 +89,9 @@ def test_subnet_tags_added_only_where_missing_and_removed_exactly(ctx, world, bo
     assert _tags(boto, kept) == {"kubernetes.io/role/elb": "", cluster_tag: "owned"}
     assert _tags(boto, world.private_subnets[1]) == {}
     assert not ec2.delete_subnet_tags.fn(ctx, added)
+
+
+def test_preflight_refuses_a_cluster_that_is_not_active(ctx, world, sandbox):
+    sandbox.set_cluster_status("UPDATING", cluster_name=world.cluster_name)
+    with pytest.raises(PreflightError, match="is UPDATING, not ACTIVE"):
+        eks.preflight_cluster.fn(ctx, world.cluster_name)

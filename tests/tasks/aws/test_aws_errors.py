@@ -22,14 +22,28 @@ from tasks.aws import (
     eks,
     elbv2,
     iam,
+    iam_policy,
     route53,
+    route53_delegation,
     route53_records,
     sts,
 )
 from tasks.aws.clients import AwsContext
 from tasks.retry import RETRIES, retry_on_transient
 
-MODULES = [acm, acm_issuance, ec2, eks, elbv2, iam, route53, route53_records, sts]
+MODULES = [
+    acm,
+    acm_issuance,
+    ec2,
+    eks,
+    elbv2,
+    iam,
+    iam_policy,
+    route53,
+    route53_delegation,
+    route53_records,
+    sts,
+]
 
 
 def _retried(error: Exception) -> bool:
