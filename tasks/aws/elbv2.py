@@ -6,16 +6,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from core import naming
-from core.errors import ResourceNotFound
+from core.errors import ResourceNotFound, WaitTimeout
 from core.resources import ControllerResources, ListenerState, LoadBalancerState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client, waiter_config
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
 from tasks.aws.logs import run_logger
 
 if TYPE_CHECKING:
@@ -108,12 +108,22 @@ def wait_for_load_balancer(
 ) -> LoadBalancerState:
     """Wait, bounded by the ALB timeout, until the load balancer is `active`."""
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
-    elb.get_waiter("load_balancer_available").wait(
-        LoadBalancerArns=[arn],
-        WaiterConfig=waiter_config(
-            interval=settings.poll_interval_seconds, timeout=settings.alb_timeout_seconds
-        ),
-    )
+    try:
+        elb.get_waiter("load_balancer_available").wait(
+            LoadBalancerArns=[arn],
+            WaiterConfig=waiter_config(
+                interval=settings.poll_interval_seconds, timeout=settings.alb_timeout_seconds
+            ),
+        )
+    except WaiterError as error:
+        if not is_waiter_timeout(error):
+            raise
+        seen = read_load_balancer(elb, arn=arn)
+        raise WaitTimeout(
+            f"Load balancer {arn} is {seen.state if seen else 'gone'}, not active, after "
+            f"{settings.alb_timeout_seconds:g}s (KFALB_ALB_TIMEOUT_SECONDS). Check the AWS Load "
+            "Balancer Controller's logs and the Ingress events."
+        ) from None
     state = read_load_balancer(elb, arn=arn, stack=stack)
     if state is None:
         raise ResourceNotFound(f"Load balancer {arn} disappeared right after turning active.")

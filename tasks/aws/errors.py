@@ -144,13 +144,19 @@ def _translate_client_error(error: ClientError, *, action: str) -> KfalbError:
     return AwsError(f"Cannot {action}: {detail}.", code=code, operation=operation)
 
 
+def is_waiter_timeout(error: WaiterError) -> bool:
+    """True when a botocore waiter ran out of attempts (rather than hitting an error)."""
+    details: dict[str, Any] = getattr(error, "kwargs", {})
+    return "Max attempts exceeded" in str(details.get("reason", ""))
+
+
 def _translate_waiter(error: WaiterError, *, action: str) -> KfalbError:
     details: dict[str, Any] = getattr(error, "kwargs", {})
     name, reason = details.get("name", "waiter"), str(details.get("reason", ""))
     last: Any = error.last_response or {}
     code = str(last.get("Error", {}).get("Code", ""))
-    if "Max attempts exceeded" in reason:
-        return WaitTimeout(f"Timed out waiting to {action} ({name}); last seen: {_brief(last)}")
+    if is_waiter_timeout(error):
+        return WaitTimeout(f"Timed out: {action} ({name}) gave up; last seen: {_brief(last)}")
     if code:
         return _translate_client_error(ClientError(last, name), action=action)
     return AwsError(f"Cannot {action}: waiter {name} failed: {reason}", code="WaiterError")

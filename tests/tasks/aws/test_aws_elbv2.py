@@ -94,7 +94,7 @@ def test_observe_by_dns_name_and_wait_until_active(
     assert seen.state == "provisioning"
 
     monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
-    with pytest.raises(WaitTimeout, match="wait for load balancer"):
+    with pytest.raises(WaitTimeout, match="is provisioning, not active"):
         elbv2.wait_for_load_balancer.fn(ctx, alb.arn)
     monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "2")
     sandbox.set_load_balancer_state(alb.arn, "active")
