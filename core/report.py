@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from core.resources import ApiCall, ApiCallCounts
 from core.state import StackRecord
-
-
-@dataclass(frozen=True)
-class ApiCallCount:
-    """How often one AWS operation was called in a run."""
-
-    service: str
-    operation: str
-    mutating: bool
-    count: int
 
 
 def resource_rows(record: StackRecord) -> list[dict[str, str]]:
@@ -32,7 +22,7 @@ def resource_rows(record: StackRecord) -> list[dict[str, str]]:
     ]
 
 
-def api_call_rows(calls: Iterable[ApiCallCount]) -> list[dict[str, str]]:
+def api_call_rows(calls: Iterable[ApiCall]) -> list[dict[str, str]]:
     """One row per service and operation, mutating calls first, then by count."""
     ordered = sorted(calls, key=lambda c: (not c.mutating, c.service, -c.count, c.operation))
     return [
@@ -44,17 +34,6 @@ def api_call_rows(calls: Iterable[ApiCallCount]) -> list[dict[str, str]]:
         }
         for call in ordered
     ]
-
-
-def call_totals(calls: Iterable[ApiCallCount]) -> tuple[int, int]:
-    """(mutating, read) call totals."""
-    mutating = read = 0
-    for call in calls:
-        if call.mutating:
-            mutating += call.count
-        else:
-            read += call.count
-    return mutating, read
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:
@@ -73,12 +52,10 @@ def setup_summary(
     record: StackRecord,
     *,
     dashboard_url: str,
-    calls: Iterable[ApiCallCount],
+    calls: ApiCallCounts,
     notes: Iterable[str] = (),
 ) -> str:
     """The setup run's summary in markdown, with the dashboard link first."""
-    calls = list(calls)
-    mutating, read = call_totals(calls)
     created = sum(1 for item in record.resources if item.owned)
     adopted = len(record.resources) - created
     lines = [
@@ -86,7 +63,7 @@ def setup_summary(
         "",
         f"Stack **{record.stack}**: {created} resources created or kept by this stack, "
         f"{adopted} pre-existing adopted and left alone by cleanup.",
-        f"AWS API calls in this run: {mutating} mutating, {read} read.",
+        f"AWS API calls in this run: {calls.mutating} mutating, {calls.reads} read.",
     ]
     notes = list(notes)
     if notes:

@@ -105,6 +105,8 @@ class World:
             **self.aws.env(),
             "KUBECONFIG": str(kubeconfig),
             "KFALB_DNS_NAMESERVERS": self.dns.nameserver,
+            # The hosted zones' name servers resolve to the sandbox DNS server, on its port.
+            "KFALB_AUTHORITATIVE_DNS_PORT": str(self.dns.address[1]),
             "KFALB_CA_BUNDLE": str(ca_bundle),
             "KFALB_HTTPS_PORT": str(self.https.port),
             "KFALB_POLL_INTERVAL_SECONDS": str(opts.poll_interval),

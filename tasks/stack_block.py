@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar, cast
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectNotFound
 from pydantic import Field
 
-from core.state import StackRecord
+from core.state import Kind, StackRecord, StackResource
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 
@@ -27,7 +31,6 @@ class LoadBalancerStack(Block):
         "Resources of a kubeflow-alb stack (Kubeflow on EKS behind an ALB with HTTPS): ids, ARNs, "
         "names and ownership, kept by the setup flow for cleanup and drift checks."
     )
-    _documentation_url: ClassVar[str] = "https://github.com/kubeflow-alb/kubeflow-alb#outputs"
 
     record: StackRecord = Field(description="The stack's resources and phase.")
 
@@ -49,18 +52,30 @@ class StackStore:
     def record(self) -> StackRecord:
         return self._record
 
-    def update(self, record: StackRecord) -> StackRecord:
-        """Replace the record and save it at once, so a crash leaves an accurate record."""
+    def add(self, *resources: StackResource) -> StackRecord:
+        """Add or replace resources and save at once, so a crash leaves an accurate record."""
         with self._lock:
-            self._record = record
-            save_record(record)
-            return record
+            return self._save(self._record.with_resources(*resources))
+
+    def remove(self, kind: Kind, resource_id: str) -> StackRecord:
+        """Forget a resource cleanup deleted, and save."""
+        with self._lock:
+            return self._save(self._record.without(kind, resource_id))
+
+    def set_phase(self, phase: str) -> StackRecord:
+        with self._lock:
+            return self._save(self._record.in_phase(phase))
+
+    def _save(self, record: StackRecord) -> StackRecord:
+        save_record(record)
+        self._record = record
+        return record
 
 
 def load_record(stack: str) -> StackRecord | None:
     """The saved record of a stack, or None when no block of that name exists."""
     try:
-        block = LoadBalancerStack.load(stack)
+        block = cast(LoadBalancerStack, LoadBalancerStack.load(stack))
     except ValueError:
         return None
     return block.record
@@ -74,10 +89,10 @@ def save_record(record: StackRecord) -> None:
 def delete_record(stack: str) -> bool:
     """Delete the block of a stack; False when there was none."""
     try:
-        block = LoadBalancerStack.load(stack)
+        LoadBalancerStack.load(stack)
     except ValueError:
         return False
-    block.delete(stack)
+    LoadBalancerStack.delete(stack)
     return True
 
 
@@ -86,3 +101,21 @@ def saved_stacks() -> list[str]:
     with get_client(sync_client=True) as client:
         documents = client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
     return sorted(doc.name for doc in documents if doc.name)
+
+
+def lock_name(stack: str) -> str:
+    """The Prefect global concurrency limit that serialises runs changing one stack."""
+    return f"kubeflow-alb-stack-{stack}"
+
+
+@contextmanager
+def stack_lock(stack: str, *, timeout: float = 3600.0) -> Iterator[None]:
+    """Hold the stack's one slot: setup, cleanup and remediation of a stack never overlap."""
+    name = lock_name(stack)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    with concurrency(name, occupy=1, timeout_seconds=timeout, strict=True):
+        yield

@@ -1,0 +1,66 @@
+"""Publishing the runs' artifacts (rendering is pure, in core.report)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+from core.report import api_call_rows, markdown_table, resource_rows
+from core.resources import ApiCallCounts
+from core.state import StackRecord
+
+
+def artifact_key(stack: str, what: str) -> str:
+    """Artifact keys allow lower-case letters, digits and dashes only."""
+    return f"{stack}-{what}".lower().replace(".", "-").replace("_", "-")
+
+
+def publish_resources(record: StackRecord) -> None:
+    """The table of the stack's resources (kind, id, name, created/adopted, status)."""
+    rows = resource_rows(record)
+    create_table_artifact(
+        key=artifact_key(record.stack, "resources"),
+        table=rows,
+        description=f"Resources of stack {record.stack}",
+    )
+
+
+def publish_api_calls(stack: str, calls: ApiCallCounts) -> None:
+    """The table of AWS API calls this run made, per service and operation."""
+    rows = api_call_rows(calls.calls)
+    create_table_artifact(
+        key=artifact_key(stack, "aws-api-calls"),
+        table=rows or [{"service": "-", "operation": "-", "kind": "-", "calls": "0"}],
+        description=(f"AWS API calls of this run: {calls.mutating} mutating, {calls.reads} read"),
+    )
+
+
+def publish_markdown(stack: str, what: str, markdown: str, description: str) -> None:
+    create_markdown_artifact(
+        key=artifact_key(stack, what), markdown=markdown, description=description
+    )
+
+
+def publish_link(stack: str, url: str) -> None:
+    create_link_artifact(
+        key=artifact_key(stack, "dashboard"),
+        link=url,
+        link_text=f"Kubeflow dashboard ({stack})",
+        description="Where the stack serves Kubeflow",
+    )
+
+
+def publish_table(stack: str, what: str, rows: Iterable[dict[str, str]], description: str) -> str:
+    """A table artifact; returns the same table as markdown for logs and summaries."""
+    rows = list(rows)
+    create_table_artifact(
+        key=artifact_key(stack, what),
+        table=rows,
+        description=description,
+    )
+    return markdown_table(rows)
