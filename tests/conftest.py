@@ -1,0 +1,94 @@
+"""Shared fixtures: a Prefect test server for the session, and sandbox worlds for scenario tests."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+#: Fast but honest defaults for scenario worlds: every delay is real, just short.
+FAST_WORLD: dict[str, Any] = {
+    "acm_delay": 0.4,
+    "alb_delay": 0.4,
+    "dns_delay": 0.2,
+    "route53_sync_delay": 0.1,
+    "deployment_ready_delay": 0.2,
+    "poll_interval": 0.05,
+}
+#: Wait bounds for scenario tests: long enough for the delays above, short enough to fail fast.
+FAST_SETTINGS = {
+    "KFALB_POLL_INTERVAL_SECONDS": "0.05",
+    "KFALB_POLL_MAX_INTERVAL_SECONDS": "0.2",
+    "KFALB_ACM_TIMEOUT_SECONDS": "30",
+    "KFALB_DELEGATION_TIMEOUT_SECONDS": "30",
+    "KFALB_ROUTE53_TIMEOUT_SECONDS": "30",
+    "KFALB_CONTROLLER_TIMEOUT_SECONDS": "30",
+    "KFALB_INGRESS_TIMEOUT_SECONDS": "30",
+    "KFALB_ALB_TIMEOUT_SECONDS": "30",
+    "KFALB_DNS_TIMEOUT_SECONDS": "30",
+    "KFALB_HTTPS_TIMEOUT_SECONDS": "30",
+    "KFALB_CLEANUP_TIMEOUT_SECONDS": "30",
+}
+_accounts = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A Prefect server (SQLite) for every flow run of the session; no heartbeat thread."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=60),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
+@pytest.fixture
+def sandbox_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_server: None
+) -> Iterator[Callable[..., Any]]:
+    """Start a sandbox world (own AWS account) and point this test's environment at it.
+
+    Call it with WorldOptions fields to change the seeded world, e.g. `controller="preinstalled"`.
+    Saved stack blocks are removed afterwards so tests do not see each other's stacks.
+    """
+    from sandbox.world import World, WorldOptions
+    from tasks.aws import clients
+
+    worlds: list[World] = []
+
+    def start(**options: Any) -> World:
+        account = f"3{next(_accounts):011d}"
+        world = World(
+            tmp_path / f"world-{len(worlds)}",
+            WorldOptions(**{"account_id": account, **FAST_WORLD, **options}),
+        )
+        worlds.append(world)
+        for key, value in {**world.start(), **FAST_SETTINGS}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+        clients.reset_sessions()
+        return world
+
+    yield start
+    for world in worlds:
+        world.stop()
+    clients.reset_sessions()
+    _forget_stacks()
+
+
+def _forget_stacks() -> None:
+    from tasks.stack_block import delete_record, saved_stacks
+
+    for stack in saved_stacks():
+        delete_record(stack)

@@ -1,0 +1,78 @@
+"""The setup flow against the sandbox: from nothing to HTTPS, then a re-run that changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.spec import StackSpec, load_spec
+from core.state import Kind
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+
+
+@pytest.fixture
+def spec() -> StackSpec:
+    return load_spec(EXAMPLE.read_text())
+
+
+def test_setup_from_nothing_to_https_then_a_rerun_changes_nothing(
+    sandbox_world: Callable[..., Any], spec: StackSpec
+) -> None:
+    from core.settings import get_settings
+    from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
+    from tasks.https import probe
+    from tasks.stack_block import load_record
+
+    world = sandbox_world()
+    outputs = setup_load_balancer(spec=spec)
+
+    answer = probe(spec.dashboard_host, get_settings())
+    assert answer.ok and answer.status == 302
+    assert "/dex/auth" in answer.location
+    assert "*.platform.example.com" in answer.certificate_names
+    record = load_record(spec.name)
+    assert record is not None and record.phase == "ready"
+    kinds = {item.kind for item in record.resources}
+    assert kinds == set(Kind), f"missing from the block: {set(Kind) - kinds}"
+    assert outputs["url"].startswith("https://kubeflow.platform.example.com:")
+
+    route53 = world.aws.client("route53")
+    zones = [
+        z
+        for z in route53.list_hosted_zones()["HostedZones"]
+        if z["Name"] == "platform.example.com."
+    ]
+    assert len(zones) == 1
+
+    kube = world.kube.store
+    before = {
+        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o["metadata"][
+            "resourceVersion"
+        ]
+        for kind in (
+            ("networking.k8s.io/v1", "Ingress"),
+            ("apps/v1", "Deployment"),
+            ("v1", "Secret"),
+        )
+        for o in kube.list(*kind)
+    }
+    calls = api_calls()
+    setup_load_balancer(spec=spec)
+    assert api_calls().since(calls).mutating_calls() == ()
+    after = {
+        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o["metadata"][
+            "resourceVersion"
+        ]
+        for kind in (
+            ("networking.k8s.io/v1", "Ingress"),
+            ("apps/v1", "Deployment"),
+            ("v1", "Secret"),
+        )
+        for o in kube.list(*kind)
+    }
+    assert after == before
