@@ -32,11 +32,13 @@ def test_setup_from_nothing_to_https_then_a_rerun_changes_nothing(
     outputs = setup_load_balancer(spec=spec)
 
     answer = probe(spec.dashboard_host, get_settings())
-    assert answer.ok and answer.status == 302
+    assert answer.ok
+    assert answer.status == 302
     assert "/dex/auth" in answer.location
     assert "*.platform.example.com" in answer.certificate_names
     record = load_record(spec.name)
-    assert record is not None and record.phase == "ready"
+    assert record is not None
+    assert record.phase == "ready"
     kinds = {item.kind for item in record.resources}
     assert kinds == set(Kind), f"missing from the block: {set(Kind) - kinds}"
     assert outputs["url"].startswith("https://kubeflow.platform.example.com:")
