@@ -46,6 +46,17 @@ class WaitTimeout(PermanentError):
     """A bounded wait ran out; the message says what was awaited and what was last seen."""
 
 
+class DriftDetected(PermanentError):
+    """The stack differs from its desired state; the message lists the drifted items."""
+
+    def __init__(self, message: str, *, items: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.items = items
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_drift, (self.message, self.items))
+
+
 class AwsError(PermanentError):
     """An AWS API call failed in a way a retry will not fix (access denied, invalid request...)."""
 
@@ -82,6 +93,10 @@ def _rebuild_aws_error(
     cls: type[AwsError | AwsTransientError], message: str, code: str, operation: str
 ) -> AwsError | AwsTransientError:
     return cls(message, code=code, operation=operation)
+
+
+def _rebuild_drift(message: str, items: tuple[str, ...]) -> DriftDetected:
+    return DriftDetected(message, items=items)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -1,0 +1,64 @@
+"""`kfalb demo`: the whole job against the bundled sandbox, in one command."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from core.settings import get_settings
+from core.spec import load_spec
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sandbox.yaml"
+STATE_DIR = Path(".kfalb-sandbox")
+
+
+def run_demo(*, keep: bool = False) -> int:
+    """Start the sandbox, set up the stack, check drift, clean up, stop the sandbox."""
+    from sandbox.world import World, WorldOptions
+
+    directory = STATE_DIR.resolve()
+    os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
+    world = World(directory / "world", WorldOptions(acm_delay=3.0, alb_delay=3.0, dns_delay=1.0))
+    _banner("Starting the sandbox: strict moto, Kubernetes API, ALB controller, DNS, HTTPS")
+    env = world.start()
+    os.environ.update(env)
+    try:
+        return _run(world.directory, keep=keep)
+    finally:
+        if not keep:
+            world.stop()
+
+
+def _run(world_dir: Path, *, keep: bool) -> int:
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    spec = load_spec(EXAMPLE.read_text(), source=EXAMPLE.name)
+    _banner(f"Setup: stack {spec.name}, {spec.dashboard_host}")
+    outputs = setup_load_balancer(spec=spec)
+    port = get_settings().https_port
+    print(f"\nKubeflow is served at {outputs['url']}")
+    print(
+        f"  try: curl --cacert {world_dir / 'ca.pem'} --resolve "
+        f"{spec.dashboard_host}:{port}:127.0.0.1 {outputs['url']}"
+    )
+    _banner("Drift check: every resource compared with the desired state")
+    check_drift(stack=spec.name)
+    print("No drift.")
+    if keep:
+        print(f"\nThe sandbox stays up (Ctrl-C stops it). In another shell: . {world_dir / 'env'}")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            return 0
+    _banner("Cleanup: everything the stack owns, in reverse order")
+    leftovers = cleanup_load_balancer(stack=spec.name)
+    left = [f"{kind} {item}" for kind, items in leftovers.items() for item in items]
+    print("Nothing left." if not left else "Left behind:\n  " + "\n  ".join(left))
+    return 0 if not left else 1
+
+
+def _banner(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
