@@ -106,7 +106,8 @@ def wait_for_delegation(
             lambda found: (
                 bool(found) and all(_same_servers(v, name_servers) for v in found.values())
             ),
-            what=f"the root zone's name servers to delegate {subdomain}",
+            what=f"the root zone's name servers to delegate {subdomain} to {', '.join(name_servers)}",
+            describe=_describe_servers,
             timeout=settings.delegation_timeout_seconds,
             interval=settings.poll_interval_seconds,
             max_interval=settings.poll_max_interval_seconds,
@@ -144,6 +145,7 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
         lambda: authoritative_answers(host, "A", zone_name_servers, settings),
         lambda found: bool(found) and all(points_at_target(v) for v in found.values()),
         what=f"{host} at the subdomain's name servers to answer {', '.join(expected)}",
+        describe=_describe_servers,
         timeout=settings.dns_timeout_seconds,
         interval=settings.poll_interval_seconds,
         max_interval=settings.poll_max_interval_seconds,
@@ -159,3 +161,11 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
     )
     run_logger().info("%s resolves to %s", host, ", ".join(found))
     return found
+
+
+def _describe_servers(found: dict[str, tuple[str, ...]] | None) -> str:
+    if not found:
+        return "no name server address resolved"
+    return "; ".join(
+        f"{address}: {', '.join(values) or 'none'}" for address, values in found.items()
+    )
