@@ -51,30 +51,21 @@ def test_setup_from_nothing_to_https_then_a_rerun_changes_nothing(
     ]
     assert len(zones) == 1
 
-    kube = world.kube.store
-    before = {
-        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o["metadata"][
-            "resourceVersion"
-        ]
-        for kind in (
-            ("networking.k8s.io/v1", "Ingress"),
-            ("apps/v1", "Deployment"),
-            ("v1", "Secret"),
-        )
-        for o in kube.list(*kind)
-    }
+    before = _versions(world.kube.store)
     calls = api_calls()
     setup_load_balancer(spec=spec)
     assert api_calls().since(calls).mutating_calls() == ()
-    after = {
-        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o["metadata"][
+    after = _versions(world.kube.store)
+    assert after == before
+
+
+def _versions(store: Any) -> dict[tuple[str, str, str], str]:
+    """resourceVersion of every object setup writes or makes the controllers write."""
+    kinds = (("networking.k8s.io/v1", "Ingress"), ("apps/v1", "Deployment"), ("v1", "Secret"))
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o["metadata"][
             "resourceVersion"
         ]
-        for kind in (
-            ("networking.k8s.io/v1", "Ingress"),
-            ("apps/v1", "Deployment"),
-            ("v1", "Secret"),
-        )
-        for o in kube.list(*kind)
+        for kind in kinds
+        for o in store.list(*kind)
     }
-    assert after == before
