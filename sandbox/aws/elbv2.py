@@ -7,6 +7,7 @@ missing or not yet issued certificate, and allows only 10 tags. Here the state s
 balancer again with the same name returns it (or fails if its settings differ, rather than
 making a second one with the same name), a listener needs an
 ISSUED certificate (``CertificateNotFound`` otherwise, as AWS says), and 50 tags are allowed.
+DescribeTags takes at most 20 ARNs and fails for one that does not exist, as in AWS.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from typing import Any
 
 from moto.acm.models import acm_backends
-from moto.elbv2.exceptions import DuplicateLoadBalancerName
+from moto.elbv2.exceptions import DuplicateLoadBalancerName, ValidationError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
 
 from sandbox.aws.errors import CertificateNotFound, TooManyTags
@@ -43,6 +44,7 @@ NLB_ZONE_IDS = {
     "eu-central-1": "Z3F0SRJ5LGBH90",
 }
 _MAX_TAGS = 50
+_MAX_DESCRIBE_TAGS_ARNS = 20
 _CREATED = "_kfalb_created"
 
 
@@ -192,7 +194,25 @@ def _around_add_tags(
         backend.tagging_service.tag_resource(arn, tags)
 
 
+def check_describe_tags_count(arns: list[str]) -> None:
+    if len(arns) > _MAX_DESCRIBE_TAGS_ARNS:
+        raise ValidationError(
+            f"1 validation error detected: Value '{arns}' at 'resourceArns' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {_MAX_DESCRIBE_TAGS_ARNS}"
+        )
+
+
+def _around_describe_tags(
+    realism: Realism, original: Any, backend: ELBv2Backend, resource_arns: list[str]
+) -> dict[str, dict[str, str]]:
+    check_describe_tags_count(resource_arns)
+    for arn in resource_arns:
+        backend._get_resource_by_arn(arn)  # the resource's own NotFound error
+    return dict(original(backend, resource_arns))
+
+
 def install() -> None:
+    hook(ELBv2Backend, "describe_tags", _around_describe_tags)
     hook(ELBv2Backend, "create_load_balancer", _around_create_load_balancer)
     hook(FakeLoadBalancer, "activate", _around_activate, always=True)
     for name in ("create_listener", "modify_listener", "add_listener_certificates"):

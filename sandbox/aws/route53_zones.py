@@ -1,6 +1,7 @@
 """Route53 hosted zones as real Route53 keeps them: one CallerReference each, own name servers.
 
-Also: distinct change ids with GetChange (PENDING for ``route53_sync_delay`` seconds, then
+Zone ids look like Route53's (``Z0`` and 19 upper-case letters or digits; moto's are 22 random
+characters that need not start with ``Z``). Also: distinct change ids with GetChange (PENDING for ``route53_sync_delay`` seconds, then
 INSYNC; NoSuchChange for unknown ids), ListHostedZonesByName that lists from the given name
 on in Route53's order (not only exact matches), and DeleteHostedZone that refuses any
 record other than the zone's own SOA and NS. Tags of a zone that does not exist (or no
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import secrets
+import string
 import time
+from collections.abc import Collection
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.route53.exceptions import NoSuchHostedZone
-from moto.route53.models import FakeZone, Route53Backend
+from moto.route53.models import FakeZone, HostedZoneIdentifier, Route53Backend
 from moto.route53.responses import Route53
 
 from sandbox.aws.errors import HostedZoneAlreadyExists, HostedZoneNotEmpty, NoSuchChange
@@ -25,6 +29,7 @@ from sandbox.aws.hooks import Realism, arguments, extra_state, hook, state_lock
 from sandbox.aws.route53_records import normalize_name
 
 _NS_TLDS = ("com", "net", "org", "co.uk")
+_ZONE_ID_CHARS = string.ascii_uppercase + string.digits
 _NS_TTL = 172800
 _SOA_TTL = 900
 
@@ -36,6 +41,24 @@ def name_servers_for(index: int) -> list[str]:
         number = index % 512 + 512 * position
         servers.append(f"ns-{number}.awsdns-{number // 32:02d}.{tld}")
     return servers
+
+
+def new_zone_id(existing: Collection[str] = ()) -> str:
+    """A hosted zone id as Route53 gives new zones: ``Z0`` then 19 of ``A-Z0-9``."""
+    while True:
+        zone_id = "Z0" + "".join(secrets.choice(_ZONE_ID_CHARS) for _ in range(19))
+        if zone_id not in existing:
+            return zone_id
+
+
+def _around_generate_zone_id(
+    realism: Realism,
+    original: Any,
+    identifier: HostedZoneIdentifier,
+    existing_ids: list[str] | None = None,
+    tags: Any = None,
+) -> str:
+    return new_zone_id(existing_ids or ())
 
 
 def soa_value(primary: str) -> str:
@@ -198,6 +221,7 @@ def _around_list_tags(realism: Realism, original: Any, response: Route53) -> Any
 
 
 def install() -> None:
+    hook(HostedZoneIdentifier, "generate", _around_generate_zone_id)
     hook(Route53Backend, "create_hosted_zone", _around_create_hosted_zone)
     hook(Route53Backend, "delete_hosted_zone", _around_delete_hosted_zone)
     for name in ("create_hosted_zone", "delete_hosted_zone", "change_resource_record_sets"):
