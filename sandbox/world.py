@@ -11,7 +11,8 @@ from typing import Any, Literal
 from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.ca import SandboxCA
-from sandbox.dns import DnsServer, Route53BackendSource
+from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
+from sandbox.external_dns import ExternalDns
 from sandbox.https_endpoint import HttpsEndpoint
 from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster, server_tls_context
@@ -53,6 +54,8 @@ class World:
         self.https: HttpsEndpoint | None = None
         self.controller: AlbControllerStandIn | None = None
         self.seeded: SeededWorld | None = None
+        #: The root domain's DNS provider when the root is not in Route53 (else None).
+        self.external_dns: ExternalDns | None = None
         self.env: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
@@ -67,8 +70,13 @@ class World:
         kubeconfig = self.kube.write_kubeconfig(
             self.directory / "kubeconfig", ca_pem=self.ca.cert_pem.encode()
         )
+        source: ZoneSource = Route53BackendSource(opts.account_id)
+        if not opts.root_in_route53:
+            # Without it the subdomain zone would be a top zone, reachable with no delegation.
+            self.external_dns = ExternalDns(opts.root_domain)
+            source = CombinedZoneSource(source, self.external_dns.source)
         self.dns = DnsServer(
-            Route53BackendSource(opts.account_id),
+            source,
             propagation_delay=opts.dns_delay,
             alb_exists=MotoAlbExists(opts.account_id),
         )
