@@ -1,0 +1,206 @@
+"""A real Prefect server, its CLI and a process worker, as subprocesses of their own (end-to-end test)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+#: The environment of the test process must not leak into the server, CLI or worker: the
+#: in-process test harness other tests use, a sandbox world's endpoints, AWS credentials.
+_NOT_INHERITED = ("PREFECT_", "KFALB_", "AWS_")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started, with the children it started in its own session."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+class PrefectApi:
+    """The few REST endpoints of the Prefect server the test reads and writes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    def get(self, path: str) -> Any:
+        response = self.http.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        response = self.http.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/deployments/name/{name}")
+        return result
+
+    def run_deployment(self, name: str, **parameters: Any) -> str:
+        """Create a flow run of a deployment (parameters merged over the deployment's)."""
+        deployment = self.deployment(name)
+        run = self.post(
+            f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters}
+        )
+        return str(run["id"])
+
+    def wait_for_run(self, run_id: str, *, timeout: float = 240.0) -> dict[str, Any]:
+        """Poll a flow run until it reaches a terminal state; the run as the API returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run: dict[str, Any] = self.get(f"/flow_runs/{run_id}")
+            if run["state_type"] in TERMINAL:
+                return run
+            if time.monotonic() > deadline:
+                pytest.fail(f"flow run {run['name']} still {run['state_type']} after {timeout}s")
+            time.sleep(0.5)
+
+    def logs(self, run_id: str) -> str:
+        """The run's log lines, for assertion messages."""
+        found = self.post(
+            "/logs/filter",
+            {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200},
+        )
+        return "\n".join(f"{line['level']:>3} {line['message']}" for line in found)
+
+    def artifacts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        found = self.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+        return {item["key"]: item for item in found if item.get("key")}
+
+    def block_documents(self, block_type_slug: str) -> dict[str, dict[str, Any]]:
+        found = self.post(
+            "/block_documents/filter",
+            {"block_types": {"slug": {"any_": [block_type_slug]}}, "include_secrets": False},
+        )
+        return {item["name"]: item for item in found}
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = self.post("/events/filter", {"filter": {"event": {"name": [name]}}, "limit": 50})
+        events: list[dict[str, Any]] = found["events"]
+        return events
+
+
+class PrefectStack:
+    """`prefect server start` (SQLite in a temporary PREFECT_HOME), its CLI and a process worker.
+
+    Everything runs as subprocesses with an environment of their own, so the test process's
+    Prefect settings (the in-process harness of the other tests) are neither used nor changed.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        port = _free_port()
+        self.api = PrefectApi(f"http://127.0.0.1:{port}/api")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+        inherited.pop("KUBECONFIG", None)
+        self.env = {
+            **inherited,
+            "PREFECT_HOME": str(directory / "prefect-home"),
+            "PREFECT_API_URL": self.api.url,
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+            # Runs are only created by the test: no hourly drift check may start in the middle.
+            "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "0.5",
+            "PREFECT_CLI_WRAP_LINES": "false",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *, timeout: float = 120.0) -> None:
+        server = self._spawn("server", [str(BIN / "prefect"), "server", "start"], self.env)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.api.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prefect server did not start:\n{self.log_tail('server')}")
+            time.sleep(0.3)
+
+    def cli(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run `prefect <args>` in the project root; its output, or fail with it."""
+        done = subprocess.run(
+            [str(BIN / "prefect"), "--no-prompt", *args],
+            cwd=REPO,
+            # `{{ $PWD }}` in prefect.yaml is read from the environment, not from the cwd.
+            env={**self.env, "PWD": str(REPO), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        output = done.stdout + done.stderr
+        if done.returncode != 0:
+            pytest.fail(f"prefect {' '.join(args)} exited {done.returncode}:\n{output}")
+        return output
+
+    def python(self, code: str, env: Mapping[str, str] | None = None) -> None:
+        """Run Python against this server (e.g. to save a block the way a user would)."""
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**self.env, **(env or {})},
+            timeout=120,
+            check=True,
+        )
+
+    def start_worker(self, pool: str, env: Mapping[str, str]) -> None:
+        """A process worker polling `pool` every second, started from the project root."""
+        worker_env = {**self.env, **env, "PREFECT_WORKER_QUERY_SECONDS": "1"}
+        command = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", "e2e"]
+        self._spawn("worker", command, worker_env)
+
+    def log_tail(self, name: str, lines: int = 60) -> str:
+        path = self.directory / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            _stop(process)
+        self.api.http.close()
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self.directory / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes.append(process)
+        return process
