@@ -83,6 +83,8 @@ class World:
         dns = self.dns
         self.aws = AwsSandbox(
             region=opts.region,
+            # AWS, not the controller, turns a new load balancer `active` after provisioning.
+            alb_activation_delay=opts.alb_delay,
             account_id=opts.account_id,
             acm_validation_delay=opts.acm_delay,
             dns_check=lambda name, rtype, value: _has_value(dns.lookup(name, rtype), value),
@@ -105,8 +107,7 @@ class World:
             aws_env=self.aws.env(),
             cluster_name=opts.cluster_name,
             mode=opts.controller,
-            provisioning_delay=opts.alb_delay,
-            set_lb_state=self.aws.set_load_balancer_state,
+            interval=min(opts.poll_interval, 0.2),
         )
         self.controller.start()
         self.env = {

@@ -20,6 +20,7 @@ from moto.acm.models import acm_backends
 from moto.elbv2.exceptions import DuplicateLoadBalancerName, ValidationError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer, elbv2_backends
 
+from sandbox.aws.elbv2_listeners import around_listener_write
 from sandbox.aws.errors import CertificateNotFound, TooManyTags
 from sandbox.aws.hooks import Realism, arguments, hook
 
@@ -176,7 +177,7 @@ def _around_certificates(
         arns.append(call["certificate"])
     for arn in arns:
         check_certificate_issued(backend.account_id, backend.region_name, arn)
-    return original(backend, *args, **kwargs)
+    return around_listener_write(backend, original, call, args, kwargs)
 
 
 def _around_add_tags(

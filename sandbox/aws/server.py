@@ -23,7 +23,17 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from sandbox.aws import acm, dns_view, ec2, eks, elbv2, iam, route53_changes, route53_zones
+from sandbox.aws import (
+    acm,
+    dns_view,
+    ec2,
+    eks,
+    elbv2,
+    elbv2_listeners,
+    iam,
+    route53_changes,
+    route53_zones,
+)
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import SeededWorld, seed
 
@@ -43,7 +53,7 @@ def reset_account(account_id: str) -> None:
 
 def install_rules() -> None:
     """Wrap moto's methods once per process; they stay inert outside sandbox requests."""
-    for module in (route53_zones, route53_changes, acm, elbv2, iam, ec2, eks):
+    for module in (route53_zones, route53_changes, acm, elbv2, elbv2_listeners, iam, ec2, eks):
         module.install()
 
 

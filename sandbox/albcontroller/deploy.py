@@ -1,0 +1,327 @@
+"""The controller's AWS side: find a stack's resources by their tags, converge them, remove them.
+
+Nothing is remembered between passes: like the real controller, every reconcile finds the
+load balancer, target groups and security groups of an Ingress by ``ingress.k8s.aws/stack``
+(and the cluster tag), so a restarted controller never makes a second ALB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from sandbox.albcontroller import subnets as discovery
+from sandbox.albcontroller.access import AwsCallError, Identity, from_client_error
+from sandbox.albcontroller.listeners import sync_listeners
+from sandbox.albcontroller.model import (
+    BACKEND_SG_RESOURCE_TAG,
+    CLUSTER_TAG,
+    LB_RESOURCE,
+    RESOURCE_TAG,
+    SG_RESOURCE,
+    BuildError,
+    StackModel,
+    backend_security_group_name,
+    stack_tags,
+)
+
+_PREFIX = {"ec2": "ec2", "elbv2": "elasticloadbalancing"}
+_BACKEND_SG = "backend-sg"
+
+
+class Aws:
+    """The controller's AWS calls, each checked against its identity first."""
+
+    def __init__(self, clients: dict[str, Any], identity: Identity) -> None:
+        self._clients = clients
+        self.identity = identity
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        client = self._clients[service]
+        service_id = client.meta.service_model.service_id
+        self.identity.check(service_id, operation, f"{_PREFIX[service]}:{operation}")
+        try:
+            return dict(getattr(client, xform_name(operation))(**params))
+        except ClientError as error:
+            raise from_client_error(error, client, operation) from None
+
+    def tags(self, arns: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(arns), 20):
+            answer = self.call("elbv2", "DescribeTags", ResourceArns=arns[start : start + 20])
+            for item in answer["TagDescriptions"]:
+                found[item["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in item["Tags"]}
+        return found
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def discover_subnets(
+    aws: Aws, *, vpc_id: str, scheme: str, cluster: str, by_reachability: bool
+) -> list[str]:
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    try:
+        listed = aws.call("ec2", "DescribeSubnets", Filters=vpc)["Subnets"]
+    except AwsCallError as error:
+        raise BuildError(
+            f"couldn't auto-discover subnets: failed to list subnets by role tag: {error}"
+        ) from None
+    chosen = discovery.with_role_tag(listed, scheme)
+    if not chosen and by_reachability:
+        try:
+            tables = aws.call("ec2", "DescribeRouteTables", Filters=vpc)["RouteTables"]
+        except AwsCallError as error:
+            raise BuildError(
+                f"couldn't auto-discover subnets: failed to list subnets by reachability: {error}"
+            ) from None
+        chosen = discovery.by_reachability(listed, tables, scheme)
+    return discovery.choose(chosen, cluster)
+
+
+@dataclass
+class Found:
+    """A stack's resources, with their tags."""
+
+    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    target_groups: list[dict[str, Any]] = field(default_factory=list)
+    security_groups: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_stack(aws: Aws, *, cluster: str, stack_id: str) -> Found:
+    wanted = stack_tags(cluster, stack_id)
+
+    def ours(tags: dict[str, str]) -> bool:
+        return all(tags.get(key) == value for key, value in wanted.items())
+
+    balancers = aws.call("elbv2", "DescribeLoadBalancers")["LoadBalancers"]
+    groups = aws.call("elbv2", "DescribeTargetGroups")["TargetGroups"]
+    tags = aws.tags(
+        [b["LoadBalancerArn"] for b in balancers] + [g["TargetGroupArn"] for g in groups]
+    )
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in wanted.items()]
+    return Found(
+        load_balancers=[
+            {**b, "Tags": tags[b["LoadBalancerArn"]]}
+            for b in balancers
+            if ours(tags.get(b["LoadBalancerArn"], {}))
+        ],
+        target_groups=[
+            {**g, "Tags": tags[g["TargetGroupArn"]]}
+            for g in groups
+            if ours(tags.get(g["TargetGroupArn"], {}))
+        ],
+        security_groups=aws.call("ec2", "DescribeSecurityGroups", Filters=filters)[
+            "SecurityGroups"
+        ],
+    )
+
+
+def _security_group(aws: Aws, model: StackModel, found: Found, *, cluster: str, vpc_id: str) -> str:
+    tags = {**model.tags, **stack_tags(cluster, model.stack_id), RESOURCE_TAG: SG_RESOURCE}
+    existing = [
+        g
+        for g in found.security_groups
+        if {t["Key"]: t["Value"] for t in g.get("Tags", [])}.get(RESOURCE_TAG) == SG_RESOURCE
+    ]
+    if existing:
+        group = existing[0]
+    else:
+        group_id = aws.call(
+            "ec2",
+            "CreateSecurityGroup",
+            GroupName=model.sg_name,
+            Description="[k8s] Managed SecurityGroup for LoadBalancer",
+            VpcId=vpc_id,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": _tag_list(tags)}],
+        )["GroupId"]
+        group = {"GroupId": group_id, "IpPermissions": []}
+    opened = {
+        (p.get("FromPort"), p.get("ToPort"))
+        for p in group.get("IpPermissions", [])
+        if any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+    }
+    missing = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": listener.port,
+            "ToPort": listener.port,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        }
+        for listener in model.listeners
+        if (listener.port, listener.port) not in opened
+    ]
+    if missing:
+        aws.call(
+            "ec2", "AuthorizeSecurityGroupIngress", GroupId=group["GroupId"], IpPermissions=missing
+        )
+    return str(group["GroupId"])
+
+
+def backend_security_group(aws: Aws, *, cluster: str, vpc_id: str, create: bool) -> str | None:
+    """The cluster-wide shared backend group (``k8s-traffic-<cluster>-<hash>``)."""
+    filters = [
+        {"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster]},
+        {"Name": f"tag:{BACKEND_SG_RESOURCE_TAG}", "Values": [_BACKEND_SG]},
+    ]
+    groups = aws.call("ec2", "DescribeSecurityGroups", Filters=filters)["SecurityGroups"]
+    if groups or not create:
+        return str(groups[0]["GroupId"]) if groups else None
+    tags = {CLUSTER_TAG: cluster, BACKEND_SG_RESOURCE_TAG: _BACKEND_SG}
+    return str(
+        aws.call(
+            "ec2",
+            "CreateSecurityGroup",
+            GroupName=backend_security_group_name(cluster),
+            Description="[k8s] Shared Backend SecurityGroup for LoadBalancer",
+            VpcId=vpc_id,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": _tag_list(tags)}],
+        )["GroupId"]
+    )
+
+
+def _sync_tags(aws: Aws, arn: str, current: dict[str, str], wanted: dict[str, str]) -> None:
+    """Out-of-band tag changes are reverted, as the controller does."""
+    changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+    extra = sorted(set(current) - set(wanted))
+    if changed:
+        aws.call("elbv2", "AddTags", ResourceArns=[arn], Tags=_tag_list(changed))
+    if extra:
+        aws.call("elbv2", "RemoveTags", ResourceArns=[arn], TagKeys=extra)
+
+
+def _load_balancer(
+    aws: Aws,
+    model: StackModel,
+    found: Found,
+    *,
+    cluster: str,
+    subnets: list[str],
+    groups: list[str],
+) -> dict[str, Any]:
+    tags = {**model.tags, **stack_tags(cluster, model.stack_id), RESOURCE_TAG: LB_RESOURCE}
+    current = None
+    for balancer in found.load_balancers:
+        if balancer["Tags"].get(RESOURCE_TAG) != LB_RESOURCE:
+            continue
+        if balancer["Scheme"] != model.scheme or current is not None:
+            # A scheme cannot change: the controller replaces the load balancer.
+            aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+            continue
+        current = balancer
+    if current is None:
+        created: dict[str, Any] = aws.call(
+            "elbv2",
+            "CreateLoadBalancer",
+            Name=model.lb_name,
+            Subnets=subnets,
+            SecurityGroups=groups,
+            Scheme=model.scheme,
+            Type="application",
+            IpAddressType="ipv4",
+            Tags=_tag_list(tags),
+        )["LoadBalancers"][0]
+        return created
+    arn = current["LoadBalancerArn"]
+    if sorted(z["SubnetId"] for z in current.get("AvailabilityZones", [])) != sorted(subnets):
+        aws.call("elbv2", "SetSubnets", LoadBalancerArn=arn, Subnets=subnets)
+    if sorted(current.get("SecurityGroups", [])) != sorted(groups):
+        aws.call("elbv2", "SetSecurityGroups", LoadBalancerArn=arn, SecurityGroups=groups)
+    _sync_tags(aws, arn, current["Tags"], tags)
+    return current
+
+
+def _attributes(aws: Aws, arn: str, wanted: dict[str, str]) -> None:
+    if not wanted:
+        return
+    seen = aws.call("elbv2", "DescribeLoadBalancerAttributes", LoadBalancerArn=arn)["Attributes"]
+    current = {a["Key"]: a["Value"] for a in seen}
+    changed = [{"Key": k, "Value": v} for k, v in sorted(wanted.items()) if current.get(k) != v]
+    if changed:
+        aws.call("elbv2", "ModifyLoadBalancerAttributes", LoadBalancerArn=arn, Attributes=changed)
+
+
+def _target_groups(
+    aws: Aws, model: StackModel, found: Found, *, cluster: str, vpc_id: str
+) -> dict[str, str]:
+    """ARN of each model target group by resource id, reusing the stack's matching ones."""
+    arns: dict[str, str] = {}
+    for wanted in model.target_groups:
+        tags = {
+            **model.tags,
+            **stack_tags(cluster, model.stack_id),
+            RESOURCE_TAG: wanted.resource_id,
+        }
+        match = next(
+            (
+                g
+                for g in found.target_groups
+                if g["Tags"].get(RESOURCE_TAG) == wanted.resource_id
+                and (g.get("Port"), g.get("Protocol"), g.get("TargetType"))
+                == (wanted.port, wanted.protocol, wanted.target_type)
+            ),
+            None,
+        )
+        if match is None:
+            arns[wanted.resource_id] = aws.call(
+                "elbv2",
+                "CreateTargetGroup",
+                Name=wanted.name,
+                Protocol=wanted.protocol,
+                ProtocolVersion="HTTP1",
+                Port=wanted.port,
+                VpcId=vpc_id,
+                TargetType=wanted.target_type,
+                Tags=_tag_list(tags),
+                **wanted.health_check,
+            )["TargetGroups"][0]["TargetGroupArn"]
+            continue
+        arn = arns[wanted.resource_id] = match["TargetGroupArn"]
+        if any(match.get(key) != value for key, value in wanted.health_check.items()):
+            aws.call("elbv2", "ModifyTargetGroup", TargetGroupArn=arn, **wanted.health_check)
+        _sync_tags(aws, arn, match["Tags"], tags)
+    return arns
+
+
+def deploy(
+    aws: Aws, model: StackModel, *, cluster: str, vpc_id: str, subnets: list[str]
+) -> tuple[str, dict[str, str]]:
+    """Converge the stack; the load balancer's DNS name and the target group ARNs."""
+    found = find_stack(aws, cluster=cluster, stack_id=model.stack_id)
+    managed = _security_group(aws, model, found, cluster=cluster, vpc_id=vpc_id)
+    backend = backend_security_group(aws, cluster=cluster, vpc_id=vpc_id, create=True)
+    groups = [managed] + ([backend] if backend else [])
+    balancer = _load_balancer(aws, model, found, cluster=cluster, subnets=subnets, groups=groups)
+    _attributes(aws, balancer["LoadBalancerArn"], model.attributes)
+    target_groups = _target_groups(aws, model, found, cluster=cluster, vpc_id=vpc_id)
+    sync_listeners(aws, balancer["LoadBalancerArn"], model, target_groups)
+    for stale in found.target_groups:
+        if stale["TargetGroupArn"] not in target_groups.values():
+            aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=stale["TargetGroupArn"])
+    return str(balancer["DNSName"]).lower(), target_groups
+
+
+def delete_stack(aws: Aws, *, cluster: str, stack_id: str) -> None:
+    """Remove the stack's load balancer (its listeners go with it), target groups and groups."""
+    found = find_stack(aws, cluster=cluster, stack_id=stack_id)
+    for balancer in found.load_balancers:
+        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+    for group in found.target_groups:
+        aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
+    for security_group in found.security_groups:
+        aws.call("ec2", "DeleteSecurityGroup", GroupId=security_group["GroupId"])
+    release_backend_security_group(aws, cluster=cluster)
+
+
+def release_backend_security_group(aws: Aws, *, cluster: str) -> None:
+    """Delete the shared backend group once no load balancer of the cluster uses it."""
+    backend = backend_security_group(aws, cluster=cluster, vpc_id="", create=False)
+    if backend is None:
+        return
+    balancers = aws.call("elbv2", "DescribeLoadBalancers")["LoadBalancers"]
+    if not any(backend in b.get("SecurityGroups", []) for b in balancers):
+        aws.call("ec2", "DeleteSecurityGroup", GroupId=backend)
