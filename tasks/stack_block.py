@@ -10,7 +10,7 @@ from typing import ClassVar, cast
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import Field
 
 from core.state import Kind, StackRecord, StackResource
@@ -57,10 +57,13 @@ class StackStore:
         with self._lock:
             return self._save(self._record.with_resources(*resources))
 
-    def remove(self, kind: Kind, resource_id: str) -> StackRecord:
-        """Forget a resource cleanup deleted, and save."""
+    def remove(self, kind: Kind, *resource_ids: str) -> StackRecord:
+        """Forget resources of one kind that cleanup deleted, and save (once)."""
         with self._lock:
-            return self._save(self._record.without(kind, resource_id))
+            record = self._record
+            for resource_id in resource_ids:
+                record = record.without(kind, resource_id)
+            return self._save(record)
 
     def set_phase(self, phase: str) -> StackRecord:
         with self._lock:
@@ -98,8 +101,13 @@ def delete_record(stack: str) -> bool:
 
 def saved_stacks() -> list[str]:
     """Names of every saved stack (for the fleet drift check)."""
-    with get_client(sync_client=True) as client:
-        documents = client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
+    try:
+        with get_client(sync_client=True) as client:
+            documents = client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
+    except PrefectHTTPStatusError as error:
+        if error.response.status_code == 404:  # the block type is registered by the first save
+            return []
+        raise
     return sorted(doc.name for doc in documents if doc.name)
 
 

@@ -1,0 +1,238 @@
+"""A stack's desired items and their observed fields (pure), for the drift check and `kfalb plan`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core import naming
+from core.desired import dashboard_record
+from core.dnsnames import normalise
+from core.kubestate import declared_fields
+from core.manifests import ALB_PREFIX
+from core.observation import Observation, controller_is_ours, ingress_class
+from core.plan import PRESENT, Item, Observed, Plan, plan, plan_rows
+from core.resources import CertificateState, RecordSetState
+from core.spec import StackSpec
+from core.state import Kind
+
+#: A certificate that expires sooner than this is drift: ACM renewal has failed somewhere.
+MIN_DAYS_TO_EXPIRY = 14.0
+AUDIENCE = "sts.amazonaws.com"
+INGRESS_KEY = f"{naming.INGRESS_NAMESPACE}/{naming.INGRESS_NAME}"
+LOAD_BALANCER_KEY = f"ALB of Ingress {INGRESS_KEY}"
+CONTROLLER_KEY = "ALB controller"
+YES, NO = "yes", "no"
+TRUST = "controller service account only"
+BUNDLED = "the bundled document"
+ALB_ADDRESSES = "the ALB's addresses"
+HTTPS_OK = "200 or a redirect, valid certificate"
+FieldMap = dict[str, str]
+
+
+def dns_answer_key(spec: StackSpec) -> str:
+    return f"{spec.dashboard_host} at the resolvers"
+
+
+def https_key(spec: StackSpec) -> str:
+    return f"https://{spec.dashboard_host}/"
+
+
+def oidc_key(seen: Observation) -> str:
+    return (seen.cluster.oidc_host_path if seen.cluster else None) or "the cluster's OIDC issuer"
+
+
+def desired_items(
+    spec: StackSpec, seen: Observation, *, min_days: float = MIN_DAYS_TO_EXPIRY
+) -> tuple[Item, ...]:
+    """Every item of the stack with the fields we declare; facts not known yet become PRESENT."""
+    items = [Item(Kind.HOSTED_ZONE, spec.subdomain, {"public": YES})]
+    if seen.root_zone is not None:  # otherwise the NS records are added by hand at the registrar
+        servers = _names(seen.zone.name_servers) if seen.zone else PRESENT
+        items.append(Item(Kind.DELEGATION, spec.subdomain, {"name_servers": servers}))
+    for request in seen.certificate_requests:
+        expiry = f"in more than {min_days:g} days"
+        items.append(Item(Kind.CERTIFICATE, request.domain, {"status": "ISSUED", "expiry": expiry}))
+    items += _validation_items(seen)
+    if seen.cluster is None:
+        items.append(Item(Kind.SUBNET_TAG, f"subnets of cluster {spec.cluster.name}"))
+    for subnet_id, tags in seen.subnet_tags.items():
+        items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", {"value": PRESENT}) for key in tags]
+    ours = controller_is_ours(spec, seen)
+    if ours:
+        items += [
+            Item(Kind.OIDC_PROVIDER, oidc_key(seen), {"client_id": AUDIENCE}),
+            Item(Kind.IAM_POLICY, naming.policy_name(spec.name), {"document": BUNDLED}),
+            Item(
+                Kind.IAM_ROLE, naming.role_name(spec.name), {"trust": TRUST, "policy": "attached"}
+            ),
+        ]
+    wanted_class = naming.INGRESS_CLASS if ours else PRESENT
+    items.append(
+        Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
+    )
+    items.append(
+        Item(Kind.INGRESS, INGRESS_KEY, seen.desired_ingress or _minimal_ingress(spec, seen))
+    )
+    arns = seen.certificate_arns()
+    balancer = {"state": "active", "scheme": spec.kubeflow.alb.scheme,
+                "https_certificate": arns[0] if arns else PRESENT}  # fmt: skip
+    items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
+    items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
+    items.append(Item(Kind.DNS_RECORD, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
+    items.append(Item(Kind.LOAD_BALANCER, https_key(spec), {"answer": HTTPS_OK}))
+    return tuple(items)
+
+
+def observed_items(
+    spec: StackSpec, seen: Observation, *, min_days: float = MIN_DAYS_TO_EXPIRY
+) -> Observed:
+    """The same items' fields as found, normalised like the desired ones (None: missing)."""
+    found: dict[tuple[Kind, str], FieldMap | None] = {}
+    if seen.zone is not None:
+        found[(Kind.HOSTED_ZONE, spec.subdomain)] = {"public": NO if seen.zone.private else YES}
+    if seen.delegation is not None:
+        found[(Kind.DELEGATION, spec.subdomain)] = {"name_servers": _names(seen.delegation.values)}
+    for domain, certificate in seen.certificates.items():
+        found[(Kind.CERTIFICATE, domain)] = {
+            "status": certificate.status,
+            "expiry": _expiry(certificate, seen.observed_at, min_days),
+        }
+    for name, record in seen.validation_records.items():
+        found[(Kind.VALIDATION_RECORD, name)] = (
+            None if record is None else {"value": _target(record)}
+        )
+    for subnet in seen.subnets:
+        for key in seen.subnet_tags.get(subnet.subnet_id, {}):
+            value = subnet.tags.get(key)
+            found[(Kind.SUBNET_TAG, f"{subnet.subnet_id} {key}")] = (
+                None if value is None else {"value": value}
+            )
+    found.update(_iam_found(spec, seen))
+    if seen.controller is not None and (
+        seen.controller.ingress_class or seen.controller.deployment
+    ):
+        found[(Kind.CONTROLLER, CONTROLLER_KEY)] = {
+            "usable": YES if seen.controller.usable else NO,
+            "ingress_class": seen.controller.ingress_class or "",
+        }
+    if seen.ingress is not None:
+        found[(Kind.INGRESS, INGRESS_KEY)] = seen.ingress.fields
+    if seen.load_balancer is not None:
+        found[(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY)] = _balancer_found(seen)
+    if seen.dashboard_record is not None:
+        record = seen.dashboard_record
+        found[(Kind.DNS_RECORD, naming.wildcard(spec.subdomain))] = {
+            "type": record.type,
+            "target": _target(record),
+        }
+    if seen.host_answers:
+        like_alb = set(seen.host_answers) <= set(seen.alb_answers)
+        answer = ALB_ADDRESSES if like_alb else ", ".join(seen.host_answers)
+        found[(Kind.DNS_RECORD, dns_answer_key(spec))] = {"answer": answer}
+    if seen.https_ok is not None:
+        answer = HTTPS_OK if seen.https_ok else seen.https_detail or "no answer"
+        found[(Kind.LOAD_BALANCER, https_key(spec))] = {"answer": answer}
+    return found
+
+
+def drift_plan(spec: StackSpec, seen: Observation) -> Plan:
+    """The one planner over this stack's items: what drifted (or, before setup, what to create)."""
+    return plan(desired_items(spec, seen), observed_items(spec, seen))
+
+
+def _validation_items(seen: Observation) -> list[Item]:
+    items: dict[str, Item] = {}
+    for request in seen.certificate_requests:
+        certificate = seen.certificates.get(request.domain)
+        if certificate is None:  # its records are known once ACM has it
+            key = f"for {request.domain}"
+            items[key] = Item(Kind.VALIDATION_RECORD, key)
+            continue
+        for record in certificate.validation_records:
+            if record.zone_id is not None:  # others are added by hand outside Route53
+                items[record.name] = Item(
+                    Kind.VALIDATION_RECORD, record.name, {"value": normalise(record.value)}
+                )
+    return list(items.values())
+
+
+def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], FieldMap | None]:
+    found: dict[tuple[Kind, str], FieldMap | None] = {}
+    if seen.oidc_provider is not None:
+        ids = seen.oidc_provider.client_ids
+        found[(Kind.OIDC_PROVIDER, oidc_key(seen))] = {
+            "client_id": AUDIENCE if AUDIENCE in ids else ", ".join(ids) or "none"
+        }
+    if seen.policy is not None:
+        document = BUNDLED if seen.policy.document_matches else "another document"
+        found[(Kind.IAM_POLICY, naming.policy_name(spec.name))] = {"document": document}
+    if seen.role is not None:
+        suffix = f":policy/{naming.policy_name(spec.name)}"
+        attached = any(arn.endswith(suffix) for arn in seen.role.attached_policy_arns)
+        found[(Kind.IAM_ROLE, naming.role_name(spec.name))] = {
+            "trust": TRUST if seen.role.trust_matches else "another trust policy",
+            "policy": "attached" if attached else "not attached",
+        }
+    return found
+
+
+def _minimal_ingress(spec: StackSpec, seen: Observation) -> FieldMap:
+    """What we declare on the Ingress when its manifest could not be rendered."""
+    annotations = {f"{ALB_PREFIX}scheme": spec.kubeflow.alb.scheme,
+                   f"{ALB_PREFIX}certificate-arn": ",".join(seen.certificate_arns()) or PRESENT}  # fmt: skip
+    return declared_fields(
+        ingress_class(spec, seen), annotations, naming.ownership_labels(spec.name)
+    )
+
+
+def _balancer_found(seen: Observation) -> FieldMap:
+    assert seen.load_balancer is not None
+    balancer, arns = seen.load_balancer, seen.certificate_arns()
+    https = [
+        arn
+        for item in balancer.listeners
+        if item.protocol == "HTTPS"
+        for arn in item.certificate_arns
+    ]
+    if arns and arns[0] in https:
+        certificate = arns[0]
+    else:
+        certificate = ", ".join(https) if https else "no HTTPS listener"
+    return {"state": balancer.state, "scheme": balancer.scheme, "https_certificate": certificate}
+
+
+def _record_wanted(spec: StackSpec, seen: Observation) -> FieldMap:
+    if seen.load_balancer is None:
+        return {"type": "CNAME" if spec.stack.record_type == "cname" else "A", "target": PRESENT}
+    record = dashboard_record(spec, seen.load_balancer)
+    return {"type": record.type, "target": _target(record)}
+
+
+def _target(record: RecordSetState) -> str:
+    """Where a record points, compared case-insensitively and without ALB `dualstack.` prefixes."""
+    if record.alias is not None:
+        return normalise(record.alias.dns_name).removeprefix("dualstack.")
+    return _names(record.values)
+
+
+def _names(values: tuple[str, ...] | list[str]) -> str:
+    return ",".join(sorted({normalise(value) for value in values}))
+
+
+def _expiry(certificate: CertificateState, now: datetime, min_days: float) -> str:
+    days = certificate.days_to_expiry(now)
+    if days is None:
+        return "unknown (not issued)"
+    if days > min_days:
+        return f"in more than {min_days:g} days"
+    return f"in {days:.0f} days" if days > 0 else "expired"
+
+
+def drifted_names(result: Plan) -> tuple[str, ...]:
+    """`kind key` of each drifted item, for messages and the drift event."""
+    return tuple(f"{change.item.kind.value} {change.item.key}" for change in result.drift)
+
+
+def drift_rows(result: Plan) -> list[dict[str, str]]:
+    """The drift table's rows of the drifted items only (the event's payload)."""
+    return plan_rows(Plan(result.drift))

@@ -1,0 +1,187 @@
+"""Read-only observation of every item of a stack, for the drift check and `kfalb plan`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from core import naming
+from core.desired import partition_of
+from core.kubestate import ControllerState, IngressState, ingress_fields
+from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
+from core.plan import PRESENT
+from core.resources import (
+    CallerIdentity,
+    ClusterState,
+    OidcProviderState,
+    RecordSetState,
+)
+from core.settings import get_settings
+from core.spec import StackSpec
+from tasks.aws.acm import desired_certificates, observe_certificate
+from tasks.aws.clients import AwsContext
+from tasks.aws.ec2 import desired_tags, observe_subnets
+from tasks.aws.elbv2 import observe_load_balancer
+from tasks.aws.iam import observe_oidc_provider, observe_policy, observe_role
+from tasks.aws.route53 import find_root_zone, observe_delegation, observe_hosted_zone
+from tasks.aws.route53_records import observe_record_set
+from tasks.aws.sts import observe_caller_identity
+from tasks.dns import answers
+from tasks.https import observe_dashboard
+from tasks.k8s.clients import KubeTarget
+from tasks.k8s.controller import observe_controller
+from tasks.k8s.ingress import desired_ingress, observe_ingress
+from tasks.retry import retrying_task
+
+
+class ClusterObjects(BaseModel):
+    """The ALB controller and our Ingress as the Kubernetes API shows them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    controller: ControllerState | None = None
+    ingress: IngressState | None = None
+
+
+@retrying_task
+def observe_aws_resources(
+    ctx: AwsContext, spec: StackSpec, cluster: ClusterState | None
+) -> Observation:
+    """Read the stack's zones, delegation, certificates and their validation records, subnet tags
+    and the dashboard record. Read only."""
+    identity = observe_caller_identity.fn(ctx)
+    subnets = observe_subnets.fn(ctx, cluster) if cluster is not None else ()
+    root_zone = find_root_zone.fn(ctx, spec)
+    zone = observe_hosted_zone.fn(ctx, spec)
+    delegation = None
+    if root_zone is not None:
+        delegation = observe_delegation.fn(ctx, root_zone.zone_id, spec.subdomain)
+    zones = validation_zones(spec, zone, root_zone)
+    requests = desired_certificates(spec)
+    certificates = {
+        request.domain: found
+        for request in requests
+        if (found := observe_certificate.fn(ctx, spec, request, zones=zones)) is not None
+    }
+    validation: dict[str, RecordSetState | None] = {
+        record.name: observe_record_set.fn(ctx, record.zone_id, record.name, record.type)
+        for certificate in certificates.values()
+        for record in certificate.validation_records
+        if record.zone_id is not None
+    }
+    return Observation(
+        observed_at=datetime.now(UTC),
+        identity=identity,
+        cluster=cluster,
+        subnets=subnets,
+        subnet_tags={s.subnet_id: desired_tags(s, cluster.name) for s in subnets if cluster},
+        root_zone=root_zone,
+        zone=zone,
+        delegation=delegation,
+        certificate_requests=requests,
+        certificates=certificates,
+        validation_records=validation,
+        dashboard_record=_dashboard_record(ctx, spec, zone.zone_id) if zone else None,
+    )
+
+
+def _dashboard_record(ctx: AwsContext, spec: StackSpec, zone_id: str) -> RecordSetState | None:
+    """`*.<subdomain>` of the type the spec asks for, else of the other type (a changed record)."""
+    name = naming.wildcard(spec.subdomain)
+    wanted, other = ("CNAME", "A") if spec.stack.record_type == "cname" else ("A", "CNAME")
+    found = observe_record_set.fn(ctx, zone_id, name, wanted)
+    return found if found is not None else observe_record_set.fn(ctx, zone_id, name, other)
+
+
+@retrying_task
+def observe_cluster_objects(target: KubeTarget, stack: str) -> ClusterObjects:
+    """Read the ALB controller (IngressClass, Deployment) and our Ingress. Read only."""
+    return ClusterObjects(
+        controller=observe_controller.fn(target, stack),
+        ingress=observe_ingress.fn(target),
+    )
+
+
+@retrying_task
+def observe_dependents(
+    ctx: AwsContext,
+    spec: StackSpec,
+    aws: Observation,
+    cluster_objects: ClusterObjects,
+    *,
+    controller_recorded: bool = False,
+) -> Observation:
+    """Complete an observation with what depends on the rest: the controller's IAM (when the
+    controller is ours), the desired Ingress, the ALB behind it, DNS answers and HTTPS."""
+    seen = aws.model_copy(
+        update={
+            "controller": cluster_objects.controller,
+            "ingress": cluster_objects.ingress,
+            "controller_recorded": controller_recorded,
+        }
+    )
+    if controller_is_ours(spec, seen):
+        seen = seen.model_copy(update=_iam(ctx, spec, seen.cluster, seen.identity))
+    manifest = desired_ingress.fn(
+        stack=spec.name,
+        # An ARN not known yet is rendered as PRESENT: any certificate then satisfies the plan.
+        certificate_arns=seen.certificate_arns() or (PRESENT,),
+        scheme=spec.kubeflow.alb.scheme,
+        tags=spec.tags,
+        ingress_class=ingress_class(spec, seen),
+        manifests_path=spec.stack.manifests_path,
+    )
+    hostname = seen.ingress.hostname if seen.ingress else None
+    balancer = (
+        observe_load_balancer.fn(ctx, dns_name=hostname, stack=spec.name) if hostname else None
+    )
+    settings = get_settings()
+    host_answers = answers(spec.dashboard_host, "A", settings)
+    https = observe_dashboard.fn(spec.dashboard_host) if host_answers else None
+    return seen.model_copy(
+        update={
+            "desired_ingress": ingress_fields(manifest),
+            "load_balancer": balancer,
+            "host_answers": host_answers,
+            "alb_answers": answers(balancer.dns_name, "A", settings) if balancer else (),
+            "https_ok": https.ok if https else None,
+            "https_detail": https.describe() if https else "",
+        }
+    )
+
+
+def _iam(
+    ctx: AwsContext,
+    spec: StackSpec,
+    cluster: ClusterState | None,
+    identity: CallerIdentity | None,
+) -> dict[str, object]:
+    if cluster is None or not cluster.oidc_host_path:
+        return {"policy": observe_policy.fn(ctx, spec)}
+    provider = observe_oidc_provider.fn(ctx, spec, cluster)
+    # The trust policy names the provider's ARN, which is known even while the provider is gone.
+    expected = provider or OidcProviderState(
+        arn=f"arn:{partition_of(identity.arn) if identity else 'aws'}:iam::"
+        f"{identity.account if identity else ''}:oidc-provider/{cluster.oidc_host_path}",
+        url=cluster.oidc_host_path,
+    )
+    return {
+        "oidc_provider": provider,
+        "policy": observe_policy.fn(ctx, spec),
+        "role": observe_role.fn(ctx, spec, expected),
+    }
+
+
+def observe_stack(
+    ctx: AwsContext,
+    spec: StackSpec,
+    cluster: ClusterState | None,
+    target: KubeTarget | None,
+    *,
+    controller_recorded: bool = False,
+) -> Observation:
+    """The whole observation without a Prefect run (for `kfalb plan`): the same reads, in turn."""
+    aws = observe_aws_resources.fn(ctx, spec, cluster)
+    objects = observe_cluster_objects.fn(target, spec.name) if target else ClusterObjects()
+    return observe_dependents.fn(ctx, spec, aws, objects, controller_recorded=controller_recorded)

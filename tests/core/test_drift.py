@@ -1,0 +1,249 @@
+"""The drift check's desired items and observed fields: only declared fields, normalised, count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core import naming
+from core.drift import (
+    ALB_ADDRESSES,
+    HTTPS_OK,
+    INGRESS_KEY,
+    LOAD_BALANCER_KEY,
+    desired_items,
+    drift_plan,
+    drift_rows,
+    drifted_names,
+)
+from core.kubestate import ControllerState, IngressState, declared_fields
+from core.manifests import ALB_PREFIX, LBC_CONTROLLER
+from core.observation import Observation
+from core.plan import Action
+from core.remediation import Repair, repairs
+from core.resources import (
+    AliasTarget,
+    CertificateRequest,
+    CertificateState,
+    ClusterState,
+    HostedZoneState,
+    ListenerState,
+    LoadBalancerState,
+    OidcProviderState,
+    PolicyState,
+    RecordSetState,
+    RoleState,
+    SubnetState,
+    ValidationRecord,
+)
+from core.spec import StackSpec, parse_spec
+from core.state import Kind
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+SUB_ARN = "arn:aws:acm:us-west-2:111122223333:certificate/sub"
+ROOT_ARN = "arn:aws:acm:us-west-2:111122223333:certificate/root"
+ALB = "k8s-istio-abc.us-west-2.elb.amazonaws.com"
+NS = ("ns-1.awsdns-01.org", "ns-2.awsdns-02.com")
+ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/ABC"
+
+
+@pytest.fixture
+def spec() -> StackSpec:
+    return parse_spec(
+        {
+            "cluster": {"name": "kubeflow", "region": "us-west-2"},
+            "route53": {
+                "rootDomain": {"name": "example.com"},
+                "subDomain": {"name": "platform.example.com"},
+            },  # fmt: skip
+        }
+    )
+
+
+def _certificate(arn: str, domain: str, zone_id: str, zone_name: str) -> CertificateState:
+    record = ValidationRecord(domains=(domain,), name=f"_x.{zone_name}", value="_v.acm-validations.aws.",
+                              zone_id=zone_id, zone_name=zone_name)  # fmt: skip
+    return CertificateState(arn=arn, domain=domain, status="ISSUED", owned=True,
+                            not_after=NOW + timedelta(days=300), validation_records=(record,))  # fmt: skip
+
+
+def _ingress_fields(spec: StackSpec) -> dict[str, str]:
+    annotations = {f"{ALB_PREFIX}certificate-arn": f"{SUB_ARN},{ROOT_ARN}",
+                   f"{ALB_PREFIX}scheme": "internet-facing", f"{ALB_PREFIX}target-type": "ip"}  # fmt: skip
+    return declared_fields("alb", annotations, naming.ownership_labels(spec.name))
+
+
+def ready(spec: StackSpec) -> Observation:
+    """What observation finds right after setup installed the controller."""
+    public = SubnetState(subnet_id="subnet-pub", vpc_id="vpc-1", public=True,
+                         tags={"kubernetes.io/role/elb": "1", "kubernetes.io/cluster/kubeflow": "shared"})  # fmt: skip
+    balancer = LoadBalancerState(
+        arn="arn:aws:elasticloadbalancing:us-west-2:1:loadbalancer/app/k8s/1", name="k8s",
+        dns_name=ALB, state="active", scheme="internet-facing", canonical_hosted_zone_id="Z35SX",
+        listeners=(ListenerState(arn="l-1", port=443, protocol="HTTPS", certificate_arns=(SUB_ARN,)),),
+    )  # fmt: skip
+    ingress = IngressState(
+        namespace="istio-system", name="istio-ingress", ingress_class="alb", hostname=ALB,
+        annotations={f"{ALB_PREFIX}certificate-arn": f"{SUB_ARN},{ROOT_ARN}",
+                     f"{ALB_PREFIX}scheme": "internet-facing", f"{ALB_PREFIX}target-type": "ip",
+                     "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        labels={**naming.ownership_labels(spec.name), "app.kubernetes.io/part-of": "kubeflow-alb"},
+    )  # fmt: skip
+    sub = _certificate(SUB_ARN, "*.platform.example.com", "ZSUB", "platform.example.com")
+    root = _certificate(ROOT_ARN, "*.example.com", "ZROOT", "example.com")
+    return Observation(
+        observed_at=NOW,
+        cluster=ClusterState(name="kubeflow", region="us-west-2", arn="arn:eks", status="ACTIVE",
+                             version="1.33", oidc_issuer=f"https://{ISSUER}"),  # fmt: skip
+        subnets=(public,),
+        subnet_tags={"subnet-pub": {"kubernetes.io/role/elb": "1", "kubernetes.io/cluster/kubeflow": "shared"}},
+        root_zone=HostedZoneState(zone_id="ZROOT", name="example.com"),
+        zone=HostedZoneState(zone_id="ZSUB", name="platform.example.com", name_servers=NS, owned=True),
+        # Route53 answers in its own spelling: upper case, trailing dots.
+        delegation=RecordSetState(name="platform.example.com", type="NS", ttl=300,
+                                  values=tuple(f"{ns.upper()}." for ns in reversed(NS))),
+        certificate_requests=(CertificateRequest(role="subdomain", domain="*.platform.example.com"),
+                              CertificateRequest(role="root", domain="*.example.com")),
+        certificates={"*.platform.example.com": sub, "*.example.com": root},
+        validation_records={
+            "_x.platform.example.com": RecordSetState(name="_x.platform.example.com", type="CNAME",
+                                                      ttl=300, values=("_V.acm-validations.aws",)),
+            "_x.example.com": RecordSetState(name="_x.example.com", type="CNAME", ttl=300,
+                                             values=("_v.acm-validations.aws.",)),
+        },
+        controller=ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
+                                   deployment="kube-system/aws-load-balancer-controller",
+                                   ready_replicas=1, owned=True),
+        oidc_provider=OidcProviderState(arn=f"arn:aws:iam::1:oidc-provider/{ISSUER}", url=ISSUER,
+                                        client_ids=("sts.amazonaws.com",)),
+        policy=PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
+                           document_matches=True),
+        role=RoleState(arn="arn:aws:iam::1:role/r", name="r", trust_matches=True,
+                       attached_policy_arns=(f"arn:aws:iam::1:policy/{naming.policy_name(spec.name)}",)),
+        ingress=ingress,
+        desired_ingress=_ingress_fields(spec),
+        load_balancer=balancer,
+        dashboard_record=RecordSetState(name="*.platform.example.com", type="A", alias=AliasTarget(
+            hosted_zone_id="Z35SX", dns_name=f"DualStack.{ALB.upper()}.", evaluate_target_health=True)),
+        host_answers=("127.0.0.1",),
+        alb_answers=("127.0.0.1", "127.0.0.2"),
+        https_ok=True,
+    )  # fmt: skip
+
+
+def _drift(spec: StackSpec, seen: Observation) -> dict[str, list[tuple[str, str, str]]]:
+    result = drift_plan(spec, seen)
+    return {
+        f"{c.item.kind.value} {c.item.key}": [(d.field, d.expected, d.found) for d in c.differences]
+        for c in result.drift
+    }
+
+
+def test_a_set_up_stack_has_no_drift_whatever_the_servers_spelling(spec: StackSpec) -> None:
+    result = drift_plan(spec, ready(spec))
+    assert result.converged
+    kinds = [change.item.kind for change in result.changes]
+    assert set(kinds) == set(Kind)
+    assert kinds.count(Kind.SUBNET_TAG) == 2
+
+
+def test_nothing_found_means_every_item_is_to_be_created(spec: StackSpec) -> None:
+    seen = Observation(observed_at=NOW, certificate_requests=ready(spec).certificate_requests,
+                       root_zone=HostedZoneState(zone_id="ZROOT", name="example.com"))  # fmt: skip
+    result = drift_plan(spec, seen)
+    assert {change.action for change in result.changes} == {Action.CREATE}
+    keys = [f"{c.item.kind.value} {c.item.key}" for c in result.changes]
+    assert "validation-record for *.platform.example.com" in keys
+    assert "subnet-tag subnets of cluster kubeflow" in keys
+    assert (
+        f"iam-role {naming.role_name(spec.name)}" in keys
+    )  # no controller yet: setup installs one
+
+
+def test_items_follow_the_spec_and_the_world(spec: StackSpec) -> None:
+    helm = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
+                           deployment="kube-system/aws-load-balancer-controller", ready_replicas=1)  # fmt: skip
+    seen = ready(spec).model_copy(update={"controller": helm, "root_zone": None})
+    items = desired_items(spec, seen)
+    kinds = {item.kind for item in items}
+    assert not kinds & {Kind.OIDC_PROVIDER, Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.DELEGATION}
+    assert drift_plan(spec, seen).converged  # their class, whatever its name, is fine
+    recorded = seen.model_copy(update={"controller_recorded": True})
+    assert Kind.IAM_ROLE in {item.kind for item in desired_items(spec, recorded)}
+
+
+def test_changed_fields_are_reported_with_expected_and_found(spec: StackSpec) -> None:
+    seen = ready(spec)
+    assert seen.ingress is not None
+    assert seen.dashboard_record is not None
+    arns = {f"{ALB_PREFIX}certificate-arn": SUB_ARN}
+    tampered_ingress = seen.ingress.model_copy(
+        update={"annotations": {**seen.ingress.annotations, **arns}}
+    )
+    elsewhere = AliasTarget(hosted_zone_id="Z35SX", dns_name="dualstack.other.elb.amazonaws.com")
+    other_alb = seen.dashboard_record.model_copy(update={"alias": elsewhere})
+    expiring = seen.certificates["*.example.com"].model_copy(
+        update={"not_after": NOW + timedelta(days=9)}
+    )
+    drift = _drift(spec, seen.model_copy(update={
+        "ingress": tampered_ingress, "dashboard_record": other_alb, "host_answers": ("10.9.9.9",),
+        "https_ok": False, "https_detail": "certificate not valid for kubeflow.platform.example.com",
+        "certificates": {**seen.certificates, "*.example.com": expiring},
+    }))  # fmt: skip
+    assert drift == {
+        f"ingress {INGRESS_KEY}": [
+            ("annotation:certificate-arn", f"{SUB_ARN},{ROOT_ARN}", SUB_ARN)
+        ],
+        "dns-record *.platform.example.com": [("target", ALB, "other.elb.amazonaws.com")],
+        "dns-record kubeflow.platform.example.com at the resolvers": [
+            ("answer", ALB_ADDRESSES, "10.9.9.9")
+        ],
+        "load-balancer https://kubeflow.platform.example.com/": [
+            ("answer", HTTPS_OK, "certificate not valid for kubeflow.platform.example.com")
+        ],
+        "certificate *.example.com": [("expiry", "in more than 14 days", "in 9 days")],
+    }
+
+
+def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
+    seen = ready(spec)
+    bare = seen.subnets[0].model_copy(update={"tags": {"kubernetes.io/cluster/kubeflow": "owned"}})
+    lb = seen.load_balancer.model_copy(update={"state": "provisioning", "listeners": ()})  # type: ignore[union-attr]
+    drift = _drift(spec, seen.model_copy(update={
+        "subnets": (bare,), "load_balancer": lb,
+        "role": seen.role.model_copy(update={"attached_policy_arns": ()}),  # type: ignore[union-attr]
+        "policy": seen.policy.model_copy(update={"document_matches": False}),  # type: ignore[union-attr]
+        "validation_records": {**seen.validation_records, "_x.example.com": None},
+        "certificates": {"*.platform.example.com": seen.certificates["*.platform.example.com"]},
+    }))  # fmt: skip
+    assert drift == {
+        "certificate *.example.com": [],  # missing: to create
+        "validation-record for *.example.com": [],  # known once the certificate is requested
+        "subnet-tag subnet-pub kubernetes.io/role/elb": [],  # a value we did not set is fine
+        f"iam-policy {naming.policy_name(spec.name)}": [
+            ("document", "the bundled document", "another document")
+        ],
+        f"iam-role {naming.role_name(spec.name)}": [("policy", "attached", "not attached")],
+        f"load-balancer {LOAD_BALANCER_KEY}": [
+            ("state", "active", "provisioning"),
+            ("https_certificate", SUB_ARN, "no HTTPS listener"),
+        ],
+    }
+
+
+def test_repairs_cover_the_drifted_items_only_in_setup_order(spec: StackSpec) -> None:
+    seen = ready(spec)
+    bare = seen.subnets[0].model_copy(update={"tags": {}})
+    result = drift_plan(spec, seen.model_copy(update={
+        "subnets": (bare,), "dashboard_record": None, "host_answers": (), "https_ok": None,
+    }))  # fmt: skip
+    assert repairs(spec, result) == (Repair.SUBNET_TAGS, Repair.DNS_RECORD)
+    assert "dns-record *.platform.example.com" in drifted_names(result)
+    assert {row["status"] for row in drift_rows(result)} == {"create"}
+    https_only = drift_plan(
+        spec, seen.model_copy(update={"https_ok": False, "https_detail": "HTTP 503"})
+    )
+    assert repairs(spec, https_only) == ()  # nothing to re-apply; the re-check reports it
+    zone_gone = drift_plan(spec, seen.model_copy(update={"zone": None}))
+    assert repairs(spec, zone_gone)[:2] == (Repair.ZONE, Repair.DELEGATION)

@@ -1,0 +1,180 @@
+"""The drift check against the sandbox: plan before setup, a clean check, tampering, remediation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from core.plan import Action
+from core.spec import StackSpec, load_spec
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+SUB = "platform.example.com"
+ELB_TAG = "kubernetes.io/role/elb"
+INGRESS = ("networking.k8s.io/v1", "Ingress", "istio-ingress", "istio-system")
+CERTIFICATE_ARN = "alb.ingress.kubernetes.io/certificate-arn"
+
+
+def _spec(name: str) -> StackSpec:
+    data = load_spec(EXAMPLE.read_text()).model_dump(by_alias=True)
+    data["stack"]["name"] = name  # artifact keys and blocks of this test only
+    return StackSpec.model_validate(data)
+
+
+def _versions(world: Any) -> dict[tuple[str, str | None, str], str]:
+    """resourceVersion of every object of the kinds the stack touches."""
+    kinds = [("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "IngressClass"),
+             ("apps/v1", "Deployment"), ("v1", "Secret"), ("v1", "ServiceAccount")]  # fmt: skip
+    return {
+        (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]): obj["metadata"][
+            "resourceVersion"
+        ]
+        for kind in kinds
+        for obj in world.kube.store.list(*kind)
+    }
+
+
+def _events(name: str, stack: str, *, at_least: int) -> list[Any]:
+    """Events of this name about the stack, as the Prefect server stored them (automations see
+    these); waits, bounded, for the events worker to deliver them."""
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.events.worker import EventsWorker
+
+    from core.waiting import wait_until
+
+    EventsWorker.drain_all()
+    wanted = EventFilter(
+        event=EventNameFilter(name=[name]),
+        resource=EventResourceFilter(id=[f"kubeflow-alb.stack.{stack}"]),
+    )
+
+    def fetch() -> list[Any]:
+        with get_client(sync_client=True) as client:
+            return list(client.read_events(filter=wanted, limit=50).events)
+
+    return wait_until(fetch, lambda found: len(found) >= at_least, what=f"{name} events",
+                      timeout=20, interval=0.1, max_interval=0.5)  # fmt: skip
+
+
+def _artifacts(flow_run_id: UUID | None) -> dict[str, Any]:
+    """The table artifacts of one flow run: key -> rows."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {artifact.key: json.loads(str(artifact.data)) for artifact in found if artifact.key}
+
+
+def _delete_dashboard_record(world: Any, spec: StackSpec) -> None:
+    route53 = world.aws.client("route53")
+    zone = next(
+        z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{spec.subdomain}."
+    )
+    record = next(
+        r
+        for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+        if r["Name"] == f"\\052.{spec.subdomain}." and r["Type"] == "A"
+    )
+    route53.change_resource_record_sets(
+        HostedZoneId=zone["Id"],
+        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]},
+    )
+
+
+def _keep_first_certificate(world: Any) -> str:
+    """Drop the *.<root> certificate from the Ingress annotation (the ALB keeps its default)."""
+    store = world.kube.store
+    ingress = store.get(*INGRESS)
+    annotations = ingress["metadata"]["annotations"]
+    annotations[CERTIFICATE_ARN] = annotations[CERTIFICATE_ARN].split(",")[0]
+    store.update(ingress)
+    return str(annotations[CERTIFICATE_ARN])
+
+
+def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., Any]) -> None:
+    from core.errors import DriftDetected
+    from flows.check_drift import (
+        DRIFT_EVENT,
+        REMEDIATED_EVENT,
+        check_drift,
+        check_drift_fleet,
+        plan_stack,
+    )
+    from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
+
+    world = sandbox_world()
+    spec = _spec("drift-check")
+
+    before = plan_stack(spec)
+    assert {change.action for change in before.changes} == {Action.CREATE}
+    kinds = {change.item.kind.value for change in before.changes}
+    assert {"iam-role", "controller", "ingress", "dns-record", "ns-delegation"} <= kinds
+
+    setup_load_balancer(spec=spec)
+    after = plan_stack(spec)
+    assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
+    assert len(after.changes) == len(before.changes)
+
+    calls, objects = api_calls(), _versions(world)
+    outputs = check_drift(stack=spec.name, kube_access="eks")  # token from STS, endpoint from EKS
+    assert outputs == {"stack": spec.name, "drifted": [], "status": "ok", "repaired": []}
+    assert api_calls().since(calls).mutating_calls() == ()
+    assert _versions(world) == objects
+
+    subnet = world.seeded.public_subnet_ids[0]
+    world.aws.client("ec2").delete_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG}])
+    _delete_dashboard_record(world, spec)
+    kept = _keep_first_certificate(world)
+
+    calls = api_calls()
+    state = check_drift(stack=spec.name, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DriftDetected) as raised:
+        state.result()
+    assert api_calls().since(calls).mutating_calls() == ()
+    assert set(raised.value.items) == {
+        f"subnet-tag {subnet} {ELB_TAG}",
+        "ingress istio-system/istio-ingress",
+        f"dns-record *.{SUB}",
+        # What the missing record makes visible: nothing answers for the dashboard any more.
+        f"dns-record kubeflow.{SUB} at the resolvers",
+        f"load-balancer https://kubeflow.{SUB}/",
+    }
+    table = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift"]
+    statuses = {row["item"]: row["status"] for row in table}
+    assert statuses[f"dns-record *.{SUB}"] == "create"
+    assert statuses["ingress istio-system/istio-ingress [annotation:certificate-arn]"] == "update"
+    assert statuses[f"hosted-zone {SUB}"] == "ok"
+    (event,) = _events(DRIFT_EVENT, spec.name, at_least=1)
+    assert event.resource["prefect.resource.name"] == spec.name
+    drifted_rows = {row["item"] for row in event.payload["drifted"]}
+    assert "ingress istio-system/istio-ingress [annotation:certificate-arn]" in drifted_rows
+    assert world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN] == kept
+
+    with pytest.raises(DriftDetected) as fleet:
+        check_drift_fleet()
+    assert fleet.value.items == (spec.name,)
+
+    state = check_drift(stack=spec.name, remediate=True, return_state=True)
+    repaired = state.result()
+    assert repaired["status"] == "repaired"
+    report = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift-remediation"]
+    assert [row["repair"] for row in report] == repaired["repaired"]
+    (_,) = _events(REMEDIATED_EVENT, spec.name, at_least=1)
+    assert repaired["repaired"] == ["subnet tags", "Ingress", "DNS record"]
+    annotation = world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN]
+    assert annotation.startswith(kept + ",")
+
+    calls = api_calls()
+    assert check_drift_fleet() == {spec.name: "ok"}
+    assert api_calls().since(calls).mutating_calls() == ()
