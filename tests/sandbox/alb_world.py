@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -65,7 +66,8 @@ def admin(world: World) -> deploy.Aws:
 
 def new_namespace(world: World, test_name: str) -> str:
     """A namespace named after the test, with a NodePort Service `web` (port 80 -> 8080)."""
-    name = re.sub(r"[^a-z0-9]+", "-", test_name.lower())[:50].strip("-")
+    digest = hashlib.sha1(test_name.encode()).hexdigest()[:8]
+    name = re.sub(r"[^a-z0-9]+", "-", test_name.lower())[:40].strip("-") + "-" + digest
     store(world).apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     store(world).apply(
         {
