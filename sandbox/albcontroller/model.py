@@ -99,14 +99,16 @@ def stack_tags(cluster: str, stack_id: str) -> dict[str, str]:
     return {CLUSTER_TAG: cluster, STACK_TAG: stack_id}
 
 
-def parse_tags(raw: str) -> dict[str, str]:
-    """``k1=v1,k2=v2`` (the tags annotation); an entry without ``=`` is an error, as upstream."""
+def parse_tags(raw: str, annotation: str = "tags") -> dict[str, str]:
+    """``k1=v1,k2=v2`` (a map annotation); an entry without ``=`` is an error, as upstream."""
     tags: dict[str, str] = {}
     for entry in (item.strip() for item in raw.split(",")):
         if not entry:
             continue
         if "=" not in entry:
-            raise BuildError(f"failed to parse stringMap annotation, {ANNOTATION}tags: {raw}")
+            raise BuildError(
+                f"failed to parse stringMap annotation, {ANNOTATION}{annotation}: {raw}"
+            )
         key, value = entry.split("=", 1)
         tags[key.strip()] = value.strip()
     return tags
@@ -289,7 +291,9 @@ def build_model(
                 target_group=group.resource_id,
             )
         )
-    attributes = parse_tags(annotations.get(ANNOTATION + "load-balancer-attributes", ""))
+    attributes = parse_tags(
+        annotations.get(ANNOTATION + "load-balancer-attributes", ""), "load-balancer-attributes"
+    )
     return StackModel(
         stack_id=f"{namespace}/{name}",
         scheme=scheme,
