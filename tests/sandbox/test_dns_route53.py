@@ -1,26 +1,50 @@
-"""Tests of the DNS server answering from moto's Route53 backend, changed through boto3."""
+"""Tests of the DNS server answering from moto's Route53 backend, changed through boto3.
+
+The changes go through the AWS sandbox (moto in server mode, an account of this module's own);
+moto's in-process mock would reset every account in the process, other tests' worlds included.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from sandbox.aws import AwsSandbox
 from sandbox.dns import DnsServer, Rcode, Route53BackendSource
 
-ALB = "k8s-istiosys-kubeflow-0123456789.us-east-1.elb.amazonaws.com"
+ACCOUNT = "311111110041"
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[AwsSandbox]:
+    with AwsSandbox(account_id=ACCOUNT, region="us-east-1") as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
-def route53(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.client("route53", region_name="us-east-1")
+def route53(aws: AwsSandbox) -> Any:
+    aws.reset()  # every test starts from an empty account
+    return aws.client("route53")
+
+
+@pytest.fixture
+def alb(aws: AwsSandbox, route53: Any) -> tuple[str, str]:
+    """A load balancer (Route53 only aliases to one that exists): DNS name, alias zone id."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{az}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+    created = aws.client("elbv2").create_load_balancer(
+        Name="k8s-istiosys-kubeflow", Subnets=subnets
+    )
+    balancer = created["LoadBalancers"][0]
+    return balancer["DNSName"], balancer["CanonicalHostedZoneId"]
 
 
 def _zone(client: Any, name: str) -> tuple[str, list[str]]:
@@ -42,11 +66,12 @@ def _ns(name: str, values: list[str]) -> dict[str, Any]:
     }
 
 
-def test_source_reads_zones_records_and_aliases(route53: Any) -> None:
+def test_source_reads_zones_records_and_aliases(route53: Any, alb: tuple[str, str]) -> None:
+    name, alias_zone = alb
     root_id, root_ns = _zone(route53, "example.com")
-    alias = {"HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": ALB, "EvaluateTargetHealth": False}
+    alias = {"HostedZoneId": alias_zone, "DNSName": name, "EvaluateTargetHealth": False}
     _upsert(route53, root_id, {"Name": "app.example.com", "Type": "A", "AliasTarget": alias})
-    (zone,) = Route53BackendSource().zones()
+    (zone,) = Route53BackendSource(ACCOUNT).zones()
     assert (zone.zone_id, zone.name, zone.private) == (
         root_id.split("/")[-1],
         "example.com.",
@@ -54,7 +79,7 @@ def test_source_reads_zones_records_and_aliases(route53: Any) -> None:
     )
     assert list(zone.name_servers) == root_ns
     by_type = {(r.name, r.type): r for r in zone.records}
-    # moto keeps the SOA it makes as a dict; the source unwraps it into zone-file text.
+    # The SOA as zone-file text: primary, hostmaster, serial, refresh, retry, expire, minimum.
     assert by_type[("example.com.", "SOA")].values[0].split()[2:] == [
         "1",
         "7200",
@@ -65,7 +90,7 @@ def test_source_reads_zones_records_and_aliases(route53: Any) -> None:
     assert by_type[("example.com.", "NS")].ttl == 172800
     app = by_type[("app.example.com.", "A")]
     assert app.alias is not None
-    assert app.alias.dns_name == ALB
+    assert app.alias.dns_name == f"{name}."  # Route53 keeps names fully qualified
     assert not app.values
 
 
@@ -74,16 +99,19 @@ def test_other_accounts_are_separate(route53: Any) -> None:
     assert Route53BackendSource(account_id="210987654321").zones() == []
 
 
-def test_subdomain_follows_ns_delegation_in_the_root_zone(route53: Any) -> None:
+def test_subdomain_follows_ns_delegation_in_the_root_zone(
+    route53: Any, alb: tuple[str, str]
+) -> None:
+    name, alias_zone = alb
     root_id, _ = _zone(route53, "example.com")
     sub_id, sub_ns = _zone(route53, "sub.example.com")
     alias = {
-        "HostedZoneId": "Z35SXDOTRQ7X7K",
-        "DNSName": f"dualstack.{ALB}",
+        "HostedZoneId": alias_zone,
+        "DNSName": f"dualstack.{name}",
         "EvaluateTargetHealth": True,
     }
     _upsert(route53, sub_id, {"Name": "*.sub.example.com", "Type": "A", "AliasTarget": alias})
-    dns = DnsServer(Route53BackendSource(), alb_exists=lambda name: name == ALB)
+    dns = DnsServer(Route53BackendSource(ACCOUNT), alb_exists=lambda target: target == name)
     assert dns.resolve("kubeflow.sub.example.com", "A").rcode == Rcode.NXDOMAIN
     assert dns.resolve_at("kubeflow.sub.example.com", "A", sub_id).values("A") == ["127.0.0.1"]
 
@@ -100,10 +128,10 @@ def test_validation_cname_is_answered(route53: Any) -> None:
     name, value = "_x1.example.com.", "_x2.acm-validations.aws."
     record = {"Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": value}]}
     _upsert(route53, root_id, record)
-    assert DnsServer(Route53BackendSource()).lookup(name, "CNAME") == [value]
+    assert DnsServer(Route53BackendSource(ACCOUNT)).lookup(name, "CNAME") == [value]
 
 
 def test_moto_name_servers_resolve_to_the_server(route53: Any) -> None:
     _, name_servers = _zone(route53, "example.com")
-    dns = DnsServer(Route53BackendSource())
+    dns = DnsServer(Route53BackendSource(ACCOUNT))
     assert all(dns.lookup(ns) == ["127.0.0.1"] for ns in name_servers)

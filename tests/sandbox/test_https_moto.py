@@ -1,4 +1,8 @@
-"""Tests of the HTTPS endpoint and DNS server wired to moto's Route53, ELBv2 and ACM backends."""
+"""Tests of the HTTPS endpoint and DNS server wired to moto's Route53, ELBv2 and ACM backends.
+
+The resources are made through the AWS sandbox (moto in server mode, an account of this module's
+own): moto's in-process mock would reset every account in the process, other tests' worlds included.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from sandbox.aws import AwsSandbox
 from sandbox.ca import SandboxCA
 from sandbox.dns import DnsServer, Route53BackendSource
 from sandbox.https_endpoint import HttpsEndpoint
 from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 
+ACCOUNT = "311111110042"
+
 
 @dataclass
 class Account:
-    """What every test shares: one moto account with a VPC, certificates and the zone."""
+    """What every test shares: one sandbox account with a VPC, certificates and the zone."""
 
+    aws: AwsSandbox
     subnets: list[str]
     target_group: str
     sub_cert: str
@@ -41,12 +47,14 @@ class World:
 
 @pytest.fixture(scope="module")
 def account() -> Iterator[Account]:
-    # moto's first EC2 call costs seconds: build the static part once per module.
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            patch.setenv(key, "testing")
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        ec2 = boto3.client("ec2", region_name="us-east-1")
+    # Every validation record counts as visible: certificates are ISSUED at once.
+    with AwsSandbox(
+        account_id=ACCOUNT,
+        region="us-east-1",
+        acm_validation_delay=0.0,
+        dns_check=lambda name, rtype, value: True,
+    ) as aws:
+        ec2 = aws.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnets = [
             ec2.create_subnet(
@@ -54,7 +62,7 @@ def account() -> Iterator[Account]:
             )["Subnet"]["SubnetId"]
             for i, az in ((1, "a"), (2, "b"))
         ]
-        acm = boto3.client("acm", region_name="us-east-1")
+        acm = aws.client("acm")
         sub_cert = acm.request_certificate(
             DomainName="*.sub.example.com",
             SubjectAlternativeNames=["sub.example.com"],
@@ -63,17 +71,20 @@ def account() -> Iterator[Account]:
         root_cert = acm.request_certificate(DomainName="*.example.com", ValidationMethod="DNS")[
             "CertificateArn"
         ]
-        group = boto3.client("elbv2", region_name="us-east-1").create_target_group(
+        for arn in (sub_cert, root_cert):
+            assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+        group = aws.client("elbv2").create_target_group(
             Name="tg", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
         )["TargetGroups"][0]["TargetGroupArn"]
-        route53 = boto3.client("route53", region_name="us-east-1")
-        zone = route53.create_hosted_zone(Name="sub.example.com", CallerReference="sub")
-        yield Account(subnets, group, sub_cert, root_cert, zone["HostedZone"]["Id"])
+        zone = aws.client("route53").create_hosted_zone(
+            Name="sub.example.com", CallerReference="sub"
+        )
+        yield Account(aws, subnets, group, sub_cert, root_cert, zone["HostedZone"]["Id"])
 
 
 @pytest.fixture
 def world(account: Account) -> Iterator[World]:
-    elbv2 = boto3.client("elbv2", region_name="us-east-1")
+    elbv2 = account.aws.client("elbv2")
     alb = elbv2.create_load_balancer(Name="k8s-kubeflow", Subnets=account.subnets)
     alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
     alb_dns = alb["LoadBalancers"][0]["DNSName"]
@@ -85,18 +96,18 @@ def world(account: Account) -> Iterator[World]:
         DefaultActions=[{"Type": "forward", "TargetGroupArn": account.target_group}],
     )["Listeners"][0]["ListenerArn"]
     alias = {
-        "HostedZoneId": "Z35SXDOTRQ7X7K",
+        "HostedZoneId": alb["LoadBalancers"][0]["CanonicalHostedZoneId"],
         "DNSName": f"dualstack.{alb_dns}",
         "EvaluateTargetHealth": True,
     }
     record = {"Name": "*.sub.example.com", "Type": "A", "AliasTarget": alias}
     batch: Any = {"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
-    boto3.client("route53", region_name="us-east-1").change_resource_record_sets(
+    account.aws.client("route53").change_resource_record_sets(
         HostedZoneId=account.zone_id, ChangeBatch=batch
     )
-    dns = DnsServer(Route53BackendSource(), alb_exists=MotoAlbExists())
+    dns = DnsServer(Route53BackendSource(ACCOUNT), alb_exists=MotoAlbExists(ACCOUNT))
     yield World(elbv2, alb_arn, alb_dns, listener, account.root_cert, dns)
-    elbv2.delete_load_balancer(LoadBalancerArn=alb_arn)  # idempotent in moto
+    elbv2.delete_load_balancer(LoadBalancerArn=alb_arn)  # idempotent, as in AWS
 
 
 def _handshake_names(endpoint: HttpsEndpoint, ca: SandboxCA, host: str) -> None:
@@ -110,7 +121,7 @@ def _handshake_names(endpoint: HttpsEndpoint, ca: SandboxCA, host: str) -> None:
 
 def test_listener_certificate_is_presented_for_the_dns_name(world: World) -> None:
     assert world.dns.lookup("kubeflow.sub.example.com") == ["127.0.0.1"]
-    routes = MotoAlbRoutes(world.dns.alb_for)
+    routes = MotoAlbRoutes(world.dns.alb_for, ACCOUNT)
     assert routes.route("kubeflow.sub.example.com") == ["*.sub.example.com", "sub.example.com"]
     ca = SandboxCA()
     with HttpsEndpoint(ca, routes) as endpoint:
@@ -123,14 +134,14 @@ def test_sni_picks_the_matching_listener_certificate(world: World) -> None:
     world.elbv2.add_listener_certificates(
         ListenerArn=world.listener_arn, Certificates=[{"CertificateArn": world.root_cert}]
     )
-    routes = MotoAlbRoutes(lambda host: world.alb_dns)  # every name reaches this ALB
+    routes = MotoAlbRoutes(lambda host: world.alb_dns, ACCOUNT)  # every name reaches this ALB
     assert routes.route("kubeflow.example.com") == ["*.example.com"]
     assert routes.route("central.sub.example.com") == ["*.sub.example.com", "sub.example.com"]
     assert routes.route("nothing.org") == ["*.sub.example.com", "sub.example.com"]  # the default
 
 
 def test_no_https_listener_or_no_alb_means_no_route(world: World) -> None:
-    routes = MotoAlbRoutes(world.dns.alb_for)
+    routes = MotoAlbRoutes(world.dns.alb_for, ACCOUNT)
     world.elbv2.delete_listener(ListenerArn=world.listener_arn)
     assert routes.route("kubeflow.sub.example.com") is None
     world.elbv2.delete_load_balancer(LoadBalancerArn=world.alb_arn)
