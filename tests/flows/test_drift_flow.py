@@ -120,6 +120,10 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     kinds = {change.item.kind.value for change in before.changes}
     assert {"iam-role", "controller", "ingress", "dns-record", "ns-delegation"} <= kinds
 
+    with pytest.raises(DriftDetected) as nothing:  # no block yet: the spec alone is enough
+        check_drift(spec=spec)
+    assert len(nothing.value.items) == len(before.changes)
+
     setup_load_balancer(spec=spec)
     after = plan_stack(spec)
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
@@ -155,7 +159,7 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     assert statuses[f"dns-record *.{SUB}"] == "create"
     assert statuses["ingress istio-system/istio-ingress [annotation:certificate-arn]"] == "update"
     assert statuses[f"hosted-zone {SUB}"] == "ok"
-    (event,) = _events(DRIFT_EVENT, spec.name, at_least=1)
+    event, _ = _events(DRIFT_EVENT, spec.name, at_least=2)  # newest first; one per failed check
     assert event.resource["prefect.resource.name"] == spec.name
     drifted_rows = {row["item"] for row in event.payload["drifted"]}
     assert "ingress istio-system/istio-ingress [annotation:certificate-arn]" in drifted_rows
