@@ -30,12 +30,11 @@ def sandbox_command(args: argparse.Namespace) -> int:
     if command == "down":
         return 0 if stop_detached(directory) else _report("the sandbox is not running")
     if command == "env":
-        env = directory / ENV_FILE
-        if not env.exists():
+        if _running_pid(directory) is None:
             raise KfalbError(
                 "the sandbox is not running: start it with `kfalb sandbox up --detach`"
             )
-        sys.stdout.write(env.read_text())
+        sys.stdout.write((directory / ENV_FILE).read_text())
         return 0
     raise KfalbError(f"unknown sandbox command {command!r}")
 
@@ -72,14 +71,15 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     world = World(directory, options)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    world.start()
-    (directory / PID_FILE).write_text(str(os.getpid()))
-    print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
     try:
+        world.start()
+        (directory / PID_FILE).write_text(str(os.getpid()))
+        print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        # Also after a failed or interrupted start: whatever began must not keep running.
         world.stop()
         (directory / PID_FILE).unlink(missing_ok=True)
     return 0
@@ -89,15 +89,15 @@ def start_detached(directory: Path, arguments: list[str], *, timeout: float = 60
     """Start `kfalb sandbox up` in the background and return once its env file is written."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / ENV_FILE).unlink(missing_ok=True)
-    log = (directory / LOG_FILE).open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kfalb", "sandbox", "up", *arguments],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        cwd=directory.parent,
-    )
+    with (directory / LOG_FILE).open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kfalb", "sandbox", "up", *arguments],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=directory.parent,
+        )
     try:
         wait_until(
             lambda: process.poll() is not None or _running_pid(directory) is not None,
@@ -120,10 +120,26 @@ def stop_detached(directory: Path, *, timeout: float = 20.0) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
+    try:
+        _wait_gone(pid, timeout)
+    except WaitTimeout:
+        # It did not stop in time: end it (the OS closes its ports), then report.
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, timeout)
+        raise KfalbError(
+            f"the sandbox (pid {pid}) did not stop within {timeout:g} s and was killed; "
+            f"see {directory / LOG_FILE}"
+        ) from None
+    finally:
+        if not _alive(pid):
+            (directory / PID_FILE).unlink(missing_ok=True)
+            (directory / ENV_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
     wait_until(lambda: _alive(pid), lambda alive: not alive, what=f"sandbox pid {pid} to stop",
                timeout=timeout, interval=0.1, max_interval=0.5)  # fmt: skip
-    (directory / PID_FILE).unlink(missing_ok=True)
-    return True
 
 
 def _status(directory: Path) -> int:
@@ -136,11 +152,14 @@ def _status(directory: Path) -> int:
 
 
 def _running_pid(directory: Path) -> int | None:
+    """The pid of the sandbox started from `directory`, if it still runs and is up."""
     try:
         pid = int((directory / PID_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) and (directory / ENV_FILE).exists() else None
+    if not (_alive(pid) and _is_sandbox(pid) and (directory / ENV_FILE).exists()):
+        return None
+    return pid
 
 
 def _alive(pid: int) -> bool:
@@ -150,7 +169,22 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited child nobody has reaped yet (a zombie) is gone for every purpose here.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_sandbox(pid: int) -> bool:
+    """Whether `pid` is a `kfalb sandbox up`: a stale pid file may name a reused pid."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc to ask (not Linux): trust the pid file
+    named = any(arg == b"kfalb" or arg.endswith(b"/kfalb") for arg in argv)
+    return named and b"sandbox" in argv and b"up" in argv
 
 
 def _report(message: str) -> int:
