@@ -100,7 +100,7 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
 
     # 5. Controller prerequisites run alongside the certificates (4).
     account, partition = identity.account, partition_of(identity.arn)
-    subnet_tags = ensure_subnet_tags.submit(ctx, cluster)
+    subnet_tags = ensure_subnet_tags.submit(ctx, cluster, stack=spec.name)
     _record_when_done(store, subnet_tags, records.subnet_tag_resources)
     needs_install = spec.stack.controller == "install" or (
         spec.stack.controller == "auto" and (controller_now.owned or not controller_now.usable)

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 PUBLIC_ROLE_TAG = "kubernetes.io/role/elb"
 PRIVATE_ROLE_TAG = "kubernetes.io/role/internal-elb"
+#: Tag (plus the stack name) on each subnet listing the tag keys that stack added to it: a subnet
+#: tag cannot carry an ownership mark itself, and this lets cleanup find them without the block.
+ADDED_TAGS_PREFIX = "kubeflow-alb/added-tags/"
 
 
 def cluster_tag(cluster_name: str) -> str:
@@ -25,6 +28,16 @@ def desired_tags(subnet: SubnetState, cluster_name: str) -> dict[str, str]:
     """The controller's discovery tags for a subnet: its role and the cluster."""
     role = PUBLIC_ROLE_TAG if subnet.public else PRIVATE_ROLE_TAG
     return {role: "1", cluster_tag(cluster_name): "shared"}
+
+
+def added_tags_key(stack: str) -> str:
+    """The marker tag key of a stack (value: the comma-separated keys it added)."""
+    return ADDED_TAGS_PREFIX + stack
+
+
+def added_value(key: str) -> str:
+    """The value setup gives a discovery tag it adds (see desired_tags)."""
+    return "shared" if key.startswith("kubernetes.io/cluster/") else "1"
 
 
 def missing_tags(subnet: SubnetState, cluster_name: str) -> dict[str, str]:
@@ -82,12 +95,15 @@ def observe_subnets(ctx: AwsContext, cluster: ClusterState) -> tuple[SubnetState
 
 
 @aws_task
-def ensure_subnet_tags(ctx: AwsContext, cluster: ClusterState) -> tuple[SubnetTagChange, ...]:
+def ensure_subnet_tags(
+    ctx: AwsContext, cluster: ClusterState, *, stack: str | None = None
+) -> tuple[SubnetTagChange, ...]:
     """Tag the cluster's subnets for ALB discovery where the tag key is missing.
 
     Public subnets get `kubernetes.io/role/elb=1`, private ones `kubernetes.io/role/internal-elb=1`,
-    all `kubernetes.io/cluster/<cluster>=shared`. Returns exactly the tags added, so cleanup
-    removes only those.
+    all `kubernetes.io/cluster/<cluster>=shared`. With a stack, each subnet tagged also gets the
+    marker `kubeflow-alb/added-tags/<stack>` listing the keys added. Returns exactly the tags
+    added (marker included), so cleanup removes only those.
     """
     ec2 = client(ctx, "ec2")
     subnets = read_subnets(ec2, cluster.vpc_id or "", cluster.subnet_ids)
@@ -103,7 +119,58 @@ def ensure_subnet_tags(ctx: AwsContext, cluster: ClusterState) -> tuple[SubnetTa
     for (key, value), subnet_ids in by_tag.items():
         ec2.create_tags(Resources=subnet_ids, Tags=[{"Key": key, "Value": value}])
         run_logger().info("Tagged subnets %s with %s=%s", ", ".join(subnet_ids), key, value)
-    return tuple(added)
+    if stack is None:
+        return tuple(added)
+    return (*added, *_mark(ec2, subnets, added, stack))
+
+
+def _mark(
+    ec2: EC2Client, subnets: Sequence[SubnetState], added: Sequence[SubnetTagChange], stack: str
+) -> list[SubnetTagChange]:
+    """Record on each subnet which keys the stack added (merged with an earlier run's marker)."""
+    marker, marks = added_tags_key(stack), []
+    for subnet in subnets:
+        keys = {change.key for change in added if change.subnet_id == subnet.subnet_id}
+        if not keys:
+            continue
+        value = ",".join(sorted(keys | set(filter(None, subnet.tags.get(marker, "").split(",")))))
+        ec2.create_tags(Resources=[subnet.subnet_id], Tags=[{"Key": marker, "Value": value}])
+        marks.append(SubnetTagChange(subnet_id=subnet.subnet_id, key=marker, value=value))
+    return marks
+
+
+@aws_task
+def observe_added_subnet_tags(
+    ctx: AwsContext, stack: str, recorded: Sequence[SubnetTagChange] = ()
+) -> tuple[SubnetTagChange, ...]:
+    """The tags a stack added that are still there with the value it set: those `recorded` in its
+    block plus those its markers list (so they are found without the block); markers last."""
+    ec2, marker = client(ctx, "ec2"), added_tags_key(stack)
+    pages = ec2.get_paginator("describe_subnets").paginate(
+        Filters=[{"Name": "tag-key", "Values": [marker]}]
+    )
+    current = {
+        subnet["SubnetId"]: {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
+        for page in pages
+        for subnet in page["Subnets"]
+    }
+    listed = [
+        SubnetTagChange(subnet_id=subnet_id, key=key, value=added_value(key))
+        for subnet_id, tags in current.items()
+        for key in filter(None, tags[marker].split(","))
+    ]
+    marks = [SubnetTagChange(subnet_id=s, key=marker, value=t[marker]) for s, t in current.items()]
+    wanted = list(dict.fromkeys([*recorded, *listed, *marks]))
+    unknown = sorted({change.subnet_id for change in wanted} - set(current))
+    if unknown:
+        pages = ec2.get_paginator("describe_subnets").paginate(
+            Filters=[{"Name": "subnet-id", "Values": unknown}]
+        )
+        for page in pages:
+            for subnet in page["Subnets"]:
+                current[subnet["SubnetId"]] = {t["Key"]: t["Value"] for t in subnet.get("Tags", [])}
+    present = [c for c in wanted if current.get(c.subnet_id, {}).get(c.key) == c.value]
+    return tuple(sorted(present, key=lambda change: change.key.startswith(ADDED_TAGS_PREFIX)))
 
 
 @aws_task

@@ -165,6 +165,22 @@ def observe_record_set(
 
 
 @aws_task
+def observe_record_sets(
+    ctx: AwsContext, zone_id: str, keys: Sequence[tuple[str, str]]
+) -> tuple[RecordSetState, ...]:
+    """Read several record sets (name, type) of a zone: those that exist; none when the zone
+    itself is gone."""
+    r53 = client(ctx, "route53")
+    try:
+        found = [read_record(r53, zone_id, name, type_) for name, type_ in keys]
+    except ClientError as error:
+        if error_code(error) == "NoSuchHostedZone":
+            return ()
+        raise
+    return tuple(record for record in found if record is not None)
+
+
+@aws_task
 def change_records(
     ctx: AwsContext,
     zone_id: str,

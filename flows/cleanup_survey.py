@@ -1,0 +1,87 @@
+"""Cleanup's read-only survey: what of a stack exists, by the ids in its record and by its marks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.futures import PrefectFuture
+
+from core import naming
+from core.cleanup import (
+    Survey,
+    record_lookups,
+    recorded_subnet_tags,
+    still_present,
+    validation_candidates,
+)
+from core.resources import CertificateState, ValidationRecord, ValidationZones
+from core.spec import StackSpec
+from core.state import StackRecord
+from tasks.aws.clients import AwsContext
+from tasks.aws.ec2 import observe_added_subnet_tags
+from tasks.aws.elbv2 import find_controller_resources
+from tasks.aws.iam_policy import observe_policy
+from tasks.aws.owned import find_certificates, find_oidc_providers, find_role
+from tasks.aws.route53 import observe_delegation, observe_hosted_zone
+from tasks.aws.route53_records import observe_record_sets
+from tasks.k8s.cleanup import find_controller_objects
+from tasks.k8s.clients import KubeTarget
+from tasks.k8s.controller import observe_controller
+from tasks.k8s.ingress import observe_ingress
+
+
+def survey_stack(
+    ctx: AwsContext,
+    spec: StackSpec,
+    *,
+    record: StackRecord | None,
+    target: KubeTarget | None,
+    root_zone_id: str | None,
+) -> Survey:
+    """Look at everything of the stack, concurrently; changes nothing."""
+    zone = observe_hosted_zone(ctx, spec)
+    zones = ValidationZones(
+        subdomain=spec.subdomain,
+        subdomain_zone_id=zone.zone_id if zone else None,
+        root=spec.root,
+        root_zone_id=root_zone_id,
+    )
+    wildcard = naming.wildcard(spec.subdomain)
+    found: dict[str, PrefectFuture[Any]] = {
+        "certificates": find_certificates.submit(ctx, spec.name, zones=zones),
+        "subnet_tags": observe_added_subnet_tags.submit(ctx, spec.name, recorded_subnet_tags(record)),
+        "oidc_providers": find_oidc_providers.submit(ctx, spec.name),
+        "policy": observe_policy.submit(ctx, spec),
+        "role": find_role.submit(ctx, spec),
+        "load_balancers": find_controller_resources.submit(ctx, spec),
+    }  # fmt: skip
+    if root_zone_id:
+        found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)
+    if zone:
+        keys = [(wildcard, "A"), (wildcard, "CNAME")]
+        found["dashboard_records"] = observe_record_sets.submit(ctx, zone.zone_id, keys)
+    if target is not None:
+        found["controller"] = observe_controller.submit(target, spec.name)
+        found["controller_objects"] = find_controller_objects.submit(target, spec.name)
+        found["ingress"] = observe_ingress.submit(target)
+    results = {name: future.result() for name, future in found.items()}
+    certificates: tuple[CertificateState, ...] = results["certificates"]
+    return Survey(
+        stack=spec.name,
+        zone=zone,
+        root_zone_id=root_zone_id,
+        validation_records=_validation_records(ctx, record, certificates),
+        kubernetes=target is not None,
+        **results,
+    )
+
+
+def _validation_records(
+    ctx: AwsContext, record: StackRecord | None, certificates: tuple[CertificateState, ...]
+) -> tuple[ValidationRecord, ...]:
+    """The stack's validation CNAMEs that are still in their zones with the value it placed."""
+    candidates = validation_candidates(record, certificates)
+    lookups = record_lookups(candidates)
+    futures = [observe_record_sets.submit(ctx, zone_id, keys) for zone_id, keys in lookups.items()]
+    present = [found for future in futures for found in future.result()]
+    return still_present(candidates, present)

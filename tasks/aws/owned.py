@@ -1,0 +1,110 @@
+"""What a stack owns, found by its ownership tags (cleanup's view, which needs no block or cluster)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from core import naming
+from core.errors import OwnershipError
+from core.resources import CertificateState, OidcProviderState, RoleState, ValidationZones
+from core.spec import StackSpec
+from tasks.aws.acm import read_certificate
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code
+from tasks.aws.iam import read_role
+from tasks.aws.logs import run_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm.literals import CertificateStatusType, KeyAlgorithmType
+    from mypy_boto3_iam import IAMClient
+
+#: ListCertificates shows only some statuses and RSA-2048 keys unless asked for all of them.
+ALL_STATUSES: list[CertificateStatusType] = [
+    "PENDING_VALIDATION",
+    "ISSUED",
+    "INACTIVE",
+    "EXPIRED",
+    "VALIDATION_TIMED_OUT",
+    "REVOKED",
+    "FAILED",
+]
+ALL_KEY_TYPES: list[KeyAlgorithmType] = [
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+]
+
+
+@aws_task
+def find_certificates(
+    ctx: AwsContext, stack: str, *, zones: ValidationZones
+) -> tuple[CertificateState, ...]:
+    """Every ACM certificate of the region, of any status and key type, each marked owned when it
+    carries the stack's tags (cleanup needs the others too: they may share a validation record)."""
+    acm = client(ctx, "acm")
+    pages = acm.get_paginator("list_certificates").paginate(
+        CertificateStatuses=ALL_STATUSES, Includes={"keyTypes": ALL_KEY_TYPES}
+    )
+    arns = [item["CertificateArn"] for page in pages for item in page["CertificateSummaryList"]]
+    states = [read_certificate(acm, arn, stack=stack, zones=zones) for arn in arns]
+    return tuple(state for state in states if state is not None)
+
+
+def _provider(iam: IAMClient, arn: str, stack: str) -> OidcProviderState | None:
+    try:
+        found: Any = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+    return OidcProviderState(
+        arn=arn,
+        url=found.get("Url", ""),
+        client_ids=tuple(found.get("ClientIDList", [])),
+        thumbprints=tuple(found.get("ThumbprintList", [])),
+        owned=naming.is_owned(tags, stack),
+        tags=tags,
+    )
+
+
+@aws_task
+def find_oidc_providers(ctx: AwsContext, stack: str) -> tuple[OidcProviderState, ...]:
+    """The IAM OIDC providers that carry the stack's tags (whatever cluster they are for)."""
+    iam = client(ctx, "iam")
+    listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    states = [_provider(iam, item["Arn"], stack) for item in listed]
+    return tuple(state for state in states if state is not None and state.owned)
+
+
+@aws_task
+def delete_owned_oidc_provider(ctx: AwsContext, arn: str, *, stack: str) -> bool:
+    """Delete an IAM OIDC provider that carries the stack's tags; False when it is gone."""
+    iam = client(ctx, "iam")
+    state = _provider(iam, arn, stack)
+    if state is None:
+        return False
+    if not state.owned:
+        raise OwnershipError(f"OIDC provider {arn} lacks stack {stack}'s tags; it is left.")
+    try:
+        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return False
+        raise
+    run_logger().info("Deleted OIDC provider %s", arn)
+    return True
+
+
+@aws_task
+def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
+    """The controller's IRSA role by its name, with its tags and attached policies (trust not
+    compared)."""
+    iam = client(ctx, "iam")
+    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust={})

@@ -1,0 +1,219 @@
+"""Cleanup's pure decisions: what is the stack's to delete, what is shared, what is left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.cleanup import (
+    Survey,
+    dashboard_records_to_delete,
+    delegated_zone,
+    deletions_by_zone,
+    record_lookups,
+    recorded_subnet_tags,
+    resolve_spec,
+    still_present,
+    unneeded_validation_records,
+    validation_candidates,
+)
+from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
+from core.errors import ResourceNotFound, SpecError
+from core.kubestate import ControllerState, IngressState
+from core.naming import ownership_labels
+from core.resources import (
+    AliasTarget,
+    CertificateState,
+    ControllerResources,
+    HostedZoneState,
+    RecordSetState,
+    SubnetTagChange,
+    ValidationRecord,
+)
+from core.spec import StackSpec, load_spec
+from core.state import Kind, StackRecord, StackResource
+
+STACK = "platform-example-com"
+NS = ("ns-1.awsdns-00.com", "ns-2.awsdns-00.net")
+ZONE = HostedZoneState(zone_id="ZSUB", name="platform.example.com", name_servers=NS, owned=True)
+SUB_RECORD = ValidationRecord(domains=("*.platform.example.com",), name="_a.platform.example.com",
+                              value="_x.acm-validations.aws", zone_id="ZSUB",
+                              zone_name="platform.example.com")  # fmt: skip
+ROOT_RECORD = ValidationRecord(domains=("*.example.com",), name="_b.example.com",
+                               value="_y.acm-validations.aws", zone_id="ZROOT",
+                               zone_name="example.com")  # fmt: skip
+
+
+def _certificate(arn: str, *records: ValidationRecord, owned: bool = True) -> CertificateState:
+    return CertificateState(arn=arn, domain="*.x", status="ISSUED", validation_records=records,
+                            owned=owned)  # fmt: skip
+
+
+def _record(*resources: StackResource) -> StackRecord:
+    return StackRecord(stack=STACK, resources=resources)
+
+
+@pytest.fixture
+def spec() -> StackSpec:
+    return load_spec((Path(__file__).parents[2] / "examples" / "sandbox.yaml").read_text())
+
+
+def test_the_spec_comes_from_the_caller_or_the_block(spec: StackSpec) -> None:
+    assert resolve_spec(STACK, spec, None) is spec
+    with pytest.raises(SpecError, match="not 'other'"):
+        resolve_spec("other", spec, None)
+    saved = StackRecord(stack=STACK, spec=spec.model_dump(mode="json", by_alias=True))
+    assert resolve_spec(STACK, None, saved) == spec
+    with pytest.raises(ResourceNotFound, match="Pass the stack's spec"):
+        resolve_spec(STACK, None, None)
+
+
+def test_only_owned_subnet_tags_with_full_details_come_from_the_record() -> None:
+    tag = {"subnet_id": "subnet-1", "key": "kubernetes.io/role/elb", "value": "1"}
+    record = _record(
+        StackResource(kind=Kind.SUBNET_TAG, id="subnet-1/k", owned=True, details=tag),
+        StackResource(kind=Kind.SUBNET_TAG, id="subnet-2/k", owned=False, details=tag),
+        StackResource(kind=Kind.SUBNET_TAG, id="subnet-3/k", owned=True),
+    )
+    assert recorded_subnet_tags(record) == (SubnetTagChange(**tag),)
+    assert recorded_subnet_tags(None) == ()
+
+
+def test_validation_candidates_are_recorded_or_of_our_certificates_once_each() -> None:
+    recorded = StackResource(kind=Kind.VALIDATION_RECORD, id="ZSUB/_a.platform.example.com/CNAME",
+                             name="_A.platform.example.com.", owned=True,
+                             details={"zone_id": "ZSUB", "value": SUB_RECORD.value})  # fmt: skip
+    manual = ROOT_RECORD.model_copy(update={"zone_id": None, "name": "_m.example.com"})
+    certificates = [
+        _certificate("arn:ours", SUB_RECORD, ROOT_RECORD, manual),
+        _certificate(
+            "arn:theirs", ROOT_RECORD.model_copy(update={"name": "_c.example.com"}), owned=False
+        ),  # fmt: skip
+    ]
+    found = validation_candidates(_record(recorded), certificates)
+    assert [(r.zone_id, r.name) for r in found] == [
+        ("ZSUB", "_a.platform.example.com"),
+        ("ZROOT", "_b.example.com"),
+    ]
+    assert record_lookups(found) == {
+        "ZSUB": [("_a.platform.example.com", "CNAME")],
+        "ZROOT": [("_b.example.com", "CNAME")],
+    }
+
+
+def test_present_means_same_name_and_value() -> None:
+    present = [
+        RecordSetState(name="_A.platform.example.com.", type="CNAME", values=(SUB_RECORD.value + ".",)),
+        RecordSetState(name="_b.example.com", type="CNAME", values=("_other.acm-validations.aws",)),
+    ]  # fmt: skip
+    assert still_present([SUB_RECORD, ROOT_RECORD], present) == (SUB_RECORD,)
+
+
+def test_a_validation_record_another_certificate_uses_is_kept() -> None:
+    theirs = _certificate("arn:theirs", ROOT_RECORD.model_copy(update={"name": "_B.example.com."}),
+                          owned=False)  # fmt: skip
+    assert unneeded_validation_records([SUB_RECORD, ROOT_RECORD], [theirs]) == (SUB_RECORD,)
+    assert unneeded_validation_records([SUB_RECORD, ROOT_RECORD], []) == (SUB_RECORD, ROOT_RECORD)
+    batches = deletions_by_zone([SUB_RECORD, ROOT_RECORD])
+    assert {zone: [c.action for c in changes] for zone, changes in batches.items()} == {
+        "ZSUB": ["DELETE"],
+        "ZROOT": ["DELETE"],
+    }
+
+
+def _dashboard(target: str) -> RecordSetState:
+    alias = AliasTarget(hosted_zone_id="Z2", dns_name=f"dualstack.{target}")
+    return RecordSetState(name="*.platform.example.com", type="A", alias=alias)
+
+
+def test_dashboard_records_are_ours_by_zone_record_or_target() -> None:
+    ours, theirs = _dashboard("k8s-ours.elb.amazonaws.com"), _dashboard("other.elb.amazonaws.com")
+    cname = RecordSetState(name="*.platform.example.com", type="CNAME", values=("x.example.org",))
+    survey = Survey(stack=STACK, zone=ZONE, dashboard_records=(ours, theirs, cname))
+    assert dashboard_records_to_delete(survey, None) == (ours, theirs, cname)
+
+    adopted = survey.model_copy(update={"zone": ZONE.model_copy(update={"owned": False})})
+    assert dashboard_records_to_delete(adopted, None) == ()
+    balancer = StackResource(kind=Kind.LOAD_BALANCER, id="arn:lb", name="K8S-ours.elb.amazonaws.com",
+                             owned=True)  # fmt: skip
+    recorded = StackResource(kind=Kind.DNS_RECORD, id="ZSUB/*.platform.example.com/CNAME",
+                             name="*.platform.example.com", owned=True,
+                             details={"type": "CNAME"})  # fmt: skip
+    assert dashboard_records_to_delete(adopted, _record(balancer, recorded)) == (ours, cname)
+    ingress = IngressState(namespace="istio-system", name="istio-ingress",
+                           labels=ownership_labels(STACK),
+                           hostname="other.elb.amazonaws.com")  # fmt: skip
+    with_ingress = adopted.model_copy(update={"ingress": ingress})
+    assert dashboard_records_to_delete(with_ingress, None) == (theirs,)
+
+
+def test_the_delegation_is_ours_only_when_it_points_at_our_zone() -> None:
+    delegation = RecordSetState(name="platform.example.com", type="NS", ttl=300,
+                                values=tuple(reversed(NS)))  # fmt: skip
+    survey = Survey(stack=STACK, zone=ZONE, root_zone_id="ZROOT", delegation=delegation)
+    assert delegated_zone(survey, None) == ZONE
+    elsewhere = delegation.model_copy(update={"values": ("ns.other.org",)})
+    assert delegated_zone(survey.model_copy(update={"delegation": elsewhere}), None) is None
+    adopted = survey.model_copy(update={"zone": ZONE.model_copy(update={"owned": False})})
+    assert delegated_zone(adopted, None) is None
+
+    zone_gone = survey.model_copy(update={"zone": None})
+    assert delegated_zone(zone_gone, None) is None
+    recorded = StackResource(kind=Kind.HOSTED_ZONE, id="ZSUB", name="platform.example.com",
+                             owned=True, details={"name_servers": ",".join(NS)})  # fmt: skip
+    rebuilt = delegated_zone(zone_gone, _record(recorded))
+    assert rebuilt is not None
+    assert (rebuilt.zone_id, rebuilt.name_servers) == ("ZSUB", NS)
+
+
+def test_leftovers_list_what_is_ours_per_kind_and_kept_says_why_the_rest_stays() -> None:
+    clean = leftovers(Survey(stack=STACK), None)
+    assert set(clean) == {kind.value for kind in Kind}
+    assert not any(clean.values())
+
+    theirs = _certificate("arn:theirs", ROOT_RECORD, owned=False)
+    survey = Survey(
+        stack=STACK,
+        zone=ZONE,
+        certificates=(_certificate("arn:ours"), theirs),
+        validation_records=(SUB_RECORD, ROOT_RECORD),
+        subnet_tags=(SubnetTagChange(subnet_id="subnet-1", key="k", value="1"),),
+        controller=ControllerState(ingress_class="alb", class_controller="eks.amazonaws.com/alb"),
+        load_balancers=ControllerResources(security_group_ids=("sg-1",)),
+    )
+    adopted = StackResource(kind=Kind.OIDC_PROVIDER, id="arn:oidc", owned=False)
+    left = leftovers(survey, _record(adopted))
+    assert {kind: items for kind, items in left.items() if items} == {
+        "hosted-zone": ["ZSUB (platform.example.com)"],
+        "certificate": ["arn:ours (*.x)"],
+        "validation-record": ["_a.platform.example.com CNAME in zone ZSUB"],
+        "subnet-tag": ["subnet-1 k=1"],
+        "load-balancer": ["sg-1"],
+    }
+    reasons = {(k.kind, k.resource): k.reason for k in kept(survey, _record(adopted))}
+    assert reasons == {
+        ("oidc-provider", "arn:oidc"): "pre-existing; adopted by setup, not created by it",
+        ("controller", "eks-auto-mode"): "not installed by this stack (IngressClass alb)",
+        ("validation-record", "_b.example.com"): "still validates arn:theirs",
+    }
+    error = incomplete(STACK, left)
+    assert "hosted-zone: ZSUB (platform.example.com)" in str(error)
+    assert "load-balancer: sg-1" in str(error)
+
+
+def test_the_report_and_table_show_leftovers_then_what_was_kept() -> None:
+    keep = kept(Survey(stack=STACK, zone=ZONE.model_copy(update={"owned": False})), None)
+    clean = leftovers(Survey(stack=STACK), None)
+    summary = cleanup_summary(STACK, clean, keep, ["The block was lost."])
+    assert "nothing left" in summary
+    assert "- **hosted-zone** ZSUB: pre-existing zone of platform.example.com" in summary
+    assert summary.rstrip().endswith("- The block was lost.")
+    assert leftover_rows(clean, ()) == [
+        {"kind": "-", "resource": "nothing left", "status": "clean", "why": "-"}
+    ]
+    rows = leftover_rows({"iam-role": ["arn:role"]}, keep)
+    assert [(r["kind"], r["status"]) for r in rows] == [
+        ("iam-role", "left behind"),
+        ("hosted-zone", "kept"),
+    ]

@@ -1,0 +1,91 @@
+"""Cleanup's look-ups by ownership marks: subnet tag markers, certificates, IAM, record sets."""
+
+from __future__ import annotations
+
+from core.resources import SubnetTagChange, ValidationZones
+from tasks.aws import ec2, eks, iam, owned, route53_records
+
+MARKER = "kubeflow-alb/added-tags/platform-example-com"
+
+
+def test_setup_marks_the_tags_it_added_so_they_are_found_without_the_block(
+    ctx, world, boto, mutations
+):
+    kept = world.public_subnets[0]
+    boto("ec2").create_tags(
+        Resources=[kept], Tags=[{"Key": "kubernetes.io/role/elb", "Value": "1"}]
+    )
+    cluster = eks.observe_cluster.fn(ctx, world.cluster_name)
+    added = ec2.ensure_subnet_tags.fn(ctx, cluster, stack="platform-example-com")
+
+    marks = {c.subnet_id: c.value for c in added if c.key == MARKER}
+    assert marks[kept] == "kubernetes.io/cluster/kubeflow"
+    assert marks[world.private_subnets[0]] == (
+        "kubernetes.io/cluster/kubeflow,kubernetes.io/role/internal-elb"
+    )
+    assert (
+        mutations(lambda: ec2.ensure_subnet_tags.fn(ctx, cluster, stack="platform-example-com"))
+        == []
+    )
+
+    found = ec2.observe_added_subnet_tags.fn(ctx, "platform-example-com")
+    assert set(found) == set(added)
+    assert [c.key == MARKER for c in found] == sorted(
+        c.key == MARKER for c in found
+    )  # markers last
+    assert ec2.observe_added_subnet_tags.fn(ctx, "another-stack") == ()
+
+    # A recorded tag someone changed since is not ours any more; one still there is.
+    boto("ec2").create_tags(
+        Resources=[kept], Tags=[{"Key": "kubernetes.io/cluster/kubeflow", "Value": "owned"}]
+    )
+    recorded = SubnetTagChange(subnet_id=world.private_subnets[1], key="extra", value="1")
+    boto("ec2").create_tags(Resources=[recorded.subnet_id], Tags=[{"Key": "extra", "Value": "1"}])
+    found = ec2.observe_added_subnet_tags.fn(ctx, "platform-example-com", [recorded])
+    assert recorded in found
+    assert (kept, "kubernetes.io/cluster/kubeflow") not in {(c.subnet_id, c.key) for c in found}
+
+    assert ec2.delete_subnet_tags.fn(ctx, found)
+    assert ec2.observe_added_subnet_tags.fn(ctx, "platform-example-com") == ()
+    tags = boto("ec2").describe_subnets(SubnetIds=[kept])["Subnets"][0]["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags if t["Key"] != "Name"} == {
+        "kubernetes.io/role/elb": "1",
+        "kubernetes.io/cluster/kubeflow": "owned",
+    }
+
+
+def test_every_certificate_is_found_and_ours_are_marked(ctx, spec, world, boto):
+    acm = boto("acm")
+    ours = acm.request_certificate(
+        DomainName="*.platform.example.com",
+        ValidationMethod="DNS",
+        Tags=[{"Key": k, "Value": v} for k, v in spec.tags.items()],
+    )["CertificateArn"]
+    theirs = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS")
+    zones = ValidationZones(subdomain=spec.subdomain, root=spec.root, root_zone_id="ZROOT")
+    found = {c.arn: c for c in owned.find_certificates.fn(ctx, spec.name, zones=zones)}
+    assert set(found) == {ours, theirs["CertificateArn"]}
+    assert found[ours].owned
+    assert not found[theirs["CertificateArn"]].owned
+    (record,) = found[theirs["CertificateArn"]].validation_records
+    assert record.zone_id == "ZROOT"
+
+
+def test_oidc_providers_are_found_and_deleted_by_their_tags(ctx, spec, world):
+    cluster = eks.observe_cluster.fn(ctx, world.cluster_name)
+    assert owned.find_oidc_providers.fn(ctx, spec.name) == ()
+    provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    assert owned.find_oidc_providers.fn(ctx, spec.name) == (provider,)
+    assert owned.find_oidc_providers.fn(ctx, "another-stack") == ()
+    assert owned.find_role.fn(ctx, spec) is None
+
+    assert owned.delete_owned_oidc_provider.fn(ctx, provider.arn, stack=spec.name)
+    assert not owned.delete_owned_oidc_provider.fn(ctx, provider.arn, stack=spec.name)
+    assert owned.find_oidc_providers.fn(ctx, spec.name) == ()
+
+
+def test_record_sets_of_a_gone_zone_are_none(ctx, world, boto):
+    keys = [("www.example.com", "A"), ("nothing.example.com", "A")]
+    (www,) = route53_records.observe_record_sets.fn(ctx, world.root_zone_id, keys)
+    assert www.values == ("192.0.2.10",)
+    assert route53_records.observe_record_sets.fn(ctx, "ZNOSUCHZONE0000", keys) == ()
