@@ -204,7 +204,7 @@ def _remediate(
             {"repair": Repair.CERTIFICATES, "result": ", ".join(c.arn for c in certificates)}
         )
     if Repair.SUBNET_TAGS in todo and seen.cluster is not None:
-        added = ensure_subnet_tags(ctx, seen.cluster)
+        added = ensure_subnet_tags(ctx, seen.cluster, stack=spec.name)
         store.add(*records.subnet_tag_resources(added))
         done.append({"repair": Repair.SUBNET_TAGS,
                      "result": ", ".join(f"{a.subnet_id} {a.key}" for a in added) or "unchanged"})  # fmt: skip
