@@ -19,6 +19,8 @@ def run_demo(*, keep: bool = False) -> int:
 
     directory = STATE_DIR.resolve()
     os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
+    # A busy machine can take a while to start Prefect's ephemeral server the first time.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     world = World(directory / "world", WorldOptions(acm_delay=3.0, alb_delay=3.0, dns_delay=1.0))
     _banner("Starting the sandbox: strict moto, Kubernetes API, ALB controller, DNS, HTTPS")
     env = world.start()
