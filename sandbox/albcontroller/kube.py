@@ -84,7 +84,7 @@ class Cluster:
     def set_hostname(self, obj: dict[str, Any], hostname: str, ports: list[int]) -> dict[str, Any]:
         entry = {"hostname": hostname, "ports": [{"port": port, "protocol": ""} for port in ports]}
         seen = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        if len(seen) == 1 and seen[0].get("hostname") == hostname and not seen[0].get("ip"):
+        if seen == [entry]:
             return obj
         meta = obj["metadata"]
         answer = self.api(*INGRESS).status.patch(
