@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from core.spec import parse_spec
 from sandbox.aws import AwsSandbox, SeededWorld
+from sandbox.ca import SandboxCA
 
 
 @pytest.fixture(scope="module")
@@ -109,4 +110,51 @@ def test_describe_tags_takes_twenty_existing_arns(aws: AwsSandbox, world: Seeded
     with pytest.raises(ClientError) as unknown:
         elbv2.describe_tags(ResourceArns=[arn, missing])
     assert _code(unknown) == "LoadBalancerNotFound"
+    elbv2.delete_load_balancer(LoadBalancerArn=arn)
+
+
+def _imported(aws: AwsSandbox, name: str) -> str:
+    ca = SandboxCA()
+    cert, key = ca.issue([name])
+    imported = aws.client("acm").import_certificate(
+        Certificate=cert.encode(), PrivateKey=key.encode()
+    )
+    return str(imported["CertificateArn"])
+
+
+def test_listeners_show_their_default_certificate_and_keep_sni_ones(
+    aws: AwsSandbox, world: SeededWorld
+) -> None:
+    elbv2 = aws.client("elbv2")
+    arn = elbv2.create_load_balancer(Name="sni", Subnets=list(world.public_subnet_ids))[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    first, second, third = (_imported(aws, f"*.{n}.example.org") for n in ("a", "b", "c"))
+    fixed = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]
+    with pytest.raises(ClientError, match="A certificate must be specified for HTTPS listeners"):
+        elbv2.create_listener(LoadBalancerArn=arn, Protocol="HTTPS", Port=443, DefaultActions=fixed)
+    with pytest.raises(ClientError, match="A certificate cannot be specified for HTTP listeners"):
+        elbv2.create_listener(
+            LoadBalancerArn=arn,
+            Protocol="HTTP",
+            Port=80,
+            Certificates=[{"CertificateArn": first}],
+            DefaultActions=fixed,
+        )
+    listener = elbv2.create_listener(
+        LoadBalancerArn=arn,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": first}],
+        DefaultActions=fixed,
+    )["Listeners"][0]["ListenerArn"]
+    elbv2.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": third}])
+    elbv2.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": second}])
+    (described,) = elbv2.describe_listeners(ListenerArns=[listener])["Listeners"]
+    assert described["Certificates"] == [{"CertificateArn": second}]
+    listed = elbv2.describe_listener_certificates(ListenerArn=listener)["Certificates"]
+    assert {(c["CertificateArn"], c["IsDefault"]) for c in listed} == {
+        (second, True),
+        (third, False),
+    }
     elbv2.delete_load_balancer(LoadBalancerArn=arn)
