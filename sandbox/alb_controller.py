@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,17 +299,10 @@ class _Failure(Exception):
         self.message = message
 
 
-class _failing:
+@contextmanager
+def _failing(reason: str, prefix: str) -> Iterator[None]:
     """Turn a step's error into the Warning event the real controller records for that step."""
-
-    def __init__(self, reason: str, prefix: str) -> None:
-        self.reason, self.prefix = reason, prefix
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
-    ) -> None:
-        if isinstance(error, (BuildError, AwsCallError, ApiException)):
-            raise _Failure(self.reason, f"{self.prefix} {error}") from None
+    try:
+        yield
+    except (BuildError, AwsCallError, ApiException) as error:
+        raise _Failure(reason, f"{prefix} {error}") from None

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 _CREDENTIALS = "get identity: get credentials: failed to refresh cached credentials, "
 _WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 AUDIENCE = "sts.amazonaws.com"
+_PREFIX = {"ec2": "ec2", "elbv2": "elasticloadbalancing"}
 
 
 class AwsCallError(Exception):
@@ -210,3 +212,28 @@ def resolve_identity(
         allowed=tuple(allowed),
         denied=tuple(refused),
     )
+
+
+class Aws:
+    """The controller's AWS calls, each checked against its identity first."""
+
+    def __init__(self, clients: dict[str, Any], identity: Identity) -> None:
+        self._clients = clients
+        self.identity = identity
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        client = self._clients[service]
+        service_id = client.meta.service_model.service_id
+        self.identity.check(service_id, operation, f"{_PREFIX[service]}:{operation}")
+        try:
+            return dict(getattr(client, xform_name(operation))(**params))
+        except ClientError as error:
+            raise from_client_error(error, client, operation) from None
+
+    def tags(self, arns: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(arns), 20):
+            answer = self.call("elbv2", "DescribeTags", ResourceArns=arns[start : start + 20])
+            for item in answer["TagDescriptions"]:
+                found[item["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in item["Tags"]}
+        return found

@@ -10,11 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore import xform_name
-from botocore.exceptions import ClientError
-
-from sandbox.albcontroller import subnets as discovery
-from sandbox.albcontroller.access import AwsCallError, Identity, from_client_error
+from sandbox.albcontroller.access import Aws
 from sandbox.albcontroller.listeners import sync_listeners
 from sandbox.albcontroller.model import (
     BACKEND_SG_RESOURCE_TAG,
@@ -22,65 +18,18 @@ from sandbox.albcontroller.model import (
     LB_RESOURCE,
     RESOURCE_TAG,
     SG_RESOURCE,
-    BuildError,
     StackModel,
     backend_security_group_name,
     stack_tags,
 )
+from sandbox.albcontroller.subnets import discover_subnets
 
-_PREFIX = {"ec2": "ec2", "elbv2": "elasticloadbalancing"}
 _BACKEND_SG = "backend-sg"
-
-
-class Aws:
-    """The controller's AWS calls, each checked against its identity first."""
-
-    def __init__(self, clients: dict[str, Any], identity: Identity) -> None:
-        self._clients = clients
-        self.identity = identity
-
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        client = self._clients[service]
-        service_id = client.meta.service_model.service_id
-        self.identity.check(service_id, operation, f"{_PREFIX[service]}:{operation}")
-        try:
-            return dict(getattr(client, xform_name(operation))(**params))
-        except ClientError as error:
-            raise from_client_error(error, client, operation) from None
-
-    def tags(self, arns: list[str]) -> dict[str, dict[str, str]]:
-        found: dict[str, dict[str, str]] = {}
-        for start in range(0, len(arns), 20):
-            answer = self.call("elbv2", "DescribeTags", ResourceArns=arns[start : start + 20])
-            for item in answer["TagDescriptions"]:
-                found[item["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in item["Tags"]}
-        return found
+__all__ = ["Aws", "Found", "delete_stack", "deploy", "discover_subnets", "find_stack"]
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-
-
-def discover_subnets(
-    aws: Aws, *, vpc_id: str, scheme: str, cluster: str, by_reachability: bool
-) -> list[str]:
-    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    try:
-        listed = aws.call("ec2", "DescribeSubnets", Filters=vpc)["Subnets"]
-    except AwsCallError as error:
-        raise BuildError(
-            f"couldn't auto-discover subnets: failed to list subnets by role tag: {error}"
-        ) from None
-    chosen = discovery.with_role_tag(listed, scheme)
-    if not chosen and by_reachability:
-        try:
-            tables = aws.call("ec2", "DescribeRouteTables", Filters=vpc)["RouteTables"]
-        except AwsCallError as error:
-            raise BuildError(
-                f"couldn't auto-discover subnets: failed to list subnets by reachability: {error}"
-            ) from None
-        chosen = discovery.by_reachability(listed, tables, scheme)
-    return discovery.choose(chosen, cluster)
 
 
 @dataclass

@@ -7,12 +7,10 @@ the listener's default, the others are SNI certificates; out-of-band changes are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sandbox.albcontroller.access import Aws
 from sandbox.albcontroller.model import ListenerModel, StackModel
-
-if TYPE_CHECKING:
-    from sandbox.albcontroller.deploy import Aws
 
 Rule = tuple[int, tuple[tuple[str, tuple[str, ...]], ...], str]
 

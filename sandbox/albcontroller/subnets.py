@@ -1,4 +1,4 @@
-"""Subnet auto-discovery as the v2.17 controller does it: role tags, else reachability (pure).
+"""Subnet auto-discovery as the v2.17 controller does it: role tags, else reachability.
 
 The controller lists the VPC's subnets with the scheme's role tag (``kubernetes.io/role/elb``
 for internet-facing, ``kubernetes.io/role/internal-elb`` for internal); when none has it and
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.albcontroller.access import Aws, AwsCallError
 from sandbox.albcontroller.model import BuildError
 
 PUBLIC_ROLE = "kubernetes.io/role/elb"
@@ -34,7 +35,7 @@ def with_role_tag(subnets: list[dict[str, Any]], scheme: str) -> list[dict[str, 
     return [s for s in subnets if _tags(s).get(role, None) in ("", "1")]
 
 
-def by_reachability(
+def reachable(
     subnets: list[dict[str, Any]], route_tables: list[dict[str, Any]], scheme: str
 ) -> list[dict[str, Any]]:
     """Subnets whose route table (explicit, else the VPC's main one) reaches an IGW, or not."""
@@ -88,3 +89,26 @@ def choose(subnets: list[dict[str, Any]], cluster: str) -> list[str]:
             f"{len(per_zone)} < {ALB_MIN_SUBNETS}"
         )
     return sorted(subnet["SubnetId"] for subnet in per_zone.values())
+
+
+def discover_subnets(
+    aws: Aws, *, vpc_id: str, scheme: str, cluster: str, by_reachability: bool
+) -> list[str]:
+    """The subnets for a new ALB; errors are worded as the controller's build-model errors."""
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    try:
+        listed = aws.call("ec2", "DescribeSubnets", Filters=vpc)["Subnets"]
+    except AwsCallError as error:
+        raise BuildError(
+            f"couldn't auto-discover subnets: failed to list subnets by role tag: {error}"
+        ) from None
+    chosen = with_role_tag(listed, scheme)
+    if not chosen and by_reachability:
+        try:
+            tables = aws.call("ec2", "DescribeRouteTables", Filters=vpc)["RouteTables"]
+        except AwsCallError as error:
+            raise BuildError(
+                f"couldn't auto-discover subnets: failed to list subnets by reachability: {error}"
+            ) from None
+        chosen = reachable(listed, tables, scheme)
+    return choose(chosen, cluster)

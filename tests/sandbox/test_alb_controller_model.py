@@ -101,10 +101,10 @@ def test_reachability_uses_the_route_table_or_the_main_one() -> None:
         {"Associations": [{"Main": True}], "Routes": [{"GatewayId": "local"}]},
         {"Associations": [{"SubnetId": "subnet-a"}], "Routes": [{"GatewayId": "igw-1"}]},
     ]
-    assert [s["SubnetId"] for s in subnets.by_reachability(listed, tables, "internet-facing")] == [
+    assert [s["SubnetId"] for s in subnets.reachable(listed, tables, "internet-facing")] == [
         "subnet-a"
     ]
-    assert [s["SubnetId"] for s in subnets.by_reachability(listed, tables, "internal")] == [
+    assert [s["SubnetId"] for s in subnets.reachable(listed, tables, "internal")] == [
         "subnet-b"
     ]
     assert (
