@@ -152,23 +152,32 @@ class AlbControllerStandIn:
         }
         now = time.monotonic()
         for ingress in self._cluster.items("networking.k8s.io/v1", "Ingress"):
-            kind = self._kind(ingress, classes)
             meta = ingress["metadata"]
+            kind = self._kind(ingress, classes)
+            # No longer of an ALB class but still ours: the controller removes what it made.
+            inactive = kind is None and FINALIZER in (meta.get("finalizers") or [])
             uid, version = str(meta.get("uid")), str(meta.get("resourceVersion"))
             plan = self._schedule.get(uid)
-            if kind is None or (not force and plan and plan.version == version and now < plan.due):
+            if (kind is None and not inactive) or (
+                not force and plan and plan.version == version and now < plan.due
+            ):
                 continue
-            controller = self._controller(kind)
+            controller = self._controller(kind or ("auto" if self.mode == "auto-mode" else "lbc"))
             if controller is None:
                 continue  # nobody serves this class: no finalizer, no event, no address
-            self._attempt(ingress, controller, plan)
+            self._attempt(ingress, controller, plan, inactive=inactive)
 
     def _attempt(
-        self, ingress: dict[str, Any], controller: Controller, plan: _Schedule | None
+        self,
+        ingress: dict[str, Any],
+        controller: Controller,
+        plan: _Schedule | None,
+        *,
+        inactive: bool,
     ) -> None:
         uid = str(ingress["metadata"].get("uid"))
         try:
-            version = self._reconcile(ingress, controller)
+            version = self._reconcile(ingress, controller, inactive=inactive)
         except _Failure as failure:
             self._cluster.record(ingress, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
@@ -239,12 +248,14 @@ class AlbControllerStandIn:
 
     # -- reconcile --------------------------------------------------------------------------
 
-    def _reconcile(self, ingress: dict[str, Any], controller: Controller) -> str | None:
+    def _reconcile(
+        self, ingress: dict[str, Any], controller: Controller, *, inactive: bool = False
+    ) -> str | None:
         """Converge one Ingress; its resourceVersion after our writes, None once it is gone."""
         aws = deploy.Aws(self._clients, controller.identity)
         meta = ingress["metadata"]
         stack_id = f"{meta['namespace']}/{meta['name']}"
-        if meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp") or inactive:
             if FINALIZER not in (meta.get("finalizers") or []):
                 return None
             with _failing("FailedDeployModel", "Failed deploy model due to"):

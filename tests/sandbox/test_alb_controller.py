@@ -253,3 +253,18 @@ def test_a_scheme_change_replaces_the_alb(
     assert seeded is not None
     zones = {z["SubnetId"] for z in internal["AvailabilityZones"]}
     assert zones == set(seeded.private_subnet_ids)  # no role tags: chosen by route tables
+
+
+def test_an_ingress_moved_to_another_class_loses_its_alb_and_finalizer(
+    world: World, ns: str, auto: AlbControllerStandIn
+) -> None:
+    certificate = issued_certificate(world, "*.l.example.com")
+    make_ingress(world, ns, ingress_class="alb-auto", certificate_arn=certificate)
+    auto.reconcile_once()
+    assert stack(world, ns).load_balancers
+    make_ingress(world, ns, ingress_class="nginx", certificate_arn=certificate)
+    auto.reconcile_once()
+    ingress = get_ingress(world, ns)
+    assert ingress is not None
+    assert not ingress["metadata"].get("finalizers")
+    assert stack(world, ns).load_balancers == []
