@@ -49,11 +49,17 @@ class Survey(BaseModel):
     controller: ControllerState | None = None
     controller_objects: tuple[str, ...] = ()  # controller objects with the stack's labels
     ingress: IngressState | None = None
+    ingress_bindings: tuple[str, ...] = ()  # TargetGroupBindings the controller made for it
     load_balancers: ControllerResources = ControllerResources()
 
     @property
     def own_ingress(self) -> IngressState | None:
         return self.ingress if self.ingress and self.ingress.owned_by(self.stack) else None
+
+    @property
+    def own_bindings(self) -> tuple[str, ...]:
+        """The bindings of the Ingress name, unless that Ingress belongs to someone else."""
+        return self.ingress_bindings if self.ingress is None or self.own_ingress else ()
 
 
 def resolve_spec(stack: str, spec: StackSpec | None, record: StackRecord | None) -> StackSpec:

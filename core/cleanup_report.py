@@ -41,6 +41,7 @@ def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]
     left[Kind.CONTROLLER] += list(survey.controller_objects)
     if survey.own_ingress is not None:
         left[Kind.INGRESS].append(survey.own_ingress.key)
+    left[Kind.INGRESS] += list(survey.own_bindings)
     balancers = survey.load_balancers
     left[Kind.LOAD_BALANCER] += [*balancers.load_balancer_arns, *balancers.target_group_arns,
                                  *balancers.security_group_ids]  # fmt: skip

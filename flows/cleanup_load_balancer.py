@@ -137,9 +137,9 @@ def _take_down(
     _forget(store, Kind.DNS_RECORD)
 
     # 2. The Ingress: its controller deletes the ALB, target groups and security groups first.
-    has_ingress = found.own_ingress is not None
-    if target is not None and has_ingress and not _deleted_by_controller(target, spec, found):
-        # Our webhooks would refuse the Ingress update that removes the finalizer.
+    stuck = found.own_ingress is not None or bool(found.own_bindings)
+    if target is not None and stuck and not _deleted_by_controller(target, spec, found):
+        # Our webhooks would refuse the updates that remove the controller's finalizers.
         delete_stale_webhooks(target, spec.name)
         delete_controller_resources(ctx, spec)
         release_ingress(target, stack=spec.name)
@@ -195,6 +195,8 @@ def _take_down(
 def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -> bool:
     """Delete the Ingress through its controller; False when no controller is there to do it."""
     logger = get_run_logger()
+    if found.own_ingress is None:
+        return False  # only bindings are left, of an Ingress the controller no longer knows
     if found.controller is None or not found.controller.usable:
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False

@@ -24,7 +24,7 @@ from tasks.aws.iam_policy import observe_policy
 from tasks.aws.owned import find_certificates, find_oidc_providers, find_role
 from tasks.aws.route53 import observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_sets
-from tasks.k8s.cleanup import find_controller_objects
+from tasks.k8s.cleanup import find_controller_objects, find_ingress_bindings
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import observe_controller
 from tasks.k8s.ingress import observe_ingress
@@ -64,6 +64,7 @@ def survey_stack(
         found["controller"] = observe_controller.submit(target, spec.name)
         found["controller_objects"] = find_controller_objects.submit(target, spec.name)
         found["ingress"] = observe_ingress.submit(target)
+        found["ingress_bindings"] = find_ingress_bindings.submit(target)
     results = {name: future.result() for name, future in found.items()}
     certificates: tuple[CertificateState, ...] = results["certificates"]
     return Survey(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from core import naming
 from core.errors import OwnershipError
-from core.kubestate import IngressState
 from core.manifests import WEBHOOK_SECRET, WEBHOOK_SERVICE, Manifest, key
 from core.settings import get_settings
 from core.waiting import wait_until
 from tasks.k8s import manifests
 from tasks.k8s.apply import delete_objects, is_owned, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
-from tasks.k8s.cluster import get, riding_out_blips
+from tasks.k8s.cluster import get, list_objects, riding_out_blips
 from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.ingress import read_ingress
 from tasks.k8s.logs import run_logger
@@ -19,6 +18,9 @@ from tasks.retry import retrying_task
 
 #: The finalizer the AWS Load Balancer Controller puts on Ingresses it made an ALB for.
 ALB_FINALIZER = "ingress.k8s.aws/resources"
+#: ...and on the TargetGroupBindings it makes for their backends, labelled with the Ingress.
+BINDING = ("elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
+BINDING_FINALIZER = "elbv2.k8s.aws/resources"
 _WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 
@@ -60,6 +62,49 @@ def delete_stale_webhooks(target: KubeTarget, stack: str) -> tuple[str, ...]:
     return deleted
 
 
+def _bindings(kube: Kube, namespace: str, name: str) -> list[Manifest]:
+    selector = f"ingress.k8s.aws/stack-namespace={namespace},ingress.k8s.aws/stack-name={name}"
+    return list_objects(kube, *BINDING, namespace=namespace, label_selector=selector)
+
+
+@retrying_task
+def find_ingress_bindings(
+    target: KubeTarget,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_NAME,
+) -> tuple[str, ...]:
+    """The TargetGroupBindings the ALB controller made for the Ingress (by its labels)."""
+    with connect(target) as kube:
+        return tuple(key(item) for item in _bindings(kube, namespace, name))
+
+
+def _release(kube: Kube, obj: Manifest, finalizer: str) -> None:
+    """Delete an object and remove one finalizer from it (the controller that owns it is gone)."""
+    resource = resource_for(kube, obj)
+    meta = obj.get("metadata") or {}
+    if resource is None:
+        return
+    with translated(f"Releasing {key(obj)}"):
+        try:
+            if not meta.get("deletionTimestamp"):
+                resource.delete(name=meta["name"], namespace=meta["namespace"])
+            finalizers = list(meta.get("finalizers") or [])
+            if finalizer in finalizers:
+                kept = [item for item in finalizers if item != finalizer]
+                resource.patch(
+                    body=[
+                        {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                        {"op": "replace", "path": "/metadata/finalizers", "value": kept},
+                    ],
+                    name=meta["name"],
+                    namespace=meta["namespace"],
+                    content_type="application/json-patch+json",
+                )
+        except Exception as error:
+            if not is_not_found(error):
+                raise
+
+
 @retrying_task
 def release_ingress(
     target: KubeTarget,
@@ -68,45 +113,40 @@ def release_ingress(
     namespace: str = naming.INGRESS_NAMESPACE,
     name: str = naming.INGRESS_NAME,
 ) -> bool:
-    """Delete the stack's Ingress without its ALB controller: remove the controller's finalizer
-    (its AWS resources must be deleted first) and wait until the Ingress is gone. False when it
-    was gone already."""
+    """Delete the stack's Ingress and its TargetGroupBindings without their ALB controller:
+    remove the controller's finalizers (its AWS resources must be deleted first) and wait until
+    they are gone. False when there was nothing to release."""
     settings = get_settings()
     with connect(target) as kube:
         state = read_ingress(kube, namespace, name)
-        if state is None:
-            return False
-        if not state.owned_by(stack):
+        if state is not None and not state.owned_by(stack):
             raise OwnershipError(
                 f"Ingress {state.key} does not carry stack {stack!r}'s labels; not deleting it."
             )
-        resource = resource_for(kube, {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"})
-        if resource is None:
-            return False
-        with translated(f"Deleting Ingress {state.key} without its controller"):
-            try:
-                if not state.deleting:
-                    resource.delete(name=name, namespace=namespace)
-                if ALB_FINALIZER in state.finalizers:
-                    kept = [item for item in state.finalizers if item != ALB_FINALIZER]
-                    resource.patch(
-                        body=[{"op": "replace", "path": "/metadata/finalizers", "value": kept}],
-                        name=name,
-                        namespace=namespace,
-                        content_type="application/json-patch+json",
-                    )
-            except Exception as error:
-                if not is_not_found(error):
-                    raise
-        last: IngressState | None = state
+        bindings = _bindings(kube, namespace, name)
+        for binding in bindings:
+            _release(kube, binding, BINDING_FINALIZER)
+        live = get(kube, "networking.k8s.io/v1", "Ingress", name, namespace)
+        if live is not None:
+            _release(kube, live, ALB_FINALIZER)
+
+        def left() -> list[str]:
+            found = [key(item) for item in _bindings(kube, namespace, name)]
+            return found + (
+                [f"Ingress {namespace}/{name}"] if read_ingress(kube, namespace, name) else []
+            )
+
         wait_until(
-            riding_out_blips(lambda: read_ingress(kube, namespace, name), last),
-            lambda seen: seen is None,
-            what=f"Ingress {state.key} to be deleted",
+            riding_out_blips(left, [key(item) for item in bindings]),
+            lambda seen: not seen,
+            what=f"Ingress {namespace}/{name} and its TargetGroupBindings to be deleted",
             timeout=settings.cleanup_timeout_seconds,
             interval=settings.poll_interval_seconds,
             max_interval=settings.poll_max_interval_seconds,
-            describe=lambda seen: f"finalizers {list(seen.finalizers) if seen else []}",
+            describe=lambda seen: f"still there: {seen}",
         )
-    run_logger().info("Ingress %s deleted; its ALB controller finalizer removed", state.key)
+    if state is None and not bindings:
+        return False
+    run_logger().info("Released Ingress %s/%s and %d TargetGroupBindings without their "
+                      "controller", namespace, name, len(bindings))  # fmt: skip
     return True

@@ -217,3 +217,14 @@ def test_the_report_and_table_show_leftovers_then_what_was_kept() -> None:
         ("iam-role", "left behind"),
         ("hosted-zone", "kept"),
     ]
+
+
+def test_bindings_of_the_ingress_name_are_ours_unless_someone_else_owns_that_ingress() -> None:
+    binding = ("TargetGroupBinding istio-system/k8s-istiosys-tg",)
+    ours = IngressState(namespace="istio-system", name="istio-ingress",
+                        labels=ownership_labels(STACK))  # fmt: skip
+    theirs = ours.model_copy(update={"labels": {}})
+    for ingress, expected in ((ours, ["istio-system/istio-ingress", *binding]),
+                              (None, list(binding)), (theirs, [])):  # fmt: skip
+        survey = Survey(stack=STACK, ingress=ingress, ingress_bindings=binding)
+        assert leftovers(survey, None)["ingress"] == expected

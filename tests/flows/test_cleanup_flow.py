@@ -170,22 +170,57 @@ def test_a_preinstalled_controller_stays_and_a_dead_one_leaves_no_alb_behind(
     assert store.find("networking.k8s.io/v1", "IngressClass", "alb") is not None
 
 
-def test_our_controller_deleted_before_cleanup(
+def test_without_our_controller_and_with_a_conflict_cleanup_fails_loudly_then_resumes(
     sandbox_world: Callable[..., Any], spec: StackSpec
 ) -> None:
-    """Its webhooks still intercept Ingress writes, with no endpoints behind them."""
+    """Our controller's Deployment is gone, its webhooks still intercept Ingress writes with no
+    endpoints behind them; and someone attached the stack's IAM policy to a role of theirs."""
+    from prefect.artifacts import Artifact
+
+    from core.errors import AwsError
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
+    from tasks.stack_block import load_record
 
     world = sandbox_world()
     before = _baseline(world)
     setup_load_balancer(spec=spec)
     world.kube.store.delete("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+    iam = world.aws.client("iam")
+    (policy,) = [p for p in iam.list_policies(Scope="Local")["Policies"]
+                 if p["PolicyName"].startswith("kfalb-")]  # fmt: skip
+    iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument="{}")
+    iam.attach_role_policy(RoleName="someone-else", PolicyArn=policy["Arn"])
 
+    with pytest.raises(AwsError, match="still attached to role someone-else"):
+        cleanup_load_balancer(stack=spec.name)
+
+    # The ALB went without its controller; the record keeps what is left, the report names it.
+    assert world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    record = load_record(spec.name)
+    assert record is not None
+    assert record.phase == "cleaning-up"
+    assert policy["Arn"] in {item.id for item in record.resources}
+    assert "ingress" not in {item.kind.value for item in record.resources}
+    report = Artifact.get(f"{spec.name}-leftovers")
+    assert report is not None
+    assert f"**iam-policy** {policy['Arn']}" in str(report.data)
+
+    iam.detach_role_policy(RoleName="someone-else", PolicyArn=policy["Arn"])
+    iam.delete_role(RoleName="someone-else")
     leftovers = cleanup_load_balancer(stack=spec.name)
 
     assert not any(leftovers.values())
     _assert_nothing_left(world, spec, **before)
+    assert load_record(spec.name) is None
+
+
+def test_a_stack_without_block_or_spec_is_an_error(prefect_server: None) -> None:
+    from core.errors import ResourceNotFound
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+
+    with pytest.raises(ResourceNotFound, match="No saved block for stack 'nothing-here'"):
+        cleanup_load_balancer(stack="nothing-here")
 
 
 def test_cleanup_without_the_block_finds_everything_by_its_marks(
@@ -258,7 +293,8 @@ def test_cleanup_after_an_interrupted_setup_leaves_nothing(
         setup_flow.setup_load_balancer(spec=spec)
     assert evidence(world), f"setup did not get to {crash}"
 
-    leftovers = cleanup_load_balancer(stack=spec.name)
+    # The spec too: setup may have crashed before it first saved the stack's block.
+    leftovers = cleanup_load_balancer(stack=spec.name, spec=spec)
 
     assert not any(leftovers.values())
     _assert_nothing_left(world, spec, **before)

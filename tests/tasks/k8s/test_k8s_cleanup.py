@@ -12,8 +12,10 @@ from core.waiting import wait_until
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.cleanup import (
     ALB_FINALIZER,
+    BINDING_FINALIZER,
     delete_stale_webhooks,
     find_controller_objects,
+    find_ingress_bindings,
     release_ingress,
 )
 from tasks.k8s.clients import KubeTarget
@@ -28,6 +30,15 @@ INSTALL = {
     "vpc_id": "vpc-0abc",
     "role_arn": "arn:aws:iam::111122223333:role/kfalb-platform-example-com-lbc",
 }
+BINDING = {
+    "apiVersion": "elbv2.k8s.aws/v1beta1",
+    "kind": "TargetGroupBinding",
+    "metadata": {"name": "k8s-istiosys-tg", "namespace": "istio-system", "labels": {
+        "ingress.k8s.aws/stack-namespace": "istio-system",
+        "ingress.k8s.aws/stack-name": "istio-ingress"}, "finalizers": [BINDING_FINALIZER]},
+    "spec": {"serviceRef": {"name": "istio-ingressgateway", "port": 80}, "targetType": "ip",
+             "targetGroupARN": "arn:aws:elasticloadbalancing:us-west-2:111122223333:targetgroup/x/1"},
+}  # fmt: skip
 WEBHOOKS = (
     "MutatingWebhookConfiguration aws-load-balancer-webhook",
     "ValidatingWebhookConfiguration aws-load-balancer-webhook",
@@ -46,10 +57,12 @@ def _ingress_with_finalizer(target: KubeTarget) -> None:
 
 
 def test_a_stuck_ingress_is_released_once_our_dead_webhooks_are_gone(
-    target: KubeTarget, kube_server: KubeApiServer
+    target: KubeTarget, kube_server: KubeApiServer, seed: Any
 ) -> None:
     ensure_controller.fn(target, mode="install", **INSTALL)
     _ingress_with_finalizer(target)
+    seed(BINDING)  # as the controller makes one for the Ingress's backend
+    assert find_ingress_bindings.fn(target) == ("TargetGroupBinding istio-system/k8s-istiosys-tg",)
     found = find_controller_objects.fn(target, STACK)
     assert "Deployment kube-system/aws-load-balancer-controller" in found
     assert set(WEBHOOKS) <= set(found)
@@ -71,6 +84,7 @@ def test_a_stuck_ingress_is_released_once_our_dead_webhooks_are_gone(
     assert set(delete_stale_webhooks.fn(target, STACK)) == set(WEBHOOKS)
     assert release_ingress.fn(target, stack=STACK)
     assert observe_ingress.fn(target) is None
+    assert find_ingress_bindings.fn(target) == ()
     assert release_ingress.fn(target, stack=STACK) is False
     left = find_controller_objects.fn(target, STACK)
     assert not set(WEBHOOKS) & set(left)
