@@ -74,6 +74,10 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
         items.append(Kept(kind=Kind.CONTROLLER.value, resource=controller.provider,
                           reason=f"not installed by this stack (IngressClass "
                                  f"{controller.ingress_class})"))  # fmt: skip
+    named = [(Kind.IAM_ROLE, survey.role), (Kind.IAM_POLICY, survey.policy)]
+    items += [Kept(kind=kind.value, resource=found.arn,
+                   reason="has the stack's name but not its tags: not created by it")
+              for kind, found in named if found is not None and not found.owned]  # fmt: skip
     if survey.ingress is not None and survey.own_ingress is None:
         items.append(Kept(kind=Kind.INGRESS.value, resource=survey.ingress.key,
                           reason="does not carry the stack's labels"))  # fmt: skip

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core import naming
+from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
 from core.resources import CertificateState, OidcProviderState, RoleState, ValidationZones
 from core.spec import StackSpec
@@ -41,17 +42,29 @@ ALL_KEY_TYPES: list[KeyAlgorithmType] = [
 ]
 
 
+def _names_under(summary: Any, domain: str) -> bool:
+    """Whether a listed certificate may be the stack's or share a validation record with it:
+    a name of it is the domain or under it (or the list does not show all its names)."""
+    names = [summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", []),
+             *summary.get("SubjectAlternativeNames", [])]  # fmt: skip
+    under = any(normalise(name).removeprefix("*.") == domain or is_under(normalise(name), domain)
+                for name in names)  # fmt: skip
+    return under or bool(summary.get("HasAdditionalSubjectAlternativeNames"))
+
+
 @aws_task
 def find_certificates(
     ctx: AwsContext, stack: str, *, zones: ValidationZones
 ) -> tuple[CertificateState, ...]:
-    """Every ACM certificate of the region, of any status and key type, each marked owned when it
-    carries the stack's tags (cleanup needs the others too: they may share a validation record)."""
-    acm = client(ctx, "acm")
+    """The ACM certificates of the region with a name in the root domain, of any status and key
+    type, each marked owned when it carries the stack's tags. The others matter too: they may
+    validate through the same DNS record as one of the stack's."""
+    acm, root = client(ctx, "acm"), normalise(zones.root)
     pages = acm.get_paginator("list_certificates").paginate(
         CertificateStatuses=ALL_STATUSES, Includes={"keyTypes": ALL_KEY_TYPES}
     )
-    arns = [item["CertificateArn"] for page in pages for item in page["CertificateSummaryList"]]
+    arns = [item["CertificateArn"] for page in pages for item in page["CertificateSummaryList"]
+            if _names_under(item, root)]  # fmt: skip
     states = [read_certificate(acm, arn, stack=stack, zones=zones) for arn in arns]
     return tuple(state for state in states if state is not None)
 
