@@ -10,13 +10,20 @@ from prefect.futures import PrefectFuture
 
 from core import records
 from core.desired import dashboard_record, dashboard_url, partition_of, policy_arn, role_arn
+from core.errors import WaitTimeout
 from core.kubestate import ControllerOutcome
 from core.report import delegation_instructions, setup_summary
 from core.resources import CertificateState, RecordChange, ValidationZones
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import StackRecord, StackResource
-from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
+from flows.reporting import (
+    artifact_key,
+    publish_api_calls,
+    publish_link,
+    publish_markdown,
+    publish_resources,
+)
 from tasks.aws.acm import desired_certificates, ensure_certificate, manual_validation_records
 from tasks.aws.acm import validation_changes as validation_batches
 from tasks.aws.acm_issuance import wait_for_certificates
@@ -71,31 +78,46 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
 
     # 1. Preflight: read only; every input error stops here with nothing created.
-    identity = observe_caller_identity(ctx)
+    identity_read = observe_caller_identity.submit(ctx)  # independent reads run together
+    root_zone_read = find_root_zone.submit(ctx, spec)
     cluster = preflight_cluster(ctx, spec.cluster.name)
-    root_zone = find_root_zone(ctx, spec)
     target = _kube_target(
         kube_access, cluster.name, cluster.endpoint, cluster.certificate_authority, ctx
     )
     preflight_kubernetes(target)
     controller_now = observe_controller(target, spec.name)
-    store.set_phase("setting-up")
+    identity, root_zone = identity_read.result(), root_zone_read.result()
 
-    # 2-3. The subdomain's zone and its delegation from the root.
+    # 2. The subdomain's zone; then at once (4) the certificate requests, since ACM validation
+    # is the longest wait of all and everything until the Ingress can happen meanwhile.
     zone = ensure_hosted_zone(ctx, spec)
-    _save(store, records.zone_resource(zone))
+    zones = ValidationZones(
+        subdomain=spec.subdomain,
+        subdomain_zone_id=zone.zone_id,
+        root=spec.root,
+        root_zone_id=root_zone.zone_id if root_zone else None,
+    )
+    requested = [ensure_certificate.submit(ctx, spec, request, zones=zones)
+                 for request in desired_certificates(spec)]  # fmt: skip
+    store.set_phase("setting-up", records.zone_resource(zone))
+
+    # 3. The delegation from the root; nothing waits for it before the certificates do.
+    delegated: list[PrefectFuture[Any]] = []
     if root_zone is not None:
-        ensure_delegation(ctx, root_zone.zone_id, zone)
-        _save(store, records.delegation_resource(root_zone, zone))
+        upsert = ensure_delegation.submit(ctx, root_zone.zone_id, zone)
+        _record_when_done(store, upsert, lambda _: [records.delegation_resource(root_zone, zone)])
+        delegated.append(upsert)
     else:
         publish_markdown(spec.name, "delegation", delegation_instructions(
             spec.subdomain, zone.name_servers, spec.root), "NS records to add at your DNS provider")  # fmt: skip
-        logger.warning("%s is not in Route53: add the NS records shown in the 'delegation' "
-                       "artifact at its DNS provider; waiting for them.", spec.root)  # fmt: skip
+        logger.warning("%s is not in Route53: add the NS records shown in the artifact '%s' at "
+                       "its DNS provider; waiting for them.", spec.root,
+                       artifact_key(spec.name, "delegation"))  # fmt: skip
     delegation = wait_for_delegation.submit(
         spec.subdomain,
         zone.name_servers,
         root_name_servers=root_zone.name_servers if root_zone else (),
+        wait_for=delegated,
     )
 
     # 5. Controller prerequisites run alongside the certificates (4).
@@ -127,28 +149,16 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
         wait_for=wait_for,
     )
 
-    # 4. Certificates: request, validation records (one batch per zone), wait for ISSUED.
-    zones = ValidationZones(
-        subdomain=spec.subdomain,
-        subdomain_zone_id=zone.zone_id,
-        root=spec.root,
-        root_zone_id=root_zone.zone_id if root_zone else None,
-    )
-    requested = [ensure_certificate.submit(ctx, spec, request, zones=zones)
-                 for request in desired_certificates(spec)]  # fmt: skip
+    # 4. Certificates: validation records (one batch per zone), then wait for ISSUED (below).
     certificates = [future.result() for future in requested]
     _save(store, *map(records.certificate_resource, certificates))
     _validation_records(spec, certificates, ctx)
     _save(store, *records.validation_resources(certificates))
-    delegation.result()
-    certificates = list(wait_for_certificates(ctx, certificates, zones=zones))
-    _save(store, *map(records.certificate_resource, certificates))
 
-    # 6. The controller (installed, or one already there).
+    # 6. The controller (installed, or one already there), and the Ingress for it, made ready
+    # while ACM validates: only applying the Ingress needs ISSUED certificates.
     outcome: ControllerOutcome = controller.result()
     _save(store, records.controller_resource(outcome))
-
-    # 7-8. The Ingress, then the ALB the controller makes for it.
     manifest = desired_ingress(
         stack=spec.name,
         certificate_arns=tuple(c.arn for c in certificates),  # the subdomain's is the default
@@ -157,26 +167,34 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
         ingress_class=outcome.ingress_class,
         manifests_path=spec.stack.manifests_path,
     )
+    _await_delegation(delegation, spec, by_hand=root_zone is None)
+    certificates = list(wait_for_certificates(ctx, certificates, zones=zones))
+
+    # 7-8. The Ingress, then the ALB the controller makes for it. From here until the ALB is
+    # active the controller and AWS do the work, so the flow records what it has meanwhile.
     ensure_ingress(target, manifest, stack=spec.name)
+    _save(store, *map(records.certificate_resource, certificates))
     ingress = wait_for_ingress_address(target)
     _save(store, records.ingress_resource(ingress))
     balancer = observe_load_balancer(ctx, dns_name=ingress.hostname)
     if balancer is None:
         raise RuntimeError(f"No load balancer named {ingress.hostname} in {spec.region}")
-    balancer = wait_for_load_balancer(ctx, balancer.arn)
-    _save(store, records.load_balancer_resource(balancer))
 
-    # 9. *.<subdomain> -> the ALB, then wait until it resolves.
+    # 9. *.<subdomain> -> the ALB. The record needs only the ALB's name, so it propagates while
+    # the ALB provisions; then wait until the ALB is active and the name resolves.
     record = dashboard_record(spec, balancer)
     change_records(ctx, zone.zone_id, [RecordChange(action="UPSERT", record=record)])
-    _save(store, records.dns_record_resource(zone, record))
+    _save(
+        store, records.load_balancer_resource(balancer), records.dns_record_resource(zone, record)
+    )
+    balancer = wait_for_load_balancer(ctx, balancer.arn)
     wait_for_dns(spec.dashboard_host, balancer.dns_name, zone_name_servers=zone.name_servers)
 
     # 10. End to end: the dashboard answers over HTTPS with a valid certificate.
     answer = wait_for_dashboard(spec.dashboard_host)
 
-    # 11. Outputs.
-    final = store.set_phase("ready")
+    # 11. Outputs (the ALB's active state is recorded with the phase, in one save).
+    final = store.set_phase("ready", records.load_balancer_resource(balancer))
     url = dashboard_url(spec, settings.https_port)
     calls = api_calls().since(calls_before)
     publish_link(spec.name, url)
@@ -202,6 +220,19 @@ def _kube_target(
     return KubeTarget.kubeconfig()
 
 
+def _await_delegation(delegation: PrefectFuture[Any], spec: StackSpec, *, by_hand: bool) -> None:
+    """Wait for the delegation; if it is added by hand, a timeout also says where and what."""
+    try:
+        delegation.result()
+    except WaitTimeout as error:
+        if not by_hand:
+            raise
+        raise WaitTimeout(
+            f"{error.message}. {spec.root} is not in Route53: add the NS records of the artifact "
+            f"'{artifact_key(spec.name, 'delegation')}' at its DNS provider, then run setup again."
+        ) from None
+
+
 def _validation_records(
     spec: StackSpec, certificates: list[CertificateState], ctx: AwsContext
 ) -> None:
@@ -224,6 +255,9 @@ def _record_when_done(
     """Record what a concurrent branch created as soon as it completes."""
 
     def done(finished: PrefectFuture[T]) -> None:
+        # Take the final state from the finished future itself: `state` alone may read the task
+        # run from the API, where it can still be Running (task states are recorded async).
+        finished.wait()
         if finished.state.is_completed():
             store.add(*convert(finished.result()))
 

@@ -65,9 +65,10 @@ class StackStore:
                 record = record.without(kind, resource_id)
             return self._save(record)
 
-    def set_phase(self, phase: str) -> StackRecord:
+    def set_phase(self, phase: str, *resources: StackResource) -> StackRecord:
+        """Set the phase, adding or replacing resources in the same save (one round trip)."""
         with self._lock:
-            return self._save(self._record.in_phase(phase))
+            return self._save(self._record.with_resources(*resources).in_phase(phase))
 
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)
