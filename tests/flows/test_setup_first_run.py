@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from urllib.parse import unquote
 from uuid import UUID
+
+import pytest
 
 from core.spec import StackSpec, load_spec
 from core.state import Kind
@@ -43,8 +46,10 @@ def _records(world: Any, zone_id: str) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["Name"], r["Type"]): r for r in world.aws.record_sets(zone_id)}
 
 
-def _tags(subnet: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
+def _kubernetes_tags(subnet: dict[str, Any]) -> dict[str, str]:
+    """The tags the controller reads (our own bookkeeping tags aside)."""
+    tags = {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
+    return {key: value for key, value in tags.items() if key.startswith("kubernetes.io/")}
 
 
 def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
@@ -87,14 +92,12 @@ def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
 
     # Subnet role tags: public for internet-facing ALBs, private for internal ones.
     ec2 = aws.client("ec2")
-    subnets = {s["SubnetId"]: _tags(s) for s in ec2.describe_subnets()["Subnets"]}
+    roles = {s["SubnetId"]: _kubernetes_tags(s) for s in ec2.describe_subnets()["Subnets"]}
     cluster_tag = {"kubernetes.io/cluster/kubeflow": "shared"}
     for subnet_id in seeded.public_subnet_ids:
-        assert subnets[subnet_id] | {"Name": ""} == {"kubernetes.io/role/elb": "1", **cluster_tag,
-                                                     "Name": ""}  # fmt: skip
+        assert roles[subnet_id] == {"kubernetes.io/role/elb": "1", **cluster_tag}
     for subnet_id in seeded.private_subnet_ids:
-        assert subnets[subnet_id] | {"Name": ""} == {"kubernetes.io/role/internal-elb": "1",
-                                                     **cluster_tag, "Name": ""}  # fmt: skip
+        assert roles[subnet_id] == {"kubernetes.io/role/internal-elb": "1", **cluster_tag}
 
     # IAM: the OIDC provider, the policy, and a role only the controller's account may assume.
     iam = aws.client("iam")
@@ -141,7 +144,9 @@ def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
         f"{subnet_id}/{key}"
         for subnet_id, role in [*((s, "elb") for s in seeded.public_subnet_ids),
                                 *((s, "internal-elb") for s in seeded.private_subnet_ids)]
-        for key in (f"kubernetes.io/role/{role}", "kubernetes.io/cluster/kubeflow")
+        # ... and the marker of what this stack added, for cleanup when the block is lost
+        for key in (f"kubernetes.io/role/{role}", "kubernetes.io/cluster/kubeflow",
+                    "kubeflow-alb/added-tags/first-run")
     }  # fmt: skip
     assert ids[Kind.OIDC_PROVIDER] == {provider_arn}
     assert ids[Kind.IAM_POLICY] == {policy["Arn"]}
@@ -168,3 +173,46 @@ def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
     assert api_calls().since(before).mutating_calls() == ()
     rerun_calls = _artifacts(again.state_details.flow_run_id)["first-run-aws-api-calls"]
     assert "CreateHostedZone" not in str(rerun_calls.data)
+
+
+def test_a_finished_branch_is_recorded_even_while_the_api_shows_it_running(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+
+    import prefect.futures
+    from prefect import flow, task
+    from prefect.futures import PrefectConcurrentFuture
+    from prefect.states import Running
+
+    from core.state import StackResource
+    from flows.setup_load_balancer import _record_when_done
+    from tasks.stack_block import StackStore
+
+    class LaggingClient:  # task states reach the API asynchronously; here they never do
+        def read_task_run(self, task_run_id: UUID) -> Any:
+            return SimpleNamespace(state=Running())
+
+    class Store:
+        def __init__(self) -> None:
+            self.added: list[StackResource] = []
+
+        def add(self, *items: StackResource) -> None:
+            self.added.extend(items)
+
+    store = Store()
+
+    @task
+    def make() -> str:
+        return "Z0123"
+
+    @flow
+    def branch() -> None:
+        future = cast(PrefectConcurrentFuture[str], make.submit())
+        concurrent.futures.wait([future.wrapped_future])  # done, but not yet .result()-ed
+        monkeypatch.setattr(prefect.futures, "get_client", lambda **_: LaggingClient())
+        _record_when_done(cast(StackStore, store), future,
+                          lambda zone_id: [StackResource(kind=Kind.HOSTED_ZONE, id=zone_id, owned=True)])  # fmt: skip
+
+    branch()
+    assert [item.id for item in store.added] == ["Z0123"]
