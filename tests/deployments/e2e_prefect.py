@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+RETRIED = {429, 502, 503}
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 #: The environment of the test process must not leak into the server, CLI or worker: the
 #: in-process test harness other tests use, a sandbox world's endpoints, AWS credentials.
 _NOT_INHERITED = ("PREFECT_", "KFALB_", "AWS_")
+
+
+def prefect(*args: str) -> list[str]:
+    """The command line of the Prefect CLI, never prompting."""
+    return [str(BIN / "prefect"), "--no-prompt", *args]
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
 
 
 def _free_port() -> int:
@@ -50,12 +60,18 @@ class PrefectApi:
         self.http = httpx.Client(base_url=url, timeout=30)
 
     def get(self, path: str) -> Any:
-        response = self.http.get(path)
-        response.raise_for_status()
-        return response.json()
+        return self._send("GET", path, None)
 
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
-        response = self.http.post(path, json=body)
+        return self._send("POST", path, body)
+
+    def _send(self, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
+        # SQLite under load answers 503 ("database is locked"); Prefect's own client retries it.
+        for attempt in range(6):
+            response = self.http.request(method, path, json=body)
+            if response.status_code not in RETRIED or attempt == 5:
+                break
+            time.sleep(0.5 * 2**attempt)
         response.raise_for_status()
         return response.json()
 
@@ -149,32 +165,43 @@ class PrefectStack:
                 pytest.fail(f"prefect server did not start:\n{self.log_tail('server')}")
             time.sleep(0.3)
 
-    def cli(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        """Run `prefect <args>` in the project root; its output, or fail with it."""
-        done = subprocess.run(
-            [str(BIN / "prefect"), "--no-prompt", *args],
-            cwd=REPO,
-            # `{{ $PWD }}` in prefect.yaml is read from the environment, not from the cwd.
-            env={**self.env, "PWD": str(REPO), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        output = done.stdout + done.stderr
-        if done.returncode != 0:
-            pytest.fail(f"prefect {' '.join(args)} exited {done.returncode}:\n{output}")
-        return output
+    def cli(self, *args: str, check: bool = True) -> str:
+        """Run `prefect <args>` in the project root; its output (or, with check, fail with it)."""
+        return self.together([prefect(*args)], check=check)[0]
 
-    def python(self, code: str, env: Mapping[str, str] | None = None) -> None:
-        """Run Python against this server (e.g. to save a block the way a user would)."""
-        subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=REPO,
-            env={**self.env, **(env or {})},
-            timeout=120,
-            check=True,
-        )
+    def together(
+        self,
+        commands: Sequence[Sequence[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> list[str]:
+        """Run commands at once in the project root; their outputs, or fail with the failures."""
+        started = [
+            subprocess.Popen(
+                list(command),
+                cwd=REPO,
+                # `{{ $PWD }}` in prefect.yaml is read from the environment, not from the cwd.
+                env={**self.env, "PWD": str(REPO), **(env or {})},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for command in commands
+        ]
+        outputs, failures = [], []
+        for command, process in zip(commands, started, strict=True):
+            try:
+                output, _ = process.communicate(timeout=180)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output, _ = process.communicate()
+            outputs.append(output)
+            if process.returncode != 0:
+                failures.append(f"{' '.join(command)[:200]} exited {process.returncode}:\n{output}")
+        if failures and check:
+            pytest.fail("\n".join(failures))
+        return outputs
 
     def start_worker(self, pool: str, env: Mapping[str, str]) -> None:
         """A process worker polling `pool` every second, started from the project root."""
