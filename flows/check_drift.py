@@ -105,16 +105,22 @@ def check_drift(
 
 @flow(name="drift-check-fleet", log_prints=False)
 def check_drift_fleet(
-    remediate: bool = False, aws_credentials_block: str | None = None
+    remediate: bool = False,
+    aws_credentials_block: str | None = None,
+    kube_access: KubeAccess = "kubeconfig",
 ) -> dict[str, str]:
     """Drift-check every saved stack at once; fail if any drifted (or could not be checked).
 
     Args:
         remediate: re-apply what drifted in each stack.
         aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
+        kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
     """
     stacks = saved_stacks()
-    futures = {name: _check_one.submit(name, remediate, aws_credentials_block) for name in stacks}
+    futures = {
+        name: _check_one.submit(name, remediate, aws_credentials_block, kube_access)
+        for name in stacks
+    }
     results = {name: future.result() for name, future in futures.items()}
     rows = [{"stack": name, "result": status} for name, status in results.items()]
     publish_table("fleet", "drift", rows or [{"stack": "-", "result": "no saved stacks"}],
@@ -130,10 +136,12 @@ def check_drift_fleet(
 
 
 @task(name="drift-check-stack", cache_policy=NO_CACHE)  # a check is never a cached answer
-def _check_one(stack: str, remediate: bool, aws_credentials_block: str | None) -> str:
+def _check_one(
+    stack: str, remediate: bool, aws_credentials_block: str | None, kube_access: KubeAccess
+) -> str:
     """One stack's drift check as a subflow: ok, repaired, drifted (with the items) or error."""
     state = check_drift(stack=stack, remediate=remediate, aws_credentials_block=aws_credentials_block,
-                        return_state=True)  # fmt: skip
+                        kube_access=kube_access, return_state=True)  # fmt: skip
     try:
         outputs = state.result()
     except DriftDetected as error:
