@@ -51,6 +51,7 @@ class Survey(BaseModel):
     ingress: IngressState | None = None
     ingress_bindings: tuple[str, ...] = ()  # TargetGroupBindings the controller made for it
     load_balancers: ControllerResources = ControllerResources()
+    backend_security_group: str | None = None  # the controller's, per cluster, no longer used
 
     @property
     def own_ingress(self) -> IngressState | None:

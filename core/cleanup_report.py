@@ -45,7 +45,13 @@ def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]
     balancers = survey.load_balancers
     left[Kind.LOAD_BALANCER] += [*balancers.load_balancer_arns, *balancers.target_group_arns,
                                  *balancers.security_group_ids]  # fmt: skip
+    if survey.backend_security_group and _installed_controller(record):
+        left[Kind.LOAD_BALANCER].append(survey.backend_security_group)
     return left
+
+
+def _installed_controller(record: StackRecord | None) -> bool:
+    return any(item.owned for item in (record.of_kind(Kind.CONTROLLER) if record else ()))
 
 
 class Kept(BaseModel):
@@ -81,6 +87,11 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
     if survey.ingress is not None and survey.own_ingress is None:
         items.append(Kept(kind=Kind.INGRESS.value, resource=survey.ingress.key,
                           reason="does not carry the stack's labels"))  # fmt: skip
+    if survey.backend_security_group and not _installed_controller(record):
+        items.append(Kept(kind=Kind.LOAD_BALANCER.value, resource=survey.backend_security_group,
+                          reason="the ALB controller's shared backend security group, unused; "
+                                 "not made by a controller of this stack (delete it if that "
+                                 "controller is gone for good)"))  # fmt: skip
     users = validation_users(survey.validation_records, survey.certificates)
     items += [Kept(kind=Kind.VALIDATION_RECORD.value, resource=name,
                    reason="still validates " + ", ".join(arns))

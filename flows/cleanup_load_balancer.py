@@ -28,7 +28,11 @@ from tasks.aws.ec2 import delete_subnet_tags
 from tasks.aws.eks import observe_cluster
 from tasks.aws.elbv2 import delete_controller_resources
 from tasks.aws.iam import delete_policy, delete_role
-from tasks.aws.owned import delete_owned_oidc_provider, find_certificates
+from tasks.aws.owned import (
+    delete_owned_oidc_provider,
+    delete_unused_backend_security_group,
+    find_certificates,
+)
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone, find_root_zone
 from tasks.aws.route53_records import change_records
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
@@ -150,6 +154,8 @@ def _take_down(
     # 3. The controller, if this stack installed it.
     if target is not None and found.controller_objects:
         delete_controller(target, spec.name)
+        # Its backend security group outlives it when it was gone before its last ALB.
+        delete_unused_backend_security_group(ctx, spec.cluster.name)
     _forget(store, Kind.CONTROLLER)
 
     # 4-6. IAM: the role (policies detached), the policy (every version), the OIDC provider.

@@ -21,7 +21,12 @@ from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import observe_added_subnet_tags
 from tasks.aws.elbv2 import find_controller_resources
 from tasks.aws.iam_policy import observe_policy
-from tasks.aws.owned import find_certificates, find_oidc_providers, find_role
+from tasks.aws.owned import (
+    find_certificates,
+    find_oidc_providers,
+    find_role,
+    find_unused_backend_security_group,
+)
 from tasks.aws.route53 import observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_sets
 from tasks.k8s.cleanup import find_controller_objects, find_ingress_bindings
@@ -54,6 +59,7 @@ def survey_stack(
         "policy": observe_policy.submit(ctx, spec),
         "role": find_role.submit(ctx, spec),
         "load_balancers": find_controller_resources.submit(ctx, spec),
+        "backend_security_group": find_unused_backend_security_group.submit(ctx, spec.cluster.name),
     }  # fmt: skip
     if root_zone_id:
         found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -10,9 +11,13 @@ from core import naming
 from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
 from core.resources import CertificateState, OidcProviderState, RoleState, ValidationZones
+from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
+from tasks.aws.elbv2 import CLUSTER_TAG
+from tasks.aws.elbv2 import _delete_when_free as delete_when_free
+from tasks.aws.elbv2 import _unreference as unreference
 from tasks.aws.errors import aws_task, error_code
 from tasks.aws.iam import read_role
 from tasks.aws.logs import run_logger
@@ -31,6 +36,8 @@ ALL_STATUSES: list[CertificateStatusType] = [
     "REVOKED",
     "FAILED",
 ]
+#: The tag of the security group the ALB controller shares between its load balancers of a cluster.
+BACKEND_SG_TAG = ("elbv2.k8s.aws/resource", "backend-sg")
 ALL_KEY_TYPES: list[KeyAlgorithmType] = [
     "RSA_1024",
     "RSA_2048",
@@ -121,3 +128,46 @@ def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
     compared)."""
     iam = client(ctx, "iam")
     return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust={})
+
+
+def _unused_backend_group(ctx: AwsContext, cluster_name: str) -> str | None:
+    groups = client(ctx, "ec2").describe_security_groups(
+        Filters=[
+            {"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster_name]},
+            {"Name": f"tag:{BACKEND_SG_TAG[0]}", "Values": [BACKEND_SG_TAG[1]]},
+        ]
+    )["SecurityGroups"]
+    if not groups:
+        return None
+    group_id = groups[0]["GroupId"]
+    pages = client(ctx, "elbv2").get_paginator("describe_load_balancers").paginate()
+    used = any(group_id in lb.get("SecurityGroups", []) for p in pages for lb in p["LoadBalancers"])
+    return None if used else group_id
+
+
+@aws_task
+def find_unused_backend_security_group(ctx: AwsContext, cluster_name: str) -> str | None:
+    """The ALB controller's shared backend security group of the cluster, when no load balancer
+    uses it any more (the controller deletes it with its last one, unless it is gone first)."""
+    return _unused_backend_group(ctx, cluster_name)
+
+
+@aws_task
+def delete_unused_backend_security_group(
+    ctx: AwsContext, cluster_name: str, *, settings: Settings | None = None
+) -> bool:
+    """Delete the cluster's shared backend security group if no load balancer uses it, after
+    revoking the node rules that name it; False when there is none (or it is in use)."""
+    group_id = _unused_backend_group(ctx, cluster_name)
+    if group_id is None:
+        return False
+    ec2 = client(ctx, "ec2")
+    unreference(ec2, group_id)
+    delete_when_free(
+        partial(ec2.delete_security_group, GroupId=group_id),
+        busy="DependencyViolation",
+        what=f"security group {group_id}",
+        settings=settings or get_settings(),
+    )
+    run_logger().info("Deleted the controller's backend security group %s", group_id)
+    return True

@@ -228,3 +228,13 @@ def test_bindings_of_the_ingress_name_are_ours_unless_someone_else_owns_that_ing
                               (None, list(binding)), (theirs, [])):  # fmt: skip
         survey = Survey(stack=STACK, ingress=ingress, ingress_bindings=binding)
         assert leftovers(survey, None)["ingress"] == expected
+
+
+def test_an_unused_backend_group_is_ours_only_if_the_stack_installed_the_controller() -> None:
+    survey = Survey(stack=STACK, backend_security_group="sg-backend")
+    installed = StackResource(kind=Kind.CONTROLLER, id="aws-load-balancer-controller", owned=True)
+    assert leftovers(survey, _record(installed))["load-balancer"] == ["sg-backend"]
+    assert kept(survey, _record(installed)) == ()
+    assert leftovers(survey, None)["load-balancer"] == []
+    (item,) = kept(survey, None)
+    assert (item.kind, item.resource) == ("load-balancer", "sg-backend")

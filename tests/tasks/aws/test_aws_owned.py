@@ -90,3 +90,24 @@ def test_record_sets_of_a_gone_zone_are_none(ctx, world, boto):
     (www,) = route53_records.observe_record_sets.fn(ctx, world.root_zone_id, keys)
     assert www.values == ("192.0.2.10",)
     assert route53_records.observe_record_sets.fn(ctx, "ZNOSUCHZONE0000", keys) == ()
+
+
+def test_the_controllers_backend_group_goes_only_once_no_load_balancer_uses_it(ctx, world, boto):
+    ec2, elb = boto("ec2"), boto("elbv2")
+    tags = [{"Key": "elbv2.k8s.aws/cluster", "Value": "kubeflow"},
+            {"Key": "elbv2.k8s.aws/resource", "Value": "backend-sg"}]  # fmt: skip
+    group = ec2.create_security_group(
+        GroupName="k8s-traffic-kubeflow-0123456789", Description="shared backend", VpcId=world.vpc_id,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+    )["GroupId"]  # fmt: skip
+    lb = elb.create_load_balancer(Name="k8s-istio", Subnets=world.public_subnets,
+                                  SecurityGroups=[group])["LoadBalancers"][0]  # fmt: skip
+    assert owned.find_unused_backend_security_group.fn(ctx, "kubeflow") is None
+    assert not owned.delete_unused_backend_security_group.fn(ctx, "kubeflow")
+
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    assert owned.find_unused_backend_security_group.fn(ctx, "another-cluster") is None
+    assert owned.find_unused_backend_security_group.fn(ctx, "kubeflow") == group
+    assert owned.delete_unused_backend_security_group.fn(ctx, "kubeflow")
+    groups = ec2.describe_security_groups()["SecurityGroups"]
+    assert group not in {g["GroupId"] for g in groups}
