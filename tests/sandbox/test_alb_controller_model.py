@@ -104,9 +104,7 @@ def test_reachability_uses_the_route_table_or_the_main_one() -> None:
     assert [s["SubnetId"] for s in subnets.reachable(listed, tables, "internet-facing")] == [
         "subnet-a"
     ]
-    assert [s["SubnetId"] for s in subnets.reachable(listed, tables, "internal")] == [
-        "subnet-b"
-    ]
+    assert [s["SubnetId"] for s in subnets.reachable(listed, tables, "internal")] == ["subnet-b"]
     assert (
         subnets.with_role_tag(
             [_subnet("subnet-a", "a", ("kubernetes.io/role/elb", "1"))], "internal"
