@@ -99,7 +99,6 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     )
     requested = [ensure_certificate.submit(ctx, spec, request, zones=zones)
                  for request in desired_certificates(spec)]  # fmt: skip
-    store.set_phase("setting-up", records.zone_resource(zone))
 
     # 3. The delegation from the root; nothing waits for it before the certificates do.
     delegated: list[PrefectFuture[Any]] = []
@@ -119,6 +118,9 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
         root_name_servers=root_zone.name_servers if root_zone else (),
         wait_for=delegated,
     )
+
+    # The requests first: on a busy host the branches below would race them to the API.
+    certificates = [future.result() for future in requested]
 
     # 5. Controller prerequisites run alongside the certificates (4).
     account, partition = identity.account, partition_of(identity.arn)
@@ -148,10 +150,10 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
         role_arn=role_arn(spec, account=account, partition=partition) if needs_install else "",
         wait_for=wait_for,
     )
+    store.set_phase("setting-up", records.zone_resource(zone),
+                    *map(records.certificate_resource, certificates))  # fmt: skip
 
     # 4. Certificates: validation records (one batch per zone), then wait for ISSUED (below).
-    certificates = [future.result() for future in requested]
-    _save(store, *map(records.certificate_resource, certificates))
     _validation_records(spec, certificates, ctx)
     _save(store, *records.validation_resources(certificates))
 
