@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
     poll_interval_seconds: Seconds = Field(default=5.0, description="First delay between polls.")
     poll_max_interval_seconds: Seconds = Field(
-        default=30.0, description="Longest delay between polls."
+        default=10.0, description="Longest delay between polls (bounds the overshoot of a wait)."
     )
     acm_timeout_seconds: Seconds = Field(
         default=2700.0, description="Wait for ISSUED certificates."

@@ -90,6 +90,7 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
 
     # 2. The subdomain's zone; then at once (4) the certificate requests, since ACM validation
     # is the longest wait of all and everything until the Ingress can happen meanwhile.
+    store.set_phase("setting-up")  # the block exists before anything is created: cleanup --stack
     zone = ensure_hosted_zone(ctx, spec)
     zones = ValidationZones(
         subdomain=spec.subdomain,
