@@ -57,28 +57,24 @@ class DriftDetected(PermanentError):
         return (_rebuild_drift, (self.message, self.items))
 
 
-class AwsError(PermanentError):
+class AwsCallError(KfalbError):
+    """An AWS API call failed; keeps the error code and operation (also through pickling)."""
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_aws_error, (type(self), self.message, self.code, self.operation))
+
+
+class AwsError(AwsCallError, PermanentError):
     """An AWS API call failed in a way a retry will not fix (access denied, invalid request...)."""
 
-    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.operation = operation
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_aws_error, (type(self), self.message, self.code, self.operation))
-
-
-class AwsTransientError(TransientError):
+class AwsTransientError(AwsCallError, TransientError):
     """An AWS API call failed in a way a retry may fix (throttling, service errors, conflicts)."""
-
-    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.operation = operation
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_aws_error, (type(self), self.message, self.code, self.operation))
 
 
 class KubernetesError(PermanentError):
@@ -90,8 +86,8 @@ class KubernetesTransientError(TransientError):
 
 
 def _rebuild_aws_error(
-    cls: type[AwsError | AwsTransientError], message: str, code: str, operation: str
-) -> AwsError | AwsTransientError:
+    cls: type[AwsCallError], message: str, code: str, operation: str
+) -> AwsCallError:
     return cls(message, code=code, operation=operation)
 
 

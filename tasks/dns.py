@@ -17,7 +17,7 @@ from core.dnsnames import normalise
 from core.errors import PermanentError
 from core.settings import Settings, get_settings, nameserver_address
 from core.waiting import wait_until
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 QUERY_TIMEOUT = 3.0
 

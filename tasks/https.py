@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from core.errors import PermanentError
 from core.settings import Settings, get_settings
 from core.waiting import wait_until
-from tasks.aws.logs import run_logger
 from tasks.dns import answers
+from tasks.logs import run_logger
 
 TIMEOUT = 10.0
 

@@ -22,7 +22,7 @@ from core.spec import StackSpec
 from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient

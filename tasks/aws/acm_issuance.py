@@ -12,8 +12,8 @@ from core.waiting import wait_until
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
-from tasks.aws.logs import run_logger
 from tasks.aws.route53_records import read_record
+from tasks.logs import run_logger
 
 #: Statuses a certificate never leaves by itself.
 FINAL_FAILURES = frozenset({"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"})

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.resources import ClusterState, SubnetState, SubnetTagChange
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -8,7 +8,7 @@ from core.errors import PreflightError
 from core.resources import ClusterState
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 
 def read_cluster(ctx: AwsContext, name: str) -> ClusterState | None:

@@ -16,7 +16,7 @@ from core.spec import StackSpec
 from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -186,7 +186,7 @@ def _attempt(action: Callable[[], object], *, busy: frozenset[str]) -> bool:
     return True
 
 
-def _delete_when_free(
+def delete_when_free(
     action: Callable[[], object], *, busy: str, what: str, settings: Settings
 ) -> None:
     """Retry a delete, bounded by the cleanup timeout, while AWS answers `busy`."""
@@ -200,7 +200,7 @@ def _delete_when_free(
     )
 
 
-def _unreference(ec2: EC2Client, group_id: str) -> None:
+def unreference(ec2: EC2Client, group_id: str) -> None:
     # The controller lets its ALB security group into the nodes' groups; those rules would keep
     # the group from being deleted, so remove exactly the rules that name it.
     pages = ec2.get_paginator("describe_security_groups").paginate(
@@ -254,7 +254,7 @@ def delete_controller_resources(
             ),
         )
     for arn in found.target_group_arns:
-        _delete_when_free(
+        delete_when_free(
             partial(elb.delete_target_group, TargetGroupArn=arn),
             busy="ResourceInUse",
             what=f"target group {arn}",
@@ -262,9 +262,9 @@ def delete_controller_resources(
         )
         log.info("Deleted target group %s", arn)
     for group_id in found.security_group_ids:
-        _unreference(ec2, group_id)
+        unreference(ec2, group_id)
         # The deleted ALB's network interfaces linger for a few minutes and hold the group.
-        _delete_when_free(
+        delete_when_free(
             partial(ec2.delete_security_group, GroupId=group_id),
             busy="DependencyViolation",
             what=f"security group {group_id}",

@@ -20,7 +20,7 @@ from tasks.aws.iam_policy import (
     observe_policy,
     same_document,
 )
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

@@ -15,8 +15,8 @@ from core.resources import PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
-from tasks.aws.logs import run_logger
 from tasks.aws.sts import caller_identity
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

@@ -15,12 +15,10 @@ from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.elbv2 import CLUSTER_TAG
-from tasks.aws.elbv2 import _delete_when_free as delete_when_free
-from tasks.aws.elbv2 import _unreference as unreference
+from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
 from tasks.aws.errors import aws_task, error_code
 from tasks.aws.iam import read_role
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_acm.literals import CertificateStatusType, KeyAlgorithmType

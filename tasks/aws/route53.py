@@ -14,7 +14,6 @@ from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.logs import run_logger
 from tasks.aws.route53_delegation import delete_delegation, ensure_delegation, observe_delegation
 from tasks.aws.route53_records import (
     change_records,
@@ -25,6 +24,7 @@ from tasks.aws.route53_records import (
     wait_insync,
     zone_id_of,
 )
+from tasks.logs import run_logger
 
 # Delegation and record sets live in their own modules; the tasks are re-exported here.
 __all__ = [

@@ -14,7 +14,7 @@ from core.resources import AliasTarget, ChangeResult, RecordChange, RecordSetSta
 from core.settings import Settings, get_settings
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.resources import CallerIdentity
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
-from tasks.aws.logs import run_logger
+from tasks.logs import run_logger
 
 
 def caller_identity(ctx: AwsContext) -> CallerIdentity:

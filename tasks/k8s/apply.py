@@ -16,7 +16,7 @@ from core.settings import get_settings
 from core.waiting import wait_until
 from tasks.k8s.clients import Kube
 from tasks.k8s.errors import is_not_found, translated
-from tasks.k8s.logs import run_logger
+from tasks.logs import run_logger
 
 
 def resource_for(kube: Kube, obj: Mapping[str, Any]) -> Resource | None:

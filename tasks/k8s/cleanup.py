@@ -13,7 +13,7 @@ from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips
 from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.ingress import read_ingress
-from tasks.k8s.logs import run_logger
+from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
 #: The finalizer the AWS Load Balancer Controller puts on Ingresses it made an ALB for.

@@ -10,7 +10,7 @@ from core.manifests import Manifest
 from tasks.k8s.apply import read, resource_for
 from tasks.k8s.clients import Kube
 from tasks.k8s.errors import is_not_found, translated
-from tasks.k8s.logs import run_logger
+from tasks.logs import run_logger
 
 T = TypeVar("T")
 

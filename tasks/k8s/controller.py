@@ -22,7 +22,7 @@ from tasks.k8s import manifests, webhook_tls
 from tasks.k8s.apply import apply_objects, delete_objects
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
-from tasks.k8s.logs import run_logger
+from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
 Mode = Literal["auto", "install", "skip"]

@@ -18,7 +18,7 @@ from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
-from tasks.k8s.logs import run_logger
+from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
 _INGRESS = ("networking.k8s.io/v1", "Ingress")

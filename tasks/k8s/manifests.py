@@ -21,8 +21,8 @@ from core.manifests import (
     select_ingress,
     webhook_secret,
 )
-from tasks.k8s.logs import run_logger
 from tasks.k8s.webhook_tls import WebhookTls
+from tasks.logs import run_logger
 
 #: The bundled kustomize bases, at the repository root.
 DEPLOYMENTS = Path(__file__).resolve().parents[2] / "deployments"

@@ -1,4 +1,4 @@
-"""The logger for Kubernetes tasks: Prefect's run logger inside a run, a plain logger outside one."""
+"""The task logger: Prefect's run logger inside a run, a plain logger outside one (task.fn)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 
-_FALLBACK = logging.getLogger("kfalb.tasks.k8s")
+_FALLBACK = logging.getLogger("kfalb.tasks")
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
