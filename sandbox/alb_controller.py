@@ -13,6 +13,8 @@ resources by their tags, so a restarted stand-in adopts what it made before.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -101,7 +103,11 @@ class AlbControllerStandIn:
         resync_period: float = 60.0,
     ) -> None:
         api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-        self._cluster = Cluster(dynamic.DynamicClient(api_client))  # type: ignore[no-untyped-call]
+        # A private discovery cache: the default one is a file per host:port in /tmp, which a
+        # later API server on the same port (another sandbox) would read as its own.
+        self._cache_dir = tempfile.TemporaryDirectory(prefix="kfalb-alb-controller-")
+        cache = os.path.join(self._cache_dir.name, "discovery.json")
+        self._cluster = Cluster(dynamic.DynamicClient(api_client, cache_file=cache))  # type: ignore[no-untyped-call]
         session = boto3.session.Session(
             aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"],
@@ -134,6 +140,7 @@ class AlbControllerStandIn:
         if self._thread:
             self._thread.join(timeout=10)
             self._thread = None
+        self._cache_dir.cleanup()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

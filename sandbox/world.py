@@ -113,6 +113,8 @@ class World:
         self.env = {
             **self.aws.env(),
             "KUBECONFIG": str(kubeconfig),
+            # kubectl caches discovery per host:port; a later sandbox may reuse the port.
+            "KUBECACHEDIR": str(self.directory / "kube-cache"),
             "KFALB_DNS_NAMESERVERS": self.dns.nameserver,
             # The hosted zones' name servers resolve to the sandbox DNS server, on its port.
             "KFALB_AUTHORITATIVE_DNS_PORT": str(self.dns.address[1]),

@@ -87,11 +87,16 @@ def _deployment(name: str, namespace: str, *, replicas: int = 1) -> dict[str, An
     }
 
 
-def test_version_and_discovery(api_client: client.ApiClient) -> None:
+def _dynamic(api_client: client.ApiClient, tmp_path: Path) -> DynamicClient:
+    """A dynamic client with its own discovery cache (the default file is shared per host:port)."""
+    return DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
+
+
+def test_version_and_discovery(api_client: client.ApiClient, tmp_path: Path) -> None:
     version = client.VersionApi(api_client).get_code()
     assert version.git_version.startswith("v1.37")
     assert version.build_date
-    dynamic = DynamicClient(api_client)
+    dynamic = _dynamic(api_client, tmp_path)
     ingress = dynamic.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
     assert ingress.namespaced
     assert "ing" in ingress.short_names
@@ -155,9 +160,11 @@ def test_patch_kinds(core: client.CoreV1Api, apps: client.AppsV1Api, namespace: 
 
 
 def test_server_side_apply_with_the_dynamic_client(
-    api_client: client.ApiClient, namespace: str
+    api_client: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    deployments = DynamicClient(api_client).resources.get(api_version="apps/v1", kind="Deployment")
+    deployments = _dynamic(api_client, tmp_path).resources.get(
+        api_version="apps/v1", kind="Deployment"
+    )
     body = _deployment("ssa", namespace)
     first = deployments.server_side_apply(body, field_manager="kfalb")
     assert [e.manager for e in first.metadata.managedFields] == ["kfalb"]
@@ -265,7 +272,9 @@ def test_deployment_becomes_ready_and_service_gets_endpoints(
     assert endpoints.subsets[0].ports[0].port == 9443  # the named target port, resolved
 
 
-def test_crd_then_custom_resource(api_client: client.ApiClient, namespace: str) -> None:
+def test_crd_then_custom_resource(
+    api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -278,7 +287,7 @@ def test_crd_then_custom_resource(api_client: client.ApiClient, namespace: str) 
         },
     }
     client.ApiextensionsV1Api(api_client).create_custom_resource_definition(crd)
-    params = DynamicClient(api_client).resources.get(
+    params = _dynamic(api_client, tmp_path).resources.get(
         api_version="elbv2.k8s.aws/v1beta1", kind="IngressClassParams"
     )
     body = {
