@@ -22,6 +22,7 @@ from e2e_prefect import REPO, PrefectApi, PrefectStack, prefect, python
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.kube import KubeApiServer
 from sandbox.world import World, WorldOptions
+from tests.tamper import CERTIFICATE_ARN, INGRESS, delete_dashboard_record, keep_first_certificate
 
 pytestmark = [pytest.mark.end_to_end, pytest.mark.timeout(900)]
 
@@ -30,8 +31,6 @@ STACK = "platform-example-com"
 SUB = "platform.example.com"
 STACK_BLOCK_TYPE = "load-balancer-stack"
 ELB_TAG = "kubernetes.io/role/elb"
-INGRESS = ("networking.k8s.io/v1", "Ingress", "istio-ingress", "istio-system")
-CERTIFICATE_ARN = "alb.ingress.kubernetes.io/certificate-arn"
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
 #: Short but real delays in the world, and wait bounds that fail fast (passed to the worker).
 WORLD = WorldOptions(
@@ -154,8 +153,8 @@ def test_deployments_set_up_check_drift_and_clean_up_a_stack(
 
     subnet = world.seeded.public_subnet_ids[0]
     world.aws.client("ec2").delete_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG}])
-    _delete_dashboard_record(world)
-    _change_ingress_certificate(world)
+    delete_dashboard_record(world, SUB)
+    keep_first_certificate(world)
     drifted = _expect(deployed, api.run_deployment("drift-check/drift-check"), "FAILED")
     assert _drifted_items(drifted) == {
         f"subnet-tag {subnet} {ELB_TAG}",
@@ -240,29 +239,6 @@ def _wait_for_events(api: PrefectApi, name: str, *, count: int) -> list[dict[str
     while len(found := api.events(name)) < count and time.monotonic() < deadline:
         time.sleep(0.3)
     return found
-
-
-def _delete_dashboard_record(world: Sandbox) -> None:
-    route53 = world.aws.client("route53")
-    zone = next(z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{SUB}.")
-    record = next(
-        r
-        for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-        if r["Name"] == f"\\052.{SUB}." and r["Type"] == "A"
-    )
-    route53.change_resource_record_sets(
-        HostedZoneId=zone["Id"],
-        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]},
-    )
-
-
-def _change_ingress_certificate(world: Sandbox) -> None:
-    """Keep only the subdomain certificate in the Ingress annotation (the ALB keeps serving)."""
-    store = world.kube.store
-    ingress = store.get(*INGRESS)
-    annotations = ingress["metadata"]["annotations"]
-    annotations[CERTIFICATE_ARN] = annotations[CERTIFICATE_ARN].split(",")[0]
-    store.update(ingress)
 
 
 def _footprint(world: Sandbox) -> dict[str, Any]:

@@ -12,12 +12,11 @@ import pytest
 
 from core.plan import Action
 from core.spec import StackSpec, load_spec
+from tests.tamper import CERTIFICATE_ARN, INGRESS, delete_dashboard_record, keep_first_certificate
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
 SUB = "platform.example.com"
 ELB_TAG = "kubernetes.io/role/elb"
-INGRESS = ("networking.k8s.io/v1", "Ingress", "istio-ingress", "istio-system")
-CERTIFICATE_ARN = "alb.ingress.kubernetes.io/certificate-arn"
 
 
 def _spec(name: str) -> StackSpec:
@@ -74,32 +73,6 @@ def _artifacts(flow_run_id: UUID | None) -> dict[str, Any]:
     return {artifact.key: json.loads(str(artifact.data)) for artifact in found if artifact.key}
 
 
-def _delete_dashboard_record(world: Any, spec: StackSpec) -> None:
-    route53 = world.aws.client("route53")
-    zone = next(
-        z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{spec.subdomain}."
-    )
-    record = next(
-        r
-        for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-        if r["Name"] == f"\\052.{spec.subdomain}." and r["Type"] == "A"
-    )
-    route53.change_resource_record_sets(
-        HostedZoneId=zone["Id"],
-        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]},
-    )
-
-
-def _keep_first_certificate(world: Any) -> str:
-    """Drop the *.<root> certificate from the Ingress annotation (the ALB keeps its default)."""
-    store = world.kube.store
-    ingress = store.get(*INGRESS)
-    annotations = ingress["metadata"]["annotations"]
-    annotations[CERTIFICATE_ARN] = annotations[CERTIFICATE_ARN].split(",")[0]
-    store.update(ingress)
-    return str(annotations[CERTIFICATE_ARN])
-
-
 def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., Any]) -> None:
     from core.errors import DriftDetected
     from flows.check_drift import (
@@ -137,8 +110,8 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
 
     subnet = world.seeded.public_subnet_ids[0]
     world.aws.client("ec2").delete_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG}])
-    _delete_dashboard_record(world, spec)
-    kept = _keep_first_certificate(world)
+    delete_dashboard_record(world, spec.subdomain)
+    kept = keep_first_certificate(world)
 
     calls = api_calls()
     state = check_drift(stack=spec.name, return_state=True)
