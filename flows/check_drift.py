@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -15,7 +15,7 @@ from core.errors import DriftDetected, ResourceNotFound
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import Plan, plan_rows
 from core.remediation import Repair, repairs
-from core.resources import ClusterState, RecordChange
+from core.resources import RecordChange
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackRecord
 from flows.reporting import publish_table
@@ -31,7 +31,8 @@ from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.dns import wait_for_dns
 from tasks.https import wait_for_dashboard
-from tasks.k8s.clients import KubeTarget
+from tasks.k8s.clients import AccessMode as KubeAccess
+from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.controller import ensure_controller
 from tasks.k8s.ingress import desired_ingress, ensure_ingress, wait_for_ingress_address
 from tasks.observe import (
@@ -43,7 +44,6 @@ from tasks.observe import (
 )
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
 
-KubeAccess = Literal["kubeconfig", "eks"]
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
 REMEDIATED_EVENT = "kubeflow-alb.drift.remediated"
 
@@ -83,7 +83,7 @@ def check_drift(
     if remediate:
         calls = api_calls()
         with stack_lock(spec.name):
-            target = _target(kube_access, seen.cluster, ctx)
+            target = cluster_target(kube_access, seen.cluster, ctx)
             done = _remediate(spec, ctx, target, seen, repairs(spec, result))
             seen = _observe(spec, ctx, kube_access, load_record(spec.name))
         changed = api_calls().since(calls).mutating
@@ -158,7 +158,7 @@ def plan_stack(
     Prefect run (so `kfalb plan` needs no server). Works before anything exists."""
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
-    target = _target(kube_access, cluster, ctx)
+    target = cluster_target(kube_access, cluster, ctx)
     return drift_plan(spec, observe_stack(ctx, spec, cluster, target))
 
 
@@ -166,7 +166,7 @@ def _observe(
     spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, record: StackRecord | None
 ) -> Observation:
     cluster = observe_cluster(ctx, spec.cluster.name)
-    target = _target(kube_access, cluster, ctx)
+    target = cluster_target(kube_access, cluster, ctx)
     aws = observe_aws_resources.submit(ctx, spec, cluster)
     objects = observe_cluster_objects.submit(target, spec.name) if target else ClusterObjects()
     recorded = record.first(Kind.CONTROLLER) if record else None
@@ -255,18 +255,6 @@ def _remediate(
         wait_for_dashboard(spec.dashboard_host)
         done.append({"repair": Repair.DNS_RECORD, "result": _changed(change.changed)})
     return done
-
-
-def _target(
-    kube_access: KubeAccess, cluster: ClusterState | None, ctx: AwsContext
-) -> KubeTarget | None:
-    """Where the Kubernetes API is; None when it cannot be known (EKS access, no cluster)."""
-    if kube_access == "kubeconfig":
-        return KubeTarget.kubeconfig()
-    if cluster is None or not cluster.endpoint or not cluster.certificate_authority:
-        return None
-    return KubeTarget.eks(cluster_name=cluster.name, endpoint=cluster.endpoint,
-                          ca_data=cluster.certificate_authority, aws=ctx)  # fmt: skip
 
 
 def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prefect import flow, get_run_logger
 
 from core import naming
@@ -36,12 +34,11 @@ from tasks.aws.owned import (
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone, find_root_zone
 from tasks.aws.route53_records import change_records
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
-from tasks.k8s.clients import KubeTarget
+from tasks.k8s.clients import AccessMode as KubeAccess
+from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.controller import delete_controller
 from tasks.k8s.ingress import delete_ingress
 from tasks.stack_block import StackStore, delete_record, load_record, stack_lock
-
-KubeAccess = Literal["kubeconfig", "eks"]
 
 
 @flow(name="cleanup-load-balancer", log_prints=False)
@@ -231,10 +228,7 @@ def _kube_target(
     if cluster is None:
         get_run_logger().warning("The EKS cluster is gone: nothing to clean up in Kubernetes.")
         return None
-    if kube_access == "eks":
-        return KubeTarget.eks(cluster_name=cluster.name, endpoint=cluster.endpoint or "",
-                              ca_data=cluster.certificate_authority or "", aws=ctx)  # fmt: skip
-    return KubeTarget.kubeconfig()
+    return cluster_target(kube_access, cluster, ctx)
 
 
 def _notes(

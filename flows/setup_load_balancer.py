@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 
 from core import records
 from core.desired import dashboard_record, dashboard_url, partition_of, policy_arn, role_arn
-from core.errors import WaitTimeout
+from core.errors import PreflightError, WaitTimeout
 from core.kubestate import ControllerOutcome
 from core.report import delegation_instructions, setup_summary
 from core.resources import CertificateState, RecordChange, ValidationZones
@@ -38,7 +38,8 @@ from tasks.aws.route53_records import change_records
 from tasks.aws.sts import observe_caller_identity
 from tasks.dns import wait_for_delegation, wait_for_dns
 from tasks.https import wait_for_dashboard
-from tasks.k8s.clients import KubeTarget
+from tasks.k8s.clients import AccessMode as KubeAccess
+from tasks.k8s.clients import cluster_target
 from tasks.k8s.controller import ensure_controller, observe_controller
 from tasks.k8s.ingress import (
     desired_ingress,
@@ -48,7 +49,6 @@ from tasks.k8s.ingress import (
 )
 from tasks.stack_block import StackStore, stack_lock
 
-KubeAccess = Literal["kubeconfig", "eks"]
 T = TypeVar("T")
 
 
@@ -81,9 +81,12 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     identity_read = observe_caller_identity.submit(ctx)  # independent reads run together
     root_zone_read = find_root_zone.submit(ctx, spec)
     cluster = preflight_cluster(ctx, spec.cluster.name)
-    target = _kube_target(
-        kube_access, cluster.name, cluster.endpoint, cluster.certificate_authority, ctx
-    )
+    target = cluster_target(kube_access, cluster, ctx)
+    if target is None:
+        raise PreflightError(
+            f"EKS cluster {cluster.name} reports no API endpoint or CA yet; use kube_access="
+            "'kubeconfig' or wait until the cluster is ready."
+        )
     preflight_kubernetes(target)
     controller_now = observe_controller(target, spec.name)
     identity, root_zone = identity_read.result(), root_zone_read.result()
@@ -208,19 +211,6 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
                                                          notes=notes), "Setup summary")  # fmt: skip
     logger.info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
     return {"stack": spec.name, "url": url, "load_balancer": balancer.arn, "zone_id": zone.zone_id}
-
-
-def _kube_target(
-    kube_access: KubeAccess,
-    cluster: str,
-    endpoint: str | None,
-    ca_data: str | None,
-    ctx: AwsContext,
-) -> KubeTarget:
-    if kube_access == "eks":
-        return KubeTarget.eks(cluster_name=cluster, endpoint=endpoint or "", ca_data=ca_data or "",
-                              aws=ctx)  # fmt: skip
-    return KubeTarget.kubeconfig()
 
 
 def _await_delegation(delegation: PrefectFuture[Any], spec: StackSpec, *, by_hand: bool) -> None:

@@ -18,6 +18,7 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.dynamic import DynamicClient
 
 from core.errors import PreflightError
+from core.resources import ClusterState
 from core.settings import get_settings
 from tasks.aws.clients import AwsContext, client
 from tasks.k8s.eks_token import EksToken, mint_token
@@ -151,3 +152,24 @@ class _TokenRefresher:
                         "Check the AWS credentials."
                     ) from error
             configuration.api_key["authorization"] = self._token.token
+
+
+#: How flows reach the Kubernetes API: the kubeconfig, or the EKS cluster's endpoint and an STS token.
+AccessMode = Literal["kubeconfig", "eks"]
+
+
+def cluster_target(
+    mode: AccessMode, cluster: ClusterState | None, aws: AwsContext
+) -> KubeTarget | None:
+    """The target for an access mode; None when EKS access is asked of a cluster that is gone or
+    has no endpoint yet."""
+    if mode == "kubeconfig":
+        return KubeTarget.kubeconfig()
+    if cluster is None or not cluster.endpoint or not cluster.certificate_authority:
+        return None
+    return KubeTarget.eks(
+        cluster_name=cluster.name,
+        endpoint=cluster.endpoint,
+        ca_data=cluster.certificate_authority,
+        aws=aws,
+    )
