@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint typecheck layers unit benchmark clean
+.PHONY: install demo test test-fast lint typecheck layers unit benchmark clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -35,6 +35,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck layers unit
+
+# The development loop: lint, types, layers, then the pure and unit tiers only.
+test-fast: lint typecheck layers
+	$(BIN)/pytest -m "pure or unit" -q
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/setup_critical_path.py

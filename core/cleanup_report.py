@@ -14,13 +14,14 @@ from core.cleanup import (
     unneeded_validation_records,
     validation_users,
 )
+from core.model import cleanup_order
 from core.report import leftovers_summary
 from core.state import Kind, StackRecord
 
 
 def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]]:
     """Everything of the stack still present, per kind (the goal: every list empty)."""
-    left: dict[str, list[str]] = {kind.value: [] for kind in Kind}
+    left: dict[str, list[str]] = {kind.value: [] for kind in cleanup_order()}
     zone = survey.zone
     if zone is not None and zone.owned:
         left[Kind.HOSTED_ZONE].append(f"{zone.zone_id} ({zone.name})")

@@ -1,8 +1,11 @@
-"""A stack's desired items and their observed fields (pure), for the drift check and `kfalb plan`."""
+"""The one model of a stack (pure): its desired items with the fields we declare, and the same
+items' fields as observed. Setup, remediation, the drift check and `kfalb plan` all plan these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from core import naming
 from core.desired import dashboard_record
@@ -23,6 +26,7 @@ LOAD_BALANCER_KEY = f"ALB of Ingress {INGRESS_KEY}"
 CONTROLLER_KEY = "ALB controller"
 YES, NO = "yes", "no"
 TRUST = "controller service account only"
+ATTACHED = "attached"
 BUNDLED = "the bundled document"
 ALB_ADDRESSES = "the ALB's addresses"
 HTTPS_OK = "200 or a redirect, valid certificate"
@@ -45,13 +49,16 @@ def desired_items(
     spec: StackSpec, seen: Observation, *, min_days: float = MIN_DAYS_TO_EXPIRY
 ) -> tuple[Item, ...]:
     """Every item of the stack with the fields we declare; facts not known yet become PRESENT."""
-    items = [Item(Kind.HOSTED_ZONE, spec.subdomain, {"public": YES})]
+    owns = _ownership(spec, seen)
+    items = [Item(Kind.HOSTED_ZONE, spec.subdomain, {"public": YES, **owns(seen.zone)})]
     if seen.root_zone is not None:  # otherwise the NS records are added by hand at the registrar
         servers = _names(seen.zone.name_servers) if seen.zone else PRESENT
         items.append(Item(Kind.DELEGATION, spec.subdomain, {"name_servers": servers}))
     for request in seen.certificate_requests:
         expiry = f"in more than {min_days:g} days"
-        items.append(Item(Kind.CERTIFICATE, request.domain, {"status": "ISSUED", "expiry": expiry}))
+        wanted = {"status": "ISSUED", "expiry": expiry}
+        items.append(Item(Kind.CERTIFICATE, request.domain,
+                          {**wanted, **owns(seen.certificates.get(request.domain))}))  # fmt: skip
     items += _validation_items(seen)
     if seen.cluster is None:
         items.append(Item(Kind.SUBNET_TAG, f"subnets of cluster {spec.cluster.name}"))
@@ -59,13 +66,14 @@ def desired_items(
         items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", {"value": PRESENT}) for key in tags]
     ours = controller_is_ours(spec, seen)
     if ours:
+        policy = naming.policy_name(spec.name)
         items += [
-            Item(Kind.OIDC_PROVIDER, oidc_key(seen), {"client_id": AUDIENCE}),
-            Item(Kind.IAM_POLICY, naming.policy_name(spec.name), {"document": BUNDLED}),
-            Item(
-                Kind.IAM_ROLE, naming.role_name(spec.name), {"trust": TRUST, "policy": "attached"}
-            ),
-        ]
+            Item(Kind.OIDC_PROVIDER, oidc_key(seen),
+                 {"client_id": AUDIENCE, **owns(seen.oidc_provider)}),
+            Item(Kind.IAM_POLICY, policy, {"document": BUNDLED, **owns(seen.policy)}),
+            Item(Kind.IAM_ROLE, naming.role_name(spec.name),
+                 {"trust policy": TRUST, f"attached {policy}": ATTACHED, **owns(seen.role)}),
+        ]  # fmt: skip
     wanted_class = naming.INGRESS_CLASS if ours else PRESENT
     items.append(
         Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
@@ -78,9 +86,33 @@ def desired_items(
                 "https_certificate": arns[0] if arns else PRESENT}  # fmt: skip
     items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
     items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
-    items.append(Item(Kind.DNS_RECORD, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
-    items.append(Item(Kind.LOAD_BALANCER, https_key(spec), {"answer": HTTPS_OK}))
+    items.append(Item(Kind.DNS_ANSWER, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
+    items.append(Item(Kind.HTTPS_ANSWER, https_key(spec), {"answer": HTTPS_OK}))
     return tuple(items)
+
+
+class _Tagged(Protocol):
+    @property
+    def owned(self) -> bool: ...
+
+    @property
+    def tags(self) -> dict[str, str]: ...
+
+
+def _ownership(spec: StackSpec, seen: Observation) -> Callable[[_Tagged | None], FieldMap]:
+    """The tags a resource of ours must carry (`tag:<key>` fields): the stack's ownership mark
+    and `stack.tags`. A pre-existing resource we adopted is not ours to tag."""
+
+    def fields(found: _Tagged | None) -> FieldMap:
+        if found is not None and not found.owned:
+            return {}
+        return {f"tag:{key}": value for key, value in spec.tags.items()}
+
+    return fields
+
+
+def _tags_found(found: _Tagged) -> FieldMap:
+    return {f"tag:{key}": value for key, value in found.tags.items()}
 
 
 def observed_items(
@@ -89,13 +121,17 @@ def observed_items(
     """The same items' fields as found, normalised like the desired ones (None: missing)."""
     found: dict[tuple[Kind, str], FieldMap | None] = {}
     if seen.zone is not None:
-        found[(Kind.HOSTED_ZONE, spec.subdomain)] = {"public": NO if seen.zone.private else YES}
+        found[(Kind.HOSTED_ZONE, spec.subdomain)] = {
+            "public": NO if seen.zone.private else YES,
+            **_tags_found(seen.zone),
+        }
     if seen.delegation is not None:
         found[(Kind.DELEGATION, spec.subdomain)] = {"name_servers": _names(seen.delegation.values)}
     for domain, certificate in seen.certificates.items():
         found[(Kind.CERTIFICATE, domain)] = {
             "status": certificate.status,
             "expiry": _expiry(certificate, seen.observed_at, min_days),
+            **_tags_found(certificate),
         }
     for name, record in seen.validation_records.items():
         found[(Kind.VALIDATION_RECORD, name)] = (
@@ -128,10 +164,10 @@ def observed_items(
     if seen.host_answers:
         like_alb = set(seen.host_answers) <= set(seen.alb_answers)
         answer = ALB_ADDRESSES if like_alb else ", ".join(seen.host_answers)
-        found[(Kind.DNS_RECORD, dns_answer_key(spec))] = {"answer": answer}
+        found[(Kind.DNS_ANSWER, dns_answer_key(spec))] = {"answer": answer}
     if seen.https_ok is not None:
         answer = HTTPS_OK if seen.https_ok else seen.https_detail or "no answer"
-        found[(Kind.LOAD_BALANCER, https_key(spec))] = {"answer": answer}
+        found[(Kind.HTTPS_ANSWER, https_key(spec))] = {"answer": answer}
     return found
 
 
@@ -161,17 +197,25 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
     if seen.oidc_provider is not None:
         ids = seen.oidc_provider.client_ids
         found[(Kind.OIDC_PROVIDER, oidc_key(seen))] = {
-            "client_id": AUDIENCE if AUDIENCE in ids else ", ".join(ids) or "none"
+            "client_id": AUDIENCE if AUDIENCE in ids else ", ".join(ids) or "none",
+            **_tags_found(seen.oidc_provider),
         }
+    policy = naming.policy_name(spec.name)
     if seen.policy is not None:
-        document = BUNDLED if seen.policy.document_matches else "another document"
-        found[(Kind.IAM_POLICY, naming.policy_name(spec.name))] = {"document": document}
+        document = (
+            BUNDLED
+            if seen.policy.document_matches
+            else f"another document (default version {seen.policy.default_version})"
+        )
+        found[(Kind.IAM_POLICY, policy)] = {"document": document, **_tags_found(seen.policy)}
     if seen.role is not None:
-        suffix = f":policy/{naming.policy_name(spec.name)}"
+        suffix = f":policy/{policy}"
         attached = any(arn.endswith(suffix) for arn in seen.role.attached_policy_arns)
+        others = ", ".join(seen.role.attached_policy_arns) or "no policy"
         found[(Kind.IAM_ROLE, naming.role_name(spec.name))] = {
-            "trust": TRUST if seen.role.trust_matches else "another trust policy",
-            "policy": "attached" if attached else "not attached",
+            "trust policy": TRUST if seen.role.trust_matches else "another trust policy",
+            f"attached {policy}": ATTACHED if attached else f"not attached ({others})",
+            **_tags_found(seen.role),
         }
     return found
 
@@ -229,8 +273,14 @@ def _expiry(certificate: CertificateState, now: datetime, min_days: float) -> st
 
 
 def drifted_names(result: Plan) -> tuple[str, ...]:
-    """`kind key` of each drifted item, for messages and the drift event."""
-    return tuple(f"{change.item.kind.value} {change.item.key}" for change in result.drift)
+    """`kind key (fields)` of each drifted item, for messages and the drift event: the fact that
+    differs, not only the resource."""
+    names = []
+    for change in result.drift:
+        name = f"{change.item.kind.value} {change.item.key}"
+        fields = ", ".join(difference.field for difference in change.differences)
+        names.append(f"{name} ({fields})" if fields else f"{name} (missing)")
+    return tuple(names)
 
 
 def drift_rows(result: Plan) -> list[dict[str, str]]:

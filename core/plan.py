@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from core.model import apply_order, rebuilt_with
 from core.state import Kind
 
 #: A field whose desired value is PRESENT is satisfied by any observed value.
@@ -66,15 +67,35 @@ class Plan:
         return not self.drift
 
     def kinds_to_fix(self) -> tuple[Kind, ...]:
-        """Kinds with any drifted item, in declaration order, once each."""
-        return tuple(dict.fromkeys(change.item.kind for change in self.drift))
+        """Kinds with any drifted item, in apply order, once each: what apply changes."""
+        drifted = {change.item.kind for change in self.drift}
+        return tuple(kind for kind in apply_order() if kind in drifted)
+
+    def keys_to_fix(self, kind: Kind) -> frozenset[str]:
+        """Keys of the drifted items of one kind."""
+        return frozenset(change.item.key for change in self.drift if change.item.kind is kind)
+
+    def counts(self) -> dict[Action, int]:
+        """How many items each action has."""
+        counts = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
 
 
 Observed = Mapping[tuple[Kind, str], Mapping[str, str] | None]
 
 
+#: The pseudo-field of a dependent that must be re-applied because what it is built on is new.
+REBUILT = "built on"
+
+
 def plan(desired: Iterable[Item], observed: Observed) -> Plan:
-    """Compare each desired item with its observation (None or absent: the resource is missing)."""
+    """Compare each desired item with its observation (None or absent: the resource is missing).
+
+    An item in place whose value depends on a resource to be created anew (core.model
+    CARRIES_IDENTITY) is planned for update too: its desired value is known only after apply.
+    """
     changes = []
     for item in desired:
         found = observed.get((item.kind, item.key))
@@ -87,7 +108,15 @@ def plan(desired: Iterable[Item], observed: Observed) -> Plan:
             if not _satisfies(want, found.get(name))
         )
         changes.append(Change(item, Action.UPDATE if differences else Action.KEEP, differences))
-    return Plan(tuple(changes))
+    causes = rebuilt_with({c.item.kind for c in changes if c.action is Action.CREATE})
+    return Plan(tuple(_rebuilt(change, causes) for change in changes))
+
+
+def _rebuilt(change: Change, causes: Mapping[Kind, tuple[Kind, ...]]) -> Change:
+    if change.action is not Action.KEEP or change.item.kind not in causes:
+        return change
+    new = ", ".join(f"the new {kind.value}" for kind in causes[change.item.kind])
+    return Change(change.item, Action.UPDATE, (Difference(REBUILT, new, "the old one"),))
 
 
 def _satisfies(want: str, got: str | None) -> bool:
@@ -99,9 +128,11 @@ def _satisfies(want: str, got: str | None) -> bool:
 
 
 def plan_rows(result: Plan) -> list[dict[str, str]]:
-    """Table rows (item, expected, found, status) for `kfalb plan` and the drift artifact."""
+    """Table rows (item, expected, found, status) for `kfalb plan` and the drift artifact:
+    the items to create or change first, then those in place."""
     rows = []
-    for change in result.changes:
+    ordered = sorted(result.changes, key=lambda change: not change.drifted)
+    for change in ordered:
         item = f"{change.item.kind.value} {change.item.key}"
         if change.action is Action.CREATE:
             expected = ", ".join(f"{k}={v}" for k, v in change.item.fields.items()) or "exists"

@@ -148,3 +148,28 @@ def dns_record_resource(zone: HostedZoneState, record: RecordSetState) -> StackR
         owned=True,
         details={"zone_id": zone.zone_id, "type": record.type, "target": target},
     )
+
+
+def resources_of(value: object) -> tuple[StackResource, ...]:
+    """The record entries for what an apply step produced, chosen by the result's type."""
+    if isinstance(value, StackResource):
+        return (value,)
+    if isinstance(value, HostedZoneState):
+        return (zone_resource(value),)
+    if isinstance(value, CertificateState):
+        return (certificate_resource(value), *validation_resources([value]))
+    if isinstance(value, OidcProviderState):
+        return (oidc_resource(value),)
+    if isinstance(value, PolicyState):
+        return (policy_resource(value),)
+    if isinstance(value, RoleState):
+        return (role_resource(value),)
+    if isinstance(value, ControllerOutcome):
+        return (controller_resource(value),)
+    if isinstance(value, IngressState):
+        return (ingress_resource(value),)
+    if isinstance(value, LoadBalancerState):
+        return (load_balancer_resource(value),)
+    if isinstance(value, tuple | list) and all(isinstance(v, SubnetTagChange) for v in value):
+        return subnet_tag_resources(value)
+    raise TypeError(f"no stack record entry for a {type(value).__name__}")

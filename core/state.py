@@ -22,6 +22,9 @@ class Kind(StrEnum):
     INGRESS = "ingress"
     LOAD_BALANCER = "load-balancer"
     DNS_RECORD = "dns-record"
+    #: Checked, never created: the dashboard name's answers, and the dashboard over HTTPS.
+    DNS_ANSWER = "dns-answer"
+    HTTPS_ANSWER = "https-answer"
 
 
 class StackResource(BaseModel):

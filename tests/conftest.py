@@ -92,3 +92,16 @@ def _forget_stacks() -> None:
 
     for stack in saved_stacks():
         delete_record(stack)
+
+
+#: Test tiers by package: `make test-fast` runs the pure and unit tiers (about two minutes).
+_TIERS = {"core": "pure", "tasks": "unit"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier: pure (core), unit (tasks on moto), or scenario (the rest:
+    the sandbox's own tests, flows against the sandbox, the command, deployments)."""
+    root = Path(__file__).parent
+    for item in items:
+        package = Path(item.fspath).relative_to(root).parts[0]
+        item.add_marker(getattr(pytest.mark, _TIERS.get(package, "scenario")))

@@ -107,36 +107,34 @@ def ensure_subnet_tags(
     """
     ec2 = client(ctx, "ec2")
     subnets = read_subnets(ec2, cluster.vpc_id or "", cluster.subnet_ids)
-    added = [
-        SubnetTagChange(subnet_id=subnet.subnet_id, key=key, value=value)
-        for subnet in subnets
-        for key, value in missing_tags(subnet, cluster.name).items()
-    ]
-    # One CreateTags call per distinct tag, covering every subnet that lacks it.
-    by_tag: dict[tuple[str, str], list[str]] = {}
-    for change in added:
-        by_tag.setdefault((change.key, change.value), []).append(change.subnet_id)
-    for (key, value), subnet_ids in by_tag.items():
-        ec2.create_tags(Resources=subnet_ids, Tags=[{"Key": key, "Value": value}])
-        run_logger().info("Tagged subnets %s with %s=%s", ", ".join(subnet_ids), key, value)
-    if stack is None:
-        return tuple(added)
-    return (*added, *_mark(ec2, subnets, added, stack))
-
-
-def _mark(
-    ec2: EC2Client, subnets: Sequence[SubnetState], added: Sequence[SubnetTagChange], stack: str
-) -> list[SubnetTagChange]:
-    """Record on each subnet which keys the stack added (merged with an earlier run's marker)."""
-    marker, marks = added_tags_key(stack), []
+    added: list[SubnetTagChange] = []
+    # CreateTags puts every tag on every resource it names: one call per distinct set of tags
+    # (in a usual VPC two: the public subnets' and the private ones').
+    by_tags: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for subnet in subnets:
-        keys = {change.key for change in added if change.subnet_id == subnet.subnet_id}
-        if not keys:
+        tags = missing_tags(subnet, cluster.name)
+        if not tags:
             continue
-        value = ",".join(sorted(keys | set(filter(None, subnet.tags.get(marker, "").split(",")))))
-        ec2.create_tags(Resources=[subnet.subnet_id], Tags=[{"Key": marker, "Value": value}])
-        marks.append(SubnetTagChange(subnet_id=subnet.subnet_id, key=marker, value=value))
-    return marks
+        if stack is not None:
+            tags[added_tags_key(stack)] = _marker(subnet, tags, stack)
+        added += [
+            SubnetTagChange(subnet_id=subnet.subnet_id, key=k, value=v) for k, v in tags.items()
+        ]
+        by_tags.setdefault(tuple(sorted(tags.items())), []).append(subnet.subnet_id)
+    for tags_to_add, subnet_ids in by_tags.items():
+        ec2.create_tags(Resources=subnet_ids, Tags=[{"Key": k, "Value": v} for k, v in tags_to_add])
+        run_logger().info(
+            "Tagged subnets %s with %s",
+            ", ".join(subnet_ids),
+            ", ".join(f"{k}={v}" for k, v in tags_to_add),
+        )
+    return tuple(added)
+
+
+def _marker(subnet: SubnetState, tags: dict[str, str], stack: str) -> str:
+    """The keys the stack added to a subnet, merged with an earlier run's marker."""
+    earlier = set(filter(None, subnet.tags.get(added_tags_key(stack), "").split(",")))
+    return ",".join(sorted(set(tags) | earlier))
 
 
 @aws_task

@@ -100,6 +100,41 @@ def ensure_ingress(
     return IngressOutcome(state=state, action=action)
 
 
+#: Annotation whose change makes the ALB controller reconcile the Ingress (it reconciles on any
+#: change of an Ingress), so the ALB is put back as the Ingress declares it.
+RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
+
+
+@retrying_task
+def request_reconcile(
+    target: KubeTarget,
+    *,
+    stamp: str,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_NAME,
+) -> IngressState:
+    """Ask the ALB controller to rebuild the ALB from the Ingress: change our reconcile
+    annotation (AWS objects the controller owns are never edited directly)."""
+    with connect(target) as kube:
+        resource = resource_for(kube, {"apiVersion": _INGRESS[0], "kind": _INGRESS[1]})
+        if resource is None:
+            raise PreflightError("The API server serves no networking.k8s.io/v1 Ingress.")
+        body = {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}}
+        with translated(f"Annotating Ingress {namespace}/{name}"):
+            resource.patch(
+                body=body,
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+                field_manager=f"{naming.FIELD_MANAGER}-reconcile",
+            )
+        state = read_ingress(kube, namespace, name)
+    if state is None:
+        raise KubernetesTransientError(f"Ingress {namespace}/{name} vanished while annotated.")
+    run_logger().info("Asked the ALB controller to reconcile Ingress %s", state.key)
+    return state
+
+
 @retrying_task
 def observe_ingress(
     target: KubeTarget,

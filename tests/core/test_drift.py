@@ -21,7 +21,6 @@ from core.kubestate import ControllerState, IngressState, declared_fields
 from core.manifests import ALB_PREFIX, LBC_CONTROLLER
 from core.observation import Observation
 from core.plan import Action
-from core.remediation import Repair, repairs
 from core.resources import (
     AliasTarget,
     CertificateRequest,
@@ -46,6 +45,7 @@ ROOT_ARN = "arn:aws:acm:us-west-2:111122223333:certificate/root"
 ALB = "k8s-istio-abc.us-west-2.elb.amazonaws.com"
 NS = ("ns-1.awsdns-01.org", "ns-2.awsdns-02.com")
 ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/ABC"
+OURS = naming.ownership_tags("platform-example-com")
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def spec() -> StackSpec:
 def _certificate(arn: str, domain: str, zone_id: str, zone_name: str) -> CertificateState:
     record = ValidationRecord(domains=(domain,), name=f"_x.{zone_name}", value="_v.acm-validations.aws.",
                               zone_id=zone_id, zone_name=zone_name)  # fmt: skip
-    return CertificateState(arn=arn, domain=domain, status="ISSUED", owned=True,
+    return CertificateState(arn=arn, domain=domain, status="ISSUED", owned=True, tags=OURS,
                             not_after=NOW + timedelta(days=300), validation_records=(record,))  # fmt: skip
 
 
@@ -99,7 +99,8 @@ def ready(spec: StackSpec) -> Observation:
         subnets=(public,),
         subnet_tags={"subnet-pub": {"kubernetes.io/role/elb": "1", "kubernetes.io/cluster/kubeflow": "shared"}},
         root_zone=HostedZoneState(zone_id="ZROOT", name="example.com"),
-        zone=HostedZoneState(zone_id="ZSUB", name="platform.example.com", name_servers=NS, owned=True),
+        zone=HostedZoneState(zone_id="ZSUB", name="platform.example.com", name_servers=NS, owned=True,
+                             tags=OURS),
         # Route53 answers in its own spelling: upper case, trailing dots.
         delegation=RecordSetState(name="platform.example.com", type="NS", ttl=300,
                                   values=tuple(f"{ns.upper()}." for ns in reversed(NS))),
@@ -116,10 +117,10 @@ def ready(spec: StackSpec) -> Observation:
                                    deployment="kube-system/aws-load-balancer-controller",
                                    ready_replicas=1, owned=True),
         oidc_provider=OidcProviderState(arn=f"arn:aws:iam::1:oidc-provider/{ISSUER}", url=ISSUER,
-                                        client_ids=("sts.amazonaws.com",)),
+                                        client_ids=("sts.amazonaws.com",), owned=True, tags=OURS),
         policy=PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
-                           document_matches=True),
-        role=RoleState(arn="arn:aws:iam::1:role/r", name="r", trust_matches=True,
+                           document_matches=True, owned=True, tags=OURS),
+        role=RoleState(arn="arn:aws:iam::1:role/r", name="r", trust_matches=True, owned=True, tags=OURS,
                        attached_policy_arns=(f"arn:aws:iam::1:policy/{naming.policy_name(spec.name)}",)),
         ingress=ingress,
         desired_ingress=_ingress_fields(spec),
@@ -196,10 +197,10 @@ def test_changed_fields_are_reported_with_expected_and_found(spec: StackSpec) ->
             ("annotation:certificate-arn", f"{SUB_ARN},{ROOT_ARN}", SUB_ARN)
         ],
         "dns-record *.platform.example.com": [("target", ALB, "other.elb.amazonaws.com")],
-        "dns-record kubeflow.platform.example.com at the resolvers": [
+        "dns-answer kubeflow.platform.example.com at the resolvers": [
             ("answer", ALB_ADDRESSES, "10.9.9.9")
         ],
-        "load-balancer https://kubeflow.platform.example.com/": [
+        "https-answer https://kubeflow.platform.example.com/": [
             ("answer", HTTPS_OK, "certificate not valid for kubeflow.platform.example.com")
         ],
         "certificate *.example.com": [("expiry", "in more than 14 days", "in 9 days")],
@@ -221,10 +222,14 @@ def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
         "certificate *.example.com": [],  # missing: to create
         "validation-record for *.example.com": [],  # known once the certificate is requested
         "subnet-tag subnet-pub kubernetes.io/role/elb": [],  # a value we did not set is fine
+        # The Ingress must name the new certificate's ARN, known only once it is requested.
+        f"ingress {INGRESS_KEY}": [("built on", "the new certificate", "the old one")],
         f"iam-policy {naming.policy_name(spec.name)}": [
-            ("document", "the bundled document", "another document")
+            ("document", "the bundled document", "another document (default version v1)")
         ],
-        f"iam-role {naming.role_name(spec.name)}": [("policy", "attached", "not attached")],
+        f"iam-role {naming.role_name(spec.name)}": [
+            (f"attached {naming.policy_name(spec.name)}", "attached", "not attached (no policy)")
+        ],
         f"load-balancer {LOAD_BALANCER_KEY}": [
             ("state", "active", "provisioning"),
             ("https_certificate", SUB_ARN, "no HTTPS listener"),
@@ -232,18 +237,51 @@ def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
     }
 
 
-def test_repairs_cover_the_drifted_items_only_in_setup_order(spec: StackSpec) -> None:
+def test_apply_covers_the_drifted_kinds_only_in_apply_order(spec: StackSpec) -> None:
     seen = ready(spec)
     bare = seen.subnets[0].model_copy(update={"tags": {}})
     result = drift_plan(spec, seen.model_copy(update={
         "subnets": (bare,), "dashboard_record": None, "host_answers": (), "https_ok": None,
     }))  # fmt: skip
-    assert repairs(spec, result) == (Repair.SUBNET_TAGS, Repair.DNS_RECORD)
-    assert "dns-record *.platform.example.com" in drifted_names(result)
+    assert result.kinds_to_fix() == (
+        Kind.SUBNET_TAG, Kind.DNS_RECORD, Kind.DNS_ANSWER, Kind.HTTPS_ANSWER
+    )  # fmt: skip
+    assert "dns-record *.platform.example.com (missing)" in drifted_names(result)
     assert {row["status"] for row in drift_rows(result)} == {"create"}
     https_only = drift_plan(
         spec, seen.model_copy(update={"https_ok": False, "https_detail": "HTTP 503"})
     )
-    assert repairs(spec, https_only) == ()  # nothing to re-apply; the re-check reports it
+    assert https_only.kinds_to_fix() == (Kind.HTTPS_ANSWER,)  # checked again, nothing re-made
+
+
+def test_a_new_zone_replans_what_is_built_on_it(spec: StackSpec) -> None:
+    seen = ready(spec)
     zone_gone = drift_plan(spec, seen.model_copy(update={"zone": None}))
-    assert repairs(spec, zone_gone)[:2] == (Repair.ZONE, Repair.DELEGATION)
+    assert zone_gone.kinds_to_fix()[:2] == (Kind.HOSTED_ZONE, Kind.DELEGATION)
+    delegation = next(c for c in zone_gone.drift if c.item.kind is Kind.DELEGATION)
+    assert delegation.action is Action.UPDATE
+    assert [d.field for d in delegation.differences] == ["built on"]
+    assert Kind.VALIDATION_RECORD in zone_gone.kinds_to_fix()
+    assert Kind.INGRESS not in zone_gone.kinds_to_fix()  # the Ingress names no zone
+
+
+def test_changed_stack_tags_are_planned_on_every_resource_we_own(spec: StackSpec) -> None:
+    seen = ready(spec)
+    tagged = parse_spec({**spec.model_dump(mode="json", by_alias=True),
+                         "stack": {**spec.model_dump(mode="json", by_alias=True)["stack"],
+                                   "tags": {"team": "ml"}}})  # fmt: skip
+    result = drift_plan(tagged, seen)
+    tag_changes = {
+        (change.item.kind, difference.field)
+        for change in result.drift
+        for difference in change.differences
+        if difference.field.startswith("tag:")
+    }
+    assert tag_changes == {
+        (kind, "tag:team")
+        for kind in (Kind.HOSTED_ZONE, Kind.CERTIFICATE, Kind.OIDC_PROVIDER, Kind.IAM_POLICY,
+                     Kind.IAM_ROLE)
+    }  # fmt: skip
+    adopted = seen.model_copy(update={"zone": seen.zone.model_copy(update={"owned": False})})  # type: ignore[union-attr]
+    kinds = {change.item.kind for change in drift_plan(tagged, adopted).drift}
+    assert Kind.HOSTED_ZONE not in kinds  # a zone we adopted is not ours to tag

@@ -54,3 +54,32 @@ def test_present_accepts_any_value_but_not_absence() -> None:
 def test_kinds_to_fix_in_declaration_order() -> None:
     result = plan([ZONE, TAG, DELEGATION], {(Kind.HOSTED_ZONE, "platform.example.com"): {}})
     assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.SUBNET_TAG, Kind.DELEGATION)
+
+
+def test_apply_order_puts_every_kind_after_what_it_is_built_on() -> None:
+    from core.model import DEPENDS_ON, apply_order, cleanup_order
+
+    order = apply_order()
+    assert set(order) == set(Kind)
+    for kind, deps in DEPENDS_ON.items():
+        assert all(order.index(dep) < order.index(kind) for dep in deps), kind
+    assert cleanup_order()[0] is Kind.DNS_RECORD  # the record goes first, the zone last
+    assert cleanup_order()[-1] is Kind.HOSTED_ZONE
+    assert Kind.HTTPS_ANSWER not in cleanup_order()  # checked, never created
+
+
+def test_a_resource_made_anew_replans_what_carries_its_identity() -> None:
+    desired = [
+        Item(Kind.HOSTED_ZONE, "sub"),
+        Item(Kind.DELEGATION, "sub", {"name_servers": PRESENT}),
+        Item(Kind.SUBNET_TAG, "s-1 k", {"value": PRESENT}),
+    ]
+    observed = {
+        (Kind.DELEGATION, "sub"): {"name_servers": "ns-old"},
+        (Kind.SUBNET_TAG, "s-1 k"): {"value": "1"},
+    }
+    result = plan(desired, observed)
+    assert [c.action for c in result.changes] == [Action.CREATE, Action.UPDATE, Action.KEEP]
+    assert result.changes[1].differences[0].field == "built on"
+    assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.DELEGATION)
+    assert result.keys_to_fix(Kind.DELEGATION) == frozenset({"sub"})
