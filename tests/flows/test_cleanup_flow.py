@@ -287,18 +287,19 @@ def test_cleanup_after_an_interrupted_setup_leaves_nothing(
 ) -> None:
     from prefect import task
 
+    import flows.apply as apply_engine
     import flows.setup_load_balancer as setup_flow
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
     step, evidence = CRASHES[crash]
-    original = getattr(setup_flow, step)
+    original = getattr(apply_engine, step)
 
     @task(name=f"crash-after-{step}")
     def crashing(*args: Any, **kwargs: Any) -> None:
         original.fn(*args, **kwargs)
         raise RuntimeError(f"setup interrupted after {step}")
 
-    monkeypatch.setattr(setup_flow, step, crashing)
+    monkeypatch.setattr(apply_engine, step, crashing)  # the engine runs every ensure_ step
     world = sandbox_world()
     before = _baseline(world)
     with pytest.raises(Exception, match="setup interrupted|UnfinishedRun|PENDING"):

@@ -119,13 +119,13 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     with pytest.raises(DriftDetected) as raised:
         state.result()
     assert api_calls().since(calls).mutating_calls() == ()
-    assert set(raised.value.items) == {
-        f"subnet-tag {subnet} {ELB_TAG}",
-        "ingress istio-system/istio-ingress",
-        f"dns-record *.{SUB}",
+    assert set(raised.value.items) == {  # each names the fact, not only the resource
+        f"subnet-tag {subnet} {ELB_TAG} (missing)",
+        "ingress istio-system/istio-ingress (annotation:certificate-arn)",
+        f"dns-record *.{SUB} (missing)",
         # What the missing record makes visible: nothing answers for the dashboard any more.
-        f"dns-record kubeflow.{SUB} at the resolvers",
-        f"load-balancer https://kubeflow.{SUB}/",
+        f"dns-answer kubeflow.{SUB} at the resolvers (missing)",
+        f"https-answer https://kubeflow.{SUB}/ (missing)",
     }
     table = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift"]
     statuses = {row["item"]: row["status"] for row in table}
@@ -148,7 +148,9 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     report = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift-remediation"]
     assert [row["repair"] for row in report] == repaired["repaired"]
     (_,) = _events(REMEDIATED_EVENT, spec.name, at_least=1)
-    assert repaired["repaired"] == ["subnet tags", "Ingress", "DNS record"]
+    assert repaired["repaired"] == [
+        "subnet-tag", "ingress", "dns-record", "dns-answer", "https-answer"
+    ]  # fmt: skip
     annotation = world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN]
     assert annotation.startswith(kept + ",")
 
