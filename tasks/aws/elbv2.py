@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, WaiterError
 
 from core import naming
-from core.alb import CLUSTER_TAG, STACK_TAG
+from core.alb import CLUSTER_TAG, STACK_TAG, alb_fields
 from core.errors import ResourceNotFound, WaitTimeout
+from core.plan import Item, plan
 from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
+from core.state import Kind
 from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_read import full_state, tags_of
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client as ElbClient
 
-__all__ = ["CLUSTER_TAG", "STACK_TAG", "read_load_balancer", "tags_of"]
+__all__ = ["CLUSTER_TAG", "STACK_TAG", "alb_differences", "read_load_balancer", "tags_of"]
 _GONE = frozenset({"LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"})
 _NONE: frozenset[str] = frozenset()
 
@@ -67,9 +69,17 @@ def observe_load_balancer(
 
 @aws_task
 def wait_for_load_balancer(
-    ctx: AwsContext, arn: str, *, stack: str | None = None, settings: Settings | None = None
+    ctx: AwsContext,
+    arn: str,
+    *,
+    stack: str | None = None,
+    settings: Settings | None = None,
+    seen: LoadBalancerState | None = None,
 ) -> LoadBalancerState:
-    """Wait, bounded by the ALB timeout, until the load balancer is `active`."""
+    """Wait, bounded by the ALB timeout, until the load balancer is `active` (no call when
+    `seen`, a state just observed, already is)."""
+    if seen is not None and seen.arn == arn and seen.state == "active":
+        return seen
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
     try:
         elb.get_waiter("load_balancer_available").wait(
@@ -91,6 +101,47 @@ def wait_for_load_balancer(
     if state is None:
         raise ResourceNotFound(f"Load balancer {arn} disappeared right after turning active.")
     run_logger().info("Load balancer %s is %s", state.dns_name, state.state)
+    return state
+
+
+def alb_differences(wanted: Mapping[str, str], state: LoadBalancerState | None) -> list[str]:
+    """`field: expected X, found Y` for each declared ALB field the state does not satisfy."""
+    if state is None:
+        return ["the load balancer does not exist"]
+    item = Item(Kind.LOAD_BALANCER, state.arn, wanted)
+    (change,) = plan([item], {(Kind.LOAD_BALANCER, state.arn): alb_fields(state)}).changes
+    return [
+        f"{d.field}: expected {d.expected!r}, found {d.found or '(none)'!r}"
+        for d in change.differences
+    ]
+
+
+@aws_task
+def wait_for_alb_fields(
+    ctx: AwsContext,
+    arn: str,
+    wanted: Mapping[str, str],
+    *,
+    stack: str | None = None,
+    settings: Settings | None = None,
+) -> LoadBalancerState:
+    """Wait, bounded by the ALB timeout, until the load balancer has every declared field
+    (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
+    elb, settings = client(ctx, "elbv2"), settings or get_settings()
+    state = wait_until(
+        lambda: read_load_balancer(elb, arn=arn, stack=stack),
+        lambda found: not alb_differences(wanted, found),
+        what=f"the AWS Load Balancer Controller to restore load balancer {arn}",
+        timeout=settings.alb_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+        describe=lambda found: (
+            "; ".join(alb_differences(wanted, found))
+            + " (KFALB_ALB_TIMEOUT_SECONDS; check the controller's logs and the Ingress events)"
+        ),
+    )
+    assert state is not None  # accepted only when it exists
+    run_logger().info("Load balancer %s matches the Ingress again", state.dns_name)
     return state
 
 

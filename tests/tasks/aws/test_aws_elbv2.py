@@ -285,3 +285,35 @@ def test_a_target_group_gone_between_reads_is_left_out(ctx, spec, boto, controll
     assert state is not None
     assert state.target_groups == ()
     assert "target-group health-check path" not in alb_fields(state)
+
+
+def test_wait_for_alb_fields_names_what_is_still_missing(
+    ctx, spec, boto, world, controller_alb, monkeypatch
+):
+    alb, elb = controller_alb, boto("elbv2")
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name)
+    assert state is not None
+    wanted = desired_alb_fields(alb.ingress, cluster=spec.cluster.name, target_port=8080)
+    assert elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted).arn == state.arn
+    elb.delete_listener(ListenerArn=state.listeners[0].arn)
+
+    monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
+    with pytest.raises(WaitTimeout, match="restore load balancer") as timeout:
+        elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted)
+    assert "listener HTTP:80 action: expected 'redirect HTTPS:443 HTTP_301', found '(none)'" in str(
+        timeout.value
+    )
+    # What the controller does on reconcile: converge the model again.
+    model = build_model(alb.ingress, {"istio-ingressgateway": GATEWAY}, cluster=spec.cluster.name)
+    aws = deploy.Aws({"elbv2": elb, "ec2": boto("ec2")}, UNRESTRICTED)
+    deploy.deploy(aws, model, cluster=spec.cluster.name, vpc_id=world.vpc_id, subnets=alb.subnets)
+    restored = elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted)
+    assert [listener.port for listener in restored.listeners] == [80, 443]
+
+
+def test_waiting_for_an_alb_seen_active_costs_no_call(ctx, controller_alb):
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=controller_alb.dns_name)
+    assert state is not None
+    assert state.state == "active"
+    same, reads = _reads_during(lambda: elbv2.wait_for_load_balancer.fn(ctx, state.arn, seen=state))
+    assert (same, reads) == (state, [])
