@@ -47,6 +47,7 @@ __all__ = [
     "facts_fields",
     "observed_alb",
     "reconcile_annotation",
+    "service_target_port",
 ]
 
 #: Annotation an apply bumps (to a timestamp) to make the controller reconcile the Ingress now.
@@ -147,6 +148,16 @@ def desired_alb_fields(
 def alb_fields(state: LoadBalancerState) -> dict[str, str]:
     """The observed ALB's fields, named and normalised like `desired_alb_fields`'s."""
     return facts_fields(observed_alb(state))
+
+
+def service_target_port(service: Mapping[str, Any], port: int | str = 80) -> int | None:
+    """The pods' port behind a Service port: an ip target group's port (`desired_alb`'s
+    `target_port`). None when the port is missing or its targetPort is a name."""
+    for item in (service.get("spec") or {}).get("ports") or []:
+        if port in (item.get("port"), item.get("name")):
+            target = item.get("targetPort", item.get("port"))
+            return target if isinstance(target, int) else None
+    return None
 
 
 def reconcile_annotation(value: str) -> dict[str, str]:

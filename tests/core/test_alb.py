@@ -16,6 +16,7 @@ from core.alb import (
     desired_alb,
     desired_alb_fields,
     reconcile_annotation,
+    service_target_port,
 )
 from core.errors import SpecError
 from core.manifests import ALB_PREFIX, DEFAULT_SSL_POLICY, IngressParams, configure_ingress
@@ -322,3 +323,20 @@ def test_reconcile_annotation() -> None:
     assert reconcile_annotation("2026-12-01T21:00:00Z") == {
         "kubeflow-alb.io/reconcile": "2026-12-01T21:00:00Z"
     }
+
+
+def test_the_target_port_is_the_services_target_port() -> None:
+    gateway = {
+        "spec": {
+            "ports": [
+                {"name": "status-port", "port": 15021, "targetPort": 15021},
+                {"name": "http2", "port": 80, "targetPort": 8080},
+                {"name": "https", "port": 443, "targetPort": "https"},
+            ]
+        }
+    }
+    assert service_target_port(gateway) == 8080
+    assert service_target_port(gateway, "http2") == 8080
+    assert service_target_port(gateway, 443) is None  # a named port: the pods' spec decides
+    assert service_target_port(gateway, 8443) is None
+    assert service_target_port({"spec": {"ports": [{"port": 80}]}}) == 80
