@@ -41,6 +41,7 @@ def keep_first_certificate(world: Any) -> str:
 
 INGRESS_KEY = "istio-system/istio-ingress"
 STACK_TAG = "kubeflow-alb/stack"
+MANAGED_BY_TAG = "app.kubernetes.io/managed-by"
 #: Tags that find the ALB: never removed by `remove_alb_tag`.
 _FINDING_TAGS = frozenset(
     {STACK_TAG, "elbv2.k8s.aws/cluster", "ingress.k8s.aws/stack", "ingress.k8s.aws/resource"}
@@ -134,10 +135,11 @@ def flip_alb_attribute(
 def remove_alb_tag(
     world: Any, stack: str, *, ingress: str = INGRESS_KEY, key: str | None = None
 ) -> tuple[str, ...]:
-    """Remove one tag from the ALB: `key`, else the first one that does not find the ALB."""
+    """Remove one tag from the ALB: `key`, else a user tag (stack.tags), else our managed-by mark
+    (which also makes the ALB look not ours); never one that finds the ALB."""
     balancer, elbv2 = find_alb(world, stack, ingress=ingress), _elbv2(world)
     tags = _tagged(elbv2, [balancer])[balancer]
-    key = key or sorted(set(tags) - _FINDING_TAGS)[0]
+    key = key or (sorted(set(tags) - _FINDING_TAGS - {MANAGED_BY_TAG}) or [MANAGED_BY_TAG])[0]
     elbv2.remove_tags(ResourceArns=[balancer], TagKeys=[key])
     return (f"tag {key}",)
 
