@@ -238,17 +238,72 @@ class RoleState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class ActionState(_State):
+    """A listener's or rule's action: forward, redirect or fixed response."""
+
+    type: str
+    target_group_arns: tuple[str, ...] = Field(default=(), description="forward only.")
+    redirect_protocol: str | None = None
+    redirect_port: str | None = None
+    redirect_host: str | None = None
+    redirect_path: str | None = None
+    redirect_query: str | None = None
+    status_code: str | None = Field(
+        default=None, description="HTTP_301/HTTP_302 (redirect) or the fixed response's code."
+    )
+    content_type: str | None = None
+
+
+class RuleState(_State):
+    """A listener rule that is not the default one."""
+
+    arn: str
+    priority: str
+    conditions: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Field (host-header, path-pattern...) -> its values."
+    )
+    actions: tuple[ActionState, ...] = ()
+
+
 class ListenerState(_State):
-    """A load balancer listener."""
+    """A load balancer listener, with its certificates, policy, default actions and rules."""
 
     arn: str
     port: int
     protocol: str
-    certificate_arns: tuple[str, ...] = ()
+    certificate_arns: tuple[str, ...] = Field(
+        default=(), description="The default certificate first, then the SNI ones."
+    )
+    ssl_policy: str | None = None
+    default_actions: tuple[ActionState, ...] = ()
+    rules: tuple[RuleState, ...] | None = Field(
+        default=None, description="Non-default rules; None: not read (redirecting listeners)."
+    )
+
+
+class TargetGroupState(_State):
+    """A target group a listener forwards to, with its health check and tags."""
+
+    arn: str
+    name: str
+    target_type: str
+    protocol: str | None = None
+    port: int | None = None
+    protocol_version: str | None = None
+    health_check_enabled: bool = True
+    health_check_protocol: str | None = None
+    health_check_port: str | None = None
+    health_check_path: str | None = None
+    health_check_interval_seconds: int | None = None
+    health_check_timeout_seconds: int | None = None
+    healthy_threshold_count: int | None = None
+    unhealthy_threshold_count: int | None = None
+    success_codes: str | None = Field(default=None, description="Matcher.HttpCode.")
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class LoadBalancerState(_State):
-    """An ELBv2 load balancer, with its listeners and tags."""
+    """An ELBv2 load balancer: listeners, the target groups they forward to, attributes, tags."""
 
     arn: str
     name: str
@@ -259,7 +314,11 @@ class LoadBalancerState(_State):
     vpc_id: str | None = None
     canonical_hosted_zone_id: str
     security_group_ids: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    ip_address_type: str | None = None
     listeners: tuple[ListenerState, ...] = ()
+    target_groups: tuple[TargetGroupState, ...] = ()
+    attributes: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     owned: bool = False
 

@@ -7,11 +7,16 @@ once a controller Deployment in kube-system is ready, with the AWS rights its se
 IRSA role really gives (a missing, untrusted or policy-less role fails as it would on EKS).
 
 Like a controller, it keeps nothing that matters in memory: each reconcile finds an Ingress's
-resources by their tags, so a restarted stand-in adopts what it made before.
+resources by their tags, so a restarted stand-in adopts what it made before. Like v2.17, an
+update of an Ingress is reconciled only when its annotations or spec changed or its deletion
+began (a label or status change is not), and every Ingress again after ``resync_period``; a
+reconcile puts back what was changed out of band (listeners, SSL policy, health check,
+attributes, tags), so bumping an annotation makes it repair the ALB now.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -55,9 +60,16 @@ class Controller:
 
 @dataclass
 class _Schedule:
-    version: str
+    trigger: str
     due: float
     failures: int = 0
+
+
+def _trigger(ingress: dict[str, Any]) -> str:
+    """What an update must change for the controller to reconcile: annotations, spec, deletion."""
+    meta = ingress["metadata"]
+    watched = [meta.get("annotations") or {}, ingress.get("spec") or {}]
+    return json.dumps([*watched, bool(meta.get("deletionTimestamp"))], sort_keys=True)
 
 
 def _flags(deployment: dict[str, Any]) -> dict[str, str]:
@@ -88,7 +100,9 @@ class AlbControllerStandIn:
         mode: "none", "preinstalled" or "auto-mode" (see the module docstring).
         interval: seconds between passes over the Ingresses.
         max_backoff: longest wait before retrying a failed Ingress (doubling from ``interval``).
-        resync_period: seconds after which a reconciled Ingress is reconciled again anyway.
+        resync_period: seconds after which a reconciled Ingress is reconciled again anyway
+            (the controller's ``--sync-period``, 10 h by default: out-of-band ALB changes
+            stay until then, unless the Ingress changes).
     """
 
     def __init__(
@@ -100,7 +114,7 @@ class AlbControllerStandIn:
         mode: str = "none",
         interval: float = 0.2,
         max_backoff: float = 2.0,
-        resync_period: float = 60.0,
+        resync_period: float = 36_000.0,
     ) -> None:
         api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         # A private discovery cache: the default one is a file per host:port in /tmp, which a
@@ -163,10 +177,10 @@ class AlbControllerStandIn:
             kind = self._kind(ingress, classes)
             # No longer of an ALB class but still ours: the controller removes what it made.
             inactive = kind is None and FINALIZER in (meta.get("finalizers") or [])
-            uid, version = str(meta.get("uid")), str(meta.get("resourceVersion"))
+            uid = str(meta.get("uid"))
             plan = self._schedule.get(uid)
             if (kind is None and not inactive) or (
-                not force and plan and plan.version == version and now < plan.due
+                not force and plan and plan.trigger == _trigger(ingress) and now < plan.due
             ):
                 continue
             controller = self._controller(kind or ("auto" if self.mode == "auto-mode" else "lbc"))
@@ -182,24 +196,20 @@ class AlbControllerStandIn:
         *,
         inactive: bool,
     ) -> None:
-        uid = str(ingress["metadata"].get("uid"))
+        uid, trigger = str(ingress["metadata"].get("uid")), _trigger(ingress)
         try:
             version = self._reconcile(ingress, controller, inactive=inactive)
         except _Failure as failure:
             self._cluster.record(ingress, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
             backoff = min(self.interval * 2**failures, self.max_backoff)
-            self._schedule[uid] = _Schedule(
-                str(ingress["metadata"].get("resourceVersion")),
-                time.monotonic() + backoff,
-                failures,
-            )
+            self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
             log.info("ALB controller stand-in: %s: %s", failure.reason, failure.message)
             return
         if version is None:
             self._schedule.pop(uid, None)  # deleted
             return
-        self._schedule[uid] = _Schedule(version, time.monotonic() + self.resync_period)
+        self._schedule[uid] = _Schedule(trigger, time.monotonic() + self.resync_period)
 
     def _kind(self, ingress: dict[str, Any], classes: dict[str, str]) -> str | None:
         class_name = (ingress.get("spec") or {}).get("ingressClassName")

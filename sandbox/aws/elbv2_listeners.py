@@ -3,7 +3,9 @@
 moto lists every certificate of a listener in DescribeListeners (AWS: only the default one;
 the rest are seen with DescribeListenerCertificates), drops the SNI certificates when
 ModifyListener sets a new default (AWS keeps them), and accepts an HTTPS listener without a
-certificate or an HTTP one with one (AWS: ValidationError).
+certificate or an HTTP one with one (AWS: ValidationError). moto also gives every listener an
+SSL policy (``ELBSecurityPolicy-2016-08`` when none is named); AWS reports one only for HTTPS
+and TLS listeners.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from moto.elbv2.models import ELBv2Backend, FakeListener
 from moto.elbv2.responses import ELBV2Response
 
 from sandbox.aws.hooks import Realism, hook
+
+_TLS = frozenset({"HTTPS", "TLS"})
 
 
 def check_listener_certificates(protocol: str | None, arns: list[str]) -> None:
@@ -39,7 +43,7 @@ def around_listener_write(
         arns.append(call["certificate"])
     if original.__name__ == "create_listener":
         check_listener_certificates(call.get("protocol"), arns)
-        return original(backend, *args, **kwargs)
+        return _plain_has_no_policy(original(backend, *args, **kwargs))
     if original.__name__ != "modify_listener":
         return original(backend, *args, **kwargs)
     listener = backend.describe_listeners(load_balancer_arn=None, listener_arns=[call["arn"]])[0]
@@ -47,7 +51,13 @@ def around_listener_write(
     modified = original(backend, *args, **kwargs)
     if arns:
         modified.certificates = keep_sni(before, arns[0])
-    return modified
+    return _plain_has_no_policy(modified)
+
+
+def _plain_has_no_policy(listener: FakeListener) -> FakeListener:
+    if listener.protocol not in _TLS:
+        listener.ssl_policy = None  # type: ignore[assignment]  # AWS shows none
+    return listener
 
 
 class DescribedListener:

@@ -29,6 +29,7 @@ from sandbox.aws import (
     ec2,
     eks,
     elbv2,
+    elbv2_attributes,
     elbv2_listeners,
     iam,
     route53_changes,
@@ -53,7 +54,17 @@ def reset_account(account_id: str) -> None:
 
 def install_rules() -> None:
     """Wrap moto's methods once per process; they stay inert outside sandbox requests."""
-    for module in (route53_zones, route53_changes, acm, elbv2, elbv2_listeners, iam, ec2, eks):
+    for module in (
+        route53_zones,
+        route53_changes,
+        acm,
+        elbv2,
+        elbv2_attributes,
+        elbv2_listeners,
+        iam,
+        ec2,
+        eks,
+    ):
         module.install()
 
 

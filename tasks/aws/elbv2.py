@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, WaiterError
 
 from core import naming
+from core.alb import CLUSTER_TAG, STACK_TAG, alb_fields
 from core.errors import ResourceNotFound, WaitTimeout
-from core.resources import ControllerResources, ListenerState, LoadBalancerState
+from core.plan import Item, plan
+from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
+from core.state import Kind
 from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client, waiter_config
+from tasks.aws.elbv2_read import full_state, tags_of
 from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
 from tasks.logs import run_logger
 
@@ -22,54 +26,15 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client as ElbClient
 
-#: Tags the AWS Load Balancer Controller puts on what it creates.
-CLUSTER_TAG = "elbv2.k8s.aws/cluster"
-INGRESS_STACK_TAG = "ingress.k8s.aws/stack"
-RESOURCE_TAG = "ingress.k8s.aws/resource"
+__all__ = ["CLUSTER_TAG", "STACK_TAG", "alb_differences", "read_load_balancer", "tags_of"]
 _GONE = frozenset({"LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"})
 _NONE: frozenset[str] = frozenset()
-
-
-def _tags(elb: ElbClient, arns: list[str]) -> dict[str, dict[str, str]]:
-    tags: dict[str, dict[str, str]] = {}
-    for start in range(0, len(arns), 20):  # DescribeTags takes 20 ARNs at a time
-        for item in elb.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
-            tags[item["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
-    return tags
-
-
-def _state(elb: ElbClient, raw: Any, tags: dict[str, str], stack: str | None) -> LoadBalancerState:
-    arn = raw["LoadBalancerArn"]
-    listeners = [
-        ListenerState(
-            arn=item["ListenerArn"],
-            port=item.get("Port", 0),
-            protocol=item.get("Protocol", ""),
-            certificate_arns=tuple(cert["CertificateArn"] for cert in item.get("Certificates", [])),
-        )
-        for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
-        for item in page["Listeners"]
-    ]
-    return LoadBalancerState(
-        arn=arn,
-        name=raw["LoadBalancerName"],
-        dns_name=raw["DNSName"],
-        state=raw.get("State", {}).get("Code", "unknown"),
-        scheme=raw.get("Scheme", ""),
-        type=raw.get("Type", "application"),
-        vpc_id=raw.get("VpcId"),
-        canonical_hosted_zone_id=raw.get("CanonicalHostedZoneId", ""),
-        security_group_ids=tuple(raw.get("SecurityGroups", [])),
-        listeners=tuple(sorted(listeners, key=lambda listener: listener.port)),
-        tags=tags,
-        owned=stack is not None and naming.is_owned(tags, stack),
-    )
 
 
 def read_load_balancer(
     elb: ElbClient, *, dns_name: str | None = None, arn: str | None = None, stack: str | None = None
 ) -> LoadBalancerState | None:
-    """The load balancer with this ARN or DNS name, or None."""
+    """The load balancer with this ARN or DNS name, read whole (see `full_state`), or None."""
     if arn:
         try:
             found = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
@@ -85,9 +50,7 @@ def read_load_balancer(
         ]
     if not found:
         return None
-    raw = found[0]
-    tags = _tags(elb, [raw["LoadBalancerArn"]]).get(raw["LoadBalancerArn"], {})
-    return _state(elb, raw, tags, stack)
+    return full_state(elb, found[0], stack)
 
 
 @aws_task
@@ -98,15 +61,25 @@ def observe_load_balancer(
     arn: str | None = None,
     stack: str | None = None,
 ) -> LoadBalancerState | None:
-    """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners, tags."""
+    """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners with
+    their certificates, SSL policy, actions and rules, the target groups they forward to with
+    their health checks, attributes and tags."""
     return read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
 
 
 @aws_task
 def wait_for_load_balancer(
-    ctx: AwsContext, arn: str, *, stack: str | None = None, settings: Settings | None = None
+    ctx: AwsContext,
+    arn: str,
+    *,
+    stack: str | None = None,
+    settings: Settings | None = None,
+    seen: LoadBalancerState | None = None,
 ) -> LoadBalancerState:
-    """Wait, bounded by the ALB timeout, until the load balancer is `active`."""
+    """Wait, bounded by the ALB timeout, until the load balancer is `active` (no call when
+    `seen`, a state just observed, already is)."""
+    if seen is not None and seen.arn == arn and seen.state == "active":
+        return seen
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
     try:
         elb.get_waiter("load_balancer_available").wait(
@@ -131,6 +104,47 @@ def wait_for_load_balancer(
     return state
 
 
+def alb_differences(wanted: Mapping[str, str], state: LoadBalancerState | None) -> list[str]:
+    """`field: expected X, found Y` for each declared ALB field the state does not satisfy."""
+    if state is None:
+        return ["the load balancer does not exist"]
+    item = Item(Kind.LOAD_BALANCER, state.arn, wanted)
+    (change,) = plan([item], {(Kind.LOAD_BALANCER, state.arn): alb_fields(state)}).changes
+    return [
+        f"{d.field}: expected {d.expected!r}, found {d.found or '(none)'!r}"
+        for d in change.differences
+    ]
+
+
+@aws_task
+def wait_for_alb_fields(
+    ctx: AwsContext,
+    arn: str,
+    wanted: Mapping[str, str],
+    *,
+    stack: str | None = None,
+    settings: Settings | None = None,
+) -> LoadBalancerState:
+    """Wait, bounded by the ALB timeout, until the load balancer has every declared field
+    (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
+    elb, settings = client(ctx, "elbv2"), settings or get_settings()
+    state = wait_until(
+        lambda: read_load_balancer(elb, arn=arn, stack=stack),
+        lambda found: not alb_differences(wanted, found),
+        what=f"the AWS Load Balancer Controller to restore load balancer {arn}",
+        timeout=settings.alb_timeout_seconds,
+        interval=settings.poll_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds,
+        describe=lambda found: (
+            "; ".join(alb_differences(wanted, found))
+            + " (KFALB_ALB_TIMEOUT_SECONDS; check the controller's logs and the Ingress events)"
+        ),
+    )
+    assert state is not None  # accepted only when it exists
+    run_logger().info("Load balancer %s matches the Ingress again", state.dns_name)
+    return state
+
+
 def _controller_made(tags: dict[str, str], spec: StackSpec) -> bool:
     # Made by the controller for this cluster AND carrying our tags (passed via the Ingress).
     return tags.get(CLUSTER_TAG) == spec.cluster.name and naming.is_owned(tags, spec.name)
@@ -148,7 +162,7 @@ def find_leftovers(ctx: AwsContext, spec: StackSpec) -> ControllerResources:
         for page in elb.get_paginator("describe_target_groups").paginate()
         for tg in page["TargetGroups"]
     ]
-    tags = _tags(elb, lbs + groups)
+    tags = tags_of(elb, lbs + groups)
     security_groups = ec2.get_paginator("describe_security_groups").paginate(
         Filters=[
             {"Name": f"tag:{CLUSTER_TAG}", "Values": [spec.cluster.name]},

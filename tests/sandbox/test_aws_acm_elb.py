@@ -296,3 +296,46 @@ def test_same_load_balancer_twice_is_one_and_a_clash_is_refused(
     assert excinfo.value.response["Error"]["Code"] == "DuplicateLoadBalancerName"
     found = clients["elbv2"].describe_load_balancers(Names=[name])["LoadBalancers"]
     assert len(found) == 1
+
+
+def test_alb_attributes_are_all_listed_with_aws_defaults(
+    clients: dict[str, Any], world: SeededWorld
+) -> None:
+    elbv2 = clients["elbv2"]
+    arn = make_load_balancer(clients, world, f"k8s-attrs-{next(_n)}")["LoadBalancerArn"]
+
+    def attributes() -> dict[str, str]:
+        found = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+        return {a["Key"]: a["Value"] for a in found}
+
+    before = attributes()
+    assert before["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert before["idle_timeout.timeout_seconds"] == "60"
+    assert before["routing.http2.enabled"] == "true"
+    assert before["load_balancing.cross_zone.enabled"] == "true"  # always on for an ALB
+    assert before["ipv6.deny_all_igw_traffic"] == "false"  # internet-facing
+    key = "routing.http.drop_invalid_header_fields.enabled"
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": key, "Value": "true"}]
+    )
+    assert attributes() == {**before, key: "true"}
+
+
+def test_only_tls_listeners_have_an_ssl_policy(clients: dict[str, Any], world: SeededWorld) -> None:
+    elbv2 = clients["elbv2"]
+    arn = make_load_balancer(clients, world, f"k8s-policy-{next(_n)}")["LoadBalancerArn"]
+    https = https_listener(elbv2, arn, issued_certificate(clients, world))
+    redirect = {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+    http = elbv2.create_listener(
+        LoadBalancerArn=arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "redirect", "RedirectConfig": redirect}],
+    )["Listeners"][0]
+    assert "SslPolicy" not in http
+    elbv2.modify_listener(ListenerArn=https, SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06")
+    listed = {
+        item["Port"]: item for item in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    }
+    assert listed[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert "SslPolicy" not in listed[80]

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+import yaml
 
+from core import naming
+from core.alb import alb_fields, desired_alb_fields
 from core.errors import WaitTimeout
-from tasks.aws import elbv2
+from core.manifests import DEFAULT_SSL_POLICY, IngressParams, configure_ingress
+from core.plan import Item, plan
+from core.resources import LoadBalancerState
+from core.state import Kind
+from sandbox.albcontroller import deploy
+from sandbox.albcontroller.access import UNRESTRICTED
+from sandbox.albcontroller.model import build_model
+from tasks.aws import clients, elbv2
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -124,3 +139,181 @@ def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, b
     assert node["IpPermissions"] == []
     assert elbv2.find_controller_resources.fn(ctx, spec).empty
     assert not elbv2.delete_controller_resources.fn(ctx, spec)
+
+
+# -- the whole ALB, as the controller builds it from our Ingress ---------------------------------
+
+INGRESS_YAML = Path(__file__).parents[3] / "deployments" / "ingress" / "ingress.yaml"
+GATEWAY = {
+    "metadata": {"name": "istio-ingressgateway", "namespace": "istio-system", "uid": "uid-1"},
+    "spec": {"ports": [{"name": "http2", "port": 80, "targetPort": 8080}]},
+}
+
+
+@dataclass
+class ControllerAlb:
+    ingress: dict[str, Any]
+    dns_name: str
+    certificates: tuple[str, str]
+    subnets: list[str]
+
+
+@pytest.fixture
+def controller_alb(spec, world, boto, issued_certificate, sandbox) -> ControllerAlb:
+    """Our rendered Ingress turned into an ALB by the controller stand-in's model and deploy."""
+    certificates = (
+        issued_certificate(world.root_zone_id, "kubeflow.example.com"),
+        issued_certificate(world.root_zone_id, "other.example.com"),
+    )
+    ingress = configure_ingress(
+        yaml.safe_load(INGRESS_YAML.read_text()),
+        IngressParams(
+            stack=spec.name,
+            certificate_arns=certificates,
+            scheme="internet-facing",
+            tags=naming.ownership_tags(spec.name, dict(spec.stack.tags)),
+        ),
+    )
+    model = build_model(ingress, {"istio-ingressgateway": GATEWAY}, cluster=spec.cluster.name)
+    aws = deploy.Aws({"elbv2": boto("elbv2"), "ec2": boto("ec2")}, UNRESTRICTED)
+    subnets = sorted(world.public_subnets)
+    dns_name, _ = deploy.deploy(
+        aws, model, cluster=spec.cluster.name, vpc_id=world.vpc_id, subnets=subnets
+    )
+    (balancer,) = boto("elbv2").describe_load_balancers(Names=[model.lb_name])["LoadBalancers"]
+    sandbox.set_load_balancer_state(balancer["LoadBalancerArn"], "active")
+    return ControllerAlb(ingress, dns_name, certificates, subnets)
+
+
+def _reads_during(action: Callable[[], T]) -> tuple[T, list[str]]:
+    before = clients.api_calls()
+    result = action()
+    calls = clients.api_calls().since(before)
+    assert calls.mutating == 0
+    return result, sorted(c.operation for c in calls.calls for _ in range(c.count))
+
+
+def _drift(spec, alb: ControllerAlb, state: LoadBalancerState) -> dict[str, tuple[str, str]]:
+    wanted = desired_alb_fields(
+        alb.ingress, cluster=spec.cluster.name, subnets=alb.subnets, target_port=8080
+    )
+    (change,) = plan(
+        [Item(Kind.LOAD_BALANCER, "alb", wanted)], {(Kind.LOAD_BALANCER, "alb"): alb_fields(state)}
+    ).changes
+    return {d.field: (d.expected, d.found) for d in change.differences}
+
+
+def test_observe_reads_the_whole_alb_in_seven_calls(ctx, spec, controller_alb):
+    alb = controller_alb
+    state, reads = _reads_during(
+        lambda: elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name, stack=spec.name)
+    )
+    assert reads == [
+        "DescribeListenerCertificates",
+        "DescribeListeners",
+        "DescribeLoadBalancerAttributes",
+        "DescribeLoadBalancers",
+        "DescribeRules",  # the HTTPS listener's; the redirecting one has none to read
+        "DescribeTags",  # the load balancer and its target group at once
+        "DescribeTargetGroups",
+    ]
+    assert state is not None
+    assert state.owned
+    http, https = state.listeners
+    assert (http.port, http.protocol, http.ssl_policy, http.rules) == (80, "HTTP", None, None)
+    (redirect,) = http.default_actions
+    assert (redirect.type, redirect.redirect_protocol, redirect.redirect_port) == (
+        "redirect",
+        "HTTPS",
+        "443",
+    )
+    assert redirect.status_code == "HTTP_301"
+    assert https.certificate_arns == alb.certificates  # the default, then the SNI one
+    assert https.ssl_policy == DEFAULT_SSL_POLICY
+    (rule,) = https.rules or ()
+    (group,) = state.target_groups
+    assert rule.conditions == {"path-pattern": ("/*",)}
+    assert rule.actions[0].target_group_arns == (group.arn,)
+    assert (group.target_type, group.protocol, group.port) == ("ip", "HTTP", 8080)
+    assert (group.health_check_port, group.health_check_path, group.success_codes) == (
+        "15021",
+        "/healthz/ready",
+        "200",
+    )
+    assert (
+        group.tags["ingress.k8s.aws/resource"]
+        == "istio-system/istio-ingress-istio-ingressgateway:80"
+    )
+    assert state.attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert state.attributes["idle_timeout.timeout_seconds"] == "60"  # AWS lists defaults too
+    assert state.tags["team"] == "ml"
+    assert state.subnet_ids == tuple(alb.subnets)
+    assert _drift(spec, alb, state) == {}
+
+
+def test_each_tampering_shows_as_exactly_its_field(ctx, spec, boto, controller_alb):
+    alb, elb = controller_alb, boto("elbv2")
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name)
+    assert state is not None
+    http, https = state.listeners
+    (group,) = state.target_groups
+    elb.delete_listener(ListenerArn=http.arn)
+    elb.modify_listener(ListenerArn=https.arn, SslPolicy="ELBSecurityPolicy-2016-08")
+    elb.modify_target_group(TargetGroupArn=group.arn, HealthCheckPath="/")
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=state.arn,
+        Attributes=[{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "false"}],
+    )
+    elb.remove_tags(ResourceArns=[state.arn], TagKeys=["team"])
+
+    tampered = elbv2.observe_load_balancer.fn(ctx, arn=state.arn)
+    assert tampered is not None
+    assert _drift(spec, alb, tampered) == {
+        "listeners": ("HTTP:80,HTTPS:443", "HTTPS:443"),
+        "listener HTTP:80 action": ("redirect HTTPS:443 HTTP_301", ""),
+        "listener HTTPS:443 ssl-policy": (DEFAULT_SSL_POLICY, "ELBSecurityPolicy-2016-08"),
+        "target-group health-check path": ("/healthz/ready", "/"),
+        "attribute routing.http.drop_invalid_header_fields.enabled": ("true", "false"),
+        "tag team": ("ml", ""),
+    }
+
+
+def test_a_target_group_gone_between_reads_is_left_out(ctx, spec, boto, controller_alb, faults):
+    alb = controller_alb
+    faults.fail("elbv2", "DescribeTargetGroups", "TargetGroupNotFound")
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name)
+    assert state is not None
+    assert state.target_groups == ()
+    assert "target-group health-check path" not in alb_fields(state)
+
+
+def test_wait_for_alb_fields_names_what_is_still_missing(
+    ctx, spec, boto, world, controller_alb, monkeypatch
+):
+    alb, elb = controller_alb, boto("elbv2")
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=alb.dns_name)
+    assert state is not None
+    wanted = desired_alb_fields(alb.ingress, cluster=spec.cluster.name, target_port=8080)
+    assert elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted).arn == state.arn
+    elb.delete_listener(ListenerArn=state.listeners[0].arn)
+
+    monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
+    with pytest.raises(WaitTimeout, match="restore load balancer") as timeout:
+        elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted)
+    assert "listener HTTP:80 action: expected 'redirect HTTPS:443 HTTP_301', found '(none)'" in str(
+        timeout.value
+    )
+    # What the controller does on reconcile: converge the model again.
+    model = build_model(alb.ingress, {"istio-ingressgateway": GATEWAY}, cluster=spec.cluster.name)
+    aws = deploy.Aws({"elbv2": elb, "ec2": boto("ec2")}, UNRESTRICTED)
+    deploy.deploy(aws, model, cluster=spec.cluster.name, vpc_id=world.vpc_id, subnets=alb.subnets)
+    restored = elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted)
+    assert [listener.port for listener in restored.listeners] == [80, 443]
+
+
+def test_waiting_for_an_alb_seen_active_costs_no_call(ctx, controller_alb):
+    state = elbv2.observe_load_balancer.fn(ctx, dns_name=controller_alb.dns_name)
+    assert state is not None
+    assert state.state == "active"
+    same, reads = _reads_during(lambda: elbv2.wait_for_load_balancer.fn(ctx, state.arn, seen=state))
+    assert (same, reads) == (state, [])
