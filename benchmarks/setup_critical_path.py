@@ -192,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"critical path   max(ACM, DNS) + max(ALB, DNS)  {critical:6.1f}s")
     print(f"setup wall time                                {wall:6.1f}s  "
           f"(an empty flow run costs {fixed:.1f}s here)")  # fmt: skip
-    print(f"ratio           wall / critical path           {wall / critical:6.3f}")
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"ratio           wall / critical path           {wall / critical:6.3f}  "
+          f"(load average {load} on {os.cpu_count()} cores)")  # fmt: skip
     print(f"for reference   ACM + ALB + DNS in sequence    {sequential:6.1f}s  "
           f"(ratio {wall / sequential:.3f})")  # fmt: skip
     return 0

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core import naming
+from core.alb import alb_fields
 from core.desired import dashboard_record
 from core.dnsnames import normalise
 from core.kubestate import declared_fields
@@ -81,9 +82,7 @@ def desired_items(
     items.append(
         Item(Kind.INGRESS, INGRESS_KEY, seen.desired_ingress or _minimal_ingress(spec, seen))
     )
-    arns = seen.certificate_arns()
-    balancer = {"state": "active", "scheme": spec.kubeflow.alb.scheme,
-                "https_certificate": arns[0] if arns else PRESENT}  # fmt: skip
+    balancer = seen.desired_alb or {"state": "active", "scheme": spec.kubeflow.alb.scheme}
     items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
     items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
     items.append(Item(Kind.DNS_ANSWER, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
@@ -154,7 +153,7 @@ def observed_items(
     if seen.ingress is not None:
         found[(Kind.INGRESS, INGRESS_KEY)] = seen.ingress.fields
     if seen.load_balancer is not None:
-        found[(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY)] = _balancer_found(seen)
+        found[(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY)] = alb_fields(seen.load_balancer)
     if seen.dashboard_record is not None:
         record = seen.dashboard_record
         found[(Kind.DNS_RECORD, naming.wildcard(spec.subdomain))] = {
@@ -227,22 +226,6 @@ def _minimal_ingress(spec: StackSpec, seen: Observation) -> FieldMap:
     return declared_fields(
         ingress_class(spec, seen), annotations, naming.ownership_labels(spec.name)
     )
-
-
-def _balancer_found(seen: Observation) -> FieldMap:
-    assert seen.load_balancer is not None
-    balancer, arns = seen.load_balancer, seen.certificate_arns()
-    https = [
-        arn
-        for item in balancer.listeners
-        if item.protocol == "HTTPS"
-        for arn in item.certificate_arns
-    ]
-    if arns and arns[0] in https:
-        certificate = arns[0]
-    else:
-        certificate = ", ".join(https) if https else "no HTTPS listener"
-    return {"state": balancer.state, "scheme": balancer.scheme, "https_certificate": certificate}
 
 
 def _record_wanted(spec: StackSpec, seen: Observation) -> FieldMap:

@@ -56,6 +56,13 @@ class Observation(BaseModel):
     desired_ingress: dict[str, str] = Field(
         default_factory=dict, description="Declared fields of the rendered Ingress."
     )
+    desired_alb: dict[str, str] = Field(
+        default_factory=dict,
+        description="Declared fields of the ALB the controller builds from the rendered Ingress.",
+    )
+    gateway_target_port: int | None = Field(
+        default=None, description="The gateway pods' port behind the Service port (ip targets)."
+    )
     load_balancer: LoadBalancerState | None = None
     dashboard_record: RecordSetState | None = None
     host_answers: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from prefect import get_run_logger
 from prefect.futures import PrefectFuture
 
 from core import records
+from core.alb import desired_alb_fields
 from core.desired import dashboard_record, partition_of, policy_arn, role_arn
 from core.errors import PreflightError, ResourceNotFound, WaitTimeout
 from core.kubestate import ControllerOutcome
@@ -38,7 +39,7 @@ from tasks.aws.acm import validation_changes as validation_batches
 from tasks.aws.acm_issuance import wait_for_certificates
 from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import ensure_subnet_tags
-from tasks.aws.elbv2 import observe_load_balancer, wait_for_load_balancer
+from tasks.aws.elbv2 import observe_load_balancer, wait_for_alb_fields, wait_for_load_balancer
 from tasks.aws.iam import ensure_oidc_provider, ensure_role
 from tasks.aws.iam_policy import ensure_policy
 from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone
@@ -124,7 +125,8 @@ def apply_plan(
         certificates = list(wait_for_certificates(ctx, certificates, zones=zones))
         recorder.add(*certificates)
     # 6-8. The Ingress (or, for ALB drift alone, a reconcile of it), then the ALB it makes.
-    balancer = _ingress(run, certificates, outcome)
+    manifest = _manifest(run, certificates, outcome) if run.doing(Kind.INGRESS) else None
+    balancer = _ingress(run, manifest)
     applied.balancer = balancer
     if balancer is None:
         return applied
@@ -134,7 +136,9 @@ def apply_plan(
         change_records(ctx, zone.zone_id, [RecordChange(action="UPSERT", record=record)])
         recorder.add(records.dns_record_resource(zone, record))
     if run.doing(Kind.INGRESS, Kind.LOAD_BALANCER):
-        balancer = wait_for_load_balancer(ctx, balancer.arn)
+        balancer = wait_for_load_balancer(ctx, balancer.arn, seen=balancer)
+        # The controller builds the ALB from the Ingress: wait until it says what we declare.
+        balancer = wait_for_alb_fields(ctx, balancer.arn, _wanted_alb(run, manifest))
         recorder.add(balancer)
         applied.balancer = balancer
     if run.doing(Kind.INGRESS, Kind.LOAD_BALANCER, Kind.DNS_RECORD, Kind.DNS_ANSWER):
@@ -271,24 +275,39 @@ def _validation_records(run: _Inputs, certificates: list[CertificateState]) -> N
     run.recorder.add(*records.validation_resources(certificates))
 
 
-def _ingress(
+def _manifest(
     run: _Inputs, certificates: list[CertificateState], outcome: ControllerOutcome
-) -> LoadBalancerState | None:
+) -> dict[str, Any]:
+    spec = run.spec
+    manifest: dict[str, Any] = desired_ingress(
+        stack=spec.name,
+        certificate_arns=tuple(c.arn for c in certificates),  # the subdomain's is the default
+        scheme=spec.kubeflow.alb.scheme,
+        tags=spec.tags,
+        ingress_class=outcome.ingress_class,
+        manifests_path=spec.stack.manifests_path,
+    )
+    return manifest
+
+
+def _wanted_alb(run: _Inputs, manifest: dict[str, Any] | None) -> dict[str, str]:
+    """The ALB's declared fields for the Ingress as applied now (certificates included)."""
+    if manifest is None:
+        return run.seen.desired_alb
+    return desired_alb_fields(
+        manifest, cluster=run.cluster.name, target_port=run.seen.gateway_target_port
+    )
+
+
+def _ingress(run: _Inputs, manifest: dict[str, Any] | None) -> LoadBalancerState | None:
     """Apply the Ingress when planned, or make the controller reconcile it when only the ALB
     drifted; then find the ALB the controller made. Returns the ALB as observed otherwise."""
     spec = run.spec
-    if run.doing(Kind.INGRESS):
-        manifest = desired_ingress(
-            stack=spec.name,
-            certificate_arns=tuple(c.arn for c in certificates),  # the subdomain's is the default
-            scheme=spec.kubeflow.alb.scheme,
-            tags=spec.tags,
-            ingress_class=outcome.ingress_class,
-            manifests_path=spec.stack.manifests_path,
-        )
+    if manifest is not None:
         ensure_ingress(run.target, manifest, stack=spec.name)
     elif run.doing(Kind.LOAD_BALANCER) and run.seen.ingress is not None:
-        request_reconcile(run.target, stamp=datetime.now(UTC).isoformat(timespec="seconds"))
+        # A new value every time: the controller reconciles only when an annotation changes.
+        request_reconcile(run.target, stamp=datetime.now(UTC).isoformat(timespec="microseconds"))
     else:
         return run.seen.load_balancer
     ingress = wait_for_ingress_address(run.target)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from core import naming
+from core.alb import desired_alb_fields
 from core.desired import partition_of
 from core.kubestate import ControllerState, IngressState, ingress_fields
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
@@ -31,17 +32,18 @@ from tasks.dns import answers
 from tasks.https import observe_dashboard
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import observe_controller
-from tasks.k8s.ingress import desired_ingress, observe_ingress
+from tasks.k8s.ingress import desired_ingress, observe_gateway_port, observe_ingress
 from tasks.retry import retrying_task
 
 
 class ClusterObjects(BaseModel):
-    """The ALB controller and our Ingress as the Kubernetes API shows them."""
+    """The ALB controller, our Ingress and the gateway's pod port as the Kubernetes API shows them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     controller: ControllerState | None = None
     ingress: IngressState | None = None
+    gateway_target_port: int | None = None
 
 
 @retrying_task
@@ -100,6 +102,7 @@ def observe_cluster_objects(target: KubeTarget, stack: str) -> ClusterObjects:
     return ClusterObjects(
         controller=observe_controller.fn(target, stack),
         ingress=observe_ingress.fn(target),
+        gateway_target_port=observe_gateway_port.fn(target),
     )
 
 
@@ -132,6 +135,9 @@ def observe_dependents(
         ingress_class=ingress_class(spec, seen),
         manifests_path=spec.stack.manifests_path,
     )
+    alb = desired_alb_fields(
+        manifest, cluster=spec.cluster.name, target_port=cluster_objects.gateway_target_port
+    )
     hostname = seen.ingress.hostname if seen.ingress else None
     balancer = (
         observe_load_balancer.fn(ctx, dns_name=hostname, stack=spec.name) if hostname else None
@@ -142,6 +148,8 @@ def observe_dependents(
     return seen.model_copy(
         update={
             "desired_ingress": ingress_fields(manifest),
+            "desired_alb": alb,
+            "gateway_target_port": cluster_objects.gateway_target_port,
             "load_balancer": balancer,
             "host_answers": host_answers,
             "alb_answers": answers(balancer.dns_name, "A", settings) if balancer else (),

@@ -9,7 +9,15 @@ from typing import Any
 
 from core import naming
 from core.state import Kind
-from tests.tamper import delete_dashboard_record, keep_first_certificate
+from tests.tamper import (
+    break_health_check,
+    delete_dashboard_record,
+    delete_http_listener,
+    flip_alb_attribute,
+    keep_first_certificate,
+    remove_alb_tag,
+    weaken_ssl_policy,
+)
 
 #: The extra tag the invariant stacks carry, removed by the tag tamperings.
 TEAM = "team"
@@ -136,7 +144,33 @@ TAMPERINGS: dict[str, tuple[Tamper, Kind]] = {
     "role tag removed": (untag_role, Kind.IAM_ROLE),
     "Ingress annotation changed": (change_ingress, Kind.INGRESS),
     "dashboard record deleted": (delete_record, Kind.DNS_RECORD),
+    # The ALB: the controller's, so apply makes it reconcile instead of editing it.
+    "HTTP:80 redirect listener deleted": (
+        lambda world, spec: _ignore(delete_http_listener(world, spec.name)),
+        Kind.LOAD_BALANCER,
+    ),
+    "ssl-policy weakened": (
+        lambda world, spec: _ignore(weaken_ssl_policy(world, spec.name)),
+        Kind.LOAD_BALANCER,
+    ),
+    "health check broken": (
+        lambda world, spec: _ignore(break_health_check(world, spec.name)),
+        Kind.LOAD_BALANCER,
+    ),
+    "ALB attribute flipped": (
+        lambda world, spec: _ignore(flip_alb_attribute(world, spec.name)),
+        Kind.LOAD_BALANCER,
+    ),
+    "ALB tag removed": (
+        lambda world, spec: _ignore(remove_alb_tag(world, spec.name, key=TEAM)),
+        Kind.LOAD_BALANCER,
+    ),
 }
+
+
+def _ignore(_: object) -> None:
+    return None
+
 
 #: Which kinds an AWS mutating operation may serve (ChangeResourceRecordSets serves three).
 OPERATION_KINDS: dict[tuple[str, str], frozenset[Kind]] = {

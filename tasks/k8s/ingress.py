@@ -8,6 +8,7 @@ from typing import Any
 from prefect import task
 
 from core import naming
+from core.alb import service_target_port
 from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
 from core.manifests import DEFAULT_SSL_POLICY, IngressParams, Manifest
@@ -144,6 +145,20 @@ def observe_ingress(
     """The Ingress's class, ALB annotations, labels and load balancer hostname, or None."""
     with connect(target) as kube:
         return read_ingress(kube, namespace, name)
+
+
+@retrying_task
+def observe_gateway_port(
+    target: KubeTarget,
+    namespace: str = naming.INGRESS_NAMESPACE,
+    name: str = naming.INGRESS_SERVICE,
+    port: int = 80,
+) -> int | None:
+    """The gateway pods' port behind the Service port the Ingress uses (the ip target group's
+    port), or None when the Service or a numeric targetPort is not there."""
+    with connect(target) as kube:
+        service = get(kube, "v1", "Service", name, namespace)
+    return None if service is None else service_target_port(service, port)
 
 
 @task

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import naming
+from core.alb import alb_fields
 from core.drift import (
     ALB_ADDRESSES,
     HTTPS_OK,
@@ -125,6 +126,8 @@ def ready(spec: StackSpec) -> Observation:
         ingress=ingress,
         desired_ingress=_ingress_fields(spec),
         load_balancer=balancer,
+        # Desired: what the controller builds from the Ingress (core.alb); here, what it built.
+        desired_alb=alb_fields(balancer),
         dashboard_record=RecordSetState(name="*.platform.example.com", type="A", alias=AliasTarget(
             hosted_zone_id="Z35SX", dns_name=f"DualStack.{ALB.upper()}.", evaluate_target_health=True)),
         host_answers=("127.0.0.1",),
@@ -232,7 +235,11 @@ def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
         ],
         f"load-balancer {LOAD_BALANCER_KEY}": [
             ("state", "active", "provisioning"),
-            ("https_certificate", SUB_ARN, "no HTTPS listener"),
+            ("listeners", "HTTPS:443", "none"),
+            ("listener HTTPS:443 action", "none", ""),
+            ("listener HTTPS:443 certificate", SUB_ARN, ""),
+            ("listener HTTPS:443 sni-certificates", "none", ""),
+            ("listener HTTPS:443 ssl-policy", "none", ""),
         ],
     }
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.spec import StackSpec, load_spec
 from core.model import CHECKED
+from core.spec import StackSpec, load_spec
 from core.state import Kind
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
