@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.model import CHECKED
-from core.plan import Plan
 from core.resources import ApiCallCounts
 from core.spec import StackSpec, load_spec
 from core.state import Kind
@@ -26,10 +27,6 @@ def _spec() -> StackSpec:
     return StackSpec.model_validate(data)
 
 
-def _planned(result: Plan) -> set[Kind]:
-    return {change.item.kind for change in result.drift} - CHECKED
-
-
 def _kinds_changed(calls: ApiCallCounts) -> list[tuple[str, frozenset[Kind]]]:
     """Each mutating AWS operation made, with the kinds it can serve (none: never ours to call,
     e.g. ELBv2 writes, which only the ALB controller makes)."""
@@ -42,6 +39,7 @@ def _kinds_changed(calls: ApiCallCounts) -> list[tuple[str, frozenset[Kind]]]:
     ]
 
 
+@pytest.mark.timeout(900)  # seventeen check-and-repair runs; minutes on a loaded machine
 def test_plan_lists_exactly_the_tampered_item_and_apply_touches_only_it(
     sandbox_world: Callable[..., Any],
 ) -> None:
@@ -55,17 +53,15 @@ def test_plan_lists_exactly_the_tampered_item_and_apply_touches_only_it(
 
     for name, (tamper, kind) in TAMPERINGS.items():
         tamper(world, spec)
-        before = plan_stack(spec)
-        assert _planned(before) == {kind}, (name, [c.item.key for c in before.drift])  # (a)
-
         calls = api_calls()
+        # The check plans (and publishes) the drift, remediation applies the same plan, and
+        # "repaired" means the plan observed right after apply was empty.
         outputs = check_drift(stack=spec.name, remediate=True)
-        assert outputs["status"] == "repaired", name
-        planned = set(before.kinds_to_fix())
+        planned = {Kind(item.split(" ", 1)[0]) for item in outputs["drifted"]}
+        assert planned - CHECKED == {kind}, (name, outputs["drifted"])  # (a)
         for operation, serves in _kinds_changed(api_calls().since(calls)):  # (b)
             assert serves & planned, (name, operation, planned)
-        after = plan_stack(spec)
-        assert after.converged, (name, [c.item.key for c in after.drift])  # (c)
+        assert outputs["status"] == "repaired", (name, outputs)  # (c)
 
     calls, objects = api_calls(), _versions(world)
     setup_load_balancer(spec=spec)
