@@ -144,15 +144,18 @@ class World:
                 except Exception:  # stopping the rest matters more than one failure
                     log.exception("sandbox: failed to stop %s", type(part).__name__)
 
-    def alb_webhook(self, *, answering: bool = True, after: float | None = None) -> None:
-        """Make the ALB controller's webhooks answer or not (``after``: seconds of readiness).
+    def alb_webhook(
+        self, *, answering: bool = True, after: float | None = None, refuse: int = 0
+    ) -> None:
+        """Make the ALB controller's webhooks answer or not (``after``: seconds of readiness;
+        ``refuse``: the next that many calls are refused first).
 
         Not answering is what a real cluster shows while the controller's webhook server is
         not up yet, or when the control plane cannot reach the nodes on 9443: the API server
         fails matching writes with ``connect: connection refused``.
         """
         assert self.webhooks is not None, "start the world first"
-        self.webhooks.set_answering(answering, after=after)
+        self.webhooks.set_answering(answering, after=after, refuse=refuse)
 
     def __enter__(self) -> World:
         self.start()

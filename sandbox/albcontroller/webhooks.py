@@ -150,6 +150,10 @@ class AlbWebhookServer:
     def __init__(self, *, answering: bool = True, answer_after: float = 0.0) -> None:
         self.answering = answering
         self.answer_after = answer_after
+        #: Connections still to refuse before answering (see ``set_answering``).
+        self.refuse = 0
+        #: How many connections were refused because the webhook was held back.
+        self.refused = 0
         #: (path, operation) of every review answered, oldest first.
         self.reviewed: list[tuple[str, str]] = []
         self._ready_since: float | None = None
@@ -161,11 +165,16 @@ class AlbWebhookServer:
 
     # -- the sandbox's knobs ------------------------------------------------------------------
 
-    def set_answering(self, answering: bool, *, after: float | None = None) -> None:
-        """Answer (or not); ``after``: only once the controller has been ready that long."""
-        self.answering = answering
-        if after is not None:
-            self.answer_after = after
+    def set_answering(
+        self, answering: bool, *, after: float | None = None, refuse: int = 0
+    ) -> None:
+        """Answer (or not); ``after``: only once the controller has been ready that long;
+        ``refuse``: refuse the next that many connections first (a race shown without timing)."""
+        with self._lock:
+            self.answering = answering
+            self.refuse = refuse
+            if after is not None:
+                self.answer_after = after
 
     # -- following the store --------------------------------------------------------------------
 
@@ -211,7 +220,9 @@ class AlbWebhookServer:
             if self._tls is None or ready_for is None:
                 self._close()
                 return None
-            if not self.answering or ready_for < self.answer_after:
+            if not self.answering or ready_for < self.answer_after or self.refuse > 0:
+                self.refuse = max(0, self.refuse - 1)
+                self.refused += 1
                 return None
             return self._listen(self._tls)
 
