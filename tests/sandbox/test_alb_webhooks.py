@@ -128,7 +128,16 @@ def test_kubectl_applies_an_ingress_through_the_controllers_validating_webhook(
     result = kubectl("1")
     assert result.returncode == 0, result.stderr
     assert ("/validate-networking-v1-ingress", "CREATE") in hooks.reviewed
-    assert server.store.get("networking.k8s.io/v1", "Ingress", "web", "istio-system")
+    assert "unchanged" in kubectl("1").stdout  # kubectl sends nothing: nothing to review
+    server.store.mutate_object(  # the controller's finalizer patch
+        server.store.resource_type("networking.k8s.io/v1", "Ingress"),
+        "istio-system",
+        "web",
+        lambda live: {**live, "metadata": {**live["metadata"], "finalizers": ["f.example/x"]}},
+        manager="controller",
+    )
+    updates = [op for path, op in hooks.reviewed if path == "/validate-networking-v1-ingress"]
+    assert updates == ["CREATE", "UPDATE"]
 
 
 def test_a_ready_controller_whose_webhook_does_not_answer_refuses_ingress_writes(
