@@ -201,9 +201,23 @@ def test_rules_match_operations_groups_resources_and_scope(
             ],
         )
     )
+    store.create(
+        _config(
+            hook,
+            name="other-version.example.com",
+            rules=[
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1beta1"],
+                    "operations": ["*"],
+                    "resources": ["configmaps"],
+                }
+            ],
+        )
+    )
     store.apply(_configmap())
     store.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "extra"}})
-    assert hook.requests == []  # creates are not deletes
+    assert hook.requests == []  # creates are not deletes, v1 is not v1beta1
     store.delete("v1", "Namespace", "extra")  # cluster-scoped: out of a Namespaced rule
     assert hook.requests == []
     store.delete("v1", "ConfigMap", "cm", "default")
@@ -256,8 +270,14 @@ def test_a_webhook_that_does_not_answer_in_time_fails_with_deadline_exceeded(
         'Internal error occurred: failed calling webhook "v.example.com": failed to call webhook: '
         'Post "https://hook.kube-system.svc:443/validate?timeout=1s": context deadline exceeded',
     )
-    hook.hold.set()
     assert store.find("v1", "ConfigMap", "cm", "default") is None
+    store.delete(
+        "admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "v.example.com"
+    )
+    store.create(_config(hook, timeoutSeconds=1, failurePolicy="Ignore"))
+    store.apply(_configmap())  # Ignore: the write goes on without the slow webhook
+    hook.hold.set()
+    assert store.find("v1", "ConfigMap", "cm", "default") is not None
 
 
 def test_a_ca_bundle_that_did_not_sign_the_serving_certificate_fails_x509(
