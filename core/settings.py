@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         default=600.0, description="Wait for the dashboard HTTPS."
     )
     cleanup_timeout_seconds: Seconds = Field(default=900.0, description="Wait for deletions.")
+    webhook_timeout_seconds: Seconds = Field(
+        default=300.0,
+        description="Wait for the ALB controller's admission webhooks to answer Ingress writes.",
+    )
 
     @field_validator("dns_nameservers", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
+from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.ca import SandboxCA
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
@@ -39,6 +40,8 @@ class WorldOptions:
     root_domain: str = "example.com"
     account_id: str = "123456789012"
     poll_interval: float = 0.25
+    #: Seconds the controller's webhooks stay silent after its Deployment is ready.
+    webhook_answer_delay: float = 0.0
 
 
 class World:
@@ -53,6 +56,7 @@ class World:
         self.dns: DnsServer | None = None
         self.https: HttpsEndpoint | None = None
         self.controller: AlbControllerStandIn | None = None
+        self.webhooks: AlbWebhookServer | None = None
         self.seeded: SeededWorld | None = None
         #: The root domain's DNS provider when the root is not in Route53 (else None).
         self.external_dns: ExternalDns | None = None
@@ -101,6 +105,8 @@ class World:
         self.https = HttpsEndpoint(self.ca, MotoAlbRoutes(self.dns.alb_for, opts.account_id))
         self.https.start()
         seed_kubeflow_cluster(self.kube)
+        self.webhooks = AlbWebhookServer(answer_after=opts.webhook_answer_delay)
+        self.webhooks.attach(self.kube.store)
         self._seed_controller(opts.controller)
         self.controller = AlbControllerStandIn(
             kubeconfig=str(kubeconfig),
@@ -131,12 +137,25 @@ class World:
     def stop(self) -> None:
         """Stop everything that was started, in reverse order, and remove the env file."""
         (self.directory / ENV_FILE).unlink(missing_ok=True)
-        for part in (self.controller, self.https, self.dns, self.aws, self.kube):
+        for part in (self.controller, self.webhooks, self.https, self.dns, self.aws, self.kube):
             if part is not None:
                 try:
                     part.stop()
                 except Exception:  # stopping the rest matters more than one failure
                     log.exception("sandbox: failed to stop %s", type(part).__name__)
+
+    def alb_webhook(
+        self, *, answering: bool = True, after: float | None = None, refuse: int = 0
+    ) -> None:
+        """Make the ALB controller's webhooks answer or not (``after``: seconds of readiness;
+        ``refuse``: the next that many calls are refused first).
+
+        Not answering is what a real cluster shows while the controller's webhook server is
+        not up yet, or when the control plane cannot reach the nodes on 9443: the API server
+        fails matching writes with ``connect: connection refused``.
+        """
+        assert self.webhooks is not None, "start the world first"
+        self.webhooks.set_answering(answering, after=after, refuse=refuse)
 
     def __enter__(self) -> World:
         self.start()

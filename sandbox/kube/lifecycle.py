@@ -44,7 +44,7 @@ class LifecycleMixin(StoreBase):
                         name,
                         f"Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {meta.get(field)}",
                     )
-            self._admit(rtype, "DELETE", live, live, "")
+            self._admit(rtype, "DELETE", live, live, "", dry_run=dry_run)
             if meta.get("deletionTimestamp"):
                 return self._output(rtype, live), False
             # Namespaces and CRDs empty themselves first (the real ones carry a finalizer for it).

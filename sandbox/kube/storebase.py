@@ -178,6 +178,18 @@ class StoreBase:
     def _reap(self) -> None:
         raise NotImplementedError
 
+    def _mutate(
+        self,
+        rtype: ResourceType,
+        operation: str,
+        obj: Object,
+        old: Object | None,
+        subresource: str,
+        *,
+        dry_run: bool = False,
+    ) -> None:
+        """Mutating admission (may change ``obj`` in place); the admission mixin overrides it."""
+
     def _admit(
         self,
         rtype: ResourceType,
@@ -185,5 +197,7 @@ class StoreBase:
         obj: Object,
         old: Object | None,
         subresource: str,
+        *,
+        dry_run: bool = False,
     ) -> None:
-        """Admission control before a write; the admission mixin overrides it."""
+        """Validating admission before a write; the admission mixin overrides it."""

@@ -71,8 +71,9 @@ class WriteMixin(StoreBase):
             if rtype.has_status:
                 obj.pop("status", None)  # status is written through /status only
             kinds.apply_defaults(rtype, obj, None, self._alloc)
+            self._mutate(rtype, "CREATE", obj, None, "", dry_run=dry_run)
             kinds.validate(rtype, obj)
-            self._admit(rtype, "CREATE", obj, None, "")
+            self._admit(rtype, "CREATE", obj, None, "", dry_run=dry_run)
             if managed is None:
                 managed = ManagedFields(None)
                 managed.record_update(
@@ -296,9 +297,10 @@ class WriteMixin(StoreBase):
                     ],
                 )
         kinds.apply_defaults(rtype, new, live, self._alloc)
-        kinds.validate(rtype, new)
         # Before the no-op check: a real server calls webhooks for unchanged writes too.
-        self._admit(rtype, "UPDATE", new, live, actor[2])
+        self._mutate(rtype, "UPDATE", new, live, actor[2], dry_run=dry_run)
+        kinds.validate(rtype, new)
+        self._admit(rtype, "UPDATE", new, live, actor[2], dry_run=dry_run)
         if rtype.has_generation and spec_part(new) != spec_part(live):
             meta["generation"] = int(live_meta.get("generation", 1)) + 1
         meta["managedFields"] = managed.entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,8 +13,30 @@ from urllib3.exceptions import HTTPError
 
 from core.errors import KfalbError, KubernetesError, KubernetesTransientError, PreflightError
 
+_WEBHOOK_CALL = re.compile(r'failed calling webhook "([^"]+)": (.*)', re.DOTALL)
+
 #: 409 is a conflict with a concurrent writer: re-reading and re-applying fixes it.
 _TRANSIENT_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+
+
+class WebhookUnavailable(KubernetesTransientError):
+    """The API server could not call an admission webhook (not serving yet, unreachable, TLS).
+
+    Transient: it is the gap between a controller Deployment being ready and its webhook server
+    answering; a bounded wait (see tasks.k8s.webhooks) rides it out.
+    """
+
+    @property
+    def webhook(self) -> str:
+        """The webhook's name, as the API server gave it."""
+        found = _WEBHOOK_CALL.search(self.message)
+        return found.group(1) if found else "?"
+
+
+def failed_webhook_call(message: str) -> tuple[str, str] | None:
+    """(webhook, why) when an API message says a webhook could not be called."""
+    found = _WEBHOOK_CALL.search(message)
+    return (found.group(1), found.group(2)) if found else None
 
 
 def is_not_found(error: BaseException) -> bool:
@@ -39,6 +62,8 @@ def translate(error: BaseException, action: str) -> KfalbError:
     if isinstance(error, ApiException):
         status = error.status or 0
         message = f"{action} failed: {server_message(error)} (HTTP {status})"
+        if status == 500 and failed_webhook_call(server_message(error)):
+            return WebhookUnavailable(message)
         if status in _TRANSIENT_STATUSES:
             return KubernetesTransientError(message)
         if status in (401, 403):

@@ -19,6 +19,7 @@ from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
+from tasks.k8s.webhooks import through_webhooks
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
@@ -87,10 +88,16 @@ def desired_ingress(
 def ensure_ingress(
     target: KubeTarget, ingress: Manifest, *, stack: str, adopt: bool = False
 ) -> IngressOutcome:
-    """Server-side apply the Ingress; an Ingress of the same name that is not ours is left alone."""
+    """Server-side apply the Ingress; an Ingress of the same name that is not ours is left alone.
+
+    The ALB controller's webhook admits every Ingress write: while it does not answer yet, the
+    apply is retried for up to KFALB_WEBHOOK_TIMEOUT_SECONDS."""
+    meta = ingress["metadata"]
     with connect(target) as kube:
-        report = apply_objects(kube, [ingress], stack=stack, adopt=adopt)
-        meta = ingress["metadata"]
+        report = through_webhooks(
+            lambda: apply_objects(kube, [ingress], stack=stack, adopt=adopt),
+            what=f"Ingress {meta['namespace']}/{meta['name']}",
+        )
         state = read_ingress(kube, meta["namespace"], meta["name"])
     if state is None:  # deleted between apply and read: let a retry apply it again
         raise KubernetesTransientError(

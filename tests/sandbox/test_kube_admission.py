@@ -1,4 +1,4 @@
-"""Tests of the Kubernetes stand-in's admission rule: a matching webhook must have endpoints."""
+"""Tests of the Kubernetes stand-in's admission: a matching webhook must be reachable."""
 
 from __future__ import annotations
 
@@ -95,11 +95,18 @@ def test_webhook_without_endpoints_fails_matching_writes(store: ObjectStore) -> 
     )
 
 
-def test_writes_pass_once_the_webhook_has_ready_endpoints(store: ObjectStore) -> None:
+def test_ready_endpoints_with_nothing_listening_refuse_the_connection(store: ObjectStore) -> None:
     store.create(_webhooks())
     _hook_backend(store)
     ControllerManager(store, deployment_ready_delay=0.0).reconcile()
-    assert store.create(_ingress())["metadata"]["name"] == "web"
+    with pytest.raises(ApiError) as refused:
+        store.create(_ingress())
+    assert (refused.value.code, refused.value.reason) == (500, "InternalError")
+    assert refused.value.message == (
+        'Internal error occurred: failed calling webhook "vingress.example.com": failed to call '
+        'webhook: Post "https://hook.kube-system.svc:443/validate?timeout=10s": '
+        "dial tcp 127.0.0.1:9443: connect: connection refused"
+    )
 
 
 def test_missing_service_is_reported(store: ObjectStore) -> None:

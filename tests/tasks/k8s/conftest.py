@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.kube.seed import seed_kubeflow_cluster
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
@@ -31,11 +32,26 @@ def fast_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def alb_webhooks() -> Iterator[AlbWebhookServer]:
+    """The ALB controller's webhook server of ``kube_server`` (``set_answering`` holds it back)."""
+    webhooks = AlbWebhookServer()
+    yield webhooks
+    webhooks.stop()
+
+
+@pytest.fixture
 def kube_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_settings: None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_settings: None,
+    alb_webhooks: AlbWebhookServer,
 ) -> Iterator[KubeApiServer]:
-    """A sandbox API server seeded with Kubeflow's istio-system, and KUBECONFIG pointing at it."""
+    """A sandbox API server seeded with Kubeflow's istio-system, and KUBECONFIG pointing at it.
+
+    The ALB controller's webhooks answer once an installed controller is ready, as in a world.
+    """
     server = KubeApiServer(deployment_ready_delay=0.05).start()
+    alb_webhooks.attach(server.store)
     try:
         seed_kubeflow_cluster(server)
         monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
