@@ -67,6 +67,12 @@ def _rows(name: str, calls: Any) -> list[str]:
         for service, counts in sorted(by_service.items())
     ]
     lines += [f"      {call.operation} x{call.count}" for call in calls.mutating_calls()]
+    if most_reads is not None:  # where a read budget applies, every read counts
+        lines += [
+            f"      read {call.service}:{call.operation} x{call.count}"
+            for call in calls.calls
+            if not call.mutating
+        ]
     return lines
 
 

@@ -221,7 +221,7 @@ class PolicyState(_State):
     name: str
     default_version: str
     document_matches: bool
-    version_count: int = 1
+    version_count: int = Field(default=1, description="Versions of the policy; 0 when not counted.")
     attachment_count: int = 0
     owned: bool = False
     tags: dict[str, str] = Field(default_factory=dict)

@@ -15,7 +15,6 @@ from flows.recording import Recorder
 from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import preflight_cluster
-from tasks.aws.route53 import find_root_zone
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
@@ -46,8 +45,8 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
 
-    # 1. Preflight: read only; every input error stops here with nothing created.
-    root_zone = find_root_zone.submit(ctx, spec)
+    # 1. Preflight: read only; every input error stops here with nothing created (the root
+    # zone is checked by the observation below, which reads it anyway).
     cluster = preflight_cluster(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
     if target is None:
@@ -56,7 +55,6 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
             "'kubeconfig' or wait until the cluster is ready."
         )
     preflight_kubernetes(target)
-    root_zone.result()  # a bad root zone id stops the run here
 
     # Observe every item, plan, and publish the plan: apply carries out exactly this plan.
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)

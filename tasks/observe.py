@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from core import naming
 from core.alb import desired_alb_fields
 from core.desired import partition_of
+from core.dnsnames import normalise
 from core.kubestate import ControllerState, IngressState, ingress_fields
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import PRESENT
@@ -20,13 +21,13 @@ from core.resources import (
 )
 from core.settings import get_settings
 from core.spec import StackSpec
-from tasks.aws.acm import desired_certificates, observe_certificate
+from tasks.aws.acm import desired_certificates, observe_certificates
 from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import desired_tags, observe_subnets
 from tasks.aws.elbv2 import observe_load_balancer
 from tasks.aws.iam import observe_oidc_provider, observe_policy, observe_role
 from tasks.aws.route53 import find_root_zone, observe_delegation, observe_hosted_zone
-from tasks.aws.route53_records import observe_record_set
+from tasks.aws.route53_records import observe_record_set, observe_zone_records
 from tasks.aws.sts import observe_caller_identity
 from tasks.dns import answers
 from tasks.https import observe_dashboard
@@ -61,13 +62,17 @@ def observe_aws_resources(
         delegation = observe_delegation.fn(ctx, root_zone.zone_id, spec.subdomain)
     zones = validation_zones(spec, zone, root_zone)
     requests = desired_certificates(spec)
-    certificates = {
-        request.domain: found
-        for request in requests
-        if (found := observe_certificate.fn(ctx, spec, request, zones=zones)) is not None
-    }
+    certificates = observe_certificates.fn(ctx, spec, requests, zones=zones)
+    # The subdomain's zone is ours and small: one listing serves all its records.
+    in_zone = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}
+
+    def record_set(zone_id: str, name: str, rtype: str) -> RecordSetState | None:
+        if zone is not None and zone_id == zone.zone_id:
+            return in_zone.get((normalise(name), rtype.upper()))
+        return observe_record_set.fn(ctx, zone_id, name, rtype)
+
     validation: dict[str, RecordSetState | None] = {
-        record.name: observe_record_set.fn(ctx, record.zone_id, record.name, record.type)
+        record.name: record_set(record.zone_id, record.name, record.type)
         for certificate in certificates.values()
         for record in certificate.validation_records
         if record.zone_id is not None
@@ -84,16 +89,17 @@ def observe_aws_resources(
         certificate_requests=requests,
         certificates=certificates,
         validation_records=validation,
-        dashboard_record=_dashboard_record(ctx, spec, zone.zone_id) if zone else None,
+        dashboard_record=_dashboard_record(spec, in_zone),
     )
 
 
-def _dashboard_record(ctx: AwsContext, spec: StackSpec, zone_id: str) -> RecordSetState | None:
+def _dashboard_record(
+    spec: StackSpec, in_zone: dict[tuple[str, str], RecordSetState]
+) -> RecordSetState | None:
     """`*.<subdomain>` of the type the spec asks for, else of the other type (a changed record)."""
-    name = naming.wildcard(spec.subdomain)
+    name = normalise(naming.wildcard(spec.subdomain))
     wanted, other = ("CNAME", "A") if spec.stack.record_type == "cname" else ("A", "CNAME")
-    found = observe_record_set.fn(ctx, zone_id, name, wanted)
-    return found if found is not None else observe_record_set.fn(ctx, zone_id, name, other)
+    return in_zone.get((name, wanted)) or in_zone.get((name, other))
 
 
 @retrying_task
@@ -166,7 +172,7 @@ def _iam(
     identity: CallerIdentity | None,
 ) -> dict[str, object]:
     if cluster is None or not cluster.oidc_host_path:
-        return {"policy": observe_policy.fn(ctx, spec)}
+        return {"policy": observe_policy.fn(ctx, spec, identity=identity)}
     provider = observe_oidc_provider.fn(ctx, spec, cluster)
     # The trust policy names the provider's ARN, which is known even while the provider is gone.
     expected = provider or OidcProviderState(
@@ -176,7 +182,7 @@ def _iam(
     )
     return {
         "oidc_provider": provider,
-        "policy": observe_policy.fn(ctx, spec),
+        "policy": observe_policy.fn(ctx, spec, identity=identity),
         "role": observe_role.fn(ctx, spec, expected),
     }
 

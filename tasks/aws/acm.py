@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -115,17 +115,31 @@ def find_certificate(
     acm: ACMClient, spec: StackSpec, request: CertificateRequest, zones: ValidationZones
 ) -> CertificateState | None:
     """Our certificate with exactly the requested names (ISSUED preferred), if any."""
-    candidates = []
+    return find_certificates(acm, spec, (request,), zones).get(request.domain)
+
+
+def find_certificates(
+    acm: ACMClient,
+    spec: StackSpec,
+    requests: Sequence[CertificateRequest],
+    zones: ValidationZones,
+) -> dict[str, CertificateState]:
+    """Our certificate for each request (by its domain), from one listing of the account's."""
+    wanted = {normalise(request.domain): request for request in requests}
+    candidates: dict[str, list[CertificateState]] = {}
     pages = acm.get_paginator("list_certificates").paginate(CertificateStatuses=USABLE_STATUSES)
     for page in pages:
         for summary in page["CertificateSummaryList"]:
-            if normalise(summary.get("DomainName", "")) != normalise(request.domain):
+            request = wanted.get(normalise(summary.get("DomainName", "")))
+            if request is None:
                 continue
             state = read_certificate(acm, summary["CertificateArn"], stack=spec.name, zones=zones)
             if state is not None and _matches(state, request):
-                candidates.append(state)
-    candidates.sort(key=lambda state: (state.status != "ISSUED", state.arn))
-    return candidates[0] if candidates else None
+                candidates.setdefault(request.domain, []).append(state)
+    return {
+        domain: min(found, key=lambda state: (state.status != "ISSUED", state.arn))
+        for domain, found in candidates.items()
+    }
 
 
 def _has_all_records(state: CertificateState) -> bool:
@@ -147,6 +161,18 @@ def observe_certificate(
     if arn:
         return read_certificate(acm, arn, stack=spec.name, zones=zones)
     return find_certificate(acm, spec, request, zones)
+
+
+@aws_task
+def observe_certificates(
+    ctx: AwsContext,
+    spec: StackSpec,
+    requests: Sequence[CertificateRequest],
+    *,
+    zones: ValidationZones,
+) -> dict[str, CertificateState]:
+    """Find this stack's certificate for each request (by its domain); one listing for all."""
+    return find_certificates(client(ctx, "acm"), spec, requests, zones)
 
 
 @aws_task

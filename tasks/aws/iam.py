@@ -180,7 +180,7 @@ def _trust(provider: OidcProviderState) -> dict[str, Any]:
 def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -> RoleState | None:
     try:
         role = iam.get_role(RoleName=name)["Role"]
-        tags = _tags(iam.list_role_tags(RoleName=name)["Tags"])
+        tags = _tags(role.get("Tags", []))  # GetRole carries the tags
         pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
         attached = [item["PolicyArn"] for page in pages for item in page["AttachedPolicies"]]
     except ClientError as error:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from core import naming
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
-from core.resources import PolicyState
+from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
@@ -82,15 +82,21 @@ def same_document(left: Any, right: Any) -> bool:
 
 
 def read_policy(
-    iam: IAMClient, arn: str, *, stack: str, document: dict[str, Any]
+    iam: IAMClient,
+    arn: str,
+    *,
+    stack: str,
+    document: dict[str, Any],
+    count_versions: bool = True,
 ) -> PolicyState | None:
-    """The policy as a state (its default version compared with `document`), or None."""
+    """The policy as a state (its default version compared with `document`), or None.
+    GetPolicy carries the tags; the versions are counted only when asked (to rotate them)."""
     try:
         policy = iam.get_policy(PolicyArn=arn)["Policy"]
-        tags = {tag["Key"]: tag["Value"] for tag in iam.list_policy_tags(PolicyArn=arn)["Tags"]}
+        tags = {tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])}
         default = policy["DefaultVersionId"]
         version = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
-        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"] if count_versions else []
     except ClientError as error:
         if error_code(error) == "NoSuchEntity":
             return None
@@ -100,34 +106,45 @@ def read_policy(
         name=policy["PolicyName"],
         default_version=default,
         document_matches=same_document(version.get("Document", {}), document),
-        version_count=len(versions),
+        version_count=len(versions),  # 0: not counted
         attachment_count=policy.get("AttachmentCount", 0),
         owned=naming.is_owned(tags, stack),
         tags=tags,
     )
 
 
-def _policy_arn(ctx: AwsContext, spec: StackSpec) -> tuple[str, str]:
+def _policy_arn(
+    ctx: AwsContext, spec: StackSpec, identity: CallerIdentity | None = None
+) -> tuple[str, str]:
     """The policy's ARN (from the caller's account) and the partition."""
-    identity = caller_identity(ctx)
+    identity = identity or caller_identity(ctx)
     name = naming.policy_name(spec.name)
     return f"arn:{identity.partition}:iam::{identity.account}:policy/{name}", identity.partition
 
 
 def _target(
-    ctx: AwsContext, spec: StackSpec, document: dict[str, Any] | None
+    ctx: AwsContext,
+    spec: StackSpec,
+    document: dict[str, Any] | None,
+    identity: CallerIdentity | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    arn, partition = _policy_arn(ctx, spec)
+    arn, partition = _policy_arn(ctx, spec, identity)
     return arn, document or load_controller_policy(partition=partition)
 
 
 @aws_task
 def observe_policy(
-    ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
+    ctx: AwsContext,
+    spec: StackSpec,
+    *,
+    document: dict[str, Any] | None = None,
+    identity: CallerIdentity | None = None,
 ) -> PolicyState | None:
-    """Read the controller's IAM policy and compare its default version with the bundled one."""
-    arn, desired = _target(ctx, spec, document)
-    return read_policy(client(ctx, "iam"), arn, stack=spec.name, document=desired)
+    """Read the controller's IAM policy and compare its default version with the bundled one
+    (`identity`: the caller, when already known, saves a call)."""
+    arn, desired = _target(ctx, spec, document, identity)
+    iam = client(ctx, "iam")
+    return read_policy(iam, arn, stack=spec.name, document=desired, count_versions=False)
 
 
 @aws_task

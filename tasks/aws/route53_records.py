@@ -165,6 +165,19 @@ def observe_record_set(
 
 
 @aws_task
+def observe_zone_records(ctx: AwsContext, zone_id: str) -> dict[tuple[str, str], RecordSetState]:
+    """Every record set of a (small) zone by (normalised name, type): one listing instead of a
+    read per record (a stack's subdomain zone holds a handful)."""
+    pages = client(ctx, "route53").get_paginator("list_resource_record_sets")
+    records = (
+        parse_record(raw)
+        for page in pages.paginate(HostedZoneId=zone_id)
+        for raw in page["ResourceRecordSets"]
+    )
+    return {record.key(): record for record in records}
+
+
+@aws_task
 def observe_record_sets(
     ctx: AwsContext, zone_id: str, keys: Sequence[tuple[str, str]]
 ) -> tuple[RecordSetState, ...]:
