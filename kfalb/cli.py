@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KfalbError, SpecError
+from core.naming import require_stack_name
 from core.spec import StackSpec, load_spec
 
 EXIT_ERROR = 1
@@ -41,10 +42,18 @@ def read_spec(path: str) -> StackSpec:
     """Load a config file into a spec; a missing file is a user error."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()  # decoded by load_spec: not UTF-8 is a SpecError there
     except OSError as error:
         raise SpecError(f"cannot read {path}: {error.strerror}") from None
-    return load_spec(text, source=file.name)
+    return load_spec(data, source=file.name)
+
+
+def stack_argument(value: str) -> str:
+    """argparse type of --stack: a stack name, or a usage error (exit 2) before anything runs."""
+    try:
+        return require_stack_name(value)
+    except SpecError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--stack: ")) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,7 +132,7 @@ def _credentials(parser: argparse.ArgumentParser) -> None:
 
 def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stack", help="name of a saved stack")
+    group.add_argument("--stack", type=stack_argument, help="name of a saved stack")
     group.add_argument("--config", "-c", help="config.yaml of the stack")
     if allow_all:
         group.add_argument("--all", action="store_true", help="every saved stack (fleet)")
