@@ -141,13 +141,22 @@ def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None
 def _plan(args: argparse.Namespace) -> int:
     from kfalb.commands import plan
 
-    return plan(read_spec(args.config), credentials_block=args.aws_credentials_block)
+    return plan(_checked_spec(args.config), credentials_block=args.aws_credentials_block)
 
 
 def _setup(args: argparse.Namespace) -> int:
     from kfalb.commands import setup
 
-    return setup(read_spec(args.config), credentials_block=args.aws_credentials_block)
+    return setup(_checked_spec(args.config), credentials_block=args.aws_credentials_block)
+
+
+def _checked_spec(path: str) -> StackSpec:
+    """The spec, with the files it names checked here too: before any AWS call or flow run."""
+    from tasks.k8s.manifests import check_manifests_path
+
+    spec = read_spec(path)
+    check_manifests_path(spec.stack.manifests_path)
+    return spec
 
 
 def _cleanup(args: argparse.Namespace) -> int:

@@ -86,6 +86,18 @@ HOSTILE_CONFIGS = [
         "route53.subDomain.name: the certificate name",
         "ACM allows at most 64",
     ),
+    (
+        "manifests-dot-dot-etc",
+        EXAMPLE.read_bytes() + b"  manifestsPath: ../../../../../../../../etc\n",
+        "stack.manifestsPath: '../../../../../../../../etc' has no kustomization.yaml",
+        "not a kustomize directory",
+    ),
+    (
+        "manifests-missing",
+        EXAMPLE.read_bytes() + b"  manifestsPath: ./no/such/dir\n",
+        "stack.manifestsPath: './no/such/dir' does not exist",
+        "on this machine",
+    ),
 ]
 
 
