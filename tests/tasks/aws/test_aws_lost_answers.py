@@ -14,8 +14,8 @@ import pytest
 
 from core import naming
 from core.errors import OwnershipError
-from core.resources import ValidationZones
-from tasks.aws import acm, eks, iam
+from core.resources import RecordChange, RecordSetState, ValidationZones
+from tasks.aws import acm, eks, iam, route53, route53_records
 
 DOC_A = {
     "Version": "2012-10-17",
@@ -170,3 +170,41 @@ def test_request_certificate_whose_answer_is_lost_makes_one_certificate(
     assert faults.applied == [("RequestCertificate", 200)]
     listed = boto("acm").list_certificates()["CertificateSummaryList"]
     assert [item["CertificateArn"] for item in listed] == [state.arn]
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_create_hosted_zone_whose_answer_is_lost_is_one_zone(
+    ctx, spec, root_zone_id, boto, faults, how
+):
+    faults.lose_answer("route53", "CreateHostedZone", how=how)
+    zone = route53.ensure_hosted_zone.fn(ctx, spec)
+    assert faults.applied == [("CreateHostedZone", 201)]
+    named = [z for z in boto("route53").list_hosted_zones()["HostedZones"]
+             if z["Name"] == f"{spec.subdomain}."]  # fmt: skip
+    assert [z["Id"].split("/")[-1] for z in named] == [zone.zone_id]
+    assert zone.owned
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_record_delete_whose_answer_is_lost_counts_as_done(ctx, root_zone_id, boto, faults, how):
+    record = RecordSetState(name="old.example.com", type="A", ttl=60, values=("192.0.2.1",))
+    route53_records.change_records.fn(
+        ctx, root_zone_id, [RecordChange(action="UPSERT", record=record)]
+    )
+    faults.lose_answer("route53", "ChangeResourceRecordSets", how=how)
+    assert route53_records.delete_record_set.fn(ctx, root_zone_id, "old.example.com", "A")
+    assert faults.applied == [("ChangeResourceRecordSets", 200)]
+    assert route53_records.observe_record_set.fn(ctx, root_zone_id, "old.example.com", "A") is None
+
+
+def test_a_create_that_meets_another_value_still_fails(ctx, root_zone_id, boto):
+    """The look after InvalidChangeBatch accepts only our own change, never someone else's."""
+    mine = RecordSetState(name="x.example.com", type="A", ttl=60, values=("192.0.2.1",))
+    theirs = mine.model_copy(update={"values": ("192.0.2.9",)})
+    route53_records.change_records.fn(
+        ctx, root_zone_id, [RecordChange(action="UPSERT", record=theirs)]
+    )
+    with pytest.raises(OwnershipError, match="already exists with other values"):
+        route53_records.change_records.fn(
+            ctx, root_zone_id, [RecordChange(action="CREATE", record=mine)]
+        )
