@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
+    up.add_argument(
+        "--faults",
+        type=_faults_argument,
+        default="",
+        help="inject faults into kubeflow-alb's AWS requests, seeded: "
+        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1",
+    )
     for name, helptext in (
         ("status", "show whether the sandbox runs"),
         ("down", "stop the sandbox"),
@@ -114,6 +121,16 @@ def _parser() -> argparse.ArgumentParser:
         sandbox_commands.add_parser(name, help=helptext)
     sandbox.set_defaults(handler=_sandbox)
     return parser
+
+
+def _faults_argument(value: str) -> str:
+    from sandbox.aws.faults import parse_faults
+
+    try:
+        parse_faults(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def _config(parser: argparse.ArgumentParser, *, required: bool) -> None:
