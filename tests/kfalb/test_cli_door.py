@@ -121,3 +121,19 @@ def test_a_hostile_config_is_refused_with_the_reason(
     assert second in err
     assert "Traceback" not in err
     assert api_calls().since(before).calls == ()
+
+
+def test_sandbox_faults_are_checked_and_passed_to_a_detached_world(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kfalb.cli import _parser
+    from kfalb.sandbox_cmd import world_arguments
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sandbox", "up", "--faults", "throttle=0.7,error5xx=0.7"])
+    assert exit_info.value.code == EXIT_USAGE
+    assert "fault rates must be within 0..1 and sum to at most 1" in capsys.readouterr().err
+    args = _parser().parse_args(["sandbox", "up", "--faults", "throttle=0.3,seed=4"])
+    assert "--faults=throttle=0.3,seed=4" in world_arguments(args)
+    assert not any(a.startswith("--faults") for a in world_arguments(_parser().parse_args(
+        ["sandbox", "up"])))  # fmt: skip
