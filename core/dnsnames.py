@@ -37,7 +37,7 @@ def name_problem(name: str, *, allow_wildcard: bool = False) -> str | None:
             return "has an empty label (two dots in a row)"
         if len(label) > 63:
             return f"has the label {label[:20]!r}... of {len(label)} characters; the limit is 63"
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             return (
                 f"has the label {label!r}; labels use letters, digits and hyphens, "
                 "and do not start or end with a hyphen"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from core.errors import SpecError
+
 TOOL = "kubeflow-alb"
 #: AWS tag and Kubernetes label that mark a resource as belonging to one stack.
 STACK_TAG = "kubeflow-alb/stack"
@@ -35,7 +37,30 @@ def default_stack_name(subdomain: str) -> str:
 
 def is_valid_stack_name(name: str) -> bool:
     """Stack names fit in AWS tag values, IAM names and Kubernetes label values."""
-    return bool(_STACK_NAME.match(name))
+    return bool(_STACK_NAME.fullmatch(name))
+
+
+def stack_name_problem(name: str) -> str | None:
+    """Why `name` is not a stack name, or None when it is (the message quotes it, cut short)."""
+    if is_valid_stack_name(name):
+        return None
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    return (
+        f"{shown!r} is not a stack name (1-40 lower-case letters, digits and '-', "
+        "starting and ending with a letter or digit)"
+    )
+
+
+def require_stack_name(name: str, *, source: str = "--stack") -> str:
+    """`name` if it is a stack name, else SpecError naming `source` (a flag or a field).
+
+    Stack names end up in Prefect block and concurrency-limit names, AWS tags and IAM names,
+    so a value from the command line or a flow parameter is checked before any of those.
+    """
+    problem = stack_name_problem(name) if isinstance(name, str) else "is not a string"
+    if problem:
+        raise SpecError(f"{source}: {problem}.")
+    return name
 
 
 def ownership_tags(stack: str, extra: dict[str, str] | None = None) -> dict[str, str]:

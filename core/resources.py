@@ -191,6 +191,7 @@ class SubnetState(_State):
     subnet_id: str
     vpc_id: str
     public: bool
+    availability_zone: str = ""
     route_table_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from core import naming
+from core import limits, naming
 from core.dnsnames import is_under, name_problem, normalise
 from core.errors import SpecError
 from core.regions import REGIONS
+from core.spec_loader import parse_yaml
 
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -42,7 +42,7 @@ class Cluster(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _CLUSTER_NAME.match(value):
+        if not _CLUSTER_NAME.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an EKS cluster name (1-100 letters, digits, '-' or '_', "
                 "starting with a letter or digit)"
@@ -78,7 +78,7 @@ class RootDomain(_Model):
         if value is None or value == "":
             return None
         zone_id = value.removeprefix("/hostedzone/")
-        if not _ZONE_ID.match(zone_id):
+        if not _ZONE_ID.fullmatch(zone_id):
             raise ValueError(
                 f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)"
             )
@@ -162,12 +162,15 @@ class StackOptions(_Model):
     @field_validator("name")
     @classmethod
     def _stack_name(cls, value: str | None) -> str | None:
-        if value is not None and not naming.is_valid_stack_name(value):
-            raise ValueError(
-                f"{value!r} is not a stack name (1-40 lower-case letters, digits and '-', "
-                "starting and ending with a letter or digit)"
-            )
+        problem = None if value is None else naming.stack_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+    @field_validator("manifests_path")
+    @classmethod
+    def _manifests_path(cls, value: str | None) -> str | None:
+        return limits.path_shape(value)
 
     @field_validator("tags")
     @classmethod
@@ -212,6 +215,11 @@ class StackSpec(_Model):
                     f"route53.subDomain.subjectAlternativeNames: {san!r} is outside the subdomain "
                     f"{sub!r}; its validation record could not be created in the subdomain zone"
                 )
+        problem = limits.certificate_names_problem(
+            sub, sans=self.route53.sub_domain.subject_alternative_names
+        )
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -255,14 +263,12 @@ def parse_spec(data: Any) -> StackSpec:
         raise SpecError(_describe(error)) from None
 
 
-def load_spec(text: str, *, source: str = "config") -> StackSpec:
-    """Parse YAML text into a StackSpec, or raise SpecError."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{source} is not valid YAML{where}.") from None
+def load_spec(text: str | bytes, *, source: str = "config") -> StackSpec:
+    """Parse a config file's YAML (text, or the file's bytes) into a StackSpec, or SpecError.
+
+    Refused before validation: bytes that are not UTF-8, duplicate keys, deep nesting.
+    """
+    data = parse_yaml(text, source=source)
     try:
         return parse_spec(data)
     except SpecError as error:

@@ -6,18 +6,22 @@ from prefect import flow, get_run_logger
 
 from core.desired import dashboard_url
 from core.errors import PreflightError
+from core.ownership import conflicts, refuse_conflicts
 from core.report import setup_summary
 from core.settings import get_settings
 from core.spec import StackSpec
+from core.state import Kind
 from flows.apply import apply_plan
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.recording import Recorder
 from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.aws.clients import AwsContext, api_calls
+from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
+from tasks.k8s.manifests import check_manifests
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -47,6 +51,7 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
 
     # 1. Preflight: read only; every input error stops here with nothing created (the root
     # zone is checked by the observation below, which reads it anyway).
+    check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
     cluster = preflight_cluster(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
     if target is None:
@@ -58,6 +63,10 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
 
     # Observe every item, plan, and publish the plan: apply carries out exactly this plan.
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
+    # What the observation shows that setup must refuse: still nothing is made.
+    preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
+    recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
+    refuse_conflicts(conflicts(spec, seen, recorded=recorded))
     result = stack_plan(spec, seen)
     publish_plan(spec.name, result)
     logger.info("Stack %s: %s", spec.name, summary(result))

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import KfalbError, SpecError
+from core.naming import require_stack_name
 from core.spec import StackSpec, load_spec
 
 EXIT_ERROR = 1
@@ -41,10 +42,18 @@ def read_spec(path: str) -> StackSpec:
     """Load a config file into a spec; a missing file is a user error."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()  # decoded by load_spec: not UTF-8 is a SpecError there
     except OSError as error:
         raise SpecError(f"cannot read {path}: {error.strerror}") from None
-    return load_spec(text, source=file.name)
+    return load_spec(data, source=file.name)
+
+
+def stack_argument(value: str) -> str:
+    """argparse type of --stack: a stack name, or a usage error (exit 2) before anything runs."""
+    try:
+        return require_stack_name(value)
+    except SpecError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--stack: ")) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
+    up.add_argument(
+        "--faults",
+        type=_faults_argument,
+        default="",
+        help="inject faults into kubeflow-alb's AWS requests, seeded: "
+        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1",
+    )
     for name, helptext in (
         ("status", "show whether the sandbox runs"),
         ("down", "stop the sandbox"),
@@ -105,6 +121,16 @@ def _parser() -> argparse.ArgumentParser:
         sandbox_commands.add_parser(name, help=helptext)
     sandbox.set_defaults(handler=_sandbox)
     return parser
+
+
+def _faults_argument(value: str) -> str:
+    from sandbox.aws.faults import parse_faults
+
+    try:
+        parse_faults(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def _config(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -123,7 +149,7 @@ def _credentials(parser: argparse.ArgumentParser) -> None:
 
 def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stack", help="name of a saved stack")
+    group.add_argument("--stack", type=stack_argument, help="name of a saved stack")
     group.add_argument("--config", "-c", help="config.yaml of the stack")
     if allow_all:
         group.add_argument("--all", action="store_true", help="every saved stack (fleet)")
@@ -132,13 +158,22 @@ def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None
 def _plan(args: argparse.Namespace) -> int:
     from kfalb.commands import plan
 
-    return plan(read_spec(args.config), credentials_block=args.aws_credentials_block)
+    return plan(_checked_spec(args.config), credentials_block=args.aws_credentials_block)
 
 
 def _setup(args: argparse.Namespace) -> int:
     from kfalb.commands import setup
 
-    return setup(read_spec(args.config), credentials_block=args.aws_credentials_block)
+    return setup(_checked_spec(args.config), credentials_block=args.aws_credentials_block)
+
+
+def _checked_spec(path: str) -> StackSpec:
+    """The spec, with the files it names checked here too: before any AWS call or flow run."""
+    from tasks.k8s.manifests import check_manifests_path
+
+    spec = read_spec(path)
+    check_manifests_path(spec.stack.manifests_path)
+    return spec
 
 
 def _cleanup(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
         f"--acm-delay={args.acm_delay}",
         f"--alb-delay={args.alb_delay}",
         f"--dns-delay={args.dns_delay}",
+        *([f"--faults={args.faults}"] if getattr(args, "faults", "") else []),
     ]
 
 
@@ -67,6 +68,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         acm_delay=args.acm_delay,
         alb_delay=args.alb_delay,
         dns_delay=args.dns_delay,
+        faults=getattr(args, "faults", ""),
     )
     world = World(directory, options)
     stopped = threading.Event()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
+from sandbox.aws.faults import parse_faults
 from sandbox.ca import SandboxCA
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
 from sandbox.external_dns import ExternalDns
@@ -42,6 +43,9 @@ class WorldOptions:
     poll_interval: float = 0.25
     #: Seconds the controller's webhooks stay silent after its Deployment is ready.
     webhook_answer_delay: float = 0.0
+    #: Faults injected into kubeflow-alb's AWS requests, e.g. "throttle=0.3,error5xx=0.05,
+    #: drop-after-apply=0.05,seed=1" (see sandbox.aws.faults); empty: a reliable network.
+    faults: str = ""
 
 
 class World:
@@ -93,6 +97,7 @@ class World:
             acm_validation_delay=opts.acm_delay,
             dns_check=lambda name, rtype, value: _has_value(dns.lookup(name, rtype), value),
             route53_sync_delay=opts.route53_sync_delay,
+            faults=parse_faults(opts.faults) if opts.faults else None,
         ).start()
         self.seeded = self.aws.seed_world(
             cluster_name=opts.cluster_name,

@@ -13,6 +13,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import Field
 
+from core.naming import require_stack_name
 from core.state import Kind, StackRecord, StackResource
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
@@ -78,6 +79,8 @@ class StackStore:
 
 def load_record(stack: str) -> StackRecord | None:
     """The saved record of a stack, or None when no block of that name exists."""
+    if stack:  # a flow parameter: checked before it becomes a block name
+        require_stack_name(stack, source="stack")
     try:
         block = cast(LoadBalancerStack, LoadBalancerStack.load(stack))
     except ValueError:
@@ -114,6 +117,7 @@ def saved_stacks() -> list[str]:
 
 def lock_name(stack: str) -> str:
     """The Prefect global concurrency limit that serialises runs changing one stack."""
+    require_stack_name(stack, source="stack")  # never an unchecked name in a limit's name
     return f"kubeflow-alb-stack-{stack}"
 
 

@@ -6,11 +6,13 @@ record. Here a certificate requested through the sandbox stays PENDING_VALIDATIO
 ``dns_check`` when given, else read from Route53 following delegations); without
 ``ValidationMethod='DNS'`` it is an EMAIL certificate that is never issued here. Describe
 lists names in request order, each record per domain, InUseBy from ELBv2 listeners, and no
-validity dates before issuance. DeleteCertificate refuses a certificate in use.
+validity dates before issuance. DeleteCertificate refuses a certificate in use. RequestCertificate
+refuses names that break ACM's length and pattern constraints with ValidationException.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +30,7 @@ from sandbox.aws.acm_validation import (
     should_issue,
     validation_record,
 )
-from sandbox.aws.errors import AcmResourceInUse
+from sandbox.aws.errors import AcmResourceInUse, AcmValidationException
 from sandbox.aws.hooks import Realism, hook
 
 _REQUEST = "_kfalb_request"
@@ -62,9 +64,45 @@ def _visible(realism: Realism, account_id: str, record: ValidationRecord) -> boo
     return dns_view.is_visible(account_id, record.name, "CNAME", record.value)
 
 
+#: RequestCertificate's DomainName pattern in the ACM API reference.
+DOMAIN_PATTERN = (
+    r"^(\*\.)?(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\.)+((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])$"
+)
+_DOMAIN = re.compile(DOMAIN_PATTERN)
+MAX_NAME = 253
+#: RFC 5280's upper bound of a Common Name, which ACM applies to DomainName.
+MAX_FIRST_NAME = 64
+
+
+def check_request_names(domain: str, sans: list[str] | None) -> None:
+    """Refuse what ACM refuses, with its message texts (moto fails with an HTML 500 when
+    cryptography cannot put an over-long name into the certificate)."""
+    for field, value in (
+        ("domainName", domain),
+        *(("subjectAlternativeNames", n) for n in sans or []),
+    ):
+        if len(value) > MAX_NAME:
+            raise AcmValidationException(
+                f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {MAX_NAME}"
+            )
+        if not _DOMAIN.match(value):
+            raise AcmValidationException(
+                f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {DOMAIN_PATTERN}"
+            )
+    if len(domain) > MAX_FIRST_NAME:
+        raise AcmValidationException(
+            f"The first domain name can be no longer than {MAX_FIRST_NAME} characters."
+        )
+
+
 def _around_request_certificate(
     realism: Realism, original: Any, response: AWSCertificateManagerResponse
 ) -> Any:
+    check_request_names(
+        response._get_param("DomainName") or "", response._get_param("SubjectAlternativeNames")
+    )
     backend = response.acm_backend
     token = response._get_param("IdempotencyToken")
     entry = backend._idempotency_tokens.get(token) if token else None

@@ -79,3 +79,9 @@ class TooManyTags(SandboxAwsError):
     """ELBv2, HTTP 400: more than 50 tags on one resource."""
 
     code = "TooManyTags"
+
+
+class AcmValidationException(SandboxAwsError):
+    """ACM, HTTP 400: a request parameter breaks a constraint (length, pattern, CN length)."""
+
+    code = "ValidationException"

@@ -1,8 +1,10 @@
 """IAM rules that real IAM enforces and moto 5.2.5 does not.
 
 DeletePolicy refuses a policy that is still attached or still has non-default versions
-(moto deletes it and leaves a dangling attachment that can never be removed), and
-DeleteOpenIDConnectProvider fails with NoSuchEntity for an unknown ARN. moto already
+(moto deletes it and leaves a dangling attachment that can never be removed),
+DeleteOpenIDConnectProvider fails with NoSuchEntity for an unknown ARN, and a repeated
+AttachRolePolicy is a no-op, as in IAM (moto counts the attachment twice, so after one detach
+the policy still counts as attached and can never be deleted). moto already
 enforces the 5-version limit of CreatePolicyVersion (LimitExceeded) and refuses DeleteRole
 while policies are attached (DeleteConflict).
 """
@@ -51,6 +53,15 @@ def _around_delete_oidc_provider(
     original(backend, arn)
 
 
+def _around_attach_role_policy(
+    realism: Realism, original: Any, backend: IAMBackend, policy_arn: str, role_name: str
+) -> None:
+    if policy_arn in backend.get_role(role_name).managed_policies:
+        return  # already attached: IAM answers success and changes nothing
+    original(backend, policy_arn, role_name)
+
+
 def install() -> None:
+    hook(IAMBackend, "attach_role_policy", _around_attach_role_policy)
     hook(IAMBackend, "delete_policy", _around_delete_policy)
     hook(IAMBackend, "delete_open_id_connect_provider", _around_delete_oidc_provider)

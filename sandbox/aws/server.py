@@ -35,6 +35,7 @@ from sandbox.aws import (
     route53_changes,
     route53_zones,
 )
+from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import SeededWorld, seed
 
@@ -71,12 +72,17 @@ def install_rules() -> None:
 class _StrictMotoServer(ThreadedMotoServer):
     """moto's threaded server with the sandbox's middleware in front of the app."""
 
-    def __init__(self, ip_address: str, port: int, realism: Realism) -> None:
+    def __init__(
+        self, ip_address: str, port: int, realism: Realism, faults: FaultPlan | None = None
+    ) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self._realism = realism
+        self._faults = faults
 
     def _server_entry(self) -> None:
-        app = StrictMiddleware(DomainDispatcherApplication(create_backend_app), self._realism)
+        app: Any = StrictMiddleware(DomainDispatcherApplication(create_backend_app), self._realism)
+        if self._faults is not None and self._faults.active:
+            app = FaultMiddleware(app, self._faults)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -99,6 +105,8 @@ class AwsSandbox:
         route53_sync_delay: seconds a Route53 change stays PENDING before INSYNC.
         alb_activation_delay: seconds before a new load balancer turns ``active`` by itself;
             None leaves it ``provisioning`` until ``set_load_balancer_state``.
+        faults: throttling, 5xx and lost answers to inject into kubeflow-alb's requests
+            (see ``sandbox.aws.faults``); None for a reliable network.
     """
 
     def __init__(
@@ -112,8 +120,10 @@ class AwsSandbox:
         dns_check: DnsCheck | None = None,
         route53_sync_delay: float = 0.0,
         alb_activation_delay: float | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.host, self.port, self.region = host, port, region
+        self.faults = faults
         self.account_id = account_id
         self.realism = Realism(
             region=region,
@@ -134,7 +144,7 @@ class AwsSandbox:
             return self
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         install_rules()
-        self._server = _StrictMotoServer(self.host, self.port, self.realism)
+        self._server = _StrictMotoServer(self.host, self.port, self.realism, self.faults)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         _logger.info("AWS sandbox listening on %s", self.endpoint_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from core.errors import PreflightError
 from core.resources import ClusterState, SubnetState, SubnetTagChange
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
@@ -79,6 +80,7 @@ def read_subnets(ec2: EC2Client, vpc_id: str, subnet_ids: Sequence[str]) -> tupl
                     subnet_id=subnet["SubnetId"],
                     vpc_id=subnet["VpcId"],
                     public=table is not None and _is_public(table),
+                    availability_zone=subnet.get("AvailabilityZone", ""),
                     route_table_id=table["RouteTableId"] if table else None,
                     tags={tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])},
                 )
@@ -92,6 +94,56 @@ def observe_subnets(ctx: AwsContext, cluster: ClusterState) -> tuple[SubnetState
     if not cluster.vpc_id:
         return ()
     return read_subnets(client(ctx, "ec2"), cluster.vpc_id, cluster.subnet_ids)
+
+
+#: An ALB needs subnets in at least two Availability Zones (ELBv2 CreateLoadBalancer).
+MIN_ZONES = 2
+
+
+def scheme_problem(
+    subnets: Sequence[SubnetState], zones: dict[str, str], *, scheme: str, cluster: str
+) -> str | None:
+    """Why an ALB of `scheme` cannot be placed in the cluster's subnets, or None."""
+    public = scheme == "internet-facing"
+    fitting = [subnet for subnet in subnets if subnet.public == public]
+    kind, tag = ("public", PUBLIC_ROLE_TAG) if public else ("private", PRIVATE_ROLE_TAG)
+    other = "internal" if public else "internet-facing"
+    in_zones = sorted({zones.get(subnet.subnet_id, "") for subnet in fitting} - {""})
+    if not fitting:
+        return (
+            f"kubeflow.alb.scheme is {scheme}, but EKS cluster {cluster} has no {kind} subnet "
+            f"({'a route 0.0.0.0/0 to an internet gateway' if public else 'no route to an internet gateway'}"
+            f"; its subnets: {', '.join(s.subnet_id for s in subnets) or 'none'}). An {scheme} ALB "
+            f"is placed in {kind} subnets ({tag}): add them to the cluster, or use scheme {other}."
+        )
+    if len(in_zones) < MIN_ZONES:
+        return (
+            f"kubeflow.alb.scheme is {scheme}, but EKS cluster {cluster}'s {kind} subnets "
+            f"({', '.join(s.subnet_id for s in fitting)}) are in {len(in_zones)} Availability "
+            f"Zone(s); an ALB needs subnets in at least {MIN_ZONES}."
+        )
+    return None
+
+
+@aws_task
+def preflight_subnets(
+    ctx: AwsContext,
+    cluster: ClusterState,
+    *,
+    scheme: str,
+    subnets: Sequence[SubnetState] | None = None,
+) -> None:
+    """Check (read only) that the cluster has subnets an ALB of this scheme can be placed in:
+    public ones for internet-facing, private ones for internal, in two Availability Zones
+    (`subnets`: as already observed, which saves the reads)."""
+    if not cluster.vpc_id or not cluster.subnet_ids:
+        raise PreflightError(f"EKS cluster {cluster.name} reports no VPC subnets.")
+    if subnets is None:
+        subnets = read_subnets(client(ctx, "ec2"), cluster.vpc_id, cluster.subnet_ids)
+    zones = {subnet.subnet_id: subnet.availability_zone for subnet in subnets}
+    problem = scheme_problem(subnets, zones, scheme=scheme, cluster=cluster.name)
+    if problem:
+        raise PreflightError(problem)
 
 
 @aws_task

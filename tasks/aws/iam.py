@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core import naming
-from core.errors import AwsError, OwnershipError, PreflightError
+from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
+from tasks.aws.iam_idempotent import create_or_find, gone_already
 from tasks.aws.iam_policy import (
     delete_policy,
     ensure_policy,
@@ -102,7 +103,28 @@ def ensure_oidc_provider(
     """Make sure IAM trusts the cluster's OIDC issuer (create the provider if it is missing)."""
     iam, host_path = client(ctx, "iam"), _issuer(cluster)
     found = read_oidc_provider(iam, host_path, spec.name)
-    if found is not None and not found.owned:
+    if found is None:
+        arn = create_or_find(
+            lambda: iam.create_open_id_connect_provider(
+                Url=f"https://{host_path}",
+                ClientIDList=[AUDIENCE],
+                ThumbprintList=[EKS_OIDC_THUMBPRINT],
+                Tags=_missing_tags({}, spec),
+            )["OpenIDConnectProviderArn"]
+        )
+        if arn is not None:
+            run_logger().info("Created OIDC provider %s", arn)
+            return _read_provider_back(iam, host_path, spec)
+        # Applied before (its answer lost) or made meanwhile: look again; a provider that is
+        # not ours is used as any pre-existing one is (it is shared, never changed or deleted).
+        found = read_oidc_provider(iam, host_path, spec.name)
+        if found is None:
+            raise AwsTransientError(
+                f"The OIDC provider for {host_path} already exists but cannot be read yet.",
+                code="EntityAlreadyExists",
+                operation="CreateOpenIDConnectProvider",
+            )
+    if not found.owned:
         if AUDIENCE not in found.client_ids:
             raise OwnershipError(
                 f"OIDC provider {found.arn} is not ours and lacks the audience {AUDIENCE}; "
@@ -110,24 +132,19 @@ def ensure_oidc_provider(
             )
         run_logger().info("Using pre-existing OIDC provider %s", found.arn)
         return found
-    if found is not None:
-        missing = _missing_tags(found.tags, spec)
-        if missing:
-            iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=found.arn, Tags=missing)
-        if AUDIENCE not in found.client_ids:
-            iam.add_client_id_to_open_id_connect_provider(
-                OpenIDConnectProviderArn=found.arn, ClientID=AUDIENCE
-            )
-        if not missing and AUDIENCE in found.client_ids:
-            return found
-    else:
-        arn = iam.create_open_id_connect_provider(
-            Url=f"https://{host_path}",
-            ClientIDList=[AUDIENCE],
-            ThumbprintList=[EKS_OIDC_THUMBPRINT],
-            Tags=_missing_tags({}, spec),
-        )["OpenIDConnectProviderArn"]
-        run_logger().info("Created OIDC provider %s", arn)
+    missing = _missing_tags(found.tags, spec)
+    if missing:
+        iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=found.arn, Tags=missing)
+    if AUDIENCE not in found.client_ids:  # idempotent in IAM: a repeated add is no error
+        iam.add_client_id_to_open_id_connect_provider(
+            OpenIDConnectProviderArn=found.arn, ClientID=AUDIENCE
+        )
+    if not missing and AUDIENCE in found.client_ids:
+        return found
+    return _read_provider_back(iam, host_path, spec)
+
+
+def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
     state = read_oidc_provider(iam, host_path, spec.name)
     if state is None:
         raise AwsError(f"The OIDC provider for {host_path} vanished right after it was written.")
@@ -143,12 +160,8 @@ def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState
         return False
     if not found.owned:
         raise OwnershipError(f"OIDC provider {found.arn} was not created by stack {spec.name}.")
-    try:
-        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=found.arn)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return False
-        raise
+    # NoSuchEntity here: gone meanwhile, or our own send applied and its answer lost.
+    gone_already(iam.delete_open_id_connect_provider, OpenIDConnectProviderArn=found.arn)
     run_logger().info("Deleted OIDC provider %s", found.arn)
     return True
 
@@ -218,18 +231,12 @@ def ensure_role(
     )
     state = read_role(iam, name, stack=spec.name, trust=trust)
     if state is None:
-        iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(trust),
-            Description=f"AWS Load Balancer Controller (IRSA), kubeflow-alb stack {spec.name}",
-            Tags=_missing_tags({}, spec),
-        )
-        log.info("Created IAM role %s", name)
-    elif not state.owned:
-        raise OwnershipError(
-            f"IAM role {state.arn} exists without stack {spec.name}'s tags; it is not changed."
-        )
-    else:
+        state = _create_role(iam, name, trust=trust, spec=spec)  # None: created just now
+    if state is not None:
+        if not state.owned:
+            raise OwnershipError(
+                f"IAM role {state.arn} exists without stack {spec.name}'s tags; it is not changed."
+            )
         if not state.trust_matches:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             log.info("Updated the trust policy of IAM role %s", name)
@@ -247,6 +254,38 @@ def ensure_role(
     return found
 
 
+def _create_role(
+    iam: IAMClient, name: str, *, trust: dict[str, Any], spec: StackSpec
+) -> RoleState | None:
+    """Create the role; None when created, else the role found instead.
+
+    EntityAlreadyExists means an earlier send was applied and its answer lost (botocore sent it
+    again), or a concurrent run or someone else made it: the role read again is returned, and
+    the caller adopts it only if it carries our mark.
+    """
+    made = create_or_find(
+        lambda: iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Description=f"AWS Load Balancer Controller (IRSA), kubeflow-alb stack {spec.name}",
+            Tags=_missing_tags({}, spec),
+        )
+    )
+    if made is not None:
+        run_logger().info("Created IAM role %s", name)
+        return None
+    found = read_role(iam, name, stack=spec.name, trust=trust)
+    if found is None:  # IAM is eventually consistent: not readable yet
+        raise AwsTransientError(
+            f"IAM role {name} already exists but cannot be read yet.",
+            code="EntityAlreadyExists",
+            operation="CreateRole",
+        )
+    if found.owned:
+        run_logger().info("IAM role %s exists already (an earlier attempt made it)", name)
+    return found
+
+
 @aws_task
 def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
     """Delete the controller's IRSA role (detaching its policies first); False when gone."""
@@ -257,11 +296,13 @@ def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
     if not state.owned:
         raise OwnershipError(f"IAM role {state.arn} lacks stack {spec.name}'s tags; it is left.")
     try:
+        # Each step tolerates NoSuchEntity on its own: a retried send whose first answer was
+        # lost finds its work done, and the role must still be deleted after it.
         for arn in state.attached_policy_arns:
-            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+            gone_already(iam.detach_role_policy, RoleName=name, PolicyArn=arn)
         for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy)
-        iam.delete_role(RoleName=name)
+            gone_already(iam.delete_role_policy, RoleName=name, PolicyName=policy)
+        gone_already(iam.delete_role, RoleName=name)
     except ClientError as error:
         if error_code(error) == "NoSuchEntity":
             return False

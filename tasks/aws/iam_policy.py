@@ -15,6 +15,7 @@ from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
+from tasks.aws.iam_idempotent import create_or_find, gone_already
 from tasks.aws.sts import caller_identity
 from tasks.logs import run_logger
 
@@ -159,46 +160,108 @@ def ensure_policy(
     arn, desired = _target(ctx, spec, document)
     state = read_policy(iam, arn, stack=spec.name, document=desired)
     if state is None:
-        iam.create_policy(
-            PolicyName=naming.policy_name(spec.name),
-            PolicyDocument=json.dumps(desired),
-            Description=f"AWS Load Balancer Controller, kubeflow-alb stack {spec.name}",
-            Tags=[{"Key": key, "Value": value} for key, value in spec.tags.items()],
+        made = create_or_find(
+            lambda: iam.create_policy(
+                PolicyName=naming.policy_name(spec.name),
+                PolicyDocument=json.dumps(desired),
+                Description=f"AWS Load Balancer Controller, kubeflow-alb stack {spec.name}",
+                Tags=[{"Key": key, "Value": value} for key, value in spec.tags.items()],
+            )
         )
-        log.info("Created IAM policy %s", arn)
-    elif not state.owned:
+        if made is not None:
+            log.info("Created IAM policy %s", arn)
+            return _read_back(iam, arn, spec, desired)
+        # Applied before (its answer lost) or made meanwhile: look again, adopt only ours.
+        state = _found_after_conflict(iam, arn, spec, desired)
+    if not state.owned:
         raise OwnershipError(
             f"IAM policy {arn} exists without stack {spec.name}'s tags; it is not changed. "
             "Delete or rename it, or choose another stack.name."
         )
-    else:
-        missing: list[TagTypeDef] = [
-            {"Key": key, "Value": value}
-            for key, value in spec.tags.items()
-            if state.tags.get(key) != value
-        ]
-        if missing:
-            iam.tag_policy(PolicyArn=arn, Tags=missing)
-        if state.document_matches and not missing:
-            return state
-        if not state.document_matches:
-            _new_default_version(iam, arn, desired)
-            log.info("Updated IAM policy %s to the bundled document", arn)
-    found = read_policy(iam, arn, stack=spec.name, document=desired)
+    missing: list[TagTypeDef] = [
+        {"Key": key, "Value": value}
+        for key, value in spec.tags.items()
+        if state.tags.get(key) != value
+    ]
+    if missing:
+        iam.tag_policy(PolicyArn=arn, Tags=missing)
+    if state.document_matches and not missing:
+        return state
+    if not state.document_matches:
+        _new_default_version(iam, arn, desired)
+        log.info("Updated IAM policy %s to the bundled document", arn)
+    return _read_back(iam, arn, spec, desired)
+
+
+def _read_back(iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]) -> PolicyState:
+    found = read_policy(iam, arn, stack=spec.name, document=document)
     if found is None:
         raise AwsError(f"IAM policy {arn} vanished right after it was written.")
     return found
 
 
+def _found_after_conflict(
+    iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]
+) -> PolicyState:
+    state = read_policy(iam, arn, stack=spec.name, document=document)
+    if state is None:  # IAM is eventually consistent: the entity may not be readable yet
+        raise AwsTransientError(
+            f"IAM policy {arn} already exists but cannot be read yet; retrying.",
+            code="EntityAlreadyExists",
+            operation="CreatePolicy",
+        )
+    if state.owned:
+        run_logger().info("IAM policy %s exists already (an earlier attempt made it); adopted", arn)
+    return state  # not ours: the caller refuses it
+
+
 def _new_default_version(iam: IAMClient, arn: str, document: dict[str, Any]) -> None:
     versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    same = [v for v in versions if not v["IsDefaultVersion"] and _version_is(iam, arn, v, document)]
+    if same:  # an earlier attempt wrote it but did not get to make it the default
+        iam.set_default_policy_version(PolicyArn=arn, VersionId=same[0]["VersionId"])
+        return
     if len(versions) >= MAX_VERSIONS:
         oldest = min(
             (version for version in versions if not version["IsDefaultVersion"]),
             key=lambda version: version["CreateDate"],
         )
-        iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
-    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+        gone_already(iam.delete_policy_version, PolicyArn=arn, VersionId=oldest["VersionId"])
+    known = {version["VersionId"] for version in versions}
+    try:
+        iam.create_policy_version(
+            PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True
+        )
+    except ClientError as error:
+        # A lost answer retried at the limit: the first send may have made the version.
+        if error_code(error) != "LimitExceeded":
+            raise
+    _drop_duplicates(iam, arn, document, known)
+
+
+def _version_is(iam: IAMClient, arn: str, version: Any, document: dict[str, Any]) -> bool:
+    found = iam.get_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    return same_document(found["PolicyVersion"].get("Document", {}), document)
+
+
+def _drop_duplicates(iam: IAMClient, arn: str, document: dict[str, Any], known: set[str]) -> None:
+    """After a create whose answer was lost and was sent again, IAM holds the new document
+    twice (the second send made it again): keep the default one, delete the other.
+
+    Raises AwsTransientError when the new version is not the default (the write is then
+    retried, reusing the version already there)."""
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    new = [version for version in versions if version["VersionId"] not in known]
+    default = next((v for v in versions if v["IsDefaultVersion"]), None)
+    if default is None or not _version_is(iam, arn, default, document):
+        raise AwsTransientError(
+            f"IAM policy {arn}: the new version is not the default yet; retrying.",
+            code="LimitExceeded",
+            operation="CreatePolicyVersion",
+        )
+    for version in new:
+        if not version["IsDefaultVersion"]:
+            gone_already(iam.delete_policy_version, PolicyArn=arn, VersionId=version["VersionId"])
 
 
 @aws_task
@@ -228,10 +291,13 @@ def delete_policy(ctx: AwsContext, spec: StackSpec) -> bool:
     try:
         for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
             if not version["IsDefaultVersion"]:
-                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
-        iam.delete_policy(PolicyArn=arn)
+                # NoSuchEntity: a retried send whose first answer was lost; the version is gone.
+                gone_already(
+                    iam.delete_policy_version, PolicyArn=arn, VersionId=version["VersionId"]
+                )
+        gone_already(iam.delete_policy, PolicyArn=arn)
     except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
+        if error_code(error) == "NoSuchEntity":  # the whole policy went meanwhile
             return False
         if error_code(error) == "DeleteConflict":
             # IAM is eventually consistent: a detach a moment ago may not be seen yet.

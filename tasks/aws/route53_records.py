@@ -122,10 +122,18 @@ def apply_changes(
     batch: list[ChangeTypeDef] = [
         {"Action": change.action, "ResourceRecordSet": _to_api(change.record)} for change in applied
     ]
-    info = r53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={"Comment": "kubeflow-alb", "Changes": batch},
-    )["ChangeInfo"]
+    try:
+        info = r53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Comment": "kubeflow-alb", "Changes": batch},
+        )["ChangeInfo"]
+    except ClientError as error:
+        if error_code(error) != "InvalidChangeBatch" or not _all_hold(r53, zone_id, applied):
+            raise
+        # A DELETE or CREATE sent again after its answer was lost (botocore retries 5xx and
+        # reset connections) finds its own work done: the batch was applied, its id is lost.
+        run_logger().info("Route53 zone %s: the changes were applied already", zone_id)
+        return ChangeResult(zone_id=zone_id, applied=tuple(applied), skipped=tuple(skipped))
     run_logger().info(
         "Route53 zone %s: %s",
         zone_id,
@@ -135,6 +143,18 @@ def apply_changes(
     return ChangeResult(
         zone_id=zone_id, change_id=info["Id"], applied=tuple(applied), skipped=tuple(skipped)
     )
+
+
+def _all_hold(r53: Route53Client, zone_id: str, changes: Sequence[RecordChange]) -> bool:
+    """True when the zone already shows every change (deleted ones absent, others as sent)."""
+    for change in changes:
+        current = read_record(r53, zone_id, change.record.name, change.record.type)
+        if change.action == "DELETE":
+            if current is not None:
+                return False
+        elif current is None or not current.same_as(change.record):
+            return False
+    return True
 
 
 def wait_insync(r53: Route53Client, change_id: str, *, settings: Settings) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from core.errors import PreflightError, SpecError
 from core.manifests import (
@@ -67,6 +69,45 @@ def render(directory: str | Path) -> list[Manifest]:
     if done.stderr.strip():  # deprecation warnings of older kustomizations (kubeflow-manifests)
         run_logger().info("kubectl kustomize %s: %s", path, done.stderr.strip())
     return _flatten(yaml.safe_load_all(done.stdout))
+
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def check_manifests_path(path: str | None) -> str | None:
+    """Refuse a stack.manifestsPath that is not a kustomize directory with our Ingress.
+
+    Called before the first AWS call: it must exist, be a directory holding a kustomization
+    (so `../../../../etc` is refused, not rendered), render offline with `kubectl kustomize`,
+    and contain the Ingress for istio-ingressgateway. Returns the resolved directory.
+    """
+    if path is None:
+        return None
+    field = "stack.manifestsPath"
+    directory = Path(path).expanduser()
+    try:
+        resolved = directory.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a symlink loop, unreadable
+        raise SpecError(f"{field}: {path!r} does not exist on this machine.") from None
+    if not resolved.is_dir():
+        raise SpecError(f"{field}: {path!r} is not a directory (it must be a kustomize dir).")
+    if not any((resolved / name).is_file() for name in KUSTOMIZATION_FILES):
+        raise SpecError(
+            f"{field}: {path!r} has no kustomization.yaml, so it is not a kustomize directory; "
+            "point it at one such as kubeflow-manifests deployments/add-ons/load-balancer."
+        )
+    try:
+        select_ingress(render(resolved))
+    except SpecError as error:
+        message = error.message.removeprefix(f"{field}: ")
+        raise SpecError(f"{field}: {message}") from None
+    return str(resolved)
+
+
+@task(name="check-manifests", cache_policy=NO_CACHE)
+def check_manifests(path: str | None) -> str | None:
+    """Check that stack.manifestsPath renders and holds the Ingress (before any AWS call)."""
+    return check_manifests_path(path)
 
 
 def controller_objects(params: ControllerParams, tls: WebhookTls) -> list[Manifest]:

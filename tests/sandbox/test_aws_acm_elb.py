@@ -339,3 +339,46 @@ def test_only_tls_listeners_have_an_ssl_policy(clients: dict[str, Any], world: S
     }
     assert listed[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert "SslPolicy" not in listed[80]
+
+
+@pytest.mark.parametrize(
+    ("domain", "sans", "message"),
+    [
+        (
+            "*." + "a" * 60 + ".example.com",
+            None,
+            "The first domain name can be no longer than 64 characters.",
+        ),
+        (
+            ("abcdefghi." * 26) + "example.com",
+            None,
+            "at 'domainName' failed to satisfy constraint: Member must have length less than or "
+            "equal to 253",
+        ),
+        (
+            "ok.example.com",
+            ["a" * 64 + ".example.com"],
+            "at 'subjectAlternativeNames' failed to satisfy constraint: Member must satisfy "
+            "regular expression pattern",
+        ),
+    ],
+    ids=["first-name-over-64", "over-253", "label-over-63"],
+)
+def test_acm_refuses_names_it_cannot_issue_with_a_validation_exception(
+    clients: dict[str, Any], domain: str, sans: list[str] | None, message: str
+) -> None:
+    from botocore.exceptions import ClientError
+
+    extra = {"SubjectAlternativeNames": [domain, *sans]} if sans else {}
+    with pytest.raises(ClientError) as caught:
+        clients["acm"].request_certificate(DomainName=domain, ValidationMethod="DNS", **extra)
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert message in error["Error"]["Message"]
+
+
+def test_a_long_name_fits_as_a_san_behind_a_short_first_name(clients: dict[str, Any]) -> None:
+    long_san = "*." + "a" * 60 + ".example.com"  # 74 characters: too long only as DomainName
+    arn = request(clients["acm"], "short.example.com", long_san)
+    assert long_san in describe(clients["acm"], arn)["SubjectAlternativeNames"]

@@ -118,3 +118,15 @@ def test_tags_of_a_missing_subnet_cannot_be_deleted(aws: AwsSandbox) -> None:
             Resources=["subnet-0123456789abcdef0"], Tags=[{"Key": "kubernetes.io/role/elb"}]
         )
     assert code_of(excinfo)[0] == "InvalidSubnetID.NotFound"
+
+
+def test_a_repeated_attach_is_a_no_op_so_one_detach_frees_the_policy(iam: Any) -> None:
+    policy, role = new_policy(iam), new_role(iam)
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy)  # IAM: success, nothing changes
+    assert iam.get_policy(PolicyArn=policy)["Policy"]["AttachmentCount"] == 1
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [item["PolicyArn"] for item in attached] == [policy]
+    iam.detach_role_policy(RoleName=role, PolicyArn=policy)
+    iam.delete_policy(PolicyArn=policy)
+    iam.delete_role(RoleName=role)

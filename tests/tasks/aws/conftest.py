@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError
+from botocore.httpsession import URLLib3Session
 
 from core.spec import StackSpec, parse_spec
 from sandbox.aws import AwsSandbox
@@ -150,6 +152,8 @@ class Faults:
     ctx: AwsContext
     registered: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
+    #: (operation, HTTP status) of each request let through whose answer was then lost.
+    applied: list[tuple[str, int]] = field(default_factory=list)
 
     def fail(
         self,
@@ -182,6 +186,34 @@ class Faults:
         def handler(**_: Any) -> Any:
             self.sent.append(operation)
             return AWSResponse("https://injected", status, {"Content-Type": kind}, _Body(body))
+
+        self.add(f"before-send.{_EVENT_SERVICE.get(service, service)}.{operation}", handler)
+
+    def lose_answer(
+        self, service: str, operation: str, *, times: int = 1, how: str = "error500"
+    ) -> None:
+        """Let `operation` through to the sandbox (so AWS applies it), then lose the answer:
+        a 500 InternalFailure (`error500`) or a reset connection (`reset`), the first `times`
+        sends. botocore then retries the call, as it would against AWS."""
+        protocol = {"acm": "json", "ec2": "ec2"}.get(service, "xml")
+        remaining = [times]
+        sender = URLLib3Session()
+
+        def handler(request: Any, **_: Any) -> Any:
+            self.sent.append(operation)
+            if remaining[0] <= 0:
+                return None
+            remaining[0] -= 1
+            applied = sender.send(request)  # the write happens...
+            self.applied.append((operation, applied.status_code))
+            if how == "reset":  # ...and the connection drops before the answer arrives
+                raise ConnectionClosedError(endpoint_url=request.url)
+            return error_response(
+                protocol,
+                "InternalFailure",
+                "We encountered an internal error. Please try again.",
+                500,
+            )
 
         self.add(f"before-send.{_EVENT_SERVICE.get(service, service)}.{operation}", handler)
 

@@ -277,3 +277,69 @@ def test_iam_policy_is_the_published_document() -> None:
         "elasticloadbalancing:CreateLoadBalancer",
         "ec2:AuthorizeSecurityGroupIngress",
     } <= actions
+
+
+def _kustomize_dir(root: Path, ingress: str) -> Path:
+    root.mkdir(parents=True)
+    (root / "kustomization.yaml").write_text("resources:\n- ingress.yaml\n")
+    (root / "ingress.yaml").write_text(ingress)
+    return root
+
+
+GATEWAY_INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: istio-ingress, namespace: istio-system}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: istio-ingressgateway, port: {number: 80}}}
+"""
+
+
+def _a_file(root: Path) -> str:
+    (root / "config.yaml").write_text("a: 1\n")
+    return str(root / "config.yaml")
+
+
+def test_check_manifests_path_accepts_a_kustomize_dir_with_the_ingress(tmp_path: Path) -> None:
+    good = _kustomize_dir(tmp_path / "lb", GATEWAY_INGRESS)
+    assert manifests.check_manifests_path(str(good)) == str(good.resolve())
+    assert manifests.check_manifests_path(None) is None
+    assert manifests.check_manifests_path(str(manifests.INGRESS_BASE))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: str(tmp / "absent"), r"'.*absent' does not exist on this machine"),
+        (lambda tmp: "../" * 12 + "etc", r"'(\.\./)+etc' has no kustomization\.yaml"),
+        (lambda tmp: _a_file(tmp), "'.*config.yaml' is not a directory"),
+        (
+            lambda tmp: str(_kustomize_dir(tmp / "broken", "kind: [")),
+            r"kubectl kustomize .* failed",
+        ),
+        (
+            lambda tmp: str(
+                _kustomize_dir(
+                    tmp / "other",
+                    GATEWAY_INGRESS.replace("istio-ingress,", "other,").replace(
+                        "istio-ingressgateway", "web"
+                    ),
+                )
+            ),
+            "expected one Ingress named 'istio-ingress'",
+        ),
+    ],
+    ids=["missing", "dot-dot-etc", "a-file", "does-not-render", "no-gateway-ingress"],
+)
+def test_check_manifests_path_refuses_with_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: object, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(SpecError, match=r"^stack\.manifestsPath: " + message):
+        manifests.check_manifests_path(path)

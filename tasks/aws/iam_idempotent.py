@@ -1,0 +1,40 @@
+"""IAM calls made safe against their own lost answers (IAM has no idempotency tokens).
+
+When IAM applies a call but the answer is lost (a 5xx after the write, a reset connection),
+botocore sends it again: a create then meets EntityAlreadyExists, a delete or detach
+NoSuchEntity. Both mean "done" only after a look at what is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from tasks.aws.errors import error_code
+
+T = TypeVar("T")
+
+
+def create_or_find(create: Callable[[], T]) -> T | None:
+    """Run an IAM create call; None when IAM answers EntityAlreadyExists.
+
+    The caller then reads the entity again and adopts it only if it carries this stack's
+    ownership mark (our creates put the tags in the same call, so our own lost answer does).
+    """
+    try:
+        return create()
+    except ClientError as error:
+        if error_code(error) == "EntityAlreadyExists":
+            return None
+        raise
+
+
+def gone_already(call: Callable[..., object], **arguments: Any) -> None:
+    """Run an IAM delete or detach; NoSuchEntity means it is done (gone, or our own lost answer)."""
+    try:
+        call(**arguments)
+    except ClientError as error:
+        if error_code(error) != "NoSuchEntity":
+            raise

@@ -1,0 +1,82 @@
+"""Setup, drift and cleanup through an unreliable network: throttling, 5xx, lost answers.
+
+The sandbox's fault layer throttles, fails and drops (after applying) a seeded share of every
+AWS request the flows make; botocore's retries and the tasks' look-again-then-adopt logic
+must absorb all of it: no duplicate resource, no drift, nothing left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.spec import load_spec
+from tests.flows.test_cleanup_flow import _assert_nothing_left, _baseline
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+#: Modest rates (the suite stays fast), seeded so a failure can be replayed.
+FAULTS = "throttle=0.15,error5xx=0.05,drop-after-apply=0.05,seed=11"
+
+
+def _counts(world: Any, spec: Any) -> dict[str, int]:
+    aws = world.aws.client
+    zones = [z for z in aws("route53").list_hosted_zones()["HostedZones"]
+             if z["Name"] == f"{spec.subdomain}."]  # fmt: skip
+    policies = [p for p in aws("iam").list_policies(Scope="Local")["Policies"]
+                if p["PolicyName"].startswith("kfalb-")]  # fmt: skip
+    policy_versions = (
+        len(aws("iam").list_policy_versions(PolicyArn=policies[0]["Arn"])["Versions"])
+        if policies
+        else 0
+    )
+    return {
+        "zones": len(zones),
+        "certificates": len(aws("acm").list_certificates()["CertificateSummaryList"]),
+        "policies": len(policies),
+        "policy_versions": policy_versions,
+        "roles": len(
+            [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("kfalb-")]
+        ),  # fmt: skip
+        "oidc_providers": len(
+            aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        ),
+        "load_balancers": len(aws("elbv2").describe_load_balancers()["LoadBalancers"]),
+    }
+
+
+def test_setup_drift_and_cleanup_complete_under_faults_with_no_duplicate(
+    sandbox_world: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(faults=FAULTS)
+    # botocore's standard retries absorb the faults (Prefect's own retries wait 5 s and more).
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "8")
+    spec = load_spec(EXAMPLE.read_text())
+    before = _baseline(world)
+
+    outputs = setup_load_balancer(spec=spec)
+    assert outputs["url"].startswith("https://kubeflow.platform.example.com")
+    assert _counts(world, spec) == {
+        "zones": 1,
+        "certificates": 2,  # *.<subdomain> and *.<root>, each once
+        "policies": 1,
+        "policy_versions": 1,
+        "roles": 1,
+        "oidc_providers": 1,
+        "load_balancers": 1,
+    }
+    check_drift(stack=spec.name)  # raises DriftDetected on drift
+    leftovers = cleanup_load_balancer(stack=spec.name)
+
+    assert not any(leftovers.values())
+    _assert_nothing_left(world, spec, **before)
+    injected = world.aws.faults.injected
+    assert injected["throttle"] > 0
+    assert injected["error5xx"] > 0
+    assert injected["drop-reset"] + injected["drop-500"] > 0
