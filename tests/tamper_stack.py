@@ -191,6 +191,7 @@ OPERATION_KINDS: dict[tuple[str, str], frozenset[Kind]] = {
     ("iam", "CreatePolicy"): frozenset({Kind.IAM_POLICY}),
     ("iam", "CreatePolicyVersion"): frozenset({Kind.IAM_POLICY}),
     ("iam", "DeletePolicyVersion"): frozenset({Kind.IAM_POLICY}),
+    ("iam", "SetDefaultPolicyVersion"): frozenset({Kind.IAM_POLICY}),
     ("iam", "TagPolicy"): frozenset({Kind.IAM_POLICY}),
     ("iam", "CreateRole"): frozenset({Kind.IAM_ROLE}),
     ("iam", "AttachRolePolicy"): frozenset({Kind.IAM_ROLE}),
