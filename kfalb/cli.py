@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
     drift.set_defaults(handler=_drift)
 
+    unlock = commands.add_parser(
+        "unlock", help="break a stack's lock by hand (when its holder is gone for good)"
+    )
+    unlock.add_argument("--stack", required=True, help="name of the stack")
+    unlock.set_defaults(handler=_unlock)
+
     demo = commands.add_parser("demo", help="the whole job against the bundled sandbox")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
     demo.set_defaults(handler=_demo)
@@ -159,6 +165,12 @@ def _drift(args: argparse.Namespace) -> int:
         remediate=args.remediate,
         credentials_block=args.aws_credentials_block,
     )
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    from kfalb.commands import unlock
+
+    return unlock(args.stack)
 
 
 def _demo(args: argparse.Namespace) -> int:

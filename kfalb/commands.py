@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 from core.errors import DriftDetected
 from core.plan import Action, plan_rows
@@ -82,3 +83,23 @@ def drift(
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_DRIFT
     return EXIT_OK
+
+
+def unlock(stack: str) -> int:
+    """Break a stack's lock whoever holds it, and say whose it was."""
+    from tasks.stack_lock import break_lock
+
+    lease = break_lock(stack)
+    if lease is None:
+        print(f"Stack {stack} is not locked.")
+        return EXIT_OK
+    print(
+        f"kfalb: warning: broke the lock of stack {stack}, {lease.describe(_now())}. If that run "
+        "is still alive, two runs may now change the stack at once.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import ClassVar, cast
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import Field
 
 from core.state import Kind, StackRecord, StackResource
+from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 
@@ -113,18 +111,18 @@ def saved_stacks() -> list[str]:
 
 
 def lock_name(stack: str) -> str:
-    """The Prefect global concurrency limit that serialises runs changing one stack."""
+    """The Prefect global concurrency limit earlier versions serialised a stack's runs with."""
     return f"kubeflow-alb-stack-{stack}"
 
 
-@contextmanager
-def stack_lock(stack: str, *, timeout: float = 3600.0) -> Iterator[None]:
-    """Hold the stack's one slot: setup, cleanup and remediation of a stack never overlap."""
-    name = lock_name(stack)
+def remove_lock_leftovers(stack: str) -> list[str]:
+    """Remove what locking left of a cleaned-up stack: the concurrency limit of earlier versions
+    (the lease variable goes with its holder). Returns the names removed."""
+    removed = []
     with get_client(sync_client=True) as client:
         try:
-            client.read_global_concurrency_limit_by_name(name)
+            client.delete_global_concurrency_limit_by_name(lock_name(stack))
+            removed.append(lock_name(stack))
         except ObjectNotFound:
-            client.upsert_global_concurrency_limit_by_name(name, limit=1)
-    with concurrency(name, occupy=1, timeout_seconds=timeout, strict=True):
-        yield
+            pass
+    return removed
