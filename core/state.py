@@ -50,6 +50,12 @@ class StackRecord(BaseModel):
     spec: dict[str, object] = Field(default_factory=dict)
     phase: str = Field(default="new", description="new, setting-up, ready, cleaning-up, deleted.")
     resources: tuple[StackResource, ...] = ()
+    # The world the ids belong to (empty until a run binds the record; see core.world).
+    account: str = Field(default="", description="AWS account id of every resource.")
+    partition: str = Field(default="", description="AWS partition (aws, aws-cn, aws-us-gov).")
+    region: str = Field(default="", description="AWS region of the cluster.")
+    cluster_arn: str = Field(default="", description="ARN of the EKS cluster.")
+    dashboard_url: str = Field(default="", description="The Kubeflow dashboard, once ready.")
 
     def with_resources(self, *items: StackResource) -> StackRecord:
         """Add or replace resources (matched by kind and id), keeping the order of first sight."""

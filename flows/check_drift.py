@@ -29,6 +29,7 @@ from tasks.aws.iam import ensure_oidc_provider, ensure_role
 from tasks.aws.iam_policy import ensure_policy
 from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone
 from tasks.aws.route53_records import change_records
+from tasks.aws.world import check_world
 from tasks.dns import wait_for_dns
 from tasks.https import wait_for_dashboard
 from tasks.k8s.clients import AccessMode as KubeAccess
@@ -71,6 +72,7 @@ def check_drift(
     record = load_record(stack or (spec.name if spec else ""))
     spec = spec or _saved_spec(stack, record)
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block)
+    check_world(ctx, record, spec.cluster.name)  # refuses a block of another account or cluster
     seen = _observe(spec, ctx, kube_access, record)
     result = drift_plan(spec, seen)
     _publish(spec.name, result, "Drift check")

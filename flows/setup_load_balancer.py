@@ -17,6 +17,7 @@ from core.resources import CertificateState, RecordChange, ValidationZones
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import StackRecord, StackResource
+from core.world import world_here
 from flows.reporting import (
     artifact_key,
     publish_api_calls,
@@ -36,6 +37,7 @@ from tasks.aws.iam_policy import ensure_policy
 from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone, find_root_zone
 from tasks.aws.route53_records import change_records
 from tasks.aws.sts import observe_caller_identity
+from tasks.aws.world import bind_to_world
 from tasks.dns import wait_for_delegation, wait_for_dns
 from tasks.https import wait_for_dashboard
 from tasks.k8s.clients import AccessMode as KubeAccess
@@ -90,6 +92,7 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     preflight_kubernetes(target)
     controller_now = observe_controller(target, spec.name)
     identity, root_zone = identity_read.result(), root_zone_read.result()
+    bind_to_world(ctx, store, world_here(identity, cluster, spec.region))  # no other world's ids
 
     # 2. The subdomain's zone; then at once (4) the certificate requests, since ACM validation
     # is the longest wait of all and everything until the Ingress can happen meanwhile.

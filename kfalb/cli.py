@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="run the cleanup flow")
     _target(cleanup)
     _credentials(cleanup)
+    cleanup.add_argument(
+        "--adopt-block",
+        action="store_true",
+        help="move a block saved in another AWS account or cluster here (forgets its old ids)",
+    )
     cleanup.set_defaults(handler=_cleanup)
 
     drift = commands.add_parser("drift", help="run the drift check (exit 3 on drift)")
@@ -151,7 +156,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     from kfalb.commands import cleanup
 
     spec = read_spec(args.config) if args.config else None
-    return cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block)
+    return cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
+                   adopt_block=args.adopt_block)  # fmt: skip
 
 
 def _drift(args: argparse.Namespace) -> int:

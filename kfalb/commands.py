@@ -40,12 +40,18 @@ def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
     return EXIT_OK
 
 
-def cleanup(*, spec: StackSpec | None, stack: str | None, credentials_block: str | None) -> int:
+def cleanup(
+    *,
+    spec: StackSpec | None,
+    stack: str | None,
+    credentials_block: str | None,
+    adopt_block: bool = False,
+) -> int:
     """Run the cleanup flow and print the leak report; non-zero when something is left."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
     leftovers = cleanup_load_balancer(
-        stack=stack, spec=spec, aws_credentials_block=credentials_block
+        stack=stack, spec=spec, aws_credentials_block=credentials_block, adopt_block=adopt_block
     )
     left = {kind: items for kind, items in leftovers.items() if items}
     if not left:
