@@ -24,6 +24,11 @@ class Kind(StrEnum):
     DNS_RECORD = "dns-record"
 
 
+#: Kinds whose ownership a later run cannot see (an NS record the stack wrote looks like any
+#: other): once recorded as the stack's, they stay its own.
+_STICKY = frozenset({Kind.DELEGATION})
+
+
 class StackResource(BaseModel):
     """One resource: what it is, its id, and whether this stack created it (owned) or adopted it."""
 
@@ -61,6 +66,9 @@ class StackRecord(BaseModel):
         """Add or replace resources (matched by kind and id), keeping the order of first sight."""
         merged = {item.key: item for item in self.resources}
         for item in items:
+            before = merged.get(item.key)
+            if before is not None and before.owned and item.kind in _STICKY:
+                item = item.model_copy(update={"owned": True})  # a re-run found ours in place
             merged[item.key] = item
         return self.model_copy(update={"resources": tuple(merged.values())})
 

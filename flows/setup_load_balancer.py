@@ -111,7 +111,9 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
     delegated: list[PrefectFuture[Any]] = []
     if root_zone is not None:
         upsert = ensure_delegation.submit(ctx, root_zone.zone_id, zone)
-        _record_when_done(store, upsert, lambda _: [records.delegation_resource(root_zone, zone)])
+        _record_when_done(
+            store, upsert, lambda c: [records.delegation_resource(root_zone, zone, added=c.changed)]
+        )
         delegated.append(upsert)
     else:
         publish_markdown(spec.name, "delegation", delegation_instructions(
