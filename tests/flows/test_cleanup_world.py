@@ -104,3 +104,29 @@ def test_recorded_ids_that_are_gone_are_dropped_with_what_lived_in_them(
     with get_client(sync_client=True) as client:
         limits = client.read_global_concurrency_limits()
     assert lock_name(spec.name) not in {limit.name for limit in limits}
+
+
+def test_setup_and_drift_refuse_a_block_of_another_cluster_before_any_change(
+    sandbox_world: Callable[..., Any], spec: StackSpec
+) -> None:
+    from core.world import WorldMismatch
+    from flows.check_drift import check_drift
+    from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
+    from tasks.stack_block import load_record, save_record
+
+    world = sandbox_world()
+    account = world.aws.client("sts").get_caller_identity()["Account"]
+    foreign = _foreign_record(spec, world, account=account).model_copy(
+        update={"cluster_arn": f"arn:aws:eks:{spec.region}:{account}:cluster/another"}
+    )
+    save_record(foreign)
+    calls = api_calls()
+
+    with pytest.raises(WorldMismatch, match="cluster/another in the block"):
+        setup_load_balancer(spec=spec)
+    with pytest.raises(WorldMismatch, match="cluster/another in the block"):
+        check_drift(stack=spec.name)
+
+    assert api_calls().since(calls).mutating_calls() == ()
+    assert load_record(spec.name) == foreign

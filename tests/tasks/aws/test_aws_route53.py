@@ -70,14 +70,27 @@ def test_ensure_creates_a_tagged_zone_once(ctx, spec, root_zone_id, boto, mutati
     assert again[0].zone_id == zone.zone_id
 
 
-def test_pre_existing_zone_is_adopted_not_duplicated(ctx, spec, root_zone_id, boto, mutations):
+def test_pre_existing_zone_is_refused_unless_adopted(ctx, spec, root_zone_id, boto, mutations):
     existing = boto("route53").create_hosted_zone(Name=spec.subdomain, CallerReference="theirs")
+    zone_id = existing["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    refused: list = []
+
+    def refuse() -> None:
+        for attempt in (route53.preflight_subdomain_zone.fn, route53.ensure_hosted_zone.fn):
+            with pytest.raises(PreflightError, match="Set stack.adoptZone: true") as error:
+                attempt(ctx, spec)
+            refused.append(str(error.value))
+
+    assert mutations(refuse) == []
+    assert all(f"Hosted zone {zone_id} (platform.example.com) exists" in text for text in refused)
+
+    adopting = spec.model_copy(update={"stack": spec.stack.model_copy(update={"adopt_zone": True})})
     found: list = []
-    assert mutations(lambda: found.append(route53.ensure_hosted_zone.fn(ctx, spec))) == []
-    assert found[0].zone_id == existing["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    assert mutations(lambda: found.append(route53.ensure_hosted_zone.fn(ctx, adopting))) == []
+    assert found[0].zone_id == zone_id
     assert not found[0].owned
     with pytest.raises(OwnershipError, match="left as it is"):
-        route53.delete_hosted_zone.fn(ctx, spec)
+        route53.delete_hosted_zone.fn(ctx, adopting)
 
 
 def test_untagged_zone_with_our_caller_reference_is_ours_and_gets_tagged(
