@@ -239,8 +239,13 @@ def stack_lock(stack: str, *, timeout: float | None = None) -> Iterator[Lease]:
         yield stored.lease
     finally:
         renewer.stop()
-        with get_client(sync_client=True) as client:
-            released = _by_id(client, "DELETE", stored.id)
+        try:
+            with get_client(sync_client=True) as client:
+                released = _by_id(client, "DELETE", stored.id)
+        except Exception as error:  # never hide the run's own outcome behind this
+            run_logger().warning("Could not release the lock of stack %s (%s); it lapses within "
+                                 "%gs.", stack, error, settings.lock_lease_seconds)  # fmt: skip
+            released = True
         if renewer.lost or not released:
             run_logger().error(
                 "The lock of stack %s was taken over while this run held it (its lease was not "

@@ -234,3 +234,27 @@ def test_a_stack_name_that_is_no_name_is_refused(fast_lock: None) -> None:
 
     with pytest.raises(SpecError, match="is not a stack name"), stack_lock("x;touch f"):
         pass
+
+
+def test_a_failed_release_does_not_hide_the_runs_own_error(
+    fast_lock: None, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import stack_lock as module
+
+    real = module._by_id
+
+    def unreachable(client: Any, method: str, variable_id: Any, **kwargs: Any) -> bool:
+        if method == "DELETE":
+            raise ConnectionError("Prefect API unreachable")
+        return real(client, method, variable_id, **kwargs)
+
+    def hold_then_fail() -> None:
+        with module.stack_lock("lock-release"):
+            monkeypatch.setattr(module, "_by_id", unreachable)
+            raise KeyError("the run's own")
+
+    with pytest.raises(KeyError, match="the run's own"):
+        hold_then_fail()
+    monkeypatch.undo()
+    assert "Could not release the lock of stack lock-release (Prefect API unreachable)" in logs.text
+    assert module.break_lock("lock-release") is not None  # it was left to lapse
