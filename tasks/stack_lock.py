@@ -257,15 +257,17 @@ def stack_lock(stack: str, *, timeout: float | None = None) -> Iterator[Lease]:
 
 def read_lock(stack: str) -> Lease | None:
     """The lease on a stack's lock now, or None when nobody holds it."""
+    _checked(stack)  # before a Prefect client (that may start a temporary server)
     with get_client(sync_client=True) as client:
-        stored = _read(client, _checked(stack))
+        stored = _read(client, stack)
     return stored.lease if stored else None
 
 
 def break_lock(stack: str) -> Lease | None:
     """Remove a stack's lock by hand, whoever holds it; returns the lease that was there."""
+    _checked(stack)
     with get_client(sync_client=True) as client:
-        stored = _read(client, _checked(stack))
+        stored = _read(client, stack)
         if stored is None:
             return None
         _by_id(client, "DELETE", stored.id)
