@@ -204,7 +204,8 @@ def dashboard_records_to_delete(
 
 def delegated_zone(survey: Survey, record: StackRecord | None) -> HostedZoneState | None:
     """The zone whose delegation the stack may remove: its own zone, or (when that is gone
-    already) the one its record names; None when the NS record is not the stack's."""
+    already) the one its record names, or an adopted zone the stack wrote the NS record for;
+    None when the NS record is not the stack's."""
     if survey.delegation is None or survey.root_zone_id is None:
         return None
     zone = survey.zone
@@ -213,7 +214,9 @@ def delegated_zone(survey: Survey, record: StackRecord | None) -> HostedZoneStat
             servers = tuple(filter(None, item.details.get("name_servers", "").split(",")))
             zone = HostedZoneState(zone_id=item.id, name=item.name, name_servers=servers,
                                    owned=True)  # fmt: skip
-    if zone is None or not zone.owned:
+    written = any(normalise(item.name) == normalise(survey.delegation.name)
+                  for item in owned(record, Kind.DELEGATION))  # fmt: skip
+    if zone is None or not (zone.owned or written):
         return None
     wanted = survey.delegation.model_copy(update={"values": zone.name_servers})
     return zone if survey.delegation.same_as(wanted) else None

@@ -103,18 +103,25 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
     return tuple(unique.values())
 
 
-def incomplete(stack: str, left: dict[str, list[str]]) -> CleanupIncomplete:
-    """The error ending a cleanup that left resources of the stack behind."""
+def incomplete(stack: str, left: dict[str, list[str]], failures: str = "") -> CleanupIncomplete:
+    """The error ending a cleanup that left resources of the stack behind (or could not finish
+    a step: `failures` says which and why)."""
     named = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in left.items() if items)
+    why = f" Steps that did not finish: {failures}." if failures else ""
     return CleanupIncomplete(
-        f"Cleanup of stack {stack} left resources behind: {named}. See the run's leftovers "
-        "artifact and logs for why, fix that, and run cleanup again (it resumes)."
+        f"Cleanup of stack {stack} left resources behind: {named or 'none found'}.{why} See the "
+        "run's leftovers artifact and logs for why, fix that, and run cleanup again (it resumes)."
     )
 
 
-def leftover_rows(left: dict[str, list[str]], keep: Iterable[Kept]) -> list[dict[str, str]]:
-    """The final sweep as a table: what is left of the stack, then what was left on purpose."""
-    rows = [{"kind": kind, "resource": item, "status": "left behind", "why": "owned by the stack"}
+def leftover_rows(
+    left: dict[str, list[str]], keep: Iterable[Kept], reasons: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The final sweep as a table: what is left of the stack (and why, when a step failed),
+    then what was left on purpose."""
+    reasons = reasons or {}
+    rows = [{"kind": kind, "resource": item, "status": "left behind",
+             "why": reasons.get(kind, "owned by the stack")}
             for kind, items in left.items() for item in items]  # fmt: skip
     rows += [{"kind": k.kind, "resource": k.resource, "status": "kept", "why": k.reason}
              for k in keep]  # fmt: skip
@@ -122,10 +129,19 @@ def leftover_rows(left: dict[str, list[str]], keep: Iterable[Kept]) -> list[dict
 
 
 def cleanup_summary(
-    stack: str, left: Mapping[str, list[str]], keep: Iterable[Kept], notes: Iterable[str] = ()
+    stack: str,
+    left: Mapping[str, list[str]],
+    keep: Iterable[Kept],
+    notes: Iterable[str] = (),
+    reasons: Mapping[str, str] | None = None,
 ) -> str:
-    """The leak report in markdown: leftovers first, then what was kept on purpose, then notes."""
+    """The leak report in markdown: leftovers first and why they are left, then what was kept
+    on purpose, then notes."""
     lines = [leftovers_summary(stack, left).rstrip()]
+    why = [(kind, reason) for kind, reason in (reasons or {}).items() if left.get(kind)]
+    if why:
+        lines += ["", "## Why it is left", ""]
+        lines += [f"- **{kind}**: {reason}" for kind, reason in why]
     keep = list(keep)
     if keep:
         lines += ["", "## Left on purpose (not this stack's)", ""]

@@ -78,9 +78,16 @@ def is_owned(tags: dict[str, str], stack: str) -> bool:
     return tags.get(STACK_TAG) == stack and tags.get(MANAGED_BY_TAG) == TOOL
 
 
-def zone_caller_reference(stack: str, zone_name: str, generation: int = 0) -> str:
-    """CallerReference for CreateHostedZone: stable for a stack and zone, bumped per re-creation."""
-    return f"{TOOL}:{stack}:{_digest(zone_name.rstrip('.').lower(), 12)}:{generation}"
+def zone_caller_reference(stack: str, zone_name: str, attempt: str | int = 0) -> str:
+    """CallerReference for CreateHostedZone: the stack and zone, then the setup attempt (its flow
+    run id), so a retry within one setup reuses it and a setup after a cleanup gets a new one
+    (Route53 never accepts a reference twice, even after the zone is deleted)."""
+    return f"{TOOL}:{stack}:{_digest(zone_name.rstrip('.').lower(), 12)}:{attempt}"[:128]
+
+
+def zone_reference_prefix(stack: str, zone_name: str) -> str:
+    """What every CallerReference of this stack's zone starts with (marks a zone as ours)."""
+    return f"{TOOL}:{stack}:{_digest(zone_name.rstrip('.').lower(), 12)}:"
 
 
 def certificate_idempotency_token(stack: str, domain: str, sans: tuple[str, ...]) -> str:

@@ -29,13 +29,16 @@ def zone_resource(zone: HostedZoneState) -> StackResource:
     )
 
 
-def delegation_resource(root_zone: HostedZoneState, zone: HostedZoneState) -> StackResource:
-    """The NS record set in the root zone; ours when we made the subdomain zone it points at."""
+def delegation_resource(
+    root_zone: HostedZoneState, zone: HostedZoneState, *, added: bool = False
+) -> StackResource:
+    """The NS record set in the root zone; ours when we made the subdomain zone it points at,
+    or when this stack wrote it (`added`: to an adopted zone)."""
     return StackResource(
         kind=Kind.DELEGATION,
         id=f"{root_zone.zone_id}/{zone.name}/NS",
         name=zone.name,
-        owned=zone.owned,
+        owned=zone.owned or added,
         details={"root_zone_id": root_zone.zone_id, "root": root_zone.name},
     )
 

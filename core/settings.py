@@ -60,6 +60,21 @@ class Settings(BaseSettings):
         default=300.0,
         description="Wait for the ALB controller's admission webhooks to answer Ingress writes.",
     )
+    lock_lease_seconds: Seconds = Field(
+        default=60.0,
+        le=3600,
+        description="Lease of a stack's lock: a holder that stops renewing it (killed) blocks "
+        "other runs of the stack at most this long.",
+    )
+    lock_poll_seconds: Seconds = Field(
+        default=2.0, description="Delay between looks at a stack's lock while waiting for it."
+    )
+    lock_log_interval_seconds: Seconds = Field(
+        default=15.0, description="How often a run waiting for a stack's lock says who holds it."
+    )
+    lock_timeout_seconds: Seconds = Field(
+        default=3600.0, description="Wait for another run of the stack to release its lock."
+    )
 
     @field_validator("dns_nameservers", mode="before")
     @classmethod

@@ -158,6 +158,12 @@ class StackOptions(_Model):
         "(e.g. kubeflow-manifests deployments/add-ons/load-balancer).",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags for AWS resources.")
+    adopt_zone: bool = Field(
+        default=False,
+        description="Use a public hosted zone of the subdomain that kubeflow-alb did not create: "
+        "setup writes its records into it and delegates the root domain to it; cleanup removes "
+        "those records (and a delegation it added) but never the zone. Default: refuse it.",
+    )
 
     @field_validator("name")
     @classmethod

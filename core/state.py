@@ -27,6 +27,11 @@ class Kind(StrEnum):
     HTTPS_ANSWER = "https-answer"
 
 
+#: Kinds whose ownership a later run cannot see (an NS record the stack wrote looks like any
+#: other): once recorded as the stack's, they stay its own.
+_STICKY = frozenset({Kind.DELEGATION})
+
+
 class StackResource(BaseModel):
     """One resource: what it is, its id, and whether this stack created it (owned) or adopted it."""
 
@@ -53,11 +58,20 @@ class StackRecord(BaseModel):
     spec: dict[str, object] = Field(default_factory=dict)
     phase: str = Field(default="new", description="new, setting-up, ready, cleaning-up, deleted.")
     resources: tuple[StackResource, ...] = ()
+    # The world the ids belong to (empty until a run binds the record; see core.world).
+    account: str = Field(default="", description="AWS account id of every resource.")
+    partition: str = Field(default="", description="AWS partition (aws, aws-cn, aws-us-gov).")
+    region: str = Field(default="", description="AWS region of the cluster.")
+    cluster_arn: str = Field(default="", description="ARN of the EKS cluster.")
+    dashboard_url: str = Field(default="", description="The Kubeflow dashboard, once ready.")
 
     def with_resources(self, *items: StackResource) -> StackRecord:
         """Add or replace resources (matched by kind and id), keeping the order of first sight."""
         merged = {item.key: item for item in self.resources}
         for item in items:
+            before = merged.get(item.key)
+            if before is not None and before.owned and item.kind in _STICKY:
+                item = item.model_copy(update={"owned": True})  # a re-run found ours in place
             merged[item.key] = item
         return self.model_copy(update={"resources": tuple(merged.values())})
 

@@ -165,7 +165,9 @@ def _delegate(
     upserts: list[PrefectFuture[Any]] = []
     if root is not None and run.doing(Kind.DELEGATION):
         upsert = ensure_delegation.submit(run.ctx, root.zone_id, zone)
-        run.recorder.track(upsert, as_=records.delegation_resource(root, zone))
+        run.recorder.track(
+            upsert, as_=lambda change: records.delegation_resource(root, zone, added=change.changed)
+        )
         upserts.append(upsert)
     elif root is None and (run.doing(Kind.HOSTED_ZONE) or certifying):
         publish_markdown(

@@ -19,6 +19,7 @@ from flows.recording import Recorder
 from flows.reporting import publish_table
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
+from tasks.aws.world import bind_observed, check_observed_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.observe import observe_stack
@@ -54,6 +55,7 @@ def check_drift(
     cluster = observe_cluster(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=record)
+    check_observed_world(record, seen, region=spec.region)  # a block of another account: refused
     result = stack_plan(spec, seen)
     _publish(spec.name, result, "Drift check")
     outputs: dict[str, Any] = {"stack": spec.name, "drifted": list(drifted_names(result))}
@@ -68,6 +70,7 @@ def check_drift(
             # Under the lock the stack may have changed since the check: plan it again.
             store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
             seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
+            bind_observed(store, seen, cluster, region=spec.region)
             todo = stack_plan(spec, seen)
             applied = apply_plan(
                 spec, ctx=ctx, target=target, seen=seen, result=todo, recorder=Recorder(store)

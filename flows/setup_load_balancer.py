@@ -18,6 +18,7 @@ from flows.reporting import publish_api_calls, publish_link, publish_markdown, p
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
+from tasks.aws.world import bind_observed
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
@@ -30,6 +31,7 @@ def setup_load_balancer(
     spec: StackSpec,
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
+    adopt_block: bool = False,
 ) -> dict[str, str]:
     """Expose Kubeflow over an ALB with HTTPS: zone, delegation, certificates, IAM, controller,
     Ingress, DNS record, and a check that the dashboard answers. Re-running converges.
@@ -38,13 +40,17 @@ def setup_load_balancer(
         spec: the stack: the original guide's config.yaml shape plus kubeflow-alb options.
         aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
+        adopt_block: move a block saved in another AWS account or cluster to this one (its old
+            ids are forgotten; they stay in the other world).
     """
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block)
     with stack_lock(spec.name):
-        return _setup(spec, ctx, kube_access)
+        return _setup(spec, ctx, kube_access, adopt_block=adopt_block)
 
 
-def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[str, str]:
+def _setup(
+    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt_block: bool
+) -> dict[str, str]:
     logger = get_run_logger()
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
@@ -63,7 +69,9 @@ def _setup(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess) -> dict[st
 
     # Observe every item, plan, and publish the plan: apply carries out exactly this plan.
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
-    # What the observation shows that setup must refuse: still nothing is made.
+    # What the observation shows that setup must refuse: still nothing is made. The block is
+    # bound to this world (account, region, cluster); ids no longer there are dropped.
+    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt_block)
     preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
     recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
     refuse_conflicts(conflicts(spec, seen, recorded=recorded))

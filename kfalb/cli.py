@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="run the cleanup flow")
     _target(cleanup)
     _credentials(cleanup)
+    cleanup.add_argument(
+        "--adopt-block",
+        action="store_true",
+        help="move a block saved in another AWS account or cluster here (forgets its old ids)",
+    )
     cleanup.set_defaults(handler=_cleanup)
 
     drift = commands.add_parser("drift", help="run the drift check (exit 3 on drift)")
@@ -85,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     _credentials(drift)
     drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
     drift.set_defaults(handler=_drift)
+
+    unlock = commands.add_parser(
+        "unlock", help="break a stack's lock by hand (when its holder is gone for good)"
+    )
+    unlock.add_argument("--stack", required=True, help="name of the stack")
+    unlock.set_defaults(handler=_unlock)
 
     demo = commands.add_parser("demo", help="the whole job against the bundled sandbox")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
@@ -180,7 +191,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     from kfalb.commands import cleanup
 
     spec = read_spec(args.config) if args.config else None
-    return cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block)
+    return cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
+                   adopt_block=args.adopt_block)  # fmt: skip
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -194,6 +206,12 @@ def _drift(args: argparse.Namespace) -> int:
         remediate=args.remediate,
         credentials_block=args.aws_credentials_block,
     )
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    from kfalb.commands import unlock
+
+    return unlock(args.stack)
 
 
 def _demo(args: argparse.Namespace) -> int:

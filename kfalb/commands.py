@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 from core.errors import DriftDetected
 from core.plan import Action, plan_rows
@@ -39,12 +40,18 @@ def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
     return EXIT_OK
 
 
-def cleanup(*, spec: StackSpec | None, stack: str | None, credentials_block: str | None) -> int:
+def cleanup(
+    *,
+    spec: StackSpec | None,
+    stack: str | None,
+    credentials_block: str | None,
+    adopt_block: bool = False,
+) -> int:
     """Run the cleanup flow and print the leak report; non-zero when something is left."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
     leftovers = cleanup_load_balancer(
-        stack=stack, spec=spec, aws_credentials_block=credentials_block
+        stack=stack, spec=spec, aws_credentials_block=credentials_block, adopt_block=adopt_block
     )
     left = {kind: items for kind, items in leftovers.items() if items}
     if not left:
@@ -82,3 +89,23 @@ def drift(
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_DRIFT
     return EXIT_OK
+
+
+def unlock(stack: str) -> int:
+    """Break a stack's lock whoever holds it, and say whose it was."""
+    from tasks.stack_lock import break_lock
+
+    lease = break_lock(stack)
+    if lease is None:
+        print(f"Stack {stack} is not locked.")
+        return EXIT_OK
+    print(
+        f"kfalb: warning: broke the lock of stack {stack}, {lease.describe(_now())}. If that run "
+        "is still alive, two runs may now change the stack at once.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

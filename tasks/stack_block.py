@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import ClassVar, cast
+from typing import Any, ClassVar
 
+import yaml
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from core.desired import dashboard_url
 from core.naming import require_stack_name
+from core.settings import get_settings
+from core.spec import parse_spec
 from core.state import Kind, StackRecord, StackResource
+from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
+
+
+class ResourceEntry(BaseModel):
+    """One resource of the stack, as the block page shows it."""
+
+    kind: str = Field(description="What it is: hosted-zone, certificate, iam-role, ...")
+    id: str = Field(description="ARN, zone id, or namespace/name.")
+    name: str = Field(default="", description="Human name (domain, record, object name).")
+    owned: bool = Field(description="True when the stack created it; cleanup removes only these.")
+    status: str = Field(default="", description="Last status seen (e.g. ISSUED, active).")
+    details: list[str] = Field(
+        default_factory=list, description="Extra facts cleanup needs, as key=value."
+    )
 
 
 class LoadBalancerStack(Block):
     """Every AWS and Kubernetes resource of one kubeflow-alb stack, and whether the stack owns it.
 
     Saved by the setup flow after each step, read by the cleanup and drift-check flows.
-    The block document is named after the stack.
+    The block document is named after the stack; its ids belong to the account and cluster it
+    names, and runs elsewhere refuse it.
     """
 
     _block_type_name: ClassVar[str] = "Load Balancer Stack"
@@ -33,7 +49,51 @@ class LoadBalancerStack(Block):
         "names and ownership, kept by the setup flow for cleanup and drift checks."
     )
 
-    record: StackRecord = Field(description="The stack's resources and phase.")
+    stack: str = Field(description="The stack's name (its ownership mark).")
+    phase: str = Field(default="new", description="new, setting-up, ready or cleaning-up.")
+    dashboard_url: str = Field(
+        default="", title="Dashboard URL", description="Kubeflow, once ready."
+    )
+    account: str = Field(default="", title="AWS account", description="Account of every resource.")
+    partition: str = Field(default="", title="AWS partition", description="aws, aws-cn, ...")
+    region: str = Field(default="", title="AWS region", description="Region of the cluster.")
+    cluster_arn: str = Field(default="", title="EKS cluster ARN", description="The cluster.")
+    resources: list[ResourceEntry] = Field(
+        default_factory=list, description="Every resource, in the order setup made or found it."
+    )
+    spec_yaml: str = Field(default="", title="Spec", description="The stack's config (YAML).")
+
+    @classmethod
+    def from_record(cls, record: StackRecord) -> LoadBalancerStack:
+        spec = yaml.safe_dump(record.spec, sort_keys=False) if record.spec else ""
+        entries = [
+            ResourceEntry(kind=item.kind.value, id=item.id, name=item.name, owned=item.owned,
+                          status=item.status,
+                          details=[f"{key}={value}" for key, value in item.details.items()])
+            for item in record.resources
+        ]  # fmt: skip
+        return cls(stack=record.stack, phase=record.phase, dashboard_url=record.dashboard_url,
+                   account=record.account, partition=record.partition, region=record.region,
+                   cluster_arn=record.cluster_arn, resources=entries, spec_yaml=spec)  # fmt: skip
+
+
+def _record_from(data: dict[str, Any]) -> StackRecord:
+    """The record in a block document: typed fields, or the single JSON field of before."""
+    if "record" in data:  # written by an earlier version
+        return StackRecord.model_validate(data["record"])
+    entries = [ResourceEntry.model_validate(item) for item in data.get("resources") or []]
+    spec = yaml.safe_load(data.get("spec_yaml") or "") or {}
+    resources = tuple(
+        StackResource(kind=Kind(entry.kind), id=entry.id, name=entry.name, owned=entry.owned,
+                      status=entry.status,
+                      details=dict(detail.partition("=")[::2] for detail in entry.details))
+        for entry in entries
+    )  # fmt: skip
+    return StackRecord(stack=data["stack"], spec=spec, phase=data.get("phase", "new"),
+                       resources=resources, dashboard_url=data.get("dashboard_url", ""),
+                       account=data.get("account", ""), partition=data.get("partition", ""),
+                       region=data.get("region", ""),
+                       cluster_arn=data.get("cluster_arn", ""))  # fmt: skip
 
 
 class StackStore:
@@ -66,10 +126,19 @@ class StackStore:
                 record = record.without(kind, resource_id)
             return self._save(record)
 
+    def replace(self, record: StackRecord) -> StackRecord:
+        """Save a record re-bound or pruned elsewhere (core.world) in place of this one."""
+        with self._lock:
+            return self._save(record)
+
     def set_phase(self, phase: str, *resources: StackResource) -> StackRecord:
         """Set the phase, adding or replacing resources in the same save (one round trip)."""
         with self._lock:
-            return self._save(self._record.with_resources(*resources).in_phase(phase))
+            record = self._record.with_resources(*resources).in_phase(phase)
+            if phase == "ready" and not record.dashboard_url and record.spec:
+                url = dashboard_url(parse_spec(dict(record.spec)), get_settings().https_port)
+                record = record.model_copy(update={"dashboard_url": url})
+            return self._save(record)
 
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)
@@ -81,25 +150,27 @@ def load_record(stack: str) -> StackRecord | None:
     """The saved record of a stack, or None when no block of that name exists."""
     if stack:  # a flow parameter: checked before it becomes a block name
         require_stack_name(stack, source="stack")
-    try:
-        block = cast(LoadBalancerStack, LoadBalancerStack.load(stack))
-    except ValueError:
-        return None
-    return block.record
+    with get_client(sync_client=True) as client:
+        try:
+            document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
+        except ObjectNotFound:
+            return None
+    return _record_from(dict(document.data))
 
 
 def save_record(record: StackRecord) -> None:
     """Save the record as the block named after its stack (overwriting)."""
-    LoadBalancerStack(record=record).save(record.stack, overwrite=True)
+    LoadBalancerStack.from_record(record).save(record.stack, overwrite=True)
 
 
 def delete_record(stack: str) -> bool:
     """Delete the block of a stack; False when there was none."""
-    try:
-        LoadBalancerStack.load(stack)
-    except ValueError:
-        return False
-    LoadBalancerStack.delete(stack)
+    with get_client(sync_client=True) as client:
+        try:
+            document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
+            client.delete_block_document(document.id)
+        except ObjectNotFound:
+            return False
     return True
 
 
@@ -116,19 +187,19 @@ def saved_stacks() -> list[str]:
 
 
 def lock_name(stack: str) -> str:
-    """The Prefect global concurrency limit that serialises runs changing one stack."""
+    """The Prefect global concurrency limit earlier versions serialised a stack's runs with."""
     require_stack_name(stack, source="stack")  # never an unchecked name in a limit's name
     return f"kubeflow-alb-stack-{stack}"
 
 
-@contextmanager
-def stack_lock(stack: str, *, timeout: float = 3600.0) -> Iterator[None]:
-    """Hold the stack's one slot: setup, cleanup and remediation of a stack never overlap."""
-    name = lock_name(stack)
+def remove_lock_leftovers(stack: str) -> list[str]:
+    """Remove what locking left of a cleaned-up stack: the concurrency limit of earlier versions
+    (the lease variable goes with its holder). Returns the names removed."""
+    removed = []
     with get_client(sync_client=True) as client:
         try:
-            client.read_global_concurrency_limit_by_name(name)
+            client.delete_global_concurrency_limit_by_name(lock_name(stack))
+            removed.append(lock_name(stack))
         except ObjectNotFound:
-            client.upsert_global_concurrency_limit_by_name(name, limit=1)
-    with concurrency(name, occupy=1, timeout_seconds=timeout, strict=True):
-        yield
+            pass
+    return removed

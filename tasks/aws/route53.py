@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from prefect.context import FlowRunContext
 
 from core import naming
 from core.dnsnames import normalise
@@ -36,6 +38,7 @@ __all__ = [
     "ensure_hosted_zone",
     "find_root_zone",
     "find_subdomain_zone",
+    "preflight_subdomain_zone",
     "observe_delegation",
     "observe_hosted_zone",
     "observe_record_set",
@@ -44,9 +47,6 @@ __all__ = [
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_route53.type_defs import TagTypeDef
-
-#: Re-creations of a zone a stack may go through; AWS never accepts a CallerReference twice.
-MAX_GENERATIONS = 50
 
 
 def _public_zones_named(r53: Route53Client, name: str) -> list[dict[str, Any]]:
@@ -110,8 +110,17 @@ def _read_zone(
 
 
 def _reference_prefix(spec: StackSpec) -> str:
-    """The CallerReference of this stack's subdomain zone without its generation."""
-    return naming.zone_caller_reference(spec.name, spec.subdomain, 0).rsplit(":", 1)[0] + ":"
+    """The CallerReference of this stack's subdomain zone without its setup attempt."""
+    return naming.zone_reference_prefix(spec.name, spec.subdomain)
+
+
+def setup_attempt() -> str:
+    """What tells one setup from another: its flow run id (kept by retries within the run);
+    outside a flow run, the time of the call in milliseconds."""
+    run = FlowRunContext.get()
+    if run is not None and run.flow_run is not None:
+        return str(run.flow_run.id)
+    return f"t{time.time_ns() // 1_000_000}"
 
 
 def find_subdomain_zone(
@@ -159,6 +168,25 @@ def _sync_tags(r53: Route53Client, zone: HostedZoneState, spec: StackSpec) -> Ho
     return zone.model_copy(update={"tags": {**zone.tags, **spec.tags}, "owned": True})
 
 
+def refuse_foreign_zone(zone: HostedZoneState | None, spec: StackSpec) -> HostedZoneState | None:
+    """The zone, unless it is someone else's and the spec does not ask to adopt it."""
+    if zone is not None and not zone.owned and not spec.stack.adopt_zone:
+        raise PreflightError(
+            f"Hosted zone {zone.zone_id} ({zone.name}) exists and was not created by kubeflow-alb "
+            f"stack {spec.name}. Set stack.adoptZone: true to use it (setup then writes records "
+            "into it and delegates the root domain to it; cleanup removes those, never the "
+            "zone), or remove it, or use another subdomain. Nothing was changed."
+        )
+    return zone
+
+
+@aws_task
+def preflight_subdomain_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
+    """Read only: the subdomain's zone if there is one; refuse a zone kubeflow-alb did not create
+    unless `stack.adoptZone` is set."""
+    return refuse_foreign_zone(find_subdomain_zone(client(ctx, "route53"), spec), spec)
+
+
 @aws_task
 def find_root_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
     """Find the root domain's public hosted zone (by id when given, else by name).
@@ -200,49 +228,50 @@ def observe_hosted_zone(
 
 @aws_task
 def ensure_hosted_zone(
-    ctx: AwsContext, spec: StackSpec, *, settings: Settings | None = None
+    ctx: AwsContext,
+    spec: StackSpec,
+    *,
+    settings: Settings | None = None,
+    attempt: str | None = None,
 ) -> HostedZoneState:
     """Make sure the subdomain has a public hosted zone: reuse ours, adopt a pre-existing one,
-    or create it with a deterministic CallerReference and the stack's ownership tags."""
+    or create it with the stack's ownership tags and a CallerReference of this setup (one
+    CreateHostedZone, however often the stack was set up and cleaned up before)."""
     r53, log = client(ctx, "route53"), run_logger()
-    zone = find_subdomain_zone(r53, spec)
+    zone = refuse_foreign_zone(find_subdomain_zone(r53, spec), spec)
     if zone is not None and not zone.owned:
-        log.info("Using pre-existing hosted zone %s for %s (not ours)", zone.zone_id, zone.name)
+        log.info("Using pre-existing hosted zone %s for %s (not ours; stack.adoptZone)",
+                 zone.zone_id, zone.name)  # fmt: skip
         return zone
     if zone is not None:
         return _sync_tags(r53, zone, spec)
-    for generation in range(MAX_GENERATIONS):
-        reference = naming.zone_caller_reference(spec.name, spec.subdomain, generation)
-        try:
-            created = r53.create_hosted_zone(
-                Name=spec.subdomain,
-                CallerReference=reference,
-                HostedZoneConfig={
-                    "Comment": f"kubeflow-alb stack {spec.name}",
-                    "PrivateZone": False,
-                },
-            )
-        except ClientError as error:
-            if error_code(error) != "HostedZoneAlreadyExists":
-                raise
-            # Either a concurrent run made it (find it), or the reference was used by a zone
-            # since deleted: AWS never forgets a CallerReference, so take the next generation.
-            zone = find_subdomain_zone(r53, spec)
-            if zone is not None:
-                return _sync_tags(r53, zone, spec) if zone.owned else zone
-            continue
-        zone_id = zone_id_of(created["HostedZone"]["Id"])
-        log.info("Created hosted zone %s for %s", zone_id, spec.subdomain)
-        state = _read_zone(r53, zone_id, spec=spec, tags={})
-        if state is None:
-            raise AwsError(f"Hosted zone {zone_id} vanished right after it was created.")
-        state = _sync_tags(r53, state, spec)
-        wait_insync(r53, created["ChangeInfo"]["Id"], settings=settings or get_settings())
-        return state
-    raise AwsError(
-        f"Could not create a hosted zone for {spec.subdomain}: CallerReferences of "
-        f"{MAX_GENERATIONS} generations are used up; set a new stack.name."
-    )
+    reference = naming.zone_caller_reference(spec.name, spec.subdomain, attempt or setup_attempt())
+    try:
+        created = r53.create_hosted_zone(
+            Name=spec.subdomain,
+            CallerReference=reference,
+            HostedZoneConfig={"Comment": f"kubeflow-alb stack {spec.name}", "PrivateZone": False},
+        )
+    except ClientError as error:
+        if error_code(error) != "HostedZoneAlreadyExists":
+            raise
+        # This setup made it already (a lost response, retried), or a concurrent run did.
+        zone = find_subdomain_zone(r53, spec)
+        if zone is not None:
+            return _sync_tags(r53, zone, spec) if zone.owned else zone
+        raise AwsError(
+            f"Route53 refuses CallerReference {reference} for {spec.subdomain}: this setup made a "
+            "zone with it that is gone now. Run setup again (a new run uses a new reference).",
+            code="HostedZoneAlreadyExists",
+        ) from None
+    zone_id = zone_id_of(created["HostedZone"]["Id"])
+    log.info("Created hosted zone %s for %s", zone_id, spec.subdomain)
+    state = _read_zone(r53, zone_id, spec=spec, tags={})
+    if state is None:
+        raise AwsError(f"Hosted zone {zone_id} vanished right after it was created.")
+    state = _sync_tags(r53, state, spec)
+    wait_insync(r53, created["ChangeInfo"]["Id"], settings=settings or get_settings())
+    return state
 
 
 @aws_task

@@ -239,3 +239,20 @@ def test_an_unused_backend_group_is_ours_only_if_the_stack_installed_the_control
     assert leftovers(survey, None)["load-balancer"] == []
     (item,) = kept(survey, None)
     assert (item.kind, item.resource) == ("load-balancer", "sg-backend")
+
+
+def test_the_delegation_to_an_adopted_zone_is_ours_when_the_stack_wrote_it() -> None:
+    from core.records import delegation_resource
+
+    delegation = RecordSetState(name="platform.example.com", type="NS", ttl=300, values=NS)
+    adopted = ZONE.model_copy(update={"owned": False})
+    survey = Survey(stack=STACK, zone=adopted, root_zone_id="ZROOT", delegation=delegation)
+    root = HostedZoneState(zone_id="ZROOT", name="example.com", name_servers=NS)
+    found = delegation_resource(root, adopted)  # it was there before setup
+    assert not found.owned
+    assert delegated_zone(survey, _record(found)) is None
+    written = delegation_resource(root, adopted, added=True)
+    assert delegated_zone(survey, _record(written)) == adopted
+    # A later setup finds it in place (nothing to add): it is still the stack's.
+    again = _record(written).with_resources(found)
+    assert again.resources[0].owned

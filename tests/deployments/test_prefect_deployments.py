@@ -138,8 +138,11 @@ def test_deployments_set_up_check_drift_and_clean_up_a_stack(
     _expect(deployed, setup_id, "COMPLETED")
     blocks = api.block_documents(STACK_BLOCK_TYPE)
     assert set(blocks) == {STACK}
-    record = blocks[STACK]["data"]["record"]
+    record = blocks[STACK]["data"]  # typed, flat fields (the UI shows them as such)
     assert record["phase"] == "ready"
+    assert record["account"]
+    assert record["cluster_arn"].endswith(":cluster/kubeflow")
+    assert record["dashboard_url"].startswith(f"https://kubeflow.{SUB}")
     assert {item["kind"] for item in record["resources"]} >= {
         "hosted-zone", "certificate", "subnet-tag", "iam-role", "ingress", "dns-record",
     }  # fmt: skip

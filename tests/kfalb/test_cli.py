@@ -37,3 +37,10 @@ def test_drift_fleet_and_stack_are_exclusive(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["drift", "--all", "--stack", "x"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_unlock_refuses_a_stack_name_that_is_no_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["unlock", "--stack", "../../etc/passwd"]) == 2
+    err = capsys.readouterr().err
+    assert "'../../etc/passwd' is not a stack name" in err
+    assert "Traceback" not in err

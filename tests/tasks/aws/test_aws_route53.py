@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from core import naming
@@ -56,7 +58,7 @@ def test_ensure_creates_a_tagged_zone_once(ctx, spec, root_zone_id, boto, mutati
     zone = route53.ensure_hosted_zone.fn(ctx, spec)
     assert zone.owned
     assert zone.name == "platform.example.com"
-    assert zone.caller_reference == naming.zone_caller_reference(spec.name, spec.subdomain, 0)
+    assert zone.caller_reference.startswith(naming.zone_reference_prefix(spec.name, spec.subdomain))
     tags = boto("route53").list_tags_for_resource(
         ResourceType="hostedzone", ResourceId=zone.zone_id
     )
@@ -68,14 +70,27 @@ def test_ensure_creates_a_tagged_zone_once(ctx, spec, root_zone_id, boto, mutati
     assert again[0].zone_id == zone.zone_id
 
 
-def test_pre_existing_zone_is_adopted_not_duplicated(ctx, spec, root_zone_id, boto, mutations):
+def test_pre_existing_zone_is_refused_unless_adopted(ctx, spec, root_zone_id, boto, mutations):
     existing = boto("route53").create_hosted_zone(Name=spec.subdomain, CallerReference="theirs")
+    zone_id = existing["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    refused: list = []
+
+    def refuse() -> None:
+        for attempt in (route53.preflight_subdomain_zone.fn, route53.ensure_hosted_zone.fn):
+            with pytest.raises(PreflightError, match="Set stack.adoptZone: true") as error:
+                attempt(ctx, spec)
+            refused.append(str(error.value))
+
+    assert mutations(refuse) == []
+    assert all(f"Hosted zone {zone_id} (platform.example.com) exists" in text for text in refused)
+
+    adopting = spec.model_copy(update={"stack": spec.stack.model_copy(update={"adopt_zone": True})})
     found: list = []
-    assert mutations(lambda: found.append(route53.ensure_hosted_zone.fn(ctx, spec))) == []
-    assert found[0].zone_id == existing["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    assert mutations(lambda: found.append(route53.ensure_hosted_zone.fn(ctx, adopting))) == []
+    assert found[0].zone_id == zone_id
     assert not found[0].owned
     with pytest.raises(OwnershipError, match="left as it is"):
-        route53.delete_hosted_zone.fn(ctx, spec)
+        route53.delete_hosted_zone.fn(ctx, adopting)
 
 
 def test_untagged_zone_with_our_caller_reference_is_ours_and_gets_tagged(
@@ -88,14 +103,43 @@ def test_untagged_zone_with_our_caller_reference_is_ours_and_gets_tagged(
     assert zone.tags == spec.tags
 
 
-def test_used_caller_reference_moves_to_the_next_generation(ctx, spec, root_zone_id, boto):
-    # Route53 refuses a CallerReference used by a zone that was deleted since.
-    first = route53.ensure_hosted_zone.fn(ctx, spec)
+def test_each_setup_after_a_cleanup_creates_its_zone_with_one_call(
+    ctx, spec, root_zone_id, boto, mutations
+):
+    # Route53 refuses a CallerReference used by a zone that was deleted since: every setup
+    # (its attempt: the flow run id) has a reference of its own.
+    zones = []
+
+    def setup(attempt: str) -> None:
+        zones.append(route53.ensure_hosted_zone.fn(ctx, spec, attempt=attempt))
+
+    for cycle in range(10):
+        calls = mutations(functools.partial(setup, f"run-{cycle}"))
+        assert calls.count("route53:CreateHostedZone") == 1, (cycle, calls)
+        assert zones[-1].owned
+        assert route53.delete_hosted_zone.fn(ctx, spec, zone_id=zones[-1].zone_id)
+    assert len({zone.zone_id for zone in zones}) == 10
+
+
+def test_a_retry_within_one_setup_reuses_its_reference(ctx, spec, root_zone_id, boto):
+    first = route53.ensure_hosted_zone.fn(ctx, spec, attempt="run-a")
+    assert first.caller_reference.endswith(":run-a")
     boto("route53").delete_hosted_zone(Id=first.zone_id)
-    second = route53.ensure_hosted_zone.fn(ctx, spec)
-    assert second.zone_id != first.zone_id
-    assert second.caller_reference == naming.zone_caller_reference(spec.name, spec.subdomain, 1)
-    assert second.owned
+    # The same attempt again: Route53 says the reference was used; the zone is gone, so say so.
+    with pytest.raises(AwsError, match="this setup made a zone with it that is gone now"):
+        route53.ensure_hosted_zone.fn(ctx, spec, attempt="run-a")
+
+
+def test_the_attempt_is_the_flow_run(prefect_server):
+    from prefect import flow
+
+    @flow
+    def attempts() -> tuple[str, str]:
+        return route53.setup_attempt(), route53.setup_attempt()
+
+    first, second = attempts(), attempts()
+    assert first[0] == first[1]
+    assert first[0] != second[0]
 
 
 def test_delegation_upserts_only_when_the_ns_set_differs(ctx, spec, root_zone_id, mutations):
