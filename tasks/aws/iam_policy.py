@@ -140,12 +140,14 @@ def observe_policy(
     *,
     document: dict[str, Any] | None = None,
     identity: CallerIdentity | None = None,
+    count_versions: bool = False,
 ) -> PolicyState | None:
     """Read the controller's IAM policy and compare its default version with the bundled one
-    (`identity`: the caller, when already known, saves a call)."""
+    (`identity`: the caller, when already known, saves a call; `count_versions`: one more
+    call, for what the plan does not need)."""
     arn, desired = _target(ctx, spec, document, identity)
     iam = client(ctx, "iam")
-    return read_policy(iam, arn, stack=spec.name, document=desired, count_versions=False)
+    return read_policy(iam, arn, stack=spec.name, document=desired, count_versions=count_versions)
 
 
 @aws_task
