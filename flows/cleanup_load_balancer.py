@@ -19,6 +19,7 @@ from core.resources import ClusterState, RecordChange, ValidationZones
 from core.spec import StackSpec
 from core.state import Kind, StackRecord
 from flows.cleanup_survey import survey_stack
+from flows.outcomes import expected_outcomes
 from flows.reporting import publish_api_calls, publish_markdown, publish_table
 from tasks.aws.acm import delete_certificate
 from tasks.aws.clients import AwsContext, api_calls
@@ -42,6 +43,7 @@ from tasks.stack_block import StackStore, delete_record, load_record, stack_lock
 
 
 @flow(name="cleanup-load-balancer", log_prints=False)
+@expected_outcomes
 def cleanup_load_balancer(
     stack: str | None = None,
     spec: StackSpec | None = None,
