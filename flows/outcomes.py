@@ -18,6 +18,9 @@ from core.errors import KfalbError
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: Log record attribute on the outcome line, so the command (which prints it) can hold it back.
+OUTCOME_MARK = "kfalb_outcome"
+
 #: Prefect's run loggers: task and flow engines log a failure there with its traceback.
 RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 
@@ -60,7 +63,7 @@ def expected_outcomes(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except KfalbError as error:
-            get_run_logger().error("%s", error.message)
+            get_run_logger().error("%s", error.message, extra={OUTCOME_MARK: True})
             return failed(error)
 
     _resolve_signature(run, fn)
