@@ -9,8 +9,9 @@ from pathlib import Path
 
 from core.settings import get_settings
 from core.spec import load_spec
+from tasks.bundled import EXAMPLES, bundled_path
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sandbox.yaml"
+EXAMPLE = bundled_path(EXAMPLES, "sandbox.yaml")
 STATE_DIR = Path(".kfalb-sandbox")
 
 
