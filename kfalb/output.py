@@ -101,8 +101,13 @@ def _is_bug(record: logging.LogRecord) -> bool:
     return error is not None and not isinstance(error, KfalbError)
 
 
+#: Longest step outcome shown; the full message is in the run's logs (and with -v).
+OUTCOME_WIDTH = 160
+
+
 def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= OUTCOME_WIDTH else line[: OUTCOME_WIDTH - 1] + "…"
 
 
 def configure(*, verbose: bool, stream: TextIO | None = None) -> None:

@@ -98,3 +98,13 @@ def test_retries_and_warnings_are_one_line_each() -> None:
         "  ↻ ensure-zone: throttled (retrying)",
         "  ! ensure-zone: Policy has an old default version",
     ]
+
+
+def test_a_long_outcome_is_cut_to_one_short_line() -> None:
+    lines = _console(
+        _record("prefect.task_runs", "Controller installed: " + "x" * 500 + "\nsecond line"),
+        _record("prefect.task_runs", "Finished in state Completed()"),
+    )
+    assert len(lines) == 1
+    assert lines[0].endswith("…")
+    assert len(lines[0]) < 200
