@@ -34,10 +34,18 @@ def show(stack: str, result: Plan, *, output: str, command: str) -> None:
     print(f"\n{summary_line(stack, result)}")
 
 
+def _one_line_errors() -> None:
+    """Expected errors without tracebacks in the run logs of every flow this command starts."""
+    from flows.outcomes import install_one_line_errors
+
+    install_one_line_errors()
+
+
 def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
     """Run the setup flow and print the dashboard URL."""
     from flows.setup_load_balancer import setup_load_balancer
 
+    _one_line_errors()
     try:
         outputs = setup_load_balancer(spec=spec, aws_credentials_block=credentials_block)
     except (SpecError, PreflightError):
@@ -89,6 +97,7 @@ def drift(
     """Run the drift check (one stack, or every saved stack); exit 3 on drift."""
     from flows.check_drift import check_drift, check_drift_fleet
 
+    _one_line_errors()
     if output == "json" and fleet:
         raise SpecError("--output json takes one stack (--stack or --config), not --all")
     if stack and spec is None:
