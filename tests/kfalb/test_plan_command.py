@@ -38,3 +38,31 @@ def test_plan_of_a_new_stack_exits_3_with_one_json_document(
     assert text.splitlines()[1].startswith("create")
     assert "Stack platform-example-com: " in text
     assert "to create" in text
+
+
+def test_drift_json_names_the_tampered_item_and_exits_3(
+    sandbox_world: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.setup_load_balancer import setup_load_balancer
+    from tests.tamper import keep_first_certificate
+
+    world = sandbox_world()
+    from core.spec import load_spec
+
+    stack = load_spec(EXAMPLE.read_text())
+    setup_load_balancer(spec=stack)
+    capsys.readouterr()
+    kept = keep_first_certificate(world)
+
+    assert main(["drift", "--stack", stack.name, "--output", "json"]) == 3
+    document = json.loads(capsys.readouterr().out)
+    assert document["command"] == "drift"
+    (changed,) = [c for c in document["changes"] if c["action"] != "keep"]
+    assert changed["kind"] == "ingress"
+    (difference,) = changed["differences"]
+    assert difference["found"] == kept  # the full ARN, not abbreviated
+
+    assert main(["drift", "--stack", stack.name]) == 3
+    err = capsys.readouterr().err
+    assert f"Stack {stack.name} drifted" in err
+    assert "Traceback" not in err
