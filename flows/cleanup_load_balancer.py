@@ -39,6 +39,7 @@ from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.controller import delete_controller
 from tasks.k8s.ingress import delete_ingress
+from tasks.schedules import pause_drift_schedules
 from tasks.stack_block import StackStore, delete_record, load_record, stack_lock
 
 
@@ -118,6 +119,8 @@ def _cleanup(
         raise incomplete(spec.name, left)
     if store is not None:
         delete_record(spec.name)
+    # Its scheduled drift checks would now fail every hour: pause them (resumable).
+    pause_drift_schedules(spec.name)
     logger.info("Stack %s is gone (%d mutating AWS calls)", spec.name, calls.mutating)
     return left
 
