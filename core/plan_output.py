@@ -123,3 +123,19 @@ def summary_line(stack: str, result: Plan) -> str:
         f"Stack {stack}: {found['create']} to create, {found['update']} to change, "
         f"{found['keep']} in place."
     )
+
+
+def drift_text(stack: str, result: Plan) -> str:
+    """Plain text for a notification: one line per drifted item with what differs (full values)."""
+    if result.converged:
+        return f"Stack {stack}: no drift."
+    lines = [f"Stack {stack}: {len(result.drift)} of {len(result.changes)} items drifted."]
+    for change in result.drift:
+        item = f"{change.item.kind.value} {change.item.key}"
+        if change.action is Action.CREATE:
+            lines.append(f"- {item}: missing")
+        for diff in change.differences:
+            lines.append(
+                f"- {item}: {diff.field} should be {diff.expected}, is {diff.found or '(none)'}"
+            )
+    return "\n".join(lines)

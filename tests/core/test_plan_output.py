@@ -66,3 +66,13 @@ def test_long_values_keep_both_ends() -> None:
     assert len(short) == 21
     assert short.startswith("xxxxxxxxxx…")
     assert short.endswith("y" * 10)
+
+
+def test_drift_text_is_one_readable_line_per_drifted_item() -> None:
+    from core.plan_output import drift_text
+
+    assert drift_text("s", _plan()).splitlines() == [
+        "Stack s: 2 of 4 items drifted.",
+        f"- ingress istio-system/istio-ingress: certificate-arn should be {ARN}, is {ARN}-old",
+        "- dns-record *.platform.example.com: missing",
+    ]
