@@ -75,7 +75,12 @@ def wait_until(
         remaining = deadline - now
         if remaining <= 0:
             seen = describe(last) if describe else repr(last)
-            raise WaitTimeout(f"Timed out after {timeout:g}s waiting for {what}; last seen: {seen}")
+            hint = ""
+            if progress and progress.setting:
+                hint = f". To wait longer raise {progress.setting}; re-running resumes the wait"
+            raise WaitTimeout(
+                f"Timed out after {timeout:g}s waiting for {what}; last seen: {seen}{hint}"
+            )
         sleep(max(0.0, min(delay, remaining, next_report - now)))
         delay = min(delay * 1.5, max_interval)
 

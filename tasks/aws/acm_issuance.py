@@ -108,7 +108,8 @@ def wait_for_certificates(
         )
     except WaitTimeout:
         raise WaitTimeout(
-            f"Certificates not ISSUED after {settings.acm_timeout_seconds:g}s:\n"
+            f"Certificates not ISSUED after {settings.acm_timeout_seconds:g}s "
+            "(KFALB_ACM_TIMEOUT_SECONDS; re-running setup resumes the wait):\n"
             + explain(ctx, last, zones)
         ) from None
     if any(state.status != "ISSUED" for state in states):

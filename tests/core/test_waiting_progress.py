@@ -95,3 +95,17 @@ def test_an_immediate_success_says_nothing() -> None:
     lines: list[str] = []
     assert wait_until(lambda: 1, bool, what="x", timeout=5, progress=Progress(lines.append)) == 1
     assert lines == []
+
+
+def test_a_timeout_names_the_setting_that_raises_the_bound() -> None:
+    clock = Clock()
+    with pytest.raises(WaitTimeout) as raised:
+        wait_until(
+            lambda: "provisioning", lambda v: False, what="the ALB", timeout=10, interval=5,
+            describe=str, progress=Progress(lambda _: None, setting="KFALB_ALB_TIMEOUT_SECONDS"),
+            clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+    assert str(raised.value) == (
+        "Timed out after 10s waiting for the ALB; last seen: provisioning. To wait longer raise "
+        "KFALB_ALB_TIMEOUT_SECONDS; re-running resumes the wait"
+    )
