@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from core.resources import ApiCall, ApiCallCounts
 from core.state import StackRecord
+from core.version import package_version
 
 
 def resource_rows(record: StackRecord) -> list[dict[str, str]]:
@@ -54,8 +55,10 @@ def setup_summary(
     dashboard_url: str,
     calls: ApiCallCounts,
     notes: Iterable[str] = (),
+    version: str | None = None,
 ) -> str:
-    """The setup run's summary in markdown, with the dashboard link first."""
+    """The setup run's summary in markdown, with the dashboard link first (and the version of
+    kubeflow-alb that made it: default, the installed one)."""
     created = sum(1 for item in record.resources if item.owned)
     adopted = len(record.resources) - created
     lines = [
@@ -64,6 +67,7 @@ def setup_summary(
         f"Stack **{record.stack}**: {created} resources created or kept by this stack, "
         f"{adopted} pre-existing adopted and left alone by cleanup.",
         f"AWS API calls in this run: {calls.mutating} mutating, {calls.reads} read.",
+        f"Made by kubeflow-alb {version or package_version()}.",
     ]
     notes = list(notes)
     if notes:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     poll_max_interval_seconds: Seconds = Field(
         default=10.0, description="Longest delay between polls (bounds the overshoot of a wait)."
     )
+    progress_interval_seconds: Seconds = Field(
+        default=20.0, description="Seconds between the progress lines of a long wait."
+    )
     acm_timeout_seconds: Seconds = Field(
         default=2700.0, description="Wait for ISSUED certificates."
     )

@@ -21,7 +21,13 @@ _RESERVED_TAG_PREFIXES = ("aws:", "kubernetes.io/", "elbv2.k8s.aws/", "ingress.k
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, alias_generator=to_camel
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=to_camel,
+        # Form titles from the Python names ("Hosted zone id"), not the camelCase aliases
+        # ("Hostedzoneid" is what the Prefect UI showed).
+        field_title_generator=lambda name, _: name.replace("_", " ").capitalize(),
     )
 
 
@@ -142,10 +148,10 @@ class StackOptions(_Model):
         description="Stack name, the ownership mark on every resource. Default: from the subdomain.",
     )
     root_certificate: bool = Field(
-        default=True, description="Also request *.<root domain>, as the original guide does."
+        default=True, description="Also request `*.<root domain>`, as the original guide does."
     )
     record_type: Literal["alias", "cname"] = Field(
-        default="alias", description="*.<subdomain> record: alias A to the ALB, or CNAME."
+        default="alias", description="`*.<subdomain>` record: alias A to the ALB, or CNAME."
     )
     controller: Literal["auto", "install", "skip"] = Field(
         default="auto",

@@ -10,11 +10,13 @@ from prefect.events import emit_event
 
 from core.drift import drift_rows, drifted_names
 from core.errors import DriftDetected, ResourceNotFound
-from core.plan import Plan, plan_rows
+from core.plan import Plan
+from core.plan_output import drift_text, table_rows
 from core.spec import StackSpec, parse_spec
 from core.state import StackRecord
 from flows.apply import apply_plan
 from flows.observing import observe, stack_plan
+from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
 from flows.reporting import publish_table
 from tasks.aws.clients import AwsContext, api_calls
@@ -30,6 +32,7 @@ REMEDIATED_EVENT = "kubeflow-alb.drift.remediated"
 
 
 @flow(name="drift-check", log_prints=False)
+@expected_outcomes
 def check_drift(
     stack: str | None = None,
     spec: StackSpec | None = None,
@@ -96,6 +99,7 @@ def check_drift(
 
 
 @flow(name="drift-check-fleet", log_prints=False)
+@expected_outcomes
 def check_drift_fleet(
     remediate: bool = False,
     aws_credentials_block: str | None = None,
@@ -167,7 +171,7 @@ def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:
 
 def _publish(stack: str, result: Plan, what: str) -> None:
     drifted = len(result.drift)
-    publish_table(stack, "drift", plan_rows(result),
+    publish_table(stack, "drift", table_rows(result),
                   f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
                   "(drifted items first)")  # fmt: skip
 
@@ -181,5 +185,9 @@ def _announce(event: str, stack: str, result: Plan, *, remediate: bool) -> None:
             "prefect.resource.name": stack,
             "kubeflow-alb.stack": stack,
         },  # fmt: skip
-        payload={"drifted": drift_rows(result), "remediate": remediate},
+        payload={
+            "drifted": drift_rows(result),
+            "summary": drift_text(stack, result),
+            "remediate": remediate,
+        },
     )

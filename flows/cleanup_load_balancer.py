@@ -15,6 +15,7 @@ from core.state import StackRecord, StackResource
 from core.world import dropped_summary
 from flows.cleanup_survey import survey_stack
 from flows.cleanup_teardown import take_down
+from flows.outcomes import expected_outcomes
 from flows.reporting import publish_api_calls, publish_markdown, publish_table
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
@@ -22,6 +23,7 @@ from tasks.aws.route53 import find_root_zone
 from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
+from tasks.schedules import pause_drift_schedules
 from tasks.stack_block import (
     StackStore,
     delete_record,
@@ -32,6 +34,7 @@ from tasks.stack_block import (
 
 
 @flow(name="cleanup-load-balancer", log_prints=False)
+@expected_outcomes
 def cleanup_load_balancer(
     stack: str | None = None,
     spec: StackSpec | None = None,
@@ -110,6 +113,8 @@ def _cleanup(
     if store is not None:
         delete_record(spec.name)
     remove_lock_leftovers(spec.name)  # the lease itself goes when the lock is released
+    # Its scheduled drift checks would now fail every hour: pause them (resumable).
+    pause_drift_schedules(spec.name)
     logger.info("Stack %s is gone (%d mutating AWS calls)", spec.name, calls.mutating)
     return left
 

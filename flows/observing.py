@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.drift import drift_plan
 from core.observation import Observation
-from core.plan import Action, Plan, plan_rows
+from core.plan import Action, Plan
+from core.plan_output import table_rows
 from core.resources import ClusterState
 from core.spec import StackSpec
 from core.state import Kind, StackRecord
@@ -53,4 +54,4 @@ def summary(result: Plan) -> str:
 
 def publish_plan(stack: str, result: Plan, *, what: str = "plan", title: str = "Plan") -> None:
     """The plan as a table artifact: the items to create or change first."""
-    publish_table(stack, what, plan_rows(result), f"{title} of stack {stack}: {summary(result)}")
+    publish_table(stack, what, table_rows(result), f"{title} of stack {stack}: {summary(result)}")

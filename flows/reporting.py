@@ -50,8 +50,8 @@ def publish_link(stack: str, url: str) -> None:
     create_link_artifact(
         key=artifact_key(stack, "dashboard"),
         link=url,
-        link_text=f"Kubeflow dashboard ({stack})",
-        description="Where the stack serves Kubeflow",
+        link_text=url,  # the UI shows only the text: the address itself, not a label hiding it
+        description=f"The Kubeflow dashboard of stack {stack}",
     )
 
 

@@ -13,6 +13,7 @@ from core.spec import StackSpec
 from core.state import Kind
 from flows.apply import apply_plan
 from flows.observing import observe, publish_plan, stack_plan, summary
+from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
 from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.aws.clients import AwsContext, api_calls
@@ -27,6 +28,7 @@ from tasks.stack_block import StackStore, stack_lock
 
 
 @flow(name="setup-load-balancer", log_prints=False)
+@expected_outcomes
 def setup_load_balancer(
     spec: StackSpec,
     aws_credentials_block: str | None = None,

@@ -1,9 +1,9 @@
-"""Command line: plan, setup, cleanup, drift, demo and sandbox, all running the same flows."""
+"""Command line: plan, setup, cleanup, drift, stacks, demo and sandbox, all running the same flows."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,22 +11,39 @@ from pathlib import Path
 from core.errors import KfalbError, SpecError
 from core.naming import require_stack_name
 from core.spec import StackSpec, load_spec
+from core.version import package_version
+from kfalb import output
+from kfalb.help_text import (
+    DESCRIPTIONS,
+    EPILOGS,
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_USAGE,
+)
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_DRIFT = 3
+EXIT_DRIFT = EXIT_CHANGES  # kept for callers of the old name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `kfalb`; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("httpx", "httpcore", "werkzeug", "botocore", "urllib3", "kubernetes"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    output.configure(verbose=bool(getattr(args, "verbose", False)))
+    # A busy machine can take well over Prefect's default 20 s to start the temporary server
+    # that commands without PREFECT_API_URL use (seen: setup failing on it under load).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except RuntimeError as error:
+        if "ephemeral Prefect API server" not in str(error):
+            raise
+        print(
+            f"kfalb: {error} Raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run a "
+            "server (`prefect server start`) and set PREFECT_API_URL.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     except SpecError as error:
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -34,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("kfalb: interrupted", file=sys.stderr)
+        print("kfalb: interrupted; re-running the same command resumes", file=sys.stderr)
         return 130
 
 
@@ -60,22 +77,35 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kfalb",
         description="Expose Kubeflow on EKS over an AWS ALB with HTTPS, and take it down again.",
+        epilog="`kfalb COMMAND --help` shows each command's example and exit codes.",
     )
+    parser.add_argument("--version", action="version", version=f"kfalb {package_version()}")
+    _verbose(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plan = commands.add_parser(
-        "plan", help="show what setup would create, change or leave (read only)"
-    )
+    def command(name: str, helptext: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=helptext,
+            description=DESCRIPTIONS[name],
+            epilog=EPILOGS[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _verbose(sub)
+        return sub
+
+    plan = command("plan", "show what setup would create, change or leave (read only)")
     _config(plan, required=True)
     _credentials(plan)
+    _output(plan)
     plan.set_defaults(handler=_plan)
 
-    setup = commands.add_parser("setup", help="run the setup flow")
+    setup = command("setup", "run the setup flow")
     _config(setup, required=True)
     _credentials(setup)
     setup.set_defaults(handler=_setup)
 
-    cleanup = commands.add_parser("cleanup", help="run the cleanup flow")
+    cleanup = command("cleanup", "run the cleanup flow")
     _target(cleanup)
     _credentials(cleanup)
     cleanup.add_argument(
@@ -85,63 +115,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     cleanup.set_defaults(handler=_cleanup)
 
-    drift = commands.add_parser("drift", help="run the drift check (exit 3 on drift)")
+    drift = command("drift", "run the drift check (exit 3 on drift)")
     _target(drift, allow_all=True)
     _credentials(drift)
+    _output(drift)
     drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
     drift.set_defaults(handler=_drift)
 
-    unlock = commands.add_parser(
-        "unlock", help="break a stack's lock by hand (when its holder is gone for good)"
-    )
+    unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
     unlock.add_argument("--stack", required=True, help="name of the stack")
     unlock.set_defaults(handler=_unlock)
 
-    demo = commands.add_parser("demo", help="the whole job against the bundled sandbox")
+    stacks = command("stacks", "list the saved stacks")
+    stacks.set_defaults(handler=_stacks)
+
+    demo = command("demo", "the whole job against the bundled sandbox")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
     demo.set_defaults(handler=_demo)
 
-    sandbox = commands.add_parser("sandbox", help="start, inspect or stop the stand-in world")
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    up = sandbox_commands.add_parser("up", help="start the sandbox (foreground unless --detach)")
-    up.add_argument("--detach", action="store_true", help="run in the background")
-    up.add_argument("--controller", choices=("none", "preinstalled", "auto-mode"), default="none")
-    up.add_argument(
-        "--root-in-route53",
-        dest="root_in_route53",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="host the root zone in Route53 (--no-root-in-route53: elsewhere)",
-    )
-    up.add_argument("--root-elsewhere", dest="root_in_route53", action="store_false")
-    up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
-    up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
-    up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
-    up.add_argument(
-        "--faults",
-        type=_faults_argument,
-        default="",
-        help="inject faults into kubeflow-alb's AWS requests, seeded: "
-        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1",
-    )
-    for name, helptext in (
-        ("status", "show whether the sandbox runs"),
-        ("down", "stop the sandbox"),
-        ("env", "print the environment file"),
-    ):
-        sandbox_commands.add_parser(name, help=helptext)
+    sandbox = command("sandbox", "start, inspect or stop the stand-in world")
+    from kfalb.sandbox_args import add_sandbox_commands
+
+    add_sandbox_commands(sandbox)
     sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
-def _faults_argument(value: str) -> str:
-    from sandbox.aws.faults import parse_faults
-
-    try:
-        parse_faults(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return value
+def _verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        # On a sub-command, absent means "as given before the sub-command".
+        default=False if top else argparse.SUPPRESS,
+        help="show every log line (Prefect's and the libraries'), not one line per step",
+    )
 
 
 def _config(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -158,9 +166,21 @@ def _credentials(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON document on stdout and nothing else (logs stay on stderr)",
+    )
+
+
 def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stack", type=stack_argument, help="name of a saved stack")
+    group.add_argument(
+        "--stack", type=stack_argument, help="name of a saved stack (`kfalb stacks` lists them)"
+    )
     group.add_argument("--config", "-c", help="config.yaml of the stack")
     if allow_all:
         group.add_argument("--all", action="store_true", help="every saved stack (fleet)")
@@ -169,7 +189,9 @@ def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None
 def _plan(args: argparse.Namespace) -> int:
     from kfalb.commands import plan
 
-    return plan(_checked_spec(args.config), credentials_block=args.aws_credentials_block)
+    return plan(
+        _checked_spec(args.config), credentials_block=args.aws_credentials_block, output=args.output
+    )
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -205,6 +227,7 @@ def _drift(args: argparse.Namespace) -> int:
         fleet=bool(getattr(args, "all", False)),
         remediate=args.remediate,
         credentials_block=args.aws_credentials_block,
+        output=args.output,
     )
 
 
@@ -212,6 +235,12 @@ def _unlock(args: argparse.Namespace) -> int:
     from kfalb.commands import unlock
 
     return unlock(args.stack)
+
+
+def _stacks(args: argparse.Namespace) -> int:
+    from kfalb.stacks import list_stacks
+
+    return list_stacks()
 
 
 def _demo(args: argparse.Namespace) -> int:

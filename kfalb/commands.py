@@ -5,39 +5,65 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from core.errors import DriftDetected
-from core.plan import Action, plan_rows
-from core.report import markdown_table
+from core.errors import DriftDetected, KfalbError, PreflightError, SpecError
+from core.plan import Plan
+from core.plan_output import plan_document, summary_line, table_rows, text_table, to_json
 from core.spec import StackSpec
+from kfalb.help_text import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from kfalb.stacks import require_saved, saved_spec
 
-EXIT_OK = 0
-EXIT_LEFTOVERS = 1
-EXIT_DRIFT = 3
+EXIT_LEFTOVERS = EXIT_ERROR
+EXIT_DRIFT = EXIT_CHANGES
 
 
-def plan(spec: StackSpec, *, credentials_block: str | None) -> int:
-    """Print what setup would create, change or keep; read only."""
+def plan(spec: StackSpec, *, credentials_block: str | None, output: str = "text") -> int:
+    """Show what setup would create, change or keep; read only. Exit 0: nothing to do, 3: changes."""
     from flows.check_drift import plan_stack
 
     result = plan_stack(spec, credentials_block)
-    print(markdown_table(plan_rows(result)))
-    counts = {action: 0 for action in Action}
-    for change in result.changes:
-        counts[change.action] += 1
-    print(
-        f"\nStack {spec.name}: {counts[Action.CREATE]} to create, {counts[Action.UPDATE]} to "
-        f"change, {counts[Action.KEEP]} in place."
-    )
-    return EXIT_OK
+    show(spec.name, result, output=output, command="plan")
+    return EXIT_OK if result.converged else EXIT_CHANGES
+
+
+def show(stack: str, result: Plan, *, output: str, command: str) -> None:
+    """Print a plan: one JSON document on stdout, or a table (changed items first) and a summary."""
+    if output == "json":
+        sys.stdout.write(to_json(plan_document(stack, result, command=command)))
+        return
+    rows = table_rows(result)
+    print(text_table(rows))
+    print(f"\n{summary_line(stack, result)}")
+
+
+def _one_line_errors() -> None:
+    """Expected errors without tracebacks in the run logs of every flow this command starts."""
+    from flows.outcomes import install_one_line_errors
+
+    install_one_line_errors()
 
 
 def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
     """Run the setup flow and print the dashboard URL."""
     from flows.setup_load_balancer import setup_load_balancer
 
-    outputs = setup_load_balancer(spec=spec, aws_credentials_block=credentials_block)
+    _one_line_errors()
+    try:
+        outputs = setup_load_balancer(spec=spec, aws_credentials_block=credentials_block)
+    except (SpecError, PreflightError):
+        raise  # nothing was created: the message says what to fix
+    except KfalbError as error:
+        print(f"kfalb: {error}\n{next_steps(spec.name)}", file=sys.stderr)
+        return EXIT_ERROR
     print(f"Kubeflow is served at {outputs['url']} (stack {outputs['stack']})")
     return EXIT_OK
+
+
+def next_steps(stack: str) -> str:
+    """What to do after a failed setup."""
+    return (
+        f"Next: fix the cause and re-run `kfalb setup` (it resumes where this run stopped), or "
+        f"remove what was created with `kfalb cleanup --stack {stack}`."
+    )
 
 
 def cleanup(
@@ -50,6 +76,8 @@ def cleanup(
     """Run the cleanup flow and print the leak report; non-zero when something is left."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
+    if stack and spec is None:
+        require_saved(stack)
     leftovers = cleanup_load_balancer(
         stack=stack, spec=spec, aws_credentials_block=credentials_block, adopt_block=adopt_block
     )
@@ -60,6 +88,7 @@ def cleanup(
     for kind, items in left.items():
         for item in items:
             print(f"left: {kind} {item}", file=sys.stderr)
+    print("kfalb: re-run `kfalb cleanup` once the cause is fixed (it resumes)", file=sys.stderr)
     return EXIT_LEFTOVERS
 
 
@@ -70,25 +99,48 @@ def drift(
     fleet: bool,
     remediate: bool,
     credentials_block: str | None,
+    output: str = "text",
 ) -> int:
     """Run the drift check (one stack, or every saved stack); exit 3 on drift."""
     from flows.check_drift import check_drift, check_drift_fleet
 
+    _one_line_errors()
+    if output == "json" and fleet:
+        raise SpecError("--output json takes one stack (--stack or --config), not --all")
+    if stack and spec is None:
+        require_saved(stack)
+    name = stack or (spec.name if spec else "")
+    code = EXIT_OK
     try:
         if fleet:
             results = check_drift_fleet(
                 remediate=remediate, aws_credentials_block=credentials_block
             )
-            for name, status in results.items():
-                print(f"{name}: {status}")
+            for each, status in results.items():
+                print(f"{each}: {status}")
         else:
-            check_drift(stack=stack, spec=spec, remediate=remediate,
-                        aws_credentials_block=credentials_block)  # fmt: skip
-            print(f"Stack {stack or (spec.name if spec else '')}: no drift.")
+            check_drift(
+                stack=stack,
+                spec=spec,
+                remediate=remediate,
+                aws_credentials_block=credentials_block,
+            )
+            if output != "json":
+                print(f"Stack {name}: no drift.")
     except DriftDetected as error:
-        print(f"kfalb: {error}", file=sys.stderr)
-        return EXIT_DRIFT
-    return EXIT_OK
+        if output != "json":
+            print(f"kfalb: {error}", file=sys.stderr)
+        code = EXIT_DRIFT
+    if output == "json":
+        drift_json(spec or saved_spec(name), credentials_block=credentials_block)
+    return code
+
+
+def drift_json(spec: StackSpec, *, credentials_block: str | None) -> None:
+    """The drift document: the same read and planner the drift check uses, as JSON on stdout."""
+    from flows.check_drift import plan_stack
+
+    show(spec.name, plan_stack(spec, credentials_block), output="json", command="drift")
 
 
 def unlock(stack: str) -> int:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 from pathlib import Path
 
 from core.settings import get_settings
 from core.spec import load_spec
+from tasks.bundled import EXAMPLES, bundled_path
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sandbox.yaml"
+EXAMPLE = bundled_path(EXAMPLES, "sandbox.yaml")
 STATE_DIR = Path(".kfalb-sandbox")
 
 
@@ -25,6 +27,7 @@ def run_demo(*, keep: bool = False) -> int:
     _banner("Starting the sandbox: strict moto, Kubernetes API, ALB controller, DNS, HTTPS")
     env = world.start()
     os.environ.update(env)
+    _share_prefect_data(world.directory / "env")
     try:
         return _run(world.directory, keep=keep)
     finally:
@@ -50,7 +53,12 @@ def _run(world_dir: Path, *, keep: bool) -> int:
     check_drift(stack=spec.name)
     print("No drift.")
     if keep:
-        print(f"\nThe sandbox stays up (Ctrl-C stops it). In another shell: . {world_dir / 'env'}")
+        print(
+            f"\nThe sandbox stays up (Ctrl-C stops it). In another shell:\n"
+            f"  . {world_dir / 'env'}\n"
+            f"  kfalb stacks && kfalb drift --stack {spec.name}\n"
+            "  kubectl get ingress -A"
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -60,6 +68,18 @@ def _run(world_dir: Path, *, keep: bool) -> int:
     left = [f"{kind} {item}" for kind, items in leftovers.items() for item in items]
     print("Nothing left." if not left else "Left behind:\n  " + "\n  ".join(left))
     return 0 if not left else 1
+
+
+def _share_prefect_data(env_file: Path) -> None:
+    """Point the world's env file at the demo's Prefect data, so `kfalb drift --stack ...` in
+    another shell (after `. env`) finds the stack the demo saved."""
+    lines = [
+        f"export PREFECT_HOME={shlex.quote(os.environ['PREFECT_HOME'])}",
+        "export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="
+        + os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"],
+    ]
+    with env_file.open("a") as env:
+        env.write("\n".join(lines) + "\n")
 
 
 def _banner(text: str) -> None:

@@ -36,6 +36,10 @@ def sandbox_command(args: argparse.Namespace) -> int:
             )
         sys.stdout.write((directory / ENV_FILE).read_text())
         return 0
+    if command == "dns":
+        from kfalb.sandbox_dns import dns_command
+
+        return dns_command(args, directory)
     raise KfalbError(f"unknown sandbox command {command!r}")
 
 

@@ -13,6 +13,7 @@ from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.aws.faults import parse_faults
 from sandbox.ca import SandboxCA
+from sandbox.control import CONTROL_FILE, ControlServer
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
 from sandbox.external_dns import ExternalDns
 from sandbox.https_endpoint import HttpsEndpoint
@@ -64,6 +65,8 @@ class World:
         self.seeded: SeededWorld | None = None
         #: The root domain's DNS provider when the root is not in Route53 (else None).
         self.external_dns: ExternalDns | None = None
+        #: Lets another process edit `external_dns` (`kfalb sandbox dns`).
+        self.control: ControlServer | None = None
         self.env: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
@@ -121,6 +124,7 @@ class World:
             interval=min(opts.poll_interval, 0.2),
         )
         self.controller.start()
+        self.control = ControlServer(self.external_dns).start(self.directory)
         self.env = {
             **self.aws.env(),
             "KUBECONFIG": str(kubeconfig),
@@ -142,7 +146,8 @@ class World:
     def stop(self) -> None:
         """Stop everything that was started, in reverse order, and remove the env file."""
         (self.directory / ENV_FILE).unlink(missing_ok=True)
-        for part in (self.controller, self.webhooks, self.https, self.dns, self.aws, self.kube):
+        (self.directory / CONTROL_FILE).unlink(missing_ok=True)
+        for part in (self.control, self.controller, self.webhooks, self.https, self.dns, self.aws, self.kube):
             if part is not None:
                 try:
                     part.stop()

@@ -16,8 +16,8 @@ from prefect import task
 from core.dnsnames import normalise
 from core.errors import PermanentError
 from core.settings import Settings, get_settings, nameserver_address
-from core.waiting import wait_until
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 QUERY_TIMEOUT = 3.0
 
@@ -101,24 +101,22 @@ def wait_for_delegation(
     settings = get_settings()
     logger = run_logger()
     if root_name_servers:
-        wait_until(
+        wait_for(
             lambda: authoritative_answers(subdomain, "NS", root_name_servers, settings),
             lambda found: (
                 bool(found) and all(_same_servers(v, name_servers) for v in found.values())
             ),
             what=f"the root zone's name servers to delegate {subdomain} to {', '.join(name_servers)}",
             describe=_describe_servers,
-            timeout=settings.delegation_timeout_seconds,
-            interval=settings.poll_interval_seconds,
-            max_interval=settings.poll_max_interval_seconds,
+            bound="delegation_timeout_seconds",
+            settings=settings,
         )
-    found = wait_until(
+    found = wait_for(
         lambda: answers(subdomain, "NS", settings),
         lambda found: _same_servers(found, name_servers),
         what=f"public DNS to show the delegation of {subdomain} to {', '.join(name_servers)}",
-        timeout=settings.delegation_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="delegation_timeout_seconds",
+        settings=settings,
         describe=lambda found: f"NS {', '.join(found or ()) or 'none'}",
     )
     logger.info("Delegation of %s is visible: %s", subdomain, ", ".join(found))
@@ -141,23 +139,21 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
     def points_at_target(found: tuple[str, ...]) -> bool:
         return matches(found) or normalise(target) in found
 
-    wait_until(
+    wait_for(
         lambda: authoritative_answers(host, "A", zone_name_servers, settings),
         lambda found: bool(found) and all(points_at_target(v) for v in found.values()),
         what=f"{host} at the subdomain's name servers to answer {', '.join(expected)}",
         describe=_describe_servers,
-        timeout=settings.dns_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="dns_timeout_seconds",
+        settings=settings,
     )
-    found = wait_until(
+    found = wait_for(
         lambda: answers(host, "A", settings),
         matches,
         what=f"{host} to resolve to {', '.join(expected)} at the resolvers",
         describe=lambda found: ", ".join(found or ()) or "no answer",
-        timeout=settings.dns_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="dns_timeout_seconds",
+        settings=settings,
     )
     run_logger().info("%s resolves to %s", host, ", ".join(found))
     return found

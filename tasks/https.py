@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import PermanentError
 from core.settings import Settings, get_settings
-from core.waiting import wait_until
 from tasks.dns import answers
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 TIMEOUT = 10.0
 
@@ -92,13 +92,12 @@ def wait_for_dashboard(host: str) -> HttpsAnswer:
     certificate for the host. Bounded by KFALB_HTTPS_TIMEOUT_SECONDS.
     """
     settings = get_settings()
-    answer = wait_until(
+    answer = wait_for(
         lambda: probe(host, settings),
         lambda result: result.ok,
         what=f"https://{host}/ to answer",
-        timeout=settings.https_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="https_timeout_seconds",
+        settings=settings,
         describe=lambda result: result.describe() if result else "nothing",
     )
     run_logger().info("%s answered %s", answer.url, answer.describe())

@@ -19,10 +19,10 @@ from core.resources import (
 )
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
-from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_acm import ACMClient
@@ -214,13 +214,13 @@ def ensure_certificate(
         return found
 
     # ACM fills in the validation records a few seconds after the request.
-    return wait_until(
+    return wait_for(
         fetch,
         _has_all_records,
         what=f"ACM to publish the validation records of {arn}",
-        timeout=settings.acm_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="acm_timeout_seconds",
+        settings=settings,
+        describe=lambda found: f"{len(found.validation_records) if found else 0} records so far",
     )
 
 

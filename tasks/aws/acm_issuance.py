@@ -8,12 +8,13 @@ from core import naming
 from core.errors import AwsError, ResourceNotFound, WaitTimeout
 from core.resources import CertificateState, ValidationRecord, ValidationZones
 from core.settings import Settings, get_settings
-from core.waiting import wait_until
 from tasks.aws.acm import read_certificate
+from tasks.aws.acm_progress import certificates_progress, zone_name_servers
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
 from tasks.aws.route53_records import read_record
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 #: Statuses a certificate never leaves by itself.
 FINAL_FAILURES = frozenset({"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"})
@@ -92,19 +93,23 @@ def wait_for_certificates(
         return states
 
     names = ", ".join(certificate.domain for certificate in certificates)
+    name_servers = zone_name_servers(ctx)
     try:
-        states = wait_until(
+        states = wait_for(
             fetch,
             _settled,
             what=f"ACM certificates {names} to be ISSUED",
-            timeout=settings.acm_timeout_seconds,
-            interval=settings.poll_interval_seconds,
-            max_interval=settings.poll_max_interval_seconds,
+            bound="acm_timeout_seconds",
+            settings=settings,
             describe=lambda _: ", ".join(f"{s.domain}={s.status}" for s in last),
+            observe=lambda _: certificates_progress(
+                last, settings=settings, name_servers=name_servers
+            ),
         )
     except WaitTimeout:
         raise WaitTimeout(
-            f"Certificates not ISSUED after {settings.acm_timeout_seconds:g}s:\n"
+            f"Certificates not ISSUED after {settings.acm_timeout_seconds:g}s "
+            "(KFALB_ACM_TIMEOUT_SECONDS; re-running setup resumes the wait):\n"
             + explain(ctx, last, zones)
         ) from None
     if any(state.status != "ISSUED" for state in states):

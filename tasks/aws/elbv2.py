@@ -6,21 +6,21 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from core import naming
 from core.alb import CLUSTER_TAG, STACK_TAG, alb_fields
-from core.errors import ResourceNotFound, WaitTimeout
+from core.errors import AwsError, ResourceNotFound, WaitTimeout
 from core.plan import Item, plan
 from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from core.state import Kind
-from core.waiting import wait_until
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_read import full_state, tags_of
-from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
+from tasks.aws.errors import aws_task, error_code
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -76,27 +76,51 @@ def wait_for_load_balancer(
     settings: Settings | None = None,
     seen: LoadBalancerState | None = None,
 ) -> LoadBalancerState:
-    """Wait, bounded by the ALB timeout, until the load balancer is `active` (no call when
-    `seen`, a state just observed, already is)."""
+    """Wait, bounded by the ALB timeout, until the load balancer is `active` (stop at `failed`;
+    no call when `seen`, a state just observed, already is active)."""
     if seen is not None and seen.arn == arn and seen.state == "active":
         return seen
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
-    try:
-        elb.get_waiter("load_balancer_available").wait(
-            LoadBalancerArns=[arn],
-            WaiterConfig=waiter_config(
-                interval=settings.poll_interval_seconds, timeout=settings.alb_timeout_seconds
-            ),
-        )
-    except WaiterError as error:
-        if not is_waiter_timeout(error):
+
+    def fetch() -> tuple[str, str]:
+        # One DescribeLoadBalancers per poll, as botocore's load_balancer_available waiter makes.
+        try:
+            found = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+        except ClientError as error:
+            if error_code(error) == "LoadBalancerNotFound":
+                return ("not found", "")
             raise
-        seen = read_load_balancer(elb, arn=arn)
+        state = found[0].get("State", {}) if found else {}
+        return (state.get("Code", "unknown"), state.get("Reason", ""))
+
+    last: list[tuple[str, str]] = []
+
+    def observed() -> tuple[str, str]:
+        last[:] = [fetch()]
+        return last[0]
+
+    try:
+        code, reason = wait_for(
+            observed,
+            lambda seen: seen[0] in ("active", "failed"),
+            what=f"load balancer {arn} to be active",
+            bound="alb_timeout_seconds",
+            settings=settings,
+            describe=_describe_state,
+        )
+    except WaitTimeout:
         raise WaitTimeout(
-            f"Load balancer {arn} is {seen.state if seen else 'gone'}, not active, after "
-            f"{settings.alb_timeout_seconds:g}s (KFALB_ALB_TIMEOUT_SECONDS). Check the AWS Load "
-            "Balancer Controller's logs and the Ingress events."
+            f"Load balancer {arn} is {_describe_state(last[0] if last else None)}, not active, "
+            f"after {settings.alb_timeout_seconds:g}s (KFALB_ALB_TIMEOUT_SECONDS). Check the AWS "
+            "Load Balancer Controller's logs and the Ingress events; re-running setup resumes "
+            "the wait."
         ) from None
+    if code == "failed":
+        raise AwsError(
+            f"Load balancer {arn} failed to provision: {reason or 'no reason given'}. Check the "
+            "AWS Load Balancer Controller's logs and the Ingress events, then re-run setup.",
+            code="LoadBalancerFailed",
+        )
     state = read_load_balancer(elb, arn=arn, stack=stack)
     if state is None:
         raise ResourceNotFound(f"Load balancer {arn} disappeared right after turning active.")
@@ -128,13 +152,12 @@ def wait_for_alb_fields(
     """Wait, bounded by the ALB timeout, until the load balancer has every declared field
     (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
-    state = wait_until(
+    state = wait_for(
         lambda: read_load_balancer(elb, arn=arn, stack=stack),
         lambda found: not alb_differences(wanted, found),
-        what=f"the AWS Load Balancer Controller to restore load balancer {arn}",
-        timeout=settings.alb_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        what=f"load balancer {arn} to be as the Ingress declares it",
+        bound="alb_timeout_seconds",
+        settings=settings,
         describe=lambda found: (
             "; ".join(alb_differences(wanted, found))
             + " (KFALB_ALB_TIMEOUT_SECONDS; check the controller's logs and the Ingress events)"
@@ -143,6 +166,11 @@ def wait_for_alb_fields(
     assert state is not None  # accepted only when it exists
     run_logger().info("Load balancer %s matches the Ingress again", state.dns_name)
     return state
+
+
+def _describe_state(seen: tuple[str, str] | None) -> str:
+    code, reason = seen or ("unknown", "")
+    return code + (f" ({reason})" if reason else "")
 
 
 def _controller_made(tags: dict[str, str], spec: StackSpec) -> bool:
@@ -204,13 +232,13 @@ def delete_when_free(
     action: Callable[[], object], *, busy: str, what: str, settings: Settings
 ) -> None:
     """Retry a delete, bounded by the cleanup timeout, while AWS answers `busy`."""
-    wait_until(
+    wait_for(
         lambda: _attempt(action, busy=frozenset({busy})),
         bool,
         what=f"{what} to be deletable",
-        timeout=settings.cleanup_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="cleanup_timeout_seconds",
+        settings=settings,
+        describe=lambda _: f"AWS still answers {busy}",
     )
 
 

@@ -17,6 +17,7 @@ from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
 from tasks.aws.iam_idempotent import create_or_find, gone_already
 from tasks.aws.sts import caller_identity
+from tasks.bundled import DEPLOYMENTS, bundled_path
 from tasks.logs import run_logger
 
 if TYPE_CHECKING:
@@ -24,12 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam.type_defs import TagTypeDef
 
 #: The policy published for the bundled controller version (see SOURCE.md next to it).
-POLICY_FILE = (
-    Path(__file__).resolve().parents[2]
-    / "deployments"
-    / "aws-load-balancer-controller"
-    / "iam-policy.json"
-)
+POLICY_FILE = bundled_path(DEPLOYMENTS, "aws-load-balancer-controller", "iam-policy.json")
 #: IAM keeps at most five versions of a managed policy.
 MAX_VERSIONS = 5
 _LISTS = ("Action", "NotAction", "Resource", "NotResource")

@@ -6,15 +6,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from core.dnsnames import normalise
 from core.errors import OwnershipError, WaitTimeout
 from core.resources import AliasTarget, ChangeResult, RecordChange, RecordSetState
 from core.settings import Settings, get_settings
-from tasks.aws.clients import AwsContext, client, waiter_config
-from tasks.aws.errors import aws_task, error_code, is_waiter_timeout
+from tasks.aws.clients import AwsContext, client
+from tasks.aws.errors import aws_task, error_code
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -160,19 +161,18 @@ def _all_hold(r53: Route53Client, zone_id: str, changes: Sequence[RecordChange])
 def wait_insync(r53: Route53Client, change_id: str, *, settings: Settings) -> None:
     """Wait (bounded by settings) until a Route53 change has reached every name server."""
     try:
-        r53.get_waiter("resource_record_sets_changed").wait(
-            Id=change_id,
-            WaiterConfig=waiter_config(
-                interval=settings.poll_interval_seconds, timeout=settings.route53_timeout_seconds
-            ),
+        wait_for(
+            lambda: r53.get_change(Id=change_id)["ChangeInfo"]["Status"],
+            lambda status: status == "INSYNC",
+            what=f"Route53 change {change_id} to be INSYNC",
+            bound="route53_timeout_seconds",
+            settings=settings,
+            describe=lambda status: f"status {status}",
         )
-    except WaiterError as error:
-        if not is_waiter_timeout(error):
-            raise
+    except WaitTimeout as error:
         raise WaitTimeout(
-            f"Route53 change {change_id} was not INSYNC after "
-            f"{settings.route53_timeout_seconds:g}s (KFALB_ROUTE53_TIMEOUT_SECONDS); Route53 "
-            "usually syncs within a minute, so check the AWS Health Dashboard and re-run."
+            f"{error}. Route53 usually syncs within a minute, so check the AWS Health Dashboard "
+            "and re-run."
         ) from None
 
 

@@ -13,10 +13,10 @@ from core.errors import KubernetesError, OwnershipError
 from core.kubestate import AppliedObject, ApplyAction, ApplyReport
 from core.manifests import Manifest, apply_order, is_crd, key
 from core.settings import get_settings
-from core.waiting import wait_until
 from tasks.k8s.clients import Kube
 from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 
 def resource_for(kube: Kube, obj: Mapping[str, Any]) -> Resource | None:
@@ -110,13 +110,13 @@ def wait_for_kinds(kube: Kube, crds: list[Manifest]) -> None:
             if not resource_for(kube, item)
         ]
 
-    wait_until(
+    wait_for(
         missing,
         lambda left: not left,
         what="custom resource kinds to be served: " + ", ".join(key(crd) for crd in crds),
-        timeout=settings.controller_timeout_seconds,
+        bound="controller_timeout_seconds",
+        settings=settings,
         interval=min(settings.poll_interval_seconds, 1.0),
-        max_interval=settings.poll_max_interval_seconds,
         describe=lambda left: f"not yet in discovery: {', '.join(left or [])}",
     )
 

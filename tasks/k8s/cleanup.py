@@ -6,7 +6,6 @@ from core import naming
 from core.errors import OwnershipError
 from core.manifests import WEBHOOK_SECRET, WEBHOOK_SERVICE, Manifest, key
 from core.settings import get_settings
-from core.waiting import wait_until
 from tasks.k8s import manifests
 from tasks.k8s.apply import delete_objects, is_owned, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -15,6 +14,7 @@ from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.ingress import read_ingress
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
+from tasks.waits import wait_for
 
 #: The finalizer the AWS Load Balancer Controller puts on Ingresses it made an ALB for.
 ALB_FINALIZER = "ingress.k8s.aws/resources"
@@ -136,13 +136,12 @@ def release_ingress(
                 [f"Ingress {namespace}/{name}"] if read_ingress(kube, namespace, name) else []
             )
 
-        wait_until(
+        wait_for(
             riding_out_blips(left, [key(item) for item in bindings]),
             lambda seen: not seen,
             what=f"Ingress {namespace}/{name} and its TargetGroupBindings to be deleted",
-            timeout=settings.cleanup_timeout_seconds,
-            interval=settings.poll_interval_seconds,
-            max_interval=settings.poll_max_interval_seconds,
+            bound="cleanup_timeout_seconds",
+            settings=settings,
             describe=lambda seen: f"still there: {seen}",
         )
     if state is None and not bindings:

@@ -17,13 +17,13 @@ from core.manifests import (
     Manifest,
 )
 from core.settings import get_settings
-from core.waiting import wait_until
 from tasks.k8s import manifests, webhook_tls
 from tasks.k8s.apply import apply_objects, delete_objects
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
+from tasks.waits import wait_for
 
 Mode = Literal["auto", "install", "skip"]
 _NAME_LABEL = f"app.kubernetes.io/name={naming.CONTROLLER_NAME}"
@@ -166,14 +166,13 @@ def wait_controller_ready(kube: Kube) -> None:
         )
 
     nothing_yet: tuple[Manifest | None, bool] = (None, False)
-    wait_until(
+    wait_for(
         riding_out_blips(fetch, nothing_yet),
         lambda seen: seen[1],
         what=f"Deployment {naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME} to be ready and "
         f"Service {WEBHOOK_SERVICE} to have endpoints",
-        timeout=settings.controller_timeout_seconds,
-        interval=settings.poll_interval_seconds,
-        max_interval=settings.poll_max_interval_seconds,
+        bound="controller_timeout_seconds",
+        settings=settings,
         describe=describe,
     )
 

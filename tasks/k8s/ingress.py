@@ -13,7 +13,6 @@ from core.errors import KfalbError, KubernetesTransientError, OwnershipError, Pr
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
 from core.manifests import DEFAULT_SSL_POLICY, IngressParams, Manifest
 from core.settings import get_settings
-from core.waiting import wait_until
 from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -22,6 +21,7 @@ from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.webhooks import through_webhooks
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
+from tasks.waits import wait_for
 
 _INGRESS = ("networking.k8s.io/v1", "Ingress")
 
@@ -177,13 +177,12 @@ def wait_for_ingress_address(
     """Wait until the ALB controller writes the load balancer's hostname into the Ingress status."""
     settings = get_settings()
     with connect(target) as kube:
-        found = wait_until(
+        found = wait_for(
             riding_out_blips(lambda: read_ingress(kube, namespace, name), None),
             lambda state: state is not None and bool(state.hostname),
             what=f"an ALB address on Ingress {namespace}/{name}",
-            timeout=settings.ingress_timeout_seconds,
-            interval=settings.poll_interval_seconds,
-            max_interval=settings.poll_max_interval_seconds,
+            bound="ingress_timeout_seconds",
+            settings=settings,
             describe=lambda state: _describe(kube, namespace, name, state),
         )
     assert found is not None  # accepted only with a hostname
@@ -219,13 +218,12 @@ def delete_ingress(
                     if not is_not_found(error):
                         raise
         last_seen: IngressState | None = state
-        wait_until(
+        wait_for(
             riding_out_blips(lambda: read_ingress(kube, namespace, name), last_seen),
             lambda seen: seen is None,
             what=f"Ingress {state.key} to be deleted (the controller deletes the ALB first)",
-            timeout=settings.cleanup_timeout_seconds,
-            interval=settings.poll_interval_seconds,
-            max_interval=settings.poll_max_interval_seconds,
+            bound="cleanup_timeout_seconds",
+            settings=settings,
             describe=lambda seen: _describe(kube, namespace, name, seen),
         )
         run_logger().info("Ingress %s deleted", state.key)

@@ -23,11 +23,13 @@ from core.manifests import (
     select_ingress,
     webhook_secret,
 )
+from tasks import bundled
+from tasks.bundled import bundled_path
 from tasks.k8s.webhook_tls import WebhookTls
 from tasks.logs import run_logger
 
-#: The bundled kustomize bases, at the repository root.
-DEPLOYMENTS = Path(__file__).resolve().parents[2] / "deployments"
+#: The bundled kustomize bases (package data; the repository's deployments/).
+DEPLOYMENTS = bundled_path(bundled.DEPLOYMENTS)
 CONTROLLER_BASE = DEPLOYMENTS / "aws-load-balancer-controller"
 INGRESS_BASE = DEPLOYMENTS / "ingress"
 RENDER_TIMEOUT_SECONDS = 120

@@ -14,6 +14,7 @@ from core.resources import (
 )
 from core.spec import parse_spec
 from core.state import Kind, StackRecord
+from core.version import package_version
 
 SPEC = parse_spec(
     {
@@ -97,6 +98,10 @@ def test_reports() -> None:
     assert summary.startswith("# Kubeflow is served at [https://k/](https://k/)")
     assert "1 resources created or kept by this stack, 1 pre-existing adopted" in summary
     assert "AWS API calls in this run: 1 mutating, 3 read." in summary
+    assert f"Made by kubeflow-alb {package_version()}." in summary
+    assert "kubeflow-alb 9.9" in setup_summary(
+        record, dashboard_url="u", calls=calls, version="9.9"
+    )
     assert [row["operation"] for row in api_call_rows(calls.calls)] == [
         "RequestCertificate",
         "ListHostedZones",

@@ -138,3 +138,17 @@ def test_example_configs_are_valid() -> None:
         spec = load_spec(path.read_text(), source=path.name)
         assert spec.cluster.name
         assert yaml.safe_load(path.read_text())["cluster"]["region"] == spec.region
+
+
+def test_the_form_has_readable_titles_and_markdown_safe_descriptions() -> None:
+    from core.spec import StackSpec
+
+    schema = StackSpec.model_json_schema(by_alias=True)
+    fields = {
+        name: spec for d in schema["$defs"].values() for name, spec in d["properties"].items()
+    }
+    assert fields["hostedZoneId"]["title"] == "Hosted zone id"
+    assert fields["rootCertificate"]["title"] == "Root certificate"
+    assert fields["subjectAlternativeNames"]["title"] == "Subject alternative names"
+    # The UI renders descriptions as markdown: names with * and <> go in code spans.
+    assert "`*.<root domain>`" in fields["rootCertificate"]["description"]

@@ -187,6 +187,8 @@ def test_deployments_set_up_check_drift_and_clean_up_a_stack(
     assert "nothing left" in api.artifacts(cleanup)[f"{STACK}-leftovers"]["data"]
     assert _footprint(world) == untouched
     assert api.block_documents(STACK_BLOCK_TYPE) == {}
+    # The hourly check of the stack would now fail every hour: cleanup paused it.
+    assert api.deployment("drift-check/drift-check")["paused"] is True
 
 
 def _check_deployments(api: PrefectApi) -> None:

@@ -128,14 +128,18 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
         f"https-answer https://kubeflow.{SUB}/ (missing)",
     }
     table = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift"]
-    statuses = {row["item"]: row["status"] for row in table}
-    assert statuses[f"dns-record *.{SUB}"] == "create"
-    assert statuses["ingress istio-system/istio-ingress [annotation:certificate-arn]"] == "update"
-    assert statuses[f"hosted-zone {SUB}"] == "ok"
+    statuses = {(row["item"], row["field"]): row["status"] for row in table}
+    assert statuses[(f"dns-record *.{SUB}", "")] == "create"
+    assert (
+        statuses[("ingress istio-system/istio-ingress", "annotation:certificate-arn")] == "update"
+    )
+    assert statuses[(f"hosted-zone {SUB}", "")] == "ok"
+    assert table[0]["status"] != "ok"  # the drifted rows come first
     event, _ = _events(DRIFT_EVENT, spec.name, at_least=2)  # newest first; one per failed check
     assert event.resource["prefect.resource.name"] == spec.name
     drifted_rows = {row["item"] for row in event.payload["drifted"]}
     assert "ingress istio-system/istio-ingress [annotation:certificate-arn]" in drifted_rows
+    assert "istio-system/istio-ingress" in event.payload["summary"]  # readable notification text
     assert world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN] == kept
 
     with pytest.raises(DriftDetected) as fleet:

@@ -44,3 +44,38 @@ def test_unlock_refuses_a_stack_name_that_is_no_name(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "'../../etc/passwd' is not a stack name" in err
     assert "Traceback" not in err
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.version import package_version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kfalb {package_version()}"
+    assert package_version() != "unknown"  # the test venv installs the package
+
+
+@pytest.mark.parametrize(
+    "command", ["plan", "setup", "cleanup", "drift", "stacks", "demo", "sandbox"]
+)
+def test_every_command_has_a_description_an_example_and_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "example:\n  kfalb " in text
+    assert "exit codes:\n  0  " in text
+    assert "  2  bad input" in text
+
+
+def test_plan_help_names_exit_3_for_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    assert "3  changes are planned" in capsys.readouterr().out
+
+
+def test_json_drift_takes_one_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drift", "--all", "--output", "json"]) == 2
+    assert "--output json takes one stack" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""Renderings of a plan: one JSON document (full values) and a terminal table (changed first, short)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from core.plan import Action, Change, Plan
+
+#: Version of the JSON document's shape; bumped when a field changes meaning or goes away.
+FORMAT_VERSION = 1
+
+_ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:(?P<rest>\S+)")
+
+
+def counts(result: Plan) -> dict[str, int]:
+    """How many items are to be created, updated and kept."""
+    found = {action.value: 0 for action in Action}
+    for change in result.changes:
+        found[change.action.value] += 1
+    return found
+
+
+def change_document(change: Change) -> dict[str, Any]:
+    """One item: kind, key, action and its differences (expected / found, full values)."""
+    if change.action is Action.CREATE:
+        differences = [
+            {"field": name, "expected": value, "found": None}
+            for name, value in change.item.fields.items()
+        ]
+    else:
+        differences = [
+            {"field": d.field, "expected": d.expected, "found": d.found or None}
+            for d in change.differences
+        ]
+    return {
+        "kind": change.item.kind.value,
+        "key": change.item.key,
+        "action": change.action.value,
+        "differences": differences,
+    }
+
+
+def plan_document(stack: str, result: Plan, *, command: str = "plan") -> dict[str, Any]:
+    """The machine-readable plan: changed items first, then the items in place."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "command": command,
+        "stack": stack,
+        "converged": result.converged,
+        "summary": counts(result),
+        "changes": [change_document(change) for change in ordered(result)],
+    }
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """The document as one JSON text (stable key order, a trailing newline)."""
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def ordered(result: Plan) -> list[Change]:
+    """Changed items first (creates, then updates), then the ones in place; stable otherwise."""
+    rank = {Action.CREATE: 0, Action.UPDATE: 1, Action.KEEP: 2}
+    return sorted(result.changes, key=lambda change: rank[change.action])
+
+
+def abbreviate(value: str, width: int = 48) -> str:
+    """A short form for a table cell: an ARN keeps its resource part; long values keep both ends."""
+    value = _ARN.sub(lambda m: "arn:…:" + m.group("rest").rsplit("/", 1)[-1], value)
+    if len(value) <= width:
+        return value
+    keep = (width - 1) // 2
+    return value[:keep] + "…" + value[-(width - 1 - keep) :]
+
+
+def table_rows(result: Plan, *, width: int = 40) -> list[dict[str, str]]:
+    """Rows (status, item, field, expected, found) with changed items first and short cells
+    (items up to twice `width`: they are what a reader scans for)."""
+    rows = []
+    for change in ordered(result):
+        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 2)
+        if change.action is Action.CREATE:
+            rows.append(_row(change.action.value, item, "", "exists", "missing", width))
+        elif change.differences:
+            for diff in change.differences:
+                rows.append(_row("update", item, diff.field, diff.expected, diff.found or "(none)",
+                                 width))  # fmt: skip
+        else:
+            rows.append(_row("ok", item, "", "", "", width))
+    return rows
+
+
+def _row(
+    status: str, item: str, field: str, expected: str, found: str, width: int
+) -> dict[str, str]:
+    return {
+        "status": status,
+        "item": item,
+        "field": field,
+        "expected": abbreviate(expected, width),
+        "found": abbreviate(found, width),
+    }
+
+
+def text_table(rows: list[dict[str, str]]) -> str:
+    """A plain aligned table for a terminal (columns as wide as their longest cell)."""
+    if not rows:
+        return "(nothing)"
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(row.get(h, "")) for row in rows)) for h in headers}
+    lines = ["  ".join(h.upper().ljust(widths[h]) for h in headers).rstrip()]
+    lines += ["  ".join(row.get(h, "").ljust(widths[h]) for h in headers).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def summary_line(stack: str, result: Plan) -> str:
+    """`Stack s: 1 to create, 2 to change, 20 in place.` or that nothing would change."""
+    found = counts(result)
+    if result.converged:
+        return f"Stack {stack}: no changes; {found['keep']} items in place."
+    return (
+        f"Stack {stack}: {found['create']} to create, {found['update']} to change, "
+        f"{found['keep']} in place."
+    )
+
+
+def drift_text(stack: str, result: Plan) -> str:
+    """Plain text for a notification: one line per drifted item with what differs (full values)."""
+    if result.converged:
+        return f"Stack {stack}: no drift."
+    lines = [f"Stack {stack}: {len(result.drift)} of {len(result.changes)} items drifted."]
+    for change in result.drift:
+        item = f"{change.item.kind.value} {change.item.key}"
+        if change.action is Action.CREATE:
+            lines.append(f"- {item}: missing")
+        for diff in change.differences:
+            lines.append(
+                f"- {item}: {diff.field} should be {diff.expected}, is {diff.found or '(none)'}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Data package: the kustomize bases and the IAM policies kubeflow-alb ships (see README.md)."""

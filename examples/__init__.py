@@ -1,0 +1,1 @@
+"""Data package: example configurations (config.yaml: the guide's shape; sandbox.yaml)."""

@@ -1,0 +1,91 @@
+"""Expected outcomes end a flow run with one line: its message, no traceback (in the UI too)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from prefect import get_run_logger
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
+
+from core.errors import KfalbError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Log record attribute on the outcome line, so the command (which prints it) can hold it back.
+OUTCOME_MARK = "kfalb_outcome"
+
+#: Prefect's run loggers: task and flow engines log a failure there with its traceback.
+RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
+class ExpectedErrorsOneLine(logging.Filter):
+    """Drop the traceback of a record whose exception is one of ours (a `KfalbError`).
+
+    Prefect's engines log every failed task or flow run with `exc_info`; for an error we raise on
+    purpose (a wait ran out, drift was found, a preflight refusal) the message says everything and
+    the traceback only hides it. A bug (any other exception) keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, KfalbError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def install_one_line_errors() -> None:
+    """Put the filter on Prefect's run loggers (once per process), so every handler (the API
+    handler that feeds the UI, the console) sees the one-line form."""
+    for name in RUN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ExpectedErrorsOneLine) for f in logger.filters):
+            logger.addFilter(ExpectedErrorsOneLine())
+
+
+def expected_outcomes(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a flow function (below `@flow`): a `KfalbError` ends the run as a Failed state
+    with the error's message, logged once as one line, instead of a raised exception with a
+    traceback. Calling the flow still raises the same error (the state carries it), so callers
+    and `kfalb` keep their exit codes; `return_state=True` gets the Failed state.
+    """
+    install_one_line_errors()
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KfalbError as error:
+            get_run_logger().error("%s", error.message, extra={OUTCOME_MARK: True})
+            return failed(error)
+
+    _resolve_signature(run, fn)
+    return run  # returning a State is how a flow run ends Failed without raising
+
+
+def _resolve_signature(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:
+    """Give the wrapper the function's signature with its annotations resolved: Prefect resolves
+    string annotations in the wrapper's module (this one), where the flow's types are unknown."""
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except NameError:
+        return  # a name defined later in the flow's module: leave the strings to Prefect
+    parameters = [p.replace(annotation=hints.get(p.name, p.annotation))
+                  for p in signature.parameters.values()]  # fmt: skip
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=hints.get("return", signature.return_annotation)
+    )
+    wrapper.__annotations__ = hints
+
+
+def failed(error: KfalbError) -> State[Any]:
+    """The Failed state a flow returns for an expected error (the error is its result)."""
+    return Failed(message=error.message, data=error)

@@ -1,0 +1,74 @@
+"""What each sub-command's help says: a description, an example and its exit codes."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CHANGES = 3  # `plan` with changes to make, `drift` with drift found
+
+_CODES = {
+    EXIT_OK: "success",
+    EXIT_ERROR: "failed (the message says what to do next)",
+    EXIT_USAGE: "bad input: invalid config, unknown stack, wrong arguments",
+}
+
+
+def epilog(example: str, **codes: str) -> str:
+    """An epilog: the example, then the exit codes (`codes` overrides or adds, keyed c0..c3)."""
+    table = dict(_CODES)
+    for key, text in codes.items():
+        table[int(key.removeprefix("c"))] = text
+    lines = ["example:", *(f"  {line}" for line in example.strip().splitlines()), "", "exit codes:"]
+    lines += [f"  {code}  {text}" for code, text in sorted(table.items())]
+    return "\n".join(lines)
+
+
+DESCRIPTIONS = {
+    "plan": "Read the world and show what setup would create, change or leave in place. Makes no "
+    "change. Like `terraform plan`: exit 0 when nothing would change, 3 when changes are planned.",
+    "setup": "Run the setup flow: subdomain zone, delegation, certificates, IAM, controller, "
+    "Ingress, ALB, DNS record, then check https://kubeflow.<subdomain>/. Re-running resumes and "
+    "converges; a run that finds everything in place changes nothing.",
+    "cleanup": "Run the cleanup flow: remove everything the stack created, in reverse order, from "
+    "its saved block or (block lost) from the ownership tags alone, then report what is left.",
+    "drift": "Run the drift check: compare every resource of a stack with its desired state (read "
+    "only); --remediate re-applies what drifted.",
+    "stacks": "List the saved stacks (LoadBalancerStack blocks): name, phase, cluster, dashboard.",
+    "unlock": "Break a stack's lock by hand: for a run that died and whose lease has not lapsed "
+    "yet (it lapses by itself after KFALB_LOCK_LEASE_SECONDS). If the holder is alive, two runs "
+    "may then change the stack at once.",
+    "demo": "Start the bundled sandbox, run setup, the drift check and cleanup against it.",
+    "sandbox": "Start, inspect or stop the stand-in world (AWS, Kubernetes, DNS, HTTPS on "
+    "127.0.0.1), and edit the DNS zone it hosts outside Route53.",
+}
+
+EPILOGS = {
+    "plan": epilog(
+        "kfalb plan --config config.yaml\nkfalb plan --config config.yaml --output json | jq .summary",
+        c0="nothing would change",
+        c3="changes are planned (see the table, or the JSON document)",
+    ),
+    "setup": epilog(
+        "kfalb setup --config config.yaml",
+        c1="failed; re-running resumes, `kfalb cleanup --stack NAME` removes what was created",
+    ),
+    "cleanup": epilog(
+        "kfalb cleanup --stack platform-example-com\nkfalb cleanup --config config.yaml",
+        c1="failed or something was left (listed); re-running resumes",
+    ),
+    "drift": epilog(
+        "kfalb drift --stack platform-example-com\nkfalb drift --all\n"
+        "kfalb drift --stack platform-example-com --output json",
+        c0="no drift (or all of it repaired with --remediate)",
+        c3="drift found",
+    ),
+    "stacks": epilog("kfalb stacks"),
+    "unlock": epilog("kfalb unlock --stack platform-example-com"),
+    "demo": epilog("kfalb demo\nkfalb demo --keep    # leave it running to explore"),
+    "sandbox": epilog(
+        "kfalb sandbox up --detach && . .kfalb-sandbox/env\n"
+        "kfalb sandbox dns add platform.example.com NS ns-1.awsdns-00.com ns-2.awsdns-01.net\n"
+        "kfalb sandbox down"
+    ),
+}
