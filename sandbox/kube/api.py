@@ -13,6 +13,7 @@ from .scale import scale_of, with_scale
 from .selectors import Predicate, field_selector, label_selector
 from .store import Object, ObjectStore
 from .tables import table
+from .validation.fields import handle_unknown, mode_of
 
 
 class ResourceApi:
@@ -109,11 +110,26 @@ class ResourceApi:
             )
         return body
 
+    def _known_fields(self, request: Request, body: Any, verb: str) -> Any:
+        """Apply the request's fieldValidation to ``body``: 400, warnings, or silent pruning."""
+        route = request.route
+        if route.subresource == "scale":
+            return body
+        name = route.name or ((body or {}).get("metadata") or {}).get("name", "")
+        return handle_unknown(
+            route.rtype,
+            body,
+            self.store.schema_node(route.rtype),
+            mode=mode_of(request.query),
+            verb=verb,
+            ident=f"{route.namespace or ''}/{name}",
+        )
+
     def _create(self, request: Request) -> Response:
         route = request.route
         if route.rtype.namespaced and route.namespace is None:
             raise method_not_allowed("create needs a namespace in the path")
-        body = self._body_object(request)
+        body = self._known_fields(request, self._body_object(request), "create")
         created = self.store.create_object(
             route.rtype,
             route.namespace or "",
@@ -126,7 +142,7 @@ class ResourceApi:
     def _replace(self, request: Request) -> Response:
         route = request.route
         assert route.name is not None
-        body = self._body_object(request)
+        body = self._known_fields(request, self._body_object(request), "update")
         body_name = (body.get("metadata") or {}).get("name")
         if body_name != route.name:
             raise bad_request(
@@ -156,7 +172,7 @@ class ResourceApi:
                     "Invalid",
                     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
                 )
-            body = parse_body(request)
+            body = self._known_fields(request, parse_body(request), "apply")
             obj, created = self.store.apply_object(
                 route.rtype,
                 route.namespace or "",
@@ -169,7 +185,11 @@ class ResourceApi:
             )
             return Response(201 if created else 200, obj)
         patch = parse_body(request, yaml_ok=False)
-        change = _patcher(media, patch, route.rtype)
+        patcher = _patcher(media, patch, route.rtype)
+
+        def change(live: Object) -> Object:
+            return self._known_fields(request, patcher(live), "patch")  # type: ignore[no-any-return]
+
         updated = self.store.mutate_object(
             route.rtype,
             route.namespace or "",

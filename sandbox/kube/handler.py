@@ -17,6 +17,7 @@ from .auth import TokenAuthenticator
 from .errors import ApiError, path_not_found, unauthorized
 from .routing import Request, Response, WatchStream, parse_route
 from .store import ObjectStore
+from .validation import warnings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"  # the Python client asks for "/version/"
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        with warnings.collecting() as self._warnings:
+            self._serve_collecting(method, body, url.query, path)
+
+    def _serve_collecting(self, method: str, body: bytes, raw_query: str, path: str) -> None:
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
         try:
             if path not in _PUBLIC_PATHS and not self.server.authenticator.authenticate(
                 self.headers.get("Authorization")
@@ -213,6 +218,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-cache, private")
+            for text in getattr(self, "_warnings", ()):
+                self.send_header("Warning", warnings.header_value(text))
             self.end_headers()
             self.wfile.write(data)
         except OSError:

@@ -178,6 +178,9 @@ class StoreBase:
     def _reap(self) -> None:
         raise NotImplementedError
 
+    def _validate(self, rtype: ResourceType, obj: Object, old: Object | None) -> None:
+        """Validation before admission; the validation mixin overrides it."""
+
     def _admit(
         self,
         rtype: ResourceType,

@@ -71,7 +71,7 @@ class WriteMixin(StoreBase):
             if rtype.has_status:
                 obj.pop("status", None)  # status is written through /status only
             kinds.apply_defaults(rtype, obj, None, self._alloc)
-            kinds.validate(rtype, obj)
+            self._validate(rtype, obj, None)
             self._admit(rtype, "CREATE", obj, None, "")
             if managed is None:
                 managed = ManagedFields(None)
@@ -296,7 +296,7 @@ class WriteMixin(StoreBase):
                     ],
                 )
         kinds.apply_defaults(rtype, new, live, self._alloc)
-        kinds.validate(rtype, new)
+        self._validate(rtype, new, live)
         # Before the no-op check: a real server calls webhooks for unchanged writes too.
         self._admit(rtype, "UPDATE", new, live, actor[2])
         if rtype.has_generation and spec_part(new) != spec_part(live):

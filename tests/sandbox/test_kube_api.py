@@ -20,6 +20,10 @@ from sandbox.kube import KubeApiServer, seed_kubeflow_cluster
 
 T = TypeVar("T")
 
+# A schema that keeps every field: these tests are about serving, not about pruning.
+_OPEN_SCHEMA = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+_BACKEND = {"service": {"name": "web", "port": {"number": 80}}}
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[KubeApiServer]:
@@ -193,7 +197,11 @@ def test_status_subresource(apps: client.AppsV1Api, core: client.CoreV1Api, name
     )
     assert any(c.type == "Custom" for c in status.status.conditions)
     ingress = client.NetworkingV1Api(core.api_client).create_namespaced_ingress(
-        namespace, {"metadata": {"name": "ing"}, "spec": {"ingressClassName": "alb"}}
+        namespace,
+        {
+            "metadata": {"name": "ing"},
+            "spec": {"ingressClassName": "alb", "defaultBackend": _BACKEND},
+        },
     )
     assert ingress.status.load_balancer is not None
 
@@ -283,7 +291,14 @@ def test_crd_then_custom_resource(
             "group": "elbv2.k8s.aws",
             "scope": "Cluster",
             "names": {"kind": "IngressClassParams", "plural": "ingressclassparams"},
-            "versions": [{"name": "v1beta1", "served": True, "storage": True}],
+            "versions": [
+                {
+                    "name": "v1beta1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": _OPEN_SCHEMA},
+                }
+            ],
         },
     }
     client.ApiextensionsV1Api(api_client).create_custom_resource_definition(crd)

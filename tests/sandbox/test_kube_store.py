@@ -273,6 +273,12 @@ def _crd(scope: str = "Namespaced") -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
                 }
             ],
         },
@@ -376,6 +382,7 @@ def test_deployment_waits_for_the_secrets_its_pods_mount(store: ObjectStore) -> 
             "kind": "Secret",
             "metadata": {"name": "web-tls"},
             "type": "kubernetes.io/tls",
+            "data": {"tls.crt": "", "tls.key": ""},
         }
     )
     controllers.reconcile()
