@@ -13,6 +13,7 @@ from .scale import scale_of, with_scale
 from .selectors import Predicate, field_selector, label_selector
 from .store import Object, ObjectStore
 from .tables import table
+from .validation.fieldlabels import check_field_selector
 from .validation.fields import handle_unknown, mode_of
 
 
@@ -50,6 +51,7 @@ class ResourceApi:
 
     def _predicate(self, request: Request) -> Predicate:
         by_label = label_selector(request.query.get("labelSelector"))
+        check_field_selector(request.route.rtype, request.query.get("fieldSelector"))
         by_field = field_selector(request.query.get("fieldSelector"))
         return lambda obj: by_label(obj) and by_field(obj)
 
@@ -265,6 +267,7 @@ class ResourceApi:
             route.name,
             preconditions=options.get("preconditions"),
             dry_run=bool(options.get("dryRun")),
+            propagation=options.get("propagationPolicy"),
         )
         if not gone:
             return Response(200, obj)
@@ -299,6 +302,7 @@ class ResourceApi:
                     meta.get("namespace", ""),
                     meta["name"],
                     dry_run=bool(options.get("dryRun")),
+                    propagation=options.get("propagationPolicy"),
                 )
             except ApiError as exc:
                 if exc.code != 404:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import threading
 from typing import Any
 
@@ -116,7 +117,7 @@ def _webhook_defaults(obj: dict[str, Any], mutating: bool) -> None:
             service.setdefault("port", 443)
 
 
-def _crd_defaults(obj: dict[str, Any]) -> None:
+def _crd_defaults(obj: dict[str, Any], live: dict[str, Any] | None) -> None:
     spec = obj.setdefault("spec", {})
     names = spec.setdefault("names", {})
     if "kind" in names:
@@ -125,6 +126,21 @@ def _crd_defaults(obj: dict[str, Any]) -> None:
     spec.setdefault("conversion", {"strategy": "None"})
     storage = [v.get("name") for v in spec.get("versions") or [] if v.get("storage")]
     stored = list((obj.get("status") or {}).get("storedVersions") or [])
+    # Established comes later, from the establishing controller (sandbox.kube.establishing).
+    established = next(
+        (
+            c
+            for c in ((live or {}).get("status") or {}).get("conditions") or []
+            if c.get("type") == "Established"
+        ),
+        None,
+    ) or {
+        "type": "Established",
+        "status": "False",
+        "reason": "Installing",
+        "message": "the initial names have been accepted",
+        "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+    }
     obj["status"] = {
         "acceptedNames": dict(names),
         "conditions": [
@@ -135,13 +151,7 @@ def _crd_defaults(obj: dict[str, Any]) -> None:
                 "message": "no conflicts found",
                 "lastTransitionTime": obj["metadata"]["creationTimestamp"],
             },
-            {
-                "type": "Established",
-                "status": "True",
-                "reason": "InitialNamesAccepted",
-                "message": "the initial names have been accepted",
-                "lastTransitionTime": obj["metadata"]["creationTimestamp"],
-            },
+            copy.deepcopy(established),
         ],
         "storedVersions": stored + [v for v in storage if v not in stored],
     }
@@ -175,6 +185,6 @@ def apply_defaults(
     elif kind == "Ingress":
         obj.setdefault("status", {"loadBalancer": {}})
     elif kind == "CustomResourceDefinition":
-        _crd_defaults(obj)
+        _crd_defaults(obj, live)
     elif kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         _webhook_defaults(obj, mutating=kind.startswith("Mutating"))

@@ -59,7 +59,7 @@ class WriteMixin(StoreBase):
                 meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
             if rtype.namespaced:
                 meta["namespace"] = namespace
-                self._check_namespace(rtype, namespace)
+                self._check_namespace(rtype, namespace, meta["name"])
             else:
                 meta.pop("namespace", None)
             for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
@@ -82,7 +82,7 @@ class WriteMixin(StoreBase):
                     subresource="",
                     api_version=rtype.api_version,
                     now=meta["creationTimestamp"],
-                    builtin=not rtype.custom,
+                    builtin=self.list_keys(rtype),
                 )
             if managed.entries:
                 meta["managedFields"] = managed.entries
@@ -189,7 +189,7 @@ class WriteMixin(StoreBase):
             subresource=subresource,
             api_version=rtype.api_version,
             now=now_rfc3339(),
-            builtin=not rtype.custom,
+            builtin=self.list_keys(rtype),
         )
         return self._commit(rtype, live, new, managed, (manager, "Update", subresource), dry_run)
 
@@ -228,7 +228,7 @@ class WriteMixin(StoreBase):
                 subresource=subresource,
                 api_version=rtype.api_version,
                 now=now_rfc3339(),
-                builtin=not rtype.custom,
+                builtin=self.list_keys(rtype),
                 conflict_context=(rtype.plural, rtype.group, name),
             )
             if live is None:

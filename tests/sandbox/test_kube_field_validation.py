@@ -173,13 +173,13 @@ def test_bundled_manifests_pass_a_strict_server_side_dry_run(kubectl: Kubectl, b
     assert rendered.returncode == 0, rendered.stderr
     if base == "ingress":
         kubectl("create", "namespace", "istio-system")
-    # The CRDs must exist before their custom resources can be dry-run.
-    crds = (
-        kubectl("apply", "--server-side", "-f", str(DEPLOYMENTS / base / "crds.yaml"))
-        if (DEPLOYMENTS / base / "crds.yaml").exists()
-        else None
-    )
-    assert crds is None or crds.returncode == 0, crds.stderr
+    # The CRDs must exist and be Established before their custom resources can be dry-run.
+    crds = DEPLOYMENTS / base / "crds.yaml"
+    if crds.exists():
+        applied = kubectl("apply", "--server-side", "-f", str(crds))
+        assert applied.returncode == 0, applied.stderr
+        waited = kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
+        assert waited.returncode == 0, waited.stderr
     result = kubectl(
         "apply",
         "--server-side",

@@ -129,7 +129,7 @@ def _check(value: Any, schema: Any, path: str, *, root: bool = False) -> list[Fi
         for name in schema.get("required") or []:
             if name not in value:
                 errors.append(required(f"{path}.{name}" if path else name))
-        for name, child in value.items():
+        for name, child in sorted(value.items()):  # a stable order for the aggregated message
             if root and name in _ROOT_SKIP:
                 continue
             where = f"{path}.{name}" if path else name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.kube.patching import ListKeys
 from sandbox.kube.resources import ResourceType
 from sandbox.kube.storebase import Object, StoreBase
 
@@ -38,6 +39,27 @@ class ValidationMixin(StoreBase):
             return builtin_schema(rtype.group, rtype.version, rtype.kind)
         schema = self.crd_version_schema(rtype)
         return crd_schema(schema) if schema is not None else None
+
+    def list_keys(self, rtype: ResourceType) -> ListKeys:
+        """Built-in patch metadata, or the list-map keys the CRD's schema declares."""
+        if not rtype.custom:
+            return True
+        keys: dict[str, str] = {}
+
+        def walk(node: Any) -> None:
+            if not isinstance(node, dict):
+                return
+            for name, child in (node.get("properties") or {}).items():
+                if isinstance(child, dict) and child.get("x-kubernetes-list-type") == "map":
+                    map_keys = child.get("x-kubernetes-list-map-keys") or []
+                    if len(map_keys) == 1:  # composite keys: left atomic here
+                        keys.setdefault(name, map_keys[0])
+                walk(child)
+            walk(node.get("items"))
+            walk(node.get("additionalProperties"))
+
+        walk(self.crd_version_schema(rtype))
+        return keys or False
 
     def _validate(self, rtype: ResourceType, obj: Object, old: Object | None) -> None:
         if not rtype.custom:
