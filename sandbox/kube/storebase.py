@@ -144,6 +144,13 @@ class StoreBase:
             error.details = {"name": name, "kind": rtype.plural}
             if rtype.group:
                 error.details["group"] = rtype.group
+            error.details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
             raise error
 
     def _live(self, rtype: ResourceType, namespace: str, name: str) -> Object:

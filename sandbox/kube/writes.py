@@ -71,6 +71,8 @@ class WriteMixin(StoreBase):
             if rtype.has_status:
                 obj.pop("status", None)  # status is written through /status only
             kinds.apply_defaults(rtype, obj, None, self._alloc)
+            if rtype.has_status and not rtype.custom:
+                obj.setdefault("status", {})  # a built-in status is a struct: served as {}
             self._validate(rtype, obj, None)
             self._admit(rtype, "CREATE", obj, None, "")
             if managed is None:

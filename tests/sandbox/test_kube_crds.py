@@ -197,6 +197,13 @@ def test_an_unsupported_field_selector_is_a_400(server: KubeApiServer) -> None:
     code, body, _ = _send(
         server, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=data.a%3D1"
     )
+    assert (code, json.loads(body)["message"]) == (
+        400,
+        '"data.a" is not a known field selector: only "metadata.name", "metadata.namespace"',
+    )
+    code, body, _ = _send(
+        server, "GET", "/api/v1/namespaces/default/secrets?fieldSelector=data.a%3D1"
+    )
     assert (code, json.loads(body)["message"]) == (400, "field label not supported: data.a")
     code, _, _ = _send(server, "GET", "/api/v1/namespaces?fieldSelector=status.phase%3DActive")
     assert code == 200

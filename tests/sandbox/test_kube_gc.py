@@ -119,6 +119,14 @@ def test_a_terminating_namespace_refuses_new_content_with_the_real_403(store: Ob
         'configmaps "x" is forbidden: unable to create new content in namespace team '
         "because it is being terminated"
     )
+    assert refused.value.details is not None
+    assert refused.value.details["causes"] == [
+        {
+            "reason": "NamespaceTerminating",
+            "message": "namespace team is being terminated",
+            "field": "metadata.namespace",
+        }
+    ]
     assert store.find("v1", "Namespace", "team") is not None  # empty, but not finalized yet
     GarbageCollector(store, delay=0).collect()
     assert store.find("v1", "Namespace", "team") is None

@@ -63,7 +63,7 @@ def check_field_selector(rtype: ResourceType, selector: str | None) -> None:
     for label in _labels(selector):
         if label in allowed:
             continue
-        if rtype.custom:
+        if (rtype.group, rtype.kind) not in FIELD_LABELS:  # DefaultMetaV1FieldSelectorConversion
             raise bad_request(
                 f'"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
             )
