@@ -13,6 +13,8 @@ from .scale import scale_of, with_scale
 from .selectors import Predicate, field_selector, label_selector
 from .store import Object, ObjectStore
 from .tables import table
+from .validation.fieldlabels import check_field_selector
+from .validation.fields import handle_unknown, mode_of
 
 
 class ResourceApi:
@@ -49,6 +51,7 @@ class ResourceApi:
 
     def _predicate(self, request: Request) -> Predicate:
         by_label = label_selector(request.query.get("labelSelector"))
+        check_field_selector(request.route.rtype, request.query.get("fieldSelector"))
         by_field = field_selector(request.query.get("fieldSelector"))
         return lambda obj: by_label(obj) and by_field(obj)
 
@@ -109,11 +112,26 @@ class ResourceApi:
             )
         return body
 
+    def _known_fields(self, request: Request, body: Any, verb: str) -> Any:
+        """Apply the request's fieldValidation to ``body``: 400, warnings, or silent pruning."""
+        route = request.route
+        if route.subresource == "scale":
+            return body
+        name = route.name or ((body or {}).get("metadata") or {}).get("name", "")
+        return handle_unknown(
+            route.rtype,
+            body,
+            self.store.schema_node(route.rtype),
+            mode=mode_of(request.query),
+            verb=verb,
+            ident=f"{route.namespace or ''}/{name}",
+        )
+
     def _create(self, request: Request) -> Response:
         route = request.route
         if route.rtype.namespaced and route.namespace is None:
             raise method_not_allowed("create needs a namespace in the path")
-        body = self._body_object(request)
+        body = self._known_fields(request, self._body_object(request), "create")
         created = self.store.create_object(
             route.rtype,
             route.namespace or "",
@@ -126,7 +144,7 @@ class ResourceApi:
     def _replace(self, request: Request) -> Response:
         route = request.route
         assert route.name is not None
-        body = self._body_object(request)
+        body = self._known_fields(request, self._body_object(request), "update")
         body_name = (body.get("metadata") or {}).get("name")
         if body_name != route.name:
             raise bad_request(
@@ -156,7 +174,7 @@ class ResourceApi:
                     "Invalid",
                     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
                 )
-            body = parse_body(request)
+            body = self._known_fields(request, parse_body(request), "apply")
             obj, created = self.store.apply_object(
                 route.rtype,
                 route.namespace or "",
@@ -169,7 +187,11 @@ class ResourceApi:
             )
             return Response(201 if created else 200, obj)
         patch = parse_body(request, yaml_ok=False)
-        change = _patcher(media, patch, route.rtype)
+        patcher = _patcher(media, patch, route.rtype)
+
+        def change(live: Object) -> Object:
+            return self._known_fields(request, patcher(live), "patch")  # type: ignore[no-any-return]
+
         updated = self.store.mutate_object(
             route.rtype,
             route.namespace or "",
@@ -245,6 +267,7 @@ class ResourceApi:
             route.name,
             preconditions=options.get("preconditions"),
             dry_run=bool(options.get("dryRun")),
+            propagation=options.get("propagationPolicy"),
         )
         if not gone:
             return Response(200, obj)
@@ -279,6 +302,7 @@ class ResourceApi:
                     meta.get("namespace", ""),
                     meta["name"],
                     dry_run=bool(options.get("dryRun")),
+                    propagation=options.get("propagationPolicy"),
                 )
             except ApiError as exc:
                 if exc.code != 404:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
+
+from .authz import ADMIN, Identity
 
 EKS_TOKEN_PREFIX = "k8s-aws-v1."
 # EKS accepts a token for 15 minutes after X-Amz-Date, whatever X-Amz-Expires says
@@ -60,19 +62,34 @@ class TokenAuthenticator:
     """
 
     def __init__(
-        self, tokens: Iterable[str], *, accept_eks_tokens: bool, allow_anonymous: bool = False
+        self,
+        tokens: Iterable[str],
+        *,
+        accept_eks_tokens: bool,
+        allow_anonymous: bool = False,
+        access_entries: Mapping[str, Identity] | None = None,
     ) -> None:
         self.tokens = frozenset(tokens)
         self.accept_eks_tokens = accept_eks_tokens
         self.allow_anonymous = allow_anonymous
+        # token -> a non-admin user and groups, whose rights RBAC decides (an EKS access entry).
+        self.access_entries = dict(access_entries or {})
 
     def authenticate(self, authorization: str | None) -> bool:
+        return self.identify(authorization) is not None
+
+    def identify(self, authorization: str | None) -> Identity | None:
+        """Who the request is from (None: not authenticated, a 401)."""
         if not authorization:
-            return self.allow_anonymous
+            return ADMIN if self.allow_anonymous else None
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return False
+            return None
+        if token in self.access_entries:
+            return self.access_entries[token]
         if token in self.tokens:
-            return True
-        return self.accept_eks_tokens and eks_token_problem(token) is None
+            return ADMIN
+        if self.accept_eks_tokens and eks_token_problem(token) is None:
+            return ADMIN  # the cluster creator's identity
+        return None

@@ -157,3 +157,71 @@ def openapi_index(registry: Registry) -> dict[str, Any]:
             path = _gv_path(group, version)
             paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}
+
+
+# --- aggregated discovery (apidiscovery.k8s.io/v2), what kubectl asks for first --------------
+
+AGGREGATED_MEDIA = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """Whether the Accept header asks for the v2 APIGroupDiscoveryList."""
+    return any(
+        "as=APIGroupDiscoveryList" in part
+        and "v=v2;" in part.replace(" ", "") + ";"
+        and "v=v2beta1" not in part
+        for part in accept.split(",")
+    )
+
+
+def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": rtype.plural,
+        "responseKind": {"group": rtype.group, "version": rtype.version, "kind": rtype.kind},
+        "scope": "Namespaced" if rtype.namespaced else "Cluster",
+        "singularResource": rtype.singular,
+        "verbs": _VERBS,
+    }
+    if rtype.short_names:
+        entry["shortNames"] = list(rtype.short_names)
+    if rtype.categories:
+        entry["categories"] = list(rtype.categories)
+    subresources = []
+    for sub in sorted(rtype.subresources):
+        kind = (
+            {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+            if sub == "scale"
+            else {"group": rtype.group, "version": rtype.version, "kind": rtype.kind}
+        )
+        subresources.append({"subresource": sub, "responseKind": kind, "verbs": _SUBRESOURCE_VERBS})
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
+
+
+def aggregated_discovery(registry: Registry, *, core: bool) -> dict[str, Any]:
+    """``/api`` (core) or ``/apis`` as one APIGroupDiscoveryList: every group, version, resource."""
+    items = []
+    for group, versions in registry.group_versions().items():
+        if (group == "") != core:
+            continue
+        entries = []
+        for version in versions:
+            types = sorted(registry.in_group_version(group, version), key=lambda t: t.plural)
+            entries.append(
+                {
+                    "version": version,
+                    "resources": [_aggregated_resource(t) for t in types],
+                    "freshness": "Current",
+                }
+            )
+        metadata: dict[str, Any] = {"creationTimestamp": None}
+        if group:
+            metadata["name"] = group
+        items.append({"metadata": metadata, "versions": entries})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }

@@ -76,18 +76,29 @@ def conflict(resource: str, group: str, name: str, why: str) -> ApiError:
     )
 
 
-def apply_conflict(resource: str, group: str, name: str, conflicts: list[str]) -> ApiError:
-    """Server-side apply found fields owned by other managers with other values."""
-    count = len(conflicts)
-    text = conflicts[0] if count == 1 else "\n" + "\n".join(f"- {c}" for c in conflicts)
-    details = _details(resource, group, name)
-    details["causes"] = [{"reason": "FieldManagerConflict", "message": c} for c in conflicts]
-    return ApiError(
-        409,
-        "Conflict",
-        f"Apply failed with {count} conflict{'s' if count != 1 else ''}: {text}",
-        details=details,
-    )
+def apply_conflict(
+    resource: str, group: str, name: str, conflicts: list[tuple[str, str]]
+) -> ApiError:
+    """Server-side apply found fields owned by other managers: ``(manager text, field path)``.
+
+    The message and causes are those of the apiserver's fieldmanager (NewConflictError):
+    one cause per field with the manager; several conflicts are grouped by manager.
+    """
+    del resource, group, name  # the real Status names no object, only the causes
+    causes = [
+        {"reason": "FieldManagerConflict", "message": f"conflict with {who}", "field": path}
+        for who, path in conflicts
+    ]
+    if len(conflicts) == 1:
+        who, path = conflicts[0]
+        message = f"Apply failed with 1 conflict: conflict with {who}: {path}"
+    else:
+        lines: list[str] = []
+        for who in sorted({w for w, _ in conflicts}):
+            lines.append(f"conflicts with {who}:")
+            lines += [f"- {p}" for w, p in conflicts if w == who]
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+    return ApiError(409, "Conflict", message, details={"causes": causes})
 
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
@@ -140,3 +151,12 @@ def gone(message: str) -> ApiError:
 
 def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+class PlainTextError(ApiError):
+    """An error answered with a text/plain body, not a Status (the Go HTTP mux's own 404)."""
+
+
+def page_not_found() -> PlainTextError:
+    """What kube-apiserver answers for a group or version it does not serve (yet)."""
+    return PlainTextError(404, "NotFound", "404 page not found")

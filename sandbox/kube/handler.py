@@ -14,9 +14,11 @@ from urllib.parse import parse_qsl, urlsplit
 from . import discovery
 from .api import ResourceApi
 from .auth import TokenAuthenticator
-from .errors import ApiError, path_not_found, unauthorized
-from .routing import Request, Response, WatchStream, parse_route
+from .authz import ADMIN, Authorizer, Identity, attributes_of
+from .errors import ApiError, PlainTextError, page_not_found, path_not_found, unauthorized
+from .routing import Request, Response, WatchStream, parse_body, parse_route
 from .store import ObjectStore
+from .validation import warnings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class ApiHTTPServer(ThreadingHTTPServer):
         authenticator: TokenAuthenticator,
     ) -> None:
         super().__init__(address, ApiRequestHandler)
+        self.authorizer = Authorizer(store)
         self.store = store
         self.api = ResourceApi(store)
         self.authenticator = authenticator
@@ -126,13 +129,20 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"  # the Python client asks for "/version/"
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        with warnings.collecting() as self._warnings:
+            self._serve_collecting(method, body, url.query, path)
+
+    def _serve_collecting(self, method: str, body: bytes, raw_query: str, path: str) -> None:
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
         try:
-            if path not in _PUBLIC_PATHS and not self.server.authenticator.authenticate(
-                self.headers.get("Authorization")
-            ):
+            identity = self.server.authenticator.identify(self.headers.get("Authorization"))
+            if path not in _PUBLIC_PATHS and identity is None:
                 raise unauthorized()
+            self._identity: Identity = identity or ADMIN
             result = self._route(method, path, query, body)
+        except PlainTextError as exc:
+            self._send_text(exc.code, exc.message + "\n")
+            return
         except ApiError as exc:
             self._send_json(exc.code, exc.status())
             return
@@ -146,7 +156,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if isinstance(result, WatchStream):
             self._stream(result)
         else:
-            self._send_json(result.code, result.body)
+            self._send_json(result.code, result.body, result.content_type)
 
     def _route(
         self, method: str, path: str, query: dict[str, str], body: bytes
@@ -155,13 +165,33 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         if path in ("/healthz", "/livez", "/readyz"):
             return Response(200, {"status": "ok"})
+        if (
+            method == "GET"
+            and parts in (["api"], ["apis"])
+            and discovery.wants_aggregated(self.headers.get("Accept") or "")
+        ):
+            listing = discovery.aggregated_discovery(registry, core=parts == ["api"])
+            return Response(200, listing, discovery.AGGREGATED_MEDIA)
         if method == "GET":
             document = self._document(parts, path)
             if document is not None:
                 return Response(200, document)
         route = parse_route(registry, parts)
         if route is None:
+            if not _group_version_served(registry, parts):
+                raise page_not_found()  # e.g. a CR before its CRD is Established
             raise path_not_found()
+        if route.rtype.kind == "SelfSubjectAccessReview":
+            if method != "POST":
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            content_type = self.headers.get("Content-Type") or "application/json"
+            review = parse_body(Request(method, route, query, content_type, body, ""))
+            return Response(201, self.server.authorizer.review(self._identity, review))
+        self.server.authorizer.check(self._identity, attributes_of(method, route, query))
         request = Request(
             method=method,
             route=route,
@@ -206,13 +236,29 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     # --- response --------------------------------------------------------------------------
 
-    def _send_json(self, code: int, body: dict[str, Any]) -> None:
+    def _send_json(
+        self, code: int, body: dict[str, Any], content_type: str = "application/json"
+    ) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-cache, private")
+            for text in getattr(self, "_warnings", ()):
+                self.send_header("Warning", warnings.header_value(text))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
         except OSError:
@@ -257,4 +303,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
 
 def _raise_not_found() -> dict[str, Any]:
-    raise path_not_found()
+    raise page_not_found()
+
+
+def _group_version_served(registry: Any, parts: list[str]) -> bool:
+    """Whether the path's group and version are served at all (else the mux's plain 404)."""
+    if len(parts) >= 2 and parts[0] == "api":
+        return parts[1] in registry.group_versions().get("", [])
+    if len(parts) >= 3 and parts[0] == "apis":
+        return parts[2] in registry.group_versions().get(parts[1], [])
+    return False

@@ -1,19 +1,13 @@
-"""Per-kind server behaviour: defaults the real API server fills in, and validation."""
+"""Per-kind server behaviour: defaults the real API server fills in; validation is in .validation."""
 
 from __future__ import annotations
 
 import base64
-import re
+import copy
 import threading
 from typing import Any
 
-from .errors import invalid
 from .resources import ResourceType
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# Kinds whose names must be DNS labels (no dots), as in the real API.
-_LABEL_NAMED = frozenset({"Namespace", "Service", "Deployment"})
 
 
 class Allocator:
@@ -123,7 +117,7 @@ def _webhook_defaults(obj: dict[str, Any], mutating: bool) -> None:
             service.setdefault("port", 443)
 
 
-def _crd_defaults(obj: dict[str, Any]) -> None:
+def _crd_defaults(obj: dict[str, Any], live: dict[str, Any] | None) -> None:
     spec = obj.setdefault("spec", {})
     names = spec.setdefault("names", {})
     if "kind" in names:
@@ -132,6 +126,21 @@ def _crd_defaults(obj: dict[str, Any]) -> None:
     spec.setdefault("conversion", {"strategy": "None"})
     storage = [v.get("name") for v in spec.get("versions") or [] if v.get("storage")]
     stored = list((obj.get("status") or {}).get("storedVersions") or [])
+    # Established comes later, from the establishing controller (sandbox.kube.establishing).
+    established = next(
+        (
+            c
+            for c in ((live or {}).get("status") or {}).get("conditions") or []
+            if c.get("type") == "Established"
+        ),
+        None,
+    ) or {
+        "type": "Established",
+        "status": "False",
+        "reason": "Installing",
+        "message": "the initial names have been accepted",
+        "lastTransitionTime": obj["metadata"]["creationTimestamp"],
+    }
     obj["status"] = {
         "acceptedNames": dict(names),
         "conditions": [
@@ -142,13 +151,7 @@ def _crd_defaults(obj: dict[str, Any]) -> None:
                 "message": "no conflicts found",
                 "lastTransitionTime": obj["metadata"]["creationTimestamp"],
             },
-            {
-                "type": "Established",
-                "status": "True",
-                "reason": "InitialNamesAccepted",
-                "message": "the initial names have been accepted",
-                "lastTransitionTime": obj["metadata"]["creationTimestamp"],
-            },
+            copy.deepcopy(established),
         ],
         "storedVersions": stored + [v for v in storage if v not in stored],
     }
@@ -182,106 +185,6 @@ def apply_defaults(
     elif kind == "Ingress":
         obj.setdefault("status", {"loadBalancer": {}})
     elif kind == "CustomResourceDefinition":
-        _crd_defaults(obj)
+        _crd_defaults(obj, live)
     elif kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
         _webhook_defaults(obj, mutating=kind.startswith("Mutating"))
-
-
-def _name_problems(rtype: ResourceType, name: str) -> list[tuple[str, str]]:
-    pattern = _DNS_LABEL if rtype.kind in _LABEL_NAMED else _DNS_SUBDOMAIN
-    limit = 63 if rtype.kind in _LABEL_NAMED else 253
-    if rtype.kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
-        return (
-            []
-            if name and "/" not in name and "%" not in name
-            else [("metadata.name", "Invalid value")]
-        )
-    if not pattern.match(name) or len(name) > limit:
-        return [
-            (
-                "metadata.name",
-                f"Invalid value: {name!r}: a lowercase RFC 1123 name must "
-                "consist of lower case alphanumeric characters, '-' or '.'",
-            )
-        ]
-    return []
-
-
-def _deployment_problems(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    spec = obj.get("spec") or {}
-    problems = []
-    selector = (spec.get("selector") or {}).get("matchLabels")
-    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-    if not spec.get("selector"):
-        problems.append(("spec.selector", "Required value"))
-    elif selector and any(labels.get(k) != v for k, v in selector.items()):
-        problems.append(
-            (
-                "spec.template.metadata.labels",
-                "Invalid value: `selector` does not match template `labels`",
-            )
-        )
-    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers")
-    if not containers:
-        problems.append(("spec.template.spec.containers", "Required value"))
-    for i, container in enumerate(containers or []):
-        for field in ("name", "image"):
-            if not (isinstance(container, dict) and container.get(field)):
-                problems.append((f"spec.template.spec.containers[{i}].{field}", "Required value"))
-    return problems
-
-
-def _crd_problems(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    spec = obj.get("spec") or {}
-    names = spec.get("names") or {}
-    problems = []
-    for field in ("group",):
-        if not spec.get(field):
-            problems.append((f"spec.{field}", "Required value"))
-    for field in ("plural", "kind"):
-        if not names.get(field):
-            problems.append((f"spec.names.{field}", "Required value"))
-    if spec.get("scope") not in ("Namespaced", "Cluster"):
-        problems.append(("spec.scope", "Unsupported value: must be Namespaced or Cluster"))
-    versions = spec.get("versions") or []
-    if sum(1 for v in versions if v.get("storage")) != 1:
-        problems.append(
-            (
-                "spec.versions",
-                "Invalid value: must have exactly one version marked as storage version",
-            )
-        )
-    expected = f"{names.get('plural')}.{spec.get('group')}"
-    if obj["metadata"]["name"] != expected:
-        problems.append(
-            (
-                "metadata.name",
-                f'Invalid value: must be spec.names.plural+"."+spec.group ({expected})',
-            )
-        )
-    return problems
-
-
-def validate(rtype: ResourceType, obj: dict[str, Any]) -> None:
-    """Raise 422 Invalid for the mistakes the real API server rejects (a useful subset)."""
-    name = obj["metadata"].get("name", "")
-    problems = _name_problems(rtype, name)
-    if rtype.kind == "Deployment" and not rtype.custom:
-        problems += _deployment_problems(obj)
-    elif rtype.kind == "CustomResourceDefinition":
-        problems += _crd_problems(obj)
-    elif rtype.kind == "Service" and not rtype.custom:
-        spec = obj.get("spec") or {}
-        if (
-            spec.get("type") != "ExternalName"
-            and not spec.get("ports")
-            and spec.get("clusterIP") != "None"
-        ):
-            problems.append(("spec.ports", "Required value"))
-    elif rtype.kind == "Ingress" and not rtype.custom:
-        for i, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
-            for j, path in enumerate((rule.get("http") or {}).get("paths") or []):
-                if not path.get("pathType"):
-                    problems.append((f"spec.rules[{i}].http.paths[{j}].pathType", "Required value"))
-    if problems:
-        raise invalid(rtype.kind, rtype.group, name, problems)

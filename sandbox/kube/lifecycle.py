@@ -6,11 +6,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .crds import crd_resource_types
 from .errors import conflict, forbidden
 from .resources import ResourceType, StorageKey
 from .storebase import Object, StoreBase, holds_contents, now_rfc3339
 
+# propagationPolicy -> the finalizer that hands the object to the garbage collector.
+_GC_FINALIZERS = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}
 # The API server refuses to delete these, as a real one does.
 _UNDELETABLE = frozenset({"default", "kube-system", "kube-public"})
 
@@ -26,8 +27,13 @@ class LifecycleMixin(StoreBase):
         *,
         preconditions: dict[str, Any] | None = None,
         dry_run: bool = False,
+        propagation: str | None = None,
     ) -> tuple[Object, bool]:
-        """Delete, or start deleting; returns the last state and whether it is gone already."""
+        """Delete, or start deleting; returns the last state and whether it is gone already.
+
+        ``propagation`` Foreground or Orphan holds the object back with the garbage collector's
+        finalizer (``foregroundDeletion`` / ``orphan``) until it has dealt with the dependents.
+        """
         with self._lock:
             live = self._live(rtype, namespace, name)
             meta = live["metadata"]
@@ -48,7 +54,8 @@ class LifecycleMixin(StoreBase):
             if meta.get("deletionTimestamp"):
                 return self._output(rtype, live), False
             # Namespaces and CRDs empty themselves first (the real ones carry a finalizer for it).
-            waits = bool(meta.get("finalizers")) or holds_contents(rtype)
+            gc_finalizer = _GC_FINALIZERS.get(propagation or "")
+            waits = bool(meta.get("finalizers")) or holds_contents(rtype) or bool(gc_finalizer)
             if dry_run:
                 return self._output(rtype, live), not waits
             if not waits:
@@ -57,16 +64,15 @@ class LifecycleMixin(StoreBase):
             new = copy.deepcopy(live)
             new["metadata"]["deletionTimestamp"] = now_rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if gc_finalizer and gc_finalizer not in (meta.get("finalizers") or []):
+                new["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), gc_finalizer]
             if rtype.kind == "Namespace":
                 new["status"] = {"phase": "Terminating"}
             new["metadata"]["resourceVersion"] = self._next_rv()
             self._bucket(rtype)[(meta.get("namespace", ""), name)] = new
             self._emit(rtype, "MODIFIED", live, new)
-            if rtype.kind == "Namespace":
-                self._delete_contents(
-                    lambda t, obj: t.namespaced and obj["metadata"].get("namespace") == name
-                )
-            elif rtype.kind == "CustomResourceDefinition":
+            # A namespace's contents go later, through the namespace controller (sandbox.kube.gc).
+            if rtype.kind == "CustomResourceDefinition":
                 group = new["spec"]["group"]
                 plural = new["spec"]["names"]["plural"]
                 self._delete_contents(lambda t, obj: t.key == (group, plural))
@@ -102,37 +108,33 @@ class LifecycleMixin(StoreBase):
             )
         self._reap()
 
-    def _reap(self) -> None:
-        """Remove terminating namespaces and CRDs once nothing is left in them."""
-        ns_type = self.registry.by_kind("v1", "Namespace")
-        crd_type = self.registry.by_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-        for holder_type in (ns_type, crd_type):
-            if holder_type is None:
-                continue
-            for holder in list(self._bucket(holder_type).values()):
-                meta = holder["metadata"]
-                if not meta.get("deletionTimestamp") or meta.get("finalizers"):
-                    continue
-                if holder_type is ns_type:
-                    name = meta["name"]
-                    busy = any(
-                        obj["metadata"].get("namespace") == name
-                        for key, bucket in self._objects.items()
-                        for obj in bucket.values()
-                    )
-                else:
-                    spec = holder.get("spec", {})
-                    busy = bool(
-                        self._objects.get(
-                            (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
-                        )
-                    )
-                if not busy:
-                    self._remove(holder_type, holder)
+    def finalize_namespace(self, name: str) -> bool:
+        """Remove a terminating namespace once it is empty (the namespace controller's last step)."""
+        with self._lock:
+            ns_type = self.registry.by_kind("v1", "Namespace")
+            if ns_type is None:
+                return False
+            namespace = self._bucket(ns_type).get(("", name))
+            if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
+                return False
+            if namespace["metadata"].get("finalizers") or any(
+                obj["metadata"].get("namespace") == name
+                for bucket in self._objects.values()
+                for obj in bucket.values()
+            ):
+                return False
+            self._remove(ns_type, namespace)
+            return True
 
-    def _sync_crd(self, crd: Object) -> None:
-        """Serve (or stop serving) the versions a CRD declares."""
-        spec = crd.get("spec", {})
-        self.registry.unregister(spec.get("group", ""), spec.get("names", {}).get("plural", ""))
-        for rtype in crd_resource_types(crd):
-            self.registry.register(rtype)
+    def _reap(self) -> None:
+        """Remove terminating CRDs once no custom resource is left (namespaces: finalize_namespace)."""
+        crd_type = self.registry.by_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        if crd_type is None:
+            return
+        for crd in list(self._bucket(crd_type).values()):
+            meta, spec = crd["metadata"], crd.get("spec", {})
+            if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+                continue
+            key = (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
+            if not self._objects.get(key):
+                self._remove(crd_type, crd)

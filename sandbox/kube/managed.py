@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import ApiError, apply_conflict
-from .patching import merge_key
+from .patching import ListKeys, merge_key
 
 FieldPath = tuple[str, ...]  # tokens as in fieldsV1: "f:spec", 'k:{"name":"web"}'
 FieldSet = set[FieldPath]
@@ -60,7 +60,7 @@ def _item_token(key: str, item: dict[str, Any]) -> str:
     return "k:" + json.dumps({key: item.get(key)}, separators=(",", ":"), sort_keys=True)
 
 
-def field_set(value: Any, *, builtin: bool, path: FieldPath = (), field: str = "") -> FieldSet:
+def field_set(value: Any, *, builtin: ListKeys, path: FieldPath = (), field: str = "") -> FieldSet:
     """Every owned path of ``value``: leaves, plus each element of keyed lists."""
     out: FieldSet = set()
     if isinstance(value, dict) and value:
@@ -137,7 +137,11 @@ def decode_fields(tree: dict[str, Any], prefix: FieldPath = ()) -> FieldSet:
 def _render_path(path: FieldPath) -> str:
     parts = []
     for token in path:
-        parts.append("." + token[2:] if token.startswith("f:") else f"[{token[2:]}]")
+        if token.startswith("f:"):
+            parts.append("." + token[2:])
+        else:  # k:{"name":"web"} -> [name="web"], as structured-merge-diff prints it
+            keys = json.loads(token[2:])
+            parts.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]")
     return "".join(parts)
 
 
@@ -202,7 +206,7 @@ class ManagedFields:
         subresource: str,
         api_version: str,
         now: str,
-        builtin: bool,
+        builtin: ListKeys,
     ) -> None:
         """An update by ``manager``: it takes the fields it changed; removed fields lose owners."""
         old_set = field_set(old, builtin=builtin) if old else set()
@@ -236,14 +240,14 @@ class ManagedFields:
         subresource: str,
         api_version: str,
         now: str,
-        builtin: bool,
+        builtin: ListKeys,
         conflict_context: tuple[str, str, str],
     ) -> dict[str, Any]:
         """Merge ``applied`` (tracked part only) into ``live`` (tracked part); return the result."""
         applied_set = field_set(applied, builtin=builtin)
         mine = self._find(manager, "Apply", subresource)
         previous = decode_fields(mine.get("fieldsV1") or {}) if mine else set()
-        conflicts: list[str] = []
+        conflicts: list[tuple[str, str]] = []
         for entry in self._others(manager, "Apply", subresource):
             owned = decode_fields(entry.get("fieldsV1") or {})
             clashing = {
@@ -253,10 +257,7 @@ class ManagedFields:
             }
             if clashing and force:
                 entry["fieldsV1"] = encode_fields(owned - clashing)
-            conflicts += [
-                f'conflict with "{entry.get("manager")}": {_render_path(p)}'
-                for p in sorted(clashing)
-            ]
+            conflicts += [(_manager_text(entry), _render_path(p)) for p in sorted(clashing)]
         if conflicts and not force:
             raise _conflict_error(conflict_context, conflicts)
         owned_by_others: FieldSet = set()
@@ -279,12 +280,24 @@ class ManagedFields:
         return merged
 
 
-def _conflict_error(context: tuple[str, str, str], conflicts: list[str]) -> ApiError:
+def _manager_text(entry: dict[str, Any]) -> str:
+    """A manager as the real conflict message prints it (apiserver fieldmanager printManager)."""
+    text = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        text += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == "Update":
+        text += f" using {entry.get('apiVersion', '')}"
+        if entry.get("time"):
+            text += f" at {entry['time']}"
+    return text
+
+
+def _conflict_error(context: tuple[str, str, str], conflicts: list[tuple[str, str]]) -> ApiError:
     resource, group, name = context
     return apply_conflict(resource, group, name, conflicts)
 
 
-def apply_merge(live: Any, applied: Any, *, builtin: bool, field: str = "") -> Any:
+def apply_merge(live: Any, applied: Any, *, builtin: ListKeys, field: str = "") -> Any:
     """Applied values win; maps merge; keyed lists merge element by element; other lists replace."""
     if isinstance(applied, dict) and isinstance(live, dict):
         result = dict(live)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ApiError, bad_request
@@ -36,13 +37,23 @@ class _Deleted:
 _DELETED = _Deleted()
 
 
-def merge_key(field: str, items: list[Any], *, builtin: bool = True) -> str | None:
+# How lists merge: True for the built-in kinds' patch metadata, False for atomic lists, or (for
+# custom resources) list field name -> its x-kubernetes-list-map-keys key from the CRD schema.
+ListKeys = bool | Mapping[str, str]
+
+
+def merge_key(field: str, items: list[Any], *, builtin: ListKeys = True) -> str | None:
     """The key that identifies elements of list ``field``, or None when the list is atomic.
 
-    Custom resources have no patch metadata here, so their lists are atomic (as they are
-    without ``x-kubernetes-list-type: map`` in a real CRD schema).
+    Custom resource lists are atomic unless their CRD schema marks them
+    ``x-kubernetes-list-type: map`` (``builtin`` is then the schema's keys by field name).
     """
     if not builtin or not items or not all(isinstance(item, dict) for item in items):
+        return None
+    if not isinstance(builtin, bool):
+        key = builtin.get(field)
+        if key and all(key in item for item in items if item.get("$patch") is None):
+            return key
         return None
     for key in _MERGE_KEYS.get(field, ()):
         if all(key in item for item in items if item.get("$patch") is None):

@@ -60,6 +60,25 @@ _SCHEMAS: dict[str, dict[int, _Field]] = {
     },
     "Preconditions": {1: ("uid", "string", False), 2: ("resourceVersion", "string", False)},
     "Namespace": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "NamespaceSpec", False)},
+    # authorization.k8s.io/v1, what `kubectl auth can-i` sends.
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("spec", "SelfSubjectAccessReviewSpec", False),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes", False),
+        2: ("nonResourceAttributes", "NonResourceAttributes", False),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string", False),
+        2: ("verb", "string", False),
+        3: ("group", "string", False),
+        4: ("version", "string", False),
+        5: ("resource", "string", False),
+        6: ("subresource", "string", False),
+        7: ("name", "string", False),
+    },
+    "NonResourceAttributes": {1: ("path", "string", False), 2: ("verb", "string", False)},
     "NamespaceSpec": {1: ("finalizers", "string", True)},
     "ConfigMap": {
         1: ("metadata", "ObjectMeta", False),

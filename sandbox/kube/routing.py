@@ -48,6 +48,7 @@ class Request:
 class Response:
     code: int
     body: Object
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)

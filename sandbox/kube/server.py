@@ -6,11 +6,13 @@ import logging
 import os
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .auth import TokenAuthenticator
+from .authz import Identity
 from .controllers import ControllerManager
+from .gc import GarbageCollector
 from .handler import ApiHTTPServer
 from .kubeconfig import write_kubeconfig
 from .store import ObjectStore
@@ -42,6 +44,9 @@ class KubeApiServer:
         run_controllers: bool = True,
         allow_anonymous: bool | None = None,
         enforce_webhooks: bool = True,
+        gc_delay: float = 0.1,
+        crd_established_delay: float = 0.2,
+        access_entries: Mapping[str, tuple[str, Sequence[str]]] | None = None,
     ) -> None:
         """Configure the server; ``start()`` binds it.
 
@@ -55,21 +60,33 @@ class KubeApiServer:
                 HTTP, where kubectl (client-go) never sends a bearer token.
             enforce_webhooks: refuse writes that a matching admission webhook without ready
                 endpoints would fail (``failurePolicy: Fail``), as a real cluster does.
+            gc_delay: seconds before the garbage collector and namespace controller act on a
+                delete (dependents, Foreground / Orphan finalizers, Terminating namespaces).
+            crd_established_delay: seconds before a new CRD is Established and its kinds are
+                served (before that they answer ``404 page not found``).
+            access_entries: token -> (user, groups) for identities whose rights RBAC decides,
+                like EKS access entries; the other tokens are cluster admins.
         """
         self.host = host
         self.port = port
         self.tls = tls
         self.store = ObjectStore()
         self.store.enforce_webhooks = enforce_webhooks
+        self.store.crd_established_delay = crd_established_delay
         self.authenticator = TokenAuthenticator(
             tokens,
             accept_eks_tokens=accept_eks_tokens,
             allow_anonymous=tls is None if allow_anonymous is None else allow_anonymous,
+            access_entries={
+                token: Identity(user, (*groups, "system:authenticated"))
+                for token, (user, groups) in (access_entries or {}).items()
+            },
         )
         self.controllers = ControllerManager(
             self.store, deployment_ready_delay=deployment_ready_delay
         )
         self.controllers.enabled = run_controllers
+        self.gc = GarbageCollector(self.store, delay=gc_delay)
         self._httpd: ApiHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,6 +118,7 @@ class KubeApiServer:
         )
         self._thread.start()
         self.controllers.start()
+        self.gc.start()
         log.info("sandbox Kubernetes API serving on %s", self.url)
         return self
 
@@ -118,6 +136,7 @@ class KubeApiServer:
             self._thread.join(timeout=5)
             self._thread = None
         self.controllers.stop()
+        self.gc.stop()
 
     def __enter__(self) -> KubeApiServer:
         return self.start()

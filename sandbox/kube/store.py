@@ -5,17 +5,19 @@ from __future__ import annotations
 from . import selectors
 from .admission import AdmissionMixin
 from .errors import ApiError, bad_request
+from .establishing import EstablishingMixin
 from .lifecycle import LifecycleMixin
 from .resources import ResourceType
 from .selectors import Predicate
 from .storebase import Listener, Object, now_rfc3339
+from .validation.store import ValidationMixin
 from .watch import INITIAL_EVENTS_END, Watcher, WatchEvent
 from .writes import WriteMixin
 
 __all__ = ["Listener", "Object", "ObjectStore", "now_rfc3339"]
 
 
-class ObjectStore(WriteMixin, LifecycleMixin, AdmissionMixin):
+class ObjectStore(WriteMixin, LifecycleMixin, EstablishingMixin, ValidationMixin, AdmissionMixin):
     """Thread-safe objects by resource type, namespace and name, with a global resourceVersion.
 
     The ``*_object`` methods take a :class:`ResourceType` and serve the HTTP layer; the short

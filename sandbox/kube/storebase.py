@@ -126,7 +126,7 @@ class StoreBase:
             out["status"] = status
         return out
 
-    def _check_namespace(self, rtype: ResourceType, namespace: str) -> None:
+    def _check_namespace(self, rtype: ResourceType, namespace: str, name: str = "") -> None:
         if not rtype.namespaced:
             return
         ns_type = self.registry.by_kind("v1", "Namespace")
@@ -135,10 +135,23 @@ class StoreBase:
         if ns is None:
             raise not_found("namespaces", "", namespace)
         if ns["metadata"].get("deletionTimestamp"):
-            raise forbidden(
-                f'{rtype.plural} "" is forbidden: unable to create new content in namespace '
+            # The NamespaceLifecycle admission plugin's refusal (apierrors.NewForbidden).
+            resource = f"{rtype.plural}.{rtype.group}" if rtype.group else rtype.plural
+            error = forbidden(
+                f'{resource} "{name}" is forbidden: unable to create new content in namespace '
                 f"{namespace} because it is being terminated"
             )
+            error.details = {"name": name, "kind": rtype.plural}
+            if rtype.group:
+                error.details["group"] = rtype.group
+            error.details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            raise error
 
     def _live(self, rtype: ResourceType, namespace: str, name: str) -> Object:
         obj = self._bucket(rtype).get((namespace if rtype.namespaced else "", name))
@@ -189,6 +202,13 @@ class StoreBase:
         dry_run: bool = False,
     ) -> None:
         """Mutating admission (may change ``obj`` in place); the admission mixin overrides it."""
+
+    def list_keys(self, rtype: ResourceType) -> Any:
+        """How the lists of ``rtype`` merge (see patching.ListKeys); the validation mixin knows."""
+        return not rtype.custom
+
+    def _validate(self, rtype: ResourceType, obj: Object, old: Object | None) -> None:
+        """Validation before admission; the validation mixin overrides it."""
 
     def _admit(
         self,

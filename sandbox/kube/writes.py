@@ -59,7 +59,7 @@ class WriteMixin(StoreBase):
                 meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
             if rtype.namespaced:
                 meta["namespace"] = namespace
-                self._check_namespace(rtype, namespace)
+                self._check_namespace(rtype, namespace, meta["name"])
             else:
                 meta.pop("namespace", None)
             for field in ("deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
@@ -71,8 +71,11 @@ class WriteMixin(StoreBase):
             if rtype.has_status:
                 obj.pop("status", None)  # status is written through /status only
             kinds.apply_defaults(rtype, obj, None, self._alloc)
+            if rtype.has_status and not rtype.custom:
+                obj.setdefault("status", {})  # a built-in status is a struct: served as {}
+            # As a real server: mutating webhooks, then validation, then validating webhooks.
             self._mutate(rtype, "CREATE", obj, None, "", dry_run=dry_run)
-            kinds.validate(rtype, obj)
+            self._validate(rtype, obj, None)
             self._admit(rtype, "CREATE", obj, None, "", dry_run=dry_run)
             if managed is None:
                 managed = ManagedFields(None)
@@ -83,7 +86,7 @@ class WriteMixin(StoreBase):
                     subresource="",
                     api_version=rtype.api_version,
                     now=meta["creationTimestamp"],
-                    builtin=not rtype.custom,
+                    builtin=self.list_keys(rtype),
                 )
             if managed.entries:
                 meta["managedFields"] = managed.entries
@@ -190,7 +193,7 @@ class WriteMixin(StoreBase):
             subresource=subresource,
             api_version=rtype.api_version,
             now=now_rfc3339(),
-            builtin=not rtype.custom,
+            builtin=self.list_keys(rtype),
         )
         return self._commit(rtype, live, new, managed, (manager, "Update", subresource), dry_run)
 
@@ -229,7 +232,7 @@ class WriteMixin(StoreBase):
                 subresource=subresource,
                 api_version=rtype.api_version,
                 now=now_rfc3339(),
-                builtin=not rtype.custom,
+                builtin=self.list_keys(rtype),
                 conflict_context=(rtype.plural, rtype.group, name),
             )
             if live is None:
@@ -299,7 +302,7 @@ class WriteMixin(StoreBase):
         kinds.apply_defaults(rtype, new, live, self._alloc)
         # Before the no-op check: a real server calls webhooks for unchanged writes too.
         self._mutate(rtype, "UPDATE", new, live, actor[2], dry_run=dry_run)
-        kinds.validate(rtype, new)
+        self._validate(rtype, new, live)
         self._admit(rtype, "UPDATE", new, live, actor[2], dry_run=dry_run)
         if rtype.has_generation and spec_part(new) != spec_part(live):
             meta["generation"] = int(live_meta.get("generation", 1)) + 1

@@ -1,14 +1,18 @@
-"""Small reads shared by the controller and Ingress tasks: typed lookups and Warning events."""
+"""Small reads shared by the controller and Ingress tasks (typed lookups, Warning events), and
+the preflight check of this identity's permissions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from core.errors import TransientError
+from prefect import task
+
+from core.errors import PreflightError, TransientError
 from core.manifests import Manifest
+from tasks.k8s import manifests
 from tasks.k8s.apply import read, resource_for
-from tasks.k8s.clients import Kube
+from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
 
@@ -97,3 +101,93 @@ def _event_time(event: Manifest) -> str:
         or (event.get("metadata") or {}).get("creationTimestamp")
         or ""
     )
+
+
+#: What applying an object takes: server-side apply reads, then creates or patches.
+APPLY_VERBS = ("get", "create", "patch")
+
+
+def _apply_checks(kube: Kube, objects: list[Manifest]) -> list[dict[str, str]]:
+    """SelfSubjectAccessReview resourceAttributes for applying ``objects`` (deduplicated)."""
+    # Custom resources of CRDs that are not installed yet are not in discovery: take their
+    # plural and scope from the CRD among the objects.
+    crd_kinds = {
+        (crd["spec"]["group"], crd["spec"]["names"]["kind"]): (
+            crd["spec"]["names"]["plural"],
+            crd["spec"].get("scope") == "Namespaced",
+        )
+        for crd in objects
+        if crd.get("kind") == "CustomResourceDefinition"
+    }
+    checks: list[dict[str, str]] = []
+    for obj in objects:
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        resource = resource_for(kube, obj)
+        if resource is not None:
+            plural, namespaced = resource.name, bool(resource.namespaced)
+        elif (group, obj.get("kind")) in crd_kinds:
+            plural, namespaced = crd_kinds[(group, str(obj.get("kind")))]
+        else:
+            continue
+        namespace = (obj.get("metadata") or {}).get("namespace", "") if namespaced else ""
+        for verb in APPLY_VERBS:
+            check = {"verb": verb, "group": group, "resource": plural, "namespace": namespace}
+            if check not in checks:
+                checks.append(check)
+    return checks
+
+
+def _describe_check(check: dict[str, str]) -> str:
+    resource = f"{check['resource']}.{check['group']}" if check["group"] else check["resource"]
+    where = f"in namespace {check['namespace']}" if check["namespace"] else "at the cluster scope"
+    return f"{check['verb']} {resource} {where}"
+
+
+@task
+def preflight_permissions(
+    target: KubeTarget,
+    objects: list[Manifest] | None = None,
+    *,
+    install_controller: bool = True,
+) -> None:
+    """Check, with SelfSubjectAccessReviews, that this identity may apply every object setup will
+    apply (get, create and patch each kind where it goes); stop before anything is created.
+
+    Args:
+        target: the cluster.
+        objects: what will be applied; by default the bundled Ingress base, plus the bundled
+            controller base when `install_controller`.
+        install_controller: whether setup may install the controller (its CRDs, RBAC, webhooks).
+    """
+    if objects is None:
+        objects = manifests.render(manifests.INGRESS_BASE)
+        if install_controller:
+            objects += manifests.render(manifests.CONTROLLER_BASE)
+    with connect(target) as kube:
+        review = resource_for(
+            kube, {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview"}
+        )
+        if review is None:
+            run_logger().warning(
+                "%s does not serve SelfSubjectAccessReview: not checked", kube.server
+            )
+            return
+        missing = []
+        for check in _apply_checks(kube, objects):
+            body = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": check},
+            }
+            with translated(f"Checking whether this identity may {_describe_check(check)}"):
+                answer = review.create(body=body).to_dict()
+            if not (answer.get("status") or {}).get("allowed"):
+                missing.append(_describe_check(check))
+    if missing:
+        raise PreflightError(
+            f"The identity used for {kube.server} ({target.describe()}) lacks Kubernetes "
+            f"permissions that setup needs: it may not {'; '.join(missing)}. Grant them (on EKS: "
+            "an access entry with the AmazonEKSClusterAdminPolicy, or RBAC for these resources), "
+            "or let someone who has them install the controller and use controller mode 'skip'."
+        )
+    run_logger().info("This identity may apply all %d objects at %s", len(objects), kube.server)

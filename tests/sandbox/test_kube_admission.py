@@ -41,7 +41,10 @@ def _ingress(name: str = "web", labels: dict[str, str] | None = None) -> dict[st
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
-        "spec": {"ingressClassName": "alb"},
+        "spec": {
+            "ingressClassName": "alb",
+            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
+        },
     }
 
 

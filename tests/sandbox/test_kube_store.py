@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.kube import ApiError, ObjectStore
 from sandbox.kube.controllers import ControllerManager
+from sandbox.kube.gc import GarbageCollector
 from sandbox.kube.selectors import label_selector
 from sandbox.kube.watch import INITIAL_EVENTS_END, Watcher
 
@@ -226,16 +227,21 @@ def test_namespace_deletion_cascades_and_waits_for_finalizers(store: ObjectStore
     held = _configmap("held", namespace="team")
     held["metadata"]["finalizers"] = ["example.com/cleanup"]
     store.create(held)
+    collector = GarbageCollector(store, delay=0)
     store.delete("v1", "Namespace", "team")
     namespace = store.get("v1", "Namespace", "team")
     assert namespace["status"]["phase"] == "Terminating"
-    assert store.find("v1", "ConfigMap", "plain", "team") is None
     with pytest.raises(ApiError) as refused:
         store.create(_configmap("new", namespace="team"))
     assert refused.value.code == 403
+    assert collector.collect()  # the namespace controller deletes contents, then waits
+    assert store.find("v1", "ConfigMap", "plain", "team") is None
+    assert store.find("v1", "Namespace", "team") is not None
     pending = store.get("v1", "ConfigMap", "held", "team")
     pending["metadata"]["finalizers"] = []
     store.update(pending)
+    assert store.find("v1", "Namespace", "team") is not None
+    assert not collector.collect()
     assert store.find("v1", "Namespace", "team") is None
 
 
@@ -273,6 +279,12 @@ def _crd(scope: str = "Namespaced") -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
                 }
             ],
         },
@@ -376,6 +388,7 @@ def test_deployment_waits_for_the_secrets_its_pods_mount(store: ObjectStore) -> 
             "kind": "Secret",
             "metadata": {"name": "web-tls"},
             "type": "kubernetes.io/tls",
+            "data": {"tls.crt": "", "tls.key": ""},
         }
     )
     controllers.reconcile()

@@ -100,6 +100,10 @@ def test_preflight_without_istio(target: KubeTarget, kube_server: KubeApiServer)
     ):
         preflight_kubernetes.fn(target)
     kube_server.store.delete("v1", "Namespace", "istio-system")
+    # The namespace stays Terminating until the namespace controller has emptied it.
+    kube_server.gc.delay = 0
+    while kube_server.gc.collect():
+        pass
     with pytest.raises(PreflightError, match="Namespace istio-system does not exist"):
         preflight_kubernetes.fn(target)
 
