@@ -64,7 +64,7 @@ def survey_stack(
     if root_zone_id:
         found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)
     if zone:
-        keys = [(wildcard, "A"), (wildcard, "CNAME")]
+        keys = [(wildcard, "A"), (wildcard, "AAAA"), (wildcard, "CNAME")]
         found["dashboard_records"] = observe_record_sets.submit(ctx, zone.zone_id, keys)
     if target is not None:
         found["controller"] = observe_controller.submit(target, spec.name)

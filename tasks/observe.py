@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict
 
 from core import naming
 from core.alb import desired_alb_fields
-from core.desired import partition_of
+from core.desired import ingress_options, partition_of
+from core.drift import wants_aaaa
 from core.kubestate import ControllerState, IngressState, ingress_fields
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import PRESENT
@@ -24,6 +25,7 @@ from tasks.aws.acm import desired_certificates, observe_certificate
 from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import desired_tags, observe_subnets
 from tasks.aws.elbv2 import observe_load_balancer
+from tasks.aws.elbv2_details import details_declared
 from tasks.aws.iam import observe_oidc_provider, observe_policy, observe_role
 from tasks.aws.route53 import find_root_zone, observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_set
@@ -64,7 +66,8 @@ def observe_aws_resources(
     certificates = {
         request.domain: found
         for request in requests
-        if (found := observe_certificate.fn(ctx, spec, request, zones=zones)) is not None
+        if (found := observe_certificate.fn(ctx, spec, request, zones=zones, arn=request.arn))
+        is not None
     }
     validation: dict[str, RecordSetState | None] = {
         record.name: observe_record_set.fn(ctx, record.zone_id, record.name, record.type)
@@ -85,6 +88,11 @@ def observe_aws_resources(
         certificates=certificates,
         validation_records=validation,
         dashboard_record=_dashboard_record(ctx, spec, zone.zone_id) if zone else None,
+        dashboard_aaaa=observe_record_set.fn(
+            ctx, zone.zone_id, naming.wildcard(spec.subdomain), "AAAA"
+        )
+        if zone and wants_aaaa(spec)
+        else None,  # fmt: skip
     )
 
 
@@ -134,13 +142,18 @@ def observe_dependents(
         tags=spec.tags,
         ingress_class=ingress_class(spec, seen),
         manifests_path=spec.stack.manifests_path,
+        **ingress_options(spec),
     )
     alb = desired_alb_fields(
         manifest, cluster=spec.cluster.name, target_port=cluster_objects.gateway_target_port
     )
     hostname = seen.ingress.hostname if seen.ingress else None
     balancer = (
-        observe_load_balancer.fn(ctx, dns_name=hostname, stack=spec.name) if hostname else None
+        observe_load_balancer.fn(
+            ctx, dns_name=hostname, stack=spec.name, details=details_declared(alb)
+        )
+        if hostname
+        else None
     )
     settings = get_settings()
     host_answers = answers(spec.dashboard_host, "A", settings)
