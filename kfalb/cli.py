@@ -77,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
     drift.set_defaults(handler=_drift)
 
+    imported = commands.add_parser(
+        "import", help="record a stack set up by the kubeflow-manifests script (adopted)"
+    )
+    _config(imported, required=True)
+    imported.add_argument(
+        "--take-ownership",
+        action="store_true",
+        help="tag the imported zone, certificates and record as the stack's (cleanup removes them)",
+    )
+    _credentials(imported)
+    imported.set_defaults(handler=_import)
+
     demo = commands.add_parser("demo", help="the whole job against the bundled sandbox")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
     demo.set_defaults(handler=_demo)
@@ -159,6 +171,18 @@ def _drift(args: argparse.Namespace) -> int:
         remediate=args.remediate,
         credentials_block=args.aws_credentials_block,
     )
+
+
+def _import(args: argparse.Namespace) -> int:
+    from flows.import_stack import import_stack
+
+    rows = import_stack(
+        spec=read_spec(args.config),
+        take_ownership=args.take_ownership,
+        aws_credentials_block=args.aws_credentials_block,
+    )
+    print("\n".join(rows) or "Nothing found to import.")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -37,3 +37,17 @@ def test_drift_fleet_and_stack_are_exclusive(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["drift", "--all", "--stack", "x"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_import_refuses_a_bad_written_back_value_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "cluster: {name: kubeflow, region: us-west-2}\n"
+        "route53: {rootDomain: {name: example.com},\n"
+        "          subDomain: {name: platform.example.com, certARN: not-an-arn}}\n"
+    )
+    assert main(["import", "--config", str(config), "--take-ownership"]) == 2
+    err = capsys.readouterr().err
+    assert "route53.subDomain.certARN: 'not-an-arn' is not an ACM certificate ARN" in err
