@@ -135,7 +135,7 @@ class SubDomain(_Model):
     hosted_zone_id: str | None = Field(
         default=None,
         description="The subdomain's hosted zone id, as the kubeflow-manifests script writes it "
-        "back; the zone is looked up by name, and this id must match it.",
+        "back: `kfalb import` reads the zone by this id; setup and drift find it by name.",
     )
     cert_arn: str | None = Field(
         default=None,
