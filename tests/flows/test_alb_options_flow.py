@@ -97,6 +97,13 @@ def test_each_alb_option_is_set_up_drift_checked_and_repaired(
     elbv2.modify_load_balancer_attributes(
         LoadBalancerArn=arn, Attributes=[{"Key": "access_logs.s3.enabled", "Value": "false"}]
     )
+    managed = next(g for g in world.aws.client("ec2").describe_security_groups(
+        GroupIds=balancer["SecurityGroups"])["SecurityGroups"]
+        if any(t["Value"] == "ManagedLBSecurityGroup" for t in g.get("Tags", [])))  # fmt: skip
+    world.aws.client("ec2").revoke_security_group_ingress(GroupId=managed["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+    ])  # fmt: skip
     route53 = world.aws.client("route53")
     zone_id = next(z["Id"] for z in route53.list_hosted_zones()["HostedZones"]
                    if z["Name"] == f"{SUB}.")  # fmt: skip
@@ -107,12 +114,18 @@ def test_each_alb_option_is_set_up_drift_checked_and_repaired(
     drifted = set(raised.value.items)
     assert f"dns-record *.{SUB} AAAA (missing)" in drifted
     (alb_drift,) = [item for item in drifted if item.startswith(ALB)]
-    for field in ("waf-acl", "ip-address-type", "attribute access_logs.s3.enabled"):
+    for field in (
+        "waf-acl",
+        "ip-address-type",
+        "attribute access_logs.s3.enabled",
+        "inbound-cidrs",
+    ):
         assert field in alb_drift
 
     repaired = check_drift(stack=spec.name, remediate=True)
     assert repaired["status"] == "repaired"
     assert wafv2.get_web_acl_for_resource(ResourceArn=arn)["WebACL"]["ARN"] == waf
+    assert _inbound(world, balancer) == set(CIDRS)
     assert plan_stack(spec).converged
 
     leftovers = cleanup_load_balancer(stack=spec.name)
