@@ -65,8 +65,11 @@ def survey_stack(
     if root_zone_id:
         found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)
     if zone:
-        keys = [(wildcard, "A"), (wildcard, "AAAA"), (wildcard, "CNAME")]
-        # Records an import took over (the old script's kubeflow.<subdomain> CNAME) as well.
+        keys = [(wildcard, "A"), (wildcard, "CNAME")]
+        if spec.kubeflow.alb.ip_address_type == "dualstack":
+            keys.append((wildcard, "AAAA"))
+        # Records the block names as ours too: an AAAA alias of a stack since made ipv4, the old
+        # script's kubeflow.<subdomain> CNAME an import took over.
         keys += [(item.name, item.details.get("type", "CNAME")) for item in
                  owned(record, Kind.DNS_RECORD) if (item.name, item.details.get("type")) not in keys]  # fmt: skip
         found["dashboard_records"] = observe_record_sets.submit(ctx, zone.zone_id, keys)
