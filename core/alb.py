@@ -8,6 +8,7 @@ desired ALB with the observed one key by key, and only on the keys the desired s
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -129,7 +130,24 @@ def desired_alb(
         ),
         tags={**user_tags, **controller_tags, RESOURCE_TAG: LB_RESOURCE},
         subnets=None if subnets is None else tuple(subnets),
+        ip_address_type=notes["ip-address-type"].strip().lower()
+        if "ip-address-type" in notes
+        else None,
+        waf_acl=notes["wafv2-acl-arn"].strip() or NONE if "wafv2-acl-arn" in notes else None,
+        inbound_cidrs=_cidrs(notes["inbound-cidrs"]) if "inbound-cidrs" in notes else None,
     )
+
+
+def _cidrs(raw: str) -> tuple[str, ...]:
+    """The inbound-cidrs annotation's blocks, normalised as AWS reports them."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item:
+            try:
+                found.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                found.append(item)  # compared as written; the controller refuses it
+    return tuple(found)
 
 
 def desired_alb_fields(

@@ -56,6 +56,10 @@ class AlbFacts:
     tags: Mapping[str, str] = field(default_factory=dict)
     state: str = "active"
     subnets: tuple[str, ...] | None = None
+    #: The options below are declared only when the Ingress sets them (None: not compared).
+    ip_address_type: str | None = None
+    waf_acl: str | None = None
+    inbound_cidrs: tuple[str, ...] | None = None
 
 
 def facts_fields(facts: AlbFacts) -> dict[str, str]:
@@ -86,6 +90,12 @@ def facts_fields(facts: AlbFacts) -> dict[str, str]:
         fields[f"attribute {name}"] = value.strip().lower()
     for name, value in facts.tags.items():
         fields[f"tag {name}"] = value
+    if facts.ip_address_type is not None:
+        fields["ip-address-type"] = facts.ip_address_type.lower()
+    if facts.waf_acl is not None:
+        fields["waf-acl"] = facts.waf_acl
+    if facts.inbound_cidrs is not None:
+        fields["inbound-cidrs"] = _joined(facts.inbound_cidrs)
     return fields
 
 

@@ -46,6 +46,9 @@ def observed_alb(state: LoadBalancerState) -> AlbFacts:
         tags=dict(state.tags),
         state=state.state,
         subnets=tuple(state.subnet_ids),
+        ip_address_type=(state.ip_address_type or "ipv4").lower(),
+        waf_acl=state.waf_acl_arn or NONE,
+        inbound_cidrs=state.inbound_cidrs,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core import naming
 from core.resources import AliasTarget, LoadBalancerState, RecordSetState
 from core.spec import StackSpec
@@ -39,6 +41,28 @@ def dashboard_record(spec: StackSpec, balancer: LoadBalancerState) -> RecordSetS
             evaluate_target_health=True,
         ),
     )
+
+
+def ingress_options(spec: StackSpec) -> dict[str, Any]:
+    """The spec's ALB options as keyword arguments of the Ingress rendering (IngressParams)."""
+    alb = spec.kubeflow.alb
+    logs = alb.access_logs
+    return {
+        "ssl_policy": alb.ssl_policy,
+        "waf_acl_arn": alb.waf_acl_arn,
+        "access_logs": (logs.bucket, logs.prefix) if logs is not None else None,
+        "inbound_cidrs": alb.inbound_cidrs,
+        "ip_address_type": alb.ip_address_type,
+    }
+
+
+def dashboard_records(spec: StackSpec, balancer: LoadBalancerState) -> tuple[RecordSetState, ...]:
+    """The dashboard's records: `dashboard_record`, and for a dualstack ALB alias record the AAAA
+    alias next to the A one."""
+    record = dashboard_record(spec, balancer)
+    if record.type != "A" or spec.kubeflow.alb.ip_address_type != "dualstack":
+        return (record,)
+    return (record, record.model_copy(update={"type": "AAAA"}))
 
 
 def dashboard_url(spec: StackSpec, https_port: int = 443) -> str:

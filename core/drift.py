@@ -34,6 +34,15 @@ HTTPS_OK = "200 or a redirect, valid certificate"
 FieldMap = dict[str, str]
 
 
+def wants_aaaa(spec: StackSpec) -> bool:
+    """A dualstack ALB behind an alias record gets an AAAA alias next to the A one."""
+    return spec.kubeflow.alb.ip_address_type == "dualstack" and spec.stack.record_type == "alias"
+
+
+def aaaa_key(spec: StackSpec) -> str:
+    return f"{naming.wildcard(spec.subdomain)} AAAA"
+
+
 def dns_answer_key(spec: StackSpec) -> str:
     return f"{spec.dashboard_host} at the resolvers"
 
@@ -85,6 +94,9 @@ def desired_items(
     balancer = seen.desired_alb or {"state": "active", "scheme": spec.kubeflow.alb.scheme}
     items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
     items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
+    if wants_aaaa(spec):
+        aaaa = {**_record_wanted(spec, seen), "type": "AAAA"}
+        items.append(Item(Kind.DNS_RECORD, aaaa_key(spec), aaaa))
     items.append(Item(Kind.DNS_ANSWER, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
     items.append(Item(Kind.HTTPS_ANSWER, https_key(spec), {"answer": HTTPS_OK}))
     return tuple(items)
@@ -160,6 +172,11 @@ def observed_items(
             "type": record.type,
             "target": _target(record),
         }
+    if seen.dashboard_aaaa is not None:
+        found[(Kind.DNS_RECORD, aaaa_key(spec))] = {
+            "type": seen.dashboard_aaaa.type,
+            "target": _target(seen.dashboard_aaaa),
+        }
     if seen.host_answers:
         like_alb = set(seen.host_answers) <= set(seen.alb_answers)
         answer = ALB_ADDRESSES if like_alb else ", ".join(seen.host_answers)
@@ -179,6 +196,8 @@ def _validation_items(seen: Observation) -> list[Item]:
     items: dict[str, Item] = {}
     for request in seen.certificate_requests:
         certificate = seen.certificates.get(request.domain)
+        if request.arn is not None and (certificate is None or not certificate.owned):
+            continue  # an adopted certificate's validation records are not ours
         if certificate is None:  # its records are known once ACM has it
             key = f"for {request.domain}"
             items[key] = Item(Kind.VALIDATION_RECORD, key)

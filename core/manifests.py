@@ -68,8 +68,15 @@ class IngressParams:
     certificate_arns: tuple[str, ...]
     scheme: str
     tags: Mapping[str, str]
-    ssl_policy: str = DEFAULT_SSL_POLICY
+    #: None: the Ingress's own ssl-policy annotation, else DEFAULT_SSL_POLICY.
+    ssl_policy: str | None = None
     ingress_class: str = naming.INGRESS_CLASS
+    waf_acl_arn: str | None = None
+    #: (bucket, prefix) of the ALB's access logs, or None to leave the attributes as they are.
+    access_logs: tuple[str, str] | None = None
+    inbound_cidrs: tuple[str, ...] = ()
+    #: "dualstack" is annotated; None or "ipv4" leaves the Ingress's own (the controller: ipv4).
+    ip_address_type: str | None = None
 
 
 def key(obj: Mapping[str, Any]) -> str:
@@ -179,10 +186,40 @@ def configure_ingress(ingress: Manifest, params: IngressParams) -> Manifest:
     obj.setdefault("spec", {})["ingressClassName"] = params.ingress_class
     annotations[ALB_PREFIX + "certificate-arn"] = ",".join(params.certificate_arns)
     annotations[ALB_PREFIX + "scheme"] = params.scheme
-    annotations[ALB_PREFIX + "ssl-policy"] = params.ssl_policy
+    if params.ssl_policy is not None:
+        annotations[ALB_PREFIX + "ssl-policy"] = params.ssl_policy
+    else:  # a custom Ingress keeps its own policy unless the option names one
+        annotations.setdefault(ALB_PREFIX + "ssl-policy", DEFAULT_SSL_POLICY)
     annotations[ALB_PREFIX + "tags"] = tags_annotation(params.tags)
+    annotations.update(alb_option_annotations(params, annotations))
     _check_resolved([obj])
     return obj
+
+
+def alb_option_annotations(params: IngressParams, annotations: Mapping[str, str]) -> dict[str, str]:
+    """The annotations of the ALB options that are set (WAF ACL, access logs merged into the
+    Ingress's load-balancer-attributes, inbound CIDRs, dualstack)."""
+    result: dict[str, str] = {}
+    if params.waf_acl_arn:
+        result[ALB_PREFIX + "wafv2-acl-arn"] = params.waf_acl_arn
+    if params.access_logs is not None:
+        name = ALB_PREFIX + "load-balancer-attributes"
+        bucket, prefix = params.access_logs
+        attributes = _pairs(annotations.get(name, ""))
+        attributes.update({"access_logs.s3.enabled": "true", "access_logs.s3.bucket": bucket,
+                           "access_logs.s3.prefix": prefix})  # fmt: skip
+        result[name] = ",".join(f"{key}={value}" for key, value in attributes.items())
+    if params.inbound_cidrs:
+        result[ALB_PREFIX + "inbound-cidrs"] = ",".join(params.inbound_cidrs)
+    if params.ip_address_type == "dualstack":
+        result[ALB_PREFIX + "ip-address-type"] = "dualstack"
+    return result
+
+
+def _pairs(raw: str) -> dict[str, str]:
+    """`k1=v1,k2=v2` in order (entries without `=` are left to the controller to refuse)."""
+    pairs = (entry.split("=", 1) for entry in raw.split(",") if "=" in entry)
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def tags_annotation(tags: Mapping[str, str]) -> str:

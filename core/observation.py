@@ -65,6 +65,9 @@ class Observation(BaseModel):
     )
     load_balancer: LoadBalancerState | None = None
     dashboard_record: RecordSetState | None = None
+    dashboard_aaaa: RecordSetState | None = Field(
+        default=None, description="The AAAA alias of a dualstack ALB (read only for dualstack)."
+    )
     host_answers: tuple[str, ...] = ()
     alb_answers: tuple[str, ...] = ()
     https_ok: bool | None = Field(default=None, description="None: the host does not resolve.")

@@ -134,6 +134,10 @@ class CertificateRequest(_State):
     role: Literal["subdomain", "root"]
     domain: str
     sans: tuple[str, ...] = ()
+    arn: str | None = Field(
+        default=None,
+        description="An existing certificate to use (route53.*.certARN): used, never requested.",
+    )
 
     @property
     def names(self) -> frozenset[str]:
@@ -317,6 +321,13 @@ class LoadBalancerState(_State):
     security_group_ids: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
     ip_address_type: str | None = None
+    waf_acl_arn: str | None = Field(
+        default=None, description="The associated WAFv2 web ACL; None: none, or not read."
+    )
+    inbound_cidrs: tuple[str, ...] | None = Field(
+        default=None,
+        description="Client CIDRs the ALB's managed security group admits; None: not read.",
+    )
     listeners: tuple[ListenerState, ...] = ()
     target_groups: tuple[TargetGroupState, ...] = ()
     attributes: dict[str, str] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -17,6 +18,18 @@ from core.spec_loader import parse_yaml
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _RESERVED_TAG_PREFIXES = ("aws:", "kubernetes.io/", "elbv2.k8s.aws/", "ingress.k8s.aws/")
+_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
+_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
+_WAF_ACL_ARN = re.compile(
+    rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regional/webacl/[A-Za-z0-9_-]{{1,128}}/"
+    r"[0-9a-f-]{36}$"
+)
+_CERTIFICATE_ARN = re.compile(
+    rf"^arn:{_PARTITION}:acm:{_REGION}:\d{{12}}:certificate/[0-9a-f-]{{36}}$"
+)
+_POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:policy/[\w+=,.@/-]{{1,512}}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
 
 
 class _Model(BaseModel):
@@ -37,6 +50,28 @@ def _dns_name(value: str, *, allow_wildcard: bool = False) -> str:
     if problem:
         raise ValueError(f"{value!r} {problem}")
     return name
+
+
+def certificate_arn(value: str | None) -> str | None:
+    """An ACM certificate ARN (any partition), or None for an empty value."""
+    if value is None or value == "":
+        return None
+    if not _CERTIFICATE_ARN.match(value):
+        raise ValueError(
+            f"{value!r} is not an ACM certificate ARN "
+            "(like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>)"
+        )
+    return value
+
+
+def hosted_zone_id(value: str | None) -> str | None:
+    """A Route53 hosted zone id without its `/hostedzone/` prefix, or None for an empty value."""
+    if value is None or value == "":
+        return None
+    zone_id = value.removeprefix("/hostedzone/")
+    if not _ZONE_ID.match(zone_id):
+        raise ValueError(f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
+    return zone_id
 
 
 class Cluster(_Model):
@@ -72,6 +107,12 @@ class RootDomain(_Model):
         description="Route53 public hosted zone id of the root domain. Empty: looked up by name; "
         "if the root is not in Route53 the flow prints the NS records to add at your DNS provider.",
     )
+    cert_arn: str | None = Field(
+        default=None,
+        alias="certARN",
+        description="An existing ACM certificate for *.<root domain> to use instead of requesting "
+        "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -81,14 +122,12 @@ class RootDomain(_Model):
     @field_validator("hosted_zone_id")
     @classmethod
     def _zone_id(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        zone_id = value.removeprefix("/hostedzone/")
-        if not _ZONE_ID.fullmatch(zone_id):
-            raise ValueError(
-                f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)"
-            )
-        return zone_id
+        return hosted_zone_id(value)
+
+    @field_validator("cert_arn")
+    @classmethod
+    def _cert_arn(cls, value: str | None) -> str | None:
+        return certificate_arn(value)
 
 
 class SubDomain(_Model):
@@ -99,6 +138,27 @@ class SubDomain(_Model):
         default=(),
         description="Extra names for the subdomain certificate, each within the subdomain.",
     )
+    hosted_zone_id: str | None = Field(
+        default=None,
+        description="The subdomain's hosted zone id, as the kubeflow-manifests script writes it "
+        "back: `kfalb import` reads the zone by this id; setup and drift find it by name.",
+    )
+    cert_arn: str | None = Field(
+        default=None,
+        alias="certARN",
+        description="An existing ACM certificate for *.<subdomain> to use instead of requesting "
+        "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
+    )
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        return hosted_zone_id(value)
+
+    @field_validator("cert_arn")
+    @classmethod
+    def _cert_arn(cls, value: str | None) -> str | None:
+        return certificate_arn(value)
 
     @field_validator("name")
     @classmethod
@@ -126,12 +186,151 @@ class Route53(_Model):
     sub_domain: SubDomain = Field(description="The subdomain for Kubeflow.")
 
 
+class AccessLogs(_Model):
+    """ALB access logs to S3 (the bucket's policy must let ELB write; see the AWS docs)."""
+
+    bucket: str = Field(description="S3 bucket for the ALB's access logs.")
+    prefix: str = Field(default="", description="Key prefix within the bucket (may be empty).")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if (
+            not _BUCKET.match(value)
+            or ".." in value
+            or value.startswith("xn--")
+            or value.endswith("-s3alias")
+            or _is_ip(value)
+        ):
+            raise ValueError(
+                f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' and "
+                "'-', starting and ending with a letter or digit, not an IP address)"
+            )
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if "AWSLogs" in value or len(value) > 512 or any(c in value for c in ",= "):
+            raise ValueError(
+                f"{value!r}: the prefix may not contain 'AWSLogs', ',', '=' or spaces "
+                "(at most 512 characters)"
+            )
+        return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+class ServiceAccount(_Model):
+    """The controller's service account as the kubeflow-manifests script writes it back."""
+
+    name: str = Field(description="Service account name (the script: alb-ingress-controller).")
+    namespace: str = Field(description="Its namespace (the script: kubeflow).")
+    policy_arn: str | None = Field(
+        default=None, description="The IAM policy the script made for the controller."
+    )
+
+    @field_validator("policy_arn")
+    @classmethod
+    def _policy_arn(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _POLICY_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an IAM policy ARN (like arn:aws:iam::123456789012:policy/name)"
+            )
+        return value
+
+
 class Alb(_Model):
     """Load balancer options."""
 
     scheme: Literal["internet-facing", "internal"] = Field(
         default="internet-facing", description="internet-facing or internal."
     )
+    ssl_policy: str | None = Field(
+        default=None,
+        description="The HTTPS listener's security policy (alb.ingress.kubernetes.io/ssl-policy). "
+        "Empty: the Ingress's own annotation, else ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09.",
+    )
+    waf_acl_arn: str | None = Field(
+        default=None,
+        description="A regional AWS WAF web ACL (wafv2) ARN to associate with the ALB "
+        "(alb.ingress.kubernetes.io/wafv2-acl-arn).",
+    )
+    access_logs: AccessLogs | None = Field(
+        default=None, description="Write the ALB's access logs to this S3 bucket and prefix."
+    )
+    inbound_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Client CIDRs allowed to reach the ALB (alb.ingress.kubernetes.io/"
+        "inbound-cidrs). Empty: 0.0.0.0/0 (and ::/0 for dualstack).",
+    )
+    ip_address_type: Literal["ipv4", "dualstack"] = Field(
+        default="ipv4",
+        description="ipv4, or dualstack (IPv4 and IPv6; adds an AAAA alias next to the A alias).",
+    )
+
+    dns: str | None = Field(
+        default=None,
+        description="The ALB's DNS name as the kubeflow-manifests script writes it back "
+        "(informational: the ALB is found through the Ingress).",
+    )
+    service_account: ServiceAccount | None = Field(
+        default=None,
+        description="The controller's service account as the kubeflow-manifests script writes it "
+        "back (read by `kfalb import`).",
+    )
+
+    @field_validator("ssl_policy")
+    @classmethod
+    def _ssl_policy(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _SSL_POLICY.match(value):
+            raise ValueError(
+                f"{value!r} is not an ELB security policy name "
+                "(like ELBSecurityPolicy-TLS13-1-2-2021-06)"
+            )
+        return value
+
+    @field_validator("waf_acl_arn")
+    @classmethod
+    def _waf_acl_arn(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _WAF_ACL_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a regional WAFv2 web ACL ARN (like arn:aws:wafv2:us-west-2:"
+                "123456789012:regional/webacl/<name>/<id>)"
+            )
+        return value
+
+    @field_validator("inbound_cidrs", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return () if value is None else value
+
+    @field_validator("inbound_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cidrs = []
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item.strip(), strict=True)
+            except ValueError as error:
+                raise ValueError(f"{item!r} is not a CIDR block ({error})") from None
+            cidrs.append(str(network))
+        if len(cidrs) > 50:
+            raise ValueError(f"has {len(cidrs)} CIDRs; a security group allows at most 60 rules")
+        return tuple(dict.fromkeys(cidrs))
 
 
 class Kubeflow(_Model):
@@ -232,6 +431,29 @@ class StackSpec(_Model):
         )
         if problem:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _alb_options(self) -> StackSpec:
+        region, alb = self.cluster.region, self.kubeflow.alb
+        arns = {
+            "kubeflow.alb.wafAclArn": alb.waf_acl_arn,
+            "route53.subDomain.certARN": self.route53.sub_domain.cert_arn,
+            "route53.rootDomain.certARN": self.route53.root_domain.cert_arn,
+        }
+        for where, arn in arns.items():
+            if arn is not None and arn.split(":")[3] != region:
+                raise ValueError(
+                    f"{where}: {arn!r} is in {arn.split(':')[3]}, not in the cluster's region "
+                    f"{region}; the ALB can use only resources of its own region"
+                )
+        if alb.ip_address_type == "ipv4":
+            for cidr in alb.inbound_cidrs:
+                if ":" in cidr:
+                    raise ValueError(
+                        f"kubeflow.alb.inboundCidrs: {cidr!r} is an IPv6 block; it needs "
+                        "kubeflow.alb.ipAddressType: dualstack"
+                    )
         return self
 
     @property

@@ -4,6 +4,7 @@ remediation applies the same plan of a drifted stack."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,13 @@ from prefect.futures import PrefectFuture
 
 from core import records
 from core.alb import desired_alb_fields
-from core.desired import dashboard_record, partition_of, policy_arn, role_arn
+from core.desired import (
+    dashboard_records,
+    ingress_options,
+    partition_of,
+    policy_arn,
+    role_arn,
+)
 from core.errors import PreflightError, ResourceNotFound, WaitTimeout
 from core.kubestate import ControllerOutcome
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
@@ -106,8 +113,9 @@ def apply_plan(
     requested = {
         request.domain: ensure_certificate.submit(ctx, spec, request, zones=zones)
         for request in desired_certificates(spec)
-        if request.domain in renew
+        if request.domain in renew and request.arn is None  # a given certificate is only used
     }
+    _check_given_certificates(run, renew)
     # 3. The NS delegation from the root; nothing waits for it before the certificates do.
     delegation = _delegate(run, zone, certifying=bool(requested))
     certificates = _certificates(run, requested)
@@ -116,7 +124,8 @@ def apply_plan(
     recorder.add(zone, *certificates)
     # 4. Validation records (one batch per zone), then (below) wait for ISSUED.
     if requested or run.doing(Kind.VALIDATION_RECORD):
-        _validation_records(run, certificates)
+        # Only the records of certificates we requested: an adopted one's are not ours.
+        _validation_records(run, [c for c in certificates if c.owned])
     outcome = controller.result() if isinstance(controller, PrefectFuture) else controller
     recorder.add(outcome)
     if delegation is not None:
@@ -132,9 +141,9 @@ def apply_plan(
         return applied
     # 9. *.<subdomain> -> the ALB: written while the ALB provisions, then wait for the name.
     if run.doing(Kind.DNS_RECORD):
-        record = dashboard_record(spec, balancer)
-        change_records(ctx, zone.zone_id, [RecordChange(action="UPSERT", record=record)])
-        recorder.add(records.dns_record_resource(zone, record))
+        wanted = dashboard_records(spec, balancer)  # the A alias, and AAAA for dualstack
+        change_records(ctx, zone.zone_id, [RecordChange(action="UPSERT", record=r) for r in wanted])
+        recorder.add(*(records.dns_record_resource(zone, record) for record in wanted))
     if run.doing(Kind.INGRESS, Kind.LOAD_BALANCER):
         balancer = wait_for_load_balancer(ctx, balancer.arn, seen=balancer)
         # The controller builds the ALB from the Ingress: wait until it says what we declare.
@@ -147,6 +156,22 @@ def apply_plan(
     if run.todo:
         applied.answer = wait_for_dashboard(spec.dashboard_host)
     return applied
+
+
+def _check_given_certificates(run: _Inputs, renew: Iterable[str]) -> None:
+    """A certificate given by ARN is never requested: one that is missing stops the apply with
+    what to do (one still pending is waited for below, like ours)."""
+    fixing = set(renew)
+    for request in desired_certificates(run.spec):
+        if request.arn is None or request.domain not in fixing:
+            continue
+        if run.seen.certificates.get(request.domain) is None:
+            where = "subDomain" if request.role == "subdomain" else "rootDomain"
+            raise ResourceNotFound(
+                f"Certificate {request.arn} (route53.{where}.certARN) was not found in "
+                f"{run.spec.region}; it is used, never requested: fix the ARN, or remove it to "
+                f"have {request.domain} requested."
+            )
 
 
 def _zone(run: _Inputs) -> HostedZoneState:
@@ -288,6 +313,7 @@ def _manifest(
         tags=spec.tags,
         ingress_class=outcome.ingress_class,
         manifests_path=spec.stack.manifests_path,
+        **ingress_options(spec),
     )
     return manifest
 

@@ -9,6 +9,7 @@ from prefect.futures import PrefectFuture
 from core import naming
 from core.cleanup import (
     Survey,
+    owned,
     record_lookups,
     recorded_subnet_tags,
     still_present,
@@ -16,7 +17,7 @@ from core.cleanup import (
 )
 from core.resources import CertificateState, ValidationRecord, ValidationZones
 from core.spec import StackSpec
-from core.state import StackRecord
+from core.state import Kind, StackRecord
 from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import observe_added_subnet_tags
 from tasks.aws.elbv2 import find_controller_resources
@@ -65,6 +66,12 @@ def survey_stack(
         found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)
     if zone:
         keys = [(wildcard, "A"), (wildcard, "CNAME")]
+        if spec.kubeflow.alb.ip_address_type == "dualstack":
+            keys.append((wildcard, "AAAA"))
+        # Records the block names as ours too: an AAAA alias of a stack since made ipv4, the old
+        # script's kubeflow.<subdomain> CNAME an import took over.
+        keys += [(item.name, item.details.get("type", "CNAME")) for item in
+                 owned(record, Kind.DNS_RECORD) if (item.name, item.details.get("type")) not in keys]  # fmt: skip
         found["dashboard_records"] = observe_record_sets.submit(ctx, zone.zone_id, keys)
     if target is not None:
         found["controller"] = observe_controller.submit(target, spec.name)

@@ -129,6 +129,16 @@ def _parser() -> argparse.ArgumentParser:
     stacks = command("stacks", "list the saved stacks")
     stacks.set_defaults(handler=_stacks)
 
+    imported = command("import", "record a stack set up by the kubeflow-manifests script (adopted)")
+    _config(imported, required=True)
+    imported.add_argument(
+        "--take-ownership",
+        action="store_true",
+        help="tag the imported zone, certificates and record as the stack's (cleanup removes them)",
+    )
+    _credentials(imported)
+    imported.set_defaults(handler=_import)
+
     demo = command("demo", "the whole job against the bundled sandbox")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
     demo.set_defaults(handler=_demo)
@@ -241,6 +251,18 @@ def _stacks(args: argparse.Namespace) -> int:
     from kfalb.stacks import list_stacks
 
     return list_stacks()
+
+
+def _import(args: argparse.Namespace) -> int:
+    from flows.import_stack import import_stack
+
+    rows = import_stack(
+        spec=read_spec(args.config),
+        take_ownership=args.take_ownership,
+        aws_credentials_block=args.aws_credentials_block,
+    )
+    print("\n".join(rows) or "Nothing found to import.")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -38,6 +38,9 @@ DESCRIPTIONS = {
     "unlock": "Break a stack's lock by hand: for a run that died and whose lease has not lapsed "
     "yet (it lapses by itself after KFALB_LOCK_LEASE_SECONDS). If the holder is alive, two runs "
     "may then change the stack at once.",
+    "import": "Record a stack that the kubeflow-manifests script set up (its written-back config) "
+    "as adopted resources of a new stack, so drift and cleanup work on it; with "
+    "--take-ownership they are tagged and become the stack's own (cleanup then removes them).",
     "demo": "Start the bundled sandbox, run setup, the drift check and cleanup against it.",
     "sandbox": "Start, inspect or stop the stand-in world (AWS, Kubernetes, DNS, HTTPS on "
     "127.0.0.1), and edit the DNS zone it hosts outside Route53.",
@@ -64,6 +67,9 @@ EPILOGS = {
         c3="drift found",
     ),
     "stacks": epilog("kfalb stacks"),
+    "import": epilog(
+        "kfalb import --config written-back.yaml\nkfalb import --config written-back.yaml --take-ownership"
+    ),
     "unlock": epilog("kfalb unlock --stack platform-example-com"),
     "demo": epilog("kfalb demo\nkfalb demo --keep    # leave it running to explore"),
     "sandbox": epilog(

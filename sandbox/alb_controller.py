@@ -130,7 +130,7 @@ class AlbControllerStandIn:
         url = aws_env["AWS_ENDPOINT_URL"]
         self._clients: dict[str, Any] = {
             name: session.client(name, endpoint_url=url)
-            for name in ("elbv2", "ec2", "iam", "eks", "sts")
+            for name in ("elbv2", "ec2", "iam", "eks", "sts", "wafv2")
         }
         self.account_id = str(self._clients["sts"].get_caller_identity()["Account"])
         self.cluster_name = cluster_name

@@ -147,7 +147,15 @@ class World:
         """Stop everything that was started, in reverse order, and remove the env file."""
         (self.directory / ENV_FILE).unlink(missing_ok=True)
         (self.directory / CONTROL_FILE).unlink(missing_ok=True)
-        for part in (self.control, self.controller, self.webhooks, self.https, self.dns, self.aws, self.kube):
+        for part in (
+            self.control,
+            self.controller,
+            self.webhooks,
+            self.https,
+            self.dns,
+            self.aws,
+            self.kube,
+        ):
             if part is not None:
                 try:
                     part.stop()

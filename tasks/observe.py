@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict
 
 from core import naming
 from core.alb import desired_alb_fields
-from core.desired import partition_of
+from core.desired import ingress_options, partition_of
 from core.dnsnames import normalise
+from core.drift import wants_aaaa
 from core.kubestate import ControllerState, IngressState, ingress_fields
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import PRESENT
@@ -21,10 +22,11 @@ from core.resources import (
 )
 from core.settings import get_settings
 from core.spec import StackSpec
-from tasks.aws.acm import desired_certificates, observe_certificates
+from tasks.aws.acm import desired_certificates, observe_certificate, observe_certificates
 from tasks.aws.clients import AwsContext
 from tasks.aws.ec2 import desired_tags, observe_subnets
 from tasks.aws.elbv2 import observe_load_balancer
+from tasks.aws.elbv2_details import details_declared
 from tasks.aws.iam import observe_oidc_provider, observe_policy, observe_role
 from tasks.aws.route53 import find_root_zone, observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_set, observe_zone_records
@@ -62,7 +64,15 @@ def observe_aws_resources(
         delegation = observe_delegation.fn(ctx, root_zone.zone_id, spec.subdomain)
     zones = validation_zones(spec, zone, root_zone)
     requests = desired_certificates(spec)
-    certificates = observe_certificates.fn(ctx, spec, requests, zones=zones)
+    # One listing for the requested certificates; a given one (certARN) is read by its ARN.
+    certificates = observe_certificates.fn(
+        ctx, spec, [r for r in requests if not r.arn], zones=zones
+    )
+    for request in requests:
+        if request.arn and (
+            found := observe_certificate.fn(ctx, spec, request, zones=zones, arn=request.arn)
+        ):
+            certificates[request.domain] = found
     # The subdomain's zone is ours and small: one listing serves all its records.
     in_zone = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}
 
@@ -90,6 +100,9 @@ def observe_aws_resources(
         certificates=certificates,
         validation_records=validation,
         dashboard_record=_dashboard_record(spec, in_zone),
+        dashboard_aaaa=in_zone.get((normalise(naming.wildcard(spec.subdomain)), "AAAA"))
+        if wants_aaaa(spec)
+        else None,
     )
 
 
@@ -140,13 +153,18 @@ def observe_dependents(
         tags=spec.tags,
         ingress_class=ingress_class(spec, seen),
         manifests_path=spec.stack.manifests_path,
+        **ingress_options(spec),
     )
     alb = desired_alb_fields(
         manifest, cluster=spec.cluster.name, target_port=cluster_objects.gateway_target_port
     )
     hostname = seen.ingress.hostname if seen.ingress else None
     balancer = (
-        observe_load_balancer.fn(ctx, dns_name=hostname, stack=spec.name) if hostname else None
+        observe_load_balancer.fn(
+            ctx, dns_name=hostname, stack=spec.name, details=details_declared(alb)
+        )
+        if hostname
+        else None
     )
     settings = get_settings()
     host_answers = answers(spec.dashboard_host, "A", settings)

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 _CREDENTIALS = "get identity: get credentials: failed to refresh cached credentials, "
 _WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 AUDIENCE = "sts.amazonaws.com"
-_PREFIX = {"ec2": "ec2", "elbv2": "elasticloadbalancing"}
+_PREFIX = {"ec2": "ec2", "elbv2": "elasticloadbalancing", "wafv2": "wafv2"}
 
 
 class AwsCallError(Exception):

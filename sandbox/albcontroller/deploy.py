@@ -89,26 +89,27 @@ def _security_group(aws: Aws, model: StackModel, found: Found, *, cluster: str, 
             TagSpecifications=[{"ResourceType": "security-group", "Tags": _tag_list(tags)}],
         )["GroupId"]
         group = {"GroupId": group_id, "IpPermissions": []}
+    wanted = {(listener.port, cidr) for listener in model.listeners for cidr in model.inbound_cidrs}
     opened = {
-        (p.get("FromPort"), p.get("ToPort"))
+        (p.get("FromPort"), r.get("CidrIp") or r.get("CidrIpv6"))
         for p in group.get("IpPermissions", [])
-        if any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+        for r in [*p.get("IpRanges", []), *p.get("Ipv6Ranges", [])]
     }
-    missing = [
-        {
-            "IpProtocol": "tcp",
-            "FromPort": listener.port,
-            "ToPort": listener.port,
-            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-        }
-        for listener in model.listeners
-        if (listener.port, listener.port) not in opened
-    ]
-    if missing:
-        aws.call(
-            "ec2", "AuthorizeSecurityGroupIngress", GroupId=group["GroupId"], IpPermissions=missing
-        )
+    # Sources no longer declared are revoked, as the controller reconciles the whole group.
+    if opened - wanted:
+        aws.call("ec2", "RevokeSecurityGroupIngress", GroupId=group["GroupId"],
+                 IpPermissions=[_permission(*rule) for rule in sorted(opened - wanted)])  # fmt: skip
+    if wanted - opened:
+        aws.call("ec2", "AuthorizeSecurityGroupIngress", GroupId=group["GroupId"],
+                 IpPermissions=[_permission(*rule) for rule in sorted(wanted - opened)])  # fmt: skip
     return str(group["GroupId"])
+
+
+def _permission(port: int, cidr: str) -> dict[str, Any]:
+    ranges = (
+        {"Ipv6Ranges": [{"CidrIpv6": cidr}]} if ":" in cidr else {"IpRanges": [{"CidrIp": cidr}]}
+    )
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **ranges}
 
 
 def backend_security_group(aws: Aws, *, cluster: str, vpc_id: str, create: bool) -> str | None:
@@ -171,13 +172,17 @@ def _load_balancer(
             SecurityGroups=groups,
             Scheme=model.scheme,
             Type="application",
-            IpAddressType="ipv4",
+            IpAddressType=model.ip_address_type,
             Tags=_tag_list(tags),
         )["LoadBalancers"][0]
         return created
     arn = current["LoadBalancerArn"]
     if sorted(z["SubnetId"] for z in current.get("AvailabilityZones", [])) != sorted(subnets):
         aws.call("elbv2", "SetSubnets", LoadBalancerArn=arn, Subnets=subnets)
+    if current.get("IpAddressType", "ipv4") != model.ip_address_type:
+        aws.call(
+            "elbv2", "SetIpAddressType", LoadBalancerArn=arn, IpAddressType=model.ip_address_type
+        )
     if sorted(current.get("SecurityGroups", [])) != sorted(groups):
         aws.call("elbv2", "SetSecurityGroups", LoadBalancerArn=arn, SecurityGroups=groups)
     _sync_tags(aws, arn, current["Tags"], tags)
@@ -192,6 +197,16 @@ def _attributes(aws: Aws, arn: str, wanted: dict[str, str]) -> None:
     changed = [{"Key": k, "Value": v} for k, v in sorted(wanted.items()) if current.get(k) != v]
     if changed:
         aws.call("elbv2", "ModifyLoadBalancerAttributes", LoadBalancerArn=arn, Attributes=changed)
+
+
+def _web_acl(aws: Aws, arn: str, wanted: str | None) -> None:
+    """Associate the annotated WAFv2 web ACL; without the annotation the association is not
+    managed (as the controller does)."""
+    if wanted is None:
+        return
+    current = aws.call("wafv2", "GetWebACLForResource", ResourceArn=arn).get("WebACL") or {}
+    if current.get("ARN") != wanted:
+        aws.call("wafv2", "AssociateWebACL", WebACLArn=wanted, ResourceArn=arn)
 
 
 def _target_groups(
@@ -246,6 +261,7 @@ def deploy(
     groups = [managed] + ([backend] if backend else [])
     balancer = _load_balancer(aws, model, found, cluster=cluster, subnets=subnets, groups=groups)
     _attributes(aws, balancer["LoadBalancerArn"], model.attributes)
+    _web_acl(aws, balancer["LoadBalancerArn"], model.waf_acl_arn)
     target_groups = _target_groups(aws, model, found, cluster=cluster, vpc_id=vpc_id)
     sync_listeners(aws, balancer["LoadBalancerArn"], model, target_groups)
     for stale in found.target_groups:

@@ -7,6 +7,7 @@ inputs as the real controller, so they look alike and stay stable across restart
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class StackModel:
     target_groups: tuple[TargetGroupModel, ...]
     rules: tuple[RuleModel, ...]
     attributes: dict[str, str] = field(default_factory=dict)
+    ip_address_type: str = "ipv4"
+    inbound_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    waf_acl_arn: str | None = None
 
 
 def _uuid(*parts: str) -> str:
@@ -132,6 +136,25 @@ def parse_listen_ports(raw: str | None, *, prefer_tls: bool) -> dict[int, str]:
                 raise BuildError(f"listen protocol must be within [HTTP, HTTPS]: {protocol}")
             ports[port] = protocol
     return ports
+
+
+def parse_inbound_cidrs(raw: str | None, ip_address_type: str) -> tuple[str, ...]:
+    """The managed security group's sources: the annotation's, else everyone (IPv6 too when
+    dualstack); an IPv6 block on an ipv4 load balancer is refused."""
+    if raw is None:
+        return ("0.0.0.0/0", "::/0") if ip_address_type != "ipv4" else ("0.0.0.0/0",)
+    cidrs: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item)
+        except ValueError:
+            raise BuildError(f"invalid CIDR: {item}") from None
+        if network.version == 6 and ip_address_type == "ipv4":
+            raise BuildError(f"CIDR {item} is not allowed for ipv4 load balancers")
+        cidrs.append(str(network))
+    return tuple(cidrs)
 
 
 def path_patterns(path: str, path_type: str) -> tuple[str, ...]:
@@ -294,6 +317,9 @@ def build_model(
     attributes = parse_tags(
         annotations.get(ANNOTATION + "load-balancer-attributes", ""), "load-balancer-attributes"
     )
+    ip_address_type = annotations.get(ANNOTATION + "ip-address-type", "ipv4")
+    if ip_address_type not in ("ipv4", "dualstack", "dualstack-without-public-ipv4"):
+        raise BuildError(f"unknown IPAddressType: {ip_address_type}")
     return StackModel(
         stack_id=f"{namespace}/{name}",
         scheme=scheme,
@@ -304,4 +330,9 @@ def build_model(
         target_groups=tuple(groups.values()),
         rules=tuple(rules),
         attributes=attributes,
+        ip_address_type=ip_address_type,
+        inbound_cidrs=parse_inbound_cidrs(
+            annotations.get(ANNOTATION + "inbound-cidrs"), ip_address_type
+        ),
+        waf_acl_arn=annotations.get(ANNOTATION + "wafv2-acl-arn") or None,
     )

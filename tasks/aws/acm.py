@@ -34,14 +34,18 @@ USABLE_STATUSES: list[CertificateStatusType] = ["ISSUED", "PENDING_VALIDATION"]
 
 
 def desired_certificates(spec: StackSpec) -> tuple[CertificateRequest, ...]:
-    """`*.<subdomain>` with the SANs, and `*.<root>` unless stack.rootCertificate is off."""
+    """`*.<subdomain>` with the SANs, and `*.<root>` unless stack.rootCertificate is off; each
+    with the ARN of the existing certificate to use instead, when the spec gives one."""
     domain = naming.wildcard(spec.subdomain)
     sans = tuple(
         name for name in spec.route53.sub_domain.subject_alternative_names if name != domain
     )
-    wanted = [CertificateRequest(role="subdomain", domain=domain, sans=sans)]
-    if spec.stack.root_certificate:
-        wanted.append(CertificateRequest(role="root", domain=naming.wildcard(spec.root)))
+    given = spec.route53.sub_domain.cert_arn
+    wanted = [CertificateRequest(role="subdomain", domain=domain, sans=sans, arn=given)]
+    root_arn = spec.route53.root_domain.cert_arn
+    if spec.stack.root_certificate or root_arn:
+        root = naming.wildcard(spec.root)
+        wanted.append(CertificateRequest(role="root", domain=root, arn=root_arn))
     return tuple(wanted)
 
 

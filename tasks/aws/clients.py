@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_route53.type_defs import WaiterConfigTypeDef
     from mypy_boto3_sts import STSClient
 
-Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts"]
+Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts", "wafv2"]
 
 #: Operations with these prefixes only read; everything else counts as mutating.
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
@@ -104,6 +104,8 @@ def client(ctx: AwsContext, service: Literal["iam"]) -> IAMClient: ...
 def client(ctx: AwsContext, service: Literal["route53"]) -> Route53Client: ...
 @overload
 def client(ctx: AwsContext, service: Literal["sts"]) -> STSClient: ...
+@overload  # no stubs installed for wafv2: one read, typed at its call site
+def client(ctx: AwsContext, service: Literal["wafv2"]) -> Any: ...
 def client(ctx: AwsContext, service: Service) -> Any:
     """A new client for `service` in the context's region, with the call recorder attached.
 

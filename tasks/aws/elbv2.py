@@ -17,6 +17,7 @@ from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from core.state import Kind
 from tasks.aws.clients import AwsContext, client, waiter_config
+from tasks.aws.elbv2_details import details_declared, with_details
 from tasks.aws.elbv2_read import full_state, tags_of
 from tasks.aws.errors import aws_task, error_code
 from tasks.logs import run_logger
@@ -60,11 +61,14 @@ def observe_load_balancer(
     dns_name: str | None = None,
     arn: str | None = None,
     stack: str | None = None,
+    details: frozenset[str] = frozenset(),
 ) -> LoadBalancerState | None:
     """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners with
     their certificates, SSL policy, actions and rules, the target groups they forward to with
-    their health checks, attributes and tags."""
-    return read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
+    their health checks, attributes and tags; and the `details` asked for (inbound-cidrs:
+    its security group's sources; waf-acl: its WAFv2 web ACL)."""
+    state = read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
+    return state if state is None else with_details(ctx, state, details)
 
 
 @aws_task
@@ -152,8 +156,14 @@ def wait_for_alb_fields(
     """Wait, bounded by the ALB timeout, until the load balancer has every declared field
     (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
+    details = details_declared(wanted)
+
+    def read() -> LoadBalancerState | None:
+        found = read_load_balancer(elb, arn=arn, stack=stack)
+        return found if found is None else with_details(ctx, found, details)
+
     state = wait_for(
-        lambda: read_load_balancer(elb, arn=arn, stack=stack),
+        read,
         lambda found: not alb_differences(wanted, found),
         what=f"load balancer {arn} to be as the Ingress declares it",
         bound="alb_timeout_seconds",

@@ -11,7 +11,7 @@ from core import naming
 from core.alb import service_target_port
 from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
-from core.manifests import DEFAULT_SSL_POLICY, IngressParams, Manifest
+from core.manifests import IngressParams, Manifest
 from core.settings import get_settings
 from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, resource_for
@@ -70,9 +70,14 @@ def desired_ingress(
     tags: Mapping[str, str],
     ingress_class: str = naming.INGRESS_CLASS,
     manifests_path: str | None = None,
-    ssl_policy: str = DEFAULT_SSL_POLICY,
+    ssl_policy: str | None = None,
+    waf_acl_arn: str | None = None,
+    access_logs: tuple[str, str] | None = None,
+    inbound_cidrs: tuple[str, ...] = (),
+    ip_address_type: str | None = None,
 ) -> Manifest:
-    """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters."""
+    """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters
+    and ALB options (`core.desired.ingress_options`; ssl_policy None keeps the Ingress's own)."""
     params = IngressParams(
         stack=stack,
         certificate_arns=tuple(certificate_arns),
@@ -80,6 +85,10 @@ def desired_ingress(
         tags=dict(tags),
         ssl_policy=ssl_policy,
         ingress_class=ingress_class,
+        waf_acl_arn=waf_acl_arn,
+        access_logs=(access_logs[0], access_logs[1]) if access_logs is not None else None,
+        inbound_cidrs=tuple(inbound_cidrs),
+        ip_address_type=ip_address_type,
     )
     return manifests.ingress_object(params, manifests_path)
 

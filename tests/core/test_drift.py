@@ -292,3 +292,27 @@ def test_changed_stack_tags_are_planned_on_every_resource_we_own(spec: StackSpec
     adopted = seen.model_copy(update={"zone": seen.zone.model_copy(update={"owned": False})})  # type: ignore[union-attr]
     kinds = {change.item.kind for change in drift_plan(tagged, adopted).drift}
     assert Kind.HOSTED_ZONE not in kinds  # a zone we adopted is not ours to tag
+
+
+def test_a_given_certificate_is_checked_issued_but_neither_tagged_nor_its_records_ours(
+    spec: StackSpec,
+) -> None:
+    seen = ready(spec)
+    given = seen.certificates["*.platform.example.com"].model_copy(
+        update={"owned": False, "tags": {}, "status": "PENDING_VALIDATION"}
+    )
+    requests = (seen.certificate_requests[0].model_copy(update={"arn": SUB_ARN}),
+                seen.certificate_requests[1])  # fmt: skip
+    adopted = seen.model_copy(update={
+        "certificate_requests": requests,
+        "certificates": {**seen.certificates, "*.platform.example.com": given},
+    })  # fmt: skip
+    drifted = _drift(spec, adopted)
+    # Its status is still checked; no ownership tags are asked of it, its record is not ours.
+    assert drifted["certificate *.platform.example.com"] == [
+        ("status", "ISSUED", "PENDING_VALIDATION")
+    ]
+    keys = {
+        item.key for item in desired_items(spec, adopted) if item.kind is Kind.VALIDATION_RECORD
+    }
+    assert keys == {"_x.example.com"}

@@ -79,3 +79,17 @@ def test_plan_help_names_exit_3_for_changes(capsys: pytest.CaptureFixture[str]) 
 def test_json_drift_takes_one_stack(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drift", "--all", "--output", "json"]) == 2
     assert "--output json takes one stack" in capsys.readouterr().err
+
+
+def test_import_refuses_a_bad_written_back_value_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "cluster: {name: kubeflow, region: us-west-2}\n"
+        "route53: {rootDomain: {name: example.com},\n"
+        "          subDomain: {name: platform.example.com, certARN: not-an-arn}}\n"
+    )
+    assert main(["import", "--config", str(config), "--take-ownership"]) == 2
+    err = capsys.readouterr().err
+    assert "route53.subDomain.certARN: 'not-an-arn' is not an ACM certificate ARN" in err
