@@ -11,6 +11,7 @@ from core import naming
 from core.alb import alb_fields
 from core.desired import dashboard_record
 from core.dnsnames import normalise
+from core.ingress_group import member_view
 from core.kubestate import declared_fields
 from core.manifests import ALB_PREFIX
 from core.observation import Observation, controller_is_ours, ingress_class
@@ -22,6 +23,7 @@ from core.state import Kind
 #: A certificate that expires sooner than this is drift: ACM renewal has failed somewhere.
 MIN_DAYS_TO_EXPIRY = 14.0
 AUDIENCE = "sts.amazonaws.com"
+#: The keys of the default Ingress (stack.ingressName istio-ingress); see ingress_key().
 INGRESS_KEY = f"{naming.INGRESS_NAMESPACE}/{naming.INGRESS_NAME}"
 LOAD_BALANCER_KEY = f"ALB of Ingress {INGRESS_KEY}"
 CONTROLLER_KEY = "ALB controller"
@@ -32,6 +34,17 @@ BUNDLED = "the bundled document"
 ALB_ADDRESSES = "the ALB's addresses"
 HTTPS_OK = "200 or a redirect, valid certificate"
 FieldMap = dict[str, str]
+
+
+def ingress_key(spec: StackSpec) -> str:
+    """The Ingress item's key: `istio-system/<stack.ingressName>`."""
+    return spec.ingress_key
+
+
+def load_balancer_key(spec: StackSpec) -> str:
+    """The ALB item's key: the Ingress's ALB, or the IngressGroup's shared one."""
+    group = spec.stack.ingress_group
+    return f"ALB of IngressGroup {group}" if group else f"ALB of Ingress {spec.ingress_key}"
 
 
 def dns_answer_key(spec: StackSpec) -> str:
@@ -80,10 +93,10 @@ def desired_items(
         Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
     )
     items.append(
-        Item(Kind.INGRESS, INGRESS_KEY, seen.desired_ingress or _minimal_ingress(spec, seen))
+        Item(Kind.INGRESS, ingress_key(spec), seen.desired_ingress or _minimal_ingress(spec, seen))
     )
     balancer = seen.desired_alb or {"state": "active", "scheme": spec.kubeflow.alb.scheme}
-    items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
+    items.append(Item(Kind.LOAD_BALANCER, load_balancer_key(spec), balancer))
     items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
     items.append(Item(Kind.DNS_ANSWER, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
     items.append(Item(Kind.HTTPS_ANSWER, https_key(spec), {"answer": HTTPS_OK}))
@@ -151,9 +164,12 @@ def observed_items(
             "ingress_class": seen.controller.ingress_class or "",
         }
     if seen.ingress is not None:
-        found[(Kind.INGRESS, INGRESS_KEY)] = seen.ingress.fields
+        found[(Kind.INGRESS, ingress_key(spec))] = seen.ingress.fields
     if seen.load_balancer is not None:
-        found[(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY)] = alb_fields(seen.load_balancer)
+        balancer = seen.load_balancer
+        if spec.stack.ingress_group:  # a shared ALB: only our Ingress's part is ours to compare
+            balancer = member_view(balancer, ingress_key=spec.ingress_key, desired=seen.desired_alb)
+        found[(Kind.LOAD_BALANCER, load_balancer_key(spec))] = alb_fields(balancer)
     if seen.dashboard_record is not None:
         record = seen.dashboard_record
         found[(Kind.DNS_RECORD, naming.wildcard(spec.subdomain))] = {

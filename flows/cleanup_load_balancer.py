@@ -143,7 +143,7 @@ def _take_down(
         # Our webhooks would refuse the updates that remove the controller's finalizers.
         delete_stale_webhooks(target, spec.name)
         delete_controller_resources(ctx, spec)
-        release_ingress(target, stack=spec.name)
+        release_ingress(target, stack=spec.name, name=spec.ingress_name)
     # What the controller made for the stack and left (or made for an Ingress already gone).
     delete_controller_resources(ctx, spec)
     _forget(store, Kind.INGRESS, Kind.LOAD_BALANCER)
@@ -204,7 +204,7 @@ def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False
     try:
-        delete_ingress(target, stack=spec.name)
+        delete_ingress(target, stack=spec.name, name=spec.ingress_name)
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",
                        error)  # fmt: skip

@@ -29,7 +29,11 @@ def observe(
 ) -> Observation:
     """Read every item of the stack (AWS and Kubernetes reads run together). Read only."""
     aws = observe_aws_resources.submit(ctx, spec, cluster)
-    objects = observe_cluster_objects.submit(target, spec.name) if target else ClusterObjects()
+    objects = (
+        observe_cluster_objects.submit(target, spec.name, spec.ingress_name)
+        if target
+        else ClusterObjects()
+    )
     recorded = record.first(Kind.CONTROLLER) if record else None
     seen: Observation = observe_dependents(
         ctx, spec, aws, objects, controller_recorded=bool(recorded and recorded.owned)

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError, WaiterError
 from core import naming
 from core.alb import CLUSTER_TAG, STACK_TAG, alb_fields
 from core.errors import ResourceNotFound, WaitTimeout
+from core.ingress_group import member_view
 from core.plan import Item, plan
 from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
@@ -104,10 +105,15 @@ def wait_for_load_balancer(
     return state
 
 
-def alb_differences(wanted: Mapping[str, str], state: LoadBalancerState | None) -> list[str]:
-    """`field: expected X, found Y` for each declared ALB field the state does not satisfy."""
+def alb_differences(
+    wanted: Mapping[str, str], state: LoadBalancerState | None, *, member: str | None = None
+) -> list[str]:
+    """`field: expected X, found Y` for each declared ALB field the state does not satisfy;
+    of Ingress `member`'s share only when the ALB is an IngressGroup's."""
     if state is None:
         return ["the load balancer does not exist"]
+    if member is not None:
+        state = member_view(state, ingress_key=member, desired=dict(wanted))
     item = Item(Kind.LOAD_BALANCER, state.arn, wanted)
     (change,) = plan([item], {(Kind.LOAD_BALANCER, state.arn): alb_fields(state)}).changes
     return [
@@ -124,19 +130,20 @@ def wait_for_alb_fields(
     *,
     stack: str | None = None,
     settings: Settings | None = None,
+    member: str | None = None,
 ) -> LoadBalancerState:
     """Wait, bounded by the ALB timeout, until the load balancer has every declared field
     (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
     elb, settings = client(ctx, "elbv2"), settings or get_settings()
     state = wait_until(
         lambda: read_load_balancer(elb, arn=arn, stack=stack),
-        lambda found: not alb_differences(wanted, found),
+        lambda found: not alb_differences(wanted, found, member=member),
         what=f"the AWS Load Balancer Controller to restore load balancer {arn}",
         timeout=settings.alb_timeout_seconds,
         interval=settings.poll_interval_seconds,
         max_interval=settings.poll_max_interval_seconds,
         describe=lambda found: (
-            "; ".join(alb_differences(wanted, found))
+            "; ".join(alb_differences(wanted, found, member=member))
             + " (KFALB_ALB_TIMEOUT_SECONDS; check the controller's logs and the Ingress events)"
         ),
     )

@@ -70,9 +70,15 @@ def desired_ingress(
     ingress_class: str = naming.INGRESS_CLASS,
     manifests_path: str | None = None,
     ssl_policy: str = DEFAULT_SSL_POLICY,
+    name: str = naming.INGRESS_NAME,
+    group: str | None = None,
+    host: str | None = None,
 ) -> Manifest:
     """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters."""
     params = IngressParams(
+        name=name,
+        group=group,
+        host=host,
         stack=stack,
         certificate_arns=tuple(certificate_arns),
         scheme=scheme,
