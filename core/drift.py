@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from core import naming
+from core import naming, sharing
 from core.alb import alb_fields
 from core.desired import dashboard_record
 from core.dnsnames import normalise
@@ -77,7 +77,7 @@ def desired_items(
     if seen.cluster is None:
         items.append(Item(Kind.SUBNET_TAG, f"subnets of cluster {spec.cluster.name}"))
     for subnet_id, tags in seen.subnet_tags.items():
-        items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", {"value": PRESENT}) for key in tags]
+        items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", _subnet_tag_wanted()) for key in tags]
     ours = controller_is_ours(spec, seen)
     if ours:
         policy = naming.policy_name(spec.name)
@@ -153,7 +153,7 @@ def observed_items(
         for key in seen.subnet_tags.get(subnet.subnet_id, {}):
             value = subnet.tags.get(key)
             found[(Kind.SUBNET_TAG, f"{subnet.subnet_id} {key}")] = (
-                None if value is None else {"value": value}
+                None if value is None else _subnet_tag_found(spec, subnet.tags, key, value)
             )
     found.update(_iam_found(spec, seen))
     if seen.controller is not None and (
@@ -189,6 +189,17 @@ def observed_items(
 def drift_plan(spec: StackSpec, seen: Observation) -> Plan:
     """The one planner over this stack's items: what drifted (or, before setup, what to create)."""
     return plan(desired_items(spec, seen), observed_items(spec, seen))
+
+
+def _subnet_tag_wanted() -> FieldMap:
+    """A shared subnet tag: any value, held by this stack (so that another stack's cleanup
+    keeps it), whoever else uses it."""
+    return {"value": PRESENT, "held by this stack": YES, "users": PRESENT}
+
+
+def _subnet_tag_found(spec: StackSpec, tags: dict[str, str], key: str, value: str) -> FieldMap:
+    held = YES if sharing.holds(tags, key, spec.name) else NO
+    return {"value": value, "held by this stack": held, "users": sharing.users_text(tags, key)}
 
 
 def _validation_items(seen: Observation) -> list[Item]:

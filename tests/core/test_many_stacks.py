@@ -219,3 +219,42 @@ def test_drift_of_a_group_member_compares_its_share_only() -> None:
         for difference in change.differences
     }
     assert not {f for f in changes if "rules" in f or "certificate" in f}, changes
+
+
+def test_subnet_tags_are_held_by_every_stack_listing_them_and_go_with_the_last() -> None:
+    from core import sharing
+
+    role = "kubernetes.io/role/elb"
+    tags = {role: "1", sharing.marker_key("a"): role, sharing.marker_key("b"): f"x,{role}"}
+    assert sharing.tag_users(tags, role) == ("a", "b")
+    assert sharing.users_text({role: "1"}, role) == sharing.PRE_EXISTING
+    assert sharing.holds(tags, role, "a")
+    assert sharing.holds({role: "1"}, role, "c")  # pre-existing: nobody removes it
+    assert not sharing.holds({role: "1", sharing.marker_key("a"): role}, role, "c")
+    assert sharing.kept_for_others(tags, role, {sharing.marker_key("a")})
+    assert not sharing.kept_for_others(
+        tags, role, {sharing.marker_key("a"), sharing.marker_key("b")}
+    )
+
+
+def test_a_subnet_tag_another_stack_added_is_drift_until_this_stack_holds_it() -> None:
+    from core import sharing
+    from core.resources import SubnetState
+
+    role, cluster = "kubernetes.io/role/elb", "kubernetes.io/cluster/kubeflow"
+    spec = _spec(name="team2")
+    added_by_a = {role: "1", cluster: "shared", sharing.marker_key("a"): f"{cluster},{role}"}
+    subnet = SubnetState(subnet_id="subnet-1", vpc_id="vpc", public=True, tags=added_by_a)
+    seen = Observation(observed_at=_now(), subnets=(subnet,),
+                       subnet_tags={"subnet-1": {role: "1", cluster: "shared"}})  # fmt: skip
+    rows = {
+        (change.item.key, d.field, d.found)
+        for change in drift_plan(spec, seen).drift
+        if change.item.kind is Kind.SUBNET_TAG
+        for d in change.differences
+    }
+    assert (f"subnet-1 {role}", "held by this stack", "no") in rows
+    both = {**added_by_a, sharing.marker_key("team2"): f"{cluster},{role}"}
+    held = seen.model_copy(update={"subnets": (subnet.model_copy(update={"tags": both}),)})
+    drifted = [c.item.key for c in drift_plan(spec, held).drift if c.item.kind is Kind.SUBNET_TAG]
+    assert [key for key in drifted if key.startswith("subnet-1")] == []

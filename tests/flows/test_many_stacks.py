@@ -85,3 +85,81 @@ def test_two_stacks_in_one_ingress_group_share_one_alb_and_both_check_clean(
     # Each stack compares only its share of the shared ALB: both are clean.
     assert check_drift(stack=first.name)["status"] == "ok"
     assert check_drift(stack=second.name)["status"] == "ok"
+
+
+def _aws_snapshot(world: Any) -> dict[str, Any]:
+    """What the stacks touch in AWS: zones and records, certificates, IAM, subnet tags, ELBv2
+    and security groups."""
+    aws = world.aws
+    route53 = aws.client("route53")
+    zones = {}
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+        zones[zone["Name"]] = sorted(
+            (r["Name"], r["Type"], str(sorted(v["Value"] for v in r.get("ResourceRecords", []))))
+            for r in records
+        )
+    iam = aws.client("iam")
+    ec2 = aws.client("ec2")
+    elbv2 = aws.client("elbv2")
+    return {
+        "zones": zones,
+        "certificates": sorted(
+            c["DomainName"] for c in aws.client("acm").list_certificates()["CertificateSummaryList"]
+        ),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "policies": sorted(p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]),
+        "oidc": iam.list_open_id_connect_providers()["OpenIDConnectProviderList"],
+        "subnets": {
+            s["SubnetId"]: sorted((t["Key"], t["Value"]) for t in s.get("Tags", []))
+            for s in ec2.describe_subnets()["Subnets"]
+        },
+        "security_groups": sorted(
+            g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
+        "load_balancers": elbv2.describe_load_balancers()["LoadBalancers"],
+        "target_groups": elbv2.describe_target_groups()["TargetGroups"],
+    }
+
+
+def _kube_snapshot(world: Any) -> dict[tuple[str, str | None, str], Any]:
+    """Every object of the kinds the stacks touch, with its labels, annotations and spec."""
+    kinds = [("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "IngressClass"),
+             ("apps/v1", "Deployment"), ("v1", "Secret"), ("v1", "ServiceAccount"),
+             ("v1", "Service"), ("v1", "Namespace")]  # fmt: skip
+    return {
+        (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]): (
+            obj["metadata"].get("labels"),
+            obj["metadata"].get("annotations"),
+            obj.get("spec"),
+        )
+        for kind in kinds
+        for obj in world.kube.store.list(*kind)
+    }
+
+
+def test_cleanup_of_one_of_two_stacks_leaves_the_other_working_and_the_last_the_world_as_before(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(controller="preinstalled")
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com", ingressGroup="kubeflow")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)
+    # stack-b found the subnet tags stack-a added: it holds them too, by its own marker.
+    subnets = world.aws.client("ec2").describe_subnets()["Subnets"]
+    markers = {t["Key"] for s in subnets for t in s.get("Tags", []) if "added-tags" in t["Key"]}
+    assert markers == {"kubeflow-alb/added-tags/stack-a", "kubeflow-alb/added-tags/stack-b"}
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())
+    _dashboard_answers(second)  # the shared ALB still serves stack-b, on the subnets it needs
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before
