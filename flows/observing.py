@@ -35,8 +35,11 @@ def observe(
         else ClusterObjects()
     )
     recorded = record.first(Kind.CONTROLLER) if record else None
+    # Resolved here so that a failed read (an unknown kube context) raises its own error; given
+    # as a failed future, the dependent task would not run and return None.
+    found = objects if isinstance(objects, ClusterObjects) else objects.result()
     seen: Observation = observe_dependents(
-        ctx, spec, aws, objects, controller_recorded=bool(recorded and recorded.owned)
+        ctx, spec, aws, found, controller_recorded=bool(recorded and recorded.owned)
     )
     return seen
 

@@ -13,7 +13,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import Field
 
-from core.state import Kind, StackRecord, StackResource
+from core.state import Kind, StackAccess, StackRecord, StackResource
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 
@@ -69,6 +69,14 @@ class StackStore:
         """Set the phase, adding or replacing resources in the same save (one round trip)."""
         with self._lock:
             return self._save(self._record.with_resources(*resources).in_phase(phase))
+
+    def set_access(self, access: StackAccess) -> StackRecord:
+        """Record how the stack's world is reached (a fleet check then uses it); saved only
+        when it changed."""
+        with self._lock:
+            if self._record.access == access:
+                return self._record
+            return self._save(self._record.model_copy(update={"access": access}))
 
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)

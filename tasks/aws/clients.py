@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import Counter
@@ -52,12 +53,18 @@ class AwsContext(BaseModel):
         default=None,
         description="Name of a prefect-aws AwsCredentials block; empty: the default AWS chain.",
     )
+    scope: str | None = Field(
+        default=None,
+        description="A label (e.g. the stack name) whose API calls are also counted apart, so "
+        "stacks checked at once in one process each get their own counts. Not an AWS setting.",
+    )
 
 
 # boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
 _lock = threading.Lock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
+_scoped: dict[str, Counter[tuple[str, str]]] = {}
 _counts_lock = threading.Lock()
 
 
@@ -112,7 +119,7 @@ def client(ctx: AwsContext, service: Service) -> Any:
     base = session(ctx)
     with _lock:
         made = base.client(service, region_name=ctx.region, config=_config())
-    made.meta.events.register("before-call", _record)
+    made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
     return made
 
 
@@ -121,16 +128,20 @@ def is_read_operation(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES)
 
 
-def _record(model: OperationModel, **_: Any) -> None:
+def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     # before-call fires once per API call (botocore's own retries are not counted again).
+    key = (model.service_model.service_name, model.name)
     with _counts_lock:
-        _counts[(model.service_model.service_name, model.name)] += 1
+        _counts[key] += 1
+        if scope is not None:
+            _scoped.setdefault(scope, Counter())[key] += 1
 
 
-def api_calls() -> ApiCallCounts:
-    """A snapshot of the AWS API calls made by this process so far; diff two with `since()`."""
+def api_calls(scope: str | None = None) -> ApiCallCounts:
+    """A snapshot of the AWS API calls made by this process so far (by the clients of contexts
+    with this `scope` only, when given); diff two with `since()`."""
     with _counts_lock:
-        items = sorted(_counts.items())
+        items = sorted((_counts if scope is None else _scoped.get(scope, Counter())).items())
     return ApiCallCounts(
         calls=tuple(
             ApiCall(
