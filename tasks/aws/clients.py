@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
@@ -65,6 +66,8 @@ _lock = threading.Lock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
 _scoped: dict[str, Counter[tuple[str, str]]] = {}
+#: When each recent call was made (monotonic seconds) and to which service: request rates.
+_times: deque[tuple[float, str]] = deque(maxlen=100_000)
 _counts_lock = threading.Lock()
 
 
@@ -133,6 +136,7 @@ def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     key = (model.service_model.service_name, model.name)
     with _counts_lock:
         _counts[key] += 1
+        _times.append((time.monotonic(), key[0]))
         if scope is not None:
             _scoped.setdefault(scope, Counter())[key] += 1
 
@@ -153,6 +157,19 @@ def api_calls(scope: str | None = None) -> ApiCallCounts:
             for (service, operation), count in items
         )
     )
+
+
+def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
+    """The most calls to `service` made in any `window` seconds after `since` (monotonic), of
+    the recent calls this process made: its peak request rate against an API's limit."""
+    with _counts_lock:
+        times = [at for at, name in _times if name == service and at >= since]
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def waiter_config(*, interval: float, timeout: float) -> WaiterConfigTypeDef:
