@@ -95,8 +95,10 @@ def apply_plan(
     as soon as their inputs exist."""
     if seen.cluster is None:
         raise PreflightError(f"EKS cluster {spec.cluster.name} was not found; nothing to apply.")
-    # Another owner of our Ingress name, dashboard host or record stops us before any change.
-    preflight_stacks(ctx, target, spec, seen)
+    # Another owner of our Ingress name, dashboard host or record stops us before any change
+    # (a plan with nothing to apply changes nothing: no need to look).
+    if result.kinds_to_fix():
+        preflight_stacks(ctx, target, spec, seen)
     run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()), recorder)
     applied = Applied(
         zone=_zone(run), balancer=seen.load_balancer, kinds=list(result.kinds_to_fix())
