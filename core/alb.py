@@ -93,7 +93,8 @@ def desired_alb(
     raw_certificates = notes.get("certificate-arn", "")
     certificates = [arn.strip() for arn in raw_certificates.split(",") if arn.strip()]
     user_tags = _string_map(notes.get("tags", ""), "tags", where)
-    stack_id = f"{namespace}/{name}"
+    # An explicit IngressGroup is one controller stack, named after the group.
+    stack_id = str(notes.get("group.name") or f"{namespace}/{name}")
     controller_tags = {CLUSTER_TAG: cluster, STACK_TAG: stack_id}
     group = _target_group(ingress, notes, where, target_port=target_port)
     if group is not None:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from core import naming
+from core import naming, sharing
 from core.alb import alb_fields
 from core.desired import dashboard_record
 from core.dnsnames import normalise
+from core.ingress_group import member_view
 from core.kubestate import declared_fields
 from core.manifests import ALB_PREFIX
 from core.observation import Observation, controller_is_ours, ingress_class
@@ -22,6 +23,7 @@ from core.state import Kind
 #: A certificate that expires sooner than this is drift: ACM renewal has failed somewhere.
 MIN_DAYS_TO_EXPIRY = 14.0
 AUDIENCE = "sts.amazonaws.com"
+#: The keys of the default Ingress (stack.ingressName istio-ingress); see ingress_key().
 INGRESS_KEY = f"{naming.INGRESS_NAMESPACE}/{naming.INGRESS_NAME}"
 LOAD_BALANCER_KEY = f"ALB of Ingress {INGRESS_KEY}"
 CONTROLLER_KEY = "ALB controller"
@@ -41,6 +43,17 @@ def wants_aaaa(spec: StackSpec) -> bool:
 
 def aaaa_key(spec: StackSpec) -> str:
     return f"{naming.wildcard(spec.subdomain)} AAAA"
+
+
+def ingress_key(spec: StackSpec) -> str:
+    """The Ingress item's key: `istio-system/<stack.ingressName>`."""
+    return spec.ingress_key
+
+
+def load_balancer_key(spec: StackSpec) -> str:
+    """The ALB item's key: the Ingress's ALB, or the IngressGroup's shared one."""
+    group = spec.stack.ingress_group
+    return f"ALB of IngressGroup {group}" if group else f"ALB of Ingress {spec.ingress_key}"
 
 
 def dns_answer_key(spec: StackSpec) -> str:
@@ -73,7 +86,7 @@ def desired_items(
     if seen.cluster is None:
         items.append(Item(Kind.SUBNET_TAG, f"subnets of cluster {spec.cluster.name}"))
     for subnet_id, tags in seen.subnet_tags.items():
-        items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", {"value": PRESENT}) for key in tags]
+        items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", _subnet_tag_wanted()) for key in tags]
     ours = controller_is_ours(spec, seen)
     if ours:
         policy = naming.policy_name(spec.name)
@@ -89,10 +102,10 @@ def desired_items(
         Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
     )
     items.append(
-        Item(Kind.INGRESS, INGRESS_KEY, seen.desired_ingress or _minimal_ingress(spec, seen))
+        Item(Kind.INGRESS, ingress_key(spec), seen.desired_ingress or _minimal_ingress(spec, seen))
     )
     balancer = seen.desired_alb or {"state": "active", "scheme": spec.kubeflow.alb.scheme}
-    items.append(Item(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY, balancer))
+    items.append(Item(Kind.LOAD_BALANCER, load_balancer_key(spec), balancer))
     items.append(Item(Kind.DNS_RECORD, naming.wildcard(spec.subdomain), _record_wanted(spec, seen)))
     if wants_aaaa(spec):
         aaaa = {**_record_wanted(spec, seen), "type": "AAAA"}
@@ -152,7 +165,7 @@ def observed_items(
         for key in seen.subnet_tags.get(subnet.subnet_id, {}):
             value = subnet.tags.get(key)
             found[(Kind.SUBNET_TAG, f"{subnet.subnet_id} {key}")] = (
-                None if value is None else {"value": value}
+                None if value is None else _subnet_tag_found(spec, subnet.tags, key, value)
             )
     found.update(_iam_found(spec, seen))
     if seen.controller is not None and (
@@ -163,9 +176,12 @@ def observed_items(
             "ingress_class": seen.controller.ingress_class or "",
         }
     if seen.ingress is not None:
-        found[(Kind.INGRESS, INGRESS_KEY)] = seen.ingress.fields
+        found[(Kind.INGRESS, ingress_key(spec))] = seen.ingress.fields
     if seen.load_balancer is not None:
-        found[(Kind.LOAD_BALANCER, LOAD_BALANCER_KEY)] = alb_fields(seen.load_balancer)
+        balancer = seen.load_balancer
+        if spec.stack.ingress_group:  # a shared ALB: only our Ingress's part is ours to compare
+            balancer = member_view(balancer, ingress_key=spec.ingress_key, desired=seen.desired_alb)
+        found[(Kind.LOAD_BALANCER, load_balancer_key(spec))] = alb_fields(balancer)
     if seen.dashboard_record is not None:
         record = seen.dashboard_record
         found[(Kind.DNS_RECORD, naming.wildcard(spec.subdomain))] = {
@@ -190,6 +206,17 @@ def observed_items(
 def drift_plan(spec: StackSpec, seen: Observation) -> Plan:
     """The one planner over this stack's items: what drifted (or, before setup, what to create)."""
     return plan(desired_items(spec, seen), observed_items(spec, seen))
+
+
+def _subnet_tag_wanted() -> FieldMap:
+    """A shared subnet tag: any value, held by this stack (so that another stack's cleanup
+    keeps it), whoever else uses it."""
+    return {"value": PRESENT, "held by this stack": YES, "users": PRESENT}
+
+
+def _subnet_tag_found(spec: StackSpec, tags: dict[str, str], key: str, value: str) -> FieldMap:
+    held = YES if sharing.holds(tags, key, spec.name) else NO
+    return {"value": value, "held by this stack": held, "users": sharing.users_text(tags, key)}
 
 
 def _validation_items(seen: Observation) -> list[Item]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from core import naming
 from core.errors import SpecError
+from core.ingress_group import member_tags
 
 Manifest = dict[str, Any]
 
@@ -77,6 +78,11 @@ class IngressParams:
     inbound_cidrs: tuple[str, ...] = ()
     #: "dualstack" is annotated; None or "ipv4" leaves the Ingress's own (the controller: ipv4).
     ip_address_type: str | None = None
+    name: str = naming.INGRESS_NAME
+    #: IngressGroup to join (one ALB shared by the group's Ingresses); None: an ALB of its own.
+    group: str | None = None
+    #: Host the Ingress's rules match when it shares an ALB (its rules then route by host).
+    host: str | None = None
 
 
 def key(obj: Mapping[str, Any]) -> str:
@@ -180,7 +186,15 @@ def configure_ingress(ingress: Manifest, params: IngressParams) -> Manifest:
     obj = with_ownership(ingress, params.stack)
     meta = obj["metadata"]
     meta.setdefault("namespace", naming.INGRESS_NAMESPACE)
+    meta["name"] = params.name
     annotations = meta.setdefault("annotations", {})
+    annotations.pop(naming.GROUP_ANNOTATION, None)
+    if params.group is not None:
+        annotations[naming.GROUP_ANNOTATION] = params.group
+        # In a shared ALB the rules of every member are merged: ours must match our names only.
+        for rule in (obj.get("spec") or {}).get("rules") or []:
+            if params.host and not rule.get("host"):
+                rule["host"] = params.host
     # The API server rejects the annotation together with spec.ingressClassName.
     annotations.pop(CLASS_ANNOTATION, None)
     obj.setdefault("spec", {})["ingressClassName"] = params.ingress_class
@@ -190,7 +204,10 @@ def configure_ingress(ingress: Manifest, params: IngressParams) -> Manifest:
         annotations[ALB_PREFIX + "ssl-policy"] = params.ssl_policy
     else:  # a custom Ingress keeps its own policy unless the option names one
         annotations.setdefault(ALB_PREFIX + "ssl-policy", DEFAULT_SSL_POLICY)
-    annotations[ALB_PREFIX + "tags"] = tags_annotation(params.tags)
+    tags = dict(params.tags)
+    if params.group is not None:
+        tags = member_tags(tags, stack_tag=naming.STACK_TAG, group=params.group)
+    annotations[ALB_PREFIX + "tags"] = tags_annotation(tags)
     annotations.update(alb_option_annotations(params, annotations))
     _check_resolved([obj])
     return obj

@@ -25,6 +25,11 @@ INGRESS_CLASS = "alb"
 DASHBOARD_HOST_LABEL = "kubeflow"
 
 _STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# alb.ingress.kubernetes.io/group.name: at most 63 lower-case letters, digits, "-" and ".".
+_GROUP_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$")
+#: The Ingress annotation that puts Ingresses into one IngressGroup (one shared ALB).
+GROUP_ANNOTATION = "alb.ingress.kubernetes.io/group.name"
 
 
 def default_stack_name(subdomain: str) -> str:
@@ -61,6 +66,16 @@ def require_stack_name(name: str, *, source: str = "--stack") -> str:
     if problem:
         raise SpecError(f"{source}: {problem}.")
     return name
+
+
+def is_valid_object_name(name: str) -> bool:
+    """A DNS-1123 label: what we accept as our Ingress's name."""
+    return bool(_OBJECT_NAME.match(name))
+
+
+def is_valid_group_name(name: str) -> bool:
+    """An IngressGroup name as the ALB controller accepts it."""
+    return bool(_GROUP_NAME.match(name))
 
 
 def ownership_tags(stack: str, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -369,6 +369,38 @@ class StackOptions(_Model):
         "setup writes its records into it and delegates the root domain to it; cleanup removes "
         "those records (and a delegation it added) but never the zone. Default: refuse it.",
     )
+    ingress_name: str = Field(
+        default=naming.INGRESS_NAME,
+        description="Name of the stack's Ingress in istio-system (default istio-ingress, the "
+        "guide's); give each stack on one cluster its own.",
+    )
+    ingress_group: str | None = Field(
+        default=None,
+        description="ALB IngressGroup (alb.ingress.kubernetes.io/group.name): stacks with the same "
+        "group on one cluster share one ALB. Empty: the Ingress has an ALB of its own.",
+    )
+
+    @field_validator("ingress_name")
+    @classmethod
+    def _ingress_name(cls, value: str) -> str:
+        if not naming.is_valid_object_name(value):
+            raise ValueError(
+                f"{value!r} is not a Kubernetes object name (1-63 lower-case letters, digits "
+                "and '-', starting and ending with a letter or digit)"
+            )
+        return value
+
+    @field_validator("ingress_group")
+    @classmethod
+    def _ingress_group(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not naming.is_valid_group_name(value):
+            raise ValueError(
+                f"{value!r} is not an IngressGroup name (1-63 lower-case letters, digits, '-' "
+                "and '.', starting and ending with a letter or digit)"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -476,6 +508,21 @@ class StackSpec(_Model):
     @property
     def dashboard_host(self) -> str:
         return naming.dashboard_host(self.subdomain)
+
+    @property
+    def ingress_name(self) -> str:
+        """The name of the stack's Ingress (in istio-system)."""
+        return self.stack.ingress_name
+
+    @property
+    def ingress_key(self) -> str:
+        """`istio-system/<ingress name>`: the Ingress's key in plans, drift and messages."""
+        return f"{naming.INGRESS_NAMESPACE}/{self.stack.ingress_name}"
+
+    @property
+    def ingress_host(self) -> str | None:
+        """The host our Ingress rules match in a shared ALB (`*.<subdomain>`); None alone."""
+        return naming.wildcard(self.subdomain) if self.stack.ingress_group else None
 
     @property
     def tags(self) -> dict[str, str]:

@@ -49,6 +49,22 @@ class StackResource(BaseModel):
         return (self.kind.value, self.id)
 
 
+class StackAccess(BaseModel):
+    """How a stack's world is reached, so a fleet check uses each stack's own access."""
+
+    model_config = ConfigDict(frozen=True)
+
+    credentials_block: str | None = Field(
+        default=None, description="prefect-aws AwsCredentials block; empty: the default AWS chain."
+    )
+    region: str = Field(default="", description="AWS region of the cluster.")
+    account: str = Field(default="", description="AWS account the stack was set up in.")
+    kube_access: str = Field(default="kubeconfig", description="kubeconfig or eks.")
+    kube_context: str | None = Field(
+        default=None, description="kubeconfig context (kube_access kubeconfig); empty: current."
+    )
+
+
 class StackRecord(BaseModel):
     """Everything known about one stack; immutable, updated by returning a new record."""
 
@@ -64,6 +80,9 @@ class StackRecord(BaseModel):
     region: str = Field(default="", description="AWS region of the cluster.")
     cluster_arn: str = Field(default="", description="ARN of the EKS cluster.")
     dashboard_url: str = Field(default="", description="The Kubeflow dashboard, once ready.")
+    access: StackAccess | None = Field(
+        default=None, description="How the stack's AWS account and cluster are reached."
+    )
 
     def with_resources(self, *items: StackResource) -> StackRecord:
         """Add or replace resources (matched by kind and id), keeping the order of first sight."""

@@ -61,6 +61,7 @@ from tasks.k8s.ingress import (
     request_reconcile,
     wait_for_ingress_address,
 )
+from tasks.preflight_stacks import preflight_stacks
 
 
 @dataclass
@@ -101,6 +102,10 @@ def apply_plan(
     as soon as their inputs exist."""
     if seen.cluster is None:
         raise PreflightError(f"EKS cluster {spec.cluster.name} was not found; nothing to apply.")
+    # Another owner of our Ingress name, dashboard host or record stops us before any change
+    # (a plan with nothing to apply changes nothing: no need to look).
+    if result.kinds_to_fix():
+        preflight_stacks(ctx, target, spec, seen)
     run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()), recorder)
     applied = Applied(
         zone=_zone(run), balancer=seen.load_balancer, kinds=list(result.kinds_to_fix())
@@ -147,7 +152,12 @@ def apply_plan(
     if run.doing(Kind.INGRESS, Kind.LOAD_BALANCER):
         balancer = wait_for_load_balancer(ctx, balancer.arn, seen=balancer)
         # The controller builds the ALB from the Ingress: wait until it says what we declare.
-        balancer = wait_for_alb_fields(ctx, balancer.arn, _wanted_alb(run, manifest))
+        balancer = wait_for_alb_fields(
+            ctx,
+            balancer.arn,
+            _wanted_alb(run, manifest),
+            member=spec.ingress_key if spec.stack.ingress_group else None,
+        )
         recorder.add(balancer)
         applied.balancer = balancer
     if run.doing(Kind.INGRESS, Kind.LOAD_BALANCER, Kind.DNS_RECORD, Kind.DNS_ANSWER):
@@ -314,6 +324,9 @@ def _manifest(
         ingress_class=outcome.ingress_class,
         manifests_path=spec.stack.manifests_path,
         **ingress_options(spec),
+        name=spec.ingress_name,
+        group=spec.stack.ingress_group,
+        host=spec.ingress_host,
     )
     return manifest
 
@@ -335,10 +348,14 @@ def _ingress(run: _Inputs, manifest: dict[str, Any] | None) -> LoadBalancerState
         ensure_ingress(run.target, manifest, stack=spec.name)
     elif run.doing(Kind.LOAD_BALANCER) and run.seen.ingress is not None:
         # A new value every time: the controller reconciles only when an annotation changes.
-        request_reconcile(run.target, stamp=datetime.now(UTC).isoformat(timespec="microseconds"))
+        request_reconcile(
+            run.target,
+            stamp=datetime.now(UTC).isoformat(timespec="microseconds"),
+            name=spec.ingress_name,
+        )
     else:
         return run.seen.load_balancer
-    ingress = wait_for_ingress_address(run.target)
+    ingress = wait_for_ingress_address(run.target, name=spec.ingress_name)
     run.recorder.add(ingress)
     balancer: LoadBalancerState | None = observe_load_balancer(run.ctx, dns_name=ingress.hostname)
     if balancer is None:

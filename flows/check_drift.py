@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -13,7 +13,7 @@ from core.errors import DriftDetected, ResourceNotFound
 from core.plan import Plan
 from core.plan_output import drift_text, table_rows
 from core.spec import StackSpec, parse_spec
-from core.state import StackRecord
+from core.state import StackAccess, StackRecord
 from flows.apply import apply_plan
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
@@ -39,6 +39,7 @@ def check_drift(
     remediate: bool = False,
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
+    kube_context: str | None = None,
 ) -> dict[str, Any]:
     """Compare every resource of a stack with its desired state (read only) and publish the table.
     On drift, emit `kubeflow-alb.drift.detected` and fail; with remediate, re-apply only what
@@ -50,13 +51,16 @@ def check_drift(
         remediate: re-apply the drifted items (holds the stack's lock while doing so).
         aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
+        kube_context: kubeconfig context of the stack's cluster; empty: KFALB_KUBE_CONTEXT or
+            the current context.
     """
     logger = get_run_logger()
     record = load_record(stack or (spec.name if spec else ""))
     spec = spec or _saved_spec(stack, record)
-    ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block)
+    # Scoped by the stack: a fleet check in one process counts each stack's calls apart.
+    ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     cluster = observe_cluster(ctx, spec.cluster.name)
-    target = cluster_target(kube_access, cluster, ctx)
+    target = cluster_target(kube_access, cluster, ctx, kube_context)
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=record)
     check_observed_world(record, seen, region=spec.region)  # a block of another account: refused
     result = stack_plan(spec, seen)
@@ -104,21 +108,36 @@ def check_drift_fleet(
     remediate: bool = False,
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
+    max_concurrent: int = 8,
 ) -> dict[str, str]:
-    """Drift-check every saved stack at once; fail if any drifted (or could not be checked).
+    """Drift-check every saved stack, `max_concurrent` at a time; fail if any drifted (or could
+    not be checked). The table artifact gives each stack's own AWS API calls.
 
     Args:
         remediate: re-apply what drifted in each stack.
         aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
+        max_concurrent: how many stacks are checked at once (bounds the API request rate).
     """
     stacks = saved_stacks()
-    futures = {
-        name: _check_one.submit(name, remediate, aws_credentials_block, kube_access)
-        for name in stacks
-    }
-    results = {name: future.result() for name, future in futures.items()}
-    rows = [{"stack": name, "result": status} for name, status in results.items()]
+    before = {name: api_calls(scope=name) for name in stacks}
+    results: dict[str, str] = {}
+    for start in range(0, len(stacks), max(1, max_concurrent)):
+        wave = stacks[start : start + max(1, max_concurrent)]
+        futures = {
+            name: _check_one.submit(name, remediate, aws_credentials_block, kube_access)
+            for name in wave
+        }
+        results.update({name: future.result() for name, future in futures.items()})
+    calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
+    rows = [
+        {
+            "stack": name,
+            "result": status,
+            "aws calls": str(calls[name].reads + calls[name].mutating),
+        }
+        for name, status in results.items()
+    ]
     publish_table("fleet", "drift", rows or [{"stack": "-", "result": "no saved stacks"}],
                   f"Drift of {len(stacks)} saved stacks")  # fmt: skip
     failed = tuple(name for name, status in results.items() if status not in ("ok", "repaired"))
@@ -135,9 +154,15 @@ def check_drift_fleet(
 def _check_one(
     stack: str, remediate: bool, aws_credentials_block: str | None, kube_access: KubeAccess
 ) -> str:
-    """One stack's drift check as a subflow: ok, repaired, drifted (with the items) or error."""
-    state = check_drift(stack=stack, remediate=remediate, aws_credentials_block=aws_credentials_block,
-                        kube_access=kube_access, return_state=True)  # fmt: skip
+    """One stack's drift check as a subflow, with the stack's own recorded access (else the
+    fleet's): ok, repaired, drifted (with the items) or error."""
+    record = load_record(stack)
+    access = stack_access(record.access if record else None, credentials_block=aws_credentials_block,
+                          kube_access=kube_access)  # fmt: skip
+    state = check_drift(stack=stack, remediate=remediate,
+                        aws_credentials_block=access.credentials_block,
+                        kube_access=cast(KubeAccess, access.kube_access),
+                        kube_context=access.kube_context, return_state=True)  # fmt: skip
     try:
         outputs = state.result()
     except DriftDetected as error:
@@ -156,6 +181,16 @@ def plan_stack(
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
     return stack_plan(spec, observe_stack(ctx, spec, cluster, target))
+
+
+def stack_access(
+    recorded: StackAccess | None, *, credentials_block: str | None, kube_access: str
+) -> StackAccess:
+    """The access a fleet check uses for one stack: what its setup recorded (its credentials
+    block, region, account, kube access and context), else the fleet's own parameters."""
+    if recorded is not None:
+        return recorded
+    return StackAccess(credentials_block=credentials_block, kube_access=kube_access)
 
 
 def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:

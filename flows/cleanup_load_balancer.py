@@ -62,7 +62,9 @@ def cleanup_load_balancer(
     with stack_lock(name):
         record = load_record(name)
         spec = resolve_spec(name, spec, record)
-        ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block)
+        ctx = AwsContext(
+            region=spec.region, credentials_block=aws_credentials_block, scope=spec.name
+        )
         return _cleanup(spec, record, ctx, kube_access, adopt_block=adopt_block)
 
 

@@ -76,8 +76,8 @@ def survey_stack(
     if target is not None:
         found["controller"] = observe_controller.submit(target, spec.name)
         found["controller_objects"] = find_controller_objects.submit(target, spec.name)
-        found["ingress"] = observe_ingress.submit(target)
-        found["ingress_bindings"] = find_ingress_bindings.submit(target)
+        found["ingress"] = observe_ingress.submit(target, name=spec.ingress_name)
+        found["ingress_bindings"] = find_ingress_bindings.submit(target, name=spec.ingress_name)
     results = {name: future.result() for name, future in found.items()}
     certificates: tuple[CertificateState, ...] = results["certificates"]
     return Survey(

@@ -60,7 +60,7 @@ def take_down(
         if target is not None and stuck and not _deleted_by_controller(target, spec, found):
             delete_stale_webhooks(target, spec.name)  # they refuse the finalizer removals
             delete_controller_resources(ctx, spec)
-            release_ingress(target, stack=spec.name)
+            release_ingress(target, stack=spec.name, name=spec.ingress_name)
         # What the controller made for the stack and left (or made for an Ingress gone already).
         delete_controller_resources(ctx, spec)
 
@@ -153,7 +153,7 @@ def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False
     try:
-        delete_ingress(target, stack=spec.name)
+        delete_ingress(target, stack=spec.name, name=spec.ingress_name)
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",
                        error)  # fmt: skip

@@ -30,10 +30,17 @@ def observe(
 ) -> Observation:
     """Read every item of the stack (AWS and Kubernetes reads run together). Read only."""
     aws = observe_aws_resources.submit(ctx, spec, cluster)
-    objects = observe_cluster_objects.submit(target, spec.name) if target else ClusterObjects()
+    objects = (
+        observe_cluster_objects.submit(target, spec.name, spec.ingress_name)
+        if target
+        else ClusterObjects()
+    )
     recorded = record.first(Kind.CONTROLLER) if record else None
+    # Resolved here so that a failed read (an unknown kube context) raises its own error; given
+    # as a failed future, the dependent task would not run and return None.
+    found = objects if isinstance(objects, ClusterObjects) else objects.result()
     seen: Observation = observe_dependents(
-        ctx, spec, aws, objects, controller_recorded=bool(recorded and recorded.owned)
+        ctx, spec, aws, found, controller_recorded=bool(recorded and recorded.owned)
     )
     return seen
 

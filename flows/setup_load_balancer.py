@@ -10,7 +10,7 @@ from core.ownership import conflicts, refuse_conflicts
 from core.report import setup_summary
 from core.settings import get_settings
 from core.spec import StackSpec
-from core.state import Kind
+from core.state import Kind, StackAccess
 from flows.apply import apply_plan
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
@@ -45,7 +45,7 @@ def setup_load_balancer(
         adopt_block: move a block saved in another AWS account or cluster to this one (its old
             ids are forgotten; they stay in the other world).
     """
-    ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block)
+    ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     with stack_lock(spec.name):
         return _setup(spec, ctx, kube_access, adopt_block=adopt_block)
 
@@ -74,6 +74,15 @@ def _setup(
     # What the observation shows that setup must refuse: still nothing is made. The block is
     # bound to this world (account, region, cluster); ids no longer there are dropped.
     bind_observed(store, seen, cluster, region=spec.region, adopt=adopt_block)
+    store.set_access(  # how a fleet check reaches this stack's world again
+        StackAccess(
+            credentials_block=ctx.credentials_block,
+            region=spec.region,
+            account=seen.identity.account if seen.identity else "",
+            kube_access=kube_access,
+            kube_context=get_settings().kube_context,
+        )
+    )
     preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
     recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
     refuse_conflicts(conflicts(spec, seen, recorded=recorded))

@@ -31,7 +31,7 @@ import boto3
 from kubernetes import config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from sandbox.albcontroller import deploy
+from sandbox.albcontroller import deploy, groups
 from sandbox.albcontroller.access import UNRESTRICTED, AwsCallError, Identity, resolve_identity
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
@@ -271,12 +271,21 @@ class AlbControllerStandIn:
         """Converge one Ingress; its resourceVersion after our writes, None once it is gone."""
         aws = deploy.Aws(self._clients, controller.identity)
         meta = ingress["metadata"]
-        stack_id = f"{meta['namespace']}/{meta['name']}"
+        group = groups.group_of(ingress)
+        stack_id = group or f"{meta['namespace']}/{meta['name']}"
         if meta.get("deletionTimestamp") or inactive:
             if FINALIZER not in (meta.get("finalizers") or []):
                 return None
             with _failing("FailedDeployModel", "Failed deploy model due to"):
-                deploy.delete_stack(aws, cluster=controller.cluster, stack_id=stack_id)
+                others = [
+                    member
+                    for member in self._members(group)
+                    if member["metadata"].get("uid") != meta.get("uid")
+                ]
+                if others:  # the group's ALB stays for the others, without this one's part
+                    self._deploy_group(aws, group or "", others, controller)
+                else:
+                    deploy.delete_stack(aws, cluster=controller.cluster, stack_id=stack_id)
             self._cluster.delete_bindings(ingress)
             with _failing("FailedRemoveFinalizer", "Failed remove finalizer due to"):
                 self._cluster.remove_finalizer(ingress)
@@ -286,12 +295,19 @@ class AlbControllerStandIn:
             ingress = self._cluster.add_finalizer(ingress)
         vpc_id = controller.vpc_id or self._vpc_id()
         with _failing("FailedBuildModel", "Failed build model due to"):
-            services = self._cluster.items("v1", "Service", meta["namespace"])
-            model = build_model(
-                ingress,
-                {service["metadata"]["name"]: service for service in services},
-                cluster=controller.cluster,
-            )
+            own = model = self._build(ingress, controller)
+            if group is not None:
+                members = self._members(group)
+                model = groups.merge(
+                    group,
+                    [
+                        own
+                        if m["metadata"].get("uid") == meta.get("uid")
+                        else self._build(m, controller)
+                        for m in members
+                    ],  # fmt: skip
+                    cluster=controller.cluster,
+                )
             subnets = deploy.discover_subnets(
                 aws,
                 vpc_id=vpc_id,
@@ -306,12 +322,46 @@ class AlbControllerStandIn:
             backend = deploy.backend_security_group(
                 aws, cluster=controller.cluster, vpc_id=vpc_id, create=False
             )
-            self._cluster.sync_bindings(ingress, model, target_groups, backend)
+            self._cluster.sync_bindings(ingress, own, target_groups, backend)
         with _failing("FailedUpdateStatus", "Failed update status due to"):
             ports = sorted(listener.port for listener in model.listeners)
             ingress = self._cluster.set_hostname(ingress, hostname, ports)
         self._cluster.record(ingress, "Normal", "SuccessfullyReconciled", "Successfully reconciled")
         return str(ingress["metadata"]["resourceVersion"])
+
+    def _build(self, ingress: dict[str, Any], controller: Controller) -> Any:
+        services = self._cluster.items("v1", "Service", ingress["metadata"]["namespace"])
+        return build_model(
+            ingress,
+            {service["metadata"]["name"]: service for service in services},
+            cluster=controller.cluster,
+        )
+
+    def _members(self, group: str | None) -> list[dict[str, Any]]:
+        if group is None:
+            return []
+        return groups.members(self._cluster.items("networking.k8s.io/v1", "Ingress"), group)
+
+    def _deploy_group(
+        self,
+        aws: deploy.Aws,
+        group: str,
+        members: list[dict[str, Any]],
+        controller: Controller,
+    ) -> None:
+        """Converge the group's ALB to what its remaining members declare."""
+        model = groups.merge(
+            group, [self._build(m, controller) for m in members], cluster=controller.cluster
+        )
+        vpc_id = controller.vpc_id or self._vpc_id()
+        subnets = deploy.discover_subnets(
+            aws,
+            vpc_id=vpc_id,
+            scheme=model.scheme,
+            cluster=controller.cluster,
+            by_reachability=controller.by_reachability,
+        )
+        deploy.deploy(aws, model, cluster=controller.cluster, vpc_id=vpc_id, subnets=subnets)
 
     def _vpc_id(self) -> str:
         cluster = self._clients["eks"].describe_cluster(name=self.cluster_name)["cluster"]

@@ -116,11 +116,13 @@ def _dashboard_record(
 
 
 @retrying_task
-def observe_cluster_objects(target: KubeTarget, stack: str) -> ClusterObjects:
+def observe_cluster_objects(
+    target: KubeTarget, stack: str, ingress_name: str = naming.INGRESS_NAME
+) -> ClusterObjects:
     """Read the ALB controller (IngressClass, Deployment) and our Ingress. Read only."""
     return ClusterObjects(
         controller=observe_controller.fn(target, stack),
-        ingress=observe_ingress.fn(target),
+        ingress=observe_ingress.fn(target, name=ingress_name),
         gateway_target_port=observe_gateway_port.fn(target),
     )
 
@@ -154,6 +156,9 @@ def observe_dependents(
         ingress_class=ingress_class(spec, seen),
         manifests_path=spec.stack.manifests_path,
         **ingress_options(spec),
+        name=spec.ingress_name,
+        group=spec.stack.ingress_group,
+        host=spec.ingress_host,
     )
     alb = desired_alb_fields(
         manifest, cluster=spec.cluster.name, target_port=cluster_objects.gateway_target_port
@@ -215,5 +220,9 @@ def observe_stack(
 ) -> Observation:
     """The whole observation without a Prefect run (for `kfalb plan`): the same reads, in turn."""
     aws = observe_aws_resources.fn(ctx, spec, cluster)
-    objects = observe_cluster_objects.fn(target, spec.name) if target else ClusterObjects()
+    objects = (
+        observe_cluster_objects.fn(target, spec.name, spec.ingress_name)
+        if target
+        else ClusterObjects()
+    )
     return observe_dependents.fn(ctx, spec, aws, objects, controller_recorded=controller_recorded)

@@ -15,7 +15,7 @@ from core.desired import dashboard_url
 from core.naming import require_stack_name
 from core.settings import get_settings
 from core.spec import parse_spec
-from core.state import Kind, StackRecord, StackResource
+from core.state import Kind, StackAccess, StackRecord, StackResource
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
@@ -139,6 +139,14 @@ class StackStore:
                 url = dashboard_url(parse_spec(dict(record.spec)), get_settings().https_port)
                 record = record.model_copy(update={"dashboard_url": url})
             return self._save(record)
+
+    def set_access(self, access: StackAccess) -> StackRecord:
+        """Record how the stack's world is reached (a fleet check then uses it); saved only
+        when it changed."""
+        with self._lock:
+            if self._record.access == access:
+                return self._record
+            return self._save(self._record.model_copy(update={"access": access}))
 
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
@@ -52,12 +54,20 @@ class AwsContext(BaseModel):
         default=None,
         description="Name of a prefect-aws AwsCredentials block; empty: the default AWS chain.",
     )
+    scope: str | None = Field(
+        default=None,
+        description="A label (e.g. the stack name) whose API calls are also counted apart, so "
+        "stacks checked at once in one process each get their own counts. Not an AWS setting.",
+    )
 
 
 # boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
 _lock = threading.Lock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
+_scoped: dict[str, Counter[tuple[str, str]]] = {}
+#: When each recent call was made (monotonic seconds) and to which service: request rates.
+_times: deque[tuple[float, str]] = deque(maxlen=100_000)
 _counts_lock = threading.Lock()
 
 
@@ -114,7 +124,7 @@ def client(ctx: AwsContext, service: Service) -> Any:
     base = session(ctx)
     with _lock:
         made = base.client(service, region_name=ctx.region, config=_config())
-    made.meta.events.register("before-call", _record)
+    made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
     return made
 
 
@@ -123,16 +133,21 @@ def is_read_operation(operation: str) -> bool:
     return operation.startswith(READ_PREFIXES)
 
 
-def _record(model: OperationModel, **_: Any) -> None:
+def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     # before-call fires once per API call (botocore's own retries are not counted again).
+    key = (model.service_model.service_name, model.name)
     with _counts_lock:
-        _counts[(model.service_model.service_name, model.name)] += 1
+        _counts[key] += 1
+        _times.append((time.monotonic(), key[0]))
+        if scope is not None:
+            _scoped.setdefault(scope, Counter())[key] += 1
 
 
-def api_calls() -> ApiCallCounts:
-    """A snapshot of the AWS API calls made by this process so far; diff two with `since()`."""
+def api_calls(scope: str | None = None) -> ApiCallCounts:
+    """A snapshot of the AWS API calls made by this process so far (by the clients of contexts
+    with this `scope` only, when given); diff two with `since()`."""
     with _counts_lock:
-        items = sorted(_counts.items())
+        items = sorted((_counts if scope is None else _scoped.get(scope, Counter())).items())
     return ApiCallCounts(
         calls=tuple(
             ApiCall(
@@ -144,6 +159,19 @@ def api_calls() -> ApiCallCounts:
             for (service, operation), count in items
         )
     )
+
+
+def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
+    """The most calls to `service` made in any `window` seconds after `since` (monotonic), of
+    the recent calls this process made: its peak request rate against an API's limit."""
+    with _counts_lock:
+        times = [at for at, name in _times if name == service and at >= since]
+    peak, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def waiter_config(*, interval: float, timeout: float) -> WaiterConfigTypeDef:

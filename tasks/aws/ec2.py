@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from core import sharing
 from core.errors import PreflightError
 from core.resources import ClusterState, SubnetState, SubnetTagChange
 from tasks.aws.clients import AwsContext, client
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
 
 PUBLIC_ROLE_TAG = "kubernetes.io/role/elb"
 PRIVATE_ROLE_TAG = "kubernetes.io/role/internal-elb"
-#: Tag (plus the stack name) on each subnet listing the tag keys that stack added to it: a subnet
-#: tag cannot carry an ownership mark itself, and this lets cleanup find them without the block.
-ADDED_TAGS_PREFIX = "kubeflow-alb/added-tags/"
+#: Tag (plus the stack name) on each subnet listing the tag keys that stack holds there (added,
+#: or found added by another stack): a subnet tag cannot carry an ownership mark itself, and this
+#: lets cleanup find them without the block and keep them while another stack holds them.
+ADDED_TAGS_PREFIX = sharing.ADDED_TAGS_PREFIX
 
 
 def cluster_tag(cluster_name: str) -> str:
@@ -165,10 +167,12 @@ def ensure_subnet_tags(
     by_tags: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for subnet in subnets:
         tags = missing_tags(subnet, cluster.name)
-        if not tags:
+        # Tags another stack added and this one needs too: held by listing them in our marker.
+        held = set() if stack is None else _to_hold(subnet, cluster.name, stack)
+        if not tags and not held:
             continue
         if stack is not None:
-            tags[added_tags_key(stack)] = _marker(subnet, tags, stack)
+            tags[added_tags_key(stack)] = _marker(subnet, {**tags, **dict.fromkeys(held)}, stack)
         added += [
             SubnetTagChange(subnet_id=subnet.subnet_id, key=k, value=v) for k, v in tags.items()
         ]
@@ -183,7 +187,15 @@ def ensure_subnet_tags(
     return tuple(added)
 
 
-def _marker(subnet: SubnetState, tags: dict[str, str], stack: str) -> str:
+def _to_hold(subnet: SubnetState, cluster_name: str, stack: str) -> set[str]:
+    return {
+        key
+        for key in desired_tags(subnet, cluster_name)
+        if key in subnet.tags and not sharing.holds(subnet.tags, key, stack)
+    }
+
+
+def _marker(subnet: SubnetState, tags: Mapping[str, object], stack: str) -> str:
     """The keys the stack added to a subnet, merged with an earlier run's marker."""
     earlier = set(filter(None, subnet.tags.get(added_tags_key(stack), "").split(",")))
     return ",".join(sorted(set(tags) | earlier))
@@ -194,7 +206,8 @@ def observe_added_subnet_tags(
     ctx: AwsContext, stack: str, recorded: Sequence[SubnetTagChange] = ()
 ) -> tuple[SubnetTagChange, ...]:
     """The tags a stack added that are still there with the value it set: those `recorded` in its
-    block plus those its markers list (so they are found without the block); markers last."""
+    block plus those its markers list (so they are found without the block), but not those
+    another stack's marker lists too (they stay for that stack); markers last."""
     ec2, marker = client(ctx, "ec2"), added_tags_key(stack)
     pages = ec2.get_paginator("describe_subnets").paginate(
         Filters=[{"Name": "tag-key", "Values": [marker]}]
@@ -219,7 +232,13 @@ def observe_added_subnet_tags(
         for page in pages:
             for subnet in page["Subnets"]:
                 current[subnet["SubnetId"]] = {t["Key"]: t["Value"] for t in subnet.get("Tags", [])}
-    present = [c for c in wanted if current.get(c.subnet_id, {}).get(c.key) == c.value]
+    present = [
+        c
+        for c in wanted
+        if current.get(c.subnet_id, {}).get(c.key) == c.value
+        # A tag another stack holds too is not this stack's to remove (nor a leftover of it).
+        and (c.key == marker or not sharing.kept_for_others(current[c.subnet_id], c.key, {marker}))
+    ]
     return tuple(sorted(present, key=lambda change: change.key.startswith(ADDED_TAGS_PREFIX)))
 
 
@@ -242,8 +261,19 @@ def delete_subnet_tags(ctx: AwsContext, added: Sequence[SubnetTagChange]) -> boo
             tags = {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
             current[subnet["SubnetId"]] = tags
     by_tag: dict[tuple[str, str], list[str]] = {}
+    leaving = {c.key for c in added if c.key.startswith(ADDED_TAGS_PREFIX)}
     for change in added:
-        if current.get(change.subnet_id, {}).get(change.key) == change.value:
+        tags = current.get(change.subnet_id, {})
+        if not change.key.startswith(ADDED_TAGS_PREFIX) and sharing.kept_for_others(
+            tags, change.key, leaving
+        ):
+            run_logger().info(
+                "Kept %s on subnet %s: stacks %s still use it", change.key, change.subnet_id,
+                ", ".join(sorted(set(sharing.tag_users(tags, change.key)) - {
+                    m.removeprefix(ADDED_TAGS_PREFIX) for m in leaving})),
+            )  # fmt: skip
+            continue
+        if tags.get(change.key) == change.value:
             by_tag.setdefault((change.key, change.value), []).append(change.subnet_id)
     for (key, value), ids in by_tag.items():
         # With a Value, DeleteTags removes the tag only where it still has that value.

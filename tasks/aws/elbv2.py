@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from core import naming
 from core.alb import CLUSTER_TAG, STACK_TAG, alb_fields
 from core.errors import AwsError, ResourceNotFound, WaitTimeout
+from core.ingress_group import member_view
 from core.plan import Item, plan
 from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
@@ -132,10 +133,15 @@ def wait_for_load_balancer(
     return state
 
 
-def alb_differences(wanted: Mapping[str, str], state: LoadBalancerState | None) -> list[str]:
-    """`field: expected X, found Y` for each declared ALB field the state does not satisfy."""
+def alb_differences(
+    wanted: Mapping[str, str], state: LoadBalancerState | None, *, member: str | None = None
+) -> list[str]:
+    """`field: expected X, found Y` for each declared ALB field the state does not satisfy;
+    of Ingress `member`'s share only when the ALB is an IngressGroup's."""
     if state is None:
         return ["the load balancer does not exist"]
+    if member is not None:
+        state = member_view(state, ingress_key=member, desired=dict(wanted))
     item = Item(Kind.LOAD_BALANCER, state.arn, wanted)
     (change,) = plan([item], {(Kind.LOAD_BALANCER, state.arn): alb_fields(state)}).changes
     return [
@@ -152,6 +158,7 @@ def wait_for_alb_fields(
     *,
     stack: str | None = None,
     settings: Settings | None = None,
+    member: str | None = None,
 ) -> LoadBalancerState:
     """Wait, bounded by the ALB timeout, until the load balancer has every declared field
     (`core.alb.desired_alb_fields`): after asking the controller to reconcile the Ingress."""
@@ -164,12 +171,12 @@ def wait_for_alb_fields(
 
     state = wait_for(
         read,
-        lambda found: not alb_differences(wanted, found),
+        lambda found: not alb_differences(wanted, found, member=member),
         what=f"load balancer {arn} to be as the Ingress declares it",
         bound="alb_timeout_seconds",
         settings=settings,
         describe=lambda found: (
-            "; ".join(alb_differences(wanted, found))
+            "; ".join(alb_differences(wanted, found, member=member))
             + " (KFALB_ALB_TIMEOUT_SECONDS; check the controller's logs and the Ingress events)"
         ),
     )

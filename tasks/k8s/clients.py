@@ -159,12 +159,12 @@ AccessMode = Literal["kubeconfig", "eks"]
 
 
 def cluster_target(
-    mode: AccessMode, cluster: ClusterState | None, aws: AwsContext
+    mode: AccessMode, cluster: ClusterState | None, aws: AwsContext, context: str | None = None
 ) -> KubeTarget | None:
-    """The target for an access mode; None when EKS access is asked of a cluster that is gone or
-    has no endpoint yet."""
+    """The target for an access mode (`context`: the kubeconfig context, else the setting or the
+    current one); None when EKS access is asked of a cluster that is gone or has no endpoint yet."""
     if mode == "kubeconfig":
-        return KubeTarget.kubeconfig()
+        return KubeTarget.kubeconfig(context)
     if cluster is None or not cluster.endpoint or not cluster.certificate_authority:
         return None
     return KubeTarget.eks(

@@ -75,10 +75,16 @@ def desired_ingress(
     access_logs: tuple[str, str] | None = None,
     inbound_cidrs: tuple[str, ...] = (),
     ip_address_type: str | None = None,
+    name: str = naming.INGRESS_NAME,
+    group: str | None = None,
+    host: str | None = None,
 ) -> Manifest:
     """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters
     and ALB options (`core.desired.ingress_options`; ssl_policy None keeps the Ingress's own)."""
     params = IngressParams(
+        name=name,
+        group=group,
+        host=host,
         stack=stack,
         certificate_arns=tuple(certificate_arns),
         scheme=scheme,

@@ -1,0 +1,67 @@
+"""Preflight for several stacks in one world: is a name this stack needs already someone else's?
+
+Read only. It reads the host rules of every Ingress in the cluster and the root zone's records
+at the dashboard host and `*.<subdomain>`, and with the stack's observation decides through the
+pure `core.conflicts`; any conflict stops the run before anything is created.
+"""
+
+from __future__ import annotations
+
+from core import naming
+from core.conflicts import HostRule, conflicts
+from core.errors import PreflightError
+from core.observation import Observation
+from core.resources import RecordSetState
+from core.spec import StackSpec
+from tasks.aws.clients import AwsContext
+from tasks.aws.route53_records import observe_record_sets
+from tasks.k8s.clients import KubeTarget, connect
+from tasks.k8s.cluster import list_objects
+from tasks.logs import run_logger
+from tasks.retry import retrying_task
+
+#: Record types that serve a name (an NS set at the subdomain is the delegation itself).
+_SERVING = ("A", "AAAA", "CNAME")
+
+
+@retrying_task
+def find_host_rules(target: KubeTarget) -> tuple[HostRule, ...]:
+    """The hosts every Ingress of the cluster routes, with its key and stack label. Read only."""
+    with connect(target) as kube:
+        ingresses = list_objects(kube, "networking.k8s.io/v1", "Ingress")
+    rules = []
+    for ingress in ingresses:
+        meta = ingress.get("metadata") or {}
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        labels = meta.get("labels") or {}
+        stack = (
+            labels.get(naming.STACK_TAG)
+            if labels.get(naming.MANAGED_BY_TAG) == naming.TOOL
+            else None
+        )
+        for rule in (ingress.get("spec") or {}).get("rules") or []:
+            if rule.get("host"):
+                rules.append(HostRule(ingress=key, host=str(rule["host"]), stack=stack))
+    return tuple(rules)
+
+
+@retrying_task
+def preflight_stacks(
+    ctx: AwsContext, target: KubeTarget, spec: StackSpec, seen: Observation
+) -> None:
+    """Stop with every conflict found: our Ingress name, the dashboard host or the
+    `*.<subdomain>` record held by another owner. Read only; nothing is created before it."""
+    hosts = find_host_rules.fn(target)
+    root_records: tuple[RecordSetState, ...] = ()
+    if seen.root_zone is not None:
+        names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
+        keys = [(name, kind) for name in names for kind in _SERVING]
+        root_records = observe_record_sets.fn(ctx, seen.root_zone.zone_id, keys)
+    found = conflicts(spec, seen, hosts=hosts, root_records=root_records)
+    if found:
+        raise PreflightError(
+            f"Stack {spec.name!r} conflicts with what is already there; nothing was created:\n  "
+            + "\n  ".join(found)
+        )
+    run_logger().info("No other owner of %s, %s or %s", spec.ingress_key, spec.dashboard_host,
+                      naming.wildcard(spec.subdomain))  # fmt: skip

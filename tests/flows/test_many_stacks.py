@@ -1,0 +1,165 @@
+"""Several stacks on one cluster, against the sandbox: a second stack that would take the first
+one's Ingress fails before anything is created; two stacks in one IngressGroup share one ALB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.spec import StackSpec, load_spec
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+
+
+def _spec(name: str, subdomain: str, **stack: Any) -> StackSpec:
+    data = load_spec(EXAMPLE.read_text()).model_dump(by_alias=True)
+    data["stack"].update(name=name, **stack)
+    data["route53"]["subDomain"]["name"] = subdomain
+    return StackSpec.model_validate(data)
+
+
+def _zones(world: Any) -> set[str]:
+    zones = world.aws.client("route53").list_hosted_zones()["HostedZones"]
+    return {zone["Name"].rstrip(".") for zone in zones}
+
+
+def _kube_version(world: Any) -> str:
+    return str(world.kube.store.resource_version)
+
+
+def _dashboard_answers(spec: StackSpec) -> None:
+    from core.settings import get_settings
+    from tasks.https import probe
+
+    answer = probe(spec.dashboard_host, get_settings())
+    assert answer.ok, answer.describe()
+
+
+def test_a_second_stack_taking_the_first_ones_ingress_fails_before_creating_anything(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core.errors import PreflightError
+    from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
+
+    world = sandbox_world(controller="preinstalled")
+    first = _spec("stack-a", "platform.example.com")
+    setup_load_balancer(spec=first)
+    second = _spec("stack-b", "team2.example.com")  # the default Ingress name: stack-a's
+    zones, version, calls = _zones(world), _kube_version(world), api_calls()
+    with pytest.raises(PreflightError) as raised:
+        setup_load_balancer(spec=second)
+    message = raised.value.message
+    assert "Ingress istio-system/istio-ingress belongs to kubeflow-alb stack 'stack-a'" in message
+    assert "nothing was created" in message
+    assert api_calls().since(calls).mutating_calls() == ()
+    assert _zones(world) == zones  # no zone for team2.example.com
+    assert "team2.example.com" not in zones
+    assert _kube_version(world) == version  # no write to the Kubernetes API either
+
+
+def test_two_stacks_in_one_ingress_group_share_one_alb_and_both_check_clean(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from flows.check_drift import check_drift
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(controller="preinstalled")
+    first = _spec("stack-a", "platform.example.com", ingressGroup="kubeflow")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
+    one = setup_load_balancer(spec=first)
+    two = setup_load_balancer(spec=second)
+
+    (balancer,) = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert one["load_balancer"] == two["load_balancer"] == balancer["LoadBalancerArn"]
+    store = world.kube.store
+    for name in ("istio-ingress", "team2"):
+        ingress = store.get("networking.k8s.io/v1", "Ingress", name, "istio-system")
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["alb.ingress.kubernetes.io/group.name"] == "kubeflow"
+    _dashboard_answers(first)
+    _dashboard_answers(second)
+    # Each stack compares only its share of the shared ALB: both are clean.
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+
+def _aws_snapshot(world: Any) -> dict[str, Any]:
+    """What the stacks touch in AWS: zones and records, certificates, IAM, subnet tags, ELBv2
+    and security groups."""
+    aws = world.aws
+    route53 = aws.client("route53")
+    zones = {}
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+        zones[zone["Name"]] = sorted(
+            (r["Name"], r["Type"], str(sorted(v["Value"] for v in r.get("ResourceRecords", []))))
+            for r in records
+        )
+    iam = aws.client("iam")
+    ec2 = aws.client("ec2")
+    elbv2 = aws.client("elbv2")
+    return {
+        "zones": zones,
+        "certificates": sorted(
+            c["DomainName"] for c in aws.client("acm").list_certificates()["CertificateSummaryList"]
+        ),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "policies": sorted(p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]),
+        "oidc": iam.list_open_id_connect_providers()["OpenIDConnectProviderList"],
+        "subnets": {
+            s["SubnetId"]: sorted((t["Key"], t["Value"]) for t in s.get("Tags", []))
+            for s in ec2.describe_subnets()["Subnets"]
+        },
+        "security_groups": sorted(
+            g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
+        "load_balancers": elbv2.describe_load_balancers()["LoadBalancers"],
+        "target_groups": elbv2.describe_target_groups()["TargetGroups"],
+    }
+
+
+def _kube_snapshot(world: Any) -> dict[tuple[str, str | None, str], Any]:
+    """Every object of the kinds the stacks touch, with its labels, annotations and spec."""
+    kinds = [("networking.k8s.io/v1", "Ingress"), ("networking.k8s.io/v1", "IngressClass"),
+             ("apps/v1", "Deployment"), ("v1", "Secret"), ("v1", "ServiceAccount"),
+             ("v1", "Service"), ("v1", "Namespace")]  # fmt: skip
+    return {
+        (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]): (
+            obj["metadata"].get("labels"),
+            obj["metadata"].get("annotations"),
+            obj.get("spec"),
+        )
+        for kind in kinds
+        for obj in world.kube.store.list(*kind)
+    }
+
+
+def test_cleanup_of_one_of_two_stacks_leaves_the_other_working_and_the_last_the_world_as_before(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(controller="preinstalled")
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com", ingressGroup="kubeflow")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)
+    # stack-b found the subnet tags stack-a added: it holds them too, by its own marker.
+    subnets = world.aws.client("ec2").describe_subnets()["Subnets"]
+    markers = {t["Key"] for s in subnets for t in s.get("Tags", []) if "added-tags" in t["Key"]}
+    assert markers == {"kubeflow-alb/added-tags/stack-a", "kubeflow-alb/added-tags/stack-b"}
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())
+    _dashboard_answers(second)  # the shared ALB still serves stack-b, on the subnets it needs
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before

@@ -1,0 +1,43 @@
+"""AWS API call counts per scope: stacks checked at once in one process each get their own."""
+
+from __future__ import annotations
+
+from tasks.aws import clients
+from tasks.aws.clients import AwsContext, api_calls
+
+
+def test_calls_are_counted_per_scope_and_in_the_process_total(ctx: AwsContext) -> None:
+    one = ctx.model_copy(update={"scope": "stack-one"})
+    two = ctx.model_copy(update={"scope": "stack-two"})
+    total, before_one, before_two = api_calls(), api_calls("stack-one"), api_calls("stack-two")
+    clients.client(one, "route53").list_hosted_zones()
+    clients.client(one, "ec2").describe_subnets()
+    clients.client(two, "route53").list_hosted_zones()
+    clients.client(ctx, "sts").get_caller_identity()  # unscoped: in the total only
+    first, second = (
+        api_calls("stack-one").since(before_one),
+        api_calls("stack-two").since(before_two),
+    )
+    assert {(c.service, c.operation, c.count) for c in first.calls} == {
+        ("route53", "ListHostedZones", 1),
+        ("ec2", "DescribeSubnets", 1),
+    }
+    assert {(c.service, c.operation, c.count) for c in second.calls} == {
+        ("route53", "ListHostedZones", 1)
+    }
+    assert api_calls().since(total).reads == 4
+    assert api_calls("never-used").calls == ()
+
+
+def test_peak_rate_is_the_most_calls_in_any_window(ctx: AwsContext) -> None:
+    import time
+
+    from tasks.aws.clients import peak_rate
+
+    start = time.monotonic()
+    route53 = clients.client(ctx, "route53")
+    for _ in range(3):
+        route53.list_hosted_zones()
+    assert peak_rate("route53", since=start, window=3600) == 3
+    assert peak_rate("acm", since=start, window=3600) == 0
+    assert peak_rate("route53", since=time.monotonic() + 1) == 0
