@@ -70,12 +70,12 @@ def require_stack_name(name: str, *, source: str = "--stack") -> str:
 
 def is_valid_object_name(name: str) -> bool:
     """A DNS-1123 label: what we accept as our Ingress's name."""
-    return bool(_OBJECT_NAME.match(name))
+    return bool(_OBJECT_NAME.fullmatch(name))
 
 
 def is_valid_group_name(name: str) -> bool:
     """An IngressGroup name as the ALB controller accepts it."""
-    return bool(_GROUP_NAME.match(name))
+    return bool(_GROUP_NAME.fullmatch(name))
 
 
 def ownership_tags(stack: str, extra: dict[str, str] | None = None) -> dict[str, str]:

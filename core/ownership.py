@@ -42,7 +42,12 @@ def conflicts(spec: StackSpec, seen: Observation, *, recorded: Iterable[str] = (
                 "setup would have to change its trust policy. Delete it if it is a leftover, or "
                 "choose another stack.name."
             )
-    if seen.ingress is not None and not seen.ingress.owned_by(stack):
+    # An Ingress of another kubeflow-alb stack is core.conflicts' to name (with that stack).
+    if (
+        seen.ingress is not None
+        and not seen.ingress.owned_by(stack)
+        and naming.STACK_TAG not in seen.ingress.labels
+    ):
         found.append(
             f"Ingress {seen.ingress.key} exists without stack {stack}'s labels ({_mark(stack)}); "
             "setup would have to overwrite it. Delete it if it is a leftover (the ALB controller "

@@ -56,7 +56,7 @@ def certificate_arn(value: str | None) -> str | None:
     """An ACM certificate ARN (any partition), or None for an empty value."""
     if value is None or value == "":
         return None
-    if not _CERTIFICATE_ARN.match(value):
+    if not _CERTIFICATE_ARN.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an ACM certificate ARN "
             "(like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>)"
@@ -69,7 +69,7 @@ def hosted_zone_id(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     zone_id = value.removeprefix("/hostedzone/")
-    if not _ZONE_ID.match(zone_id):
+    if not _ZONE_ID.fullmatch(zone_id):
         raise ValueError(f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
     return zone_id
 
@@ -196,7 +196,7 @@ class AccessLogs(_Model):
     @classmethod
     def _bucket(cls, value: str) -> str:
         if (
-            not _BUCKET.match(value)
+            not _BUCKET.fullmatch(value)
             or ".." in value
             or value.startswith("xn--")
             or value.endswith("-s3alias")
@@ -242,7 +242,7 @@ class ServiceAccount(_Model):
     def _policy_arn(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not _POLICY_ARN.match(value):
+        if not _POLICY_ARN.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an IAM policy ARN (like arn:aws:iam::123456789012:policy/name)"
             )
@@ -294,7 +294,7 @@ class Alb(_Model):
     def _ssl_policy(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not _SSL_POLICY.match(value):
+        if not _SSL_POLICY.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an ELB security policy name "
                 "(like ELBSecurityPolicy-TLS13-1-2-2021-06)"
@@ -306,7 +306,7 @@ class Alb(_Model):
     def _waf_acl_arn(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not _WAF_ACL_ARN.match(value):
+        if not _WAF_ACL_ARN.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a regional WAFv2 web ACL ARN (like arn:aws:wafv2:us-west-2:"
                 "123456789012:regional/webacl/<name>/<id>)"

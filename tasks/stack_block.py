@@ -61,6 +61,16 @@ class LoadBalancerStack(Block):
     resources: list[ResourceEntry] = Field(
         default_factory=list, description="Every resource, in the order setup made or found it."
     )
+    # How the stack's world is reached (a fleet check uses it): flat, so the page stays readable.
+    credentials_block: str = Field(
+        default="", title="AWS credentials block", description="Empty: the default AWS chain."
+    )
+    kube_access: str = Field(
+        default="", title="Kubernetes access", description="kubeconfig or eks."
+    )
+    kube_context: str = Field(
+        default="", title="kubeconfig context", description="Empty: the current context."
+    )
     spec_yaml: str = Field(default="", title="Spec", description="The stack's config (YAML).")
 
     @classmethod
@@ -72,9 +82,13 @@ class LoadBalancerStack(Block):
                           details=[f"{key}={value}" for key, value in item.details.items()])
             for item in record.resources
         ]  # fmt: skip
+        access = record.access
         return cls(stack=record.stack, phase=record.phase, dashboard_url=record.dashboard_url,
                    account=record.account, partition=record.partition, region=record.region,
-                   cluster_arn=record.cluster_arn, resources=entries, spec_yaml=spec)  # fmt: skip
+                   cluster_arn=record.cluster_arn, resources=entries, spec_yaml=spec,
+                   credentials_block=(access.credentials_block or "") if access else "",
+                   kube_access=access.kube_access if access else "",
+                   kube_context=(access.kube_context or "") if access else "")  # fmt: skip
 
 
 def _record_from(data: dict[str, Any]) -> StackRecord:
@@ -89,11 +103,20 @@ def _record_from(data: dict[str, Any]) -> StackRecord:
                       details=dict(detail.partition("=")[::2] for detail in entry.details))
         for entry in entries
     )  # fmt: skip
+    access = None
+    if data.get("kube_access"):
+        access = StackAccess(
+            credentials_block=data.get("credentials_block") or None,
+            region=data.get("region", ""),
+            account=data.get("account", ""),
+            kube_access=data["kube_access"],
+            kube_context=data.get("kube_context") or None,
+        )
     return StackRecord(stack=data["stack"], spec=spec, phase=data.get("phase", "new"),
                        resources=resources, dashboard_url=data.get("dashboard_url", ""),
                        account=data.get("account", ""), partition=data.get("partition", ""),
-                       region=data.get("region", ""),
-                       cluster_arn=data.get("cluster_arn", ""))  # fmt: skip
+                       region=data.get("region", ""), cluster_arn=data.get("cluster_arn", ""),
+                       access=access)  # fmt: skip
 
 
 class StackStore:

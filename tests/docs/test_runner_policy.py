@@ -38,6 +38,10 @@ OTHER_PATHS = {
     "route53:ChangeTagsForResource",
     "iam:AddClientIDToOpenIDConnectProvider",
     "iam:DeleteRolePolicy",
+    # A policy version written whose answer was lost is made the default (tasks/aws/iam_policy).
+    "iam:SetDefaultPolicyVersion",
+    # Only with kubeflow.alb.wafAclArn: the ALB's Web ACL association is observed.
+    "wafv2:GetWebACLForResource",
 }
 
 
