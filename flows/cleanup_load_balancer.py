@@ -9,6 +9,7 @@ from core.cleanup import Survey, resolve_spec
 from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
 from core.cleanup_steps import outcome_summary
 from core.errors import SpecError
+from core.naming import require_stack_name
 from core.resources import ClusterState
 from core.spec import StackSpec
 from core.state import StackRecord, StackResource
@@ -59,6 +60,7 @@ def cleanup_load_balancer(
     name = stack or (spec.name if spec is not None else None)
     if not name:
         raise SpecError("Name the stack to clean up, or pass its spec.")
+    require_stack_name(name, source="stack")  # before it names a lock or a block
     with stack_lock(name):
         record = load_record(name)
         spec = resolve_spec(name, spec, record)

@@ -39,8 +39,10 @@ def observe(
     # Resolved here so that a failed read (an unknown kube context) raises its own error; given
     # as a failed future, the dependent task would not run and return None.
     found = objects if isinstance(objects, ClusterObjects) else objects.result()
+    # Likewise the AWS reads: a refusal there (a root zone id that does not exist) is its own.
+    read: Observation = aws.result()
     seen: Observation = observe_dependents(
-        ctx, spec, aws, found, controller_recorded=bool(recorded and recorded.owned)
+        ctx, spec, read, found, controller_recorded=bool(recorded and recorded.owned)
     )
     return seen
 

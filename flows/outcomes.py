@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from prefect import get_run_logger
 from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext
 from prefect.states import Failed
 
 from core.errors import KfalbError
@@ -63,6 +64,8 @@ def expected_outcomes(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except KfalbError as error:
+            if FlowRunContext.get() is None:  # called as a plain function (`flow.fn`): raise
+                raise
             get_run_logger().error("%s", error.message, extra={OUTCOME_MARK: True})
             return failed(error)
 

@@ -19,6 +19,7 @@ from flows.reporting import publish_api_calls, publish_link, publish_markdown, p
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
+from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
@@ -74,6 +75,7 @@ def _setup(
     # What the observation shows that setup must refuse: still nothing is made. The block is
     # bound to this world (account, region, cluster); ids no longer there are dropped.
     bind_observed(store, seen, cluster, region=spec.region, adopt=adopt_block)
+    refuse_foreign_zone(seen.zone, spec)  # a subdomain zone someone else made: only if adopted
     store.set_access(  # how a fleet check reaches this stack's world again
         StackAccess(
             credentials_block=ctx.credentials_block,

@@ -57,9 +57,11 @@ def test_drift_json_names_the_tampered_item_and_exits_3(
     assert main(["drift", "--stack", stack.name, "--output", "json"]) == 3
     document = json.loads(capsys.readouterr().out)
     assert document["command"] == "drift"
-    (changed,) = [c for c in document["changes"] if c["action"] != "keep"]
-    assert changed["kind"] == "ingress"
-    (difference,) = changed["differences"]
+    changes = {c["kind"]: c for c in document["changes"] if c["action"] != "keep"}
+    # The controller carries the Ingress's change to the ALB (its SNI certificate goes).
+    assert set(changes) == {"ingress", "load-balancer"}
+    assert document["changes"][0]["action"] != "keep"  # changed items first
+    (difference,) = changes["ingress"]["differences"]
     assert difference["found"] == kept  # the full ARN, not abbreviated
 
     assert main(["drift", "--stack", stack.name]) == 3
