@@ -45,7 +45,7 @@ ANNOTATIONS = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    started = start_world(Path(tmp_path_factory.mktemp("alb-repair")), "311111110032")
+    started = start_world(Path(tmp_path_factory.mktemp("alb-repair")), "311111110061")
     yield started
     started.stop()
 

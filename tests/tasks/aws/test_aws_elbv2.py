@@ -298,7 +298,7 @@ def test_wait_for_alb_fields_names_what_is_still_missing(
     elb.delete_listener(ListenerArn=state.listeners[0].arn)
 
     monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
-    with pytest.raises(WaitTimeout, match="restore load balancer") as timeout:
+    with pytest.raises(WaitTimeout, match="to be as the Ingress declares it") as timeout:
         elbv2.wait_for_alb_fields.fn(ctx, state.arn, wanted)
     assert "listener HTTP:80 action: expected 'redirect HTTPS:443 HTTP_301', found '(none)'" in str(
         timeout.value

@@ -122,7 +122,7 @@ def test_a_change_that_never_syncs_times_out(ctx, root_zone_id, faults, monkeypa
     )
     faults.respond("route53", "GetChange", pending)
     record = RecordSetState(name="a.example.com", type="A", ttl=60, values=("192.0.2.1",))
-    with pytest.raises(WaitTimeout, match="not INSYNC"):
+    with pytest.raises(WaitTimeout, match="to be INSYNC; last seen: status PENDING"):
         route53_records.change_records.fn(
             ctx, root_zone_id, [RecordChange(action="UPSERT", record=record)]
         )
