@@ -130,9 +130,8 @@ def delete_record(world: Any, spec: Any) -> None:
     delete_dashboard_record(world, spec.subdomain)
 
 
-#: Each tampering and the kind of the one item it changes (or the kinds, where the world
-#: carries the change on).
-TAMPERINGS: dict[str, tuple[Tamper, Kind | set[Kind]]] = {
+#: Each tampering and the kind of the one item it changes.
+TAMPERINGS: dict[str, tuple[Tamper, Kind]] = {
     "zone tag removed": (untag_zone, Kind.HOSTED_ZONE),
     "NS delegation changed": (change_delegation, Kind.DELEGATION),
     "certificate tag removed": (untag_certificate, Kind.CERTIFICATE),
@@ -143,9 +142,7 @@ TAMPERINGS: dict[str, tuple[Tamper, Kind | set[Kind]]] = {
     "role policy detached": (detach_policy, Kind.IAM_ROLE),
     "role trust widened": (widen_trust, Kind.IAM_ROLE),
     "role tag removed": (untag_role, Kind.IAM_ROLE),
-    # The controller carries the Ingress's change to the ALB (its SNI certificate goes), so the
-    # ALB is drifted too: both are what the world now shows.
-    "Ingress annotation changed": (change_ingress, {Kind.INGRESS, Kind.LOAD_BALANCER}),
+    "Ingress annotation changed": (change_ingress, Kind.INGRESS),
     "dashboard record deleted": (delete_record, Kind.DNS_RECORD),
     # The ALB: the controller's, so apply makes it reconcile instead of editing it.
     "HTTP:80 redirect listener deleted": (
@@ -174,6 +171,10 @@ TAMPERINGS: dict[str, tuple[Tamper, Kind | set[Kind]]] = {
 def _ignore(_: object) -> None:
     return None
 
+
+#: What the world may carry a tampering on to, by the time the plan looks: the controller
+#: rebuilds the ALB from a changed Ingress (its SNI certificate goes), soon but not at once.
+CARRIED_ON: dict[str, set[Kind]] = {"Ingress annotation changed": {Kind.LOAD_BALANCER}}
 
 #: Which kinds an AWS mutating operation may serve (ChangeResourceRecordSets serves three).
 OPERATION_KINDS: dict[tuple[str, str], frozenset[Kind]] = {

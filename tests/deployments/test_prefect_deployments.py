@@ -159,14 +159,19 @@ def test_deployments_set_up_check_drift_and_clean_up_a_stack(
     delete_dashboard_record(world, SUB)
     keep_first_certificate(world)
     drifted = _expect(deployed, api.run_deployment("drift-check/drift-check"), "FAILED")
-    assert _drifted_items(drifted) == {
-        f"subnet-tag {subnet} {ELB_TAG}",
-        "ingress istio-system/istio-ingress",
-        f"dns-record *.{SUB}",
+    items = _drifted_items(drifted)  # each names the fact, not only the resource
+    named = {
+        f"subnet-tag {subnet} {ELB_TAG} (missing)",
+        "ingress istio-system/istio-ingress (annotation:certificate-arn)",
+        f"dns-record *.{SUB} (missing)",
         # What the missing record makes visible: nothing answers for the dashboard any more.
-        f"dns-record kubeflow.{SUB} at the resolvers",
-        f"load-balancer https://kubeflow.{SUB}/",
+        f"dns-answer kubeflow.{SUB} at the resolvers (missing)",
+        f"https-answer https://kubeflow.{SUB}/ (missing)",
     }
+    # The controller may already have carried the Ingress's change to the ALB.
+    carried = {"load-balancer ALB of Ingress istio-system/istio-ingress (listener HTTPS:443 "
+               "sni-certificates)"}  # fmt: skip
+    assert named <= items <= named | carried
     (event,) = _wait_for_events(api, DRIFT_EVENT, count=1)
     assert event["resource"]["prefect.resource.id"] == f"kubeflow-alb.stack.{STACK}"
     rows = {row["item"] for row in event["payload"]["drifted"]}

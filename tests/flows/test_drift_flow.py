@@ -119,7 +119,7 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     with pytest.raises(DriftDetected) as raised:
         state.result()
     assert api_calls().since(calls).mutating_calls() == ()
-    assert set(raised.value.items) == {  # each names the fact, not only the resource
+    named = {  # each names the fact, not only the resource
         f"subnet-tag {subnet} {ELB_TAG} (missing)",
         "ingress istio-system/istio-ingress (annotation:certificate-arn)",
         f"dns-record *.{SUB} (missing)",
@@ -127,6 +127,10 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
         f"dns-answer kubeflow.{SUB} at the resolvers (missing)",
         f"https-answer https://kubeflow.{SUB}/ (missing)",
     }
+    # The controller may already have carried the Ingress's change to the ALB.
+    carried = {"load-balancer ALB of Ingress istio-system/istio-ingress (listener HTTPS:443 "
+               "sni-certificates)"}  # fmt: skip
+    assert named <= set(raised.value.items) <= named | carried
     table = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift"]
     statuses = {(row["item"], row["field"]): row["status"] for row in table}
     assert statuses[(f"dns-record *.{SUB}", "")] == "create"
@@ -152,7 +156,8 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     report = _artifacts(state.state_details.flow_run_id)[f"{spec.name}-drift-remediation"]
     assert [row["repair"] for row in report] == repaired["repaired"]
     (_,) = _events(REMEDIATED_EVENT, spec.name, at_least=1)
-    assert repaired["repaired"] == [
+    # In apply order; the ALB too when the controller had carried the Ingress's change to it.
+    assert [kind for kind in repaired["repaired"] if kind != "load-balancer"] == [
         "subnet-tag", "ingress", "dns-record", "dns-answer", "https-answer"
     ]  # fmt: skip
     annotation = world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN]
