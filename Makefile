@@ -47,5 +47,16 @@ benchmark: $(STAMP)
 silence: $(STAMP)
 	$(BIN)/python benchmarks/silence.py
 
+# The Prefect UI in headless Chromium: run, artifact and block pages (installs Debian's chromium).
+UI_SCREENSHOTS ?= ui-screenshots
+ui-check: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "ui-check needs Debian's chromium; installing it needs root: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+	$(BIN)/python benchmarks/ui_check.py --out $(UI_SCREENSHOTS)
+	@echo "screenshots: $(abspath $(UI_SCREENSHOTS))"
+
 clean:
 	rm -rf $(VENV) .kfalb-sandbox .mypy_cache .ruff_cache

@@ -74,12 +74,14 @@ def abbreviate(value: str, width: int = 48) -> str:
     return value[:keep] + "…" + value[-(width - 1 - keep) :]
 
 
-def table_rows(result: Plan, *, width: int = 40) -> list[dict[str, str]]:
-    """Rows (status, item, field, expected, found) with changed items first and short cells
-    (items up to twice `width`: they are what a reader scans for)."""
+def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
+    """Rows (status, item, field, found, expected) with changed items first and short cells
+    (items up to 1.5 `width`: they are what a reader scans for). What was found comes before
+    what was expected, so a page that cuts the table's right edge (the Prefect UI at 1440 px)
+    still shows what is wrong."""
     rows = []
     for change in ordered(result):
-        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 2)
+        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 3 // 2)
         if change.action is Action.CREATE:
             rows.append(_row(change.action.value, item, "", "exists", "missing", width))
         elif change.differences:
@@ -98,8 +100,8 @@ def _row(
         "status": status,
         "item": item,
         "field": field,
-        "expected": abbreviate(expected, width),
         "found": abbreviate(found, width),
+        "expected": abbreviate(expected, width),
     }
 
 
