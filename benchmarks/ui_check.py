@@ -200,6 +200,13 @@ def check_pages(pages: dict[str, Page], *, stack: str, url: str) -> list[str]:
 
     need(url in pages["dashboard"].text, "the dashboard link artifact hides the URL")
     need(url in pages["summary"].text, "the summary does not show the dashboard URL")
+    for name in ("drift-table", "plan"):
+        cut = [cell for row in pages[name].rows for cell in row if "://" in cell and "…" in cell]
+        need(not cut, f"the {name} page links a shortened URL: {cut}")
+    resources = pages["resources"]
+    header = next((row for row in resources.rows if row and row[0] == "kind"), [])
+    need(header[:3] == ["kind", "ownership", "status"],
+         f"the resources table's short facts are not first: {header}")  # fmt: skip
     plan = pages["plan"]
     need(sum(1 for row in plan.rows if row and row[0] == "create") >= 10,
          "the plan table shows no items to create")  # fmt: skip
