@@ -48,7 +48,8 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
     return [
         f"--controller={args.controller}",
         "--root-in-route53" if args.root_in_route53 else "--no-root-in-route53",
-        "--pod-identity-agent" if getattr(args, "pod_identity_agent", True)
+        "--pod-identity-agent"
+        if getattr(args, "pod_identity_agent", True)
         else "--no-pod-identity-agent",
         f"--acm-delay={args.acm_delay}",
         f"--alb-delay={args.alb_delay}",

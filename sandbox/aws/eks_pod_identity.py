@@ -86,7 +86,10 @@ class _Operations:
         return eks_backends[response.current_account][response.region]
 
     def create_pod_identity_association(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         _require_cluster(backend, cluster)
         namespace, account = self._get_param("namespace"), self._get_param("serviceAccount")
         role_arn, token = self._get_param("roleArn"), self._get_param("clientRequestToken")
@@ -122,12 +125,23 @@ class _Operations:
         return _result({"association": item})
 
     def list_pod_identity_associations(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         _require_cluster(backend, cluster)
         namespace, account = self._get_param("namespace"), self._get_param("serviceAccount")
         summaries = [
-            {key: item[key] for key in ("clusterName", "namespace", "serviceAccount",
-                                        "associationArn", "associationId")}  # fmt: skip
+            {
+                key: item[key]
+                for key in (
+                    "clusterName",
+                    "namespace",
+                    "serviceAccount",
+                    "associationArn",
+                    "associationId",
+                )
+            }  # fmt: skip
             for item in _associations(backend).values()
             if item["clusterName"] == cluster
             and namespace in (None, item["namespace"])
@@ -161,7 +175,10 @@ class _Operations:
         return _result({"association": found})
 
     def create_addon(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         _require_cluster(backend, cluster)
         name = self._get_param("addonName")
         with state_lock():
@@ -186,16 +203,25 @@ class _Operations:
         return _result({"addon": shown})
 
     def describe_addon(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         return _result({"addon": _addon(backend, cluster, self._get_param("addonName"))})
 
     def list_addons(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         _require_cluster(backend, cluster)
         return _result({"addons": sorted(n for c, n in _addons(backend) if c == cluster)})
 
     def delete_addon(self: Any) -> Any:
-        backend, cluster = _Operations._backend(self), _Operations._param(self, "clusterName", "name")
+        backend, cluster = (
+            _Operations._backend(self),
+            _Operations._param(self, "clusterName", "name"),
+        )
         with state_lock():
             addon = _addon(backend, cluster, self._get_param("addonName"))
             del _addons(backend)[(cluster, addon["addonName"])]
