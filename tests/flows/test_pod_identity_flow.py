@@ -82,7 +82,8 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     record = load_record(spec.name)
     assert record is not None
     kinds = {item.kind for item in record.resources}
-    assert Kind.POD_IDENTITY in kinds and Kind.OIDC_PROVIDER not in kinds
+    assert Kind.POD_IDENTITY in kinds
+    assert Kind.OIDC_PROVIDER not in kinds
 
     calls = api_calls()
     assert check_drift(stack=spec.name)["status"] == "ok"
