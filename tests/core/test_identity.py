@@ -197,3 +197,17 @@ def test_the_service_account_names_the_role_for_irsa_only() -> None:
 
     with pytest.raises(SpecError, match="role_arn"):
         _controller("irsa", "")
+
+
+def test_an_association_someone_else_made_is_refused_before_anything() -> None:
+    from core.ownership import conflicts
+
+    spec = _spec("pod-identity")
+    theirs = _association(spec, "arn:aws:iam::1:role/theirs").model_copy(
+        update={"owned": False, "tags": {}}
+    )
+    (found,) = conflicts(spec, _seen(pod_identity=theirs))
+    assert found.startswith(
+        f"Pod Identity association {theirs.arn} of service account kube-system/"
+    )
+    assert conflicts(spec, _seen(pod_identity=_association(spec, _role_arn(spec)))) == []

@@ -16,6 +16,7 @@ from core.spec import StackSpec, load_spec
 from core.state import Kind
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
+RUNNER_POLICY = Path(__file__).parents[2] / "deployments" / "runner-iam-policy.json"
 SA = ("v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system")
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
@@ -43,6 +44,15 @@ def _annotations(world: Any) -> dict[str, str]:
     return dict(account["metadata"].get("annotations") or {})
 
 
+def _runner_actions() -> set[str]:
+    """The actions the shipped runner policy allows."""
+    actions: set[str] = set()
+    for statement in json.loads(RUNNER_POLICY.read_text())["Statement"]:
+        found = statement["Action"]
+        actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
 def _trust(world: Any, role_name: str) -> dict[str, Any]:
     document = world.aws.client("iam").get_role(RoleName=role_name)["Role"]
     raw = document["AssumeRolePolicyDocument"]
@@ -64,6 +74,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
 
     world = sandbox_world(controller="none")
     spec = _spec("pod-identity", "pod-identity")
+    start = api_calls()
     setup_load_balancer(spec=spec)
 
     assert probe(spec.dashboard_host, get_settings()).ok
@@ -105,6 +116,12 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     assert _associations(world) == []
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"] == role] == []
     assert load_record(spec.name) is None
+    prefix = {"elbv2": "elasticloadbalancing"}
+    used = {
+        f"{prefix.get(c.service, c.service)}:{c.operation}" for c in api_calls().since(start).calls
+    }
+    assert used - _runner_actions() <= {"sts:GetCallerIdentity"}  # the runner policy allows them
+    assert "eks:CreatePodIdentityAssociation" in used
 
 
 def test_without_the_agent_pod_identity_is_refused_before_any_change(
