@@ -41,14 +41,7 @@ CARRIES_IDENTITY: Mapping[Kind, tuple[Kind, ...]] = {
 
 #: Prerequisites another stack on the same cluster or account may use too.
 SHARED: frozenset[Kind] = frozenset(
-    {
-        Kind.SUBNET_TAG,
-        Kind.OIDC_PROVIDER,
-        Kind.IAM_POLICY,
-        Kind.IAM_ROLE,
-        Kind.POD_IDENTITY,
-        Kind.CONTROLLER,
-    }
+    {Kind.SUBNET_TAG, Kind.OIDC_PROVIDER, Kind.IAM_POLICY, Kind.IAM_ROLE, Kind.CONTROLLER}
 )
 
 #: Facts that are verified, never created: apply waits for them, cleanup has nothing to remove.
