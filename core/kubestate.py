@@ -49,6 +49,9 @@ class ControllerState(_State):
     version: str | None = Field(
         default=None, description="The controller image's tag (its version), when tagged."
     )
+    role_annotation: str | None = Field(
+        default=None, description="eks.amazonaws.com/role-arn of the controller's service account."
+    )
 
     @property
     def provider(self) -> Provider:

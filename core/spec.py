@@ -375,6 +375,13 @@ class StackOptions(_Model):
         "(e.g. kubeflow-manifests deployments/add-ons/load-balancer).",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags for AWS resources.")
+    controller_identity: Literal["irsa", "pod-identity"] = Field(
+        default="irsa",
+        description="How the installed controller gets its AWS rights: irsa (an IAM role trusted "
+        "through the cluster's OIDC provider, the service account annotated with it) or "
+        "pod-identity (an EKS Pod Identity association; needs the eks-pod-identity-agent add-on, "
+        "no OIDC provider).",
+    )
     adopt_zone: bool = Field(
         default=False,
         description="Use a public hosted zone of the subdomain that kubeflow-alb did not create: "

@@ -28,6 +28,7 @@ from tasks.aws.owned import (
     find_role,
     find_unused_backend_security_group,
 )
+from tasks.aws.pod_identity import observe_pod_identity_association
 from tasks.aws.route53 import observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_sets
 from tasks.k8s.cleanup import find_controller_objects, find_ingress_bindings
@@ -59,6 +60,8 @@ def survey_stack(
         "oidc_providers": find_oidc_providers.submit(ctx, spec.name),
         "policy": observe_policy.submit(ctx, spec),
         "role": find_role.submit(ctx, spec),
+        # Either identity: a stack switched from pod-identity to irsa may still have one.
+        "pod_identity": observe_pod_identity_association.submit(ctx, spec, spec.cluster.name),
         "load_balancers": find_controller_resources.submit(ctx, spec),
         "backend_security_group": find_unused_backend_security_group.submit(ctx, spec.cluster.name),
     }  # fmt: skip

@@ -27,6 +27,7 @@ from tasks.aws.owned import (
     delete_unused_backend_security_group,
     find_certificates,
 )
+from tasks.aws.pod_identity import delete_pod_identity_association
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
@@ -69,6 +70,10 @@ def take_down(
             delete_controller(target, spec.name)
             # Its backend security group outlives it when it was gone before its last ALB.
             delete_unused_backend_security_group(ctx, spec.cluster.name)
+
+    def pod_identity() -> None:
+        if found.pod_identity is not None and found.pod_identity.owned:
+            delete_pod_identity_association(ctx, spec, found.pod_identity.cluster_name)
 
     def role() -> None:
         if found.role is not None and found.role.owned:
@@ -120,7 +125,9 @@ def take_down(
         Step("dashboard record", (Kind.DNS_RECORD,), dashboard_record),
         Step("ingress", (Kind.INGRESS, Kind.LOAD_BALANCER), ingress),
         Step("controller", (Kind.CONTROLLER,), controller, after=("ingress",)),
-        Step("iam role", (Kind.IAM_ROLE,), role, after=("controller",)),
+        Step("pod identity association", (Kind.POD_IDENTITY,), pod_identity,
+             after=("controller",)),
+        Step("iam role", (Kind.IAM_ROLE,), role, after=("controller", "pod identity association")),
         Step("iam policy", (Kind.IAM_POLICY,), policy, after=("iam role",)),
         Step("oidc provider", (Kind.OIDC_PROVIDER,), oidc_provider, after=("iam role",)),
         Step("subnet tags", (Kind.SUBNET_TAG,), subnet_tags, after=("ingress",)),

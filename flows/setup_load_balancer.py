@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
 from core.ownership import conflicts, refuse_conflicts
@@ -61,7 +62,9 @@ def _setup(
     # 1. Preflight: read only; every input error stops here with nothing created (the root
     # zone is checked by the observation below, which reads it anyway).
     check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
-    cluster = preflight_cluster(ctx, spec.cluster.name)
+    cluster = preflight_cluster(
+        ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
+    )
     target = cluster_target(kube_access, cluster, ctx)
     if target is None:
         raise PreflightError(

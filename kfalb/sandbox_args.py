@@ -20,6 +20,14 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         "edited with `kfalb sandbox dns`)",
     )
     up.add_argument("--root-elsewhere", dest="root_in_route53", action="store_false")
+    up.add_argument(
+        "--pod-identity-agent",
+        dest="pod_identity_agent",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give the cluster the eks-pod-identity-agent add-on (--no-pod-identity-agent: "
+        "without it, stack.controllerIdentity pod-identity is refused)",
+    )
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")

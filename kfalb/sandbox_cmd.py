@@ -48,6 +48,9 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
     return [
         f"--controller={args.controller}",
         "--root-in-route53" if args.root_in_route53 else "--no-root-in-route53",
+        "--pod-identity-agent"
+        if getattr(args, "pod_identity_agent", True)
+        else "--no-pod-identity-agent",
         f"--acm-delay={args.acm_delay}",
         f"--alb-delay={args.alb_delay}",
         f"--dns-delay={args.dns_delay}",
@@ -69,6 +72,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     options = WorldOptions(
         controller=args.controller,
         root_in_route53=args.root_in_route53,
+        pod_identity_agent=getattr(args, "pod_identity_agent", True),
         acm_delay=args.acm_delay,
         alb_delay=args.alb_delay,
         dns_delay=args.dns_delay,

@@ -42,6 +42,8 @@ class WorldOptions:
     root_domain: str = "example.com"
     account_id: str = "123456789012"
     poll_interval: float = 0.25
+    #: The cluster has the eks-pod-identity-agent add-on (EKS Pod Identity works).
+    pod_identity_agent: bool = True
     #: Seconds the controller's webhooks stay silent after its Deployment is ready.
     webhook_answer_delay: float = 0.0
     #: Faults injected into kubeflow-alb's AWS requests, e.g. "throttle=0.3,error5xx=0.05,
@@ -108,6 +110,7 @@ class World:
             k8s_ca_pem=self.ca.cert_pem.encode(),
             root_domain=opts.root_domain,
             root_in_route53=opts.root_in_route53,
+            pod_identity_agent=opts.pod_identity_agent,
         )
         self.dns.start()
         self.https = HttpsEndpoint(self.ca, MotoAlbRoutes(self.dns.alb_for, opts.account_id))

@@ -28,6 +28,7 @@ from sandbox.aws import (
     dns_view,
     ec2,
     eks,
+    eks_pod_identity,
     elbv2,
     elbv2_attributes,
     elbv2_listeners,
@@ -65,6 +66,7 @@ def install_rules() -> None:
         iam,
         ec2,
         eks,
+        eks_pod_identity,
     ):
         module.install()
 
@@ -215,14 +217,17 @@ class AwsSandbox:
         k8s_ca_pem: bytes | None = None,
         root_domain: str = "example.com",
         root_in_route53: bool = True,
+        pod_identity_agent: bool = True,
     ) -> SeededWorld:
-        """VPC, subnets, an ACTIVE EKS cluster and (optionally) the public root zone."""
+        """VPC, subnets, an ACTIVE EKS cluster (with the eks-pod-identity-agent add-on unless
+        `pod_identity_agent` is False) and (optionally) the public root zone."""
         self._seed_args = {
             "cluster_name": cluster_name,
             "k8s_endpoint": k8s_endpoint,
             "k8s_ca_pem": k8s_ca_pem,
             "root_domain": root_domain,
             "root_in_route53": root_in_route53,
+            "pod_identity_agent": pod_identity_agent,
         }
         world = seed(
             self._session(),
@@ -231,6 +236,7 @@ class AwsSandbox:
             cluster_name=cluster_name,
             root_domain=root_domain,
             root_in_route53=root_in_route53,
+            pod_identity_agent=pod_identity_agent,
         )
         self.set_cluster_endpoint(k8s_endpoint, k8s_ca_pem, cluster_name=cluster_name)
         self.world = world
@@ -249,6 +255,13 @@ class AwsSandbox:
 
     def delete_cluster(self, cluster_name: str = "kubeflow") -> None:
         eks.delete(self.account_id, self.region, cluster_name)
+        eks_pod_identity.forget_cluster(self.account_id, self.region, cluster_name)
+
+    def set_addon_status(
+        self, status: str, *, addon: str = "eks-pod-identity-agent", cluster_name: str = "kubeflow"
+    ) -> None:
+        """An add-on's status as DescribeAddon shows it (e.g. ``DEGRADED``)."""
+        eks_pod_identity.set_addon_status(self.account_id, self.region, cluster_name, addon, status)
 
     def set_load_balancer_state(self, arn: str, state: str) -> None:
         """What the controller stand-in calls: ``provisioning`` -> ``active`` (or ``failed``)."""

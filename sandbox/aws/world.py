@@ -138,8 +138,10 @@ def seed(
     cluster_name: str,
     root_domain: str,
     root_in_route53: bool,
+    pod_identity_agent: bool = True,
 ) -> SeededWorld:
-    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's."""
+    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's. The
+    cluster gets the eks-pod-identity-agent add-on unless `pod_identity_agent` is False."""
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url, region_name=region)  # type: ignore[call-overload]
@@ -152,6 +154,8 @@ def seed(
         roleArn=role_arn,
         resourcesVpcConfig={"subnetIds": public + private},
     )["cluster"]
+    if pod_identity_agent:
+        client("eks").create_addon(clusterName=cluster_name, addonName="eks-pod-identity-agent")
     root_zone_id = seed_root_zone(client("route53"), root_domain) if root_in_route53 else None
     return SeededWorld(
         vpc_id=vpc_id,

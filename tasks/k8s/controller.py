@@ -12,6 +12,7 @@ from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, Dele
 from core.manifests import (
     ALB_CONTROLLERS,
     LBC_CONTROLLER,
+    ROLE_ARN_ANNOTATION,
     WEBHOOK_SECRET,
     WEBHOOK_SERVICE,
     ControllerParams,
@@ -51,7 +52,12 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
     if named is not None and all(_name(d) != naming.CONTROLLER_NAME for d in deployments):
         deployments.append(named)
     best = max(deployments, key=_ready, default=None)
+    account = get(
+        kube, "v1", "ServiceAccount", naming.CONTROLLER_SERVICE_ACCOUNT, naming.CONTROLLER_NAMESPACE
+    )
+    annotations = ((account or {}).get("metadata") or {}).get("annotations") or {}
     return ControllerState(
+        role_annotation=annotations.get(ROLE_ARN_ANNOTATION),
         ingress_class=_name(chosen) if chosen else None,
         class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
         deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
@@ -81,6 +87,7 @@ def ensure_controller(
     region: str,
     vpc_id: str,
     role_arn: str,
+    identity: str = "irsa",
     adopt: bool = False,
     version: str = DEFAULT_CONTROLLER_VERSION,
 ) -> ControllerOutcome:
@@ -114,6 +121,7 @@ def ensure_controller(
             role_arn=role_arn,
             ca_bundle=b"",
             version=version,
+            identity=identity,
         )
         report = _install(kube, params, adopt=adopt)
         wait_controller_ready(kube)
