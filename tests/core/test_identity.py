@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core import identity, naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.drift import desired_items, drift_plan
 from core.kubestate import ControllerState
 from core.manifests import (
@@ -128,7 +129,8 @@ def test_drift_sees_another_role_a_missing_agent_and_a_left_annotation() -> None
     role = RoleState(arn=_role_arn(spec), name=naming.role_name(spec.name), trust_matches=True, owned=True,
                      tags=spec.tags)  # fmt: skip
     controller = ControllerState(ingress_class="alb", deployment="kube-system/x", ready_replicas=1,
-                                 owned=True, class_controller="ingress.k8s.aws/alb")  # fmt: skip
+                                 owned=True, class_controller="ingress.k8s.aws/alb",
+                                 version=spec.stack.controller_version)  # fmt: skip
     good = _seen(role=role, controller=controller, pod_identity_agent="ACTIVE",
                  pod_identity=_association(spec, _role_arn(spec)))  # fmt: skip
     assert _changes(spec, good)[Kind.POD_IDENTITY] == (Action.KEEP, [])
@@ -176,7 +178,9 @@ def _controller(identity_: str, role_arn: str) -> dict[str, dict[str, object]]:
         {"kind": "ServiceAccount", "metadata": {"name": "aws-load-balancer-controller",
          "annotations": {ROLE_ARN_ANNOTATION: "SET-BY-KUBEFLOW-ALB"}}},
         {"kind": "Deployment", "metadata": {"name": "aws-load-balancer-controller"},
-         "spec": {"template": {"spec": {"containers": [{"args": ["--cluster-name=SET-BY-KUBEFLOW-ALB"]}]}}}},
+         "spec": {"template": {"spec": {"containers": [{"name": "controller",
+         "image": f"public.ecr.aws/eks/aws-load-balancer-controller:{DEFAULT_CONTROLLER_VERSION}",
+         "args": ["--cluster-name=SET-BY-KUBEFLOW-ALB"]}]}}}},
     ]  # fmt: skip
     params = ControllerParams(stack="s", cluster_name="kubeflow", region="us-west-2", vpc_id="vpc-1",
                               role_arn=role_arn, ca_bundle=b"pem", identity=identity_)  # fmt: skip
