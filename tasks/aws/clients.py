@@ -10,9 +10,18 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    Credentials,
+    DeferredRefreshableCredentials,
+)
+from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import AwsError
 from core.resources import ApiCall, ApiCallCounts
 
 if TYPE_CHECKING:
@@ -44,8 +53,19 @@ def _config() -> Config:
     )
 
 
+class AssumedRole(BaseModel):
+    """An IAM role assumed on top of a context's credentials (sts:AssumeRole)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role_arn: str = Field(description="The IAM role to assume.")
+    external_id: str | None = Field(default=None, description="sts:ExternalId, when asked for.")
+    session_name: str = Field(description="RoleSessionName: shows in the role account's logs.")
+
+
 class AwsContext(BaseModel):
-    """Where and as whom to call AWS: a region and, optionally, a prefect-aws credentials block."""
+    """Where and as whom to call AWS: a region, optionally a prefect-aws credentials block, and
+    optionally a role assumed with those credentials (the root zone in another account)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,7 +79,16 @@ class AwsContext(BaseModel):
         description="A label (e.g. the stack name) whose API calls are also counted apart, so "
         "stacks checked at once in one process each get their own counts. Not an AWS setting.",
     )
+    assume_role: AssumedRole | None = Field(
+        default=None,
+        description="A role to assume with the credentials above; its account is then called.",
+    )
 
+
+#: What STS answers when the role cannot be assumed by this identity (or does not exist).
+_REFUSALS = frozenset(
+    {"AccessDenied", "InvalidClientTokenId", "ExpiredToken", "RegionDisabledException"}
+)
 
 # boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
 _lock = threading.Lock()
@@ -72,13 +101,89 @@ _counts_lock = threading.Lock()
 
 
 def session(ctx: AwsContext) -> boto3.session.Session:
-    """The cached boto3 session for a context (credentials block loaded once per process)."""
+    """The cached boto3 session for a context (credentials block loaded once per process).
+
+    With a role to assume, its credentials are fetched now (not at the first call of a client),
+    so a role that cannot be assumed fails here with the role named; they refresh by themselves.
+    """
     with _lock:
-        found = _sessions.get(ctx)
-        if found is None:
+        found = _cached_session(ctx)
+    if ctx.assume_role is not None:
+        _assumed_credentials(found, ctx.assume_role)
+    return found
+
+
+def _cached_session(ctx: AwsContext) -> boto3.session.Session:
+    # The caller holds _lock.
+    found = _sessions.get(ctx)
+    if found is None:
+        if ctx.assume_role is None:
             found = _new_session(ctx)
-            _sessions[ctx] = found
-        return found
+        else:
+            base = _cached_session(ctx.model_copy(update={"assume_role": None}))
+            found = _role_session(base, ctx, ctx.assume_role)
+        _sessions[ctx] = found
+    return found
+
+
+class _RoleCredentials(CredentialProvider):
+    """A credential provider that hands out the assumed role's refreshable credentials."""
+
+    METHOD = "kfalb-assume-role"
+    CANONICAL_NAME = "kfalb-assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def _role_session(
+    base: boto3.session.Session, ctx: AwsContext, role: AssumedRole
+) -> boto3.session.Session:
+    """A session whose credentials come from AssumeRole with the base session's credentials,
+    refreshed by botocore before they expire. The STS calls are counted like any other."""
+    source = base.get_credentials()
+    if source is None:
+        raise NoCredentialsError()
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        made = base.client(service, region_name=ctx.region, config=_config(), **kwargs)  # type: ignore[call-overload]
+        made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+        return made
+
+    extra: dict[str, Any] = {"RoleSessionName": role.session_name}
+    if role.external_id:
+        extra["ExternalId"] = role.external_id
+    fetcher = AssumeRoleCredentialFetcher(sts_client, source, role.role_arn, extra_args=extra)
+    credentials = DeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials, method=_RoleCredentials.METHOD
+    )
+    core = botocore.session.Session()
+    core.get_component("credential_provider").insert_before("env", _RoleCredentials(credentials))
+    return boto3.session.Session(botocore_session=core, region_name=ctx.region)
+
+
+def _assumed_credentials(made: boto3.session.Session, role: AssumedRole) -> None:
+    """Fetch (or refresh) the role's credentials; a refusal names the role and AWS's reason."""
+    credentials = made.get_credentials()
+    try:
+        if credentials is not None:
+            credentials.get_frozen_credentials()
+    except ClientError as error:
+        found = error.response.get("Error", {})
+        code, message = str(found.get("Code", "")), str(found.get("Message", "")) or str(error)
+        if code not in _REFUSALS:
+            raise  # throttling and server errors: translated (and retried) like any other call
+        raise AwsError(
+            f"Cannot assume IAM role {role.role_arn}: AssumeRole returned {code}: {message}. "
+            "Check that the role exists and that its trust policy allows this AWS identity"
+            f"{' with this sts:ExternalId' if role.external_id else ''}.",
+            code=code,
+            operation="AssumeRole",
+        ) from None
 
 
 def _new_session(ctx: AwsContext) -> boto3.session.Session:
@@ -128,9 +233,13 @@ def client(ctx: AwsContext, service: Service) -> Any:
     return made
 
 
+#: Operations that change nothing in any account though their names do not say so.
+READ_OPERATIONS = frozenset({"AssumeRole"})  # STS hands out temporary credentials
+
+
 def is_read_operation(operation: str) -> bool:
-    """True for operations that only read (Describe*, Get*, List*...)."""
-    return operation.startswith(READ_PREFIXES)
+    """True for operations that only read (Describe*, Get*, List*..., and AssumeRole)."""
+    return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
 
 
 def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:

@@ -42,6 +42,8 @@ OTHER_PATHS = {
     "iam:SetDefaultPolicyVersion",
     # Only with kubeflow.alb.wafAclArn: the ALB's Web ACL association is observed.
     "wafv2:GetWebACLForResource",
+    # Only with route53.rootDomain.roleArn: the root zone's role in its own account is assumed.
+    "sts:AssumeRole",
 }
 
 
