@@ -16,7 +16,7 @@ from botocore.credentials import (
     AssumeRoleCredentialFetcher,
     CredentialProvider,
     Credentials,
-    DeferredRefreshableCredentials,
+    RefreshableCredentials,
 )
 from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,27 +103,22 @@ _counts_lock = threading.Lock()
 def session(ctx: AwsContext) -> boto3.session.Session:
     """The cached boto3 session for a context (credentials block loaded once per process).
 
-    With a role to assume, its credentials are fetched now (not at the first call of a client),
-    so a role that cannot be assumed fails here with the role named; they refresh by themselves.
+    With a role to assume, the role's first credentials are fetched here (outside the lock), so
+    a role that cannot be assumed fails at once with the role named; botocore refreshes them
+    before they expire.
     """
     with _lock:
-        found = _cached_session(ctx)
-    if ctx.assume_role is not None:
-        _assumed_credentials(found, ctx.assume_role)
-    return found
-
-
-def _cached_session(ctx: AwsContext) -> boto3.session.Session:
-    # The caller holds _lock.
-    found = _sessions.get(ctx)
-    if found is None:
-        if ctx.assume_role is None:
-            found = _new_session(ctx)
-        else:
-            base = _cached_session(ctx.model_copy(update={"assume_role": None}))
-            found = _role_session(base, ctx, ctx.assume_role)
-        _sessions[ctx] = found
-    return found
+        found = _sessions.get(ctx)
+        if found is None and ctx.assume_role is None:
+            found = _sessions[ctx] = _new_session(ctx)
+    if found is not None:
+        return found
+    assert ctx.assume_role is not None
+    made = _role_session(
+        session(ctx.model_copy(update={"assume_role": None})), ctx, ctx.assume_role
+    )
+    with _lock:  # two threads may both have assumed the role: keep one session
+        return _sessions.setdefault(ctx, made)
 
 
 class _RoleCredentials(CredentialProvider):
@@ -158,20 +153,20 @@ def _role_session(
     if role.external_id:
         extra["ExternalId"] = role.external_id
     fetcher = AssumeRoleCredentialFetcher(sts_client, source, role.role_arn, extra_args=extra)
-    credentials = DeferredRefreshableCredentials(
-        refresh_using=fetcher.fetch_credentials, method=_RoleCredentials.METHOD
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata=_first_credentials(fetcher, role),
+        refresh_using=fetcher.fetch_credentials,
+        method=_RoleCredentials.METHOD,
     )
     core = botocore.session.Session()
     core.get_component("credential_provider").insert_before("env", _RoleCredentials(credentials))
     return boto3.session.Session(botocore_session=core, region_name=ctx.region)
 
 
-def _assumed_credentials(made: boto3.session.Session, role: AssumedRole) -> None:
-    """Fetch (or refresh) the role's credentials; a refusal names the role and AWS's reason."""
-    credentials = made.get_credentials()
+def _first_credentials(fetcher: AssumeRoleCredentialFetcher, role: AssumedRole) -> Any:
+    """AssumeRole once; a refusal names the role and AWS's reason (never the credentials)."""
     try:
-        if credentials is not None:
-            credentials.get_frozen_credentials()
+        return fetcher.fetch_credentials()
     except ClientError as error:
         found = error.response.get("Error", {})
         code, message = str(found.get("Code", "")), str(found.get("Message", "")) or str(error)
