@@ -91,7 +91,8 @@ _REFUSALS = frozenset(
 )
 
 # boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
-_lock = threading.Lock()
+#: Reentrant: a role's credentials may refresh (building an STS client) inside a locked build.
+_lock = threading.RLock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
 _scoped: dict[str, Counter[tuple[str, str]]] = {}
@@ -145,7 +146,8 @@ def _role_session(
         raise NoCredentialsError()
 
     def sts_client(service: str, **kwargs: Any) -> Any:
-        made = base.client(service, region_name=ctx.region, config=_config(), **kwargs)  # type: ignore[call-overload]
+        with _lock:
+            made = base.client(service, region_name=ctx.region, config=_config(), **kwargs)  # type: ignore[call-overload]
         made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
         return made
 
