@@ -132,14 +132,14 @@ class RootDomain(_Model):
     role_arn: str | None = Field(
         default=None,
         description="An IAM role in the AWS account that owns the root zone (a DNS account), "
-        "e.g. arn:aws:iam::210987654321:role/kfalb-root-dns. When set, every Route53 call on the "
+        "e.g. `arn:aws:iam::210987654321:role/kfalb-root-dns`. When set, every Route53 call on the "
         "root zone (its lookup, the NS delegation, the root certificate's validation records, "
-        "their cleanup) is made with this role assumed (sts:AssumeRole); everything else stays "
+        "their cleanup) is made with this role assumed (`sts:AssumeRole`); everything else stays "
         "in the cluster's account. Its trust policy must allow the identity running the flows.",
     )
     external_id: str | None = Field(
         default=None,
-        description="The sts:ExternalId the role's trust policy asks for, if any (with roleArn).",
+        description="The `sts:ExternalId` the role's trust policy asks for, if any (with roleArn).",
     )
 
     @field_validator("name")
