@@ -31,6 +31,7 @@ YES, NO = "yes", "no"
 TRUST = "controller service account only"
 ATTACHED = "attached"
 BUNDLED = "the bundled document"
+UNKNOWN = "unknown"
 ALB_ADDRESSES = "the ALB's addresses"
 HTTPS_OK = "200 or a redirect, valid certificate"
 FieldMap = dict[str, str]
@@ -93,14 +94,15 @@ def desired_items(
         items += [
             Item(Kind.OIDC_PROVIDER, oidc_key(seen),
                  {"client_id": AUDIENCE, **owns(seen.oidc_provider)}),
-            Item(Kind.IAM_POLICY, policy, {"document": BUNDLED, **owns(seen.policy)}),
+            Item(Kind.IAM_POLICY, policy, {"document": policy_document(spec), **owns(seen.policy)}),
             Item(Kind.IAM_ROLE, naming.role_name(spec.name),
                  {"trust policy": TRUST, f"attached {policy}": ATTACHED, **owns(seen.role)}),
         ]  # fmt: skip
     wanted_class = naming.INGRESS_CLASS if ours else PRESENT
-    items.append(
-        Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
-    )
+    controller = {"usable": YES, "ingress_class": wanted_class}
+    if ours:  # the version we install; one in use that is not ours runs what its owner chose
+        controller["version"] = spec.stack.controller_version
+    items.append(Item(Kind.CONTROLLER, CONTROLLER_KEY, controller))
     items.append(
         Item(Kind.INGRESS, ingress_key(spec), seen.desired_ingress or _minimal_ingress(spec, seen))
     )
@@ -174,6 +176,7 @@ def observed_items(
         found[(Kind.CONTROLLER, CONTROLLER_KEY)] = {
             "usable": YES if seen.controller.usable else NO,
             "ingress_class": seen.controller.ingress_class or "",
+            "version": seen.controller.version or UNKNOWN,
         }
     if seen.ingress is not None:
         found[(Kind.INGRESS, ingress_key(spec))] = seen.ingress.fields
@@ -201,6 +204,11 @@ def observed_items(
         answer = HTTPS_OK if seen.https_ok else seen.https_detail or "no answer"
         found[(Kind.HTTPS_ANSWER, https_key(spec))] = {"answer": answer}
     return found
+
+
+def policy_document(spec: StackSpec) -> str:
+    """The controller policy's declared document: the one published for the controller version."""
+    return f"the {spec.stack.controller_version} document"
 
 
 def drift_plan(spec: StackSpec, seen: Observation) -> Plan:
@@ -248,7 +256,7 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
     policy = naming.policy_name(spec.name)
     if seen.policy is not None:
         document = (
-            BUNDLED
+            policy_document(spec)
             if seen.policy.document_matches
             else f"another document (default version {seen.policy.default_version})"
         )

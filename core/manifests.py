@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION, version_of_image
 from core.errors import SpecError
 from core.ingress_group import member_tags
 
@@ -16,7 +17,8 @@ Manifest = dict[str, Any]
 
 #: Marks every value in deployments/ that kubeflow-alb sets on the rendered objects.
 PLACEHOLDER = "SET-BY-KUBEFLOW-ALB"
-CONTROLLER_VERSION = "v2.17.1"
+#: The default bundled controller version (see core/controller_versions.py for all of them).
+CONTROLLER_VERSION = DEFAULT_CONTROLLER_VERSION
 #: TLS 1.2 and 1.3 with hybrid post-quantum key exchange: AWS's recommended ALB policy (2025-09).
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 #: spec.controller of an ALB IngressClass: the Load Balancer Controller, or EKS Auto Mode's built-in.
@@ -59,6 +61,8 @@ class ControllerParams:
     vpc_id: str
     role_arn: str
     ca_bundle: bytes = field(repr=False)  # PEM of the CA that signed the webhook serving cert
+    #: The bundled version these objects are of; its Deployment must run that image tag.
+    version: str = DEFAULT_CONTROLLER_VERSION
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,32 @@ def configure_controller(objects: Iterable[Manifest], params: ControllerParams) 
         elif kind == "Deployment" and name == naming.CONTROLLER_NAME:
             for container in obj["spec"]["template"]["spec"]["containers"]:
                 container["args"] = [_set_flag(arg, args) for arg in container.get("args", [])]
+            _check_version(obj, params.version)
         elif kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
             for webhook in obj.get("webhooks", []):
                 webhook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
         result.append(obj)
     _check_resolved(result)
     return apply_order(result)
+
+
+def controller_version(deployment: Mapping[str, Any]) -> str | None:
+    """The version a controller Deployment runs: the tag of its controller container's image."""
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in template.get("containers") or []:
+        image = str(container.get("image") or "")
+        if naming.CONTROLLER_NAME in image:
+            return version_of_image(image)
+    return None
+
+
+def _check_version(deployment: Manifest, version: str) -> None:
+    found = controller_version(deployment)
+    if found != version:
+        raise SpecError(
+            f"{key(deployment)} of the bundled controller {version} runs image tag {found!r}; "
+            f"the bundled manifests of {version} are inconsistent."
+        )
 
 
 def webhook_secret(stack: str, *, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> Manifest:

@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from core import limits, naming
+from core.controller_versions import (
+    BUNDLED_VERSIONS,
+    DEFAULT_CONTROLLER_VERSION,
+    bundled_version_problem,
+)
 from core.dnsnames import is_under, name_problem, normalise
 from core.errors import SpecError
 from core.regions import REGIONS
@@ -416,6 +421,13 @@ class StackOptions(_Model):
         description="AWS Load Balancer Controller: auto (use an existing one, else install), "
         "install, or skip (you manage it).",
     )
+    controller_version: str = Field(
+        default=DEFAULT_CONTROLLER_VERSION,
+        description="AWS Load Balancer Controller version to install (with its IAM policy), one "
+        f"of the bundled {', '.join(BUNDLED_VERSIONS)}. Changing it on a set-up stack upgrades "
+        "the controller and its policy on the next setup; drift reports the mismatch until then.",
+        json_schema_extra={"enum": list(BUNDLED_VERSIONS)},
+    )
     manifests_path: str | None = Field(
         default=None,
         description="A kustomize directory with the Ingress to use instead of the bundled one "
@@ -465,6 +477,17 @@ class StackOptions(_Model):
     @classmethod
     def _stack_name(cls, value: str | None) -> str | None:
         problem = None if value is None else naming.stack_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("controller_version")
+    @classmethod
+    def _controller_version(cls, value: str) -> str:
+        value = value.strip()
+        if value[:1].isdigit():  # 3.5.0, as release notes write it
+            value = f"v{value}"
+        problem = bundled_version_problem(value)
         if problem:
             raise ValueError(problem)
         return value

@@ -287,6 +287,7 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
         region=spec.region,
         vpc_id=run.cluster.vpc_id or "",
         role_arn=role_arn(spec, account=account, partition=partition) if ours else "",
+        version=spec.stack.controller_version,
         wait_for=wait_for,
     )
     return future

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Literal
 
 from core import naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.errors import KubernetesError, PreflightError
 from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
 from core.manifests import (
@@ -15,6 +16,7 @@ from core.manifests import (
     WEBHOOK_SERVICE,
     ControllerParams,
     Manifest,
+    controller_version,
 )
 from core.settings import get_settings
 from tasks.k8s import manifests, webhook_tls
@@ -54,6 +56,7 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
         class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
         deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
         ready_replicas=_ready(best) if best else 0,
+        version=controller_version(best) if best else None,
         # Ours when either part carries our labels: a half-removed install is still ours to repair.
         owned=any(
             item is not None and naming.is_owned(_labels(item), stack) for item in (best, chosen)
@@ -79,9 +82,11 @@ def ensure_controller(
     vpc_id: str,
     role_arn: str,
     adopt: bool = False,
+    version: str = DEFAULT_CONTROLLER_VERSION,
 ) -> ControllerOutcome:
     """Use the cluster's ALB controller (auto), install ours and wait until it serves (install), or
-    leave it to you (skip). Re-running converges: our objects are re-applied, unchanged."""
+    leave it to you (skip). Re-running converges: our objects are re-applied, unchanged; with
+    another `version`, they are moved to that version's (CRDs first) and the rollout awaited."""
     log = run_logger()
     with connect(target) as kube:
         state = read_controller(kube, stack)
@@ -108,10 +113,16 @@ def ensure_controller(
             vpc_id=vpc_id,
             role_arn=role_arn,
             ca_bundle=b"",
+            version=version,
         )
         report = _install(kube, params, adopt=adopt)
         wait_controller_ready(kube)
-        log.info("Controller installed: %s", report.of("created") or "nothing new")
+        log.info(
+            "Controller %s installed: created %s; changed %s",
+            version,
+            ", ".join(report.of("created")) or "nothing",
+            ", ".join(report.of("changed")) or "nothing",
+        )
         return ControllerOutcome(
             provider="aws-load-balancer-controller",
             ingress_class=naming.INGRESS_CLASS,
@@ -133,7 +144,7 @@ def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
                 f"Not removing the controller: it still manages {len(bindings)} TargetGroupBindings "
                 f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
             )
-        objects = [*manifests.render(manifests.CONTROLLER_BASE), _secret_stub()]
+        objects = [*manifests.every_controller_object(), _secret_stub()]
         deleted, left = delete_objects(kube, objects, stack=stack)
         return DeleteReport(deleted=deleted, left=left)
 
