@@ -51,6 +51,7 @@ from tasks.aws.elbv2 import observe_load_balancer, wait_for_alb_fields, wait_for
 from tasks.aws.iam import ensure_oidc_provider, ensure_role
 from tasks.aws.iam_policy import ensure_policy
 from tasks.aws.pod_identity import ensure_pod_identity_association, require_pod_identity_agent
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.dns import wait_for_delegation, wait_for_dns
@@ -209,7 +210,7 @@ def _delegate(
     spec, root = run.spec, run.seen.root_zone
     upserts: list[PrefectFuture[Any]] = []
     if root is not None and run.doing(Kind.DELEGATION):
-        upsert = ensure_delegation.submit(run.ctx, root.zone_id, zone)
+        upsert = ensure_delegation.submit(root_dns(run.ctx, spec), root.zone_id, zone)
         run.recorder.track(
             upsert, as_=lambda change: records.delegation_resource(root, zone, added=change.changed)
         )
@@ -326,8 +327,12 @@ def _association(
 def _validation_records(run: _Inputs, certificates: list[CertificateState]) -> None:
     """UPSERT the validation CNAMEs, one change batch per zone; report the ones to add by hand."""
     batches = validation_batches(certificates)
+    root = run.seen.root_zone.zone_id if run.seen.root_zone else None
     futures = [
-        change_records.submit(run.ctx, zone_id, changes) for zone_id, changes in batches.items()
+        change_records.submit(
+            zone_access(run.ctx, run.spec, zone_id, root_zone_id=root), zone_id, changes
+        )
+        for zone_id, changes in batches.items()
     ]
     manual = manual_validation_records(certificates)
     if manual:

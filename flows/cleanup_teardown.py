@@ -28,6 +28,7 @@ from tasks.aws.owned import (
     find_certificates,
 )
 from tasks.aws.pod_identity import delete_pod_identity_association
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
@@ -110,12 +111,13 @@ def take_down(
         remaining = find_certificates(ctx, spec.name, zones=zones)
         unneeded = unneeded_validation_records(found.validation_records, remaining)
         for zone_id, changes in deletions_by_zone(unneeded).items():
-            change_records(ctx, zone_id, changes)
+            access = zone_access(ctx, spec, zone_id, root_zone_id=found.root_zone_id)
+            change_records(access, zone_id, changes)
 
     def delegation() -> None:
         delegated = delegated_zone(found, record)
         if delegated is not None and found.root_zone_id is not None:
-            delete_delegation(ctx, found.root_zone_id, delegated)
+            delete_delegation(root_dns(ctx, spec), found.root_zone_id, delegated)
 
     def zone() -> None:
         if found.zone is not None and found.zone.owned:

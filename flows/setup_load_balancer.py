@@ -20,6 +20,7 @@ from flows.reporting import publish_api_calls, publish_link, publish_markdown, p
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
+from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
 from tasks.k8s.clients import AccessMode as KubeAccess
@@ -65,6 +66,7 @@ def _setup(
     cluster = preflight_cluster(
         ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
     )
+    preflight_root_dns(ctx, spec)  # the root zone's role, if any, before anything reads the root
     target = cluster_target(kube_access, cluster, ctx)
     if target is None:
         raise PreflightError(

@@ -55,6 +55,12 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
         f"--alb-delay={args.alb_delay}",
         f"--dns-delay={args.dns_delay}",
         *([f"--faults={args.faults}"] if getattr(args, "faults", "") else []),
+        *([f"--root-account={args.root_account}"] if getattr(args, "root_account", None) else []),
+        *(
+            [f"--root-external-id={args.root_external_id}"]
+            if getattr(args, "root_external_id", None)
+            else []
+        ),
     ]
 
 
@@ -66,6 +72,11 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     if args.detach:
         start_detached(directory, world_arguments(args))
         print(f"sandbox up; use it with: . {directory / ENV_FILE}")
+        if getattr(args, "root_account", None):
+            from sandbox.aws.world import ROOT_DNS_ROLE
+
+            print(f"root zone in account {args.root_account}; route53.rootDomain.roleArn: "
+                  f"arn:aws:iam::{args.root_account}:role/{ROOT_DNS_ROLE}")  # fmt: skip
         return 0
     from sandbox.world import World, WorldOptions
 
@@ -77,6 +88,8 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         alb_delay=args.alb_delay,
         dns_delay=args.dns_delay,
         faults=getattr(args, "faults", ""),
+        root_account_id=getattr(args, "root_account", None),
+        root_external_id=getattr(args, "root_external_id", None),
     )
     world = World(directory, options)
     stopped = threading.Event()
@@ -84,6 +97,9 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     try:
         world.start()
         (directory / PID_FILE).write_text(str(os.getpid()))
+        if world.root_account is not None:
+            print(f"root zone {options.root_domain} in account {world.root_account.account_id}; "
+                  f"route53.rootDomain.roleArn: {world.root_account.role_arn}", flush=True)  # fmt: skip
         print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:

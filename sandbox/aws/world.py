@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 import boto3
@@ -128,6 +129,69 @@ def seed_root_zone(route53: Any, root_domain: str) -> str:
         },
     )
     return zone_id
+
+
+#: The role in the root zone's account that kubeflow-alb assumes for the root zone's records.
+ROOT_DNS_ROLE = "kfalb-root-dns"
+
+
+@dataclass(frozen=True)
+class RootAccount:
+    """The root zone in an account of its own (a DNS account), and the role that reaches it."""
+
+    account_id: str
+    root_zone_id: str
+    role_arn: str
+    external_id: str | None = None
+
+
+def root_dns_trust(workload_account: str, *, external_id: str | None = None) -> dict[str, Any]:
+    """The trust policy of the root account's role: the workload account may assume it."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{workload_account}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def root_dns_permissions() -> str:
+    """What the role may do in the root account: the policy kubeflow-alb documents for it."""
+    return (files("kfalb_deployments") / "root-dns-role-policy.json").read_text()
+
+
+def seed_root_account(
+    route53: Any,
+    iam: Any,
+    *,
+    account_id: str,
+    workload_account: str,
+    root_domain: str,
+    external_id: str | None = None,
+) -> RootAccount:
+    """The public root zone and the role `kfalb-root-dns` trusting the workload account, made
+    with clients that act in `account_id`."""
+    zone_id = seed_root_zone(route53, root_domain)
+    role = iam.create_role(
+        RoleName=ROOT_DNS_ROLE,
+        AssumeRolePolicyDocument=json.dumps(
+            root_dns_trust(workload_account, external_id=external_id)
+        ),
+        Description="kubeflow-alb: the root zone's delegation and validation records",
+    )
+    iam.put_role_policy(
+        RoleName=ROOT_DNS_ROLE,
+        PolicyName="root-zone-records",
+        PolicyDocument=root_dns_permissions(),
+    )
+    return RootAccount(
+        account_id=account_id,
+        root_zone_id=zone_id,
+        role_arn=str(role["Role"]["Arn"]),
+        external_id=external_id,
+    )
 
 
 def seed(

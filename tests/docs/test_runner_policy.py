@@ -51,6 +51,8 @@ OTHER_PATHS = {
     "eks:TagResource",
     "eks:UpdatePodIdentityAssociation",
     "iam:PassRole",
+    # Only with route53.rootDomain.roleArn: the root zone's role in its own account is assumed.
+    "sts:AssumeRole",
 }
 
 
