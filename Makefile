@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast lint typecheck layers unit benchmark clean
+.PHONY: install demo test test-fast lint typecheck layers unit benchmark silence ui-check clean
 
 # pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process). A file's tests stay
 # on one worker, so module-scoped worlds and servers are set up once.
@@ -47,6 +47,21 @@ test-fast: lint typecheck layers
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/setup_critical_path.py
+
+# `kfalb setup` on a slow sandbox (ACM 90 s, ALB 60 s): never silent over 35 s (minutes).
+silence: $(STAMP)
+	$(BIN)/python benchmarks/silence.py
+
+# The Prefect UI in headless Chromium: run, artifact and block pages (installs Debian's chromium).
+UI_SCREENSHOTS ?= ui-screenshots
+ui-check: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "ui-check needs Debian's chromium; installing it needs root: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+	$(BIN)/python benchmarks/ui_check.py --out $(UI_SCREENSHOTS)
+	@echo "screenshots: $(abspath $(UI_SCREENSHOTS))"
 
 clean:
 	rm -rf $(VENV) .kfalb-sandbox .mypy_cache .ruff_cache

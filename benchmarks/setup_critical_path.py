@@ -63,16 +63,19 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path) -> Iterator[str]:
-    """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL."""
+def prefect_server(home: Path, *, ui: bool = False) -> Iterator[str]:
+    """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL
+    (the UI, with `ui`, is at the same address without `/api`)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1"}  # fmt: skip
     env.pop("PREFECT_API_URL", None)
+    if ui:  # else the UI calls the API on the default port (4200), not on --port
+        env["PREFECT_UI_API_URL"] = url
     log = (home / "server.log").open("wb")
     command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
-               "--host", "127.0.0.1", "--port", str(port), "--analytics-off", "--no-ui"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--analytics-off", "--ui" if ui else "--no-ui"]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: server.poll() is not None or _healthy(url), bool,

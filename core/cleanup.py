@@ -14,6 +14,7 @@ from core.resources import (
     ControllerResources,
     HostedZoneState,
     OidcProviderState,
+    PodIdentityAssociationState,
     PolicyState,
     RecordChange,
     RecordSetState,
@@ -45,6 +46,7 @@ class Survey(BaseModel):
     oidc_providers: tuple[OidcProviderState, ...] = ()  # carrying the stack's tags
     policy: PolicyState | None = None
     role: RoleState | None = None
+    pod_identity: PodIdentityAssociationState | None = None  # of the controller's account
     kubernetes: bool = False  # False: the cluster is gone, nothing was looked at in it
     controller: ControllerState | None = None
     controller_objects: tuple[str, ...] = ()  # controller objects with the stack's labels

@@ -39,6 +39,7 @@ def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]
     left[Kind.OIDC_PROVIDER] += [p.arn for p in survey.oidc_providers if p.owned]
     left[Kind.IAM_POLICY] += [p.arn for p in (survey.policy,) if p is not None and p.owned]
     left[Kind.IAM_ROLE] += [r.arn for r in (survey.role,) if r is not None and r.owned]
+    left[Kind.POD_IDENTITY] += [a.arn for a in (survey.pod_identity,) if a is not None and a.owned]
     left[Kind.CONTROLLER] += list(survey.controller_objects)
     if survey.own_ingress is not None:
         left[Kind.INGRESS].append(survey.own_ingress.key)

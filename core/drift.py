@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from core import naming, sharing
+from core import identity, naming, sharing
 from core.alb import alb_fields
-from core.desired import dashboard_record
+from core.desired import dashboard_record, partition_of, role_arn
 from core.dnsnames import normalise
 from core.ingress_group import member_view
 from core.kubestate import declared_fields
@@ -28,12 +28,14 @@ INGRESS_KEY = f"{naming.INGRESS_NAMESPACE}/{naming.INGRESS_NAME}"
 LOAD_BALANCER_KEY = f"ALB of Ingress {INGRESS_KEY}"
 CONTROLLER_KEY = "ALB controller"
 YES, NO = "yes", "no"
-TRUST = "controller service account only"
+TRUST = identity.IRSA_TRUST
 ATTACHED = "attached"
 BUNDLED = "the bundled document"
+UNKNOWN = "unknown"
 ALB_ADDRESSES = "the ALB's addresses"
 HTTPS_OK = "200 or a redirect, valid certificate"
 FieldMap = dict[str, str]
+AGENT = f"{identity.POD_IDENTITY_AGENT} add-on"
 
 
 def wants_aaaa(spec: StackSpec) -> bool:
@@ -88,19 +90,14 @@ def desired_items(
     for subnet_id, tags in seen.subnet_tags.items():
         items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", _subnet_tag_wanted()) for key in tags]
     ours = controller_is_ours(spec, seen)
+    controller = {"usable": YES, "ingress_class": naming.INGRESS_CLASS if ours else PRESENT}
     if ours:
-        policy = naming.policy_name(spec.name)
-        items += [
-            Item(Kind.OIDC_PROVIDER, oidc_key(seen),
-                 {"client_id": AUDIENCE, **owns(seen.oidc_provider)}),
-            Item(Kind.IAM_POLICY, policy, {"document": BUNDLED, **owns(seen.policy)}),
-            Item(Kind.IAM_ROLE, naming.role_name(spec.name),
-                 {"trust policy": TRUST, f"attached {policy}": ATTACHED, **owns(seen.role)}),
-        ]  # fmt: skip
-    wanted_class = naming.INGRESS_CLASS if ours else PRESENT
-    items.append(
-        Item(Kind.CONTROLLER, CONTROLLER_KEY, {"usable": YES, "ingress_class": wanted_class})
-    )
+        items += _iam_items(spec, seen, owns)
+        annotation = identity.role_annotation(spec, _role_arn(spec, seen))
+        controller["role annotation"] = annotation or identity.NO_ANNOTATION
+        # the version we install; one in use that is not ours runs what its owner chose
+        controller["version"] = spec.stack.controller_version
+    items.append(Item(Kind.CONTROLLER, CONTROLLER_KEY, controller))
     items.append(
         Item(Kind.INGRESS, ingress_key(spec), seen.desired_ingress or _minimal_ingress(spec, seen))
     )
@@ -113,6 +110,36 @@ def desired_items(
     items.append(Item(Kind.DNS_ANSWER, dns_answer_key(spec), {"answer": ALB_ADDRESSES}))
     items.append(Item(Kind.HTTPS_ANSWER, https_key(spec), {"answer": HTTPS_OK}))
     return tuple(items)
+
+
+def _iam_items(
+    spec: StackSpec, seen: Observation, owns: Callable[[_Tagged | None], FieldMap]
+) -> list[Item]:
+    """The controller's IAM, as its identity needs it (core.identity): the OIDC provider for
+    IRSA, the Pod Identity association otherwise; the role's trust policy either way."""
+    policy = naming.policy_name(spec.name)
+    items = []
+    if identity.needs_oidc_provider(spec):
+        items.append(Item(Kind.OIDC_PROVIDER, oidc_key(seen),
+                          {"client_id": AUDIENCE, **owns(seen.oidc_provider)}))  # fmt: skip
+    items += [
+        Item(Kind.IAM_POLICY, policy, {"document": policy_document(spec), **owns(seen.policy)}),
+        Item(Kind.IAM_ROLE, naming.role_name(spec.name), {"trust policy": identity.trust_text(spec),
+             f"attached {policy}": ATTACHED, **owns(seen.role)}),
+    ]  # fmt: skip
+    if identity.uses_pod_identity(spec):
+        items.append(Item(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY, {
+            "role": _role_arn(spec, seen), "namespace": naming.CONTROLLER_NAMESPACE,
+            "service_account": naming.CONTROLLER_SERVICE_ACCOUNT, AGENT: "ACTIVE",
+            **owns(seen.pod_identity)}))  # fmt: skip
+    return items
+
+
+def _role_arn(spec: StackSpec, seen: Observation) -> str:
+    """The controller role's ARN (PRESENT while the account is not known)."""
+    if seen.identity is None:
+        return PRESENT
+    return role_arn(spec, account=seen.identity.account, partition=partition_of(seen.identity.arn))
 
 
 class _Tagged(Protocol):
@@ -174,6 +201,8 @@ def observed_items(
         found[(Kind.CONTROLLER, CONTROLLER_KEY)] = {
             "usable": YES if seen.controller.usable else NO,
             "ingress_class": seen.controller.ingress_class or "",
+            "version": seen.controller.version or UNKNOWN,
+            "role annotation": seen.controller.role_annotation or identity.NO_ANNOTATION,
         }
     if seen.ingress is not None:
         found[(Kind.INGRESS, ingress_key(spec))] = seen.ingress.fields
@@ -201,6 +230,11 @@ def observed_items(
         answer = HTTPS_OK if seen.https_ok else seen.https_detail or "no answer"
         found[(Kind.HTTPS_ANSWER, https_key(spec))] = {"answer": answer}
     return found
+
+
+def policy_document(spec: StackSpec) -> str:
+    """The controller policy's declared document: the one published for the controller version."""
+    return f"the {spec.stack.controller_version} document"
 
 
 def drift_plan(spec: StackSpec, seen: Observation) -> Plan:
@@ -248,7 +282,7 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
     policy = naming.policy_name(spec.name)
     if seen.policy is not None:
         document = (
-            BUNDLED
+            policy_document(spec)
             if seen.policy.document_matches
             else f"another document (default version {seen.policy.default_version})"
         )
@@ -258,9 +292,20 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
         attached = any(arn.endswith(suffix) for arn in seen.role.attached_policy_arns)
         others = ", ".join(seen.role.attached_policy_arns) or "no policy"
         found[(Kind.IAM_ROLE, naming.role_name(spec.name))] = {
-            "trust policy": TRUST if seen.role.trust_matches else "another trust policy",
+            "trust policy": identity.trust_text(spec)
+            if seen.role.trust_matches
+            else "another trust policy",
             f"attached {policy}": ATTACHED if attached else f"not attached ({others})",
             **_tags_found(seen.role),
+        }
+    if seen.pod_identity is not None:
+        association = seen.pod_identity
+        found[(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY)] = {
+            "role": association.role_arn,
+            "namespace": association.namespace,
+            "service_account": association.service_account,
+            AGENT: seen.pod_identity_agent or "not installed",
+            **_tags_found(association),
         }
     return found
 

@@ -46,6 +46,12 @@ class ControllerState(_State):
     deployment: str | None = Field(default=None, description="namespace/name of the Deployment.")
     ready_replicas: int = 0
     owned: bool = Field(default=False, description="Installed by this stack (ownership labels).")
+    version: str | None = Field(
+        default=None, description="The controller image's tag (its version), when tagged."
+    )
+    role_annotation: str | None = Field(
+        default=None, description="eks.amazonaws.com/role-arn of the controller's service account."
+    )
 
     @property
     def provider(self) -> Provider:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION, version_of_image
 from core.errors import SpecError
 from core.ingress_group import member_tags
 
@@ -16,7 +17,8 @@ Manifest = dict[str, Any]
 
 #: Marks every value in deployments/ that kubeflow-alb sets on the rendered objects.
 PLACEHOLDER = "SET-BY-KUBEFLOW-ALB"
-CONTROLLER_VERSION = "v2.17.1"
+#: The default bundled controller version (see core/controller_versions.py for all of them).
+CONTROLLER_VERSION = DEFAULT_CONTROLLER_VERSION
 #: TLS 1.2 and 1.3 with hybrid post-quantum key exchange: AWS's recommended ALB policy (2025-09).
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 #: spec.controller of an ALB IngressClass: the Load Balancer Controller, or EKS Auto Mode's built-in.
@@ -26,6 +28,9 @@ ALB_CONTROLLERS = (LBC_CONTROLLER, AUTO_MODE_CONTROLLER)
 WEBHOOK_SERVICE = "aws-load-balancer-webhook-service"
 WEBHOOK_SECRET = "aws-load-balancer-webhook-tls"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+#: On the controller's pod template: a change of identity rolls the pods, which read their
+#: credentials' source (IRSA's web identity, Pod Identity's agent) only when they start.
+IDENTITY_ANNOTATION = "kubeflow-alb/controller-identity"
 #: Deprecated class annotation (kubeflow-manifests still uses it); spec.ingressClassName replaces it.
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 ALB_PREFIX = "alb.ingress.kubernetes.io/"
@@ -57,8 +62,11 @@ class ControllerParams:
     cluster_name: str
     region: str
     vpc_id: str
-    role_arn: str
+    role_arn: str  # empty: no role annotation (EKS Pod Identity names the role instead)
     ca_bundle: bytes = field(repr=False)  # PEM of the CA that signed the webhook serving cert
+    #: The bundled version these objects are of; its Deployment must run that image tag.
+    version: str = DEFAULT_CONTROLLER_VERSION
+    identity: str = "irsa"
 
 
 @dataclass(frozen=True)
@@ -110,12 +118,11 @@ def with_ownership(obj: Manifest, stack: str) -> Manifest:
 
 
 def configure_controller(objects: Iterable[Manifest], params: ControllerParams) -> list[Manifest]:
-    """Set cluster, region, VPC, IRSA role, webhook CA and ownership labels on the controller objects."""
-    missing = [
-        name
-        for name in ("cluster_name", "region", "vpc_id", "role_arn")
-        if not getattr(params, name)
-    ]
+    """Set cluster, region, VPC, IRSA role (or none: Pod Identity), webhook CA and ownership
+    labels on the controller objects."""
+    missing = [name for name in ("cluster_name", "region", "vpc_id") if not getattr(params, name)]
+    if params.identity == "irsa" and not params.role_arn:
+        missing.append("role_arn")
     if missing or not params.ca_bundle:
         raise SpecError(f"Controller parameters missing: {', '.join(missing or ['ca_bundle'])}.")
     args = {
@@ -129,16 +136,41 @@ def configure_controller(objects: Iterable[Manifest], params: ControllerParams) 
         obj = with_ownership(original, params.stack)
         kind, name = obj.get("kind"), obj["metadata"].get("name")
         if kind == "ServiceAccount" and name == naming.CONTROLLER_SERVICE_ACCOUNT:
-            obj["metadata"].setdefault("annotations", {})[ROLE_ARN_ANNOTATION] = params.role_arn
+            annotations = obj["metadata"].setdefault("annotations", {})
+            annotations.pop(ROLE_ARN_ANNOTATION, None)  # Pod Identity: the SA names no role
+            if params.role_arn:
+                annotations[ROLE_ARN_ANNOTATION] = params.role_arn
         elif kind == "Deployment" and name == naming.CONTROLLER_NAME:
+            template = obj["spec"]["template"].setdefault("metadata", {})
+            template.setdefault("annotations", {})[IDENTITY_ANNOTATION] = params.identity
             for container in obj["spec"]["template"]["spec"]["containers"]:
                 container["args"] = [_set_flag(arg, args) for arg in container.get("args", [])]
+            _check_version(obj, params.version)
         elif kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
             for webhook in obj.get("webhooks", []):
                 webhook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
         result.append(obj)
     _check_resolved(result)
     return apply_order(result)
+
+
+def controller_version(deployment: Mapping[str, Any]) -> str | None:
+    """The version a controller Deployment runs: the tag of its controller container's image."""
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in template.get("containers") or []:
+        image = str(container.get("image") or "")
+        if naming.CONTROLLER_NAME in image:
+            return version_of_image(image)
+    return None
+
+
+def _check_version(deployment: Manifest, version: str) -> None:
+    found = controller_version(deployment)
+    if found != version:
+        raise SpecError(
+            f"{key(deployment)} of the bundled controller {version} runs image tag {found!r}; "
+            f"the bundled manifests of {version} are inconsistent."
+        )
 
 
 def webhook_secret(stack: str, *, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> Manifest:

@@ -19,7 +19,8 @@ DEPENDS_ON: Mapping[Kind, tuple[Kind, ...]] = {
     Kind.OIDC_PROVIDER: (),
     Kind.IAM_POLICY: (),
     Kind.IAM_ROLE: (Kind.OIDC_PROVIDER, Kind.IAM_POLICY),
-    Kind.CONTROLLER: (Kind.IAM_ROLE, Kind.SUBNET_TAG),
+    Kind.POD_IDENTITY: (Kind.IAM_ROLE,),
+    Kind.CONTROLLER: (Kind.IAM_ROLE, Kind.POD_IDENTITY, Kind.SUBNET_TAG),
     Kind.INGRESS: (Kind.CONTROLLER, Kind.CERTIFICATE),
     Kind.LOAD_BALANCER: (Kind.INGRESS,),
     Kind.DNS_RECORD: (Kind.LOAD_BALANCER, Kind.HOSTED_ZONE),
@@ -35,6 +36,7 @@ CARRIES_IDENTITY: Mapping[Kind, tuple[Kind, ...]] = {
     Kind.HOSTED_ZONE: (Kind.DELEGATION, Kind.VALIDATION_RECORD, Kind.DNS_RECORD),
     Kind.CERTIFICATE: (Kind.INGRESS,),  # its validation records are items of their own
     Kind.LOAD_BALANCER: (Kind.DNS_RECORD,),
+    Kind.IAM_ROLE: (Kind.POD_IDENTITY,),  # a new role is associated again
 }
 
 #: Prerequisites another stack on the same cluster or account may use too.

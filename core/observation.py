@@ -16,6 +16,7 @@ from core.resources import (
     HostedZoneState,
     LoadBalancerState,
     OidcProviderState,
+    PodIdentityAssociationState,
     PolicyState,
     RecordSetState,
     RoleState,
@@ -52,6 +53,10 @@ class Observation(BaseModel):
     oidc_provider: OidcProviderState | None = None
     policy: PolicyState | None = None
     role: RoleState | None = None
+    pod_identity: PodIdentityAssociationState | None = None
+    pod_identity_agent: str | None = Field(
+        default=None, description="Status of the eks-pod-identity-agent add-on (None: absent)."
+    )
     ingress: IngressState | None = None
     desired_ingress: dict[str, str] = Field(
         default_factory=dict, description="Declared fields of the rendered Ingress."

@@ -42,6 +42,14 @@ def conflicts(spec: StackSpec, seen: Observation, *, recorded: Iterable[str] = (
                 "setup would have to change its trust policy. Delete it if it is a leftover, or "
                 "choose another stack.name."
             )
+        association = seen.pod_identity
+        if association is not None and not association.owned:
+            found.append(
+                f"Pod Identity association {association.arn} of service account "
+                f"{association.namespace}/{association.service_account} exists without stack "
+                f"{stack}'s tags ({_mark(stack)}); setup would have to point it at its role. "
+                "Delete it if it is a leftover, or set stack.controller to skip."
+            )
     # An Ingress of another kubeflow-alb stack is core.conflicts' to name (with that stack).
     if (
         seen.ingress is not None

@@ -11,6 +11,7 @@ from core.plan import Action, Change, Plan
 #: Version of the JSON document's shape; bumped when a field changes meaning or goes away.
 FORMAT_VERSION = 1
 
+_SCHEME = re.compile(r"\bhttps?://")
 _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:(?P<rest>\S+)")
 
 
@@ -70,16 +71,22 @@ def abbreviate(value: str, width: int = 48) -> str:
     value = _ARN.sub(lambda m: "arn:…:" + m.group("rest").rsplit("/", 1)[-1], value)
     if len(value) <= width:
         return value
+    # A cut URL would still be a link (the Prefect UI makes one of any https://...): to nowhere.
+    value = _SCHEME.sub("", value)
+    if len(value) <= width:
+        return value
     keep = (width - 1) // 2
     return value[:keep] + "…" + value[-(width - 1 - keep) :]
 
 
-def table_rows(result: Plan, *, width: int = 40) -> list[dict[str, str]]:
-    """Rows (status, item, field, expected, found) with changed items first and short cells
-    (items up to twice `width`: they are what a reader scans for)."""
+def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
+    """Rows (status, item, field, found, expected) with changed items first and short cells
+    (items up to 1.75 `width`: they are what a reader scans for). What was found comes before
+    what was expected, so a page that cuts the table's right edge (the Prefect UI at 1440 px)
+    still shows what is wrong."""
     rows = []
     for change in ordered(result):
-        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 2)
+        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 7 // 4)
         if change.action is Action.CREATE:
             rows.append(_row(change.action.value, item, "", "exists", "missing", width))
         elif change.differences:
@@ -98,8 +105,8 @@ def _row(
         "status": status,
         "item": item,
         "field": field,
-        "expected": abbreviate(expected, width),
         "found": abbreviate(found, width),
+        "expected": abbreviate(expected, width),
     }
 
 

@@ -10,6 +10,7 @@ from core.resources import (
     HostedZoneState,
     LoadBalancerState,
     OidcProviderState,
+    PodIdentityAssociationState,
     PolicyState,
     RecordSetState,
     RoleState,
@@ -110,6 +111,16 @@ def role_resource(role: RoleState) -> StackResource:
     return StackResource(kind=Kind.IAM_ROLE, id=role.arn, name=role.name, owned=role.owned)
 
 
+def pod_identity_resource(association: PodIdentityAssociationState) -> StackResource:
+    return StackResource(
+        kind=Kind.POD_IDENTITY,
+        id=association.arn,
+        name=f"{association.namespace}/{association.service_account}",
+        owned=association.owned,
+        details={"cluster": association.cluster_name, "role": association.role_arn},
+    )
+
+
 def controller_resource(outcome: ControllerOutcome) -> StackResource:
     return StackResource(
         kind=Kind.CONTROLLER,
@@ -167,6 +178,8 @@ def resources_of(value: object) -> tuple[StackResource, ...]:
         return (policy_resource(value),)
     if isinstance(value, RoleState):
         return (role_resource(value),)
+    if isinstance(value, PodIdentityAssociationState):
+        return (pod_identity_resource(value),)
     if isinstance(value, ControllerOutcome):
         return (controller_resource(value),)
     if isinstance(value, IngressState):

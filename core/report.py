@@ -10,14 +10,15 @@ from core.version import package_version
 
 
 def resource_rows(record: StackRecord) -> list[dict[str, str]]:
-    """One row per resource: kind, id, name, created or adopted, last status."""
+    """One row per resource: kind, created or adopted, last status, name, id. The long ids (ARNs)
+    come last: a page narrower than the table cuts them, not the short facts."""
     return [
         {
             "kind": item.kind.value,
-            "id": item.id,
-            "name": item.name,
             "ownership": "created" if item.owned else "adopted",
             "status": item.status,
+            "name": item.name,
+            "id": item.id,
         }
         for item in record.resources
     ]

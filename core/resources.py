@@ -243,6 +243,19 @@ class RoleState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class PodIdentityAssociationState(_State):
+    """The EKS Pod Identity association of the controller's service account."""
+
+    association_id: str
+    arn: str
+    cluster_name: str
+    namespace: str
+    service_account: str
+    role_arn: str
+    owned: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
 class ActionState(_State):
     """A listener's or rule's action: forward, redirect or fixed response."""
 

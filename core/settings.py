@@ -72,9 +72,6 @@ class Settings(BaseSettings):
     lock_poll_seconds: Seconds = Field(
         default=2.0, description="Delay between looks at a stack's lock while waiting for it."
     )
-    lock_log_interval_seconds: Seconds = Field(
-        default=15.0, description="How often a run waiting for a stack's lock says who holds it."
-    )
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
     )

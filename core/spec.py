@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from core import limits, naming
+from core.controller_versions import (
+    BUNDLED_VERSIONS,
+    DEFAULT_CONTROLLER_VERSION,
+    bundled_version_problem,
+)
 from core.dnsnames import is_under, name_problem, normalise
 from core.errors import SpecError
 from core.regions import REGIONS
@@ -28,6 +33,13 @@ _CERTIFICATE_ARN = re.compile(
     rf"^arn:{_PARTITION}:acm:{_REGION}:\d{{12}}:certificate/[0-9a-f-]{{36}}$"
 )
 _POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:policy/[\w+=,.@/-]{{1,512}}$")
+#: IAM role ARN: an optional path (`/a/b/`) and a name of 1-64 characters.
+_ROLE_ARN = re.compile(
+    rf"^arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:role/(?:[\w+=,.@-]+/){{0,32}}"
+    r"[\w+=,.@-]{1,64}$"
+)
+#: sts:AssumeRole ExternalId: 2-1224 characters of this set (AWS STS API reference).
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
 
@@ -62,6 +74,15 @@ def certificate_arn(value: str | None) -> str | None:
             "(like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>)"
         )
     return value
+
+
+def region_partition(region: str) -> str:
+    """The AWS partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def hosted_zone_id(value: str | None) -> str | None:
@@ -113,6 +134,18 @@ class RootDomain(_Model):
         description="An existing ACM certificate for *.<root domain> to use instead of requesting "
         "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
     )
+    role_arn: str | None = Field(
+        default=None,
+        description="An IAM role in the AWS account that owns the root zone (a DNS account), "
+        "e.g. `arn:aws:iam::210987654321:role/kfalb-root-dns`. When set, every Route53 call on the "
+        "root zone (its lookup, the NS delegation, the root certificate's validation records, "
+        "their cleanup) is made with this role assumed (`sts:AssumeRole`); everything else stays "
+        "in the cluster's account. Its trust policy must allow the identity running the flows.",
+    )
+    external_id: str | None = Field(
+        default=None,
+        description="The `sts:ExternalId` the role's trust policy asks for, if any (with roleArn).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -123,6 +156,37 @@ class RootDomain(_Model):
     @classmethod
     def _zone_id(cls, value: str | None) -> str | None:
         return hosted_zone_id(value)
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _ROLE_ARN.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (like arn:aws:iam::210987654321:role/name)"
+            )
+        return value
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _EXTERNAL_ID.fullmatch(value):
+            raise ValueError(
+                "is not an sts:ExternalId (2-1224 letters, digits and any of _+=,.@:/-)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _role(self) -> RootDomain:
+        if self.external_id is not None and self.role_arn is None:
+            raise ValueError(
+                "route53.rootDomain.externalId is set without route53.rootDomain.roleArn; it is "
+                "only sent when the role is assumed"
+            )
+        return self
 
     @field_validator("cert_arn")
     @classmethod
@@ -357,12 +421,26 @@ class StackOptions(_Model):
         description="AWS Load Balancer Controller: auto (use an existing one, else install), "
         "install, or skip (you manage it).",
     )
+    controller_version: str = Field(
+        default=DEFAULT_CONTROLLER_VERSION,
+        description="AWS Load Balancer Controller version to install (with its IAM policy), one "
+        f"of the bundled {', '.join(BUNDLED_VERSIONS)}. Changing it on a set-up stack upgrades "
+        "the controller and its policy on the next setup; drift reports the mismatch until then.",
+        json_schema_extra={"enum": list(BUNDLED_VERSIONS)},
+    )
     manifests_path: str | None = Field(
         default=None,
         description="A kustomize directory with the Ingress to use instead of the bundled one "
         "(e.g. kubeflow-manifests deployments/add-ons/load-balancer).",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags for AWS resources.")
+    controller_identity: Literal["irsa", "pod-identity"] = Field(
+        default="irsa",
+        description="How the installed controller gets its AWS rights: irsa (an IAM role trusted "
+        "through the cluster's OIDC provider, the service account annotated with it) or "
+        "pod-identity (an EKS Pod Identity association; needs the eks-pod-identity-agent add-on, "
+        "no OIDC provider).",
+    )
     adopt_zone: bool = Field(
         default=False,
         description="Use a public hosted zone of the subdomain that kubeflow-alb did not create: "
@@ -406,6 +484,17 @@ class StackOptions(_Model):
     @classmethod
     def _stack_name(cls, value: str | None) -> str | None:
         problem = None if value is None else naming.stack_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("controller_version")
+    @classmethod
+    def _controller_version(cls, value: str) -> str:
+        value = value.strip()
+        if value[:1].isdigit():  # 3.5.0, as release notes write it
+            value = f"v{value}"
+        problem = bundled_version_problem(value)
         if problem:
             raise ValueError(problem)
         return value
@@ -486,6 +575,17 @@ class StackSpec(_Model):
                         f"kubeflow.alb.inboundCidrs: {cidr!r} is an IPv6 block; it needs "
                         "kubeflow.alb.ipAddressType: dualstack"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _root_role(self) -> StackSpec:
+        role, region = self.route53.root_domain.role_arn, self.cluster.region
+        if role is not None and role.split(":")[1] != region_partition(region):
+            raise ValueError(
+                f"route53.rootDomain.roleArn: {role!r} is in partition {role.split(':')[1]}, "
+                f"not in the cluster's partition {region_partition(region)} ({region}); a role "
+                "can only be assumed within its partition"
+            )
         return self
 
     @property

@@ -18,6 +18,8 @@ class Kind(StrEnum):
     OIDC_PROVIDER = "oidc-provider"
     IAM_POLICY = "iam-policy"
     IAM_ROLE = "iam-role"
+    #: EKS Pod Identity (stack.controllerIdentity pod-identity): the role for the controller's SA.
+    POD_IDENTITY = "pod-identity-association"
     CONTROLLER = "controller"
     INGRESS = "ingress"
     LOAD_BALANCER = "load-balancer"

@@ -23,12 +23,14 @@ class Progress:
         observe: what to tell about the last value in a progress line; default: the wait's
             `describe`. May look further than `describe` (e.g. ask DNS), as it runs only at the
             progress cadence.
+        first_seen: the start line also tells what the first look saw (e.g. who holds a lock).
     """
 
     report: Callable[[str], None]
     interval: float = 20.0
     setting: str = ""
     observe: Callable[[object], str] | None = None
+    first_seen: bool = False
 
 
 def wait_until(
@@ -64,7 +66,10 @@ def wait_until(
             return last
         now = clock()
         if progress and first:
-            progress.report(_started(what, timeout, progress.setting))
+            started = _started(what, timeout, progress.setting)
+            if progress.first_seen:
+                started += f": {_seen(last, describe, progress)}"
+            progress.report(started)
         elif progress and now >= next_report:
             seen = _seen(last, describe, progress)
             progress.report(

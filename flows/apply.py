@@ -12,7 +12,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture
 
-from core import records
+from core import identity, records
 from core.alb import desired_alb_fields
 from core.desired import (
     dashboard_records,
@@ -32,6 +32,7 @@ from core.resources import (
     HostedZoneState,
     LoadBalancerState,
     OidcProviderState,
+    PodIdentityAssociationState,
     PolicyState,
     RecordChange,
     RoleState,
@@ -49,6 +50,8 @@ from tasks.aws.ec2 import ensure_subnet_tags
 from tasks.aws.elbv2 import observe_load_balancer, wait_for_alb_fields, wait_for_load_balancer
 from tasks.aws.iam import ensure_oidc_provider, ensure_role
 from tasks.aws.iam_policy import ensure_policy
+from tasks.aws.pod_identity import ensure_pod_identity_association, require_pod_identity_agent
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.dns import wait_for_delegation, wait_for_dns
@@ -83,6 +86,8 @@ class _Inputs:
     cluster: ClusterState
     todo: frozenset[Kind]
     recorder: Recorder
+    #: The kinds the desired model has at all (a function of the spec, e.g. its identity).
+    declared: frozenset[Kind] = frozenset()
 
     def doing(self, *kinds: Kind) -> bool:
         return any(kind in self.todo for kind in kinds)
@@ -104,9 +109,15 @@ def apply_plan(
         raise PreflightError(f"EKS cluster {spec.cluster.name} was not found; nothing to apply.")
     # Another owner of our Ingress name, dashboard host or record stops us before any change
     # (a plan with nothing to apply changes nothing: no need to look).
+    declared = frozenset(change.item.kind for change in result.changes)
     if result.kinds_to_fix():
+        if Kind.POD_IDENTITY in declared:  # the agent is the cluster's: we cannot make it
+            require_pod_identity_agent(
+                spec, cluster=seen.cluster.name, status=seen.pod_identity_agent
+            )
         preflight_stacks(ctx, target, spec, seen)
-    run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()), recorder)
+    run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()),
+                  recorder, declared)  # fmt: skip
     applied = Applied(
         zone=_zone(run), balancer=seen.load_balancer, kinds=list(result.kinds_to_fix())
     )
@@ -199,7 +210,7 @@ def _delegate(
     spec, root = run.spec, run.seen.root_zone
     upserts: list[PrefectFuture[Any]] = []
     if root is not None and run.doing(Kind.DELEGATION):
-        upsert = ensure_delegation.submit(run.ctx, root.zone_id, zone)
+        upsert = ensure_delegation.submit(root_dns(run.ctx, spec), root.zone_id, zone)
         run.recorder.track(
             upsert, as_=lambda change: records.delegation_resource(root, zone, added=change.changed)
         )
@@ -250,20 +261,23 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
         run.recorder.track(tags)
         wait_for.append(tags)
     ours = controller_is_ours(spec, seen)
-    identity = seen.identity
-    account = identity.account if identity else ""
-    partition = partition_of(identity.arn) if identity else "aws"
+    caller = seen.identity
+    account = caller.account if caller else ""
+    partition = partition_of(caller.arn) if caller else "aws"
+    controller_role = role_arn(spec, account=account, partition=partition)
     if ours:
         provider: PrefectFuture[OidcProviderState] | OidcProviderState | None = seen.oidc_provider
-        if run.doing(Kind.OIDC_PROVIDER) or provider is None:
+        oidc = Kind.OIDC_PROVIDER in run.declared  # IRSA only (core.identity)
+        if oidc and (run.doing(Kind.OIDC_PROVIDER) or provider is None):
             provider = ensure_oidc_provider.submit(ctx, spec, run.cluster)
             run.recorder.track(provider)
         policy: PrefectFuture[PolicyState] | PolicyState | None = seen.policy
         if run.doing(Kind.IAM_POLICY) or policy is None:
             policy = ensure_policy.submit(ctx, spec)
             run.recorder.track(policy)
+        role: PrefectFuture[RoleState] | None = None
         if run.doing(Kind.IAM_ROLE, Kind.OIDC_PROVIDER, Kind.IAM_POLICY) or seen.role is None:
-            role: PrefectFuture[RoleState] = ensure_role.submit(
+            role = ensure_role.submit(
                 ctx,
                 spec,
                 provider,
@@ -272,6 +286,7 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
             )
             run.recorder.track(role)
             wait_for.append(role)
+        wait_for += _association(run, controller_role, wait_for=[role] if role else [])
     if not run.doing(Kind.CONTROLLER) and seen.controller is not None:
         return ControllerOutcome(
             provider=seen.controller.provider,
@@ -285,17 +300,39 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
         cluster_name=run.cluster.name,
         region=spec.region,
         vpc_id=run.cluster.vpc_id or "",
-        role_arn=role_arn(spec, account=account, partition=partition) if ours else "",
+        role_arn=(identity.role_annotation(spec, controller_role) or "") if ours else "",
+        identity=spec.stack.controller_identity,
+        version=spec.stack.controller_version,
         wait_for=wait_for,
     )
     return future
 
 
+def _association(
+    run: _Inputs, arn: str, *, wait_for: list[PrefectFuture[Any]]
+) -> list[PrefectFuture[Any]]:
+    """The Pod Identity association of the controller's service account, when the model has one
+    and the plan marks it (or the role it names)."""
+    if Kind.POD_IDENTITY not in run.declared:
+        return []
+    if not run.doing(Kind.POD_IDENTITY, Kind.IAM_ROLE) and run.seen.pod_identity is not None:
+        return []
+    future: PrefectFuture[PodIdentityAssociationState] = ensure_pod_identity_association.submit(
+        run.ctx, run.spec, run.cluster.name, role_arn=arn, wait_for=wait_for
+    )
+    run.recorder.track(future)
+    return [future]
+
+
 def _validation_records(run: _Inputs, certificates: list[CertificateState]) -> None:
     """UPSERT the validation CNAMEs, one change batch per zone; report the ones to add by hand."""
     batches = validation_batches(certificates)
+    root = run.seen.root_zone.zone_id if run.seen.root_zone else None
     futures = [
-        change_records.submit(run.ctx, zone_id, changes) for zone_id, changes in batches.items()
+        change_records.submit(
+            zone_access(run.ctx, run.spec, zone_id, root_zone_id=root), zone_id, changes
+        )
+        for zone_id, changes in batches.items()
     ]
     manual = manual_validation_records(certificates)
     if manual:

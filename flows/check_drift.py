@@ -70,8 +70,9 @@ def check_drift(
         logger.info("Stack %s: no drift in %d items", spec.name, len(result.changes))
         return {**outputs, "status": "ok", "repaired": []}
     _announce(DRIFT_EVENT, spec.name, result, remediate=remediate)
-    logger.warning("Stack %s drifted: %s", spec.name, ", ".join(drifted_names(result)))
     if remediate and target is not None:
+        # Without remediation the run's failure says this once (one line in the UI, not two).
+        logger.warning("Stack %s drifted: %s", spec.name, ", ".join(drifted_names(result)))
         calls = api_calls()
         with stack_lock(spec.name):
             # Under the lock the stack may have changed since the check: plan it again.

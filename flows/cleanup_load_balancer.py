@@ -20,6 +20,7 @@ from flows.outcomes import expected_outcomes
 from flows.reporting import publish_api_calls, publish_markdown, publish_table
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
+from tasks.aws.root_dns import preflight_root_dns, root_dns
 from tasks.aws.route53 import find_root_zone
 from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
@@ -92,7 +93,8 @@ def _cleanup(
                        "labels only.", spec.name)  # fmt: skip
     cluster = observe_cluster(ctx, spec.cluster.name)
     target = _kube_target(kube_access, cluster, ctx)
-    root_zone = find_root_zone(ctx, spec)
+    preflight_root_dns(ctx, spec)  # a role that cannot be assumed stops before any deletion
+    root_zone = find_root_zone(root_dns(ctx, spec), spec)
     root_zone_id = root_zone.zone_id if root_zone else None
 
     def survey() -> Survey:

@@ -28,6 +28,8 @@ from tasks.aws.owned import (
     find_role,
     find_unused_backend_security_group,
 )
+from tasks.aws.pod_identity import observe_pod_identity_association
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_sets
 from tasks.k8s.cleanup import find_controller_objects, find_ingress_bindings
@@ -59,11 +61,15 @@ def survey_stack(
         "oidc_providers": find_oidc_providers.submit(ctx, spec.name),
         "policy": observe_policy.submit(ctx, spec),
         "role": find_role.submit(ctx, spec),
+        # Either identity: a stack switched from pod-identity to irsa may still have one.
+        "pod_identity": observe_pod_identity_association.submit(ctx, spec, spec.cluster.name),
         "load_balancers": find_controller_resources.submit(ctx, spec),
         "backend_security_group": find_unused_backend_security_group.submit(ctx, spec.cluster.name),
     }  # fmt: skip
     if root_zone_id:
-        found["delegation"] = observe_delegation.submit(ctx, root_zone_id, spec.subdomain)
+        found["delegation"] = observe_delegation.submit(
+            root_dns(ctx, spec), root_zone_id, spec.subdomain
+        )
     if zone:
         keys = [(wildcard, "A"), (wildcard, "CNAME")]
         if spec.kubeflow.alb.ip_address_type == "dualstack":
@@ -84,18 +90,27 @@ def survey_stack(
         stack=spec.name,
         zone=zone,
         root_zone_id=root_zone_id,
-        validation_records=_validation_records(ctx, record, certificates),
+        validation_records=_validation_records(ctx, spec, record, certificates, root_zone_id),
         kubernetes=target is not None,
         **results,
     )
 
 
 def _validation_records(
-    ctx: AwsContext, record: StackRecord | None, certificates: tuple[CertificateState, ...]
+    ctx: AwsContext,
+    spec: StackSpec,
+    record: StackRecord | None,
+    certificates: tuple[CertificateState, ...],
+    root_zone_id: str | None,
 ) -> tuple[ValidationRecord, ...]:
     """The stack's validation CNAMEs that are still in their zones with the value it placed."""
     candidates = validation_candidates(record, certificates)
     lookups = record_lookups(candidates)
-    futures = [observe_record_sets.submit(ctx, zone_id, keys) for zone_id, keys in lookups.items()]
+    futures = [
+        observe_record_sets.submit(
+            zone_access(ctx, spec, zone_id, root_zone_id=root_zone_id), zone_id, keys
+        )
+        for zone_id, keys in lookups.items()
+    ]
     present = [found for future in futures for found in future.result()]
     return still_present(candidates, present)

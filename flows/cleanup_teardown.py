@@ -27,6 +27,8 @@ from tasks.aws.owned import (
     delete_unused_backend_security_group,
     find_certificates,
 )
+from tasks.aws.pod_identity import delete_pod_identity_association
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone
 from tasks.aws.route53_records import change_records
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
@@ -70,6 +72,10 @@ def take_down(
             # Its backend security group outlives it when it was gone before its last ALB.
             delete_unused_backend_security_group(ctx, spec.cluster.name)
 
+    def pod_identity() -> None:
+        if found.pod_identity is not None and found.pod_identity.owned:
+            delete_pod_identity_association(ctx, spec, found.pod_identity.cluster_name)
+
     def role() -> None:
         if found.role is not None and found.role.owned:
             delete_role(ctx, spec)
@@ -105,12 +111,13 @@ def take_down(
         remaining = find_certificates(ctx, spec.name, zones=zones)
         unneeded = unneeded_validation_records(found.validation_records, remaining)
         for zone_id, changes in deletions_by_zone(unneeded).items():
-            change_records(ctx, zone_id, changes)
+            access = zone_access(ctx, spec, zone_id, root_zone_id=found.root_zone_id)
+            change_records(access, zone_id, changes)
 
     def delegation() -> None:
         delegated = delegated_zone(found, record)
         if delegated is not None and found.root_zone_id is not None:
-            delete_delegation(ctx, found.root_zone_id, delegated)
+            delete_delegation(root_dns(ctx, spec), found.root_zone_id, delegated)
 
     def zone() -> None:
         if found.zone is not None and found.zone.owned:
@@ -120,7 +127,9 @@ def take_down(
         Step("dashboard record", (Kind.DNS_RECORD,), dashboard_record),
         Step("ingress", (Kind.INGRESS, Kind.LOAD_BALANCER), ingress),
         Step("controller", (Kind.CONTROLLER,), controller, after=("ingress",)),
-        Step("iam role", (Kind.IAM_ROLE,), role, after=("controller",)),
+        Step("pod identity association", (Kind.POD_IDENTITY,), pod_identity,
+             after=("controller",)),
+        Step("iam role", (Kind.IAM_ROLE,), role, after=("controller", "pod identity association")),
         Step("iam policy", (Kind.IAM_POLICY,), policy, after=("iam role",)),
         Step("oidc provider", (Kind.OIDC_PROVIDER,), oidc_provider, after=("iam role",)),
         Step("subnet tags", (Kind.SUBNET_TAG,), subnet_tags, after=("ingress",)),

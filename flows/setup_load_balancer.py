@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
 from core.ownership import conflicts, refuse_conflicts
@@ -19,6 +20,7 @@ from flows.reporting import publish_api_calls, publish_link, publish_markdown, p
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
+from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
 from tasks.k8s.clients import AccessMode as KubeAccess
@@ -61,7 +63,10 @@ def _setup(
     # 1. Preflight: read only; every input error stops here with nothing created (the root
     # zone is checked by the observation below, which reads it anyway).
     check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
-    cluster = preflight_cluster(ctx, spec.cluster.name)
+    cluster = preflight_cluster(
+        ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
+    )
+    preflight_root_dns(ctx, spec)  # the root zone's role, if any, before anything reads the root
     target = cluster_target(kube_access, cluster, ctx)
     if target is None:
         raise PreflightError(

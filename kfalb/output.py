@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import TextIO
 
-from core.errors import KfalbError
+from core.errors import KfalbError, WaitTimeout
+from core.settings import get_settings
+from core.waiting import Progress, wait_until
 
 #: Log record attributes set by the project (tasks.waits and flows.outcomes; kept as strings
 #: here so the command needs no import of those layers to configure its console).
@@ -17,6 +23,8 @@ OUTCOME_MARK = "kfalb_outcome"
 _FINISHED = "Finished in state "
 _FAILED = "Task run failed with exception"
 _FLOW_CHATTER = ("Beginning flow run", "View at ", _FINISHED, "Encountered exception during")
+_SERVER_START = "Starting temporary server on "
+_SERVER_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 #: Libraries whose INFO lines are transport chatter at every level of detail.
 NOISY = ("httpx", "httpcore", "werkzeug", "botocore", "urllib3", "kubernetes")
 
@@ -28,7 +36,13 @@ class StepConsole(logging.Handler):
     a bug are written at once; the flow's own lines are written, Prefect's state lines are not.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(logging.INFO)
         # A formatter marks this as the user's handler: Prefect's logging setup then leaves the
         # root logger to it instead of adding its own console handler.
@@ -36,19 +50,26 @@ class StepConsole(logging.Handler):
         self.stream = stream or sys.stderr
         self._last: dict[str, str] = {}
         self._errors: dict[str, str] = {}
+        self._clock, self._sleep = clock, sleep
+        self._server_up = threading.Event()
+        self.server_watch: threading.Thread | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.line(record)
             if line is not None:
-                self.stream.write(line + "\n")
-                self.stream.flush()
+                self._write(line)
         except Exception:
             self.handleError(record)
 
     def line(self, record: logging.LogRecord) -> str | None:
         """The console line for a record, or None to hold it back."""
         message = record.getMessage()
+        if record.name.startswith("prefect.") and record.name.endswith("_runs"):
+            self._server_up.set()  # a run began: the server answers
+        if record.name == "prefect" and message.startswith(_SERVER_START):
+            self._watch_server_start()
+            return None
         if getattr(record, PROGRESS_MARK, False):
             return f"    … {message}"
         if getattr(record, OUTCOME_MARK, False):
@@ -64,6 +85,32 @@ class StepConsole(logging.Handler):
         if record.levelno >= logging.WARNING:
             return self._plain(record, message)
         return None
+
+    def _watch_server_start(self) -> None:
+        """Prefect starts its temporary server (no PREFECT_API_URL): under load that takes a
+        minute or more, so say so and tell at the progress cadence that it is still starting."""
+        if self.server_watch is None:
+            self.server_watch = threading.Thread(
+                target=self._wait_for_server, name="kfalb-server-start", daemon=True
+            )
+            self.server_watch.start()
+
+    def _wait_for_server(self) -> None:
+        progress = Progress(report=lambda line: self._write(f"    … {line}"),
+                            interval=get_settings().progress_interval_seconds,
+                            setting=_SERVER_TIMEOUT)  # fmt: skip
+        try:
+            wait_until(self._server_up.is_set, bool, what="Prefect's temporary server to start",
+                       timeout=float(os.environ.get(_SERVER_TIMEOUT, "20")), interval=1.0,
+                       max_interval=1.0, progress=progress, clock=self._clock, sleep=self._sleep,
+                       describe=lambda _: "not answering yet (PREFECT_API_URL set to a running "
+                       "server avoids this start)")  # fmt: skip
+        except WaitTimeout:
+            pass  # Prefect fails the command itself, with its own message
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
     def _task_line(self, record: logging.LogRecord, message: str) -> str | None:
         run = str(getattr(record, "task_run_id", ""))

@@ -20,6 +20,29 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         "edited with `kfalb sandbox dns`)",
     )
     up.add_argument("--root-elsewhere", dest="root_in_route53", action="store_false")
+    up.add_argument(
+        "--pod-identity-agent",
+        dest="pod_identity_agent",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give the cluster the eks-pod-identity-agent add-on (--no-pod-identity-agent: "
+        "without it, stack.controllerIdentity pod-identity is refused)",
+    )
+    up.add_argument(
+        "--root-account",
+        type=_account_argument,
+        default=None,
+        metavar="ACCOUNT",
+        help="host the root zone in this second AWS account (a DNS account), with a role "
+        "kfalb-root-dns there that trusts the cluster's account; set "
+        "route53.rootDomain.roleArn: arn:aws:iam::ACCOUNT:role/kfalb-root-dns",
+    )
+    up.add_argument(
+        "--root-external-id",
+        default=None,
+        metavar="ID",
+        help="with --root-account: the role's trust policy asks for this sts:ExternalId",
+    )
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
@@ -58,6 +81,13 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
     remove.add_argument("name")
     remove.add_argument("type")
     actions.add_parser("list", help="the zone's record sets")
+
+
+def _account_argument(value: str) -> str:
+    """argparse type of --root-account: a 12-digit AWS account id."""
+    if len(value) != 12 or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not an AWS account id (12 digits)")
+    return value
 
 
 def _faults_argument(value: str) -> str:

@@ -48,10 +48,19 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
     return [
         f"--controller={args.controller}",
         "--root-in-route53" if args.root_in_route53 else "--no-root-in-route53",
+        "--pod-identity-agent"
+        if getattr(args, "pod_identity_agent", True)
+        else "--no-pod-identity-agent",
         f"--acm-delay={args.acm_delay}",
         f"--alb-delay={args.alb_delay}",
         f"--dns-delay={args.dns_delay}",
         *([f"--faults={args.faults}"] if getattr(args, "faults", "") else []),
+        *([f"--root-account={args.root_account}"] if getattr(args, "root_account", None) else []),
+        *(
+            [f"--root-external-id={args.root_external_id}"]
+            if getattr(args, "root_external_id", None)
+            else []
+        ),
     ]
 
 
@@ -63,16 +72,24 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     if args.detach:
         start_detached(directory, world_arguments(args))
         print(f"sandbox up; use it with: . {directory / ENV_FILE}")
+        if getattr(args, "root_account", None):
+            from sandbox.aws.world import ROOT_DNS_ROLE
+
+            print(f"root zone in account {args.root_account}; route53.rootDomain.roleArn: "
+                  f"arn:aws:iam::{args.root_account}:role/{ROOT_DNS_ROLE}")  # fmt: skip
         return 0
     from sandbox.world import World, WorldOptions
 
     options = WorldOptions(
         controller=args.controller,
         root_in_route53=args.root_in_route53,
+        pod_identity_agent=getattr(args, "pod_identity_agent", True),
         acm_delay=args.acm_delay,
         alb_delay=args.alb_delay,
         dns_delay=args.dns_delay,
         faults=getattr(args, "faults", ""),
+        root_account_id=getattr(args, "root_account", None),
+        root_external_id=getattr(args, "root_external_id", None),
     )
     world = World(directory, options)
     stopped = threading.Event()
@@ -80,6 +97,9 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     try:
         world.start()
         (directory / PID_FILE).write_text(str(os.getpid()))
+        if world.root_account is not None:
+            print(f"root zone {options.root_domain} in account {world.root_account.account_id}; "
+                  f"route53.rootDomain.roleArn: {world.root_account.role_arn}", flush=True)  # fmt: skip
         print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:

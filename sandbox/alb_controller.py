@@ -32,7 +32,13 @@ from kubernetes import config, dynamic
 from kubernetes.client.exceptions import ApiException
 
 from sandbox.albcontroller import deploy, groups
-from sandbox.albcontroller.access import UNRESTRICTED, AwsCallError, Identity, resolve_identity
+from sandbox.albcontroller.access import (
+    UNRESTRICTED,
+    AwsCallError,
+    Identity,
+    resolve_identity,
+    resolve_pod_identity,
+)
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
 
@@ -253,6 +259,20 @@ class AlbControllerStandIn:
         account = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "default"
         service_account = self._cluster.get("v1", "ServiceAccount", account, CONTROLLER_NAMESPACE)
         annotations = ((service_account or {}).get("metadata") or {}).get("annotations") or {}
+        # The SDK's credential chain tries the web identity of IRSA (the annotation) before the
+        # container credentials EKS Pod Identity injects: an annotated account stays on IRSA.
+        if not annotations.get(ROLE_ANNOTATION):
+            through_association = resolve_pod_identity(
+                self._clients["iam"],
+                self._clients["eks"],
+                cluster=self.cluster_name,
+                namespace=CONTROLLER_NAMESPACE,
+                service_account=account,
+                account_id=self.account_id,
+                session_name=f"eks-{self.cluster_name}-{self.session_name}",
+            )
+            if through_association is not None:
+                return through_association
         cluster = self._clients["eks"].describe_cluster(name=self.cluster_name)["cluster"]
         return resolve_identity(
             self._clients["iam"],

@@ -12,6 +12,7 @@ from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbCon
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.aws.faults import parse_faults
+from sandbox.aws.world import RootAccount
 from sandbox.ca import SandboxCA
 from sandbox.control import CONTROL_FILE, ControlServer
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
@@ -42,11 +43,23 @@ class WorldOptions:
     root_domain: str = "example.com"
     account_id: str = "123456789012"
     poll_interval: float = 0.25
+    #: The cluster has the eks-pod-identity-agent add-on (EKS Pod Identity works).
+    pod_identity_agent: bool = True
     #: Seconds the controller's webhooks stay silent after its Deployment is ready.
     webhook_answer_delay: float = 0.0
     #: Faults injected into kubeflow-alb's AWS requests, e.g. "throttle=0.3,error5xx=0.05,
     #: drop-after-apply=0.05,seed=1" (see sandbox.aws.faults); empty: a reliable network.
     faults: str = ""
+    #: Host the root zone in this second AWS account (a DNS account) instead of the cluster's,
+    #: with a role `kfalb-root-dns` there that trusts the cluster's account; None: one account.
+    root_account_id: str | None = None
+    #: The sts:ExternalId that role's trust policy asks for (with root_account_id only).
+    root_external_id: str | None = None
+
+    @property
+    def root_elsewhere(self) -> bool:
+        """The root zone is in Route53, in an account other than the cluster's."""
+        return self.root_in_route53 and self.root_account_id not in (None, self.account_id)
 
 
 class World:
@@ -82,6 +95,10 @@ class World:
             self.directory / "kubeconfig", ca_pem=self.ca.cert_pem.encode()
         )
         source: ZoneSource = Route53BackendSource(opts.account_id)
+        if opts.root_elsewhere:
+            assert opts.root_account_id is not None
+            # Public DNS sees the zones of every account: the root's delegates to the cluster's.
+            source = CombinedZoneSource(source, Route53BackendSource(opts.root_account_id))
         if not opts.root_in_route53:
             # Without it the subdomain zone would be a top zone, reachable with no delegation.
             self.external_dns = ExternalDns(opts.root_domain)
@@ -107,8 +124,16 @@ class World:
             k8s_endpoint=self.kube.url,
             k8s_ca_pem=self.ca.cert_pem.encode(),
             root_domain=opts.root_domain,
-            root_in_route53=opts.root_in_route53,
+            root_in_route53=opts.root_in_route53 and not opts.root_elsewhere,
+            pod_identity_agent=opts.pod_identity_agent,
         )
+        if opts.root_elsewhere:
+            assert opts.root_account_id is not None
+            self.aws.seed_root_account(
+                opts.root_account_id,
+                root_domain=opts.root_domain,
+                external_id=opts.root_external_id,
+            )
         self.dns.start()
         self.https = HttpsEndpoint(self.ca, MotoAlbRoutes(self.dns.alb_for, opts.account_id))
         self.https.start()
@@ -161,6 +186,18 @@ class World:
                     part.stop()
                 except Exception:  # stopping the rest matters more than one failure
                     log.exception("sandbox: failed to stop %s", type(part).__name__)
+
+    @property
+    def root_account(self) -> RootAccount | None:
+        """The root zone's own account and its role, when the root is in another account."""
+        return self.aws.root_account if self.aws is not None else None
+
+    @property
+    def root_zone_id(self) -> str | None:
+        """The root zone's id, in whichever account it is."""
+        if self.root_account is not None:
+            return self.root_account.root_zone_id
+        return self.seeded.root_zone_id if self.seeded is not None else None
 
     def alb_webhook(
         self, *, answering: bool = True, after: float | None = None, refuse: int = 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from core import naming
+from core import identity, naming
 from core.alb import desired_alb_fields
 from core.desired import ingress_options, partition_of
 from core.dnsnames import normalise
@@ -28,6 +28,8 @@ from tasks.aws.ec2 import desired_tags, observe_subnets
 from tasks.aws.elbv2 import observe_load_balancer
 from tasks.aws.elbv2_details import details_declared
 from tasks.aws.iam import observe_oidc_provider, observe_policy, observe_role
+from tasks.aws.pod_identity import observe_pod_identity_agent, observe_pod_identity_association
+from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import find_root_zone, observe_delegation, observe_hosted_zone
 from tasks.aws.route53_records import observe_record_set, observe_zone_records
 from tasks.aws.sts import observe_caller_identity
@@ -57,11 +59,12 @@ def observe_aws_resources(
     and the dashboard record. Read only."""
     identity = observe_caller_identity.fn(ctx)
     subnets = observe_subnets.fn(ctx, cluster) if cluster is not None else ()
-    root_zone = find_root_zone.fn(ctx, spec)
+    # The root zone may be in another account: its reads go through its own context.
+    root_zone = find_root_zone.fn(root_dns(ctx, spec), spec)
     zone = observe_hosted_zone.fn(ctx, spec)
     delegation = None
     if root_zone is not None:
-        delegation = observe_delegation.fn(ctx, root_zone.zone_id, spec.subdomain)
+        delegation = observe_delegation.fn(root_dns(ctx, spec), root_zone.zone_id, spec.subdomain)
     zones = validation_zones(spec, zone, root_zone)
     requests = desired_certificates(spec)
     # One listing for the requested certificates; a given one (certARN) is read by its ARN.
@@ -79,7 +82,10 @@ def observe_aws_resources(
     def record_set(zone_id: str, name: str, rtype: str) -> RecordSetState | None:
         if zone is not None and zone_id == zone.zone_id:
             return in_zone.get((normalise(name), rtype.upper()))
-        return observe_record_set.fn(ctx, zone_id, name, rtype)
+        access = zone_access(
+            ctx, spec, zone_id, root_zone_id=root_zone.zone_id if root_zone else None
+        )
+        return observe_record_set.fn(access, zone_id, name, rtype)
 
     validation: dict[str, RecordSetState | None] = {
         record.name: record_set(record.zone_id, record.name, record.type)
@@ -192,20 +198,28 @@ def _iam(
     ctx: AwsContext,
     spec: StackSpec,
     cluster: ClusterState | None,
-    identity: CallerIdentity | None,
+    caller: CallerIdentity | None,
 ) -> dict[str, object]:
+    """The controller's IAM as its identity needs it (core.identity)."""
+    if cluster is not None and identity.uses_pod_identity(spec):
+        return {
+            "policy": observe_policy.fn(ctx, spec, identity=caller),
+            "role": observe_role.fn(ctx, spec, None),
+            "pod_identity": observe_pod_identity_association.fn(ctx, spec, cluster.name),
+            "pod_identity_agent": observe_pod_identity_agent.fn(ctx, cluster.name),
+        }
     if cluster is None or not cluster.oidc_host_path:
-        return {"policy": observe_policy.fn(ctx, spec, identity=identity)}
+        return {"policy": observe_policy.fn(ctx, spec, identity=caller)}
     provider = observe_oidc_provider.fn(ctx, spec, cluster)
     # The trust policy names the provider's ARN, which is known even while the provider is gone.
     expected = provider or OidcProviderState(
-        arn=f"arn:{partition_of(identity.arn) if identity else 'aws'}:iam::"
-        f"{identity.account if identity else ''}:oidc-provider/{cluster.oidc_host_path}",
+        arn=f"arn:{partition_of(caller.arn) if caller else 'aws'}:iam::"
+        f"{caller.account if caller else ''}:oidc-provider/{cluster.oidc_host_path}",
         url=cluster.oidc_host_path,
     )
     return {
         "oidc_provider": provider,
-        "policy": observe_policy.fn(ctx, spec, identity=identity),
+        "policy": observe_policy.fn(ctx, spec, identity=caller),
         "role": observe_role.fn(ctx, spec, expected),
     }
 

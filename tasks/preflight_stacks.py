@@ -14,6 +14,7 @@ from core.observation import Observation
 from core.resources import RecordSetState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext
+from tasks.aws.root_dns import root_dns
 from tasks.aws.route53_records import observe_record_sets
 from tasks.k8s.clients import KubeTarget, connect
 from tasks.k8s.cluster import list_objects
@@ -56,7 +57,7 @@ def preflight_stacks(
     if seen.root_zone is not None:
         names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
         keys = [(name, kind) for name in names for kind in _SERVING]
-        root_records = observe_record_sets.fn(ctx, seen.root_zone.zone_id, keys)
+        root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
     found = conflicts(spec, seen, hosts=hosts, root_records=root_records)
     if found:
         raise PreflightError(

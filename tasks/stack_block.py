@@ -11,7 +11,7 @@ from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
 from core.desired import dashboard_url
 from core.naming import require_stack_name
@@ -23,6 +23,22 @@ from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 #: JSON schemas of the block class, by the arguments asked with (a class's schema never changes).
 _SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_SHOWN = "Shown for reading (id: owned or adopted, status); the flows read the resource list."
+#: The page's field of each kind; answers are checked, never recorded.
+_KIND_FIELDS = {
+    Kind.HOSTED_ZONE.value: "hosted_zone",
+    Kind.DELEGATION.value: "ns_delegation",
+    Kind.CERTIFICATE.value: "certificates",
+    Kind.VALIDATION_RECORD.value: "validation_records",
+    Kind.SUBNET_TAG.value: "subnet_tags",
+    Kind.OIDC_PROVIDER.value: "oidc_provider",
+    Kind.IAM_POLICY.value: "iam_policy",
+    Kind.IAM_ROLE.value: "iam_role",
+    Kind.CONTROLLER.value: "controller",
+    Kind.INGRESS.value: "ingress",
+    Kind.LOAD_BALANCER.value: "load_balancer",
+    Kind.DNS_RECORD.value: "dns_record",
+}
 
 
 class ResourceEntry(BaseModel):
@@ -62,9 +78,25 @@ class LoadBalancerStack(Block):
     partition: str = Field(default="", title="AWS partition", description="aws, aws-cn, ...")
     region: str = Field(default="", title="AWS region", description="Region of the cluster.")
     cluster_arn: str = Field(default="", title="EKS cluster ARN", description="The cluster.")
-    resources: list[ResourceEntry] = Field(
+    # The page shows the resources one field per kind (below); the list itself and the spec are
+    # data for the flows: the UI renders a list of objects as one line of JSON (v1) or a wall of
+    # it (v2), and folds YAML's lines into one.
+    resources: SkipJsonSchema[list[ResourceEntry]] = Field(
         default_factory=list, description="Every resource, in the order setup made or found it."
     )
+    spec_yaml: SkipJsonSchema[str] = Field(default="", description="The stack's config (YAML).")
+    hosted_zone: str = Field(default="", title="Hosted zone", description=_SHOWN)
+    ns_delegation: str = Field(default="", title="NS delegation", description=_SHOWN)
+    certificates: str = Field(default="", title="Certificates", description=_SHOWN)
+    validation_records: str = Field(default="", title="Validation records", description=_SHOWN)
+    subnet_tags: str = Field(default="", title="Subnet tags", description=_SHOWN)
+    oidc_provider: str = Field(default="", title="OIDC provider", description=_SHOWN)
+    iam_policy: str = Field(default="", title="IAM policy", description=_SHOWN)
+    iam_role: str = Field(default="", title="IAM role", description=_SHOWN)
+    controller: str = Field(default="", title="ALB controller", description=_SHOWN)
+    ingress: str = Field(default="", title="Ingress", description=_SHOWN)
+    load_balancer: str = Field(default="", title="Load balancer", description=_SHOWN)
+    dns_record: str = Field(default="", title="DNS record", description=_SHOWN)
     # How the stack's world is reached (a fleet check uses it): flat, so the page stays readable.
     credentials_block: str = Field(
         default="", title="AWS credentials block", description="Empty: the default AWS chain."
@@ -75,7 +107,7 @@ class LoadBalancerStack(Block):
     kube_context: str = Field(
         default="", title="kubeconfig context", description="Empty: the current context."
     )
-    spec_yaml: str = Field(default="", title="Spec", description="The stack's config (YAML).")
+    config: str = Field(default="", title="Config", description="The stack's config, set fields.")
 
     @classmethod
     def model_json_schema(  # type: ignore[override]  # Prefect's Block signature, not pydantic's
@@ -107,9 +139,41 @@ class LoadBalancerStack(Block):
         return cls(stack=record.stack, phase=record.phase, dashboard_url=record.dashboard_url,
                    account=record.account, partition=record.partition, region=record.region,
                    cluster_arn=record.cluster_arn, resources=entries, spec_yaml=spec,
+                   config=_config_line(record.spec), **_by_kind(entries),
                    credentials_block=(access.credentials_block or "") if access else "",
                    kube_access=access.kube_access if access else "",
                    kube_context=(access.kube_context or "") if access else "")  # fmt: skip
+
+
+def _entry_text(entry: ResourceEntry) -> str:
+    """One resource for the page: its id (and name when the id does not say it), owned or
+    adopted, and its last status."""
+    shown = entry.id if not entry.name or entry.name in entry.id else f"{entry.name} ({entry.id})"
+    facts = ["owned" if entry.owned else "adopted", *([entry.status] if entry.status else [])]
+    return f"{shown}: {', '.join(facts)}"
+
+
+def _by_kind(entries: list[ResourceEntry]) -> dict[str, str]:
+    """The page's field per kind: its resources, one entry each, separated by semicolons."""
+    fields: dict[str, list[str]] = {}
+    for entry in entries:
+        field = _KIND_FIELDS.get(entry.kind)
+        if field:
+            fields.setdefault(field, []).append(_entry_text(entry))
+    return {field: "; ".join(texts) for field, texts in fields.items()}
+
+
+def _config_line(spec: dict[str, Any]) -> str:
+    """The spec's set fields as one line of YAML (the page folds lines; flow style needs none)."""
+
+    def kept(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: kept(v) for k, v in value.items() if v not in (None, [], {})}
+        return value
+
+    if not spec:
+        return ""
+    return yaml.safe_dump(kept(spec), default_flow_style=True, sort_keys=False, width=10**6).strip()
 
 
 def _record_from(data: dict[str, Any]) -> StackRecord:

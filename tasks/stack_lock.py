@@ -29,8 +29,8 @@ from core import naming
 from core.errors import SpecError
 from core.lease import MISSING, Lease, new_lease, renew_interval, takeover_reason
 from core.settings import Settings, get_settings
-from core.waiting import wait_until
 from tasks.logs import run_logger
+from tasks.waits import wait_for
 
 VARIABLE_PREFIX = "kfalb-lock-"
 _TAGS = ["kubeflow-alb", "stack-lock"]
@@ -150,32 +150,25 @@ def _try_once(client: SyncPrefectClient, stack: str, settings: Settings) -> _Att
 
 
 def _acquire(client: SyncPrefectClient, stack: str, settings: Settings, timeout: float) -> _Stored:
-    log, logged = run_logger(), [float("-inf")]
-    cadence = settings.lock_log_interval_seconds
-
-    def attempt() -> _Attempt:
-        result = _try_once(client, stack, settings)
-        now = datetime.now(UTC).timestamp()
-        if result.held is None and result.seen is not None and now - logged[0] >= cadence:
-            logged[0] = now
-            log.info("Waiting for the lock of stack %s: %s (up to %gs; `kfalb unlock --stack %s` "
-                     "breaks it if that run is gone)", stack, result.seen.describe(_now()),
-                     timeout, stack)  # fmt: skip
-        return result
+    """Take the lock, waiting (through the common wait engine) while another run holds it: the
+    start line says who holds it and until when, then every KFALB_PROGRESS_INTERVAL_SECONDS what
+    was last seen; the bound is KFALB_LOCK_TIMEOUT_SECONDS."""
 
     def describe(last: _Attempt | None) -> str:
         if last is None or last.seen is None:
             return "the lock kept changing hands"
         return f"{last.seen.describe(_now())}; if that run is gone, `kfalb unlock --stack {stack}`"
 
-    found = wait_until(
-        attempt,
+    found = wait_for(
+        lambda: _try_once(client, stack, settings),
         lambda result: result.held is not None,
         what=f"the lock of stack {stack}",
-        timeout=timeout,
+        bound="lock_timeout_seconds",
+        settings=settings.model_copy(update={"lock_timeout_seconds": float(timeout)}),
+        describe=describe,
         interval=settings.lock_poll_seconds,
         max_interval=settings.lock_poll_seconds,
-        describe=describe,
+        first_seen=True,
     )
     assert found.held is not None
     return found.held

@@ -30,6 +30,8 @@ def wait_for(
     describe: Callable[[T | None], str] | None = None,
     observe: Callable[[object], str] | None = None,
     interval: float | None = None,
+    max_interval: float | None = None,
+    first_seen: bool = False,
 ) -> T:
     """`core.waiting.wait_until` bounded by the Settings field `bound` (e.g. "acm_timeout_seconds"),
     polling at the configured cadence and logging progress every KFALB_PROGRESS_INTERVAL_SECONDS.
@@ -43,6 +45,8 @@ def wait_for(
         describe: what the last value was, for the timeout message and progress lines.
         observe: a richer look for progress lines only (may call DNS or the API again).
         interval: first poll delay, when shorter than the configured one makes sense.
+        max_interval: longest poll delay, when another than the configured one makes sense.
+        first_seen: the start line also says what the first look saw.
     """
     timeout = getattr(settings, bound)
     if not isinstance(timeout, float):
@@ -58,6 +62,7 @@ def wait_for(
         interval=settings.progress_interval_seconds,
         setting=setting_name(bound),
         observe=observe,
+        first_seen=first_seen,
     )
     return wait_until(
         fetch,
@@ -65,7 +70,7 @@ def wait_for(
         what=what,
         timeout=timeout,
         interval=settings.poll_interval_seconds if interval is None else interval,
-        max_interval=settings.poll_max_interval_seconds,
+        max_interval=settings.poll_max_interval_seconds if max_interval is None else max_interval,
         describe=describe,
         progress=progress,
     )

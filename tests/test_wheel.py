@@ -61,13 +61,17 @@ def test_the_installed_command_runs_from_its_own_files(installed: Path, tmp_path
     assert (
         _run(kfalb, "--version", cwd=tmp_path, env=_env()).strip() == f"kfalb {package_version()}"
     )
-    where = _run(python, "-c", "import json, tasks.k8s.manifests as m, kfalb.demo as d; "
-                 "print(json.dumps([m.__file__, str(m.CONTROLLER_BASE), str(d.EXAMPLE)]))",
+    where = _run(python, "-c", "import json, tasks.k8s.manifests as m, kfalb.demo as d, "
+                 "core.controller_versions as v; print(json.dumps([m.__file__, str(d.EXAMPLE), "
+                 "*(str(m.controller_base(x)) for x in v.BUNDLED_VERSIONS)]))",
                  cwd=tmp_path, env=_env())  # fmt: skip
-    module, base, example = json.loads(where)
-    for path in (module, base, example):
+    module, example, *bases = json.loads(where)
+    assert len(bases) >= 2  # every bundled controller version, each with its policy
+    for path in (module, example, *bases):
         assert Path(path).is_relative_to(installed), path
-    assert (Path(base) / "kustomization.yaml").is_file()
+    for base in bases:
+        for name in ("kustomization.yaml", "deployment.yaml", "iam-policy.json", "SOURCE.md"):
+            assert (Path(base) / name).is_file(), (base, name)
 
 
 def test_the_installed_plan_runs_against_the_sandbox(

@@ -1,8 +1,14 @@
-"""Who the controller is in AWS (IRSA) and what it may do, with errors worded as aws-sdk-go-v2's.
+"""Who the controller is in AWS (IRSA or EKS Pod Identity) and what it may do, with errors
+worded as aws-sdk-go-v2's.
 
 The stand-in calls moto with full rights; ``Identity.check`` stands between it and each call,
 so a controller whose role is missing, untrusted or without the policy fails exactly where the
 real one does, with the message the real one puts in its Warning events.
+
+EKS Pod Identity: a pod whose service account has an association gets its credentials from the
+Pod Identity Agent (the ``eks-pod-identity-agent`` add-on), which asks EKS Auth to assume the
+associated role with session tags; so the role must trust ``pods.eks.amazonaws.com`` with
+``sts:AssumeRole`` and ``sts:TagSession``.
 """
 
 from __future__ import annotations
@@ -155,6 +161,96 @@ def trusts(trust: dict[str, Any], *, provider_arn: str, host: str, subject: str)
     return False
 
 
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+#: What the SDK's container credential provider reports when EKS Auth refuses the role (as seen
+#: in aws/eks-pod-identity-agent issue 139), and when no agent listens on the node.
+_POD_IDENTITY_REFUSED = (
+    "failed to load credentials, Unauthorized Exception! EKS does not have permissions to "
+    "assume the associated role., fault: client"
+)
+_NO_AGENT = (
+    'failed to load credentials, Get "http://169.254.170.23/v1/credentials": dial tcp '
+    "169.254.170.23:80: connect: connection refused"
+)
+
+
+def trusts_pod_identity(trust: dict[str, Any], *, session_tags: dict[str, str]) -> bool:
+    """Whether EKS Pod Identity may assume the role and tag its session (conditions are read
+    against the session tags Pod Identity adds)."""
+    context = {f"aws:RequestTag/{key}": value for key, value in session_tags.items()}
+    granted: set[str] = set()
+    for statement in trust.get("Statement", []):
+        services = _listed((statement.get("Principal") or {}).get("Service"))
+        if (
+            statement.get("Effect") == "Allow"
+            and POD_IDENTITY_SERVICE in services
+            and _conditions_hold(statement.get("Condition") or {}, context)
+        ):
+            for action in ("sts:AssumeRole", "sts:TagSession"):
+                if any(fnmatchcase(action, a) for a in _listed(statement.get("Action"))):
+                    granted.add(action)
+    return granted == {"sts:AssumeRole", "sts:TagSession"}
+
+
+def resolve_pod_identity(
+    iam: Any,
+    eks: Any,
+    *,
+    cluster: str,
+    namespace: str,
+    service_account: str,
+    account_id: str,
+    session_name: str,
+) -> Identity | None:
+    """The identity a pod with this service account gets through its EKS Pod Identity
+    association (or the reason it fails); None when the service account has no association."""
+    listed = eks.list_pod_identity_associations(
+        clusterName=cluster, namespace=namespace, serviceAccount=service_account
+    )["associations"]
+    if not listed:
+        return None
+    association = eks.describe_pod_identity_association(
+        clusterName=cluster, associationId=listed[0]["associationId"]
+    )["association"]
+    try:
+        agent = eks.describe_addon(clusterName=cluster, addonName=POD_IDENTITY_AGENT)["addon"]
+    except ClientError:
+        agent = None
+    if agent is None or agent.get("status") != "ACTIVE":
+        return Identity(credential_error=_CREDENTIALS + _NO_AGENT)
+    role_name = str(association["roleArn"]).rsplit("/", 1)[-1]
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]
+    except ClientError:
+        return Identity(credential_error=_CREDENTIALS + _POD_IDENTITY_REFUSED)
+    tags = {
+        "eks-cluster-name": cluster,
+        "kubernetes-namespace": namespace,
+        "kubernetes-service-account": service_account,
+    }
+    if not trusts_pod_identity(_document(role["AssumeRolePolicyDocument"]), session_tags=tags):
+        return Identity(credential_error=_CREDENTIALS + _POD_IDENTITY_REFUSED)
+    return _granted(iam, role_name, account_id=account_id, session_name=session_name)
+
+
+def _granted(iam: Any, role_name: str, *, account_id: str, session_name: str) -> Identity:
+    """The assumed role's identity with what its policies allow and deny."""
+    allowed: list[str] = []
+    refused: list[str] = []
+    for statement in _role_statements(iam, role_name):
+        actions = _listed(statement.get("Action"))
+        if statement.get("Effect") == "Allow":
+            allowed += actions
+        elif statement.get("Effect") == "Deny" and not statement.get("Condition"):
+            refused += actions
+    return Identity(
+        arn=f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}",
+        allowed=tuple(allowed),
+        denied=tuple(refused),
+    )
+
+
 def _role_statements(iam: Any, role_name: str) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
@@ -199,19 +295,7 @@ def resolve_identity(
     trust = _document(role["AssumeRolePolicyDocument"])
     if not trusts(trust, provider_arn=provider_arn, host=host, subject=subject):
         return _sts_failure(403, "AccessDenied", denied, modeled=False)
-    allowed: list[str] = []
-    refused: list[str] = []
-    for statement in _role_statements(iam, role_name):
-        actions = _listed(statement.get("Action"))
-        if statement.get("Effect") == "Allow":
-            allowed += actions
-        elif statement.get("Effect") == "Deny" and not statement.get("Condition"):
-            refused += actions
-    return Identity(
-        arn=f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}",
-        allowed=tuple(allowed),
-        denied=tuple(refused),
-    )
+    return _granted(iam, role_name, account_id=account_id, session_name=session_name)
 
 
 class Aws:

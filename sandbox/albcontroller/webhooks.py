@@ -1,4 +1,4 @@
-"""The ALB controller's admission webhooks, served as the real v2.x controller serves them.
+"""The ALB controller's admission webhooks, served as the real controller (v2.x, v3.x) serves them.
 
 Port 9443 of the controller's pods answers HTTPS with the serving certificate of the Secret
 ``kube-system/aws-load-balancer-webhook-tls`` (the one the flow generates), at the paths the
@@ -119,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, f"bad AdmissionReview: {error}\n".encode(), "text/plain")
             return
         self.server.reviewed.append((self.path.split("?", 1)[0], request.get("operation", "")))
+        self.server.review_versions.append(str(review.get("apiVersion")))
         answer = {
             "apiVersion": review.get("apiVersion"),
             "kind": "AdmissionReview",
@@ -137,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _WebhookHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     reviewed: list[tuple[str, str]]
+    review_versions: list[str]
 
 
 class AlbWebhookServer:
@@ -156,6 +158,8 @@ class AlbWebhookServer:
         self.refused = 0
         #: (path, operation) of every review answered, oldest first.
         self.reviewed: list[tuple[str, str]] = []
+        #: The AdmissionReview apiVersion of each review answered (v2.x lists v1beta1, v3.4+ v1).
+        self.review_versions: list[str] = []
         self._ready_since: float | None = None
         self._tls: tuple[str, str, str] | None = None  # ca, cert, key as in the Secret
         self._httpd: _WebhookHTTPServer | None = None
@@ -242,6 +246,7 @@ class AlbWebhookServer:
             httpd.socket, server_side=True, do_handshake_on_connect=False
         )
         httpd.reviewed = self.reviewed
+        httpd.review_versions = self.review_versions
         httpd.tls = tls  # type: ignore[attr-defined]
         self._httpd = httpd
         self._thread = threading.Thread(

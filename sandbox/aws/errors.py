@@ -85,3 +85,21 @@ class AcmValidationException(SandboxAwsError):
     """ACM, HTTP 400: a request parameter breaks a constraint (length, pattern, CN length)."""
 
     code = "ValidationException"
+
+
+class EksResourceInUse(SandboxAwsError):
+    """EKS, HTTP 409: e.g. a second Pod Identity association for the same service account."""
+
+    code = "ResourceInUseException"
+
+
+class EksResourceNotFound(SandboxAwsError):
+    """EKS, HTTP 404: the cluster, association or add-on does not exist."""
+
+    code = "ResourceNotFoundException"
+
+
+class EksInvalidParameter(SandboxAwsError):
+    """EKS, HTTP 400: a parameter breaks a constraint (an association id's length)."""
+
+    code = "InvalidParameterException"

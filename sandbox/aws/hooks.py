@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,11 +65,37 @@ class StrictMiddleware:
         self.realism = realism
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        # moto reads the account from this header: each sandbox gets its own backends.
-        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.realism.account_id)
+        # moto reads the account from this header: each sandbox gets its own backends. Temporary
+        # credentials from AssumeRole act in the role's account, as in AWS.
+        environ.setdefault(
+            "HTTP_X_MOTO_ACCOUNT_ID", request_account(environ, self.realism.account_id)
+        )
         # moto (Flask) builds the whole body inside this call, so the context covers it.
         with activated(self.realism):
             return self.app(environ, start_response)
+
+
+#: The access key id of a SigV4 request, in its Authorization header or presigned query string.
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[A-Z0-9]{16,128})(?:/|%2F)")
+
+
+def request_account(environ: dict[str, Any], default: str) -> str:
+    """The account a request is served from: the role's account for temporary credentials
+    that the sandbox's AssumeRole issued (moto keeps them with the role's account), else
+    `default`, the sandbox's own account."""
+    found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "")) or _CREDENTIAL.search(
+        environ.get("QUERY_STRING", "")
+    )
+    if found is None or not found["key"].startswith("ASIA"):
+        return default
+    from moto.iam.models import iam_backends  # moto's registry, read only
+
+    key = found["key"]
+    for account_id, partitions in list(iam_backends.items()):
+        for backend in list(partitions.values()):
+            if key in backend.access_keys:
+                return str(account_id)
+    return default
 
 
 def hook(owner: type, name: str, around: Around, *, always: bool = False) -> None:

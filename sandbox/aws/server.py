@@ -29,16 +29,18 @@ from sandbox.aws import (
     dns_view,
     ec2,
     eks,
+    eks_pod_identity,
     elbv2,
     elbv2_attributes,
     elbv2_listeners,
     iam,
     route53_changes,
     route53_zones,
+    sts,
 )
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
-from sandbox.aws.world import SeededWorld, seed
+from sandbox.aws.world import RootAccount, SeededWorld, seed, seed_root_account
 
 # The world runs no EC2 instances, so it needs none of moto's default AMIs: loading them (with a
 # volume and a snapshot each) costs about a second of CPU for every account and region reset.
@@ -70,6 +72,8 @@ def install_rules() -> None:
         iam,
         ec2,
         eks,
+        eks_pod_identity,
+        sts,
     ):
         module.install()
 
@@ -141,6 +145,9 @@ class AwsSandbox:
         self._server: _StrictMotoServer | None = None
         self._seed_args: dict[str, Any] | None = None
         self.world: SeededWorld | None = None
+        self._root_args: dict[str, Any] | None = None
+        #: The root zone's own account (`seed_root_account`), if one was seeded.
+        self.root_account: RootAccount | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -185,11 +192,19 @@ class AwsSandbox:
             "AWS_REGION": self.region,
         }
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for the sandbox (for tests and the world's own stand-ins)."""
-        return self._session().client(  # type: ignore[call-overload]
+    def client(self, service: str, *, account: str | None = None) -> Any:
+        """A boto3 client for the sandbox (for tests and the world's own stand-ins); `account`:
+        act in that account instead of the sandbox's (moto's account header)."""
+        made = self._session().client(  # type: ignore[call-overload]
             service, endpoint_url=self.endpoint_url, region_name=self.region
         )
+        if account is not None:
+
+            def in_account(request: Any, **_: Any) -> None:
+                request.headers["x-moto-account-id"] = account
+
+            made.meta.events.register("before-sign", in_account)
+        return made
 
     def _session(self) -> boto3.Session:
         return boto3.Session(
@@ -206,6 +221,9 @@ class AwsSandbox:
         """
         reset_account(self.account_id)
         self.world = None
+        if self._root_args is not None:
+            reset_account(self._root_args["account_id"])
+            self.seed_root_account(**self._root_args)
         if self._seed_args is not None:
             return self.seed_world(**self._seed_args)
         return None
@@ -220,14 +238,17 @@ class AwsSandbox:
         k8s_ca_pem: bytes | None = None,
         root_domain: str = "example.com",
         root_in_route53: bool = True,
+        pod_identity_agent: bool = True,
     ) -> SeededWorld:
-        """VPC, subnets, an ACTIVE EKS cluster and (optionally) the public root zone."""
+        """VPC, subnets, an ACTIVE EKS cluster (with the eks-pod-identity-agent add-on unless
+        `pod_identity_agent` is False) and (optionally) the public root zone."""
         self._seed_args = {
             "cluster_name": cluster_name,
             "k8s_endpoint": k8s_endpoint,
             "k8s_ca_pem": k8s_ca_pem,
             "root_domain": root_domain,
             "root_in_route53": root_in_route53,
+            "pod_identity_agent": pod_identity_agent,
         }
         world = seed(
             self._session(),
@@ -236,11 +257,34 @@ class AwsSandbox:
             cluster_name=cluster_name,
             root_domain=root_domain,
             root_in_route53=root_in_route53,
+            pod_identity_agent=pod_identity_agent,
         )
         self.set_cluster_endpoint(k8s_endpoint, k8s_ca_pem, cluster_name=cluster_name)
         self.world = world
         _logger.info("AWS sandbox seeded: %s", asdict(world))
         return world
+
+    def seed_root_account(
+        self, account_id: str, *, root_domain: str = "example.com", external_id: str | None = None
+    ) -> RootAccount:
+        """The public root zone in an account of its own, with the role `kfalb-root-dns` there
+        that trusts this sandbox's account (ExternalId required when given). Seed the workload
+        world with ``root_in_route53=False`` then, so the root zone exists once."""
+        self._root_args = {
+            "account_id": account_id,
+            "root_domain": root_domain,
+            "external_id": external_id,
+        }
+        self.root_account = seed_root_account(
+            self.client("route53", account=account_id),
+            self.client("iam", account=account_id),
+            account_id=account_id,
+            workload_account=self.account_id,
+            root_domain=root_domain,
+            external_id=external_id,
+        )
+        _logger.info("AWS sandbox root account seeded: %s", asdict(self.root_account))
+        return self.root_account
 
     def set_cluster_endpoint(
         self, endpoint: str | None, ca_pem: bytes | None, *, cluster_name: str = "kubeflow"
@@ -254,18 +298,27 @@ class AwsSandbox:
 
     def delete_cluster(self, cluster_name: str = "kubeflow") -> None:
         eks.delete(self.account_id, self.region, cluster_name)
+        eks_pod_identity.forget_cluster(self.account_id, self.region, cluster_name)
+
+    def set_addon_status(
+        self, status: str, *, addon: str = "eks-pod-identity-agent", cluster_name: str = "kubeflow"
+    ) -> None:
+        """An add-on's status as DescribeAddon shows it (e.g. ``DEGRADED``)."""
+        eks_pod_identity.set_addon_status(self.account_id, self.region, cluster_name, addon, status)
 
     def set_load_balancer_state(self, arn: str, state: str) -> None:
         """What the controller stand-in calls: ``provisioning`` -> ``active`` (or ``failed``)."""
         elbv2.set_state(self.account_id, self.region, arn, state)
 
-    def route53_zones(self) -> list[tuple[str, str, bool, list[str]]]:
+    def route53_zones(
+        self, *, account: str | None = None
+    ) -> list[tuple[str, str, bool, list[str]]]:
         """(zone id without ``/hostedzone/``, name with trailing dot, private, name servers)."""
         return [
             (zone.zone_id, zone.name, zone.private, list(zone.name_servers))
-            for zone in dns_view.zones(self.account_id)
+            for zone in dns_view.zones(account or self.account_id)
         ]
 
-    def record_sets(self, zone_id: str) -> list[dict[str, Any]]:
+    def record_sets(self, zone_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
         """Name (DNS form: ``*`` not ``\\052``, trailing dot), Type, TTL, ResourceRecords, AliasTarget."""
-        return dns_view.record_sets(self.account_id, zone_id.rsplit("/", 1)[-1])
+        return dns_view.record_sets(account or self.account_id, zone_id.rsplit("/", 1)[-1])

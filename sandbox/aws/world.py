@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 import boto3
@@ -130,6 +131,69 @@ def seed_root_zone(route53: Any, root_domain: str) -> str:
     return zone_id
 
 
+#: The role in the root zone's account that kubeflow-alb assumes for the root zone's records.
+ROOT_DNS_ROLE = "kfalb-root-dns"
+
+
+@dataclass(frozen=True)
+class RootAccount:
+    """The root zone in an account of its own (a DNS account), and the role that reaches it."""
+
+    account_id: str
+    root_zone_id: str
+    role_arn: str
+    external_id: str | None = None
+
+
+def root_dns_trust(workload_account: str, *, external_id: str | None = None) -> dict[str, Any]:
+    """The trust policy of the root account's role: the workload account may assume it."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{workload_account}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def root_dns_permissions() -> str:
+    """What the role may do in the root account: the policy kubeflow-alb documents for it."""
+    return (files("kfalb_deployments") / "root-dns-role-policy.json").read_text()
+
+
+def seed_root_account(
+    route53: Any,
+    iam: Any,
+    *,
+    account_id: str,
+    workload_account: str,
+    root_domain: str,
+    external_id: str | None = None,
+) -> RootAccount:
+    """The public root zone and the role `kfalb-root-dns` trusting the workload account, made
+    with clients that act in `account_id`."""
+    zone_id = seed_root_zone(route53, root_domain)
+    role = iam.create_role(
+        RoleName=ROOT_DNS_ROLE,
+        AssumeRolePolicyDocument=json.dumps(
+            root_dns_trust(workload_account, external_id=external_id)
+        ),
+        Description="kubeflow-alb: the root zone's delegation and validation records",
+    )
+    iam.put_role_policy(
+        RoleName=ROOT_DNS_ROLE,
+        PolicyName="root-zone-records",
+        PolicyDocument=root_dns_permissions(),
+    )
+    return RootAccount(
+        account_id=account_id,
+        root_zone_id=zone_id,
+        role_arn=str(role["Role"]["Arn"]),
+        external_id=external_id,
+    )
+
+
 def seed(
     session: boto3.Session,
     endpoint_url: str,
@@ -138,8 +202,10 @@ def seed(
     cluster_name: str,
     root_domain: str,
     root_in_route53: bool,
+    pod_identity_agent: bool = True,
 ) -> SeededWorld:
-    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's."""
+    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's. The
+    cluster gets the eks-pod-identity-agent add-on unless `pod_identity_agent` is False."""
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url, region_name=region)  # type: ignore[call-overload]
@@ -152,6 +218,8 @@ def seed(
         roleArn=role_arn,
         resourcesVpcConfig={"subnetIds": public + private},
     )["cluster"]
+    if pod_identity_agent:
+        client("eks").create_addon(clusterName=cluster_name, addonName="eks-pod-identity-agent")
     root_zone_id = seed_root_zone(client("route53"), root_domain) if root_in_route53 else None
     return SeededWorld(
         vpc_id=vpc_id,

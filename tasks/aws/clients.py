@@ -10,9 +10,18 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    Credentials,
+    RefreshableCredentials,
+)
+from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import AwsError
 from core.resources import ApiCall, ApiCallCounts
 
 if TYPE_CHECKING:
@@ -44,8 +53,19 @@ def _config() -> Config:
     )
 
 
+class AssumedRole(BaseModel):
+    """An IAM role assumed on top of a context's credentials (sts:AssumeRole)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role_arn: str = Field(description="The IAM role to assume.")
+    external_id: str | None = Field(default=None, description="sts:ExternalId, when asked for.")
+    session_name: str = Field(description="RoleSessionName: shows in the role account's logs.")
+
+
 class AwsContext(BaseModel):
-    """Where and as whom to call AWS: a region and, optionally, a prefect-aws credentials block."""
+    """Where and as whom to call AWS: a region, optionally a prefect-aws credentials block, and
+    optionally a role assumed with those credentials (the root zone in another account)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,10 +79,20 @@ class AwsContext(BaseModel):
         description="A label (e.g. the stack name) whose API calls are also counted apart, so "
         "stacks checked at once in one process each get their own counts. Not an AWS setting.",
     )
+    assume_role: AssumedRole | None = Field(
+        default=None,
+        description="A role to assume with the credentials above; its account is then called.",
+    )
 
+
+#: What STS answers when the role cannot be assumed by this identity (or does not exist).
+_REFUSALS = frozenset(
+    {"AccessDenied", "InvalidClientTokenId", "ExpiredToken", "RegionDisabledException"}
+)
 
 # boto3 Sessions are not thread-safe, while clients are: build under a lock, then share freely.
-_lock = threading.Lock()
+#: Reentrant: a role's credentials may refresh (building an STS client) inside a locked build.
+_lock = threading.RLock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
 _scoped: dict[str, Counter[tuple[str, str]]] = {}
@@ -72,13 +102,85 @@ _counts_lock = threading.Lock()
 
 
 def session(ctx: AwsContext) -> boto3.session.Session:
-    """The cached boto3 session for a context (credentials block loaded once per process)."""
+    """The cached boto3 session for a context (credentials block loaded once per process).
+
+    With a role to assume, the role's first credentials are fetched here (outside the lock), so
+    a role that cannot be assumed fails at once with the role named; botocore refreshes them
+    before they expire.
+    """
     with _lock:
         found = _sessions.get(ctx)
-        if found is None:
-            found = _new_session(ctx)
-            _sessions[ctx] = found
+        if found is None and ctx.assume_role is None:
+            found = _sessions[ctx] = _new_session(ctx)
+    if found is not None:
         return found
+    assert ctx.assume_role is not None
+    made = _role_session(
+        session(ctx.model_copy(update={"assume_role": None})), ctx, ctx.assume_role
+    )
+    with _lock:  # two threads may both have assumed the role: keep one session
+        return _sessions.setdefault(ctx, made)
+
+
+class _RoleCredentials(CredentialProvider):
+    """A credential provider that hands out the assumed role's refreshable credentials."""
+
+    METHOD = "kfalb-assume-role"
+    CANONICAL_NAME = "kfalb-assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def _role_session(
+    base: boto3.session.Session, ctx: AwsContext, role: AssumedRole
+) -> boto3.session.Session:
+    """A session whose credentials come from AssumeRole with the base session's credentials,
+    refreshed by botocore before they expire. The STS calls are counted like any other."""
+    source = base.get_credentials()
+    if source is None:
+        raise NoCredentialsError()
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        with _lock:
+            made = base.client(service, region_name=ctx.region, config=_config(), **kwargs)  # type: ignore[call-overload]
+        made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+        return made
+
+    extra: dict[str, Any] = {"RoleSessionName": role.session_name}
+    if role.external_id:
+        extra["ExternalId"] = role.external_id
+    fetcher = AssumeRoleCredentialFetcher(sts_client, source, role.role_arn, extra_args=extra)
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata=_first_credentials(fetcher, role),
+        refresh_using=fetcher.fetch_credentials,
+        method=_RoleCredentials.METHOD,
+    )
+    core = botocore.session.Session()
+    core.get_component("credential_provider").insert_before("env", _RoleCredentials(credentials))
+    return boto3.session.Session(botocore_session=core, region_name=ctx.region)
+
+
+def _first_credentials(fetcher: AssumeRoleCredentialFetcher, role: AssumedRole) -> Any:
+    """AssumeRole once; a refusal names the role and AWS's reason (never the credentials)."""
+    try:
+        return fetcher.fetch_credentials()
+    except ClientError as error:
+        found = error.response.get("Error", {})
+        code, message = str(found.get("Code", "")), str(found.get("Message", "")) or str(error)
+        if code not in _REFUSALS:
+            raise  # throttling and server errors: translated (and retried) like any other call
+        raise AwsError(
+            f"Cannot assume IAM role {role.role_arn}: AssumeRole returned {code}: {message}. "
+            "Check that the role exists and that its trust policy allows this AWS identity"
+            f"{' with this sts:ExternalId' if role.external_id else ''}.",
+            code=code,
+            operation="AssumeRole",
+        ) from None
 
 
 def _new_session(ctx: AwsContext) -> boto3.session.Session:
@@ -128,9 +230,13 @@ def client(ctx: AwsContext, service: Service) -> Any:
     return made
 
 
+#: Operations that change nothing in any account though their names do not say so.
+READ_OPERATIONS = frozenset({"AssumeRole"})  # STS hands out temporary credentials
+
+
 def is_read_operation(operation: str) -> bool:
-    """True for operations that only read (Describe*, Get*, List*...)."""
-    return operation.startswith(READ_PREFIXES)
+    """True for operations that only read (Describe*, Get*, List*..., and AssumeRole)."""
+    return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
 
 
 def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:

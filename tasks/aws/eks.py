@@ -61,8 +61,11 @@ def observe_cluster(ctx: AwsContext, cluster_name: str) -> ClusterState | None:
 
 
 @aws_task
-def preflight_cluster(ctx: AwsContext, cluster_name: str) -> ClusterState:
-    """Check that the EKS cluster exists, is ACTIVE, and has a VPC, subnets and an OIDC issuer."""
+def preflight_cluster(
+    ctx: AwsContext, cluster_name: str, *, oidc_required: bool = True
+) -> ClusterState:
+    """Check that the EKS cluster exists, is ACTIVE, and has a VPC, subnets and (for IRSA) an
+    OIDC issuer."""
     cluster = read_cluster(ctx, cluster_name)
     where = f"EKS cluster {cluster_name!r} in region {ctx.region}"
     if cluster is None:
@@ -74,7 +77,7 @@ def preflight_cluster(ctx: AwsContext, cluster_name: str) -> ClusterState:
         raise PreflightError(f"{where} is {cluster.status}, not ACTIVE; re-run once it is ACTIVE.")
     if not cluster.vpc_id or not cluster.subnet_ids:
         raise PreflightError(f"{where} reports no VPC or subnets; the ALB needs both.")
-    if not cluster.oidc_issuer:
+    if oidc_required and not cluster.oidc_issuer:
         raise PreflightError(
             f"{where} has no OIDC issuer, which the controller's IAM role (IRSA) needs."
         )

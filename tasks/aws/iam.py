@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core import naming
+from core import identity, naming
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
@@ -41,13 +41,11 @@ __all__ = [
     "trust_policy",
 ]
 
-AUDIENCE = "sts.amazonaws.com"
+AUDIENCE = identity.AUDIENCE
 #: IAM ignores the thumbprint for EKS issuers (it trusts their CA itself) but the API requires
 #: one. This is the SHA-1 of the root CA behind EKS OIDC endpoints, as widely published.
 EKS_OIDC_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
-SERVICE_ACCOUNT = (
-    f"system:serviceaccount:{naming.CONTROLLER_NAMESPACE}:{naming.CONTROLLER_SERVICE_ACCOUNT}"
-)
+SERVICE_ACCOUNT = identity.SERVICE_ACCOUNT
 
 
 def _tags(items: list[Any]) -> dict[str, str]:
@@ -168,26 +166,17 @@ def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState
 
 def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
     """Only the controller's service account, via the cluster's OIDC provider, may assume."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{host_path}:sub": SERVICE_ACCOUNT,
-                        f"{host_path}:aud": AUDIENCE,
-                    }
-                },
-            }
-        ],
-    }
+    return identity.irsa_trust(provider_arn, host_path)
 
 
-def _trust(provider: OidcProviderState) -> dict[str, Any]:
-    return trust_policy(provider.arn, provider.url.removeprefix("https://").rstrip("/"))
+def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any]:
+    """The trust policy of the stack's identity (IRSA: through this provider)."""
+    if provider is None:
+        if identity.needs_oidc_provider(spec):
+            raise PreflightError(f"Stack {spec.name}: IRSA needs the cluster's IAM OIDC provider.")
+        return identity.trust_policy(spec)
+    host_path = provider.url.removeprefix("https://").rstrip("/")
+    return identity.trust_policy(spec, provider_arn=provider.arn, host_path=host_path)
 
 
 def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -> RoleState | None:
@@ -211,23 +200,27 @@ def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -
 
 
 @aws_task
-def observe_role(ctx: AwsContext, spec: StackSpec, provider: OidcProviderState) -> RoleState | None:
-    """Read the controller's IRSA role: trust policy, attached policies, tags."""
+def observe_role(
+    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState | None
+) -> RoleState | None:
+    """Read the controller's role: trust policy, attached policies, tags."""
     iam = client(ctx, "iam")
-    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust=_trust(provider))
+    trust = _trust(spec, provider)
+    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust=trust)
 
 
 @aws_task
 def ensure_role(
-    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState, *, policy_arn: str
+    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState | None, *, policy_arn: str
 ) -> RoleState:
-    """Make sure the controller's IRSA role exists, trusts only its service account, and has
-    the controller policy attached."""
+    """Make sure the controller's role exists, trusts only what its identity needs (IRSA: its
+    service account through the OIDC provider; Pod Identity: the EKS Pod Identity service),
+    and has the controller policy attached."""
     iam, log, name, trust = (
         client(ctx, "iam"),
         run_logger(),
         naming.role_name(spec.name),
-        _trust(provider),
+        _trust(spec, provider),
     )
     state = read_role(iam, name, stack=spec.name, trust=trust)
     if state is None:
@@ -267,7 +260,8 @@ def _create_role(
         lambda: iam.create_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(trust),
-            Description=f"AWS Load Balancer Controller (IRSA), kubeflow-alb stack {spec.name}",
+            Description=f"AWS Load Balancer Controller ({spec.stack.controller_identity}), "
+            f"kubeflow-alb stack {spec.name}",
             Tags=_missing_tags({}, spec),
         )
     )

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from core import naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION, bundled_version_problem, release
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
@@ -24,15 +25,30 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_iam.type_defs import TagTypeDef
 
-#: The policy published for the bundled controller version (see SOURCE.md next to it).
-POLICY_FILE = bundled_path(DEPLOYMENTS, "aws-load-balancer-controller", "iam-policy.json")
+
+def policy_file(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
+    """The policy published for a bundled controller version (see the SOURCE.md next to it)."""
+    problem = bundled_version_problem(version)
+    if problem:
+        raise PreflightError(f"stack.controllerVersion: {problem}.")
+    return bundled_path(
+        DEPLOYMENTS, "aws-load-balancer-controller", release(version).directory, "iam-policy.json"
+    )
+
+
+#: The default version's policy.
+POLICY_FILE = policy_file()
 #: IAM keeps at most five versions of a managed policy.
 MAX_VERSIONS = 5
 _LISTS = ("Action", "NotAction", "Resource", "NotResource")
 
 
-def load_controller_policy(path: Path = POLICY_FILE, partition: str = "aws") -> dict[str, Any]:
-    """The controller's policy document; ARNs rewritten for partitions other than `aws`."""
+def load_controller_policy(
+    path: Path | None = None, partition: str = "aws", *, version: str = DEFAULT_CONTROLLER_VERSION
+) -> dict[str, Any]:
+    """The controller's policy document (of `version`, or the file `path`); ARNs rewritten for
+    partitions other than `aws`."""
+    path = path or policy_file(version)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -126,7 +142,8 @@ def _target(
     identity: CallerIdentity | None = None,
 ) -> tuple[str, dict[str, Any]]:
     arn, partition = _policy_arn(ctx, spec, identity)
-    return arn, document or load_controller_policy(partition=partition)
+    version = spec.stack.controller_version  # the policy follows the controller's version
+    return arn, document or load_controller_policy(partition=partition, version=version)
 
 
 @aws_task
@@ -150,7 +167,8 @@ def observe_policy(
 def ensure_policy(
     ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
 ) -> PolicyState:
-    """Create the controller's IAM policy, or make the bundled document its default version.
+    """Create the controller's IAM policy, or make the document bundled for the stack's controller
+    version its default version.
 
     When five versions exist, the oldest non-default version is deleted first.
     """

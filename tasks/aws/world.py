@@ -14,6 +14,7 @@ from core.world import World, bind, drop_missing, dropped_summary, observed, wor
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.eks import read_cluster
 from tasks.aws.errors import aws_task, error_code
+from tasks.aws.pod_identity import association_exists
 from tasks.aws.sts import caller_identity
 from tasks.logs import run_logger
 from tasks.stack_block import StackStore
@@ -71,6 +72,8 @@ def _exists(ctx: AwsContext, item: StackResource) -> bool | None:
         iam = client(ctx, "iam")
         return _gone_code(lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=item.id),
                           "NoSuchEntity")  # fmt: skip
+    if item.kind is Kind.POD_IDENTITY:
+        return association_exists(ctx, item.id)
     if item.kind is Kind.LOAD_BALANCER:
         elbv2 = client(ctx, "elbv2")
         return _gone_code(lambda: elbv2.describe_load_balancers(LoadBalancerArns=[item.id]),

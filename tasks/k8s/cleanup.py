@@ -28,7 +28,7 @@ def controller_manifests() -> list[Manifest]:
     """Every object an install of ours consists of (the webhook Secret included)."""
     secret = {"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": WEBHOOK_SECRET, "namespace": naming.CONTROLLER_NAMESPACE}}  # fmt: skip
-    return [*manifests.render(manifests.CONTROLLER_BASE), secret]
+    return [*manifests.every_controller_object(), secret]
 
 
 @retrying_task

@@ -6,15 +6,18 @@ from dataclasses import replace
 from typing import Literal
 
 from core import naming
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.errors import KubernetesError, PreflightError
 from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
 from core.manifests import (
     ALB_CONTROLLERS,
     LBC_CONTROLLER,
+    ROLE_ARN_ANNOTATION,
     WEBHOOK_SECRET,
     WEBHOOK_SERVICE,
     ControllerParams,
     Manifest,
+    controller_version,
 )
 from core.settings import get_settings
 from tasks.k8s import manifests, webhook_tls
@@ -49,11 +52,17 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
     if named is not None and all(_name(d) != naming.CONTROLLER_NAME for d in deployments):
         deployments.append(named)
     best = max(deployments, key=_ready, default=None)
+    account = get(
+        kube, "v1", "ServiceAccount", naming.CONTROLLER_SERVICE_ACCOUNT, naming.CONTROLLER_NAMESPACE
+    )
+    annotations = ((account or {}).get("metadata") or {}).get("annotations") or {}
     return ControllerState(
+        role_annotation=annotations.get(ROLE_ARN_ANNOTATION),
         ingress_class=_name(chosen) if chosen else None,
         class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
         deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
         ready_replicas=_ready(best) if best else 0,
+        version=controller_version(best) if best else None,
         # Ours when either part carries our labels: a half-removed install is still ours to repair.
         owned=any(
             item is not None and naming.is_owned(_labels(item), stack) for item in (best, chosen)
@@ -78,10 +87,13 @@ def ensure_controller(
     region: str,
     vpc_id: str,
     role_arn: str,
+    identity: str = "irsa",
     adopt: bool = False,
+    version: str = DEFAULT_CONTROLLER_VERSION,
 ) -> ControllerOutcome:
     """Use the cluster's ALB controller (auto), install ours and wait until it serves (install), or
-    leave it to you (skip). Re-running converges: our objects are re-applied, unchanged."""
+    leave it to you (skip). Re-running converges: our objects are re-applied, unchanged; with
+    another `version`, they are moved to that version's (CRDs first) and the rollout awaited."""
     log = run_logger()
     with connect(target) as kube:
         state = read_controller(kube, stack)
@@ -108,10 +120,17 @@ def ensure_controller(
             vpc_id=vpc_id,
             role_arn=role_arn,
             ca_bundle=b"",
+            version=version,
+            identity=identity,
         )
         report = _install(kube, params, adopt=adopt)
         wait_controller_ready(kube)
-        log.info("Controller installed: %s", report.of("created") or "nothing new")
+        log.info(
+            "Controller %s installed: created %s; changed %s",
+            version,
+            ", ".join(report.of("created")) or "nothing",
+            ", ".join(report.of("changed")) or "nothing",
+        )
         return ControllerOutcome(
             provider="aws-load-balancer-controller",
             ingress_class=naming.INGRESS_CLASS,
@@ -133,7 +152,7 @@ def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
                 f"Not removing the controller: it still manages {len(bindings)} TargetGroupBindings "
                 f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
             )
-        objects = [*manifests.render(manifests.CONTROLLER_BASE), _secret_stub()]
+        objects = [*manifests.every_controller_object(), _secret_stub()]
         deleted, left = delete_objects(kube, objects, stack=stack)
         return DeleteReport(deleted=deleted, left=left)
 

@@ -13,6 +13,12 @@ import yaml
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from core.controller_versions import (
+    BUNDLED_VERSIONS,
+    DEFAULT_CONTROLLER_VERSION,
+    bundled_version_problem,
+    release,
+)
 from core.errors import PreflightError, SpecError
 from core.manifests import (
     ControllerParams,
@@ -30,7 +36,20 @@ from tasks.logs import run_logger
 
 #: The bundled kustomize bases (package data; the repository's deployments/).
 DEPLOYMENTS = bundled_path(bundled.DEPLOYMENTS)
-CONTROLLER_BASE = DEPLOYMENTS / "aws-load-balancer-controller"
+#: One kustomize base per bundled controller version: <this>/<version>/ (see core/controller_versions).
+CONTROLLERS = DEPLOYMENTS / "aws-load-balancer-controller"
+
+
+def controller_base(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
+    """The bundled kustomize base of a controller version (SpecError naming the bundled ones)."""
+    problem = bundled_version_problem(version)
+    if problem:
+        raise SpecError(f"stack.controllerVersion: {problem}.")
+    return CONTROLLERS / release(version).directory
+
+
+#: The default version's base.
+CONTROLLER_BASE = controller_base()
 INGRESS_BASE = DEPLOYMENTS / "ingress"
 RENDER_TIMEOUT_SECONDS = 120
 
@@ -117,7 +136,20 @@ def controller_objects(params: ControllerParams, tls: WebhookTls) -> list[Manife
     secret = webhook_secret(
         params.stack, ca_pem=tls.ca_pem, cert_pem=tls.cert_pem, key_pem=tls.key_pem
     )
-    return configure_controller([*render(CONTROLLER_BASE), secret], params)
+    return configure_controller([*render(controller_base(params.version)), secret], params)
+
+
+def every_controller_object() -> list[Manifest]:
+    """The objects of every bundled version, each once: what removal and cleanup look for, so
+    a stack is cleaned up whichever version it runs."""
+    found: dict[tuple[str, str, str], Manifest] = {}
+    for version in BUNDLED_VERSIONS:
+        for obj in render(controller_base(version)):
+            meta = obj.get("metadata") or {}
+            found.setdefault(
+                (str(obj.get("kind")), str(meta.get("namespace", "")), str(meta.get("name"))), obj
+            )
+    return list(found.values())
 
 
 def ingress_object(params: IngressParams, manifests_path: str | None = None) -> Manifest:

@@ -116,7 +116,7 @@ def ready(spec: StackSpec) -> Observation:
         },
         controller=ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                    deployment="kube-system/aws-load-balancer-controller",
-                                   ready_replicas=1, owned=True),
+                                   ready_replicas=1, owned=True, version="v3.5.0"),
         oidc_provider=OidcProviderState(arn=f"arn:aws:iam::1:oidc-provider/{ISSUER}", url=ISSUER,
                                         client_ids=("sts.amazonaws.com",), owned=True, tags=OURS),
         policy=PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
@@ -148,7 +148,7 @@ def test_a_set_up_stack_has_no_drift_whatever_the_servers_spelling(spec: StackSp
     result = drift_plan(spec, ready(spec))
     assert result.converged
     kinds = [change.item.kind for change in result.changes]
-    assert set(kinds) == set(Kind)
+    assert set(kinds) == set(Kind) - {Kind.POD_IDENTITY}  # irsa: no association
     assert kinds.count(Kind.SUBNET_TAG) == 2
 
 
@@ -228,7 +228,7 @@ def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
         # The Ingress must name the new certificate's ARN, known only once it is requested.
         f"ingress {INGRESS_KEY}": [("built on", "the new certificate", "the old one")],
         f"iam-policy {naming.policy_name(spec.name)}": [
-            ("document", "the bundled document", "another document (default version v1)")
+            ("document", "the v3.5.0 document", "another document (default version v1)")
         ],
         f"iam-role {naming.role_name(spec.name)}": [
             (f"attached {naming.policy_name(spec.name)}", "attached", "not attached (no policy)")
@@ -316,3 +316,57 @@ def test_a_given_certificate_is_checked_issued_but_neither_tagged_nor_its_record
         item.key for item in desired_items(spec, adopted) if item.kind is Kind.VALIDATION_RECORD
     }
     assert keys == {"_x.example.com"}
+
+
+def _pinned(spec: StackSpec, version: str) -> StackSpec:
+    return parse_spec(
+        {
+            **spec.model_dump(mode="json", by_alias=True),
+            "stack": {
+                **spec.stack.model_dump(mode="json", by_alias=True),
+                "controllerVersion": version,
+            },
+        }  # fmt: skip
+    )
+
+
+@pytest.mark.parametrize("version", ["v2.17.1", "v3.5.0"])
+def test_the_controller_and_its_policy_declare_the_chosen_version(
+    spec: StackSpec, version: str
+) -> None:
+    pinned = _pinned(spec, version)
+    items = {item.kind: item for item in desired_items(pinned, ready(pinned))}
+    assert items[Kind.CONTROLLER].fields["version"] == version
+    assert items[Kind.IAM_POLICY].fields["document"] == f"the {version} document"
+
+
+def test_a_version_change_is_drift_of_the_controller_only(spec: StackSpec) -> None:
+    """The stack runs v2.17.1; the spec now says v3.5.0. The policy documents of the two are the
+    same file, so the policy (default version matching) does not drift."""
+    seen = ready(spec)
+    assert seen.controller is not None
+    on_v2 = seen.model_copy(
+        update={"controller": seen.controller.model_copy(update={"version": "v2.17.1"})}
+    )
+    assert _drift(spec, on_v2) == {"controller ALB controller": [("version", "v3.5.0", "v2.17.1")]}
+    assert drift_plan(_pinned(spec, "v2.17.1"), on_v2).converged
+    assert drifted_names(drift_plan(spec, on_v2)) == ("controller ALB controller (version)",)
+
+
+def test_an_untagged_controller_image_is_an_unknown_version(spec: StackSpec) -> None:
+    seen = ready(spec)
+    assert seen.controller is not None
+    untagged = seen.model_copy(update={"controller": seen.controller.model_copy(
+        update={"version": None})})  # fmt: skip
+    assert _drift(spec, untagged) == {
+        "controller ALB controller": [("version", "v3.5.0", "unknown")]
+    }
+
+
+def test_a_controller_that_is_not_ours_runs_the_version_its_owner_chose(spec: StackSpec) -> None:
+    helm = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER, version="v2.8.1",
+                           deployment="kube-system/aws-load-balancer-controller", ready_replicas=1)  # fmt: skip
+    seen = ready(spec).model_copy(update={"controller": helm})
+    controller = next(i for i in desired_items(spec, seen) if i.kind == Kind.CONTROLLER)
+    assert "version" not in controller.fields
+    assert drift_plan(_pinned(spec, "v2.17.1"), seen).converged

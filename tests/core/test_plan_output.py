@@ -55,10 +55,20 @@ def test_table_puts_changes_first_and_abbreviates_arns() -> None:
     assert [row["status"] for row in rows] == ["create", "update", "ok", "ok"]
     assert rows[1]["expected"].startswith("arn:…:e12664b0")
     assert abbreviate(ARN, 60) == "arn:…:e12664b0-a57f-4ff7-ba18-00adbe7ab052"
-    assert all(len(cell) <= 40 for row in rows for key, cell in row.items() if key != "item")
+    assert all(len(cell) <= 32 for row in rows for key, cell in row.items() if key != "item")
+    assert all(len(row["item"]) <= 56 for row in rows)
     table = text_table(rows)
-    assert table.splitlines()[0].split() == ["STATUS", "ITEM", "FIELD", "EXPECTED", "FOUND"]
+    assert table.splitlines()[0].split() == ["STATUS", "ITEM", "FIELD", "FOUND", "EXPECTED"]
     assert summary_line("s", _plan()) == "Stack s: 1 to create, 1 to change, 2 in place."
+
+
+def test_a_shortened_url_is_no_link() -> None:
+    url = "https://kubeflow.ml-platform.eu-central-1.corp.example.com/"
+    assert abbreviate(url, 80) == url
+    short = abbreviate(url, 40)
+    assert "://" not in short
+    assert short.startswith("kubeflow.ml-")
+    assert short.endswith("example.com/")
 
 
 def test_long_values_keep_both_ends() -> None:

@@ -109,3 +109,38 @@ def test_a_timeout_names_the_setting_that_raises_the_bound() -> None:
         "Timed out after 10s waiting for the ALB; last seen: provisioning. To wait longer raise "
         "KFALB_ALB_TIMEOUT_SECONDS; re-running resumes the wait"
     )
+
+
+def test_first_seen_puts_what_the_first_look_saw_on_the_start_line() -> None:
+    clock, lines = Clock(), []
+    values = iter(["held by run A", "held by run A", "held by run B", "free"])
+    assert wait_until(
+        lambda: next(values), lambda v: v == "free", what="the lock of stack s", timeout=60,
+        interval=10, describe=str, clock=clock, sleep=clock.sleep,
+        progress=Progress(lines.append, interval=10, setting="KFALB_LOCK_TIMEOUT_SECONDS",
+                          first_seen=True),
+    ) == "free"  # fmt: skip
+    assert lines == [
+        "Waiting for the lock of stack s (up to 60s; KFALB_LOCK_TIMEOUT_SECONDS changes this): "
+        "held by run A",
+        "Still waiting for the lock of stack s (10s of 60s): held by run A",
+        "Still waiting for the lock of stack s (20s of 60s): held by run B",
+    ]
+
+
+def test_a_slow_look_still_reports_at_the_first_poll_after_the_cadence() -> None:
+    """A fetch that itself takes longer than the cadence (a slow API) does not skip reports."""
+    clock, lines = Clock(), []
+
+    def slow() -> str:
+        clock.now += 25  # each look takes 25 s of the wait's time
+        return "pending"
+
+    with pytest.raises(WaitTimeout):
+        wait_until(
+            slow, lambda v: False, what="x", timeout=100, interval=1, describe=str,
+            progress=Progress(lines.append, interval=20), clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+    # One line per look: the start, then every look, since each comes more than 20 s later.
+    assert len(lines) == 4
+    assert [line.split("(")[1].split("s of")[0] for line in lines[1:]] == ["50", "76", "104"]

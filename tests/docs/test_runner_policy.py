@@ -42,6 +42,17 @@ OTHER_PATHS = {
     "iam:SetDefaultPolicyVersion",
     # Only with kubeflow.alb.wafAclArn: the ALB's Web ACL association is observed.
     "wafv2:GetWebACLForResource",
+    # Only with stack.controllerIdentity pod-identity (tests/flows/test_pod_identity_flow.py
+    # checks those calls against this policy); PassRole is what EKS checks on the create.
+    "eks:CreatePodIdentityAssociation",
+    "eks:DeletePodIdentityAssociation",
+    "eks:DescribeAddon",
+    "eks:DescribePodIdentityAssociation",
+    "eks:TagResource",
+    "eks:UpdatePodIdentityAssociation",
+    "iam:PassRole",
+    # Only with route53.rootDomain.roleArn: the root zone's role in its own account is assumed.
+    "sts:AssumeRole",
 }
 
 

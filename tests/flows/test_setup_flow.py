@@ -41,9 +41,21 @@ def test_setup_from_nothing_to_https_then_a_rerun_changes_nothing(
     assert record is not None
     assert record.phase == "ready"
     kinds = {item.kind for item in record.resources}
-    made = set(Kind) - CHECKED  # the answers are checked, not made
+    made = set(Kind) - CHECKED - {Kind.POD_IDENTITY}  # answers are checked; irsa: no association
     assert kinds == made, f"missing from the block: {made - kinds}"
     assert outputs["url"].startswith("https://kubeflow.platform.example.com:")
+    # The default controller version, from scratch: v3.5.0's image and AdmissionReview v1.
+    deployment = world.kube.store.get(
+        "apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system"
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(":v3.5.0")
+    webhooks = world.kube.store.get(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "aws-load-balancer-webhook",
+    )
+    assert {v for hook in webhooks["webhooks"] for v in hook["admissionReviewVersions"]} == {"v1"}
 
     route53 = world.aws.client("route53")
     zones = [

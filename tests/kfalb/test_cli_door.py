@@ -137,3 +137,13 @@ def test_sandbox_faults_are_checked_and_passed_to_a_detached_world(
     assert "--faults=throttle=0.3,seed=4" in world_arguments(args)
     assert not any(a.startswith("--faults") for a in world_arguments(_parser().parse_args(
         ["sandbox", "up"])))  # fmt: skip
+
+
+def test_sandbox_up_can_omit_the_pod_identity_agent() -> None:
+    from kfalb.cli import _parser
+    from kfalb.sandbox_cmd import world_arguments
+
+    without = _parser().parse_args(["sandbox", "up", "--no-pod-identity-agent"])
+    assert without.pod_identity_agent is False
+    assert "--no-pod-identity-agent" in world_arguments(without)  # a detached world too
+    assert "--pod-identity-agent" in world_arguments(_parser().parse_args(["sandbox", "up"]))

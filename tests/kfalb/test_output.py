@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from core.errors import WaitTimeout
 from kfalb.output import OUTCOME_MARK, PROGRESS_MARK, StepConsole
 
@@ -35,7 +37,7 @@ def test_one_line_per_task_with_its_last_message() -> None:
         _record("prefect.task_runs", "Finished in state Completed()", run="r2", task="check-https"),
         _record("prefect.flow_runs", "Kubeflow is served at https://k/"),
         _record("prefect.flow_runs", "Finished in state Completed()"),
-        _record("prefect", "Starting temporary server on http://127.0.0.1:8000"),
+        _record("prefect", "Stopping temporary server on http://127.0.0.1:8000"),
     )
     assert lines == [
         "  ✓ ensure-zone: Created hosted zone Z1 for platform.example.com",
@@ -108,3 +110,42 @@ def test_a_long_outcome_is_cut_to_one_short_line() -> None:
     assert len(lines) == 1
     assert lines[0].endswith("…")
     assert len(lines[0]) < 200
+
+
+class _Clock:
+    """Time that moves only when the console's watch sleeps; the first run record comes at 45 s."""
+
+    def __init__(self) -> None:
+        self.now, self.console, self.began = 0.0, StepConsole(io.StringIO()), False
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.now >= 45 and not self.began:
+            self.began = True
+            self.console.handle(_record("prefect.flow_runs", "Beginning flow run 'x'"))
+
+
+def test_a_slow_temporary_server_start_is_told_at_the_progress_cadence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KFALB_PROGRESS_INTERVAL_SECONDS", "20")
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    stream, clock = io.StringIO(), _Clock()
+    clock.console = console = StepConsole(stream, clock=clock, sleep=clock.sleep)
+    console.handle(
+        _record("prefect", "Starting temporary server on http://127.0.0.1:8000\nSee ...")
+    )
+    assert console.server_watch is not None
+    console.server_watch.join(timeout=30)
+    assert not console.server_watch.is_alive()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "    … Waiting for Prefect's temporary server to start (up to 3 min; "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS changes this)"
+    )
+    # Until the first run record at 45 s: a line at 20 and 40 s, then none.
+    assert [line.split("(")[1].split("s of")[0] for line in lines[1:]] == ["20", "40"]
+    assert all("not answering yet (PREFECT_API_URL set to a running" in line for line in lines[1:])

@@ -19,7 +19,7 @@ from sandbox.world import World, WorldOptions
 A = "alb.ingress.kubernetes.io/"
 NAME = "aws-load-balancer-controller"
 IMAGE = f"public.ecr.aws/eks/{NAME}:v2.17.1"
-POLICY = Path(__file__).parents[2] / "deployments" / NAME / "iam-policy.json"
+POLICY = Path(__file__).parents[2] / "deployments" / NAME / "v2.17.1" / "iam-policy.json"
 INGRESS = ("networking.k8s.io/v1", "Ingress")
 T = TypeVar("T")
 

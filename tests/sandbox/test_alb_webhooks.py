@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.waiting import wait_until
 from sandbox.albcontroller import webhooks
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster
 from tasks.k8s import webhook_tls
 
-BUNDLE = Path(__file__).parents[2] / "deployments" / "aws-load-balancer-controller"
+BUNDLES = Path(__file__).parents[2] / "deployments" / "aws-load-balancer-controller"
 KUBECTL = Path(sys.executable).parent / "kubectl"
 INGRESS = """\
 apiVersion: networking.k8s.io/v1
@@ -38,11 +39,16 @@ REFUSED = (
 )
 
 
-def _bundled(name: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all((BUNDLE / name).read_text()) if doc]
+def _bundled(name: str, version: str = DEFAULT_CONTROLLER_VERSION) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((BUNDLES / version / name).read_text()) if doc]
 
 
-def _install(server: KubeApiServer, *, ca_pem: bytes | None = None) -> None:
+def _install(
+    server: KubeApiServer,
+    *,
+    ca_pem: bytes | None = None,
+    version: str = DEFAULT_CONTROLLER_VERSION,
+) -> None:
     """What the flow's install leaves: TLS Secret, Service, webhooks with the caBundle, Deployment."""
     tls = webhook_tls.generate()
     store = server.store
@@ -63,12 +69,12 @@ def _install(server: KubeApiServer, *, ca_pem: bytes | None = None) -> None:
         }
     )
     bundle = base64.b64encode(ca_pem or tls.ca_pem).decode()
-    for config in _bundled("webhooks.yaml"):
+    for config in _bundled("webhooks.yaml", version):
         for hook in config["webhooks"]:
             hook["clientConfig"]["caBundle"] = bundle
         store.apply(config)
     for name in ("service.yaml", "serviceaccount.yaml", "deployment.yaml"):
-        for obj in _bundled(name):
+        for obj in _bundled(name, version):
             store.apply(obj)
     _wait_for_endpoints(server, present=True)
 
@@ -121,13 +127,17 @@ def kubectl(server: KubeApiServer, tmp_path: Path) -> Any:
     return apply
 
 
+@pytest.mark.parametrize(("version", "review"), [("v2.17.1", "admission.k8s.io/v1beta1"),
+                                                 ("v3.5.0", "admission.k8s.io/v1")])  # fmt: skip
 def test_kubectl_applies_an_ingress_through_the_controllers_validating_webhook(
-    server: KubeApiServer, hooks: AlbWebhookServer, kubectl: Any
+    server: KubeApiServer, hooks: AlbWebhookServer, kubectl: Any, version: str, review: str
 ) -> None:
-    _install(server)
+    _install(server, version=version)
     result = kubectl("1")
     assert result.returncode == 0, result.stderr
     assert ("/validate-networking-v1-ingress", "CREATE") in hooks.reviewed
+    # The API server speaks the version each configuration lists, and reads the answer in it.
+    assert set(hooks.review_versions) == {review}
     assert "unchanged" in kubectl("1").stdout  # kubectl sends nothing: nothing to review
     server.store.mutate_object(  # the controller's finalizer patch
         server.store.resource_type("networking.k8s.io/v1", "Ingress"),

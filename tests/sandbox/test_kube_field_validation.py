@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from core.controller_versions import BUNDLED_VERSIONS
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -167,7 +168,10 @@ def test_kubectl_apply_is_strict_about_unknown_fields(kubectl: Kubectl, tmp_path
     assert 'Warning: unknown field "datas"' in warned.stderr
 
 
-@pytest.mark.parametrize("base", ["aws-load-balancer-controller", "ingress"])
+@pytest.mark.parametrize(
+    "base",
+    [*(f"aws-load-balancer-controller/{version}" for version in BUNDLED_VERSIONS), "ingress"],
+)
 def test_bundled_manifests_pass_a_strict_server_side_dry_run(kubectl: Kubectl, base: str) -> None:
     rendered = kubectl("kustomize", str(DEPLOYMENTS / base))
     assert rendered.returncode == 0, rendered.stderr

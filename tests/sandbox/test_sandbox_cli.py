@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 REPO = Path(__file__).parents[2]
 STATE = ".kfalb-sandbox"
@@ -134,3 +135,53 @@ def test_down_leaves_alone_a_process_that_reused_a_stale_pid(tmp_path: Path) -> 
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_up_with_a_root_account_seeds_the_root_zone_and_its_role_there(tmp_path: Path) -> None:
+    import dns.resolver
+    from botocore.exceptions import ClientError
+
+    bad = kfalb(tmp_path, "up", "--root-account", "12345")
+    assert bad.returncode == 2
+    assert "'12345' is not an AWS account id (12 digits)" in bad.stderr
+
+    root = "210987654399"
+    role_arn = f"arn:aws:iam::{root}:role/kfalb-root-dns"
+    up = kfalb(tmp_path, "up", "--detach", f"--root-account={root}",
+               "--root-external-id=ext-1", *FAST)  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert f"route53.rootDomain.roleArn: {role_arn}" in up.stdout
+    pid = int((tmp_path / STATE / "pid").read_text())
+    try:
+        env = exports((tmp_path / STATE / "env").read_text())
+        session = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        endpoint = env["AWS_ENDPOINT_URL"]
+        assert session.client("route53", endpoint_url=endpoint).list_hosted_zones()[
+            "HostedZones"
+        ] == []  # fmt: skip
+        sts = session.client("sts", endpoint_url=endpoint)
+        with pytest.raises(ClientError, match="AccessDenied"):  # the role asks for its ExternalId
+            sts.assume_role(RoleArn=role_arn, RoleSessionName="kfalb-cli")
+        found = sts.assume_role(RoleArn=role_arn, RoleSessionName="kfalb-cli", ExternalId="ext-1")
+        credentials = found["Credentials"]
+        assumed = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        zones = assumed.client("route53", endpoint_url=endpoint).list_hosted_zones()["HostedZones"]
+        assert [zone["Name"] for zone in zones] == ["example.com."]
+        # Public DNS (the sandbox's resolver) answers from the root account's zone.
+        host, port = env["KFALB_DNS_NAMESERVERS"].rsplit(":", 1)
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = [host], int(port)
+        assert [a.to_text() for a in resolver.resolve("www.example.com", "A")] == ["192.0.2.10"]
+        assert kfalb(tmp_path, "down").returncode == 0
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -43,15 +43,32 @@ def _free_form(schema: Any, path: str = "") -> list[str]:
     return found
 
 
-def test_the_block_schema_is_typed_and_flat() -> None:
+def test_the_block_page_shows_only_text_fields() -> None:
+    """The UI renders arrays and objects as JSON text and folds lines: every field on the page is
+    a plain string (the resource list and the YAML spec are data, left off the schema)."""
     from tasks.stack_block import LoadBalancerStack
 
     schema = LoadBalancerStack.model_json_schema()
     assert _free_form(schema) == []
+    shown = schema["properties"]
     assert {"phase", "account", "partition", "region", "cluster_arn", "dashboard_url",
-            "resources"} <= set(schema["properties"])  # fmt: skip
-    entry = schema["definitions"]["ResourceEntry"]["properties"]
-    assert {"kind", "id", "name", "owned", "status"} <= set(entry)
+            "hosted_zone", "certificates", "subnet_tags", "config"} <= set(shown)  # fmt: skip
+    assert not {"resources", "spec_yaml"} & set(shown)
+    assert all(field.get("type") == "string" for field in shown.values())
+
+
+def test_the_page_lists_each_resource_under_its_kind() -> None:
+    from tasks.stack_block import LoadBalancerStack
+
+    block = LoadBalancerStack.from_record(RECORD)
+    assert block.hosted_zone == "platform.example.com (Z1): owned"
+    assert block.subnet_tags == "subnet-1/kubernetes.io/role/elb: owned"
+    assert block.certificates == "arn:aws:acm:us-west-2:1:certificate/c: adopted, ISSUED"
+    assert block.dns_record == ""
+    assert block.config == (
+        "{cluster: {name: kubeflow, region: us-west-2}, route53: {rootDomain: {name: example.com}, "
+        "subDomain: {name: platform.example.com}}}"
+    )
 
 
 def test_a_record_survives_the_block(prefect_server: None) -> None:

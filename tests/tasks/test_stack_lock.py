@@ -32,7 +32,7 @@ with stack_lock(sys.argv[1]):
 def fast_lock(monkeypatch: pytest.MonkeyPatch, prefect_server: None) -> None:
     monkeypatch.setenv("KFALB_LOCK_LEASE_SECONDS", "1")
     monkeypatch.setenv("KFALB_LOCK_POLL_SECONDS", "0.05")
-    monkeypatch.setenv("KFALB_LOCK_LOG_INTERVAL_SECONDS", "0.01")
+    monkeypatch.setenv("KFALB_PROGRESS_INTERVAL_SECONDS", "0.01")
 
 
 @pytest.fixture
@@ -162,23 +162,46 @@ def test_a_finished_holder_run_is_taken_over_at_once(
 
 
 def test_a_waiting_run_says_who_holds_the_lock_until_when(
-    fast_lock: None, logs: pytest.LogCaptureFixture
+    fast_lock: None, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.states import Running
 
     from tasks.stack_lock import stack_lock
+    from tasks.waits import PROGRESS_MARK
 
+    monkeypatch.setenv("KFALB_LOCK_TIMEOUT_SECONDS", "0.3")
     run = _flow_run(Running())
     _store(_lease("lock-busy", run=run))
 
-    with pytest.raises(WaitTimeout) as error, stack_lock("lock-busy", timeout=0.3):
+    with pytest.raises(WaitTimeout) as error, stack_lock("lock-busy"):
         pass
     holder = f"held by flow run 'holding-run' ({run.id}) on elsewhere pid 99999 since "
-    waiting = [r.getMessage() for r in logs.records if "Waiting for the lock" in r.getMessage()]
-    assert len(waiting) >= 2  # at the cadence, not once
-    assert all(holder in line and ", lease until " in line for line in waiting)
+    # Through the common wait engine: marked progress lines, a start line, then the cadence.
+    progress = [r.getMessage() for r in logs.records if getattr(r, PROGRESS_MARK, False)]
+    start, *still = progress
+    assert start.startswith(
+        "Waiting for the lock of stack lock-busy (up to 0.3s; KFALB_LOCK_TIMEOUT_SECONDS changes "
+        f"this): {holder}"
+    )
+    assert ", lease until " in start
+    assert "`kfalb unlock --stack lock-busy`" in start
+    assert still, "no line at the progress cadence"
+    assert all(line.startswith("Still waiting for the lock of stack lock-busy (") for line in still)
+    assert all(holder in line and ", lease until " in line for line in still)
     assert holder in str(error.value)
     assert "kfalb unlock --stack lock-busy" in str(error.value)
+    assert "To wait longer raise KFALB_LOCK_TIMEOUT_SECONDS" in str(error.value)
+
+
+def test_a_free_lock_is_taken_without_a_waiting_line(
+    fast_lock: None, logs: pytest.LogCaptureFixture
+) -> None:
+    from tasks.stack_lock import stack_lock
+    from tasks.waits import PROGRESS_MARK
+
+    with stack_lock("lock-free"):
+        pass
+    assert not [r for r in logs.records if getattr(r, PROGRESS_MARK, False)]
 
 
 def test_two_takers_never_hold_the_lock_at_once(fast_lock: None) -> None:

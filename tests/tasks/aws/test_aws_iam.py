@@ -7,8 +7,8 @@ import json
 import pytest
 
 from core import naming
-from core.errors import AwsError, AwsTransientError, OwnershipError
-from tasks.aws import eks, iam
+from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from tasks.aws import eks, iam, iam_policy
 
 DOC_A = {
     "Version": "2012-10-17",
@@ -142,3 +142,23 @@ def test_cleanup_order_role_then_policy(ctx, spec, cluster, faults):
         iam.delete_policy.fn(ctx, spec)
     assert iam.delete_policy.fn(ctx, spec)
     assert not iam.delete_policy.fn(ctx, spec)
+
+
+def _pinned(spec, version):
+    data = spec.model_dump(mode="json", by_alias=True)
+    data["stack"]["controllerVersion"] = version
+    return type(spec).model_validate(data)
+
+
+def test_the_policy_follows_the_controller_version(ctx, spec, mutations):
+    """Each version's own published file; v2.17.1's and v3.5.0's are the same document, so moving
+    a stack between them writes no policy version."""
+    for version in ("v2.17.1", "v3.5.0"):
+        path = iam_policy.policy_file(version)
+        assert (path.parent.name, path.name) == (version, "iam-policy.json")
+    on_v2 = iam.ensure_policy.fn(ctx, _pinned(spec, "v2.17.1"))
+    assert on_v2.document_matches
+    assert iam.observe_policy.fn(ctx, _pinned(spec, "v3.5.0")).document_matches
+    assert mutations(lambda: iam.ensure_policy.fn(ctx, _pinned(spec, "v3.5.0"))) == []
+    with pytest.raises(PreflightError, match="choose one of v2.17.1, v3.5.0"):
+        iam_policy.policy_file("v2.4.7")

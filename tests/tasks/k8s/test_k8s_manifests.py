@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core import naming
+from core.controller_versions import BUNDLED_VERSIONS, DEFAULT_CONTROLLER_VERSION
 from core.errors import SpecError
 from core.kubestate import ingress_fields
 from core.manifests import (
@@ -31,7 +32,9 @@ CERTS = (
 )
 
 
-def controller_params(ca: bytes = b"-----BEGIN CERTIFICATE-----\nx\n") -> ControllerParams:
+def controller_params(
+    ca: bytes = b"-----BEGIN CERTIFICATE-----\nx\n", version: str = DEFAULT_CONTROLLER_VERSION
+) -> ControllerParams:
     return ControllerParams(
         stack="platform-example-com",
         cluster_name="kubeflow",
@@ -39,6 +42,7 @@ def controller_params(ca: bytes = b"-----BEGIN CERTIFICATE-----\nx\n") -> Contro
         vpc_id="vpc-0abc",
         role_arn="arn:aws:iam::111122223333:role/kfalb-platform-example-com-lbc",
         ca_bundle=ca,
+        version=version,
     )
 
 
@@ -53,8 +57,9 @@ def ingress_params(**overrides: object) -> IngressParams:
     return IngressParams(**values)  # type: ignore[arg-type]
 
 
-def test_controller_base_renders_every_kind_with_placeholders() -> None:
-    objects = manifests.render(manifests.CONTROLLER_BASE)
+@pytest.mark.parametrize("version", BUNDLED_VERSIONS)
+def test_controller_base_renders_every_kind_with_placeholders(version: str) -> None:
+    objects = manifests.render(manifests.controller_base(version))
     kinds = sorted(obj["kind"] for obj in objects)
     assert kinds == sorted(
         [
@@ -82,9 +87,10 @@ def test_controller_base_renders_every_kind_with_placeholders() -> None:
     assert ingress_class["spec"]["controller"] == "ingress.k8s.aws/alb"
 
 
-def test_controller_parameters_are_set_on_the_objects() -> None:
+@pytest.mark.parametrize("version", BUNDLED_VERSIONS)
+def test_controller_parameters_are_set_on_the_objects(version: str) -> None:
     tls = webhook_tls.generate()
-    objects = manifests.controller_objects(controller_params(tls.ca_pem), tls)
+    objects = manifests.controller_objects(controller_params(tls.ca_pem, version), tls)
     assert unresolved(objects) == []
     assert objects[0]["kind"] == "CustomResourceDefinition"
     assert objects[-1]["kind"].endswith("WebhookConfiguration")
@@ -94,7 +100,7 @@ def test_controller_parameters_are_set_on_the_objects() -> None:
     sa = by_kind["ServiceAccount"]
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("-lbc")
     container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "public.ecr.aws/eks/aws-load-balancer-controller:v2.17.1"
+    assert container["image"] == f"public.ecr.aws/eks/aws-load-balancer-controller:{version}"
     assert {
         "--cluster-name=kubeflow",
         "--aws-region=us-west-2",
@@ -264,8 +270,50 @@ def test_ingress_parameters_are_checked() -> None:
         configure_ingress(placeholder, ingress_params())
 
 
-def test_iam_policy_is_the_published_document() -> None:
-    policy = json.loads((manifests.CONTROLLER_BASE / "iam-policy.json").read_text())
+def test_the_versions_differ_where_their_charts_do() -> None:
+    """v3.4+ lists AdmissionReview v1 only; v3's Gateway API gates are set off (v2.17.1 has no
+    GatewayListenerSet gate and would refuse the flag). Webhook names and paths are the same."""
+    by_version = {v: manifests.render(manifests.controller_base(v)) for v in BUNDLED_VERSIONS}
+
+    def hooks(version: str) -> dict[str, tuple[str, ...]]:
+        return {hook["name"]: (hook["clientConfig"]["service"]["path"],
+                               *hook["admissionReviewVersions"])
+                for obj in by_version[version] if obj["kind"].endswith("WebhookConfiguration")
+                for hook in obj["webhooks"]}  # fmt: skip
+
+    def args(version: str) -> list[str]:
+        deployment = next(o for o in by_version[version] if o["kind"] == "Deployment")
+        return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    v2, v3 = hooks("v2.17.1"), hooks("v3.5.0")
+    assert v2.keys() == v3.keys() >= {"vingress.elbv2.k8s.aws", "mpod.elbv2.k8s.aws"}
+    assert {review for _, review in v2.values()} == {"v1beta1"}
+    assert {review for _, review in v3.values()} == {"v1"}
+    assert {path for path, _ in v2.values()} == {path for path, _ in v3.values()}
+    assert not any(arg.startswith("--feature-gates") for arg in args("v2.17.1"))
+    assert "--feature-gates=ALBGatewayAPI=false,NLBGatewayAPI=false,GatewayListenerSet=false" in (
+        args("v3.5.0")
+    )
+
+
+def test_removal_knows_the_objects_of_every_version_once() -> None:
+    every = manifests.every_controller_object()
+    keys = [key(obj) for obj in every]
+    assert len(keys) == len(set(keys))
+    for version in BUNDLED_VERSIONS:
+        assert {key(obj) for obj in manifests.render(manifests.controller_base(version))} <= set(
+            keys
+        )
+
+
+def test_an_unbundled_version_has_no_base() -> None:
+    with pytest.raises(SpecError, match="choose one of v2.17.1, v3.5.0"):
+        manifests.controller_base("v2.4.7")
+
+
+@pytest.mark.parametrize("version", BUNDLED_VERSIONS)
+def test_iam_policy_is_the_published_document(version: str) -> None:
+    policy = json.loads((manifests.controller_base(version) / "iam-policy.json").read_text())
     assert policy["Version"] == "2012-10-17"
     actions = {
         a
