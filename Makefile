@@ -9,6 +9,11 @@ export DO_NOT_TRACK := 1
 
 .PHONY: install demo test test-fast lint typecheck layers unit benchmark silence ui-check clean
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process). A file's tests stay
+# on one worker, so module-scoped worlds and servers are set up once.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST   := -n $(PYTEST_WORKERS) --dist loadfile
+
 $(STAMP): pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +37,13 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_XDIST)
 
 test: lint typecheck layers unit
 
 # The development loop: lint, types, layers, then the pure and unit tiers only.
 test-fast: lint typecheck layers
-	$(BIN)/pytest -m "pure or unit" -q
+	$(BIN)/pytest -m "pure or unit" -q $(PYTEST_XDIST)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/setup_critical_path.py

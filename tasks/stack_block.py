@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any, ClassVar
 
@@ -10,7 +11,7 @@ from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
-from pydantic.json_schema import SkipJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
 from core.desired import dashboard_url
 from core.naming import require_stack_name
@@ -20,6 +21,8 @@ from core.state import Kind, StackAccess, StackRecord, StackResource
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
+#: JSON schemas of the block class, by the arguments asked with (a class's schema never changes).
+_SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
 _SHOWN = "Shown for reading (id: owned or adopted, status); the flows read the resource list."
 #: The page's field of each kind; answers are checked, never recorded.
 _KIND_FIELDS = {
@@ -105,6 +108,23 @@ class LoadBalancerStack(Block):
         default="", title="kubeconfig context", description="Empty: the current context."
     )
     config: str = Field(default="", title="Config", description="The stack's config, set fields.")
+
+    @classmethod
+    def model_json_schema(  # type: ignore[override]  # Prefect's Block signature, not pydantic's
+        cls,
+        by_alias: bool = True,
+        ref_template: str = "#/definitions/{model}",
+        schema_generator: type[GenerateJsonSchema] = GenerateJsonSchema,
+        mode: JsonSchemaMode = "validation",
+    ) -> dict[str, Any]:
+        """The block's JSON schema, generated once per class and arguments: Prefect asks for it
+        again for every field of every save (dozens per record saved)."""
+        key = (cls, by_alias, ref_template, schema_generator, mode)
+        if key not in _SCHEMAS:
+            _SCHEMAS[key] = super().model_json_schema(
+                by_alias, ref_template, schema_generator, mode
+            )
+        return copy.deepcopy(_SCHEMAS[key])
 
     @classmethod
     def from_record(cls, record: StackRecord) -> LoadBalancerStack:

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+class _SearchPaths(list[str]):
+    """A loader's search paths that add each path once (boto3 appends its own per session)."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(search_path_string: str | None = None) -> Any:
+    loader = _create_loader(search_path_string)
+    loader._search_paths = _SearchPaths(loader.search_paths)
+    return loader
+
+
+# Tests make fresh boto3 sessions all the time (clients.reset_sessions between tests, the
+# sandbox's own clients), and each session's loader parses botocore's service models again:
+# megabytes of JSON, most of the suite's CPU. The models are read-only data, so in the test
+# process every session shares one loader (and its cache) per data path.
+_create_loader = botocore.loaders.create_loader
+botocore.session.create_loader = _shared_loader
 
 #: Fast but honest defaults for scenario worlds: every delay is real, just short.
 FAST_WORLD: dict[str, Any] = {

@@ -8,6 +8,7 @@ here, working on moto's in-process backends.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from types import TracebackType
 from typing import Any
@@ -40,6 +41,10 @@ from sandbox.aws import (
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import RootAccount, SeededWorld, seed, seed_root_account
+
+# The world runs no EC2 instances, so it needs none of moto's default AMIs: loading them (with a
+# volume and a snapshot each) costs about a second of CPU for every account and region reset.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"

@@ -15,6 +15,8 @@ from sandbox.aws import AwsSandbox
 from sandbox.dns import DnsServer, Rcode, Route53BackendSource
 
 ACCOUNT = "311111110041"
+#: An account no test uses (moto is process-wide: another module's account may hold zones).
+UNUSED_ACCOUNT = "311111110049"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_source_reads_zones_records_and_aliases(route53: Any, alb: tuple[str, st
 
 def test_other_accounts_are_separate(route53: Any) -> None:
     _zone(route53, "example.com")
-    assert Route53BackendSource(account_id="210987654321").zones() == []
+    assert Route53BackendSource(account_id=UNUSED_ACCOUNT).zones() == []
 
 
 def test_subdomain_follows_ns_delegation_in_the_root_zone(
