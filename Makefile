@@ -36,8 +36,9 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# The browser check has its own target (ui-check): it needs chromium and minutes of its own.
 unit: $(STAMP)
-	$(BIN)/pytest $(PYTEST_XDIST)
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not browser"
 
 test: lint typecheck layers unit
 

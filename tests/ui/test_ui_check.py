@@ -16,6 +16,7 @@ from benchmarks.ui_check import chromium  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(
         chromium() is None,
         reason="Debian's chromium is not installed (`make ui-check` installs it as root)",
