@@ -133,12 +133,12 @@ def test_a_renewed_lease_keeps_a_waiting_run_out(
 ) -> None:
     from tasks.stack_lock import stack_lock
 
-    monkeypatch.setenv("KFALB_LOCK_LEASE_SECONDS", "2")
+    monkeypatch.setenv("KFALB_LOCK_LEASE_SECONDS", "3")
     # The wait lasts several lease periods: only renewal keeps the holder's lease alive.
     with (
         stack_lock("lock-renewed"),
         pytest.raises(WaitTimeout, match="held by a process"),
-        stack_lock("lock-renewed", timeout=5),
+        stack_lock("lock-renewed", timeout=7),
     ):
         pass
 
