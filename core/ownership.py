@@ -20,6 +20,10 @@ def _mark(stack: str) -> str:
     return f"{naming.STACK_TAG}={stack}, {naming.MANAGED_BY_TAG}={naming.TOOL}"
 
 
+def _tool_mark() -> str:
+    return f"{naming.MANAGED_BY_TAG}={naming.TOOL}"
+
+
 def conflicts(spec: StackSpec, seen: Observation, *, recorded: Iterable[str] = ()) -> list[str]:
     """One line per resource setup would change that exists without this stack's mark.
 
@@ -32,15 +36,14 @@ def conflicts(spec: StackSpec, seen: Observation, *, recorded: Iterable[str] = (
     if controller_is_ours(spec, seen):
         if seen.policy is not None and not seen.policy.owned:
             found.append(
-                f"IAM policy {seen.policy.arn} exists without stack {stack}'s tags ({_mark(stack)}); "
-                "setup would have to change it. Delete it if it is a leftover, or choose another "
-                "stack.name."
+                f"IAM policy {seen.policy.arn} exists without the tags of a kubeflow-alb stack "
+                f"({_tool_mark()}); setup would have to change it. Delete it if it is a leftover."
             )
         if seen.role is not None and not seen.role.owned:
             found.append(
-                f"IAM role {seen.role.arn} exists without stack {stack}'s tags ({_mark(stack)}); "
-                "setup would have to change its trust policy. Delete it if it is a leftover, or "
-                "choose another stack.name."
+                f"IAM role {seen.role.arn} exists without the tags of a kubeflow-alb stack "
+                f"({_tool_mark()}); setup would have to change its trust policy. Delete it if it "
+                "is a leftover."
             )
     # An Ingress of another kubeflow-alb stack is core.conflicts' to name (with that stack).
     if (

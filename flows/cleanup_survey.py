@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect.futures import PrefectFuture
 
-from core import naming
+from core import naming, sharing
 from core.cleanup import (
     Survey,
     owned,
@@ -59,6 +59,8 @@ def survey_stack(
         "oidc_providers": find_oidc_providers.submit(ctx, spec.name),
         "policy": observe_policy.submit(ctx, spec),
         "role": find_role.submit(ctx, spec),
+        "legacy_policy": observe_policy.submit(ctx, spec, legacy=True),
+        "legacy_role": find_role.submit(ctx, spec, legacy=True),
         "load_balancers": find_controller_resources.submit(ctx, spec),
         "backend_security_group": find_unused_backend_security_group.submit(ctx, spec.cluster.name),
     }  # fmt: skip
@@ -80,6 +82,10 @@ def survey_stack(
         found["ingress_bindings"] = find_ingress_bindings.submit(target, name=spec.ingress_name)
     results = {name: future.result() for name, future in found.items()}
     certificates: tuple[CertificateState, ...] = results["certificates"]
+    for shared in ("policy", "role"):  # the cluster's: the stack's to remove only while it uses it
+        item = results[shared]
+        if item is not None and item.owned and not sharing.uses(item.tags, spec.name):
+            results[shared] = None
     return Survey(
         stack=spec.name,
         zone=zone,

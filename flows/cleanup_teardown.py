@@ -70,13 +70,17 @@ def take_down(
             # Its backend security group outlives it when it was gone before its last ALB.
             delete_unused_backend_security_group(ctx, spec.cluster.name)
 
-    def role() -> None:
+    def role() -> None:  # the cluster's goes with its last user; a previous version's, now
         if found.role is not None and found.role.owned:
             delete_role(ctx, spec)
+        if found.legacy_role is not None and found.legacy_role.owned:
+            delete_role(ctx, spec, legacy=True)
 
     def policy() -> None:
         if found.policy is not None and found.policy.owned:
             delete_policy(ctx, spec)
+        if found.legacy_policy is not None and found.legacy_policy.owned:
+            delete_policy(ctx, spec, legacy=True)
 
     def oidc_provider() -> None:
         for provider in found.oidc_providers:

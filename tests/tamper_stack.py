@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import naming
+from core.desired import policy_name, role_name
 from core.state import Kind
 from tests.tamper import (
     break_health_check,
@@ -91,7 +92,7 @@ def untag_oidc_provider(world: Any, spec: Any) -> None:
 
 def _policy_arn(world: Any, spec: Any) -> str:
     policies = world.aws.client("iam").list_policies(Scope="Local")["Policies"]
-    return str(next(p["Arn"] for p in policies if p["PolicyName"] == naming.policy_name(spec.name)))
+    return str(next(p["Arn"] for p in policies if p["PolicyName"] == policy_name(spec)))
 
 
 def change_policy(world: Any, spec: Any) -> None:
@@ -104,12 +105,12 @@ def change_policy(world: Any, spec: Any) -> None:
 
 def detach_policy(world: Any, spec: Any) -> None:
     world.aws.client("iam").detach_role_policy(
-        RoleName=naming.role_name(spec.name), PolicyArn=_policy_arn(world, spec)
+        RoleName=role_name(spec), PolicyArn=_policy_arn(world, spec)
     )
 
 
 def widen_trust(world: Any, spec: Any) -> None:
-    iam, name = world.aws.client("iam"), naming.role_name(spec.name)
+    iam, name = world.aws.client("iam"), role_name(spec)
     trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     if isinstance(trust, str):
         trust = json.loads(trust)
@@ -119,7 +120,7 @@ def widen_trust(world: Any, spec: Any) -> None:
 
 
 def untag_role(world: Any, spec: Any) -> None:
-    world.aws.client("iam").untag_role(RoleName=naming.role_name(spec.name), TagKeys=[TEAM])
+    world.aws.client("iam").untag_role(RoleName=role_name(spec), TagKeys=[TEAM])
 
 
 def change_ingress(world: Any, spec: Any) -> None:

@@ -163,3 +163,68 @@ def test_cleanup_of_one_of_two_stacks_leaves_the_other_working_and_the_last_the_
     assert not any(cleanup_load_balancer(stack=second.name).values())
     assert _aws_snapshot(world) == aws_before
     assert _kube_snapshot(world) == kube_before
+
+
+def _iam_users(world: Any) -> dict[str, list[str]]:
+    """The user marks on the cluster's OIDC provider, controller policy and role."""
+    iam = world.aws.client("iam")
+    found: dict[str, list[str]] = {}
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        tags = iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=provider["Arn"])
+        found["oidc"] = sorted(t["Key"] for t in tags["Tags"] if "/user." in t["Key"])
+    for policy in iam.list_policies(Scope="Local")["Policies"]:
+        tags = iam.list_policy_tags(PolicyArn=policy["Arn"])["Tags"]
+        found[policy["PolicyName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
+    for role in iam.list_roles()["Roles"]:
+        tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+        found[role["RoleName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
+    return found
+
+
+def _controller_users(world: Any) -> list[str]:
+    deployment = world.kube.store.get(
+        "apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system"
+    )
+    annotations = deployment["metadata"].get("annotations") or {}
+    return sorted(key for key in annotations if key.startswith("kubeflow-alb/user."))
+
+
+def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core.desired import policy_name, role_name
+    from core.plan import plan_rows
+    from flows.check_drift import check_drift, plan_stack
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world()  # no controller: the first stack installs it
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)  # adopts the controller, its role, policy and the provider
+
+    marks = ["kubeflow-alb/user.stack-a", "kubeflow-alb/user.stack-b"]
+    policy, role = policy_name(first), role_name(first)
+    assert (policy, role) == (policy_name(second), role_name(second))  # one per cluster
+    assert _iam_users(world) == {"oidc": marks, policy: marks, role: marks}
+    assert _controller_users(world) == marks
+    # Drift and plan show the users of each shared item.
+    rows = {row["item"]: row["found"] for row in plan_rows(plan_stack(second, None))}
+    for item in (f"iam-role {role}", f"iam-policy {policy}", "controller ALB controller"):
+        assert rows[item] == "same (users: stack-a,stack-b)", rows
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())
+    # stack-b still works on the controller, role, policy and provider stack-a made.
+    _dashboard_answers(second)
+    assert check_drift(stack=second.name)["status"] == "ok"
+    only_b = ["kubeflow-alb/user.stack-b"]
+    assert _iam_users(world) == {"oidc": only_b, policy: only_b, role: only_b}
+    assert _controller_users(world) == only_b
+
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before
