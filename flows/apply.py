@@ -61,7 +61,6 @@ from tasks.k8s.ingress import (
     request_reconcile,
     wait_for_ingress_address,
 )
-from tasks.preflight_stacks import preflight_stacks
 
 
 @dataclass
@@ -102,10 +101,6 @@ def apply_plan(
     as soon as their inputs exist."""
     if seen.cluster is None:
         raise PreflightError(f"EKS cluster {spec.cluster.name} was not found; nothing to apply.")
-    # Another owner of our Ingress name, dashboard host or record stops us before any change
-    # (a plan with nothing to apply changes nothing: no need to look).
-    if result.kinds_to_fix():
-        preflight_stacks(ctx, target, spec, seen)
     run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()), recorder)
     applied = Applied(
         zone=_zone(run), balancer=seen.load_balancer, kinds=list(result.kinds_to_fix())
@@ -254,13 +249,17 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
     account = identity.account if identity else ""
     partition = partition_of(identity.arn) if identity else "aws"
     if ours:
+        # The controller's users reach AWS through its role: they hold the role and policy too
+        # (a stack of the previous version, whose own role the controller leaves for this one).
+        found = seen.controller
+        users = tuple(u for u in found.users if u != spec.name) if found and found.owned else ()
         provider: PrefectFuture[OidcProviderState] | OidcProviderState | None = seen.oidc_provider
         if run.doing(Kind.OIDC_PROVIDER) or provider is None:
             provider = ensure_oidc_provider.submit(ctx, spec, run.cluster)
             run.recorder.track(provider)
         policy: PrefectFuture[PolicyState] | PolicyState | None = seen.policy
         if run.doing(Kind.IAM_POLICY) or policy is None:
-            policy = ensure_policy.submit(ctx, spec)
+            policy = ensure_policy.submit(ctx, spec, users=users)
             run.recorder.track(policy)
         if run.doing(Kind.IAM_ROLE, Kind.OIDC_PROVIDER, Kind.IAM_POLICY) or seen.role is None:
             role: PrefectFuture[RoleState] = ensure_role.submit(
@@ -268,6 +267,7 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
                 spec,
                 provider,
                 policy_arn=policy_arn(spec, account=account, partition=partition),
+                users=users,
                 wait_for=[policy] if isinstance(policy, PrefectFuture) else [],
             )
             run.recorder.track(role)

@@ -55,15 +55,18 @@ def _tags(items: list[Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in items}
 
 
-def _creation_tags(spec: StackSpec) -> list[TagTypeDef]:
-    """A shared item's tags when a stack makes it: the stack's marks and its user mark."""
-    tags = {**spec.tags, sharing.user_key(spec.name): spec.name}
+def _creation_tags(spec: StackSpec, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
+    """A shared item's tags when a stack makes it: the stack's marks and the user marks."""
+    tags = {**spec.tags, **{sharing.user_key(user): user for user in (spec.name, *users)}}
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def _hold_tags(found: dict[str, str], stack: str) -> list[TagTypeDef]:
-    """The user marks a shared item needs so that the stack holds it (none when it does)."""
-    return [{"Key": k, "Value": v} for k, v in sharing.marks_to_hold(found, stack).items()]
+def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
+    """The user marks a shared item needs so that the stack (and `users`, who use it through
+    the controller) hold it; none when they do."""
+    marks = sharing.marks_to_hold(found, stack)
+    marks |= {sharing.user_key(u): u for u in users if found.get(sharing.user_key(u)) != u}
+    return [{"Key": k, "Value": v} for k, v in marks.items()]
 
 
 def release_tags(found: dict[str, str], stack: str) -> list[str]:
@@ -252,10 +255,16 @@ def observe_role(ctx: AwsContext, spec: StackSpec, provider: OidcProviderState) 
 
 @aws_task
 def ensure_role(
-    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState, *, policy_arn: str
+    ctx: AwsContext,
+    spec: StackSpec,
+    provider: OidcProviderState,
+    *,
+    policy_arn: str,
+    users: tuple[str, ...] = (),
 ) -> RoleState:
     """Make sure the controller's IRSA role exists, trusts only its service account, and has
-    the controller policy attached."""
+    the controller policy attached; held by the stack and by `users` (the controller's other
+    users, who reach AWS through this role)."""
     iam, log, name, trust = (
         client(ctx, "iam"),
         run_logger(),
@@ -264,7 +273,7 @@ def ensure_role(
     )
     state = read_role(iam, name, stack=spec.name, trust=trust)
     if state is None:
-        state = _create_role(iam, name, trust=trust, spec=spec)  # None: created just now
+        state = _create_role(iam, name, trust=trust, spec=spec, users=users)  # None: created
     if state is not None:
         if not state.owned:
             raise OwnershipError(
@@ -274,7 +283,7 @@ def ensure_role(
         if not state.trust_matches:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             log.info("Updated the trust policy of IAM role %s", name)
-        missing = _hold_tags(state.tags, spec.name)
+        missing = _hold_tags(state.tags, spec.name, users)
         if missing:
             iam.tag_role(RoleName=name, Tags=missing)
         if state.trust_matches and not missing and policy_arn in state.attached_policy_arns:
@@ -289,7 +298,7 @@ def ensure_role(
 
 
 def _create_role(
-    iam: IAMClient, name: str, *, trust: dict[str, Any], spec: StackSpec
+    iam: IAMClient, name: str, *, trust: dict[str, Any], spec: StackSpec, users: tuple[str, ...]
 ) -> RoleState | None:
     """Create the role; None when created, else the role found instead.
 
@@ -303,7 +312,7 @@ def _create_role(
             AssumeRolePolicyDocument=json.dumps(trust),
             Description=f"AWS Load Balancer Controller (IRSA) of cluster {spec.cluster.name}, "
             "shared by its kubeflow-alb stacks",
-            Tags=_creation_tags(spec),
+            Tags=_creation_tags(spec, users),
         )
     )
     if made is not None:

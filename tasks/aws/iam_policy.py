@@ -162,9 +162,14 @@ def observe_policy(
 
 @aws_task
 def ensure_policy(
-    ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
+    ctx: AwsContext,
+    spec: StackSpec,
+    *,
+    document: dict[str, Any] | None = None,
+    users: tuple[str, ...] = (),
 ) -> PolicyState:
-    """Create the controller's IAM policy, or make the bundled document its default version.
+    """Create the controller's IAM policy, or make the bundled document its default version;
+    held by the stack and by `users` (the controller's other users).
 
     When five versions exist, the oldest non-default version is deleted first.
     """
@@ -180,8 +185,8 @@ def ensure_policy(
                 "shared by its kubeflow-alb stacks",
                 Tags=[
                     {"Key": key, "Value": value}
-                    for key, value in {**spec.tags, sharing.user_key(spec.name): spec.name}.items()
-                ],  # fmt: skip
+                    for key, value in {**spec.tags, **_marks(spec.name, users)}.items()
+                ],
             )
         )
         if made is not None:
@@ -196,7 +201,11 @@ def ensure_policy(
         )
     missing: list[TagTypeDef] = [
         {"Key": key, "Value": value}
-        for key, value in sharing.marks_to_hold(state.tags, spec.name).items()
+        for key, value in {
+            **sharing.marks_to_hold(state.tags, spec.name),
+            **_marks(spec.name, users),
+        }.items()
+        if state.tags.get(key) != value
     ]
     if missing:
         iam.tag_policy(PolicyArn=arn, Tags=missing)
@@ -206,6 +215,10 @@ def ensure_policy(
         _new_default_version(iam, arn, desired)
         log.info("Updated IAM policy %s to the bundled document", arn)
     return _read_back(iam, arn, spec, desired)
+
+
+def _marks(stack: str, users: tuple[str, ...]) -> dict[str, str]:
+    return {sharing.user_key(user): user for user in (stack, *users)}
 
 
 def _read_back(iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]) -> PolicyState:

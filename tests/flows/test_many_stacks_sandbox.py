@@ -176,6 +176,8 @@ def _iam_users(world: Any) -> dict[str, list[str]]:
         tags = iam.list_policy_tags(PolicyArn=policy["Arn"])["Tags"]
         found[policy["PolicyName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
     for role in iam.list_roles()["Roles"]:
+        if not role["RoleName"].startswith("kfalb-"):
+            continue  # the cluster's own roles
         tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
         found[role["RoleName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
     return found

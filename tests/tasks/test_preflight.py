@@ -14,7 +14,7 @@ from prefect import flow
 from core import naming
 from core.desired import policy_name, role_name
 from core.errors import OwnershipError
-from core.ownership import conflicts, refuse_conflicts
+from core.owners import conflicts, refuse
 from core.spec import StackSpec, load_spec
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
@@ -41,7 +41,7 @@ def _preflight(spec: StackSpec, *, recorded: tuple[str, ...] = ()) -> None:
     ctx = AwsContext(region=spec.region)
     seen = observe_stack(ctx, spec, observe_cluster.fn(ctx, spec.cluster.name),
                          KubeTarget.kubeconfig())  # fmt: skip
-    refuse_conflicts(conflicts(spec, seen, recorded=recorded))
+    refuse(spec, conflicts(spec, seen, recorded=recorded))
 
 
 def _foreign_policy(world: Any) -> str:
@@ -82,7 +82,7 @@ def _foreign_zone_with_record(world: Any, target: str = "web.elsewhere.example.n
 CONFLICTS: list[tuple[Callable[[Any], str], str]] = [
     (_foreign_policy, r"IAM policy {} exists without the tags of a kubeflow-alb stack"),
     (_foreign_role, r"IAM role {} exists without the tags of a kubeflow-alb stack"),
-    (_foreign_ingress, r"{} exists without stack platform-example-com's labels"),
+    (_foreign_ingress, r"{} belongs to something that is not a kubeflow-alb stack"),
     (
         _foreign_zone_with_record,
         r"Record \*\.platform\.example\.com CNAME in hosted zone {} .*points at "
