@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from core import naming
+from core import naming, sharing
 from core.desired import policy_name, role_name
 from core.state import Kind
 from tests.tamper import (
@@ -85,9 +85,12 @@ def untag_subnet(world: Any, spec: Any) -> None:
 
 
 def untag_oidc_provider(world: Any, spec: Any) -> None:
+    """Shared by the cluster's stacks, the provider carries their user marks: drop this one's."""
     iam = world.aws.client("iam")
     for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
-        iam.untag_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"], TagKeys=[TEAM])
+        iam.untag_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider["Arn"], TagKeys=[sharing.user_key(spec.name)]
+        )
 
 
 def _policy_arn(world: Any, spec: Any) -> str:
@@ -120,7 +123,9 @@ def widen_trust(world: Any, spec: Any) -> None:
 
 
 def untag_role(world: Any, spec: Any) -> None:
-    world.aws.client("iam").untag_role(RoleName=role_name(spec), TagKeys=[TEAM])
+    world.aws.client("iam").untag_role(
+        RoleName=role_name(spec), TagKeys=[sharing.user_key(spec.name)]
+    )
 
 
 def change_ingress(world: Any, spec: Any) -> None:
@@ -138,11 +143,11 @@ TAMPERINGS: dict[str, tuple[Tamper, Kind]] = {
     "certificate tag removed": (untag_certificate, Kind.CERTIFICATE),
     "validation record changed": (change_validation_record, Kind.VALIDATION_RECORD),
     "subnet tag removed": (untag_subnet, Kind.SUBNET_TAG),
-    "OIDC provider tag removed": (untag_oidc_provider, Kind.OIDC_PROVIDER),
+    "OIDC provider user mark removed": (untag_oidc_provider, Kind.OIDC_PROVIDER),
     "policy document changed": (change_policy, Kind.IAM_POLICY),
     "role policy detached": (detach_policy, Kind.IAM_ROLE),
     "role trust widened": (widen_trust, Kind.IAM_ROLE),
-    "role tag removed": (untag_role, Kind.IAM_ROLE),
+    "role user mark removed": (untag_role, Kind.IAM_ROLE),
     "Ingress annotation changed": (change_ingress, Kind.INGRESS),
     "dashboard record deleted": (delete_record, Kind.DNS_RECORD),
     # The ALB: the controller's, so apply makes it reconcile instead of editing it.

@@ -3,6 +3,7 @@ one's Ingress fails before anything is created; two stacks in one IngressGroup s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,84 @@ def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference
     assert _iam_users(world) == {"oidc": only_b, policy: only_b, role: only_b}
     assert _controller_users(world) == only_b
 
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before
+
+
+def _as_previous_version(world: Any, spec: StackSpec) -> None:
+    """Turn a stack set up now into what the previous version left: its own role and policy
+    (named by the stack, its ownership tags only), the controller's service account on that role,
+    no user marks anywhere, no per-cluster role or policy."""
+    from core import naming, sharing
+    from core.desired import policy_name, role_name
+
+    iam = world.aws.client("iam")
+    shared_policy = next(p for p in iam.list_policies(Scope="Local")["Policies"]
+                         if p["PolicyName"] == policy_name(spec))  # fmt: skip
+    document = iam.get_policy_version(
+        PolicyArn=shared_policy["Arn"], VersionId=shared_policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    trust = iam.get_role(RoleName=role_name(spec))["Role"]["AssumeRolePolicyDocument"]
+    tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
+    old_policy = iam.create_policy(PolicyName=naming.policy_name(spec.name), Tags=tags,
+                                   PolicyDocument=json.dumps(document))["Policy"]["Arn"]  # fmt: skip
+    old_role = iam.create_role(RoleName=naming.role_name(spec.name), Tags=tags,
+                               AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]  # fmt: skip
+    iam.attach_role_policy(RoleName=naming.role_name(spec.name), PolicyArn=old_policy)
+    iam.detach_role_policy(RoleName=role_name(spec), PolicyArn=shared_policy["Arn"])
+    iam.delete_role(RoleName=role_name(spec))
+    iam.delete_policy(PolicyArn=shared_policy["Arn"])
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        iam.untag_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider["Arn"], TagKeys=[sharing.user_key(spec.name)]
+        )
+    store = world.kube.store
+    account = store.get("v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system")
+    account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] = old_role
+    store.update(account)
+    deployment = store.get("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+    deployment["metadata"]["annotations"].pop(sharing.user_key(spec.name))
+    store.update(deployment)
+
+
+def test_a_stack_of_the_previous_version_is_migrated_to_the_per_cluster_role_by_a_second_stack(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core import naming
+    from core.desired import role_name
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world()
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2")
+    setup_load_balancer(spec=first)
+    _as_previous_version(world, first)
+
+    setup_load_balancer(spec=second)
+    # The controller now runs on the per-cluster role, which both stacks hold; stack-a's hold of
+    # the controller and the OIDC provider became marks of its own.
+    account = world.kube.store.get(
+        "v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system"
+    )
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f":role/{role_name(first)}"
+    )
+    marks = ["kubeflow-alb/user.stack-a", "kubeflow-alb/user.stack-b"]
+    users = _iam_users(world)
+    assert users[role_name(first)] == users["oidc"] == marks
+    assert _controller_users(world) == marks
+    assert naming.role_name(first.name) in users  # the old role: unused, left for stack-a's cleanup
+    _dashboard_answers(first)
+    assert check_drift(stack=first.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())  # the old role goes too
+    assert naming.role_name(first.name) not in _iam_users(world)
+    _dashboard_answers(second)
+    assert check_drift(stack=second.name)["status"] == "ok"
     assert not any(cleanup_load_balancer(stack=second.name).values())
     assert _aws_snapshot(world) == aws_before
     assert _kube_snapshot(world) == kube_before
