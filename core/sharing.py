@@ -102,6 +102,13 @@ def marks_to_hold(marks: Mapping[str, str], stack: str) -> dict[str, str]:
     return {key: value for key, value in wanted.items() if marks.get(key) != value}
 
 
+def creation_marks(tags: Mapping[str, str], users: Iterable[str]) -> dict[str, str]:
+    """The tags of a shared item a stack makes: its tags without the one-stack ownership mark
+    (which would read as a previous-version holder), plus a user mark per user."""
+    kept = {key: value for key, value in tags.items() if key != naming.STACK_TAG}
+    return {**kept, **{user_key(user): user for user in users}}
+
+
 def last_user(marks: Mapping[str, str], stack: str) -> bool:
     """True when no stack but `stack` uses the item: its cleanup removes the item itself."""
     return set(item_users(marks)) <= {stack}

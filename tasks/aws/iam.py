@@ -57,7 +57,7 @@ def _tags(items: list[Any]) -> dict[str, str]:
 
 def _creation_tags(spec: StackSpec, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
     """A shared item's tags when a stack makes it: the stack's marks and the user marks."""
-    tags = {**spec.tags, **{sharing.user_key(user): user for user in (spec.name, *users)}}
+    tags = sharing.creation_marks(spec.tags, (spec.name, *users))
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 

@@ -185,7 +185,7 @@ def ensure_policy(
                 "shared by its kubeflow-alb stacks",
                 Tags=[
                     {"Key": key, "Value": value}
-                    for key, value in {**spec.tags, **_marks(spec.name, users)}.items()
+                    for key, value in sharing.creation_marks(spec.tags, (spec.name, *users)).items()
                 ],
             )
         )

@@ -260,6 +260,7 @@ def _as_previous_version(world: Any, spec: StackSpec) -> None:
         iam.untag_open_id_connect_provider(
             OpenIDConnectProviderArn=provider["Arn"], TagKeys=[sharing.user_key(spec.name)]
         )
+        iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"], Tags=tags)
     store = world.kube.store
     account = store.get("v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system")
     account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] = old_role

@@ -33,7 +33,9 @@ def test_oidc_provider_created_once_with_tags(ctx, spec, cluster, mutations):
     assert provider.owned
     assert provider.client_ids == ("sts.amazonaws.com",)
     assert provider.arn.endswith(f":oidc-provider/{cluster.oidc_host_path}")
-    assert provider.tags == {**spec.tags, sharing.user_key(spec.name): spec.name}
+    assert provider.tags == sharing.creation_marks(spec.tags, (spec.name,))
+    assert provider.tags["team"] == "ml"  # stack.tags of the stack that made it
+    assert naming.STACK_TAG not in provider.tags  # shared: no one stack's ownership mark
     assert mutations(lambda: iam.ensure_oidc_provider.fn(ctx, spec, cluster)) == []
     assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
     assert not iam.delete_oidc_provider.fn(ctx, spec, cluster)
@@ -48,7 +50,6 @@ def test_a_shared_item_goes_with_its_last_user_only(ctx, spec, cluster, boto):
         t["Key"]: t["Value"] for t in boto("iam").list_policy_tags(PolicyArn=policy.arn)["Tags"]
     }
     assert sharing.item_users(tags) == (spec.name, "team2")
-    assert tags[naming.STACK_TAG] == spec.name  # who made it is not rewritten
     assert not iam.delete_policy.fn(ctx, spec)  # team2 still uses it: only the mark goes
     tags = {
         t["Key"]: t["Value"] for t in boto("iam").list_policy_tags(PolicyArn=policy.arn)["Tags"]
