@@ -79,9 +79,14 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
                           reason="NS record not pointing at a zone of this stack"))  # fmt: skip
     controller = survey.controller
     if controller is not None and controller.usable and not survey.controller_objects:
+        others = [user for user in controller.users if user != survey.stack]
+        reason = (
+            f"shared; still used by {', '.join(others)}"
+            if controller.owned and others
+            else f"not installed by this stack (IngressClass {controller.ingress_class})"
+        )
         items.append(Kept(kind=Kind.CONTROLLER.value, resource=controller.provider,
-                          reason=f"not installed by this stack (IngressClass "
-                                 f"{controller.ingress_class})"))  # fmt: skip
+                          reason=reason))  # fmt: skip
     named = [
         (Kind.IAM_ROLE, survey.role),
         (Kind.IAM_POLICY, survey.policy),
