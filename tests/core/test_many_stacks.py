@@ -296,3 +296,29 @@ def test_the_controller_role_and_policy_are_named_per_cluster_and_region() -> No
     spec_a, spec_b = _spec(name="a"), _spec(name="b", ingressName="b")
     assert role_name(spec_a) == role_name(spec_b)
     assert policy_name(spec_a) == policy_name(spec_b)
+
+
+def test_plan_and_drift_show_who_uses_a_shared_controller_and_a_missing_hold_is_drift() -> None:
+    from core.kubestate import ControllerState
+    from core.manifests import LBC_CONTROLLER
+    from core.plan import plan_rows
+    from core.plan_output import change_document, table_rows
+
+    spec = _spec(name="team2", ingressName="team2")
+    controller = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
+                                 deployment="kube-system/aws-load-balancer-controller",
+                                 ready_replicas=1, owned=True, users=("a", "team2"),
+                                 role_arn=f"arn:aws:iam::1:role/{role_name(spec)}")  # fmt: skip
+    seen = Observation(observed_at=_now(), controller=controller)
+    (change,) = [c for c in drift_plan(spec, seen).changes if c.item.kind is Kind.CONTROLLER]
+    assert not change.drifted
+    assert change.users == "a,team2"
+    assert change_document(change)["users"] == ["a", "team2"]
+    assert {"item": "controller ALB controller", "expected": "as declared",
+            "found": "same (users: a,team2)", "status": "ok"} in plan_rows(drift_plan(spec, seen))  # fmt: skip
+    assert any(row["field"] == "users" and row["found"] == "a,team2"
+               for row in table_rows(drift_plan(spec, seen)))  # fmt: skip
+    # Used by stack a only: team2 must hold it too (setup then adds its mark).
+    alone = seen.model_copy(update={"controller": controller.model_copy(update={"users": ("a",)})})
+    (change,) = [c for c in drift_plan(spec, alone).drift if c.item.kind is Kind.CONTROLLER]
+    assert [(d.field, d.found) for d in change.differences] == [("held by this stack", "no")]
