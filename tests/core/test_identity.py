@@ -71,7 +71,8 @@ def test_pod_identity_has_an_association_and_no_oidc_provider_or_annotation() ->
     assert association["namespace"] == "kube-system"
     assert association["service_account"] == "aws-load-balancer-controller"
     assert association["eks-pod-identity-agent add-on"] == "ACTIVE"
-    assert association["tag:kubeflow-alb/stack"] == spec.name
+    # the cluster's, like the role: held by reference by each stack using the controller
+    assert association["held by this stack"] == "yes"
     assert association["role"].startswith(f"arn:aws:iam::{ACCOUNT}:role/")
     assert items[Kind.CONTROLLER]["role annotation"] == "none"
 
@@ -131,7 +132,8 @@ def test_drift_sees_another_role_a_missing_agent_and_a_left_annotation() -> None
                      tags=spec.tags)  # fmt: skip
     controller = ControllerState(ingress_class="alb", deployment="kube-system/x", ready_replicas=1,
                                  owned=True, class_controller="ingress.k8s.aws/alb",
-                                 version=spec.stack.controller_version)  # fmt: skip
+                                 version=spec.stack.controller_version,
+                                 users=(spec.name,))  # fmt: skip
     good = _seen(role=role, controller=controller, pod_identity_agent="ACTIVE",
                  pod_identity=_association(spec, _role_arn(spec)))  # fmt: skip
     assert _changes(spec, good)[Kind.POD_IDENTITY] == (Action.KEEP, [])

@@ -308,7 +308,8 @@ def test_plan_and_drift_show_who_uses_a_shared_controller_and_a_missing_hold_is_
     controller = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                  deployment="kube-system/aws-load-balancer-controller",
                                  ready_replicas=1, owned=True, users=("a", "team2"),
-                                 role_arn=f"arn:aws:iam::1:role/{role_name(spec)}")  # fmt: skip
+                                 version="v3.5.0",
+                                 role_annotation=f"arn:aws:iam::1:role/{role_name(spec)}")  # fmt: skip
     seen = Observation(observed_at=_now(), controller=controller)
     (change,) = [c for c in drift_plan(spec, seen).changes if c.item.kind is Kind.CONTROLLER]
     assert not change.drifted
