@@ -63,7 +63,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     sandbox_world: Callable[..., Any],
 ) -> None:
     from core.errors import DriftDetected
-    from core.naming import role_name
+    from core.desired import role_name
     from core.settings import get_settings
     from flows.check_drift import check_drift
     from flows.cleanup_load_balancer import cleanup_load_balancer
@@ -80,7 +80,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     assert probe(spec.dashboard_host, get_settings()).ok
     iam = world.aws.client("iam")
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
-    role = role_name(spec.name)
+    role = role_name(spec)
     assert _trust(world, role) == pod_identity_trust()
     (association,) = _associations(world)
     assert (association["namespace"], association["serviceAccount"]) == (
@@ -88,7 +88,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
         "aws-load-balancer-controller",
     )
     assert association["roleArn"].endswith(f":role/{role}")
-    assert association["tags"]["kubeflow-alb/stack"] == spec.name
+    assert association["tags"]["kubeflow-alb/user." + spec.name] == spec.name  # held by reference
     assert ROLE_ANNOTATION not in _annotations(world)
     record = load_record(spec.name)
     assert record is not None
@@ -148,7 +148,7 @@ def test_without_the_agent_pod_identity_is_refused_before_any_change(
 def test_an_irsa_stack_switched_to_pod_identity_converges(
     sandbox_world: Callable[..., Any],
 ) -> None:
-    from core.naming import role_name
+    from core.desired import role_name
     from core.settings import get_settings
     from flows.check_drift import plan_stack
     from flows.cleanup_load_balancer import cleanup_load_balancer
@@ -158,7 +158,7 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
     world = sandbox_world()
     irsa = _spec("switched", "irsa")
     setup_load_balancer(spec=irsa)
-    role = role_name(irsa.name)
+    role = role_name(irsa)
     assert ROLE_ANNOTATION in _annotations(world)
     (provider,) = world.aws.client("iam").list_open_id_connect_providers()[
         "OpenIDConnectProviderList"
