@@ -55,6 +55,9 @@ OTHER_PATHS = {
     "eks:DescribePodIdentityAssociation",
     "eks:TagResource",
     "eks:UpdatePodIdentityAssociation",
+    # ... and the cleanup of one of two pod-identity stacks removes its mark from the shared
+    # association (tests/flows/test_pod_identity_flow.py, two stacks).
+    "eks:UntagResource",
     "iam:PassRole",
     # Only with route53.rootDomain.roleArn: the root zone's role in its own account is assumed.
     "sts:AssumeRole",
