@@ -52,6 +52,7 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
         f"--alb-delay={args.alb_delay}",
         f"--dns-delay={args.dns_delay}",
         *([f"--faults={args.faults}"] if getattr(args, "faults", "") else []),
+        *(f"--cluster={cluster}" for cluster in getattr(args, "clusters", [])),
     ]
 
 
@@ -73,6 +74,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         alb_delay=args.alb_delay,
         dns_delay=args.dns_delay,
         faults=getattr(args, "faults", ""),
+        clusters=tuple(getattr(args, "clusters", [])),
     )
     world = World(directory, options)
     stopped = threading.Event()
@@ -80,6 +82,10 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     try:
         world.start()
         (directory / PID_FILE).write_text(str(os.getpid()))
+        for cluster in world.clusters:
+            print(f"cluster {cluster.place.name} in account {cluster.place.account} "
+                  f"({cluster.place.region}): kubeconfig context {cluster.context}, AWS profile "
+                  f"sandbox-{cluster.place.account}, root zone {cluster.root_domain}", flush=True)  # fmt: skip
         print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:

@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sandbox.aws.accounts import realism_for
+
 DnsCheck = Callable[[str, str, str], bool]
 
 
@@ -64,10 +66,12 @@ class StrictMiddleware:
         self.realism = realism
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # The key of an account added to this sandbox picks that account (sandbox.aws.accounts).
+        realism = realism_for(environ, self.realism)
         # moto reads the account from this header: each sandbox gets its own backends.
-        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", self.realism.account_id)
+        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", realism.account_id)
         # moto (Flask) builds the whole body inside this call, so the context covers it.
-        with activated(self.realism):
+        with activated(realism):
             return self.app(environ, start_response)
 
 

@@ -35,6 +35,7 @@ from sandbox.aws import (
     route53_changes,
     route53_zones,
 )
+from sandbox.aws.accounts import AccountKeys, create_account, forget
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import SeededWorld, seed
@@ -136,6 +137,8 @@ class AwsSandbox:
         self._server: _StrictMotoServer | None = None
         self._seed_args: dict[str, Any] | None = None
         self.world: SeededWorld | None = None
+        #: Accounts added besides the sandbox's own, by account id (see ``add_account``).
+        self.accounts: dict[str, AccountKeys] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -151,6 +154,7 @@ class AwsSandbox:
         return self
 
     def stop(self) -> None:
+        forget(list(self.accounts.values()))
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -264,3 +268,43 @@ class AwsSandbox:
     def record_sets(self, zone_id: str) -> list[dict[str, Any]]:
         """Name (DNS form: ``*`` not ``\\052``, trailing dot), Type, TTL, ResourceRecords, AliasTarget."""
         return dns_view.record_sets(self.account_id, zone_id.rsplit("/", 1)[-1])
+
+    # --- more accounts behind the same endpoint ---------------------------------------------
+
+    def add_account(self, account_id: str, *, region: str | None = None) -> AccountKeys:
+        """Credentials of another account served by this sandbox (an IAM user's access key
+        made in it): requests signed with them see only that account's resources."""
+        found = self.accounts.get(account_id)
+        if found is None:
+            found = create_account(
+                self.endpoint_url, self.realism, account_id=account_id, region=region or self.region
+            )
+            self.accounts[account_id] = found
+        return found
+
+    def seed_cluster(
+        self,
+        keys: AccountKeys,
+        *,
+        cluster_name: str,
+        region: str,
+        k8s_endpoint: str,
+        k8s_ca_pem: bytes,
+        root_domain: str,
+        with_root_zone: bool,
+    ) -> SeededWorld:
+        """Another cluster (its own VPC and subnets) in the account of `keys`, and, when asked,
+        that account's public root zone; made with the account's own credentials."""
+        world = seed(
+            keys.session(),
+            self.endpoint_url,
+            region=region,
+            cluster_name=cluster_name,
+            root_domain=root_domain,
+            root_in_route53=with_root_zone,
+        )
+        eks.configure(
+            keys.account_id, region, cluster_name, endpoint=k8s_endpoint, ca_pem=k8s_ca_pem
+        )
+        _logger.info("AWS sandbox seeded in %s: %s", keys.account_id, asdict(world))
+        return world

@@ -1,0 +1,88 @@
+"""Several AWS accounts behind one sandbox endpoint: the request's access key picks the account.
+
+As in AWS, one endpoint serves every account and the credentials decide whose resources a call
+sees. Each account added to a sandbox gets an IAM user with an access key made by moto in that
+account; a request signed with that key is served from that account (with its own rules'
+settings), any other request from the sandbox's own account as before.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import boto3
+
+if TYPE_CHECKING:
+    from sandbox.aws.hooks import Realism
+
+#: The IAM user each added account's access key belongs to.
+SANDBOX_USER = "kfalb-sandbox"
+_ACCESS_KEY = re.compile(r"Credential=([A-Z0-9]+)/")
+_lock = threading.Lock()
+#: Access key id -> the settings of the account it belongs to (process-wide, as moto's IAM).
+_by_key: dict[str, Realism] = {}
+
+
+@dataclass(frozen=True)
+class AccountKeys:
+    """An account's credentials in the sandbox (sandbox keys: not secrets)."""
+
+    account_id: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=self.region,
+        )
+
+
+def access_key_of(environ: dict[str, Any]) -> str:
+    """The access key id a request is signed with (header or presigned query), or ""."""
+    found = _ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if found:
+        return found.group(1)
+    credential = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+    return str(credential).split("/", 1)[0]
+
+
+def realism_for(environ: dict[str, Any], default: Realism) -> Realism:
+    """The settings of the account a request's key belongs to; else the sandbox's own."""
+    with _lock:
+        found = _by_key.get(access_key_of(environ))
+    return found if found is not None else default
+
+
+def create_account(
+    endpoint_url: str, base: Realism, *, account_id: str, region: str
+) -> AccountKeys:
+    """Make an IAM user with an access key in `account_id` and serve that key's requests from it."""
+    iam = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    ).client("iam", endpoint_url=endpoint_url, region_name=region)
+
+    def to_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account_id
+
+    iam.meta.events.register("before-send.iam.*", to_account)
+    iam.create_user(UserName=SANDBOX_USER)
+    key = iam.create_access_key(UserName=SANDBOX_USER)["AccessKey"]
+    keys = AccountKeys(account_id, region, str(key["AccessKeyId"]), str(key["SecretAccessKey"]))
+    with _lock:
+        _by_key[keys.access_key_id] = replace(base, account_id=account_id, region=region)
+    return keys
+
+
+def forget(keys: Iterator[AccountKeys] | list[AccountKeys]) -> None:
+    """Stop routing these keys (their sandbox stopped)."""
+    with _lock:
+        for item in keys:
+            _by_key.pop(item.access_key_id, None)
