@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     lock_log_interval_seconds: Seconds = Field(
         default=15.0, description="How often a run waiting for a stack's lock says who holds it."
     )
+    route53_rate: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=100.0,
+        description="Route53 requests per second per AWS account that the process's clients "
+        "share (AWS allows 5 per account; lower it when other tools share the account).",
+    )
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
     )

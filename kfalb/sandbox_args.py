@@ -42,6 +42,14 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         "another account gets its own root zone example-<ACCOUNT>.com, and each account an AWS "
         "profile sandbox-<ACCOUNT> in .kfalb-sandbox/aws-credentials",
     )
+    up.add_argument(
+        "--route53-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="answer Route53 requests beyond this many per second per account with Throttling "
+        "(HTTP 400 'Rate exceeded'), as AWS does past 5; default: no limit",
+    )
     for name, helptext in (
         ("status", "show whether the sandbox runs"),
         ("down", "stop the sandbox"),

@@ -53,6 +53,7 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
         f"--dns-delay={args.dns_delay}",
         *([f"--faults={args.faults}"] if getattr(args, "faults", "") else []),
         *(f"--cluster={cluster}" for cluster in getattr(args, "clusters", [])),
+        *([f"--route53-rate={args.route53_rate}"] if getattr(args, "route53_rate", None) else []),
     ]
 
 
@@ -75,6 +76,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         dns_delay=args.dns_delay,
         faults=getattr(args, "faults", ""),
         clusters=tuple(getattr(args, "clusters", [])),
+        route53_rate=getattr(args, "route53_rate", None),
     )
     world = World(directory, options)
     stopped = threading.Event()

@@ -66,6 +66,9 @@ class WorldOptions:
     #: own VPC, Kubernetes API server (kubeconfig context: the cluster's ARN) and controller;
     #: an account other than `account_id` gets its own root zone, example-<ACCOUNT>.com.
     clusters: tuple[str, ...] = ()
+    #: Enforce AWS's Route53 rate: more requests per second in one account are answered
+    #: `Throttling` (HTTP 400, "Rate exceeded"), as AWS does past 5; None: no limit.
+    route53_rate: float | None = None
 
 
 class World:
@@ -125,6 +128,7 @@ class World:
             dns_check=lambda name, rtype, value: _has_value(dns.lookup(name, rtype), value),
             route53_sync_delay=opts.route53_sync_delay,
             faults=parse_faults(opts.faults) if opts.faults else None,
+            route53_rate=opts.route53_rate,
         ).start()
         self.seeded = self.aws.seed_world(
             cluster_name=opts.cluster_name,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -86,3 +88,55 @@ def forget(keys: Iterator[AccountKeys] | list[AccountKeys]) -> None:
     with _lock:
         for item in keys:
             _by_key.pop(item.access_key_id, None)
+
+
+# --- what the sandbox saw on the wire: kubeflow-alb's requests by account and stack ----------
+
+#: A kubeflow-alb client's User-Agent names the stack its calls are made for.
+_STACK = re.compile(r"kubeflow-alb-stack/(\S+)")
+_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request as the sandbox served it."""
+
+    at: float  # time.monotonic()
+    account: str
+    service: str  # the SigV4 service name: route53, ec2, elasticloadbalancing...
+    stack: str  # from the User-Agent; "" for callers that name none (the stand-ins)
+
+
+_seen: deque[SeenRequest] = deque(maxlen=500_000)
+#: Route53 requests per account in the last second, for the throttle (see ``route53_throttled``).
+_route53_recent: dict[str, deque[float]] = {}
+
+
+def note_request(environ: dict[str, Any], account: str) -> SeenRequest:
+    """Remember a request (cheap: a regex or two and an append)."""
+    found = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    stack = _STACK.search(environ.get("HTTP_USER_AGENT", ""))
+    item = SeenRequest(time.monotonic(), account, found.group(1) if found else "",
+                       stack.group(1) if stack else "")  # fmt: skip
+    _seen.append(item)
+    return item
+
+
+def seen_requests(*, since: float = 0.0) -> list[SeenRequest]:
+    """The requests the sandboxes of this process served since `since` (monotonic)."""
+    return [item for item in list(_seen) if item.at >= since]
+
+
+def route53_throttled(item: SeenRequest, rate: float | None) -> bool:
+    """AWS's Route53 limit per account: more than `rate` requests in the last second are
+    refused (``Throttling``, HTTP 400, "Rate exceeded"); None: no limit."""
+    if rate is None or item.service != "route53":
+        return False
+    with _lock:
+        recent = _route53_recent.setdefault(item.account, deque())
+        while recent and item.at - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) >= rate:
+            return True
+        recent.append(item.at)
+        return False

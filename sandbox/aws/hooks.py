@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sandbox.aws.accounts import realism_for
+from sandbox.aws.accounts import note_request, realism_for, route53_throttled
 
 DnsCheck = Callable[[str, str, str], bool]
 
@@ -32,6 +32,9 @@ class Realism:
     dns_check: DnsCheck | None = None
     route53_sync_delay: float = 0.0
     alb_activation_delay: float | None = None
+    #: Route53 requests per second per account beyond which the sandbox answers ``Throttling``
+    #: (AWS documents 5); None: no limit.
+    route53_rate: float | None = None
 
 
 _CURRENT: ContextVar[Realism | None] = ContextVar("kfalb_aws_sandbox", default=None)
@@ -68,6 +71,9 @@ class StrictMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         # The key of an account added to this sandbox picks that account (sandbox.aws.accounts).
         realism = realism_for(environ, self.realism)
+        seen = note_request(environ, environ.get("HTTP_X_MOTO_ACCOUNT_ID") or realism.account_id)
+        if route53_throttled(seen, realism.route53_rate):
+            return _throttle(start_response)
         # moto reads the account from this header: each sandbox gets its own backends.
         environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", realism.account_id)
         # moto (Flask) builds the whole body inside this call, so the context covers it.
@@ -119,3 +125,12 @@ def extra_state(obj: Any, key: str, factory: Callable[[], T]) -> T:
 def state_lock() -> threading.RLock:
     """One lock for read-modify-write of sandbox bookkeeping across request threads."""
     return _STATE_LOCK
+
+
+def _throttle(start_response: Callable[..., Any]) -> list[bytes]:
+    """Route53's answer to a request over the account's rate (rest-xml, as AWS sends it)."""
+    from sandbox.aws.faults import error_response
+
+    status, headers, body = error_response("route53", "throttle", 0.0)
+    start_response(f"{status} Bad Request", [*headers, ("Content-Length", str(len(body)))])
+    return [body]

@@ -108,6 +108,8 @@ class AwsSandbox:
             None leaves it ``provisioning`` until ``set_load_balancer_state``.
         faults: throttling, 5xx and lost answers to inject into kubeflow-alb's requests
             (see ``sandbox.aws.faults``); None for a reliable network.
+        route53_rate: enforce AWS's Route53 limit: more requests per second per account are
+            answered ``Throttling`` / 400 "Rate exceeded"; None: no limit.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class AwsSandbox:
         route53_sync_delay: float = 0.0,
         alb_activation_delay: float | None = None,
         faults: FaultPlan | None = None,
+        route53_rate: float | None = None,
     ) -> None:
         self.host, self.port, self.region = host, port, region
         self.faults = faults
@@ -133,6 +136,7 @@ class AwsSandbox:
             dns_check=dns_check,
             route53_sync_delay=route53_sync_delay,
             alb_activation_delay=alb_activation_delay,
+            route53_rate=route53_rate,
         )
         self._server: _StrictMotoServer | None = None
         self._seed_args: dict[str, Any] | None = None
