@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -108,8 +108,10 @@ class SeenRequest:
 
 
 _seen: deque[SeenRequest] = deque(maxlen=500_000)
-#: Route53 requests per account in the last second, for the throttle (see ``route53_throttled``).
-_route53_recent: dict[str, deque[float]] = {}
+#: Route53 token buckets per account (tokens, when last filled), see ``route53_throttled``.
+_route53_tokens: dict[str, tuple[float, float]] = {}
+#: Route53 requests refused with ``Throttling``, per account.
+throttled: Counter[str] = Counter()
 
 
 def note_request(environ: dict[str, Any], account: str) -> SeenRequest:
@@ -128,15 +130,17 @@ def seen_requests(*, since: float = 0.0) -> list[SeenRequest]:
 
 
 def route53_throttled(item: SeenRequest, rate: float | None) -> bool:
-    """AWS's Route53 limit per account: more than `rate` requests in the last second are
-    refused (``Throttling``, HTTP 400, "Rate exceeded"); None: no limit."""
+    """AWS's Route53 limit per account, a token bucket of `rate` tokens refilled at `rate` per
+    second: a request finding it empty is refused (``Throttling``, HTTP 400, "Rate exceeded");
+    None: no limit."""
     if rate is None or item.service != "route53":
         return False
     with _lock:
-        recent = _route53_recent.setdefault(item.account, deque())
-        while recent and item.at - recent[0] >= 1.0:
-            recent.popleft()
-        if len(recent) >= rate:
+        tokens, filled = _route53_tokens.get(item.account, (rate, item.at))
+        tokens = min(rate, tokens + (item.at - filled) * rate)
+        if tokens < 1.0:
+            _route53_tokens[item.account] = (tokens, item.at)
+            throttled[item.account] += 1
             return True
-        recent.append(item.at)
+        _route53_tokens[item.account] = (tokens - 1.0, item.at)
         return False
