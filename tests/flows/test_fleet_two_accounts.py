@@ -73,8 +73,10 @@ def test_fleet_checks_stacks_of_two_accounts_each_with_its_own_access(
         assert counted.mutating == 0
 
     # Out of band, in account B: the subdomain zone loses its team tag.
-    route53 = world.credentials(ACCOUNT_B).session().client(
-        "route53", endpoint_url=world.env["AWS_ENDPOINT_URL"]
+    route53 = (
+        world.credentials(ACCOUNT_B)
+        .session()
+        .client("route53", endpoint_url=world.env["AWS_ENDPOINT_URL"])
     )
     zone = next(z for z in route53.list_hosted_zones()["HostedZones"]
                 if z["Name"] == f"{specs['fleet-b'][0].subdomain}.")  # fmt: skip
