@@ -129,13 +129,29 @@ def seen_requests(*, since: float = 0.0) -> list[SeenRequest]:
     return [item for item in list(_seen) if item.at >= since]
 
 
-def route53_throttled(item: SeenRequest, rate: float | None) -> bool:
+#: Route53 requests per second allowed per account, for the accounts that have a limit.
+_route53_rates: dict[str, float] = {}
+
+
+def limit_route53(account: str, rate: float | None) -> None:
+    """Enforce AWS's Route53 rate in `account` (AWS: 5 per second); None: no limit."""
+    with _lock:
+        if rate is None:
+            _route53_rates.pop(account, None)
+        else:
+            _route53_rates[account] = rate
+        _route53_tokens.pop(account, None)
+
+
+def route53_throttled(item: SeenRequest) -> bool:
     """AWS's Route53 limit per account, a token bucket of `rate` tokens refilled at `rate` per
-    second: a request finding it empty is refused (``Throttling``, HTTP 400, "Rate exceeded");
-    None: no limit."""
-    if rate is None or item.service != "route53":
+    second: a request finding it empty is refused (``Throttling``, HTTP 400, "Rate exceeded")."""
+    if item.service != "route53":
         return False
     with _lock:
+        rate = _route53_rates.get(item.account)
+        if rate is None:
+            return False
         tokens, filled = _route53_tokens.get(item.account, (rate, item.at))
         tokens = min(rate, tokens + (item.at - filled) * rate)
         if tokens < 1.0:

@@ -32,9 +32,6 @@ class Realism:
     dns_check: DnsCheck | None = None
     route53_sync_delay: float = 0.0
     alb_activation_delay: float | None = None
-    #: Route53 requests per second per account beyond which the sandbox answers ``Throttling``
-    #: (AWS documents 5); None: no limit.
-    route53_rate: float | None = None
 
 
 _CURRENT: ContextVar[Realism | None] = ContextVar("kfalb_aws_sandbox", default=None)
@@ -72,7 +69,7 @@ class StrictMiddleware:
         # The key of an account added to this sandbox picks that account (sandbox.aws.accounts).
         realism = realism_for(environ, self.realism)
         seen = note_request(environ, environ.get("HTTP_X_MOTO_ACCOUNT_ID") or realism.account_id)
-        if route53_throttled(seen, realism.route53_rate):
+        if route53_throttled(seen):
             return _throttle(start_response)
         # moto reads the account from this header: each sandbox gets its own backends.
         environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", realism.account_id)

@@ -35,7 +35,7 @@ from sandbox.aws import (
     route53_changes,
     route53_zones,
 )
-from sandbox.aws.accounts import AccountKeys, create_account, forget
+from sandbox.aws.accounts import AccountKeys, create_account, forget, limit_route53
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import SeededWorld, seed
@@ -136,8 +136,8 @@ class AwsSandbox:
             dns_check=dns_check,
             route53_sync_delay=route53_sync_delay,
             alb_activation_delay=alb_activation_delay,
-            route53_rate=route53_rate,
         )
+        self.route53_rate = route53_rate
         self._server: _StrictMotoServer | None = None
         self._seed_args: dict[str, Any] | None = None
         self.world: SeededWorld | None = None
@@ -154,11 +154,14 @@ class AwsSandbox:
         self._server = _StrictMotoServer(self.host, self.port, self.realism, self.faults)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        limit_route53(self.account_id, self.route53_rate)
         _logger.info("AWS sandbox listening on %s", self.endpoint_url)
         return self
 
     def stop(self) -> None:
         forget(list(self.accounts.values()))
+        for account in (self.account_id, *self.accounts):
+            limit_route53(account, None)
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -284,7 +287,14 @@ class AwsSandbox:
                 self.endpoint_url, self.realism, account_id=account_id, region=region or self.region
             )
             self.accounts[account_id] = found
+            limit_route53(account_id, self.route53_rate)
         return found
+
+    def set_route53_rate(self, rate: float | None) -> None:
+        """Enforce (or, None, stop enforcing) Route53's rate per account in every account here."""
+        self.route53_rate = rate
+        for account in (self.account_id, *self.accounts):
+            limit_route53(account, rate)
 
     def seed_cluster(
         self,
