@@ -107,7 +107,7 @@ class SeenRequest:
     stack: str  # from the User-Agent; "" for callers that name none (the stand-ins)
 
 
-_seen: deque[SeenRequest] = deque(maxlen=500_000)
+_seen: deque[SeenRequest] = deque(maxlen=200_000)
 #: Route53 token buckets per account (tokens, when last filled), see ``route53_throttled``.
 _route53_tokens: dict[str, tuple[float, float]] = {}
 #: Route53 requests refused with ``Throttling``, per account.
