@@ -35,12 +35,9 @@ def test_fleet_checks_stacks_of_two_accounts_each_with_its_own_access(
     from flows.setup_load_balancer import setup_load_balancer
     from sandbox.aws.accounts import seen_requests, throttled
     from tasks.aws.clients import api_calls
+    from tasks.stack_block import load_record
 
-    # Route53 at AWS's own limit: the sandbox throttles past 5/s per account, the clients
-    # keep to their 5/s budget (a throttled request would show as an extra one on the wire).
-    world = sandbox_world(controller="preinstalled", clusters=(f"kubeflow-b@{ACCOUNT_B}",),
-                          route53_rate=5.0)  # fmt: skip
-    monkeypatch.setenv("KFALB_ROUTE53_RATE", "5")
+    world = sandbox_world(controller="preinstalled", clusters=(f"kubeflow-b@{ACCOUNT_B}",))
     account_a, cluster_b = world.options.account_id, world.clusters[0]
     blocks = world.save_credentials_blocks()  # an AwsCredentials block per account
     specs = {
@@ -52,9 +49,18 @@ def test_fleet_checks_stacks_of_two_accounts_each_with_its_own_access(
     for spec, account, context in specs.values():
         monkeypatch.setenv("KFALB_KUBE_CONTEXT", context)
         setup_load_balancer(spec=spec, aws_credentials_block=blocks[account])
+        access = load_record(spec.name).access  # type: ignore[union-attr]
+        assert access is not None
+        assert (access.credentials_block, access.account, access.kube_context) == (
+            blocks[account], account, context)  # fmt: skip
     # The fleet's own defaults reach neither stack's world correctly: account A's default
     # chain, the kubeconfig's current context (cluster A). Each stack must use its record.
     monkeypatch.delenv("KFALB_KUBE_CONTEXT")
+    # Route53 at AWS's own limit: the sandbox throttles past 5/s per account, the clients
+    # keep to their 5/s budget (a throttled request would show as an extra one on the wire).
+    assert world.aws is not None
+    world.aws.set_route53_rate(5.0)
+    monkeypatch.setenv("KFALB_ROUTE53_RATE", "5")
 
     since = time.monotonic()
     before = {name: api_calls(scope=name) for name in specs}
