@@ -143,7 +143,16 @@ def _seed(
     started = time.perf_counter()
 
     def set_up(item: tuple[Any, str]) -> None:
-        setup_load_balancer(spec=item[0], aws_credentials_block=blocks[item[1]], kube_access="eks")
+        # A busy Prefect server (SQLite) may answer a block save with 503: setup resumes.
+        for attempt in range(3):
+            try:
+                setup_load_balancer(spec=item[0], aws_credentials_block=blocks[item[1]],
+                                    kube_access="eks")  # fmt: skip
+                return
+            except Exception as error:
+                if attempt == 2:
+                    raise
+                print(f"setup of {item[0].name} failed ({error}); again", flush=True)
 
     # A cluster's first stack alone (it makes the shared OIDC provider), the rest at once.
     first, rest = new[: max(0, len(places) - len(specs))], new[max(0, len(places) - len(specs)) :]
