@@ -55,6 +55,7 @@ def aws_env(sandbox: AwsSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any)
         "KFALB_ACM_TIMEOUT_SECONDS": "2",
         "KFALB_ALB_TIMEOUT_SECONDS": "2",
         "KFALB_CLEANUP_TIMEOUT_SECONDS": "2",
+        "KFALB_ROUTE53_RATE": "100",  # the budget has tests of its own
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
