@@ -82,7 +82,10 @@ def operation_of(service: str, environ: dict[str, Any], body: bytes) -> str:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:  # JSON protocols: "CertificateManager.RequestCertificate"
         return str(target).rsplit(".", 1)[-1]
-    method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+    method = environ.get("REQUEST_METHOD", "GET")
+    # The path as sent: PATH_INFO is decoded, and a label may hold an encoded "/" (an ARN).
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+    path = str(raw).split("?", 1)[0]
     rest = _REST_SERVICES.get(service)
     if rest is not None:
         for wanted, pattern, name in _routes(rest):

@@ -22,7 +22,7 @@ from core.resources import RecordChange, RecordSetState, ValidationZones
 from core.spec import StackSpec, parse_spec
 from sandbox.aws.fault_rules import READ_PREFIXES as READS
 from sandbox.aws.faults import FaultPlan
-from tasks.aws import acm, ec2, eks, elbv2, iam, iam_policy, route53, route53_records
+from tasks.aws import acm, ec2, eks, elbv2, iam, iam_policy, pod_identity, route53, route53_records
 from tests.tasks.aws.conftest import CONFIG
 from tests.tasks.aws.test_aws_elbv2 import _make_alb
 
@@ -351,6 +351,41 @@ def _leftovers_gone(run: Run) -> None:
     assert groups[0]["IpPermissions"] == []
 
 
+# -- the controller's Pod Identity association (stack.controllerIdentity: pod-identity) ---------
+
+ROLE = "arn:aws:iam::210987654321:role/kfalb-lbc"
+OTHER_ROLE = "arn:aws:iam::210987654321:role/other"
+
+
+def _associate(run: Run, spec: StackSpec | None = None, role: str = ROLE) -> None:
+    pod_identity.ensure_pod_identity_association.fn(
+        run.ctx, spec or run.spec, run.world.cluster_name, role_arn=role
+    )
+
+
+def _associations(run: Run) -> list[str]:
+    listed = run.boto("eks").list_pod_identity_associations(clusterName=run.world.cluster_name)
+    return [item["associationId"] for item in listed["associations"]]
+
+
+def _association_converged(run: Run) -> None:
+    assert len(_associations(run)) == 1
+    found = pod_identity.observe_pod_identity_association.fn(
+        run.ctx, run.spec, run.world.cluster_name
+    )
+    assert found is not None
+    assert (found.role_arn, found.tags) == (OTHER_ROLE, _more_tags(run.spec).tags)
+    assert run.mutations(lambda: _associate(run, _more_tags(run.spec), OTHER_ROLE)) == []
+
+
+def _disassociate(run: Run) -> None:
+    pod_identity.delete_pod_identity_association.fn(run.ctx, run.spec, run.world.cluster_name)
+
+
+def _association_gone(run: Run) -> None:
+    assert _associations(run) == []
+
+
 Step = tuple[str, Callable[[Run], None]]
 #: Each resource's life in the order the flows live it; checks (no writes) are steps too.
 FAMILIES: dict[str, list[Step]] = {
@@ -372,6 +407,11 @@ FAMILIES: dict[str, list[Step]] = {
             ("provider-delete", _provider_delete), ("gone", _iam_gone)],
     "controller-leftovers": [("leftovers", _leftovers), ("delete", _leftovers_delete),
                              ("gone", _leftovers_gone)],
+    "pod-identity": [("associate", _associate),
+                     ("tags", lambda run: _associate(run, _more_tags(run.spec))),
+                     ("role", lambda run: _associate(run, _more_tags(run.spec), OTHER_ROLE)),
+                     ("converged", _association_converged), ("disassociate", _disassociate),
+                     ("gone", _association_gone)],
 }  # fmt: skip
 
 #: (family, step, service, operation): the answer of that operation's first request at that step
@@ -412,6 +452,10 @@ CASES = [
     ("controller-leftovers", "delete", "elasticloadbalancing", "DeleteTargetGroup"),
     ("controller-leftovers", "delete", "ec2", "RevokeSecurityGroupIngress"),
     ("controller-leftovers", "delete", "ec2", "DeleteSecurityGroup"),
+    ("pod-identity", "associate", "eks", "CreatePodIdentityAssociation"),
+    ("pod-identity", "tags", "eks", "TagResource"),
+    ("pod-identity", "role", "eks", "UpdatePodIdentityAssociation"),
+    ("pod-identity", "disassociate", "eks", "DeletePodIdentityAssociation"),
 ]
 
 
@@ -462,7 +506,7 @@ def test_every_mutating_operation_of_the_tasks_has_its_case() -> None:
 
     session = botocore.session.get_session()
     known: dict[str, str] = {}  # botocore's snake-case method name -> operation name
-    for service in ("acm", "ec2", "elbv2", "iam", "route53"):
+    for service in ("acm", "ec2", "eks", "elbv2", "iam", "route53"):
         model = session.get_service_model(service)
         for name in model.operation_names:
             known[botocore.xform_name(name)] = name
