@@ -51,7 +51,9 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         type=_faults_argument,
         default="",
         help="inject faults into kubeflow-alb's AWS requests, seeded: "
-        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1",
+        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1; per operation: "
+        "drop-after-apply=CreateRole (or =* for every write once), drop-after-apply:CreateRole=2, "
+        "kill-at=CreateRole,kill-group=PGID",
     )
     up.add_argument(
         "--cluster",

@@ -91,7 +91,7 @@ class _StrictMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app: Any = StrictMiddleware(DomainDispatcherApplication(create_backend_app), self._realism)
-        if self._faults is not None and self._faults.active:
+        if self._faults is not None:  # an idle plan may get rules later (it checks per request)
             app = FaultMiddleware(app, self._faults)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
