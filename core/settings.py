@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     lock_poll_seconds: Seconds = Field(
         default=2.0, description="Delay between looks at a stack's lock while waiting for it."
     )
+    route53_rate: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=100.0,
+        description="Route53 requests per second per AWS account that the process's clients "
+        "share (AWS allows 5 per account; lower it when other tools share the account).",
+    )
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
     )

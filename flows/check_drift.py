@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.futures import PrefectFuture, as_completed
 
 from core.drift import drift_rows, drifted_names
 from core.errors import DriftDetected, ResourceNotFound
@@ -126,13 +128,17 @@ def check_drift_fleet(
     stacks = saved_stacks()
     before = {name: api_calls(scope=name) for name in stacks}
     results: dict[str, str] = {}
-    for start in range(0, len(stacks), max(1, max_concurrent)):
-        wave = stacks[start : start + max(1, max_concurrent)]
-        futures = {
-            name: _check_one.submit(name, remediate, aws_credentials_block, kube_access)
-            for name in wave
-        }
-        results.update({name: future.result() for name, future in futures.items()})
+    waiting = iter(stacks)
+    running: dict[PrefectFuture[str], str] = {}
+    # A window, not waves: a stack starts as soon as any running check ends.
+    while True:
+        for name in islice(waiting, max(1, max_concurrent) - len(running)):
+            running[_check_one.submit(name, remediate, aws_credentials_block, kube_access)] = name
+        if not running:
+            break
+        done = next(as_completed(list(running)))
+        results[running.pop(done)] = done.result()
+    results = {name: results[name] for name in stacks}  # the table in the stacks' order
     calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
     rows = [
         {

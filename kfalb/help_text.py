@@ -74,6 +74,7 @@ EPILOGS = {
     "demo": epilog("kfalb demo\nkfalb demo --keep    # leave it running to explore"),
     "sandbox": epilog(
         "kfalb sandbox up --detach && . .kfalb-sandbox/env\n"
+        "kfalb sandbox up --cluster kubeflow-b@234567890123:eu-west-1 --detach   # a fleet\n"
         "kfalb sandbox dns add platform.example.com NS ns-1.awsdns-00.com ns-2.awsdns-01.net\n"
         "kfalb sandbox down"
     ),

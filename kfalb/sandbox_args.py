@@ -51,7 +51,29 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         type=_faults_argument,
         default="",
         help="inject faults into kubeflow-alb's AWS requests, seeded: "
-        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1",
+        "throttle=0.3,error5xx=0.05,drop-after-apply=0.05,seed=1; per operation: "
+        "drop-after-apply=CreateRole (or =* for every write once), drop-after-apply:CreateRole=2, "
+        "kill-at=CreateRole,kill-group=PGID",
+    )
+    up.add_argument(
+        "--cluster",
+        dest="clusters",
+        action="append",
+        type=_cluster_argument,
+        default=[],
+        metavar="NAME@ACCOUNT[:REGION]",
+        help="one more EKS cluster (repeatable), e.g. kubeflow-b@234567890123:eu-west-1: its own "
+        "VPC, Kubernetes API server (kubeconfig context: the cluster's ARN) and ALB controller; "
+        "another account gets its own root zone example-<ACCOUNT>.com, and each account an AWS "
+        "profile sandbox-<ACCOUNT> in .kfalb-sandbox/aws-credentials",
+    )
+    up.add_argument(
+        "--route53-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="answer Route53 requests beyond this many per second per account with Throttling "
+        "(HTTP 400 'Rate exceeded'), as AWS does past 5; default: no limit",
     )
     for name, helptext in (
         ("status", "show whether the sandbox runs"),
@@ -95,6 +117,16 @@ def _faults_argument(value: str) -> str:
 
     try:
         parse_faults(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def _cluster_argument(value: str) -> str:
+    from sandbox.clusters import parse_cluster
+
+    try:
+        parse_cluster(value, default_region="us-west-2")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value

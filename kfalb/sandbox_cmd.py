@@ -61,6 +61,8 @@ def world_arguments(args: argparse.Namespace) -> list[str]:
             if getattr(args, "root_external_id", None)
             else []
         ),
+        *(f"--cluster={cluster}" for cluster in getattr(args, "clusters", [])),
+        *([f"--route53-rate={args.route53_rate}"] if getattr(args, "route53_rate", None) else []),
     ]
 
 
@@ -90,6 +92,8 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         faults=getattr(args, "faults", ""),
         root_account_id=getattr(args, "root_account", None),
         root_external_id=getattr(args, "root_external_id", None),
+        clusters=tuple(getattr(args, "clusters", [])),
+        route53_rate=getattr(args, "route53_rate", None),
     )
     world = World(directory, options)
     stopped = threading.Event()
@@ -100,6 +104,10 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         if world.root_account is not None:
             print(f"root zone {options.root_domain} in account {world.root_account.account_id}; "
                   f"route53.rootDomain.roleArn: {world.root_account.role_arn}", flush=True)  # fmt: skip
+        for cluster in world.clusters:
+            print(f"cluster {cluster.place.name} in account {cluster.place.account} "
+                  f"({cluster.place.region}): kubeconfig context {cluster.context}, AWS profile "
+                  f"sandbox-{cluster.place.account}, root zone {cluster.root_domain}", flush=True)  # fmt: skip
         print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:

@@ -8,18 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
+from sandbox.aws.accounts import AccountKeys
 from sandbox.aws.faults import parse_faults
 from sandbox.aws.world import RootAccount
 from sandbox.ca import SandboxCA
+from sandbox.clusters import (
+    ClusterPlace,
+    SandboxCluster,
+    cluster_document,
+    credentials_file,
+    credentials_name,
+    merged_kubeconfig,
+    parse_cluster,
+    root_domain_of,
+    start_cluster,
+)
 from sandbox.control import CONTROL_FILE, ControlServer
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
 from sandbox.external_dns import ExternalDns
 from sandbox.https_endpoint import HttpsEndpoint
 from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster, server_tls_context
+from sandbox.kube.kubeconfig import kubeconfig_document
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +76,14 @@ class WorldOptions:
         """The root zone is in Route53, in an account other than the cluster's."""
         return self.root_in_route53 and self.root_account_id not in (None, self.account_id)
 
+    #: More clusters, each "NAME@ACCOUNT[:REGION]" (region: `region` when left out), with their
+    #: own VPC, Kubernetes API server (kubeconfig context: the cluster's ARN) and controller;
+    #: an account other than `account_id` gets its own root zone, example-<ACCOUNT>.com.
+    clusters: tuple[str, ...] = ()
+    #: Enforce AWS's Route53 rate: more requests per second in one account are answered
+    #: `Throttling` (HTTP 400, "Rate exceeded"), as AWS does past 5; None: no limit.
+    route53_rate: float | None = None
+
 
 class World:
     """Starts every stand-in on 127.0.0.1 and writes `<directory>/env` to point clients at them."""
@@ -81,6 +104,8 @@ class World:
         #: Lets another process edit `external_dns` (`kfalb sandbox dns`).
         self.control: ControlServer | None = None
         self.env: dict[str, str] = {}
+        #: The clusters added by `WorldOptions.clusters`, in order (the first cluster is `kube`).
+        self.clusters: list[SandboxCluster] = []
 
     def start(self) -> dict[str, str]:
         """Start everything, seed it, write the env file and return its variables."""
@@ -94,11 +119,14 @@ class World:
         kubeconfig = self.kube.write_kubeconfig(
             self.directory / "kubeconfig", ca_pem=self.ca.cert_pem.encode()
         )
+        places = self._places()
         source: ZoneSource = Route53BackendSource(opts.account_id)
         if opts.root_elsewhere:
             assert opts.root_account_id is not None
             # Public DNS sees the zones of every account: the root's delegates to the cluster's.
             source = CombinedZoneSource(source, Route53BackendSource(opts.root_account_id))
+        if places:
+            source = CombinedZoneSource(source, *_account_sources(opts.account_id, places))
         if not opts.root_in_route53:
             # Without it the subdomain zone would be a top zone, reachable with no delegation.
             self.external_dns = ExternalDns(opts.root_domain)
@@ -106,7 +134,7 @@ class World:
         self.dns = DnsServer(
             source,
             propagation_delay=opts.dns_delay,
-            alb_exists=MotoAlbExists(opts.account_id),
+            alb_exists=MotoAlbExists(opts.account_id, *_accounts(opts.account_id, places)),
         )
         dns = self.dns
         self.aws = AwsSandbox(
@@ -118,6 +146,7 @@ class World:
             dns_check=lambda name, rtype, value: _has_value(dns.lookup(name, rtype), value),
             route53_sync_delay=opts.route53_sync_delay,
             faults=parse_faults(opts.faults) if opts.faults else None,
+            route53_rate=opts.route53_rate,
         ).start()
         self.seeded = self.aws.seed_world(
             cluster_name=opts.cluster_name,
@@ -135,7 +164,10 @@ class World:
                 external_id=opts.root_external_id,
             )
         self.dns.start()
-        self.https = HttpsEndpoint(self.ca, MotoAlbRoutes(self.dns.alb_for, opts.account_id))
+        self.https = HttpsEndpoint(
+            self.ca,
+            MotoAlbRoutes(self.dns.alb_for, opts.account_id, *_accounts(opts.account_id, places)),
+        )
         self.https.start()
         seed_kubeflow_cluster(self.kube)
         self.webhooks = AlbWebhookServer(answer_after=opts.webhook_answer_delay)
@@ -149,6 +181,7 @@ class World:
             interval=min(opts.poll_interval, 0.2),
         )
         self.controller.start()
+        self._start_clusters(places, (cert, key), kubeconfig)
         self.control = ControlServer(self.external_dns).start(self.directory)
         self.env = {
             **self.aws.env(),
@@ -172,6 +205,8 @@ class World:
         """Stop everything that was started, in reverse order, and remove the env file."""
         (self.directory / ENV_FILE).unlink(missing_ok=True)
         (self.directory / CONTROL_FILE).unlink(missing_ok=True)
+        for cluster in reversed(self.clusters):
+            cluster.stop()
         for part in (
             self.control,
             self.controller,
@@ -219,10 +254,10 @@ class World:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _seed_controller(self, mode: ControllerMode) -> None:
+    def _seed_controller(self, mode: ControllerMode, store: Any = None) -> None:
         """Model a controller installed outside the flow: Helm (preinstalled) or EKS Auto Mode."""
         assert self.kube is not None
-        store = self.kube.store
+        store = store if store is not None else self.kube.store
         if mode == "none":
             return
         controller = HELM_CONTROLLER if mode == "preinstalled" else AUTO_MODE_CONTROLLER
@@ -239,6 +274,89 @@ class World:
         if mode == "preinstalled":
             for obj in _helm_controller_objects():
                 store.apply(obj, field_manager="helm", force=True)
+
+    # --- more clusters and accounts (WorldOptions.clusters) ---------------------------------
+
+    def _places(self) -> list[ClusterPlace]:
+        return [parse_cluster(text, default_region=self.options.region)
+                for text in self.options.clusters]  # fmt: skip
+
+    def _start_clusters(
+        self, places: list[ClusterPlace], tls_files: tuple[Path, Path], kubeconfig: Path
+    ) -> None:
+        """Start the added clusters; the world's kubeconfig then has all their contexts and
+        `aws-credentials` a profile per account."""
+        if not places:
+            return
+        assert self.aws is not None
+        assert self.kube is not None
+        opts, ca_pem = self.options, self.ca.cert_pem.encode()
+        rooted = {opts.account_id}
+        for index, place in enumerate(places, start=1):
+            self.clusters.append(
+                start_cluster(
+                    place,
+                    aws=self.aws,
+                    options=opts,
+                    directory=self.directory,
+                    tls_files=tls_files,
+                    ca_pem=ca_pem,
+                    with_root_zone=place.account not in rooted,
+                    index=index,
+                    seed_controller=self._seed_controller,
+                )  # fmt: skip
+            )
+            rooted.add(place.account)
+        documents = [kubeconfig_document(self.kube.url, token="sandbox-token", ca_pem=ca_pem)]
+        documents += [cluster_document(cluster, ca_pem) for cluster in self.clusters]
+        text = yaml.safe_dump(merged_kubeconfig(documents), sort_keys=False)
+        kubeconfig.write_text(text)
+        accounts = [self.credentials(account) for account in self.accounts()]
+        (self.directory / "aws-credentials").write_text(credentials_file(accounts))
+
+    def accounts(self) -> list[str]:
+        """Every account of the world, its own first."""
+        return [self.options.account_id, *_accounts(self.options.account_id, self._places())]
+
+    def root_domain(self, account: str) -> str:
+        """The public root zone's name in an account of the world."""
+        return root_domain_of(account, self.options)
+
+    def credentials(self, account: str) -> AccountKeys:
+        """An IAM user's access key in `account` (the world's own account too: the default
+        chain's `testing` key also reaches it)."""
+        assert self.aws is not None, "start the world first"
+        region = next((c.place.region for c in self.clusters if c.place.account == account),
+                      self.options.region)  # fmt: skip
+        return self.aws.add_account(account, region=region)
+
+    def save_credentials_blocks(self) -> dict[str, str]:
+        """Save a prefect-aws AwsCredentials block `sandbox-<ACCOUNT>` per account of the
+        world (in the Prefect API of this process); returns account -> block name."""
+        from prefect_aws import AwsCredentials
+
+        names: dict[str, str] = {}
+        for account in self.accounts():
+            keys = self.credentials(account)
+            name = credentials_name(account)
+            AwsCredentials(aws_access_key_id=keys.access_key_id,
+                           aws_secret_access_key=keys.secret_access_key,
+                           region_name=keys.region).save(name, overwrite=True)  # fmt: skip
+            names[account] = name
+        return names
+
+    def cluster(self, context: str) -> SandboxCluster:
+        """An added cluster by its kubeconfig context (its ARN)."""
+        return next(cluster for cluster in self.clusters if cluster.context == context)
+
+
+def _accounts(own: str, places: list[ClusterPlace]) -> list[str]:
+    """The accounts of the added clusters other than the world's own, in order."""
+    return list(dict.fromkeys(p.account for p in places if p.account != own))
+
+
+def _account_sources(own: str, places: list[ClusterPlace]) -> list[ZoneSource]:
+    return [Route53BackendSource(account) for account in _accounts(own, places)]
 
 
 def _helm_controller_objects() -> list[dict[str, Any]]:

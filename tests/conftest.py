@@ -61,6 +61,8 @@ FAST_SETTINGS = {
     "KFALB_DNS_TIMEOUT_SECONDS": "30",
     "KFALB_HTTPS_TIMEOUT_SECONDS": "30",
     "KFALB_CLEANUP_TIMEOUT_SECONDS": "30",
+    # The Route53 budget is tested on its own (tests/core/test_rate_budget.py, the fleet test).
+    "KFALB_ROUTE53_RATE": "100",
 }
 _accounts = itertools.count(1)
 

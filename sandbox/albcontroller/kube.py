@@ -6,7 +6,7 @@ bump ``count`` and ``lastTimestamp`` of one Event instead of adding another.
 
 from __future__ import annotations
 
-import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,8 +195,9 @@ class Cluster:
                 return
             except NotFoundError:
                 pass
-        digest = hashlib.sha256(f"{'|'.join(key)}|{now}".encode()).hexdigest()[:16]
-        name = f"{meta['name']}.{digest}"
+        # client-go's recorder names an Event "<object>.<UnixNano in hex>": unique per instant,
+        # where a name from the second-resolution timestamp collides across two recorders.
+        name = f"{meta['name']}.{time.time_ns():x}"
         events.create(
             namespace=meta["namespace"],
             body={

@@ -12,15 +12,23 @@ a seeded die and either
   connection or a 500;
 - or lets it through.
 
+Rules can also target one operation (``drop-after-apply=CreateRole``, ``drop-after-apply:CreateRole=2``;
+``drop-after-apply=*`` loses the first answer of every distinct write, each once) and kill the
+client's process group when the sandbox sees a given call (``kill-at=CreateRole``: the call is
+applied, then the group registered as the kill target gets SIGKILL, as a crash at that step).
+
 Each error is written in the service's own wire protocol (rest-xml, query, EC2 query, JSON
 1.1, rest-json), so botocore parses and retries it exactly as it would one from AWS.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
 import re
+import signal
 import socket
 import struct
 import threading
@@ -29,6 +37,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sandbox.aws.fault_rules import OperationRule, Request, is_operation_name, operation_of
 
 #: Only requests from these clients are faulted: the product under test, not the stand-ins.
 USER_AGENT_MARK = "kubeflow-alb"
@@ -43,18 +53,31 @@ _STATUS_TEXT = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Ser
                 503: "Service Unavailable"}  # fmt: skip
 
 StartResponse = Callable[..., Any]
+#: Decides whether a request is the one to kill the client at.
+KillTrigger = Callable[[Request], bool]
 
 
 @dataclass
 class FaultPlan:
-    """Rates (0..1, summing to at most 1) of each fault, and the seed of the die."""
+    """Rates (0..1, summing to at most 1) of each fault, the seed of the die, and the rules
+    that target operations."""
 
     throttle: float = 0.0
     error5xx: float = 0.0
     drop_after_apply: float = 0.0
     seed: int = 0
+    #: Answers lost after applying, by operation (see ``OperationRule``).
+    rules: list[OperationRule] = field(default_factory=list)
+    #: Operations at which the kill target gets SIGKILL (``kill-at=``), once.
+    kill_at: tuple[str, ...] = ()
+    #: The process group SIGKILLed by ``kill_at`` (or by ``arm_kill`` without a hook).
+    kill_group: int | None = None
     #: How many of each fault were injected (``throttle``, ``error5xx``, ``drop-reset``...).
     injected: Counter[str] = field(default_factory=Counter)
+    #: The requests whose answers were lost after they applied (``service:Operation``), in order.
+    lost: list[str] = field(default_factory=list)
+    #: What the client was killed at (``service:Operation``, or the label given to ``kill_now``).
+    killed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         rates = (self.throttle, self.error5xx, self.drop_after_apply)
@@ -62,10 +85,80 @@ class FaultPlan:
             raise ValueError(f"fault rates must be within 0..1 and sum to at most 1: {rates}")
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+        #: Held around each faulted request while a kill is armed: nothing the client sent
+        #: concurrently is applied after the kill.
+        self.serial = threading.RLock()
+        self._trigger: KillTrigger | None = None
+        self._hook: Callable[[], None] | None = None
+        self._dead = False
+        if self.kill_at:
+            wanted = set(self.kill_at)
+            self.arm_kill(lambda request: request.operation in wanted)
 
     @property
     def active(self) -> bool:
-        return self.throttle + self.error5xx + self.drop_after_apply > 0
+        return (
+            self.throttle + self.error5xx + self.drop_after_apply > 0
+            or bool(self.rules)
+            or self.armed
+        )
+
+    @property
+    def armed(self) -> bool:
+        """True while a kill is armed or has just fired (until the next ``arm_kill``)."""
+        return self._trigger is not None or self._dead
+
+    def lose_answer(self, operation: str, *, times: int = 1, how: str = "") -> OperationRule:
+        """Lose the answer of `operation` (``*``: of every write) after applying it."""
+        rule = OperationRule(operation, times=times, how=how)
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def arm_kill(self, trigger: KillTrigger, hook: Callable[[], None] | None = None) -> None:
+        """SIGKILL the client (``hook``, else the ``kill_group``) at the first request for which
+        `trigger` is true, after applying it; requests after that are reset unapplied until
+        the next arming (they come from the dead process)."""
+        with self._lock:
+            self._trigger, self._hook, self._dead = trigger, hook, False
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._trigger, self._hook, self._dead = None, None, False
+
+    def clear(self) -> None:
+        """No rule, no kill, nothing counted: a reliable network again (rates stay)."""
+        self.disarm()
+        with self._lock:
+            self.rules.clear()
+            self.lost.clear()
+            self.killed.clear()
+            self.injected.clear()
+
+    def kill_now(self, label: str) -> None:
+        """Kill the client now (for triggers seen elsewhere, e.g. the Kubernetes API server)."""
+        with self._lock:
+            hook, self._trigger, self._dead = self._hook, None, True
+            self.killed.append(label)
+        if hook is not None:
+            hook()
+        elif self.kill_group is not None:
+            try:
+                os.killpg(self.kill_group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def kill_due(self, request: Request) -> str:
+        """ "kill" when this request triggers the kill, "dead" when the client is dead already."""
+        with self._lock:
+            if self._dead:
+                return "dead"
+            trigger = self._trigger
+        return "kill" if trigger is not None and trigger(request) else ""
+
+    def rule_for(self, request: Request) -> OperationRule | None:
+        with self._lock:
+            return next((rule for rule in self.rules if rule.take(request)), None)
 
     def roll(self) -> tuple[str, float]:
         """The fault for the next request ("" for none) and a second roll for its variant."""
@@ -82,26 +175,51 @@ class FaultPlan:
         return "", variant
 
     def describe(self) -> str:
+        rules = "".join(
+            f",drop-after-apply:{rule.operation}={rule.times}" for rule in self.rules
+        ) + "".join(f",kill-at={operation}" for operation in self.kill_at)
         return (
             f"throttle={self.throttle:g},error5xx={self.error5xx:g},"
-            f"drop-after-apply={self.drop_after_apply:g},seed={self.seed}"
+            f"drop-after-apply={self.drop_after_apply:g},seed={self.seed}{rules}"
         )
 
 
 def parse_faults(text: str) -> FaultPlan:
-    """``throttle=0.3,error5xx=0.05,drop-after-apply=0.05[,seed=N]`` as a FaultPlan."""
+    """``throttle=0.3,error5xx=0.05,drop-after-apply=0.05[,seed=N]`` as a FaultPlan.
+
+    ``drop-after-apply`` also takes an operation (``drop-after-apply=CreateHostedZone``: its
+    first answer is lost; ``drop-after-apply:CreateRole=2``: its first two), or ``*`` (the first
+    answer of every distinct write). ``kill-at=CreateRole`` (repeatable) with
+    ``kill-group=PGID`` SIGKILLs that process group when the sandbox sees the call.
+    """
     names = {"throttle": "throttle", "error5xx": "error5xx", "drop-after-apply": "drop_after_apply",
-             "seed": "seed"}  # fmt: skip
+             "seed": "seed", "kill-group": "kill_group"}  # fmt: skip
     values: dict[str, Any] = {}
+    rules: list[OperationRule] = []
+    kills: list[str] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
-        key, _, raw = item.partition("=")
-        if key.strip() not in names or not raw:
-            raise ValueError(f"unknown fault {item!r}; use {', '.join(names)} (name=value)")
+        key, _, raw = (part.strip() for part in item.partition("="))
+        target = key.partition(":")[2]
         try:
-            values[names[key.strip()]] = int(raw) if key.strip() == "seed" else float(raw)
-        except ValueError:
-            raise ValueError(f"fault {item!r}: {raw!r} is not a number") from None
-    return FaultPlan(**values)
+            if key == "kill-at" and is_operation_name(raw):
+                kills.append(raw)
+            elif key == "drop-after-apply" and (raw == "*" or is_operation_name(raw)):
+                rules.append(OperationRule(raw))
+            elif key.startswith("drop-after-apply:") and target:
+                rules.append(OperationRule(target, times=int(raw)))
+            elif key in names and raw:
+                integer = key in ("seed", "kill-group")
+                values[names[key]] = int(raw) if integer else float(raw)
+            else:
+                raise ValueError(
+                    f"unknown fault {item!r}; use {', '.join(names)} (name=value), "
+                    "drop-after-apply=Operation|*, drop-after-apply:Operation=N, kill-at=Operation"
+                )
+        except ValueError as error:
+            if str(error).startswith("unknown fault"):
+                raise
+            raise ValueError(f"fault {item!r}: {error}") from None
+    return FaultPlan(**values, rules=rules, kill_at=tuple(kills))
 
 
 def service_of(environ: dict[str, Any]) -> str:
@@ -166,6 +284,23 @@ def _reset(environ: dict[str, Any]) -> bool:
     return True
 
 
+def _request(service: str, environ: dict[str, Any]) -> Request:
+    """The request as the rules see it; its body is read once and put back for moto."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return Request(
+        service=service,
+        operation=operation_of(service, environ, body),
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", "/"),
+        body=body,
+    )
+
+
 class FaultMiddleware:
     """WSGI middleware injecting the plan's faults into kubeflow-alb's AWS requests."""
 
@@ -175,15 +310,53 @@ class FaultMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         service = service_of(environ)
-        if not service or USER_AGENT_MARK not in environ.get("HTTP_USER_AGENT", ""):
+        plan = self.plan
+        if (
+            not service
+            or not plan.active
+            or USER_AGENT_MARK not in environ.get("HTTP_USER_AGENT", "")
+        ):
             return self.app(environ, start_response)
-        fault, variant = self.plan.roll()
+        request = _request(service, environ)
+        if not plan.armed:
+            return self._faulted(environ, start_response, request)
+        with plan.serial:  # one at a time while a kill is armed
+            due = plan.kill_due(request)
+            if due == "dead":  # sent by the killed process before it died: never applied
+                _reset(environ)
+                raise ConnectionResetError("sandbox fault: the client was killed")
+            if due == "kill":
+                self._apply(environ)
+                plan.kill_now(request.describe())
+                _reset(environ)
+                raise ConnectionResetError(f"sandbox fault: killed at {request.describe()}")
+            return self._faulted(environ, start_response, request)
+
+    def _faulted(
+        self, environ: dict[str, Any], start_response: StartResponse, request: Request
+    ) -> Iterable[bytes]:
+        plan = self.plan
+        rule = plan.rule_for(request)
+        if rule is not None:
+            fault, variant = "drop", {"reset": 0.0, "500": 1.0}.get(rule.how, plan.roll()[1])
+        else:
+            fault, variant = plan.roll()
         if fault in ("throttle", "error5xx"):
-            self.plan.injected[fault] += 1
-            return self._answer(start_response, *error_response(service, fault, variant))
+            plan.injected[fault] += 1
+            return self._answer(start_response, *error_response(request.service, fault, variant))
         if fault != "drop":
             return self.app(environ, start_response)
         # Apply the request for real (moto builds the whole answer inside this call)...
+        self._apply(environ)
+        plan.lost.append(request.describe())
+        # ...then lose the answer: a reset connection, or a 500 instead of the real answer.
+        if variant < 0.5 and _reset(environ):
+            plan.injected["drop-reset"] += 1
+            raise ConnectionResetError("sandbox fault: connection reset after the request applied")
+        plan.injected["drop-500"] += 1
+        return self._answer(start_response, *error_response(request.service, "error5xx", 1.0))
+
+    def _apply(self, environ: dict[str, Any]) -> None:
         result = self.app(environ, lambda *args, **kwargs: lambda data: None)
         try:
             for _ in result:
@@ -192,12 +365,6 @@ class FaultMiddleware:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        # ...then lose the answer: a reset connection, or a 500 instead of the real answer.
-        if variant < 0.5 and _reset(environ):
-            self.plan.injected["drop-reset"] += 1
-            raise ConnectionResetError("sandbox fault: connection reset after the request applied")
-        self.plan.injected["drop-500"] += 1
-        return self._answer(start_response, *error_response(service, "error5xx", 1.0))
 
     @staticmethod
     def _answer(

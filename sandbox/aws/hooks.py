@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sandbox.aws.accounts import note_request, realism_for, route53_throttled
+
 DnsCheck = Callable[[str, str, str], bool]
 
 
@@ -65,13 +67,19 @@ class StrictMiddleware:
         self.realism = realism
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        # moto reads the account from this header: each sandbox gets its own backends. Temporary
-        # credentials from AssumeRole act in the role's account, as in AWS.
-        environ.setdefault(
-            "HTTP_X_MOTO_ACCOUNT_ID", request_account(environ, self.realism.account_id)
+        # The key of an account added to this sandbox picks that account (sandbox.aws.accounts);
+        # temporary credentials from AssumeRole act in the role's account, as in AWS.
+        realism = realism_for(environ, self.realism)
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or request_account(
+            environ, realism.account_id
         )
+        seen = note_request(environ, account)
+        if route53_throttled(seen):
+            return _throttle(start_response)
+        # moto reads the account from this header: each sandbox gets its own backends.
+        environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", account)
         # moto (Flask) builds the whole body inside this call, so the context covers it.
-        with activated(self.realism):
+        with activated(realism):
             return self.app(environ, start_response)
 
 
@@ -142,3 +150,12 @@ def extra_state(obj: Any, key: str, factory: Callable[[], T]) -> T:
 def state_lock() -> threading.RLock:
     """One lock for read-modify-write of sandbox bookkeeping across request threads."""
     return _STATE_LOCK
+
+
+def _throttle(start_response: Callable[..., Any]) -> list[bytes]:
+    """Route53's answer to a request over the account's rate (rest-xml, as AWS sends it)."""
+    from sandbox.aws.faults import error_response
+
+    status, headers, body = error_response("route53", "throttle", 0.0)
+    start_response(f"{status} Bad Request", [*headers, ("Content-Length", str(len(body)))])
+    return [body]

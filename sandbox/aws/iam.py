@@ -4,7 +4,9 @@ DeletePolicy refuses a policy that is still attached or still has non-default ve
 (moto deletes it and leaves a dangling attachment that can never be removed),
 DeleteOpenIDConnectProvider fails with NoSuchEntity for an unknown ARN, and a repeated
 AttachRolePolicy is a no-op, as in IAM (moto counts the attachment twice, so after one detach
-the policy still counts as attached and can never be deleted). moto already
+the policy still counts as attached and can never be deleted). A repeated SetDefaultPolicyVersion
+is a no-op too (moto then marks no version as the default while it still refuses to delete
+the default one). moto already
 enforces the 5-version limit of CreatePolicyVersion (LimitExceeded) and refuses DeleteRole
 while policies are attached (DeleteConflict).
 """
@@ -61,7 +63,18 @@ def _around_attach_role_policy(
     original(backend, policy_arn, role_name)
 
 
+def _around_set_default_policy_version(
+    realism: Realism, original: Any, backend: IAMBackend, policy_arn: str, version_id: str
+) -> bool:
+    policy = backend.get_policy(policy_arn)
+    if policy.default_version_id == version_id:
+        return True  # already the default: IAM answers success and changes nothing
+    result: bool = original(backend, policy_arn, version_id)
+    return result
+
+
 def install() -> None:
     hook(IAMBackend, "attach_role_policy", _around_attach_role_policy)
+    hook(IAMBackend, "set_default_policy_version", _around_set_default_policy_version)
     hook(IAMBackend, "delete_policy", _around_delete_policy)
     hook(IAMBackend, "delete_open_id_connect_provider", _around_delete_oidc_provider)

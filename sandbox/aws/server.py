@@ -38,6 +38,7 @@ from sandbox.aws import (
     route53_zones,
     sts,
 )
+from sandbox.aws.accounts import AccountKeys, create_account, forget, limit_route53
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
 from sandbox.aws.world import RootAccount, SeededWorld, seed, seed_root_account
@@ -90,7 +91,7 @@ class _StrictMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app: Any = StrictMiddleware(DomainDispatcherApplication(create_backend_app), self._realism)
-        if self._faults is not None and self._faults.active:
+        if self._faults is not None:  # an idle plan may get rules later (it checks per request)
             app = FaultMiddleware(app, self._faults)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
@@ -116,6 +117,8 @@ class AwsSandbox:
             None leaves it ``provisioning`` until ``set_load_balancer_state``.
         faults: throttling, 5xx and lost answers to inject into kubeflow-alb's requests
             (see ``sandbox.aws.faults``); None for a reliable network.
+        route53_rate: enforce AWS's Route53 limit: more requests per second per account are
+            answered ``Throttling`` / 400 "Rate exceeded"; None: no limit.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class AwsSandbox:
         route53_sync_delay: float = 0.0,
         alb_activation_delay: float | None = None,
         faults: FaultPlan | None = None,
+        route53_rate: float | None = None,
     ) -> None:
         self.host, self.port, self.region = host, port, region
         self.faults = faults
@@ -142,12 +146,15 @@ class AwsSandbox:
             route53_sync_delay=route53_sync_delay,
             alb_activation_delay=alb_activation_delay,
         )
+        self.route53_rate = route53_rate
         self._server: _StrictMotoServer | None = None
         self._seed_args: dict[str, Any] | None = None
         self.world: SeededWorld | None = None
         self._root_args: dict[str, Any] | None = None
         #: The root zone's own account (`seed_root_account`), if one was seeded.
         self.root_account: RootAccount | None = None
+        #: Accounts added besides the sandbox's own, by account id (see ``add_account``).
+        self.accounts: dict[str, AccountKeys] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -159,10 +166,14 @@ class AwsSandbox:
         self._server = _StrictMotoServer(self.host, self.port, self.realism, self.faults)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
+        limit_route53(self.account_id, self.route53_rate)
         _logger.info("AWS sandbox listening on %s", self.endpoint_url)
         return self
 
     def stop(self) -> None:
+        forget(list(self.accounts.values()))
+        for account in (self.account_id, *self.accounts):
+            limit_route53(account, None)
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -322,3 +333,50 @@ class AwsSandbox:
     def record_sets(self, zone_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
         """Name (DNS form: ``*`` not ``\\052``, trailing dot), Type, TTL, ResourceRecords, AliasTarget."""
         return dns_view.record_sets(account or self.account_id, zone_id.rsplit("/", 1)[-1])
+
+    # --- more accounts behind the same endpoint ---------------------------------------------
+
+    def add_account(self, account_id: str, *, region: str | None = None) -> AccountKeys:
+        """Credentials of another account served by this sandbox (an IAM user's access key
+        made in it): requests signed with them see only that account's resources."""
+        found = self.accounts.get(account_id)
+        if found is None:
+            found = create_account(
+                self.endpoint_url, self.realism, account_id=account_id, region=region or self.region
+            )
+            self.accounts[account_id] = found
+            limit_route53(account_id, self.route53_rate)
+        return found
+
+    def set_route53_rate(self, rate: float | None) -> None:
+        """Enforce (or, None, stop enforcing) Route53's rate per account in every account here."""
+        self.route53_rate = rate
+        for account in (self.account_id, *self.accounts):
+            limit_route53(account, rate)
+
+    def seed_cluster(
+        self,
+        keys: AccountKeys,
+        *,
+        cluster_name: str,
+        region: str,
+        k8s_endpoint: str,
+        k8s_ca_pem: bytes,
+        root_domain: str,
+        with_root_zone: bool,
+    ) -> SeededWorld:
+        """Another cluster (its own VPC and subnets) in the account of `keys`, and, when asked,
+        that account's public root zone; made with the account's own credentials."""
+        world = seed(
+            keys.session(),
+            self.endpoint_url,
+            region=region,
+            cluster_name=cluster_name,
+            root_domain=root_domain,
+            root_in_route53=with_root_zone,
+        )
+        eks.configure(
+            keys.account_id, region, cluster_name, endpoint=k8s_endpoint, ca_pem=k8s_ca_pem
+        )
+        _logger.info("AWS sandbox seeded in %s: %s", keys.account_id, asdict(world))
+        return world

@@ -27,14 +27,24 @@ def find_alb(dns_name: str, account_id: str = "123456789012") -> Any | None:
     return None
 
 
-class MotoAlbExists:
-    """``alb_exists`` for the DNS server: the name belongs to an ALB moto holds."""
+def find_alb_in(dns_name: str, accounts: tuple[str, ...]) -> Any | None:
+    """The load balancer of that DNS name in the first of `accounts` that holds one."""
+    for account in accounts:
+        found = find_alb(dns_name, account)
+        if found is not None:
+            return found
+    return None
 
-    def __init__(self, account_id: str = "123456789012") -> None:
-        self._account_id = account_id
+
+class MotoAlbExists:
+    """``alb_exists`` for the DNS server: the name belongs to an ALB moto holds (in one of the
+    accounts given)."""
+
+    def __init__(self, account_id: str = "123456789012", *more_accounts: str) -> None:
+        self._accounts = (account_id, *more_accounts)
 
     def __call__(self, dns_name: str) -> bool:
-        return find_alb(dns_name, self._account_id) is not None
+        return find_alb_in(dns_name, self._accounts) is not None
 
 
 class MotoAlbRoutes:
@@ -44,13 +54,15 @@ class MotoAlbRoutes:
     name, and otherwise presents its default (first) certificate.
     """
 
-    def __init__(self, alb_for: AlbFor, account_id: str = "123456789012") -> None:
+    def __init__(
+        self, alb_for: AlbFor, account_id: str = "123456789012", *more_accounts: str
+    ) -> None:
         self._alb_for = alb_for
-        self._account_id = account_id
+        self._accounts = (account_id, *more_accounts)
 
     def route(self, host: str) -> CertificateNames | None:
         alb_name = self._alb_for(host)
-        balancer = find_alb(alb_name, self._account_id) if alb_name else None
+        balancer = find_alb_in(alb_name, self._accounts) if alb_name else None
         if balancer is None:
             return None
         listener = next(
@@ -73,10 +85,10 @@ class MotoAlbRoutes:
         from moto.acm.models import acm_backends
 
         parts = arn.split(":")
-        if len(parts) < 6 or parts[2] != "acm":
+        if len(parts) < 6 or parts[2] != "acm" or parts[4] not in self._accounts:
             return []
-        try:
-            bundle = acm_backends[self._account_id][parts[3]].get_certificate(arn)
+        try:  # the certificate's own account (an ALB uses certificates of its account)
+            bundle = acm_backends[parts[4]][parts[3]].get_certificate(arn)
         except Exception:
             logger.info("listener certificate %s is gone", arn)
             return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -22,7 +23,9 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import AwsError
+from core.rate_budget import RateBudget
 from core.resources import ApiCall, ApiCallCounts
+from core.settings import get_settings
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -41,13 +44,14 @@ Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts", "wafv2"
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
 
 
-def _config() -> Config:
+def _config(scope: str | None = None) -> Config:
     # botocore "standard" retry mode backs off on throttling and 5xx. No attempt count here, so
     # botocore's own AWS_MAX_ATTEMPTS still applies; Prefect retries on top of this. A new Config
     # per client because botocore writes the resolved attempt count into the retries dict.
     return Config(
         retries={"mode": "standard"},
-        user_agent_extra="kubeflow-alb",
+        # The stack in the User-Agent: CloudTrail's userAgent then tells whose call it was.
+        user_agent_extra="kubeflow-alb" + (f" kubeflow-alb-stack/{scope}" if scope else ""),
         connect_timeout=10,
         read_timeout=60,
     )
@@ -225,8 +229,9 @@ def client(ctx: AwsContext, service: Service) -> Any:
     """
     base = session(ctx)
     with _lock:
-        made = base.client(service, region_name=ctx.region, config=_config())
+        made = base.client(service, region_name=ctx.region, config=_config(ctx.scope))
     made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+    _share_route53_budget(made, service, base)
     return made
 
 
@@ -278,6 +283,53 @@ def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
             start += 1
         peak = max(peak, end - start + 1)
     return peak
+
+
+# --- Route53's rate, shared per account ----------------------------------------------------
+
+#: Admits each account's Route53 requests at KFALB_ROUTE53_RATE per second, for every client of
+#: the process (AWS: 5 requests per second per account, beyond that `Throttling`).
+_route53_budget = RateBudget()
+#: Access key id -> account, learnt from the STS identities the flows read first anyway.
+_account_of_key: dict[str, str] = {}
+_SIGNED_BY = re.compile(r"Credential=([^/]+)/")
+
+
+def _share_route53_budget(made: Any, service: Service, base: boto3.session.Session) -> None:
+    if service == "route53":
+        rate = get_settings().route53_rate
+        made.meta.events.register(
+            "before-send.route53", functools.partial(_route53_slot, rate=rate)
+        )
+    elif service == "sts":
+        credentials = base.get_credentials()
+        key = credentials.get_frozen_credentials().access_key if credentials else ""
+        if key:
+            made.meta.events.register(
+                "after-call.sts.GetCallerIdentity", functools.partial(_learn_account, key=key)
+            )
+
+
+def _learn_account(parsed: dict[str, Any], key: str, **_: Any) -> None:
+    account = parsed.get("Account")
+    if account:
+        with _counts_lock:
+            _account_of_key[key] = str(account)
+
+
+def _route53_slot(request: Any, rate: float, **_: Any) -> None:
+    # before-send runs for every attempt, retries included: each is a request AWS counts.
+    signed = request.headers.get("Authorization", b"")
+    text = signed.decode("utf-8", "replace") if isinstance(signed, bytes) else str(signed)
+    found = _SIGNED_BY.search(text)
+    _route53_budget.acquire(route53_budget_key(found.group(1) if found else ""), rate)
+
+
+def route53_budget_key(access_key: str) -> str:
+    """The budget a request signed with `access_key` is admitted by (its account, when known)."""
+    with _counts_lock:
+        account = _account_of_key.get(access_key)
+    return f"account {account}" if account else f"key {access_key}"
 
 
 def waiter_config(*, interval: float, timeout: float) -> WaiterConfigTypeDef:

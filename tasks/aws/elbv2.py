@@ -280,7 +280,11 @@ def unreference(ec2: EC2Client, group_id: str) -> None:
                     }
                     rules.append({**rule, "UserIdGroupPairs": [{"GroupId": group_id}]})
             if rules and other["GroupId"] != group_id:
-                ec2.revoke_security_group_ingress(GroupId=other["GroupId"], IpPermissions=rules)
+                # InvalidPermission.NotFound: a resend whose first answer was lost; revoked.
+                revoke = partial(
+                    ec2.revoke_security_group_ingress, GroupId=other["GroupId"], IpPermissions=rules
+                )
+                _attempt(revoke, busy=_NONE)
 
 
 @aws_task

@@ -21,6 +21,11 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
 FAULTS = "throttle=0.15,error5xx=0.05,drop-after-apply=0.05,seed=11"
 
 
+#: What one stack holds: *.<subdomain> and *.<root> certificates, each of the rest once.
+ONE_OF_EACH = {"zones": 1, "certificates": 2, "policies": 1, "policy_versions": 1, "roles": 1,
+               "oidc_providers": 1, "load_balancers": 1}  # fmt: skip
+
+
 def _counts(world: Any, spec: Any) -> dict[str, int]:
     aws = world.aws.client
     zones = [z for z in aws("route53").list_hosted_zones()["HostedZones"]
@@ -62,15 +67,7 @@ def test_setup_drift_and_cleanup_complete_under_faults_with_no_duplicate(
 
     outputs = setup_load_balancer(spec=spec)
     assert outputs["url"].startswith("https://kubeflow.platform.example.com")
-    assert _counts(world, spec) == {
-        "zones": 1,
-        "certificates": 2,  # *.<subdomain> and *.<root>, each once
-        "policies": 1,
-        "policy_versions": 1,
-        "roles": 1,
-        "oidc_providers": 1,
-        "load_balancers": 1,
-    }
+    assert _counts(world, spec) == ONE_OF_EACH
     check_drift(stack=spec.name)  # raises DriftDetected on drift
     leftovers = cleanup_load_balancer(stack=spec.name)
 
@@ -80,3 +77,32 @@ def test_setup_drift_and_cleanup_complete_under_faults_with_no_duplicate(
     assert injected["throttle"] > 0
     assert injected["error5xx"] > 0
     assert injected["drop-reset"] + injected["drop-500"] > 0
+
+
+def test_every_write_of_setup_and_cleanup_losing_its_first_answer_is_absorbed(
+    sandbox_world: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All at once: the sandbox applies every mutating call of the flows and loses its first
+    answer (a reset or a 500); each resend is answered. Still one of each, nothing left."""
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(faults="drop-after-apply=*,seed=4")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    spec = load_spec(EXAMPLE.read_text())
+    before = _baseline(world)
+
+    setup_load_balancer(spec=spec)
+    assert _counts(world, spec) == ONE_OF_EACH
+    lost = set(world.aws.faults.lost)
+    leftovers = cleanup_load_balancer(stack=spec.name)
+
+    assert not any(leftovers.values())
+    _assert_nothing_left(world, spec, **before)
+    lost_in_cleanup = set(world.aws.faults.lost) - lost
+    assert {"route53:CreateHostedZone", "route53:ChangeResourceRecordSets", "acm:RequestCertificate",
+            "ec2:CreateTags", "iam:CreateOpenIDConnectProvider", "iam:CreatePolicy",
+            "iam:CreateRole", "iam:AttachRolePolicy"} <= lost  # fmt: skip
+    assert {"route53:DeleteHostedZone", "acm:DeleteCertificate", "ec2:DeleteTags",
+            "iam:DetachRolePolicy", "iam:DeleteRole", "iam:DeletePolicy",
+            "iam:DeleteOpenIDConnectProvider"} <= lost_in_cleanup  # fmt: skip

@@ -125,3 +125,81 @@ def test_parse_faults() -> None:
     for bad in ("throttle=2", "throttle=0.6,error5xx=0.6", "jitter=0.1", "throttle=x"):
         with pytest.raises(ValueError):
             parse_faults(bad)
+
+
+def test_each_protocol_names_its_operation(faulty: Any) -> None:
+    aws = faulty()
+    assert aws.faults is not None
+    seen: list[str] = []
+    aws.faults.arm_kill(lambda request: seen.append(request.describe()) or False, hook=None)
+    _client(aws, "iam").list_roles()
+    _client(aws, "route53").list_hosted_zones()
+    _client(aws, "route53").create_hosted_zone(Name="a.example.com", CallerReference="r1")
+    _client(aws, "acm").list_certificates()
+    _client(aws, "ec2").describe_vpcs()
+    _client(aws, "eks").list_clusters()
+    assert seen == ["iam:ListRoles", "route53:ListHostedZones", "route53:CreateHostedZone",
+                    "acm:ListCertificates", "ec2:DescribeVpcs", "eks:ListClusters"]  # fmt: skip
+
+
+def test_a_rule_loses_the_answer_of_its_operation_only_and_only_once(faulty: Any) -> None:
+    aws = faulty()
+    assert aws.faults is not None
+    aws.faults.lose_answer("CreateHostedZone", how="500")
+    route53 = _client(aws, "route53")
+    route53.list_hosted_zones()  # not the operation: answered
+    with pytest.raises(ClientError, match="InternalFailure"):
+        route53.create_hosted_zone(Name="a.example.com", CallerReference="r1")
+    route53.create_hosted_zone(Name="b.example.com", CallerReference="r2")  # spent: answered
+    names = {z["Name"] for z in _client(aws, "route53", ours=False).list_hosted_zones()[
+        "HostedZones"]}  # fmt: skip
+    assert {"a.example.com.", "b.example.com."} <= names  # the lost one was applied
+    assert aws.faults.lost == ["route53:CreateHostedZone"]
+
+
+def test_every_write_loses_its_first_answer_and_its_resend_is_answered(faulty: Any) -> None:
+    aws = faulty()
+    assert aws.faults is not None
+    aws.faults.lose_answer("*", how="reset")
+    iam = _client(aws, "iam")
+    document = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]})  # fmt: skip
+    iam.list_roles()  # reads are never lost
+    with pytest.raises(ConnectionClosedError):
+        iam.create_policy(PolicyName="p1", PolicyDocument=document)
+    with pytest.raises(ClientError, match="EntityAlreadyExists"):  # the same call, sent again
+        iam.create_policy(PolicyName="p1", PolicyDocument=document)
+    with pytest.raises(ConnectionClosedError):  # another write: its first answer is lost too
+        iam.create_policy(PolicyName="p2", PolicyDocument=document)
+    assert aws.faults.lost == ["iam:CreatePolicy", "iam:CreatePolicy"]
+
+
+def test_kill_at_applies_the_call_then_kills_and_refuses_what_follows(faulty: Any) -> None:
+    aws = faulty()
+    assert aws.faults is not None
+    kills: list[str] = []
+    aws.faults.arm_kill(lambda r: r.operation == "CreateHostedZone", hook=lambda: kills.append("x"))
+    route53 = _client(aws, "route53")
+    route53.list_hosted_zones()
+    with pytest.raises(ConnectionClosedError):
+        route53.create_hosted_zone(Name="k1.example.com", CallerReference="k1")
+    with pytest.raises(ConnectionClosedError):  # the dead process's last requests: not applied
+        route53.create_hosted_zone(Name="b.example.com", CallerReference="r2")
+    assert (kills, aws.faults.killed) == (["x"], ["route53:CreateHostedZone"])
+    names = {z["Name"] for z in _client(aws, "route53", ours=False).list_hosted_zones()[
+        "HostedZones"]}  # fmt: skip
+    assert ("k1.example.com." in names, "k2.example.com." in names) == (True, False)
+    aws.faults.disarm()
+    route53.create_hosted_zone(Name="k2.example.com", CallerReference="k2")
+
+
+def test_parse_operation_rules() -> None:
+    plan = parse_faults("drop-after-apply=CreateHostedZone,drop-after-apply:CreateRole=2,"
+                        "drop-after-apply=*,kill-at=CreatePolicy,kill-group=4242")  # fmt: skip
+    assert [(rule.operation, rule.times) for rule in plan.rules] == [
+        ("CreateHostedZone", 1), ("CreateRole", 2), ("*", 1)]  # fmt: skip
+    assert (plan.kill_at, plan.kill_group, plan.active, plan.armed) == (
+        ("CreatePolicy",), 4242, True, True)  # fmt: skip
+    for bad in ("drop-after-apply=createRole", "drop-after-apply:CreateRole=0", "kill-at=1"):
+        with pytest.raises(ValueError):
+            parse_faults(bad)

@@ -130,3 +130,14 @@ def test_a_repeated_attach_is_a_no_op_so_one_detach_frees_the_policy(iam: Any) -
     iam.detach_role_policy(RoleName=role, PolicyArn=policy)
     iam.delete_policy(PolicyArn=policy)
     iam.delete_role(RoleName=role)
+
+
+def test_a_repeated_set_default_version_is_a_no_op(iam: Any) -> None:
+    policy = new_policy(iam)
+    iam.create_policy_version(PolicyArn=policy, PolicyDocument=POLICY, SetAsDefault=False)
+    iam.set_default_policy_version(PolicyArn=policy, VersionId="v2")
+    iam.set_default_policy_version(PolicyArn=policy, VersionId="v2")  # IAM: success, no change
+    versions = iam.list_policy_versions(PolicyArn=policy)["Versions"]
+    assert {v["VersionId"]: v["IsDefaultVersion"] for v in versions} == {"v1": False, "v2": True}
+    iam.delete_policy_version(PolicyArn=policy, VersionId="v1")  # the one not the default
+    iam.delete_policy(PolicyArn=policy)

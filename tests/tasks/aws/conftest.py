@@ -14,6 +14,7 @@ from botocore.httpsession import URLLib3Session
 
 from core.spec import StackSpec, parse_spec
 from sandbox.aws import AwsSandbox
+from sandbox.aws.faults import FaultPlan
 from sandbox.aws.server import reset_account
 from sandbox.aws.world import seed_root_zone
 from tasks.aws import clients
@@ -35,9 +36,19 @@ CONFIG: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[AwsSandbox]:
-    """The strict AWS sandbox (moto in server mode), with an account of its own for these tests."""
-    with AwsSandbox(account_id=ACCOUNT, acm_validation_delay=0.0) as running:
+    """The strict AWS sandbox (moto in server mode), with an account of its own for these tests;
+    its fault layer is idle until a test gives it rules (`network`)."""
+    with AwsSandbox(account_id=ACCOUNT, acm_validation_delay=0.0, faults=FaultPlan()) as running:
         yield running
+
+
+@pytest.fixture
+def network(sandbox: AwsSandbox) -> Iterator[FaultPlan]:
+    """The sandbox's fault layer (seen by the tasks' clients only), reliable again afterwards."""
+    assert sandbox.faults is not None
+    sandbox.faults.clear()
+    yield sandbox.faults
+    sandbox.faults.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +66,7 @@ def aws_env(sandbox: AwsSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any)
         "KFALB_ACM_TIMEOUT_SECONDS": "2",
         "KFALB_ALB_TIMEOUT_SECONDS": "2",
         "KFALB_CLEANUP_TIMEOUT_SECONDS": "2",
+        "KFALB_ROUTE53_RATE": "100",  # the budget has tests of its own
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
