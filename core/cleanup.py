@@ -44,9 +44,12 @@ class Survey(BaseModel):
     validation_records: tuple[ValidationRecord, ...] = ()  # ours, still in Route53
     subnet_tags: tuple[SubnetTagChange, ...] = ()  # added by the stack, still there
     oidc_providers: tuple[OidcProviderState, ...] = ()  # carrying the stack's tags
-    policy: PolicyState | None = None
-    role: RoleState | None = None
-    pod_identity: PodIdentityAssociationState | None = None  # of the controller's account
+    policy: PolicyState | None = None  # the cluster's, while this stack uses it
+    role: RoleState | None = None  # the cluster's, while this stack uses it
+    legacy_policy: PolicyState | None = None  # the previous version's per-stack policy
+    legacy_role: RoleState | None = None  # the previous version's per-stack role
+    # of the controller's service account: the cluster's, while this stack uses it
+    pod_identity: PodIdentityAssociationState | None = None
     kubernetes: bool = False  # False: the cluster is gone, nothing was looked at in it
     controller: ControllerState | None = None
     controller_objects: tuple[str, ...] = ()  # controller objects with the stack's labels

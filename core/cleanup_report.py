@@ -37,8 +37,9 @@ def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]
     ]
     left[Kind.SUBNET_TAG] += [f"{t.subnet_id} {t.key}={t.value}" for t in survey.subnet_tags]
     left[Kind.OIDC_PROVIDER] += [p.arn for p in survey.oidc_providers if p.owned]
-    left[Kind.IAM_POLICY] += [p.arn for p in (survey.policy,) if p is not None and p.owned]
-    left[Kind.IAM_ROLE] += [r.arn for r in (survey.role,) if r is not None and r.owned]
+    policies, roles = (survey.policy, survey.legacy_policy), (survey.role, survey.legacy_role)
+    left[Kind.IAM_POLICY] += [p.arn for p in policies if p is not None and p.owned]
+    left[Kind.IAM_ROLE] += [r.arn for r in roles if r is not None and r.owned]
     left[Kind.POD_IDENTITY] += [a.arn for a in (survey.pod_identity,) if a is not None and a.owned]
     left[Kind.CONTROLLER] += list(survey.controller_objects)
     if survey.own_ingress is not None:
@@ -79,12 +80,22 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
                           reason="NS record not pointing at a zone of this stack"))  # fmt: skip
     controller = survey.controller
     if controller is not None and controller.usable and not survey.controller_objects:
+        others = [user for user in controller.users if user != survey.stack]
+        reason = (
+            f"shared; still used by {', '.join(others)}"
+            if controller.owned and others
+            else f"not installed by this stack (IngressClass {controller.ingress_class})"
+        )
         items.append(Kept(kind=Kind.CONTROLLER.value, resource=controller.provider,
-                          reason=f"not installed by this stack (IngressClass "
-                                 f"{controller.ingress_class})"))  # fmt: skip
-    named = [(Kind.IAM_ROLE, survey.role), (Kind.IAM_POLICY, survey.policy)]
+                          reason=reason))  # fmt: skip
+    named = [
+        (Kind.IAM_ROLE, survey.role),
+        (Kind.IAM_POLICY, survey.policy),
+        (Kind.IAM_ROLE, survey.legacy_role),
+        (Kind.IAM_POLICY, survey.legacy_policy),
+    ]
     items += [Kept(kind=kind.value, resource=found.arn,
-                   reason="has the stack's name but not its tags: not created by it")
+                   reason="has the controller's name but no kubeflow-alb stack made it")
               for kind, found in named if found is not None and not found.owned]  # fmt: skip
     if survey.ingress is not None and survey.own_ingress is None:
         items.append(Kept(kind=Kind.INGRESS.value, resource=survey.ingress.key,

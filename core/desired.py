@@ -17,14 +17,24 @@ def partition_of(arn: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "arn" else "aws"
 
 
+def policy_name(spec: StackSpec) -> str:
+    """The controller's IAM policy: per cluster, shared by every stack on it."""
+    return naming.controller_policy_name(spec.cluster.name, spec.region)
+
+
+def role_name(spec: StackSpec) -> str:
+    """The controller's IRSA role: per cluster, shared by every stack on it."""
+    return naming.controller_role_name(spec.cluster.name, spec.region)
+
+
 def policy_arn(spec: StackSpec, *, account: str, partition: str = "aws") -> str:
     """The controller policy's ARN (IAM names are global in an account, so it is derivable)."""
-    return f"arn:{partition}:iam::{account}:policy/{naming.policy_name(spec.name)}"
+    return f"arn:{partition}:iam::{account}:policy/{policy_name(spec)}"
 
 
 def role_arn(spec: StackSpec, *, account: str, partition: str = "aws") -> str:
     """The controller IRSA role's ARN."""
-    return f"arn:{partition}:iam::{account}:role/{naming.role_name(spec.name)}"
+    return f"arn:{partition}:iam::{account}:role/{role_name(spec)}"
 
 
 def dashboard_record(spec: StackSpec, balancer: LoadBalancerState) -> RecordSetState:

@@ -9,10 +9,10 @@ from typing import Protocol
 
 from core import identity, naming, sharing
 from core.alb import alb_fields
-from core.desired import dashboard_record, partition_of, role_arn
+from core.desired import dashboard_record, partition_of, policy_name, role_arn, role_name
 from core.dnsnames import normalise
 from core.ingress_group import member_view
-from core.kubestate import declared_fields
+from core.kubestate import ControllerState, declared_fields
 from core.manifests import ALB_PREFIX
 from core.observation import Observation, controller_is_ours, ingress_class
 from core.plan import PRESENT, Item, Observed, Plan, plan, plan_rows
@@ -91,12 +91,13 @@ def desired_items(
         items += [Item(Kind.SUBNET_TAG, f"{subnet_id} {key}", _subnet_tag_wanted()) for key in tags]
     ours = controller_is_ours(spec, seen)
     controller = {"usable": YES, "ingress_class": naming.INGRESS_CLASS if ours else PRESENT}
-    if ours:
-        items += _iam_items(spec, seen, owns)
+    if ours:  # one controller per cluster: its IAM is shared by the cluster's stacks
+        items += _iam_items(spec, seen)
         annotation = identity.role_annotation(spec, _role_arn(spec, seen))
         controller["role annotation"] = annotation or identity.NO_ANNOTATION
         # the version we install; one in use that is not ours runs what its owner chose
         controller["version"] = spec.stack.controller_version
+        controller |= _held(seen.controller)
     items.append(Item(Kind.CONTROLLER, CONTROLLER_KEY, controller))
     items.append(
         Item(Kind.INGRESS, ingress_key(spec), seen.desired_ingress or _minimal_ingress(spec, seen))
@@ -112,26 +113,25 @@ def desired_items(
     return tuple(items)
 
 
-def _iam_items(
-    spec: StackSpec, seen: Observation, owns: Callable[[_Tagged | None], FieldMap]
-) -> list[Item]:
+def _iam_items(spec: StackSpec, seen: Observation) -> list[Item]:
     """The controller's IAM, as its identity needs it (core.identity): the OIDC provider for
-    IRSA, the Pod Identity association otherwise; the role's trust policy either way."""
-    policy = naming.policy_name(spec.name)
+    IRSA, the Pod Identity association otherwise; the role's trust policy either way. All of
+    them are the cluster's, held by reference by each stack that uses the controller."""
+    policy = policy_name(spec)
     items = []
     if identity.needs_oidc_provider(spec):
         items.append(Item(Kind.OIDC_PROVIDER, oidc_key(seen),
-                          {"client_id": AUDIENCE, **owns(seen.oidc_provider)}))  # fmt: skip
+                          {"client_id": AUDIENCE, **_held(seen.oidc_provider)}))  # fmt: skip
     items += [
-        Item(Kind.IAM_POLICY, policy, {"document": policy_document(spec), **owns(seen.policy)}),
-        Item(Kind.IAM_ROLE, naming.role_name(spec.name), {"trust policy": identity.trust_text(spec),
-             f"attached {policy}": ATTACHED, **owns(seen.role)}),
+        Item(Kind.IAM_POLICY, policy, {"document": policy_document(spec), **_held(seen.policy)}),
+        Item(Kind.IAM_ROLE, role_name(spec), {"trust policy": identity.trust_text(spec),
+             f"attached {policy}": ATTACHED, **_held(seen.role)}),
     ]  # fmt: skip
     if identity.uses_pod_identity(spec):
         items.append(Item(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY, {
             "role": _role_arn(spec, seen), "namespace": naming.CONTROLLER_NAMESPACE,
             "service_account": naming.CONTROLLER_SERVICE_ACCOUNT, AGENT: "ACTIVE",
-            **owns(seen.pod_identity)}))  # fmt: skip
+            **_held(seen.pod_identity)}))  # fmt: skip
     return items
 
 
@@ -160,6 +160,19 @@ def _ownership(spec: StackSpec, seen: Observation) -> Callable[[_Tagged | None],
         return {f"tag:{key}": value for key, value in spec.tags.items()}
 
     return fields
+
+
+def _held(found: _Tagged | ControllerState | None) -> FieldMap:
+    """A shared item of ours (made by any kubeflow-alb stack, or to be made) is held by this
+    stack, whoever else uses it; a pre-existing one is only used."""
+    if found is not None and not found.owned:
+        return {}
+    return {"held by this stack": YES, "users": PRESENT}
+
+
+def _held_found(users: tuple[str, ...], stack: str, *, ours: bool = True) -> FieldMap:
+    text = (",".join(users) or "none") if ours else sharing.PRE_EXISTING
+    return {"held by this stack": YES if stack in users else NO, "users": text}
 
 
 def _tags_found(found: _Tagged) -> FieldMap:
@@ -195,14 +208,14 @@ def observed_items(
                 None if value is None else _subnet_tag_found(spec, subnet.tags, key, value)
             )
     found.update(_iam_found(spec, seen))
-    if seen.controller is not None and (
-        seen.controller.ingress_class or seen.controller.deployment
-    ):
+    controller = seen.controller
+    if controller is not None and (controller.ingress_class or controller.deployment):
         found[(Kind.CONTROLLER, CONTROLLER_KEY)] = {
-            "usable": YES if seen.controller.usable else NO,
-            "ingress_class": seen.controller.ingress_class or "",
-            "version": seen.controller.version or UNKNOWN,
-            "role annotation": seen.controller.role_annotation or identity.NO_ANNOTATION,
+            "usable": YES if controller.usable else NO,
+            "ingress_class": controller.ingress_class or "",
+            "version": controller.version or UNKNOWN,
+            "role annotation": controller.role_annotation or identity.NO_ANNOTATION,
+            **_held_found(controller.users, spec.name, ours=controller.owned),
         }
     if seen.ingress is not None:
         found[(Kind.INGRESS, ingress_key(spec))] = seen.ingress.fields
@@ -277,26 +290,29 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
         ids = seen.oidc_provider.client_ids
         found[(Kind.OIDC_PROVIDER, oidc_key(seen))] = {
             "client_id": AUDIENCE if AUDIENCE in ids else ", ".join(ids) or "none",
-            **_tags_found(seen.oidc_provider),
+            **_shared_found(seen.oidc_provider.tags, spec.name),
         }
-    policy = naming.policy_name(spec.name)
+    policy = policy_name(spec)
     if seen.policy is not None:
         document = (
             policy_document(spec)
             if seen.policy.document_matches
             else f"another document (default version {seen.policy.default_version})"
         )
-        found[(Kind.IAM_POLICY, policy)] = {"document": document, **_tags_found(seen.policy)}
+        found[(Kind.IAM_POLICY, policy)] = {
+            "document": document,
+            **_shared_found(seen.policy.tags, spec.name),
+        }
     if seen.role is not None:
         suffix = f":policy/{policy}"
         attached = any(arn.endswith(suffix) for arn in seen.role.attached_policy_arns)
         others = ", ".join(seen.role.attached_policy_arns) or "no policy"
-        found[(Kind.IAM_ROLE, naming.role_name(spec.name))] = {
+        found[(Kind.IAM_ROLE, role_name(spec))] = {
             "trust policy": identity.trust_text(spec)
             if seen.role.trust_matches
             else "another trust policy",
             f"attached {policy}": ATTACHED if attached else f"not attached ({others})",
-            **_tags_found(seen.role),
+            **_shared_found(seen.role.tags, spec.name),
         }
     if seen.pod_identity is not None:
         association = seen.pod_identity
@@ -305,9 +321,13 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
             "namespace": association.namespace,
             "service_account": association.service_account,
             AGENT: seen.pod_identity_agent or "not installed",
-            **_tags_found(association),
+            **_shared_found(association.tags, spec.name),
         }
     return found
+
+
+def _shared_found(tags: dict[str, str], stack: str) -> FieldMap:
+    return _held_found(sharing.item_users(tags), stack, ours=sharing.made_by_tool(tags))
 
 
 def _minimal_ingress(spec: StackSpec, seen: Observation) -> FieldMap:

@@ -45,7 +45,14 @@ class ControllerState(_State):
     class_controller: str | None = Field(default=None, description="Its spec.controller.")
     deployment: str | None = Field(default=None, description="namespace/name of the Deployment.")
     ready_replicas: int = 0
-    owned: bool = Field(default=False, description="Installed by this stack (ownership labels).")
+    owned: bool = Field(
+        default=False,
+        description="Installed by a kubeflow-alb stack (its labels): shared by the cluster's "
+        "stacks, each of which may re-apply it.",
+    )
+    users: tuple[str, ...] = Field(
+        default=(), description="The stacks that use it (their marks on the Deployment)."
+    )
     version: str | None = Field(
         default=None, description="The controller image's tag (its version), when tagged."
     )

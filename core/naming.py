@@ -111,13 +111,31 @@ def certificate_idempotency_token(stack: str, domain: str, sans: tuple[str, ...]
 
 
 def policy_name(stack: str) -> str:
-    """Name of the controller's IAM policy for a stack."""
+    """The previous version's per-stack name of the controller's IAM policy (now per cluster:
+    controller_policy_name); its stack's cleanup still removes it."""
     return f"kfalb-{stack}-AWSLoadBalancerController"
 
 
 def role_name(stack: str) -> str:
-    """Name of the controller's IRSA role for a stack (IAM role names are at most 64 characters)."""
+    """The previous version's per-stack name of the controller's IRSA role (now per cluster:
+    controller_role_name); its stack's cleanup still removes it."""
     return f"kfalb-{stack}-lbc"
+
+
+def _cluster_part(cluster: str, region: str, room: int) -> str:
+    """The cluster's name cut to `room` characters, then a digest of region and name: IAM names
+    are global in an account, and clusters of one name may run in two regions."""
+    return f"{cluster[:room].rstrip('-_')}-{_digest(f'{region}/{cluster}', 8)}"
+
+
+def controller_policy_name(cluster: str, region: str) -> str:
+    """Name of the controller's IAM policy: one controller per cluster, shared by its stacks."""
+    return f"kfalb-{_cluster_part(cluster, region, 60)}-AWSLoadBalancerController"
+
+
+def controller_role_name(cluster: str, region: str) -> str:
+    """Name of the controller's IRSA role, one per cluster (IAM role names: at most 64)."""
+    return f"kfalb-{_cluster_part(cluster, region, 45)}-lbc"
 
 
 def dashboard_host(subdomain: str) -> str:

@@ -46,6 +46,7 @@ class Change:
     item: Item
     action: Action
     differences: tuple[Difference, ...] = ()
+    users: str = ""  # a shared item's users as found (core.sharing), shown with it
 
     @property
     def drifted(self) -> bool:
@@ -86,6 +87,8 @@ class Plan:
 Observed = Mapping[tuple[Kind, str], Mapping[str, str] | None]
 
 
+#: The field of a shared item naming the stacks that use it (shown in plans and drift tables).
+USERS = "users"
 #: The pseudo-field of a dependent that must be re-applied because what it is built on is new.
 REBUILT = "built on"
 
@@ -107,7 +110,8 @@ def plan(desired: Iterable[Item], observed: Observed) -> Plan:
             for name, want in item.fields.items()
             if not _satisfies(want, found.get(name))
         )
-        changes.append(Change(item, Action.UPDATE if differences else Action.KEEP, differences))
+        action = Action.UPDATE if differences else Action.KEEP
+        changes.append(Change(item, action, differences, found.get(USERS, "")))
     causes = rebuilt_with({c.item.kind for c in changes if c.action is Action.CREATE})
     return Plan(tuple(_rebuilt(change, causes) for change in changes))
 
@@ -116,7 +120,9 @@ def _rebuilt(change: Change, causes: Mapping[Kind, tuple[Kind, ...]]) -> Change:
     if change.action is not Action.KEEP or change.item.kind not in causes:
         return change
     new = ", ".join(f"the new {kind.value}" for kind in causes[change.item.kind])
-    return Change(change.item, Action.UPDATE, (Difference(REBUILT, new, "the old one"),))
+    return Change(
+        change.item, Action.UPDATE, (Difference(REBUILT, new, "the old one"),), change.users
+    )
 
 
 def _satisfies(want: str, got: str | None) -> bool:
@@ -150,5 +156,6 @@ def plan_rows(result: Plan) -> list[dict[str, str]]:
                     }
                 )
         else:
-            rows.append({"item": item, "expected": "as declared", "found": "same", "status": "ok"})
+            found = f"same (users: {change.users})" if change.users else "same"
+            rows.append({"item": item, "expected": "as declared", "found": found, "status": "ok"})
     return rows

@@ -35,12 +35,15 @@ def change_document(change: Change) -> dict[str, Any]:
             {"field": d.field, "expected": d.expected, "found": d.found or None}
             for d in change.differences
         ]
-    return {
+    document: dict[str, Any] = {
         "kind": change.item.kind.value,
         "key": change.item.key,
         "action": change.action.value,
         "differences": differences,
     }
+    if change.users:  # a shared item: the stacks that use it
+        document["users"] = change.users.split(",")
+    return document
 
 
 def plan_document(stack: str, result: Plan, *, command: str = "plan") -> dict[str, Any]:
@@ -94,7 +97,8 @@ def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
                 rows.append(_row("update", item, diff.field, diff.expected, diff.found or "(none)",
                                  width))  # fmt: skip
         else:
-            rows.append(_row("ok", item, "", "", "", width))
+            field = "users" if change.users else ""  # a shared item: who uses it
+            rows.append(_row("ok", item, field, "", change.users, width))
     return rows
 
 

@@ -64,7 +64,6 @@ from tasks.k8s.ingress import (
     request_reconcile,
     wait_for_ingress_address,
 )
-from tasks.preflight_stacks import preflight_stacks
 
 
 @dataclass
@@ -107,15 +106,10 @@ def apply_plan(
     as soon as their inputs exist."""
     if seen.cluster is None:
         raise PreflightError(f"EKS cluster {spec.cluster.name} was not found; nothing to apply.")
-    # Another owner of our Ingress name, dashboard host or record stops us before any change
-    # (a plan with nothing to apply changes nothing: no need to look).
     declared = frozenset(change.item.kind for change in result.changes)
-    if result.kinds_to_fix():
-        if Kind.POD_IDENTITY in declared:  # the agent is the cluster's: we cannot make it
-            require_pod_identity_agent(
-                spec, cluster=seen.cluster.name, status=seen.pod_identity_agent
-            )
-        preflight_stacks(ctx, target, spec, seen)
+    if result.kinds_to_fix() and Kind.POD_IDENTITY in declared:
+        # the agent is the cluster's: we cannot make it
+        require_pod_identity_agent(spec, cluster=seen.cluster.name, status=seen.pod_identity_agent)
     run = _Inputs(spec, ctx, target, seen, seen.cluster, frozenset(result.kinds_to_fix()),
                   recorder, declared)  # fmt: skip
     applied = Applied(
@@ -266,6 +260,10 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
     partition = partition_of(caller.arn) if caller else "aws"
     controller_role = role_arn(spec, account=account, partition=partition)
     if ours:
+        # The controller's users reach AWS through its role: they hold the role and policy too
+        # (a stack of the previous version, whose own role the controller leaves for this one).
+        found = seen.controller
+        users = tuple(u for u in found.users if u != spec.name) if found and found.owned else ()
         provider: PrefectFuture[OidcProviderState] | OidcProviderState | None = seen.oidc_provider
         oidc = Kind.OIDC_PROVIDER in run.declared  # IRSA only (core.identity)
         if oidc and (run.doing(Kind.OIDC_PROVIDER) or provider is None):
@@ -273,7 +271,7 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
             run.recorder.track(provider)
         policy: PrefectFuture[PolicyState] | PolicyState | None = seen.policy
         if run.doing(Kind.IAM_POLICY) or policy is None:
-            policy = ensure_policy.submit(ctx, spec)
+            policy = ensure_policy.submit(ctx, spec, users=users)
             run.recorder.track(policy)
         role: PrefectFuture[RoleState] | None = None
         if run.doing(Kind.IAM_ROLE, Kind.OIDC_PROVIDER, Kind.IAM_POLICY) or seen.role is None:
@@ -282,11 +280,12 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
                 spec,
                 provider,
                 policy_arn=policy_arn(spec, account=account, partition=partition),
+                users=users,
                 wait_for=[policy] if isinstance(policy, PrefectFuture) else [],
             )
             run.recorder.track(role)
             wait_for.append(role)
-        wait_for += _association(run, controller_role, wait_for=[role] if role else [])
+        wait_for += _association(run, controller_role, users=users, wait_for=[role] if role else [])
     if not run.doing(Kind.CONTROLLER) and seen.controller is not None:
         return ControllerOutcome(
             provider=seen.controller.provider,
@@ -309,16 +308,16 @@ def _controller(run: _Inputs) -> PrefectFuture[ControllerOutcome] | ControllerOu
 
 
 def _association(
-    run: _Inputs, arn: str, *, wait_for: list[PrefectFuture[Any]]
+    run: _Inputs, arn: str, *, users: tuple[str, ...], wait_for: list[PrefectFuture[Any]]
 ) -> list[PrefectFuture[Any]]:
     """The Pod Identity association of the controller's service account, when the model has one
-    and the plan marks it (or the role it names)."""
+    and the plan marks it (or the role it names); held like the role, by the controller's users."""
     if Kind.POD_IDENTITY not in run.declared:
         return []
     if not run.doing(Kind.POD_IDENTITY, Kind.IAM_ROLE) and run.seen.pod_identity is not None:
         return []
     future: PrefectFuture[PodIdentityAssociationState] = ensure_pod_identity_association.submit(
-        run.ctx, run.spec, run.cluster.name, role_arn=arn, wait_for=wait_for
+        run.ctx, run.spec, run.cluster.name, role_arn=arn, users=users, wait_for=wait_for
     )
     run.recorder.track(future)
     return [future]

@@ -15,7 +15,7 @@ from core.errors import DriftDetected, ResourceNotFound
 from core.plan import Plan
 from core.plan_output import drift_text, table_rows
 from core.spec import StackSpec, parse_spec
-from core.state import StackAccess, StackRecord
+from core.state import Kind, StackAccess, StackRecord
 from flows.apply import apply_plan
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
@@ -27,6 +27,7 @@ from tasks.aws.world import bind_observed, check_observed_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.observe import observe_stack
+from tasks.preflight_stacks import preflight_owners
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
 
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
@@ -82,6 +83,8 @@ def check_drift(
             seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
             bind_observed(store, seen, cluster, region=spec.region)
             todo = stack_plan(spec, seen)
+            recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
+            preflight_owners(ctx, target, spec, seen, recorded=recorded)  # as setup's preflight
             applied = apply_plan(
                 spec, ctx=ctx, target=target, seen=seen, result=todo, recorder=Recorder(store)
             )

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect.futures import PrefectFuture
 
-from core import naming
+from core import naming, sharing
 from core.cleanup import (
     Survey,
     owned,
@@ -63,6 +63,8 @@ def survey_stack(
         "role": find_role.submit(ctx, spec),
         # Either identity: a stack switched from pod-identity to irsa may still have one.
         "pod_identity": observe_pod_identity_association.submit(ctx, spec, spec.cluster.name),
+        "legacy_policy": observe_policy.submit(ctx, spec, legacy=True),
+        "legacy_role": find_role.submit(ctx, spec, legacy=True),
         "load_balancers": find_controller_resources.submit(ctx, spec),
         "backend_security_group": find_unused_backend_security_group.submit(ctx, spec.cluster.name),
     }  # fmt: skip
@@ -86,6 +88,11 @@ def survey_stack(
         found["ingress_bindings"] = find_ingress_bindings.submit(target, name=spec.ingress_name)
     results = {name: future.result() for name, future in found.items()}
     certificates: tuple[CertificateState, ...] = results["certificates"]
+    # the cluster's: the stack's to remove only while it uses it
+    for shared in ("policy", "role", "pod_identity"):
+        item = results[shared]
+        if item is not None and item.owned and not sharing.uses(item.tags, spec.name):
+            results[shared] = None
     return Survey(
         stack=spec.name,
         zone=zone,

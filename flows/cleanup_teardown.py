@@ -76,13 +76,17 @@ def take_down(
         if found.pod_identity is not None and found.pod_identity.owned:
             delete_pod_identity_association(ctx, spec, found.pod_identity.cluster_name)
 
-    def role() -> None:
+    def role() -> None:  # the cluster's goes with its last user; a previous version's, now
         if found.role is not None and found.role.owned:
             delete_role(ctx, spec)
+        if found.legacy_role is not None and found.legacy_role.owned:
+            delete_role(ctx, spec, legacy=True)
 
     def policy() -> None:
         if found.policy is not None and found.policy.owned:
             delete_policy(ctx, spec)
+        if found.legacy_policy is not None and found.legacy_policy.owned:
+            delete_policy(ctx, spec, legacy=True)
 
     def oidc_provider() -> None:
         for provider in found.oidc_providers:

@@ -7,7 +7,6 @@ from prefect import flow, get_run_logger
 from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
-from core.ownership import conflicts, refuse_conflicts
 from core.report import setup_summary
 from core.settings import get_settings
 from core.spec import StackSpec
@@ -27,6 +26,7 @@ from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
+from tasks.preflight_stacks import preflight_owners
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -91,9 +91,13 @@ def _setup(
         )
     )
     preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
-    recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
-    refuse_conflicts(conflicts(spec, seen, recorded=recorded))
     result = stack_plan(spec, seen)
+    # Anything setup would write that is another owner's stops it, before anything is made (a
+    # plan with nothing to apply changes nothing: no need to read the other Ingresses' hosts).
+    recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
+    preflight_owners(
+        ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
+    )
     publish_plan(spec.name, result)
     logger.info("Stack %s: %s", spec.name, summary(result))
 

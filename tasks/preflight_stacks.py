@@ -1,16 +1,17 @@
-"""Preflight for several stacks in one world: is a name this stack needs already someone else's?
+"""Setup's owner preflight: is anything this stack would write already someone else's?
 
 Read only. It reads the host rules of every Ingress in the cluster and the root zone's records
 at the dashboard host and `*.<subdomain>`, and with the stack's observation decides through the
-pure `core.conflicts`; any conflict stops the run before anything is created.
+one owner check, pure `core.owners`; any conflict stops the run before anything is created.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from core import naming
-from core.conflicts import HostRule, conflicts
-from core.errors import PreflightError
 from core.observation import Observation
+from core.owners import HostRule, conflicts, refuse
 from core.resources import RecordSetState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext
@@ -47,22 +48,27 @@ def find_host_rules(target: KubeTarget) -> tuple[HostRule, ...]:
 
 
 @retrying_task
-def preflight_stacks(
-    ctx: AwsContext, target: KubeTarget, spec: StackSpec, seen: Observation
+def preflight_owners(
+    ctx: AwsContext,
+    target: KubeTarget,
+    spec: StackSpec,
+    seen: Observation,
+    *,
+    recorded: Iterable[str] = (),
+    look_around: bool = True,
 ) -> None:
-    """Stop with every conflict found: our Ingress name, the dashboard host or the
-    `*.<subdomain>` record held by another owner. Read only; nothing is created before it."""
-    hosts = find_host_rules.fn(target)
+    """Stop with every conflict found: the controller's IAM, our Ingress name, the dashboard host,
+    the zone or the `*.<subdomain>` record held by another owner (a shared item another stack
+    uses is none). `look_around`: also read every Ingress's hosts and the root zone's records
+    (not needed when the plan has nothing to apply). Read only; nothing is created before it."""
+    hosts: tuple[HostRule, ...] = ()
     root_records: tuple[RecordSetState, ...] = ()
-    if seen.root_zone is not None:
-        names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
-        keys = [(name, kind) for name in names for kind in _SERVING]
-        root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
-    found = conflicts(spec, seen, hosts=hosts, root_records=root_records)
-    if found:
-        raise PreflightError(
-            f"Stack {spec.name!r} conflicts with what is already there; nothing was created:\n  "
-            + "\n  ".join(found)
-        )
+    if look_around:
+        hosts = find_host_rules.fn(target)
+        if seen.root_zone is not None:
+            names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
+            keys = [(name, kind) for name in names for kind in _SERVING]
+            root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
+    refuse(spec, conflicts(spec, seen, recorded=recorded, hosts=hosts, root_records=root_records))
     run_logger().info("No other owner of %s, %s or %s", spec.ingress_key, spec.dashboard_host,
                       naming.wildcard(spec.subdomain))  # fmt: skip

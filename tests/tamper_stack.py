@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from core import naming
+from core import naming, sharing
+from core.desired import policy_name, role_name
 from core.state import Kind
 from tests.tamper import (
     break_health_check,
@@ -84,14 +85,17 @@ def untag_subnet(world: Any, spec: Any) -> None:
 
 
 def untag_oidc_provider(world: Any, spec: Any) -> None:
+    """Shared by the cluster's stacks, the provider carries their user marks: drop this one's."""
     iam = world.aws.client("iam")
     for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
-        iam.untag_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"], TagKeys=[TEAM])
+        iam.untag_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider["Arn"], TagKeys=[sharing.user_key(spec.name)]
+        )
 
 
 def _policy_arn(world: Any, spec: Any) -> str:
     policies = world.aws.client("iam").list_policies(Scope="Local")["Policies"]
-    return str(next(p["Arn"] for p in policies if p["PolicyName"] == naming.policy_name(spec.name)))
+    return str(next(p["Arn"] for p in policies if p["PolicyName"] == policy_name(spec)))
 
 
 def change_policy(world: Any, spec: Any) -> None:
@@ -104,12 +108,12 @@ def change_policy(world: Any, spec: Any) -> None:
 
 def detach_policy(world: Any, spec: Any) -> None:
     world.aws.client("iam").detach_role_policy(
-        RoleName=naming.role_name(spec.name), PolicyArn=_policy_arn(world, spec)
+        RoleName=role_name(spec), PolicyArn=_policy_arn(world, spec)
     )
 
 
 def widen_trust(world: Any, spec: Any) -> None:
-    iam, name = world.aws.client("iam"), naming.role_name(spec.name)
+    iam, name = world.aws.client("iam"), role_name(spec)
     trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     if isinstance(trust, str):
         trust = json.loads(trust)
@@ -119,7 +123,9 @@ def widen_trust(world: Any, spec: Any) -> None:
 
 
 def untag_role(world: Any, spec: Any) -> None:
-    world.aws.client("iam").untag_role(RoleName=naming.role_name(spec.name), TagKeys=[TEAM])
+    world.aws.client("iam").untag_role(
+        RoleName=role_name(spec), TagKeys=[sharing.user_key(spec.name)]
+    )
 
 
 def change_ingress(world: Any, spec: Any) -> None:
@@ -137,11 +143,11 @@ TAMPERINGS: dict[str, tuple[Tamper, Kind]] = {
     "certificate tag removed": (untag_certificate, Kind.CERTIFICATE),
     "validation record changed": (change_validation_record, Kind.VALIDATION_RECORD),
     "subnet tag removed": (untag_subnet, Kind.SUBNET_TAG),
-    "OIDC provider tag removed": (untag_oidc_provider, Kind.OIDC_PROVIDER),
+    "OIDC provider user mark removed": (untag_oidc_provider, Kind.OIDC_PROVIDER),
     "policy document changed": (change_policy, Kind.IAM_POLICY),
     "role policy detached": (detach_policy, Kind.IAM_ROLE),
     "role trust widened": (widen_trust, Kind.IAM_ROLE),
-    "role tag removed": (untag_role, Kind.IAM_ROLE),
+    "role user mark removed": (untag_role, Kind.IAM_ROLE),
     "Ingress annotation changed": (change_ingress, Kind.INGRESS),
     "dashboard record deleted": (delete_record, Kind.DNS_RECORD),
     # The ALB: the controller's, so apply makes it reconcile instead of editing it.

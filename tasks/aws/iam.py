@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core import identity, naming
+from core import identity, naming, sharing
+from core.desired import role_name
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
@@ -52,8 +53,23 @@ def _tags(items: list[Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in items}
 
 
-def _missing_tags(found: dict[str, str], spec: StackSpec) -> list[TagTypeDef]:
-    return [{"Key": k, "Value": v} for k, v in spec.tags.items() if found.get(k) != v]
+def _creation_tags(spec: StackSpec, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
+    """A shared item's tags when a stack makes it: the stack's marks and the user marks."""
+    tags = sharing.creation_marks(spec.tags, (spec.name, *users))
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
+    """The user marks a shared item needs so that the stack (and `users`, who use it through
+    the controller) hold it; none when they do."""
+    marks = sharing.marks_to_hold(found, stack)
+    marks |= {sharing.user_key(u): u for u in users if found.get(sharing.user_key(u)) != u}
+    return [{"Key": k, "Value": v} for k, v in marks.items()]
+
+
+def release_tags(found: dict[str, str], stack: str) -> list[str]:
+    """The tag keys a leaving stack removes from a shared item other stacks still use."""
+    return [key for key in (sharing.user_key(stack),) if key in found]
 
 
 def _issuer(cluster: ClusterState) -> str:
@@ -80,7 +96,7 @@ def read_oidc_provider(iam: IAMClient, host_path: str, stack: str) -> OidcProvid
             url=found.get("Url", host_path),
             client_ids=tuple(found.get("ClientIDList", [])),
             thumbprints=tuple(found.get("ThumbprintList", [])),
-            owned=naming.is_owned(tags, stack),
+            owned=sharing.made_by_tool(tags),  # shared: any kubeflow-alb stack's to use
             tags=tags,
         )
     return None
@@ -107,7 +123,7 @@ def ensure_oidc_provider(
                 Url=f"https://{host_path}",
                 ClientIDList=[AUDIENCE],
                 ThumbprintList=[EKS_OIDC_THUMBPRINT],
-                Tags=_missing_tags({}, spec),
+                Tags=_creation_tags(spec),
             )["OpenIDConnectProviderArn"]
         )
         if arn is not None:
@@ -130,7 +146,7 @@ def ensure_oidc_provider(
             )
         run_logger().info("Using pre-existing OIDC provider %s", found.arn)
         return found
-    missing = _missing_tags(found.tags, spec)
+    missing = _hold_tags(found.tags, spec.name)
     if missing:
         iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=found.arn, Tags=missing)
     if AUDIENCE not in found.client_ids:  # idempotent in IAM: a repeated add is no error
@@ -151,17 +167,33 @@ def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> Oidc
 
 @aws_task
 def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState) -> bool:
-    """Delete the cluster's OIDC provider if this stack created it; False when it is gone."""
+    """Remove the stack's use of the cluster's OIDC provider: delete it with its last user,
+    else remove only the stack's user mark. False when nothing was deleted."""
     iam = client(ctx, "iam")
     found = read_oidc_provider(iam, _issuer(cluster), spec.name)
     if found is None:
         return False
     if not found.owned:
-        raise OwnershipError(f"OIDC provider {found.arn} was not created by stack {spec.name}.")
+        raise OwnershipError(f"OIDC provider {found.arn} was not made by a kubeflow-alb stack.")
+    if not sharing.last_user(found.tags, spec.name):
+        release_provider(iam, found, spec.name)
+        return False
     # NoSuchEntity here: gone meanwhile, or our own send applied and its answer lost.
     gone_already(iam.delete_open_id_connect_provider, OpenIDConnectProviderArn=found.arn)
     run_logger().info("Deleted OIDC provider %s", found.arn)
     return True
+
+
+def release_provider(iam: IAMClient, found: OidcProviderState, stack: str) -> None:
+    """Drop the stack's user mark from an OIDC provider other stacks still use."""
+    keys = release_tags(found.tags, stack)
+    if keys:
+        gone_already(
+            iam.untag_open_id_connect_provider, OpenIDConnectProviderArn=found.arn, TagKeys=keys
+        )
+    run_logger().info(
+        "OIDC provider %s stays for %s", found.arn, ", ".join(sharing.item_users(found.tags))
+    )
 
 
 def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
@@ -179,7 +211,11 @@ def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any
     return identity.trust_policy(spec, provider_arn=provider.arn, host_path=host_path)
 
 
-def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -> RoleState | None:
+def read_role(
+    iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any], shared: bool = True
+) -> RoleState | None:
+    """The role as a state. `shared`: the per-cluster role (ours when a kubeflow-alb stack made
+    it); else the previous version's per-stack role (ours with the stack's tags)."""
     try:
         role = iam.get_role(RoleName=name)["Role"]
         tags = _tags(role.get("Tags", []))  # GetRole carries the tags
@@ -194,7 +230,7 @@ def read_role(iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any]) -
         name=name,
         trust_matches=same_document(role.get("AssumeRolePolicyDocument", {}), trust),
         attached_policy_arns=tuple(attached),
-        owned=naming.is_owned(tags, stack),
+        owned=sharing.made_by_tool(tags) if shared else naming.is_owned(tags, stack),
         tags=tags,
     )
 
@@ -206,34 +242,41 @@ def observe_role(
     """Read the controller's role: trust policy, attached policies, tags."""
     iam = client(ctx, "iam")
     trust = _trust(spec, provider)
-    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust=trust)
+    return read_role(iam, role_name(spec), stack=spec.name, trust=trust)
 
 
 @aws_task
 def ensure_role(
-    ctx: AwsContext, spec: StackSpec, provider: OidcProviderState | None, *, policy_arn: str
+    ctx: AwsContext,
+    spec: StackSpec,
+    provider: OidcProviderState | None,
+    *,
+    policy_arn: str,
+    users: tuple[str, ...] = (),
 ) -> RoleState:
     """Make sure the controller's role exists, trusts only what its identity needs (IRSA: its
     service account through the OIDC provider; Pod Identity: the EKS Pod Identity service),
-    and has the controller policy attached."""
+    and has the controller policy attached; held by the stack and by `users` (the
+    controller's other users, who reach AWS through this role)."""
     iam, log, name, trust = (
         client(ctx, "iam"),
         run_logger(),
-        naming.role_name(spec.name),
+        role_name(spec),
         _trust(spec, provider),
     )
     state = read_role(iam, name, stack=spec.name, trust=trust)
     if state is None:
-        state = _create_role(iam, name, trust=trust, spec=spec)  # None: created just now
+        state = _create_role(iam, name, trust=trust, spec=spec, users=users)  # None: created
     if state is not None:
         if not state.owned:
             raise OwnershipError(
-                f"IAM role {state.arn} exists without stack {spec.name}'s tags; it is not changed."
+                f"IAM role {state.arn} exists and was not made by a kubeflow-alb stack "
+                f"({naming.MANAGED_BY_TAG}={naming.TOOL}); it is not changed."
             )
         if not state.trust_matches:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             log.info("Updated the trust policy of IAM role %s", name)
-        missing = _missing_tags(state.tags, spec)
+        missing = _hold_tags(state.tags, spec.name, users)
         if missing:
             iam.tag_role(RoleName=name, Tags=missing)
         if state.trust_matches and not missing and policy_arn in state.attached_policy_arns:
@@ -248,7 +291,7 @@ def ensure_role(
 
 
 def _create_role(
-    iam: IAMClient, name: str, *, trust: dict[str, Any], spec: StackSpec
+    iam: IAMClient, name: str, *, trust: dict[str, Any], spec: StackSpec, users: tuple[str, ...]
 ) -> RoleState | None:
     """Create the role; None when created, else the role found instead.
 
@@ -260,9 +303,9 @@ def _create_role(
         lambda: iam.create_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(trust),
-            Description=f"AWS Load Balancer Controller ({spec.stack.controller_identity}), "
-            f"kubeflow-alb stack {spec.name}",
-            Tags=_missing_tags({}, spec),
+            Description=f"AWS Load Balancer Controller ({spec.stack.controller_identity}) of "
+            f"cluster {spec.cluster.name}, shared by its kubeflow-alb stacks",
+            Tags=_creation_tags(spec, users),
         )
     )
     if made is not None:
@@ -281,14 +324,25 @@ def _create_role(
 
 
 @aws_task
-def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
-    """Delete the controller's IRSA role (detaching its policies first); False when gone."""
-    iam, name = client(ctx, "iam"), naming.role_name(spec.name)
-    state = read_role(iam, name, stack=spec.name, trust={})
+def delete_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
+    """Remove the stack's use of the controller's IRSA role: delete it (detaching its policies
+    first) with its last user, else remove only the stack's user mark. `legacy`: the previous
+    version's per-stack role, the stack's own. False when nothing was deleted."""
+    iam = client(ctx, "iam")
+    name = naming.role_name(spec.name) if legacy else role_name(spec)
+    state = read_role(iam, name, stack=spec.name, trust={}, shared=not legacy)
     if state is None:
         return False
     if not state.owned:
-        raise OwnershipError(f"IAM role {state.arn} lacks stack {spec.name}'s tags; it is left.")
+        raise OwnershipError(f"IAM role {state.arn} is not this stack's to delete; it is left.")
+    if not legacy and not sharing.last_user(state.tags, spec.name):
+        keys = release_tags(state.tags, spec.name)
+        if keys:
+            gone_already(iam.untag_role, RoleName=name, TagKeys=keys)
+        run_logger().info(
+            "IAM role %s stays for %s", name, ", ".join(sharing.item_users(state.tags))
+        )
+        return False
     try:
         # Each step tolerates NoSuchEntity on its own: a retried send whose first answer was
         # lost finds its work done, and the role must still be deleted after it.

@@ -9,8 +9,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from core import naming
+from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, bundled_version_problem, release
+from core.desired import policy_name
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
@@ -101,6 +102,7 @@ def read_policy(
     stack: str,
     document: dict[str, Any],
     count_versions: bool = True,
+    shared: bool = True,
 ) -> PolicyState | None:
     """The policy as a state (its default version compared with `document`), or None.
     GetPolicy carries the tags; the versions are counted only when asked (to rotate them)."""
@@ -121,17 +123,23 @@ def read_policy(
         document_matches=same_document(version.get("Document", {}), document),
         version_count=len(versions),  # 0: not counted
         attachment_count=policy.get("AttachmentCount", 0),
-        owned=naming.is_owned(tags, stack),
+        # The per-cluster policy is any kubeflow-alb stack's; a previous version's, its stack's.
+        owned=sharing.made_by_tool(tags) if shared else naming.is_owned(tags, stack),
         tags=tags,
     )
 
 
 def _policy_arn(
-    ctx: AwsContext, spec: StackSpec, identity: CallerIdentity | None = None
+    ctx: AwsContext,
+    spec: StackSpec,
+    identity: CallerIdentity | None = None,
+    *,
+    legacy: bool = False,
 ) -> tuple[str, str]:
-    """The policy's ARN (from the caller's account) and the partition."""
+    """The policy's ARN (from the caller's account) and the partition; `legacy`: the previous
+    version's per-stack policy."""
     identity = identity or caller_identity(ctx)
-    name = naming.policy_name(spec.name)
+    name = naming.policy_name(spec.name) if legacy else policy_name(spec)
     return f"arn:{identity.partition}:iam::{identity.account}:policy/{name}", identity.partition
 
 
@@ -140,8 +148,10 @@ def _target(
     spec: StackSpec,
     document: dict[str, Any] | None,
     identity: CallerIdentity | None = None,
+    *,
+    legacy: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    arn, partition = _policy_arn(ctx, spec, identity)
+    arn, partition = _policy_arn(ctx, spec, identity, legacy=legacy)
     version = spec.stack.controller_version  # the policy follows the controller's version
     return arn, document or load_controller_policy(partition=partition, version=version)
 
@@ -154,21 +164,29 @@ def observe_policy(
     document: dict[str, Any] | None = None,
     identity: CallerIdentity | None = None,
     count_versions: bool = False,
+    legacy: bool = False,
 ) -> PolicyState | None:
     """Read the controller's IAM policy and compare its default version with the bundled one
     (`identity`: the caller, when already known, saves a call; `count_versions`: one more
-    call, for what the plan does not need)."""
-    arn, desired = _target(ctx, spec, document, identity)
+    call, for what the plan does not need; `legacy`: the previous version's per-stack policy)."""
+    arn, desired = _target(ctx, spec, document, identity, legacy=legacy)
     iam = client(ctx, "iam")
-    return read_policy(iam, arn, stack=spec.name, document=desired, count_versions=count_versions)
+    return read_policy(
+        iam, arn, stack=spec.name, document=desired, count_versions=count_versions,
+        shared=not legacy,
+    )  # fmt: skip
 
 
 @aws_task
 def ensure_policy(
-    ctx: AwsContext, spec: StackSpec, *, document: dict[str, Any] | None = None
+    ctx: AwsContext,
+    spec: StackSpec,
+    *,
+    document: dict[str, Any] | None = None,
+    users: tuple[str, ...] = (),
 ) -> PolicyState:
     """Create the controller's IAM policy, or make the document bundled for the stack's controller
-    version its default version.
+    version its default version; held by the stack and by `users` (the controller's other users).
 
     When five versions exist, the oldest non-default version is deleted first.
     """
@@ -178,10 +196,14 @@ def ensure_policy(
     if state is None:
         made = create_or_find(
             lambda: iam.create_policy(
-                PolicyName=naming.policy_name(spec.name),
+                PolicyName=policy_name(spec),
                 PolicyDocument=json.dumps(desired),
-                Description=f"AWS Load Balancer Controller, kubeflow-alb stack {spec.name}",
-                Tags=[{"Key": key, "Value": value} for key, value in spec.tags.items()],
+                Description=f"AWS Load Balancer Controller of cluster {spec.cluster.name}, "
+                "shared by its kubeflow-alb stacks",
+                Tags=[
+                    {"Key": key, "Value": value}
+                    for key, value in sharing.creation_marks(spec.tags, (spec.name, *users)).items()
+                ],
             )
         )
         if made is not None:
@@ -191,12 +213,15 @@ def ensure_policy(
         state = _found_after_conflict(iam, arn, spec, desired)
     if not state.owned:
         raise OwnershipError(
-            f"IAM policy {arn} exists without stack {spec.name}'s tags; it is not changed. "
-            "Delete or rename it, or choose another stack.name."
+            f"IAM policy {arn} exists and was not made by a kubeflow-alb stack "
+            f"({naming.MANAGED_BY_TAG}={naming.TOOL}); it is not changed. Delete or rename it."
         )
     missing: list[TagTypeDef] = [
         {"Key": key, "Value": value}
-        for key, value in spec.tags.items()
+        for key, value in {
+            **sharing.marks_to_hold(state.tags, spec.name),
+            **_marks(spec.name, users),
+        }.items()
         if state.tags.get(key) != value
     ]
     if missing:
@@ -207,6 +232,10 @@ def ensure_policy(
         _new_default_version(iam, arn, desired)
         log.info("Updated IAM policy %s to the bundled document", arn)
     return _read_back(iam, arn, spec, desired)
+
+
+def _marks(stack: str, users: tuple[str, ...]) -> dict[str, str]:
+    return {sharing.user_key(user): user for user in (stack, *users)}
 
 
 def _read_back(iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]) -> PolicyState:
@@ -281,18 +310,27 @@ def _drop_duplicates(iam: IAMClient, arn: str, document: dict[str, Any], known: 
 
 
 @aws_task
-def delete_policy(ctx: AwsContext, spec: StackSpec) -> bool:
-    """Delete the controller's IAM policy with all its versions; False when already gone.
+def delete_policy(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
+    """Remove the stack's use of the controller's IAM policy: delete it with all its versions
+    with its last user, else remove only the stack's user mark; False when nothing was deleted.
+    `legacy`: the previous version's per-stack policy, the stack's own.
 
     Refuses while the policy is still attached (delete the role first).
     """
     iam = client(ctx, "iam")
-    arn, _ = _policy_arn(ctx, spec)
-    state = read_policy(iam, arn, stack=spec.name, document={})
+    arn, _ = _policy_arn(ctx, spec, legacy=legacy)
+    state = read_policy(iam, arn, stack=spec.name, document={}, shared=not legacy)
     if state is None:
         return False
     if not state.owned:
-        raise OwnershipError(f"IAM policy {arn} lacks stack {spec.name}'s tags; it is left.")
+        raise OwnershipError(f"IAM policy {arn} is not this stack's to delete; it is left.")
+    if not legacy and not sharing.last_user(state.tags, spec.name):
+        if sharing.user_key(spec.name) in state.tags:
+            gone_already(iam.untag_policy, PolicyArn=arn, TagKeys=[sharing.user_key(spec.name)])
+        run_logger().info(
+            "IAM policy %s stays for %s", arn, ", ".join(sharing.item_users(state.tags))
+        )
+        return False
     entities = iam.list_entities_for_policy(PolicyArn=arn)
     users = [
         *(f"role {item['RoleName']}" for item in entities.get("PolicyRoles", [])),

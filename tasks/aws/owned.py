@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core import naming
+from core import naming, sharing
+from core.desired import role_name
 from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
 from core.resources import CertificateState, OidcProviderState, RoleState, ValidationZones
@@ -17,7 +18,7 @@ from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam import read_role
+from tasks.aws.iam import read_role, release_provider
 from tasks.logs import run_logger
 
 if TYPE_CHECKING:
@@ -87,29 +88,38 @@ def _provider(iam: IAMClient, arn: str, stack: str) -> OidcProviderState | None:
         url=found.get("Url", ""),
         client_ids=tuple(found.get("ClientIDList", [])),
         thumbprints=tuple(found.get("ThumbprintList", [])),
-        owned=naming.is_owned(tags, stack),
+        owned=sharing.made_by_tool(tags),
         tags=tags,
     )
 
 
 @aws_task
 def find_oidc_providers(ctx: AwsContext, stack: str) -> tuple[OidcProviderState, ...]:
-    """The IAM OIDC providers that carry the stack's tags (whatever cluster they are for)."""
+    """The IAM OIDC providers the stack uses (its user mark, or the previous version's stack
+    tags), whatever cluster they are for."""
     iam = client(ctx, "iam")
     listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     states = [_provider(iam, item["Arn"], stack) for item in listed]
-    return tuple(state for state in states if state is not None and state.owned)
+    return tuple(
+        state
+        for state in states
+        if state is not None and state.owned and sharing.uses(state.tags, stack)
+    )
 
 
 @aws_task
 def delete_owned_oidc_provider(ctx: AwsContext, arn: str, *, stack: str) -> bool:
-    """Delete an IAM OIDC provider that carries the stack's tags; False when it is gone."""
+    """Remove the stack's use of an IAM OIDC provider: delete it with its last user, else drop
+    only the stack's user mark. False when nothing was deleted."""
     iam = client(ctx, "iam")
     state = _provider(iam, arn, stack)
     if state is None:
         return False
     if not state.owned:
-        raise OwnershipError(f"OIDC provider {arn} lacks stack {stack}'s tags; it is left.")
+        raise OwnershipError(f"OIDC provider {arn} was not made by a kubeflow-alb stack; left.")
+    if not sharing.last_user(state.tags, stack):
+        release_provider(iam, state, stack)
+        return False
     try:
         iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
     except ClientError as error:
@@ -121,11 +131,12 @@ def delete_owned_oidc_provider(ctx: AwsContext, arn: str, *, stack: str) -> bool
 
 
 @aws_task
-def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
+def find_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> RoleState | None:
     """The controller's IRSA role by its name, with its tags and attached policies (trust not
-    compared)."""
+    compared); `legacy`: the previous version's per-stack role."""
     iam = client(ctx, "iam")
-    return read_role(iam, naming.role_name(spec.name), stack=spec.name, trust={})
+    name = naming.role_name(spec.name) if legacy else role_name(spec)
+    return read_role(iam, name, stack=spec.name, trust={}, shared=not legacy)
 
 
 def _unused_backend_group(ctx: AwsContext, cluster_name: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core import naming
+from core import naming, sharing
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from core.identity import POD_IDENTITY_AGENT, agent_problem
 from core.resources import PodIdentityAssociationState
@@ -54,7 +54,7 @@ def _state(found: Any, stack: str) -> PodIdentityAssociationState:
         namespace=found["namespace"],
         service_account=found["serviceAccount"],
         role_arn=found["roleArn"],
-        owned=naming.is_owned(tags, stack),
+        owned=sharing.made_by_tool(tags),  # the cluster's: any kubeflow-alb stack's to use
         tags=tags,
     )
 
@@ -96,10 +96,16 @@ def _token(spec: StackSpec, cluster_name: str, role_arn: str) -> str:
 
 @aws_task
 def ensure_pod_identity_association(
-    ctx: AwsContext, spec: StackSpec, cluster_name: str, *, role_arn: str
+    ctx: AwsContext,
+    spec: StackSpec,
+    cluster_name: str,
+    *,
+    role_arn: str,
+    users: tuple[str, ...] = (),
 ) -> PodIdentityAssociationState:
     """Make sure the controller's service account is associated with its role (create the
-    association, or point ours at the role), tagged as the stack's."""
+    association, or point ours at the role). It is the cluster's, like the controller: held by
+    the stack and by `users` (the controller's other users), each with its user mark."""
     eks, log = client(ctx, "eks"), run_logger()
     found = read_association(eks, cluster_name, spec.name)
     if found is None:
@@ -110,7 +116,7 @@ def ensure_pod_identity_association(
                 serviceAccount=naming.CONTROLLER_SERVICE_ACCOUNT,
                 roleArn=role_arn,
                 clientRequestToken=_token(spec, cluster_name, role_arn),
-                tags=spec.tags,
+                tags=sharing.creation_marks(spec.tags, (spec.name, *users)),
             )["association"]
         except ClientError as error:
             if error_code(error) != "ResourceInUseException":
@@ -129,8 +135,8 @@ def ensure_pod_identity_association(
             return _state(made, spec.name)
     if not found.owned:
         raise OwnershipError(
-            f"Pod Identity association {found.arn} for {_where(cluster_name)} was not created by "
-            f"stack {spec.name} (it names {found.role_arn}); it is not changed. Delete it, or set "
+            f"Pod Identity association {found.arn} for {_where(cluster_name)} was not made by a "
+            f"kubeflow-alb stack (it names {found.role_arn}); it is not changed. Delete it, or set "
             "stack.controller to skip if you manage the controller's identity yourself."
         )
     if found.role_arn != role_arn:
@@ -138,7 +144,8 @@ def ensure_pod_identity_association(
             clusterName=cluster_name, associationId=found.association_id, roleArn=role_arn
         )
         log.info("Pointed Pod Identity association %s at %s", found.arn, role_arn)
-    missing = {key: value for key, value in spec.tags.items() if found.tags.get(key) != value}
+    missing = sharing.marks_to_hold(found.tags, spec.name)
+    missing |= {sharing.user_key(u): u for u in users if found.tags.get(sharing.user_key(u)) != u}
     if missing:
         eks.tag_resource(resourceArn=found.arn, tags=missing)
     if found.role_arn == role_arn and not missing:
@@ -151,15 +158,31 @@ def ensure_pod_identity_association(
 
 @aws_task
 def delete_pod_identity_association(ctx: AwsContext, spec: StackSpec, cluster_name: str) -> bool:
-    """Delete the controller's Pod Identity association if this stack made it; False when gone."""
+    """Remove the stack's use of the controller's Pod Identity association: delete it with its
+    last user, else remove only the stack's user mark. False when nothing was deleted."""
     eks = client(ctx, "eks")
     found = read_association(eks, cluster_name, spec.name)
     if found is None:
         return False
     if not found.owned:
         raise OwnershipError(
-            f"Pod Identity association {found.arn} lacks stack {spec.name}'s tags; it is left."
+            f"Pod Identity association {found.arn} was not made by a kubeflow-alb stack; it is "
+            "left."
         )
+    if not sharing.last_user(found.tags, spec.name):
+        key = sharing.user_key(spec.name)
+        if key in found.tags:
+            try:
+                eks.untag_resource(resourceArn=found.arn, tagKeys=[key])
+            except ClientError as error:
+                if error_code(error) != _NOT_FOUND:
+                    raise
+        run_logger().info(
+            "Pod Identity association %s stays for %s",
+            found.arn,
+            ", ".join(u for u in sharing.item_users(found.tags) if u != spec.name),
+        )
+        return False
     try:
         eks.delete_pod_identity_association(
             clusterName=cluster_name, associationId=found.association_id

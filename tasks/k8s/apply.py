@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 
-from core import naming
+from core import naming, sharing
 from core.errors import KubernetesError, OwnershipError
 from core.kubestate import AppliedObject, ApplyAction, ApplyReport
 from core.manifests import Manifest, apply_order, is_crd, key
@@ -49,13 +49,20 @@ def read(kube: Kube, obj: Mapping[str, Any]) -> dict[str, Any] | None:
     return result
 
 
-def is_owned(live: Mapping[str, Any] | None, stack: str) -> bool:
+def is_owned(live: Mapping[str, Any] | None, stack: str, *, shared: bool = False) -> bool:
+    """True when the object carries the stack's labels; `shared`: any kubeflow-alb stack's (the
+    controller, which the stacks of a cluster share)."""
     labels = ((live or {}).get("metadata") or {}).get("labels") or {}
-    return naming.is_owned(labels, stack)
+    return sharing.made_by_tool(labels) if shared else naming.is_owned(labels, stack)
 
 
 def apply_objects(
-    kube: Kube, objects: Iterable[Manifest], *, stack: str, adopt: bool = False
+    kube: Kube,
+    objects: Iterable[Manifest],
+    *,
+    stack: str,
+    adopt: bool = False,
+    shared: bool = False,
 ) -> ApplyReport:
     """Apply objects (CRDs first, then the rest once their kinds are served); report each action.
 
@@ -73,7 +80,9 @@ def apply_objects(
             served = (obj.get("apiVersion"), obj.get("kind")) not in unborn
             before[key(obj)] = read(kube, obj) if served else None
     foreign = [
-        name for name, live in before.items() if live is not None and not is_owned(live, stack)
+        name
+        for name, live in before.items()
+        if live is not None and not is_owned(live, stack, shared=shared)
     ]
     if foreign and not adopt:
         raise OwnershipError(
@@ -122,7 +131,7 @@ def wait_for_kinds(kube: Kube, crds: list[Manifest]) -> None:
 
 
 def delete_objects(
-    kube: Kube, objects: Iterable[Manifest], *, stack: str
+    kube: Kube, objects: Iterable[Manifest], *, stack: str, shared: bool = False
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Delete the objects that carry this stack's labels, in reverse apply order.
 
@@ -134,7 +143,7 @@ def delete_objects(
         live = read(kube, obj)
         if live is None:
             continue
-        if not is_owned(live, stack):
+        if not is_owned(live, stack, shared=shared):
             left.append(key(obj))
             continue
         resource = resource_for(kube, obj)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import naming
+from core import naming, sharing
 from core.errors import OwnershipError
 from core.manifests import WEBHOOK_SECRET, WEBHOOK_SERVICE, Manifest, key
 from core.settings import get_settings
@@ -33,9 +33,23 @@ def controller_manifests() -> list[Manifest]:
 
 @retrying_task
 def find_controller_objects(target: KubeTarget, stack: str) -> tuple[str, ...]:
-    """The controller objects present in the cluster that carry the stack's labels."""
+    """The controller objects present in the cluster, made by a kubeflow-alb stack, when this
+    stack uses that controller (its mark on the Deployment)."""
     with connect(target) as kube:
-        return tuple(key(obj) for obj in controller_manifests() if is_owned(read(kube, obj), stack))
+        deployment = get(
+            kube, "apps/v1", "Deployment", naming.CONTROLLER_NAME, naming.CONTROLLER_NAMESPACE
+        )
+        if deployment is not None and not sharing.uses(_marks(deployment), stack):
+            return ()  # the stack does not use the cluster's controller (any more)
+        live = [obj for obj in controller_manifests() if is_owned(read(kube, obj), stack,
+                                                                  shared=True)]  # fmt: skip
+        return tuple(key(obj) for obj in live)
+
+
+def _marks(obj: Manifest) -> dict[str, str]:
+    """The labels and annotations of an object: where its users are marked."""
+    meta = obj.get("metadata") or {}
+    return {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
 
 
 def _webhook_answers(kube: Kube) -> bool:
@@ -56,7 +70,7 @@ def delete_stale_webhooks(target: KubeTarget, stack: str) -> tuple[str, ...]:
         if _webhook_answers(kube):
             return ()
         hooks = [obj for obj in controller_manifests() if obj.get("kind") in _WEBHOOK_KINDS]
-        deleted, left = delete_objects(kube, hooks, stack=stack)
+        deleted, left = delete_objects(kube, hooks, stack=stack, shared=True)
     if left:
         run_logger().warning("Webhook configurations %s are not this stack's; left", list(left))
     return deleted

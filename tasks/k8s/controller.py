@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from core import naming
+from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.errors import KubernetesError, PreflightError
 from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
@@ -21,9 +21,10 @@ from core.manifests import (
 )
 from core.settings import get_settings
 from tasks.k8s import manifests, webhook_tls
-from tasks.k8s.apply import apply_objects, delete_objects
+from tasks.k8s.apply import apply_objects, delete_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
+from tasks.k8s.errors import translated
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 from tasks.waits import wait_for
@@ -31,6 +32,8 @@ from tasks.waits import wait_for
 Mode = Literal["auto", "install", "skip"]
 _NAME_LABEL = f"app.kubernetes.io/name={naming.CONTROLLER_NAME}"
 _DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
+#: The field manager of the user marks on the controller's Deployment (not the install's).
+USERS_MANAGER = f"{naming.FIELD_MANAGER}-users"
 
 
 def read_controller(kube: Kube, stack: str) -> ControllerState:
@@ -55,18 +58,19 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
     account = get(
         kube, "v1", "ServiceAccount", naming.CONTROLLER_SERVICE_ACCOUNT, naming.CONTROLLER_NAMESPACE
     )
-    annotations = ((account or {}).get("metadata") or {}).get("annotations") or {}
     return ControllerState(
-        role_annotation=annotations.get(ROLE_ARN_ANNOTATION),
+        role_annotation=_annotations(account or {}).get(ROLE_ARN_ANNOTATION),
         ingress_class=_name(chosen) if chosen else None,
         class_controller=(chosen.get("spec") or {}).get("controller") if chosen else None,
         deployment=f"{naming.CONTROLLER_NAMESPACE}/{_name(best)}" if best else None,
         ready_replicas=_ready(best) if best else 0,
         version=controller_version(best) if best else None,
-        # Ours when either part carries our labels: a half-removed install is still ours to repair.
+        # Ours when either part carries a kubeflow-alb stack's labels: the cluster's stacks
+        # share one install, and a half-removed one is still ours to repair.
         owned=any(
-            item is not None and naming.is_owned(_labels(item), stack) for item in (best, chosen)
+            item is not None and sharing.made_by_tool(_labels(item)) for item in (best, chosen)
         ),
+        users=sharing.item_users(_marks(best)) if best is not None else (),
     )
 
 
@@ -124,6 +128,7 @@ def ensure_controller(
             identity=identity,
         )
         report = _install(kube, params, adopt=adopt)
+        hold_controller(kube, stack, state)
         wait_controller_ready(kube)
         log.info(
             "Controller %s installed: created %s; changed %s",
@@ -141,8 +146,15 @@ def ensure_controller(
 
 @retrying_task
 def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
-    """Remove the controller objects this stack installed (only those with its labels)."""
+    """Remove the stack's use of the cluster's controller: with its last user, delete the
+    objects a kubeflow-alb stack installed (only those with such labels); else drop only the
+    stack's mark, and the controller stays for the others."""
     with connect(target) as kube:
+        state = read_controller(kube, stack)
+        if state.owned and not sharing.last_user(_user_marks(state), stack):
+            _patch_marks(kube, {sharing.user_key(stack): None})
+            run_logger().info("The ALB controller stays for %s", ", ".join(state.users))
+            return DeleteReport(deleted=(), left=())
         bindings = list_objects(kube, "elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
         if bindings:
             names = ", ".join(
@@ -153,8 +165,38 @@ def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
                 f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
             )
         objects = [*manifests.every_controller_object(), _secret_stub()]
-        deleted, left = delete_objects(kube, objects, stack=stack)
+        deleted, left = delete_objects(kube, objects, stack=stack, shared=True)
         return DeleteReport(deleted=deleted, left=left)
+
+
+def hold_controller(kube: Kube, stack: str, before: ControllerState) -> None:
+    """Mark the stack as a user of the controller (a previous-version installer keeps its use
+    as a mark of its own). A merge patch of only these annotations, under a field manager of
+    its own, so the install's server-side apply never removes another stack's mark."""
+    marks = {sharing.user_key(user): user for user in (*before.users, stack)}
+    _patch_marks(kube, dict(marks))
+
+
+def _patch_marks(kube: Kube, marks: dict[str, str | None]) -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": naming.CONTROLLER_NAME,
+                               "namespace": naming.CONTROLLER_NAMESPACE}}  # fmt: skip
+    resource = resource_for(kube, deployment)
+    if resource is None:
+        return
+    with translated(f"Marking the users of Deployment {naming.CONTROLLER_NAMESPACE}/"
+                    f"{naming.CONTROLLER_NAME}"):  # fmt: skip
+        resource.patch(
+            body={"metadata": {"annotations": marks}},
+            name=naming.CONTROLLER_NAME,
+            namespace=naming.CONTROLLER_NAMESPACE,
+            content_type="application/merge-patch+json",
+            field_manager=USERS_MANAGER,
+        )
+
+
+def _user_marks(state: ControllerState) -> dict[str, str]:
+    return {sharing.user_key(user): user for user in state.users}
 
 
 def wait_controller_ready(kube: Kube) -> None:
@@ -203,7 +245,11 @@ def _install(kube: Kube, params: ControllerParams, *, adopt: bool) -> ApplyRepor
         run_logger().info("New webhook certificate: %s", reason)
     configured = replace(params, ca_bundle=tls.ca_pem)
     return apply_objects(
-        kube, manifests.controller_objects(configured, tls), stack=params.stack, adopt=adopt
+        kube,
+        manifests.controller_objects(configured, tls),
+        stack=params.stack,
+        adopt=adopt,
+        shared=True,
     )
 
 
@@ -274,6 +320,16 @@ def _name(item: Manifest) -> str:
 def _labels(item: Manifest) -> dict[str, str]:
     labels: dict[str, str] = (item.get("metadata") or {}).get("labels") or {}
     return labels
+
+
+def _annotations(item: Manifest) -> dict[str, str]:
+    annotations: dict[str, str] = (item.get("metadata") or {}).get("annotations") or {}
+    return annotations
+
+
+def _marks(item: Manifest) -> dict[str, str]:
+    """Labels (the previous version's stack mark) and annotations (user marks) together."""
+    return {**_labels(item), **_annotations(item)}
 
 
 def _ready(item: Manifest) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from core import naming
 from core.alb import alb_fields
+from core.desired import policy_name, role_name
 from core.drift import (
     ALB_ADDRESSES,
     HTTPS_OK,
@@ -116,13 +117,14 @@ def ready(spec: StackSpec) -> Observation:
         },
         controller=ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                    deployment="kube-system/aws-load-balancer-controller",
-                                   ready_replicas=1, owned=True, version="v3.5.0"),
+                                   ready_replicas=1, owned=True, users=(spec.name,),
+                                   version="v3.5.0"),
         oidc_provider=OidcProviderState(arn=f"arn:aws:iam::1:oidc-provider/{ISSUER}", url=ISSUER,
                                         client_ids=("sts.amazonaws.com",), owned=True, tags=OURS),
         policy=PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
                            document_matches=True, owned=True, tags=OURS),
         role=RoleState(arn="arn:aws:iam::1:role/r", name="r", trust_matches=True, owned=True, tags=OURS,
-                       attached_policy_arns=(f"arn:aws:iam::1:policy/{naming.policy_name(spec.name)}",)),
+                       attached_policy_arns=(f"arn:aws:iam::1:policy/{policy_name(spec)}",)),
         ingress=ingress,
         desired_ingress=_ingress_fields(spec),
         load_balancer=balancer,
@@ -160,9 +162,7 @@ def test_nothing_found_means_every_item_is_to_be_created(spec: StackSpec) -> Non
     keys = [f"{c.item.kind.value} {c.item.key}" for c in result.changes]
     assert "validation-record for *.platform.example.com" in keys
     assert "subnet-tag subnets of cluster kubeflow" in keys
-    assert (
-        f"iam-role {naming.role_name(spec.name)}" in keys
-    )  # no controller yet: setup installs one
+    assert f"iam-role {role_name(spec)}" in keys  # no controller yet: setup installs one
 
 
 def test_items_follow_the_spec_and_the_world(spec: StackSpec) -> None:
@@ -227,11 +227,11 @@ def test_missing_and_changed_aws_resources(spec: StackSpec) -> None:
         "subnet-tag subnet-pub kubernetes.io/role/elb": [],  # a value we did not set is fine
         # The Ingress must name the new certificate's ARN, known only once it is requested.
         f"ingress {INGRESS_KEY}": [("built on", "the new certificate", "the old one")],
-        f"iam-policy {naming.policy_name(spec.name)}": [
+        f"iam-policy {policy_name(spec)}": [
             ("document", "the v3.5.0 document", "another document (default version v1)")
         ],
-        f"iam-role {naming.role_name(spec.name)}": [
-            (f"attached {naming.policy_name(spec.name)}", "attached", "not attached (no policy)")
+        f"iam-role {role_name(spec)}": [
+            (f"attached {policy_name(spec)}", "attached", "not attached (no policy)")
         ],
         f"load-balancer {LOAD_BALANCER_KEY}": [
             ("state", "active", "provisioning"),
@@ -285,9 +285,9 @@ def test_changed_stack_tags_are_planned_on_every_resource_we_own(spec: StackSpec
         if difference.field.startswith("tag:")
     }
     assert tag_changes == {
-        (kind, "tag:team")
-        for kind in (Kind.HOSTED_ZONE, Kind.CERTIFICATE, Kind.OIDC_PROVIDER, Kind.IAM_POLICY,
-                     Kind.IAM_ROLE)
+        # The OIDC provider, IAM policy and role are shared by the cluster's stacks: they carry
+        # only their users' marks, no stack's own tags.
+        (kind, "tag:team") for kind in (Kind.HOSTED_ZONE, Kind.CERTIFICATE)
     }  # fmt: skip
     adopted = seen.model_copy(update={"zone": seen.zone.model_copy(update={"owned": False})})  # type: ignore[union-attr]
     kinds = {change.item.kind for change in drift_plan(tagged, adopted).drift}

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core import identity, naming
+from core import identity
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION
+from core.desired import role_name
 from core.drift import desired_items, drift_plan
 from core.kubestate import ControllerState
 from core.manifests import (
@@ -40,7 +41,7 @@ def _spec(controller_identity: str | None = None) -> StackSpec:
 
 
 def _role_arn(spec: StackSpec) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{naming.role_name(spec.name)}"
+    return f"arn:aws:iam::{ACCOUNT}:role/{role_name(spec)}"
 
 
 def _seen(**found: object) -> Observation:
@@ -70,7 +71,8 @@ def test_pod_identity_has_an_association_and_no_oidc_provider_or_annotation() ->
     assert association["namespace"] == "kube-system"
     assert association["service_account"] == "aws-load-balancer-controller"
     assert association["eks-pod-identity-agent add-on"] == "ACTIVE"
-    assert association["tag:kubeflow-alb/stack"] == spec.name
+    # the cluster's, like the role: held by reference by each stack using the controller
+    assert association["held by this stack"] == "yes"
     assert association["role"].startswith(f"arn:aws:iam::{ACCOUNT}:role/")
     assert items[Kind.CONTROLLER]["role annotation"] == "none"
 
@@ -126,11 +128,12 @@ def _changes(spec: StackSpec, seen: Observation) -> dict[Kind, tuple[Action, lis
 
 def test_drift_sees_another_role_a_missing_agent_and_a_left_annotation() -> None:
     spec = _spec("pod-identity")
-    role = RoleState(arn=_role_arn(spec), name=naming.role_name(spec.name), trust_matches=True, owned=True,
+    role = RoleState(arn=_role_arn(spec), name=role_name(spec), trust_matches=True, owned=True,
                      tags=spec.tags)  # fmt: skip
     controller = ControllerState(ingress_class="alb", deployment="kube-system/x", ready_replicas=1,
                                  owned=True, class_controller="ingress.k8s.aws/alb",
-                                 version=spec.stack.controller_version)  # fmt: skip
+                                 version=spec.stack.controller_version,
+                                 users=(spec.name,))  # fmt: skip
     good = _seen(role=role, controller=controller, pod_identity_agent="ACTIVE",
                  pod_identity=_association(spec, _role_arn(spec)))  # fmt: skip
     assert _changes(spec, good)[Kind.POD_IDENTITY] == (Action.KEEP, [])
@@ -204,7 +207,7 @@ def test_the_service_account_names_the_role_for_irsa_only() -> None:
 
 
 def test_an_association_someone_else_made_is_refused_before_anything() -> None:
-    from core.ownership import conflicts
+    from core.owners import conflicts
 
     spec = _spec("pod-identity")
     theirs = _association(spec, "arn:aws:iam::1:role/theirs").model_copy(
@@ -214,4 +217,4 @@ def test_an_association_someone_else_made_is_refused_before_anything() -> None:
     assert found.startswith(
         f"Pod Identity association {theirs.arn} of service account kube-system/"
     )
-    assert conflicts(spec, _seen(pod_identity=_association(spec, _role_arn(spec)))) == []
+    assert conflicts(spec, _seen(pod_identity=_association(spec, _role_arn(spec)))) == ()

@@ -9,13 +9,14 @@ import pytest
 
 from core import naming
 from core.alb import alb_fields, desired_alb_fields
-from core.conflicts import HostRule, conflicts
+from core.desired import policy_name, role_name
 from core.drift import desired_items, drift_plan, ingress_key, load_balancer_key
 from core.errors import SpecError
 from core.ingress_group import GROUP_TAG, member_view
 from core.kubestate import IngressState
 from core.manifests import ALB_PREFIX, IngressParams, configure_ingress
 from core.observation import Observation
+from core.owners import HostRule, conflicts
 from core.resources import (
     ActionState,
     HostedZoneState,
@@ -200,7 +201,8 @@ def test_hosts_records_and_zones_of_other_owners_are_conflicts() -> None:
     assert any("root zone example.com already has a A record kubeflow.team2" in f for f in found)
     assert any("Hosted zone ZT (team2.example.com) belongs to kubeflow-alb stack 'other'" in f
                for f in found)  # fmt: skip
-    assert any("Record *.team2.example.com (CNAME) already exists" in f for f in found)
+    assert any("Record *.team2.example.com CNAME in hosted zone ZT" in f and "already exists" in f
+               for f in found)  # fmt: skip
 
 
 def test_drift_of_a_group_member_compares_its_share_only() -> None:
@@ -258,3 +260,66 @@ def test_a_subnet_tag_another_stack_added_is_drift_until_this_stack_holds_it() -
     held = seen.model_copy(update={"subnets": (subnet.model_copy(update={"tags": both}),)})
     drifted = [c.item.key for c in drift_plan(spec, held).drift if c.item.kind is Kind.SUBNET_TAG]
     assert [key for key in drifted if key.startswith("subnet-1")] == []
+
+
+def test_a_shared_item_is_used_by_its_marked_stacks_and_a_previous_version_holder_keeps_it() -> (
+    None
+):
+    from core import sharing
+
+    made_by_a = {**naming.ownership_tags("a"), sharing.user_key("a"): "a"}
+    assert sharing.item_users(made_by_a) == ("a",)
+    assert sharing.marks_to_hold(made_by_a, "b") == {sharing.user_key("b"): "b"}
+    both = {**made_by_a, sharing.user_key("b"): "b"}
+    assert sharing.item_users(both) == ("a", "b")
+    assert not sharing.last_user(both, "a")  # b still uses it: a removes only its mark
+    only_b = {k: v for k, v in both.items() if k != sharing.user_key("a")}
+    assert sharing.item_users(only_b) == ("b",)  # the maker's ownership tags no longer count
+    assert sharing.last_user(only_b, "b")
+    # The previous version marked an item with its stack's ownership tags only: that stack uses
+    # it, and a second stack's hold keeps it a user by a mark of its own.
+    legacy = naming.ownership_tags("a")
+    assert sharing.item_users(legacy) == ("a",)
+    assert sharing.marks_to_hold(legacy, "b") == {sharing.user_key("a"): "a",
+                                                   sharing.user_key("b"): "b"}  # fmt: skip
+    assert sharing.item_users_text({"team": "x"}) == sharing.PRE_EXISTING
+    assert not sharing.made_by_tool({naming.STACK_TAG: "a"})  # half a mark is not ours
+
+
+def test_the_controller_role_and_policy_are_named_per_cluster_and_region() -> None:
+    long = "c" * 100
+    assert naming.controller_role_name("kubeflow", "us-west-2") != naming.controller_role_name(
+        "kubeflow", "eu-west-1"
+    )
+    assert len(naming.controller_role_name(long, "us-west-2")) <= 64
+    assert len(naming.controller_policy_name(long, "us-west-2")) <= 128
+    spec_a, spec_b = _spec(name="a"), _spec(name="b", ingressName="b")
+    assert role_name(spec_a) == role_name(spec_b)
+    assert policy_name(spec_a) == policy_name(spec_b)
+
+
+def test_plan_and_drift_show_who_uses_a_shared_controller_and_a_missing_hold_is_drift() -> None:
+    from core.kubestate import ControllerState
+    from core.manifests import LBC_CONTROLLER
+    from core.plan import plan_rows
+    from core.plan_output import change_document, table_rows
+
+    spec = _spec(name="team2", ingressName="team2")
+    controller = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
+                                 deployment="kube-system/aws-load-balancer-controller",
+                                 ready_replicas=1, owned=True, users=("a", "team2"),
+                                 version="v3.5.0",
+                                 role_annotation=f"arn:aws:iam::1:role/{role_name(spec)}")  # fmt: skip
+    seen = Observation(observed_at=_now(), controller=controller)
+    (change,) = [c for c in drift_plan(spec, seen).changes if c.item.kind is Kind.CONTROLLER]
+    assert not change.drifted
+    assert change.users == "a,team2"
+    assert change_document(change)["users"] == ["a", "team2"]
+    assert {"item": "controller ALB controller", "expected": "as declared",
+            "found": "same (users: a,team2)", "status": "ok"} in plan_rows(drift_plan(spec, seen))  # fmt: skip
+    assert any(row["field"] == "users" and row["found"] == "a,team2"
+               for row in table_rows(drift_plan(spec, seen)))  # fmt: skip
+    # Used by stack a only: team2 must hold it too (setup then adds its mark).
+    alone = seen.model_copy(update={"controller": controller.model_copy(update={"users": ("a",)})})
+    (change,) = [c for c in drift_plan(spec, alone).drift if c.item.kind is Kind.CONTROLLER]
+    assert [(d.field, d.found) for d in change.differences] == [("held by this stack", "no")]

@@ -78,7 +78,7 @@ def test_dashboard_record_alias_or_cname() -> None:
 def test_derived_arns_and_url() -> None:
     assert partition_of("arn:aws-cn:sts::1:assumed-role/x") == "aws-cn"
     assert policy_arn(SPEC, account="123") == (
-        "arn:aws:iam::123:policy/kfalb-platform-example-com-AWSLoadBalancerController"
+        "arn:aws:iam::123:policy/kfalb-kubeflow-25cb4344-AWSLoadBalancerController"  # per cluster
     )
     assert role_arn(SPEC, account="123", partition="aws-us-gov").startswith(
         "arn:aws-us-gov:iam::123:role/"

@@ -40,6 +40,11 @@ OTHER_PATHS = {
     "iam:DeleteRolePolicy",
     # A policy version written whose answer was lost is made the default (tasks/aws/iam_policy).
     "iam:SetDefaultPolicyVersion",
+    # The cleanup of a stack that shares the controller's IAM with another stack of the cluster
+    # removes only its user mark (tests/flows/test_many_stacks_sandbox.py).
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
     # Only with kubeflow.alb.wafAclArn: the ALB's Web ACL association is observed.
     "wafv2:GetWebACLForResource",
     # Only with stack.controllerIdentity pod-identity (tests/flows/test_pod_identity_flow.py
@@ -50,6 +55,9 @@ OTHER_PATHS = {
     "eks:DescribePodIdentityAssociation",
     "eks:TagResource",
     "eks:UpdatePodIdentityAssociation",
+    # ... and the cleanup of one of two pod-identity stacks removes its mark from the shared
+    # association (tests/flows/test_pod_identity_flow.py, two stacks).
+    "eks:UntagResource",
     "iam:PassRole",
     # Only with route53.rootDomain.roleArn: the root zone's role in its own account is assumed.
     "sts:AssumeRole",

@@ -41,9 +41,11 @@ def _running(world: Any) -> tuple[str, int, set[str]]:
     return container["image"], ready, reviews
 
 
-def _policy_versions(world: Any, stack: str) -> list[tuple[str, bool]]:
+def _policy_versions(world: Any, stack: StackSpec) -> list[tuple[str, bool]]:
+    from core.desired import policy_name
+
     iam = world.aws.client("iam")
-    arn = f"arn:aws:iam::{world.options.account_id}:policy/{naming.policy_name(stack)}"
+    arn = f"arn:aws:iam::{world.options.account_id}:policy/{policy_name(stack)}"
     versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     return sorted((v["VersionId"], v["IsDefaultVersion"]) for v in versions)
 
@@ -61,7 +63,7 @@ def test_a_v2_stack_drifts_then_moves_to_v3_in_place(sandbox_world: Callable[...
     setup_load_balancer(spec=v2)
     assert _running(world) == (f"{IMAGE}:v2.17.1", 2, {"v1beta1"})
     assert probe(v2.dashboard_host, get_settings()).ok
-    policy_before = _policy_versions(world, v2.name)
+    policy_before = _policy_versions(world, v2)
     alb_before = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
 
     # The spec now names v3.5.0: the drift check says what differs, and changes nothing.
@@ -80,7 +82,7 @@ def test_a_v2_stack_drifts_then_moves_to_v3_in_place(sandbox_world: Callable[...
     setup_load_balancer(spec=v3)
     assert _running(world) == (f"{IMAGE}:v3.5.0", 2, {"v1"})
     # v2.17.1 and v3.5.0 publish the same policy document: the default version stays.
-    assert _policy_versions(world, v3.name) == policy_before == [("v1", True)]
+    assert _policy_versions(world, v3) == policy_before == [("v1", True)]
     after = plan_stack(v3)
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
     # The ALB is the one the old controller made; the dashboard answers as before.

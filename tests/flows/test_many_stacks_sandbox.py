@@ -3,6 +3,7 @@ one's Ingress fails before anything is created; two stacks in one IngressGroup s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,152 @@ def test_cleanup_of_one_of_two_stacks_leaves_the_other_working_and_the_last_the_
     _dashboard_answers(second)  # the shared ALB still serves stack-b, on the subnets it needs
     assert check_drift(stack=second.name)["status"] == "ok"
 
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before
+
+
+def _iam_users(world: Any) -> dict[str, list[str]]:
+    """The user marks on the cluster's OIDC provider, controller policy and role."""
+    iam = world.aws.client("iam")
+    found: dict[str, list[str]] = {}
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        tags = iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=provider["Arn"])
+        found["oidc"] = sorted(t["Key"] for t in tags["Tags"] if "/user." in t["Key"])
+    for policy in iam.list_policies(Scope="Local")["Policies"]:
+        tags = iam.list_policy_tags(PolicyArn=policy["Arn"])["Tags"]
+        found[policy["PolicyName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
+    for role in iam.list_roles()["Roles"]:
+        if not role["RoleName"].startswith("kfalb-"):
+            continue  # the cluster's own roles
+        tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+        found[role["RoleName"]] = sorted(t["Key"] for t in tags if "/user." in t["Key"])
+    return found
+
+
+def _controller_users(world: Any) -> list[str]:
+    deployment = world.kube.store.get(
+        "apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system"
+    )
+    annotations = deployment["metadata"].get("annotations") or {}
+    return sorted(key for key in annotations if key.startswith("kubeflow-alb/user."))
+
+
+def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core.desired import policy_name, role_name
+    from core.plan import plan_rows
+    from flows.check_drift import check_drift, plan_stack
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world()  # no controller: the first stack installs it
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)  # adopts the controller, its role, policy and the provider
+
+    marks = ["kubeflow-alb/user.stack-a", "kubeflow-alb/user.stack-b"]
+    policy, role = policy_name(first), role_name(first)
+    assert (policy, role) == (policy_name(second), role_name(second))  # one per cluster
+    assert _iam_users(world) == {"oidc": marks, policy: marks, role: marks}
+    assert _controller_users(world) == marks
+    # Drift and plan show the users of each shared item.
+    rows = {row["item"]: row["found"] for row in plan_rows(plan_stack(second, None))}
+    for item in (f"iam-role {role}", f"iam-policy {policy}", "controller ALB controller"):
+        assert rows[item] == "same (users: stack-a,stack-b)", rows
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())
+    # stack-b still works on the controller, role, policy and provider stack-a made.
+    _dashboard_answers(second)
+    assert check_drift(stack=second.name)["status"] == "ok"
+    only_b = ["kubeflow-alb/user.stack-b"]
+    assert _iam_users(world) == {"oidc": only_b, policy: only_b, role: only_b}
+    assert _controller_users(world) == only_b
+
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _aws_snapshot(world) == aws_before
+    assert _kube_snapshot(world) == kube_before
+
+
+def _as_previous_version(world: Any, spec: StackSpec) -> None:
+    """Turn a stack set up now into what the previous version left: its own role and policy
+    (named by the stack, its ownership tags only), the controller's service account on that role,
+    no user marks anywhere, no per-cluster role or policy."""
+    from core import naming, sharing
+    from core.desired import policy_name, role_name
+
+    iam = world.aws.client("iam")
+    shared_policy = next(p for p in iam.list_policies(Scope="Local")["Policies"]
+                         if p["PolicyName"] == policy_name(spec))  # fmt: skip
+    document = iam.get_policy_version(
+        PolicyArn=shared_policy["Arn"], VersionId=shared_policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    trust = iam.get_role(RoleName=role_name(spec))["Role"]["AssumeRolePolicyDocument"]
+    tags = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
+    old_policy = iam.create_policy(PolicyName=naming.policy_name(spec.name), Tags=tags,
+                                   PolicyDocument=json.dumps(document))["Policy"]["Arn"]  # fmt: skip
+    old_role = iam.create_role(RoleName=naming.role_name(spec.name), Tags=tags,
+                               AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]  # fmt: skip
+    iam.attach_role_policy(RoleName=naming.role_name(spec.name), PolicyArn=old_policy)
+    iam.detach_role_policy(RoleName=role_name(spec), PolicyArn=shared_policy["Arn"])
+    iam.delete_role(RoleName=role_name(spec))
+    iam.delete_policy(PolicyArn=shared_policy["Arn"])
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        iam.untag_open_id_connect_provider(
+            OpenIDConnectProviderArn=provider["Arn"], TagKeys=[sharing.user_key(spec.name)]
+        )
+        iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"], Tags=tags)
+    store = world.kube.store
+    account = store.get("v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system")
+    account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] = old_role
+    store.update(account)
+    deployment = store.get("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+    deployment["metadata"]["annotations"].pop(sharing.user_key(spec.name))
+    store.update(deployment)
+
+
+def test_a_stack_of_the_previous_version_is_migrated_to_the_per_cluster_role_by_a_second_stack(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core import naming
+    from core.desired import role_name
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world()
+    aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
+    first = _spec("stack-a", "platform.example.com")
+    second = _spec("stack-b", "team2.example.com", ingressName="team2")
+    setup_load_balancer(spec=first)
+    _as_previous_version(world, first)
+
+    setup_load_balancer(spec=second)
+    # The controller now runs on the per-cluster role, which both stacks hold; stack-a's hold of
+    # the controller and the OIDC provider became marks of its own.
+    account = world.kube.store.get(
+        "v1", "ServiceAccount", "aws-load-balancer-controller", "kube-system"
+    )
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        f":role/{role_name(first)}"
+    )
+    marks = ["kubeflow-alb/user.stack-a", "kubeflow-alb/user.stack-b"]
+    users = _iam_users(world)
+    assert users[role_name(first)] == users["oidc"] == marks
+    assert _controller_users(world) == marks
+    assert naming.role_name(first.name) in users  # the old role: unused, left for stack-a's cleanup
+    _dashboard_answers(first)
+    assert check_drift(stack=first.name)["status"] == "ok"
+
+    assert not any(cleanup_load_balancer(stack=first.name).values())  # the old role goes too
+    assert naming.role_name(first.name) not in _iam_users(world)
+    _dashboard_answers(second)
+    assert check_drift(stack=second.name)["status"] == "ok"
     assert not any(cleanup_load_balancer(stack=second.name).values())
     assert _aws_snapshot(world) == aws_before
     assert _kube_snapshot(world) == kube_before

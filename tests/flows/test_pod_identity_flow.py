@@ -62,8 +62,8 @@ def _trust(world: Any, role_name: str) -> dict[str, Any]:
 def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     sandbox_world: Callable[..., Any],
 ) -> None:
+    from core.desired import role_name
     from core.errors import DriftDetected
-    from core.naming import role_name
     from core.settings import get_settings
     from flows.check_drift import check_drift
     from flows.cleanup_load_balancer import cleanup_load_balancer
@@ -80,7 +80,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
     assert probe(spec.dashboard_host, get_settings()).ok
     iam = world.aws.client("iam")
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
-    role = role_name(spec.name)
+    role = role_name(spec)
     assert _trust(world, role) == pod_identity_trust()
     (association,) = _associations(world)
     assert (association["namespace"], association["serviceAccount"]) == (
@@ -88,7 +88,7 @@ def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
         "aws-load-balancer-controller",
     )
     assert association["roleArn"].endswith(f":role/{role}")
-    assert association["tags"]["kubeflow-alb/stack"] == spec.name
+    assert association["tags"]["kubeflow-alb/user." + spec.name] == spec.name  # held by reference
     assert ROLE_ANNOTATION not in _annotations(world)
     record = load_record(spec.name)
     assert record is not None
@@ -148,7 +148,7 @@ def test_without_the_agent_pod_identity_is_refused_before_any_change(
 def test_an_irsa_stack_switched_to_pod_identity_converges(
     sandbox_world: Callable[..., Any],
 ) -> None:
-    from core.naming import role_name
+    from core.desired import role_name
     from core.settings import get_settings
     from flows.check_drift import plan_stack
     from flows.cleanup_load_balancer import cleanup_load_balancer
@@ -158,7 +158,7 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
     world = sandbox_world()
     irsa = _spec("switched", "irsa")
     setup_load_balancer(spec=irsa)
-    role = role_name(irsa.name)
+    role = role_name(irsa)
     assert ROLE_ANNOTATION in _annotations(world)
     (provider,) = world.aws.client("iam").list_open_id_connect_providers()[
         "OpenIDConnectProviderList"
@@ -189,4 +189,56 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
     assert (
         world.aws.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     )
+    assert _associations(world) == []
+
+
+def _on(spec: StackSpec, subdomain: str, **stack: Any) -> StackSpec:
+    data = spec.model_dump(by_alias=True)
+    data["stack"].update(stack)
+    data["route53"]["subDomain"]["name"] = subdomain
+    return StackSpec.model_validate(data)
+
+
+def test_two_pod_identity_stacks_share_the_association_and_a_third_must_agree(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    from core.errors import PreflightError
+    from core.settings import get_settings
+    from flows.check_drift import check_drift
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
+    from tasks.https import probe
+
+    world = sandbox_world(controller="none")  # the first stack installs it
+    first = _spec("pi-a", "pod-identity")
+    second = _on(_spec("pi-b", "pod-identity"), "team2.example.com", ingressName="team2")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)  # adopts the controller, its role and its association
+    (association,) = _associations(world)
+    marks = sorted(key for key in association["tags"] if key.startswith("kubeflow-alb/user."))
+    assert marks == ["kubeflow-alb/user.pi-a", "kubeflow-alb/user.pi-b"]
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert check_drift(stack=second.name)["status"] == "ok"
+
+    # A third stack would switch the shared controller to IRSA and downgrade it: refused.
+    third = _on(_spec("pi-c", "irsa"), "team3.example.com", ingressName="team3",
+                controllerVersion="v2.17.1")  # fmt: skip
+    calls = api_calls()
+    with pytest.raises(PreflightError) as refused:
+        setup_load_balancer(spec=third)
+    message = str(refused.value)
+    assert "The cluster's ALB controller uses pod-identity for stack(s) pi-a, pi-b" in message
+    assert "which would downgrade it under them" in message
+    assert api_calls().since(calls).mutating_calls() == ()
+
+    cleanup_load_balancer(stack=first.name)  # pi-b still reaches AWS through the association
+    (left,) = _associations(world)
+    assert left["associationId"] == association["associationId"]
+    assert [k for k in left["tags"] if k.startswith("kubeflow-alb/user.")] == [
+        "kubeflow-alb/user.pi-b"
+    ]
+    assert probe(second.dashboard_host, get_settings()).ok
+    assert check_drift(stack=second.name)["status"] == "ok"
+    cleanup_load_balancer(stack=second.name)
     assert _associations(world) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -106,9 +107,13 @@ def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
     (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     provider_arn = provider["Arn"]
     assert provider_arn.endswith(f":oidc-provider/{issuer}")
+    # One per cluster (shared by its stacks), named by cluster and a digest of region and name.
     (policy,) = [p for p in iam.list_policies(Scope="Local")["Policies"]
-                 if p["PolicyName"] == "kfalb-first-run-AWSLoadBalancerController"]  # fmt: skip
-    role = iam.get_role(RoleName="kfalb-first-run-lbc")["Role"]
+                 if re.fullmatch(r"kfalb-kubeflow-[0-9a-f]{8}-AWSLoadBalancerController",
+                                 p["PolicyName"])]  # fmt: skip
+    (role,) = [r for r in iam.list_roles()["Roles"]
+               if re.fullmatch(r"kfalb-kubeflow-[0-9a-f]{8}-lbc", r["RoleName"])]  # fmt: skip
+    role = iam.get_role(RoleName=role["RoleName"])["Role"]
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(unquote(trust)) if isinstance(trust, str) else trust
     assert trust == {

@@ -12,8 +12,9 @@ import pytest
 from prefect import flow
 
 from core import naming
+from core.desired import policy_name, role_name
 from core.errors import OwnershipError
-from core.ownership import conflicts, refuse_conflicts
+from core.owners import conflicts, refuse
 from core.spec import StackSpec, load_spec
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
@@ -40,14 +41,14 @@ def _preflight(spec: StackSpec, *, recorded: tuple[str, ...] = ()) -> None:
     ctx = AwsContext(region=spec.region)
     seen = observe_stack(ctx, spec, observe_cluster.fn(ctx, spec.cluster.name),
                          KubeTarget.kubeconfig())  # fmt: skip
-    refuse_conflicts(conflicts(spec, seen, recorded=recorded))
+    refuse(spec, conflicts(spec, seen, recorded=recorded))
 
 
 def _foreign_policy(world: Any) -> str:
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*",
                                                         "Resource": "*"}]}  # fmt: skip
     made = world.aws.client("iam").create_policy(
-        PolicyName=naming.policy_name(STACK), PolicyDocument=json.dumps(document)
+        PolicyName=policy_name(SPEC), PolicyDocument=json.dumps(document)
     )
     return str(made["Policy"]["Arn"])
 
@@ -56,7 +57,7 @@ def _foreign_role(world: Any) -> str:
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                      "Principal": {"Service": "ec2.amazonaws.com"}}]}  # fmt: skip
     made = world.aws.client("iam").create_role(
-        RoleName=naming.role_name(STACK),
+        RoleName=role_name(SPEC),
         AssumeRolePolicyDocument=json.dumps(trust),
         Tags=[{"Key": naming.STACK_TAG, "Value": STACK}],  # half a mark is not ours
     )
@@ -79,9 +80,9 @@ def _foreign_zone_with_record(world: Any, target: str = "web.elsewhere.example.n
 
 
 CONFLICTS: list[tuple[Callable[[Any], str], str]] = [
-    (_foreign_policy, r"IAM policy {} exists without stack platform-example-com's tags"),
-    (_foreign_role, r"IAM role {} exists without stack platform-example-com's tags"),
-    (_foreign_ingress, r"{} exists without stack platform-example-com's labels"),
+    (_foreign_policy, r"IAM policy {} exists without the tags of a kubeflow-alb stack"),
+    (_foreign_role, r"IAM role {} exists without the tags of a kubeflow-alb stack"),
+    (_foreign_ingress, r"{} belongs to something that is not a kubeflow-alb stack"),
     (
         _foreign_zone_with_record,
         r"Record \*\.platform\.example\.com CNAME in hosted zone {} .*points at "
@@ -109,7 +110,7 @@ def test_a_foreign_resource_is_refused_before_anything_is_created(
 def test_a_clean_world_and_our_own_things_pass(sandbox_world: Callable[..., Any]) -> None:
     world = sandbox_world()
     iam = world.aws.client("iam")
-    iam.create_policy(PolicyName=naming.policy_name(STACK), PolicyDocument=json.dumps(
+    iam.create_policy(PolicyName=policy_name(SPEC), PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*",
                                                  "Resource": "*"}]}),
         Tags=[{"Key": k, "Value": v} for k, v in SPEC.tags.items()])  # fmt: skip

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from core import naming
+from core import naming, sharing
+from core.desired import policy_name
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from tasks.aws import eks, iam, iam_policy
 
@@ -32,10 +33,32 @@ def test_oidc_provider_created_once_with_tags(ctx, spec, cluster, mutations):
     assert provider.owned
     assert provider.client_ids == ("sts.amazonaws.com",)
     assert provider.arn.endswith(f":oidc-provider/{cluster.oidc_host_path}")
-    assert provider.tags == spec.tags
+    assert provider.tags == sharing.creation_marks(spec.tags, (spec.name,))
+    assert provider.tags["team"] == "ml"  # stack.tags of the stack that made it
+    assert naming.STACK_TAG not in provider.tags  # shared: no one stack's ownership mark
     assert mutations(lambda: iam.ensure_oidc_provider.fn(ctx, spec, cluster)) == []
     assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
     assert not iam.delete_oidc_provider.fn(ctx, spec, cluster)
+
+
+def test_a_shared_item_goes_with_its_last_user_only(ctx, spec, cluster, boto):
+    other = spec.model_copy(update={"stack": spec.stack.model_copy(update={"name": "team2"})})
+    iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    policy = iam.ensure_policy.fn(ctx, spec)
+    iam.ensure_policy.fn(ctx, other)  # adopts it: only its user mark is added
+    tags = {
+        t["Key"]: t["Value"] for t in boto("iam").list_policy_tags(PolicyArn=policy.arn)["Tags"]
+    }
+    assert sharing.item_users(tags) == (spec.name, "team2")
+    assert not iam.delete_policy.fn(ctx, spec)  # team2 still uses it: only the mark goes
+    tags = {
+        t["Key"]: t["Value"] for t in boto("iam").list_policy_tags(PolicyArn=policy.arn)["Tags"]
+    }
+    assert sharing.item_users(tags) == ("team2",)
+    assert iam.delete_policy.fn(ctx, other)  # the last user
+    assert boto("iam").list_policies(Scope="Local")["Policies"] == []
+    assert not iam.delete_oidc_provider.fn(ctx, other, cluster)  # not its user: left alone
+    assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
 
 
 def test_pre_existing_oidc_provider_is_adopted_and_never_deleted(
@@ -55,7 +78,7 @@ def test_bundled_policy_created_once(ctx, spec, mutations):
     policy = iam.ensure_policy.fn(ctx, spec)
     assert policy.owned
     assert policy.document_matches
-    assert policy.arn == f"arn:aws:iam::210987654321:policy/{naming.policy_name(spec.name)}"
+    assert policy.arn == f"arn:aws:iam::210987654321:policy/{policy_name(spec)}"
     assert len(iam.load_controller_policy()["Statement"]) > 10
     assert mutations(lambda: iam.ensure_policy.fn(ctx, spec)) == []
 
@@ -86,9 +109,7 @@ def test_equal_documents_written_differently_match(ctx, spec, mutations):
 
 
 def test_policy_without_our_tags_is_refused(ctx, spec, boto):
-    boto("iam").create_policy(
-        PolicyName=naming.policy_name(spec.name), PolicyDocument=json.dumps(DOC_A)
-    )
+    boto("iam").create_policy(PolicyName=policy_name(spec), PolicyDocument=json.dumps(DOC_A))
     with pytest.raises(OwnershipError, match="not changed"):
         iam.ensure_policy.fn(ctx, spec, document=DOC_B)
     with pytest.raises(OwnershipError):

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from core import naming
+from core.desired import policy_name, role_name
 from core.resources import RecordChange, RecordSetState, ValidationZones
+from core.sharing import creation_marks
 from core.spec import StackSpec, parse_spec
 from sandbox.aws.fault_rules import READ_PREFIXES as READS
 from sandbox.aws.faults import FaultPlan
@@ -248,15 +249,31 @@ def _role(run: Run, spec: StackSpec | None = None) -> None:
     )
 
 
+def _other_stack(spec: StackSpec, name: str = "team2") -> StackSpec:
+    """Another stack of the same cluster: it shares the controller's IAM and association."""
+    config = spec.model_dump(by_alias=True)
+    config["stack"]["name"] = name
+    return StackSpec.model_validate(config)
+
+
 def _iam_tags(run: Run) -> None:
-    more = _more_tags(run.spec)
-    _provider(run, more)
-    _policy(run, DOC_B, more)
-    _role(run, more)
+    """A second stack of the cluster holds the shared IAM too: its user marks."""
+    other = _other_stack(run.spec)
+    _provider(run, other)
+    _policy(run, DOC_B, other)
+    _role(run, other)
+
+
+def _iam_release(run: Run) -> None:
+    """The second stack leaves: only its marks go, the items stay for the first."""
+    other = _other_stack(run.spec)
+    assert iam.delete_role.fn(run.ctx, other) is False
+    assert iam_policy.delete_policy.fn(run.ctx, other) is False
+    assert iam.delete_oidc_provider.fn(run.ctx, other, _cluster(run)) is False
 
 
 def _trust(run: Run) -> None:
-    name = naming.role_name(run.spec.name)
+    name = role_name(run.spec)
     run.boto("iam").update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(DOC_TRUST))
     _role(run)
 
@@ -284,12 +301,12 @@ def _iam_converged(run: Run) -> None:
     provider = client.get_open_id_connect_provider(OpenIDConnectProviderArn=providers[0]["Arn"])
     assert provider["ClientIDList"].count("sts.amazonaws.com") == 1
     policies = client.list_policies(Scope="Local")["Policies"]
-    assert [p["PolicyName"] for p in policies] == [naming.policy_name(spec.name)]
+    assert [p["PolicyName"] for p in policies] == [policy_name(spec)]
     versions = client.list_policy_versions(PolicyArn=run.made["policy"].arn)["Versions"]
     assert len(versions) == 2  # DOC_A and DOC_B once each, whatever was sent twice
     roles = [r["RoleName"] for r in client.list_roles()["Roles"]]
-    assert roles.count(naming.role_name(spec.name)) == 1
-    attached = client.list_attached_role_policies(RoleName=naming.role_name(spec.name))
+    assert roles.count(role_name(spec)) == 1
+    attached = client.list_attached_role_policies(RoleName=role_name(spec))
     assert [p["PolicyArn"] for p in attached["AttachedPolicies"]] == [run.made["policy"].arn]
 
     def again() -> None:
@@ -304,7 +321,7 @@ def _iam_converged(run: Run) -> None:
 def _inline_policy(run: Run) -> None:
     """Someone gave the role an inline policy: deleting the role deletes it first."""
     run.boto("iam").put_role_policy(
-        RoleName=naming.role_name(run.spec.name),
+        RoleName=role_name(run.spec),
         PolicyName="extra",
         PolicyDocument=json.dumps(DOC_A),
     )
@@ -327,7 +344,7 @@ def _iam_gone(run: Run) -> None:
     assert client.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert client.list_policies(Scope="Local")["Policies"] == []
     roles = [r["RoleName"] for r in client.list_roles()["Roles"]]
-    assert naming.role_name(run.spec.name) not in roles
+    assert role_name(run.spec) not in roles
 
 
 # -- what the controller left behind (cleanup's fallback) ----------------------------------------
@@ -374,8 +391,16 @@ def _association_converged(run: Run) -> None:
         run.ctx, run.spec, run.world.cluster_name
     )
     assert found is not None
-    assert (found.role_arn, found.tags) == (OTHER_ROLE, _more_tags(run.spec).tags)
-    assert run.mutations(lambda: _associate(run, _more_tags(run.spec), OTHER_ROLE)) == []
+    users = (run.spec.name, "team2")
+    assert (found.role_arn, found.tags) == (OTHER_ROLE, creation_marks(run.spec.tags, users))
+    assert run.mutations(lambda: _associate(run, _other_stack(run.spec), OTHER_ROLE)) == []
+
+
+def _association_release(run: Run) -> None:
+    other = _other_stack(run.spec)
+    assert not pod_identity.delete_pod_identity_association.fn(
+        run.ctx, other, run.world.cluster_name
+    )
 
 
 def _disassociate(run: Run) -> None:
@@ -403,14 +428,16 @@ FAMILIES: dict[str, list[Step]] = {
             ("policy-version", lambda run: _policy(run, DOC_B)), ("role", _role),
             ("tags", _iam_tags), ("trust", _trust),
             ("default-version", _default_version), ("converged", _iam_converged),
-            ("inline-policy", _inline_policy), ("role-delete", _role_delete), ("policy-delete", _policy_delete),
+            ("inline-policy", _inline_policy), ("release", _iam_release),
+            ("role-delete", _role_delete), ("policy-delete", _policy_delete),
             ("provider-delete", _provider_delete), ("gone", _iam_gone)],
     "controller-leftovers": [("leftovers", _leftovers), ("delete", _leftovers_delete),
                              ("gone", _leftovers_gone)],
     "pod-identity": [("associate", _associate),
-                     ("tags", lambda run: _associate(run, _more_tags(run.spec))),
-                     ("role", lambda run: _associate(run, _more_tags(run.spec), OTHER_ROLE)),
-                     ("converged", _association_converged), ("disassociate", _disassociate),
+                     ("tags", lambda run: _associate(run, _other_stack(run.spec))),
+                     ("role", lambda run: _associate(run, _other_stack(run.spec), OTHER_ROLE)),
+                     ("converged", _association_converged), ("release", _association_release),
+                     ("disassociate", _disassociate),
                      ("gone", _association_gone)],
 }  # fmt: skip
 
@@ -441,6 +468,9 @@ CASES = [
     ("iam", "tags", "iam", "TagRole"),
     ("iam", "trust", "iam", "UpdateAssumeRolePolicy"),
     ("iam", "default-version", "iam", "SetDefaultPolicyVersion"),
+    ("iam", "release", "iam", "UntagRole"),
+    ("iam", "release", "iam", "UntagPolicy"),
+    ("iam", "release", "iam", "UntagOpenIDConnectProvider"),
     ("iam", "role-delete", "iam", "DetachRolePolicy"),
     ("iam", "role-delete", "iam", "DeleteRolePolicy"),
     ("iam", "role-delete", "iam", "DeleteRole"),
@@ -455,6 +485,7 @@ CASES = [
     ("pod-identity", "associate", "eks", "CreatePodIdentityAssociation"),
     ("pod-identity", "tags", "eks", "TagResource"),
     ("pod-identity", "role", "eks", "UpdatePodIdentityAssociation"),
+    ("pod-identity", "release", "eks", "UntagResource"),
     ("pod-identity", "disassociate", "eks", "DeletePodIdentityAssociation"),
 ]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core import naming
+from core.desired import policy_name, role_name
 from core.errors import OwnershipError
 from core.resources import RecordChange, RecordSetState, ValidationZones
 from tasks.aws import acm, eks, iam, route53, route53_records
@@ -50,7 +50,7 @@ def test_create_policy_whose_answer_is_lost_adopts_the_policy_it_made(ctx, spec,
     assert faults.applied == [("CreatePolicy", 200)]
     assert faults.sent.count("CreatePolicy") == 2  # the second send met EntityAlreadyExists
     assert (policy.owned, policy.document_matches) == (True, True)
-    assert _policies(boto) == [naming.policy_name(spec.name)]
+    assert _policies(boto) == [policy_name(spec)]
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -138,9 +138,7 @@ def test_deletes_whose_answers_are_lost_still_delete_everything(
     assert iam.delete_policy.fn(ctx, spec)
     assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
     assert faults.applied == [(operation, 200)]
-    assert naming.role_name(spec.name) not in [
-        r["RoleName"] for r in boto("iam").list_roles()["Roles"]
-    ]
+    assert role_name(spec) not in [r["RoleName"] for r in boto("iam").list_roles()["Roles"]]
     assert _policies(boto) == []
     assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
@@ -148,12 +146,10 @@ def test_deletes_whose_answers_are_lost_still_delete_everything(
 def test_a_foreign_policy_made_between_look_and_create_is_never_adopted(ctx, spec, boto, faults):
     def someone_else_first(**_: Any) -> None:
         faults.clear()  # once
-        boto("iam").create_policy(
-            PolicyName=naming.policy_name(spec.name), PolicyDocument=json.dumps(DOC_A)
-        )
+        boto("iam").create_policy(PolicyName=policy_name(spec), PolicyDocument=json.dumps(DOC_A))
 
     faults.add("before-send.iam.CreatePolicy", someone_else_first)
-    with pytest.raises(OwnershipError, match="exists without stack platform-example-com's tags"):
+    with pytest.raises(OwnershipError, match="was not made by a kubeflow-alb stack"):
         iam.ensure_policy.fn(ctx, spec, document=DOC_A)
     policy = boto("iam").list_policies(Scope="Local")["Policies"][0]
     assert boto("iam").list_policy_tags(PolicyArn=policy["Arn"])["Tags"] == []  # untouched

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core import sharing
 from core.errors import OwnershipError, PreflightError
 from core.identity import pod_identity_trust
 from core.spec import StackSpec
@@ -32,7 +33,8 @@ def test_ensure_creates_then_changes_nothing(ctx, spec, world, mutations) -> Non
         ROLE,
     )
     assert made.owned
-    assert made.tags == spec.tags
+    # the cluster's, held by reference: no one stack's ownership mark, its user mark instead
+    assert made.tags == sharing.creation_marks(spec.tags, (spec.name,))
     assert made.arn.endswith(f":podidentityassociation/{world.cluster_name}/{made.association_id}")
     again = lambda: pod_identity.ensure_pod_identity_association.fn(  # noqa: E731
         ctx, spec, world.cluster_name, role_arn=ROLE
@@ -41,13 +43,13 @@ def test_ensure_creates_then_changes_nothing(ctx, spec, world, mutations) -> Non
     assert pod_identity.observe_pod_identity_association.fn(ctx, spec, world.cluster_name) == made
 
 
-def test_a_new_role_is_associated_in_place_and_lost_tags_come_back(
+def test_a_new_role_is_associated_in_place_and_a_lost_user_mark_comes_back(
     ctx, spec, world, boto, mutations
 ) -> None:
     made = pod_identity.ensure_pod_identity_association.fn(
         ctx, spec, world.cluster_name, role_arn=ROLE
     )
-    boto("eks").untag_resource(resourceArn=made.arn, tagKeys=["team"])
+    boto("eks").untag_resource(resourceArn=made.arn, tagKeys=[sharing.user_key(spec.name)])
     changed = mutations(
         lambda: pod_identity.ensure_pod_identity_association.fn(
             ctx, spec, world.cluster_name, role_arn=OTHER_ROLE
@@ -59,8 +61,25 @@ def test_a_new_role_is_associated_in_place_and_lost_tags_come_back(
     assert (found.association_id, found.role_arn, found.tags) == (
         made.association_id,
         OTHER_ROLE,
-        spec.tags,
+        sharing.creation_marks(spec.tags, (spec.name,)),
     )
+
+
+def test_a_shared_association_goes_with_its_last_user(ctx, spec, world) -> None:
+    made = pod_identity.ensure_pod_identity_association.fn(
+        ctx, spec, world.cluster_name, role_arn=ROLE, users=("team2",)
+    )
+    assert sharing.item_users(made.tags) == ("platform-example-com", "team2")
+    # stack platform-example-com leaves: team2 still uses the controller through it
+    assert pod_identity.delete_pod_identity_association.fn(ctx, spec, world.cluster_name) is False
+    found = pod_identity.observe_pod_identity_association.fn(ctx, spec, world.cluster_name)
+    assert found is not None
+    assert sharing.item_users(found.tags) == ("team2",)
+    data = spec.model_dump(by_alias=True)
+    data["stack"]["name"] = "team2"
+    team2 = StackSpec.model_validate(data)
+    assert pod_identity.delete_pod_identity_association.fn(ctx, team2, world.cluster_name) is True
+    assert not pod_identity.association_exists(ctx, made.arn)
 
 
 def test_someone_elses_association_is_not_changed_or_deleted(ctx, spec, world, boto) -> None:
@@ -70,11 +89,11 @@ def test_someone_elses_association_is_not_changed_or_deleted(ctx, spec, world, b
         serviceAccount="aws-load-balancer-controller",
         roleArn=OTHER_ROLE,
     )
-    with pytest.raises(OwnershipError, match="was not created by stack platform-example-com"):
+    with pytest.raises(OwnershipError, match="was not made by a kubeflow-alb stack"):
         pod_identity.ensure_pod_identity_association.fn(
             ctx, spec, world.cluster_name, role_arn=ROLE
         )
-    with pytest.raises(OwnershipError, match="lacks stack platform-example-com's tags"):
+    with pytest.raises(OwnershipError, match="was not made by a kubeflow-alb stack"):
         pod_identity.delete_pod_identity_association.fn(ctx, spec, world.cluster_name)
     found = pod_identity.observe_pod_identity_association.fn(ctx, spec, world.cluster_name)
     assert found is not None
