@@ -17,10 +17,7 @@ _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:(?P<rest>\S+)")
 
 def counts(result: Plan) -> dict[str, int]:
     """How many items are to be created, updated and kept."""
-    found = {action.value: 0 for action in Action}
-    for change in result.changes:
-        found[change.action.value] += 1
-    return found
+    return result.counts()
 
 
 def change_document(change: Change) -> dict[str, Any]:
@@ -150,3 +147,19 @@ def drift_text(stack: str, result: Plan) -> str:
                 f"- {item}: {diff.field} should be {diff.expected}, is {diff.found or '(none)'}"
             )
     return "\n".join(lines)
+
+
+def drifted_names(result: Plan) -> tuple[str, ...]:
+    """`kind key (fields)` of each drifted item, for messages and the drift event: the fact that
+    differs, not only the resource."""
+    names = []
+    for change in result.drift:
+        name = f"{change.item.kind.value} {change.item.key}"
+        fields = ", ".join(difference.field for difference in change.differences)
+        names.append(f"{name} ({fields})" if fields else f"{name} (missing)")
+    return tuple(names)
+
+
+def drift_rows(result: Plan) -> list[dict[str, str]]:
+    """The table rows of the drifted items only, with full values (the drift event's payload)."""
+    return table_rows(Plan(result.drift), width=10_000)

@@ -7,15 +7,14 @@ from prefect import flow, get_run_logger
 from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
-from core.report import setup_summary
+from core.report import setup_summary, stack_outputs
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import Kind, StackAccess
-from flows.apply import apply_plan
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
+from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
@@ -26,7 +25,9 @@ from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
+from tasks.kinds import Env
 from tasks.preflight_stacks import preflight_owners
+from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -105,9 +106,9 @@ def _setup(
     # DNS record, HTTPS check, each as far as the plan asks. The block exists before anything
     # is created, so `cleanup --stack` works after a crash at any step.
     store.set_phase("setting-up")
-    applied = apply_plan(
-        spec, ctx=ctx, target=target, seen=seen, result=result, recorder=Recorder(store)
-    )
+    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
+              record=store.record, todo=result)  # fmt: skip
+    applied = apply(env, Recorder(store))
 
     # 11. Outputs.
     final = store.set_phase("ready")
@@ -116,8 +117,8 @@ def _setup(
     publish_link(spec.name, url)
     publish_resources(final)
     publish_api_calls(spec.name, calls)
-    answer = applied.answer.describe() if applied.answer else "as before (nothing to apply)"
-    notes = [f"Plan: {summary(result)}.", f"The dashboard answered {answer}."]
+    checks = "; ".join(applied.verified()) or "nothing to apply, nothing to verify again"
+    notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
     publish_markdown(
         spec.name,
         "summary",
@@ -125,10 +126,4 @@ def _setup(
         "Setup summary",
     )
     logger.info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
-    balancer = applied.balancer.arn if applied.balancer else ""
-    return {
-        "stack": spec.name,
-        "url": url,
-        "load_balancer": balancer,
-        "zone_id": applied.zone.zone_id,
-    }
+    return {"stack": spec.name, "url": url, **stack_outputs(final)}

@@ -21,7 +21,7 @@ from core.cleanup import (
 from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
 from core.errors import ResourceNotFound, SpecError
 from core.kubestate import ControllerState, IngressState
-from core.model import CHECKED
+from core.kinds import CHECKED
 from core.naming import ownership_labels
 from core.resources import (
     AliasTarget,

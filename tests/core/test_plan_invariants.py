@@ -11,7 +11,7 @@ import pytest
 
 from core import naming
 from core.drift import drift_plan
-from core.model import CHECKED
+from core.kinds import CHECKED
 from core.observation import Observation
 from core.spec import StackSpec, parse_spec
 from core.state import Kind

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pytest
 
-from core.model import CHECKED
+from core.kinds import CHECKED
 from core.spec import StackSpec, load_spec
 from core.state import Kind
 
