@@ -16,6 +16,7 @@ from prefect.futures import PrefectFuture, as_completed
 from core.cleanup_steps import Outcome
 from core.errors import KfalbError
 from core.kinds import TABLE, Policy, active_kinds, cleanup_order, removed_after
+from core.schedule import Schedule
 from core.state import Kind
 from flows.recording import Recorder
 from tasks.kinds import VERBS, Env
@@ -138,24 +139,17 @@ def _run(
     stop_on_failure: bool,
     failed: Callable[[Node, BaseException], None] | None = None,
 ) -> dict[Node, str]:
-    """Start each node once every node it waits for has finished; returns why the nodes that did
-    not run were left (a failed node stops only what waits for it, unless `stop_on_failure`)."""
-    done: dict[Node, Any] = {}
-    left: dict[Node, str] = {}
+    """Start each node once every node it waits for has finished (core.schedule); returns why
+    the nodes that did not finish were left (a failed node stops only what waits for it,
+    unless `stop_on_failure`)."""
+    schedule: Schedule[Node] = Schedule(graph, name=lambda node: node[0].value)
+    results: dict[Node, Any] = {}
     running: dict[PrefectFuture[Any], Node] = {}
-    pending = list(graph)
-    while pending or running:
-        for node in list(pending):
-            blocked = [dep for dep in graph[node] if dep in left]
-            if blocked:
-                pending.remove(node)
-                names = ", ".join(kind.value for kind, _ in blocked)
-                left[node] = f"not tried: {names} did not finish first"
-            elif all(dep in done for dep in graph[node]):
-                pending.remove(node)
-                running[start(node, done)] = node
+    while True:
+        for node in schedule.startable():
+            running[start(node, results)] = node
         if not running:
-            break
+            return schedule.left
         future = next(as_completed(list(running)))
         node = running.pop(future)
         try:
@@ -163,13 +157,14 @@ def _run(
         except Exception as error:
             if stop_on_failure:
                 raise
-            left[node] = f"failed: {error}" if isinstance(error, KfalbError) else repr(error)
+            why = str(error) if isinstance(error, KfalbError) else repr(error)
+            schedule.failed(node, why)
             if failed is not None:
                 failed(node, error)
             continue
-        done[node] = result
+        schedule.finished(node)
+        results[node] = result
         finished(node, result)
-    return left
 
 
 def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
