@@ -164,10 +164,6 @@ def is_checked(kind: Kind) -> bool:
     return TABLE[kind].policy is Policy.CHECKED
 
 
-def is_shared(kind: Kind) -> bool:
-    return TABLE[kind].policy is Policy.SHARED
-
-
 def rebuilt_with(created: Iterable[Kind]) -> dict[Kind, tuple[Kind, ...]]:
     """For each kind whose desired value changes when `created` kinds are made anew, which of
     them cause it."""

@@ -10,7 +10,9 @@ from core.kubestate import ControllerOutcome
 from core.observation import controller_is_ours, ingress_class
 from core.state import Kind
 from tasks.aws.owned import delete_unused_backend_security_group
+from tasks.k8s.cluster import preflight_permissions
 from tasks.k8s.controller import delete_controller, ensure_controller, observe_controller
+from tasks.k8s.manifests import controller_base, render
 from tasks.kinds.base import Env, Got, Look, Verbs
 from tasks.kinds.iam import _arns
 
@@ -34,6 +36,14 @@ def current(env: Env) -> ControllerOutcome | None:
         ingress_class=ingress_class(env.spec, env.seen),
         installed=controller_is_ours(env.spec, env.seen),
     )
+
+
+def check(env: Env) -> None:
+    """This identity may install the controller (CRDs, RBAC, webhooks of the stack's version),
+    when the stack installs it: checked before anything of the stack is made."""
+    if controller_is_ours(env.spec, env.seen):
+        objects = render(controller_base(env.spec.stack.controller_version))
+        preflight_permissions.fn(env.kube, objects)
 
 
 def ensure(env: Env, got: Got) -> ControllerOutcome:
@@ -69,4 +79,4 @@ def delete(env: Env) -> str:
     return "removed this stack's use of the shared ALB controller"
 
 
-VERBS = Verbs(observe=observe, current=current, ensure=ensure, delete=delete)
+VERBS = Verbs(observe=observe, current=current, ensure=ensure, delete=delete, check=check)

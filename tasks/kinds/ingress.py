@@ -14,6 +14,7 @@ from core.kubestate import IngressState
 from core.state import Kind
 from tasks.aws.elbv2 import delete_controller_resources
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
+from tasks.k8s.cluster import preflight_permissions
 from tasks.k8s.ingress import (
     delete_ingress,
     ensure_ingress,
@@ -47,6 +48,12 @@ def manifest_of(env: Env, got: Got) -> dict[str, Any]:
     if manifest is None:
         raise ValueError("the Ingress source was not read")  # observe always reads it
     return manifest
+
+
+def check(env: Env) -> None:
+    """This identity may apply the Ingress: checked before anything of the stack is made."""
+    if env.seen.ingress_source is not None:
+        preflight_permissions.fn(env.kube, [env.seen.ingress_source])
 
 
 def ensure(env: Env, got: Got) -> Any:
@@ -94,4 +101,5 @@ VERBS = Verbs(
     ensure=ensure,
     settle=settle,
     delete=delete,
+    check=check,
 )

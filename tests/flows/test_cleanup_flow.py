@@ -211,7 +211,7 @@ def test_without_our_controller_and_with_a_conflict_cleanup_goes_on_then_resumes
 
     message = str(error.value)
     assert f"left resources behind: iam-policy: {policy['Arn']}." in message
-    assert "iam policy failed: " in message
+    assert "iam-policy failed: " in message
     assert "still attached to role someone-else" in message
     # Independent of the policy, all of these went: the OIDC provider, certificates, the zone
     # and its delegation, the validation records, the subnet tags; the ALB went without its
