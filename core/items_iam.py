@@ -4,7 +4,7 @@ Each is held by reference (core.ownership): its users are shown, this stack's ho
 
 from __future__ import annotations
 
-from core import identity, naming, ownership
+from core import identity, naming, ownership, sharing
 from core.desired import partition_of, policy_name, role_arn, role_name, subnet_tags_wanted
 from core.observation import Observation, controller_is_ours
 from core.plan import PRESENT, Item
@@ -137,8 +137,13 @@ def role_found(spec: StackSpec, seen: Observation) -> Found:
 def association_items(spec: StackSpec, seen: Observation) -> list[Item]:
     """The Pod Identity association of the controller's service account: declared with
     pod-identity; with irsa, one this stack holds is declared absent (the plan shows its
-    removal)."""
-    if not (_ours(spec, seen) and identity.uses_pod_identity(spec)):
+    removal: a stack switched back to irsa leaves nothing of the other identity)."""
+    if not _ours(spec, seen):
+        return []
+    if not identity.uses_pod_identity(spec):
+        found = seen.pod_identity
+        if found is not None and found.owned and spec.name in sharing.item_users(found.tags):
+            return [Item(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY, absent=True)]
         return []
     fields = {
         "role": controller_role_arn(spec, seen),

@@ -17,6 +17,7 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    DELETE = "delete"
     KEEP = "keep"
 
 
@@ -27,6 +28,8 @@ class Item:
     kind: Kind
     key: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: Declared absent: something of the stack's that must go (e.g. what an earlier setting made).
+    absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ def plan(desired: Iterable[Item], observed: Observed, *, rebuilt: Rebuilt | None
     changes = []
     for item in desired:
         found = observed.get((item.kind, item.key))
+        if item.absent:
+            action = Action.KEEP if found is None else Action.DELETE
+            changes.append(Change(item, action, users=(found or {}).get(USERS, "")))
+            continue
         if found is None:
             changes.append(Change(item, Action.CREATE))
             continue

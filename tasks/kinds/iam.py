@@ -30,6 +30,7 @@ from tasks.aws.pod_identity import (
     require_pod_identity_agent,
 )
 from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.logs import run_logger
 
 
 def other_users(spec: StackSpec, seen: Observation) -> tuple[str, ...]:
@@ -155,7 +156,14 @@ def check_agent(env: Env) -> None:
 
 
 def ensure_association(env: Env, got: Got) -> Any:
-    if not identity.uses_pod_identity(env.spec) or env.cluster is None:
+    """Associate the controller's service account with its role (pod-identity); with irsa,
+    remove the association this stack held (only its use of it, when others hold it too)."""
+    if env.cluster is None:
+        return None
+    if not identity.uses_pod_identity(env.spec):
+        said = delete_association(env)
+        if said:
+            run_logger().info("%s: the controller uses IRSA now", said)
         return None
     name = env.cluster.name
     _, role = _arns(env)

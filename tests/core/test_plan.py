@@ -74,3 +74,15 @@ def test_a_resource_made_anew_replans_what_carries_its_identity() -> None:
     assert result.changes[1].differences[0].field == "built on"
     assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.DELEGATION)
     assert result.keys_to_fix(Kind.DELEGATION) == frozenset({"sub"})
+
+
+def test_an_item_declared_absent_is_planned_for_removal_while_it_exists() -> None:
+    gone = Item(Kind.POD_IDENTITY, "kube-system/aws-load-balancer-controller", absent=True)
+    key = (gone.kind, gone.key)
+    found = {key: {"role": "arn:r", "users": "a,b"}}
+    (change,) = plan([gone], found).changes
+    assert change.action is Action.DELETE
+    assert change.users == "a,b"
+    assert plan([gone], found).kinds_to_fix() == (Kind.POD_IDENTITY,)
+    assert plan([gone], {}).converged  # already gone: nothing to do
+    assert "1 to remove" in plan([gone], found).summary()
