@@ -88,9 +88,10 @@ class Plan:
     def summary(self) -> str:
         """`N to create, N to change, N in place`."""
         counts = self.counts()
-        return (
-            f"{counts['create']} to create, {counts['update']} to change, {counts['keep']} in place"
-        )
+        text = f"{counts['create']} to create, {counts['update']} to change"
+        if counts["delete"]:
+            text += f", {counts['delete']} to remove"
+        return f"{text}, {counts['keep']} in place"
 
 
 Observed = Mapping[tuple[Kind, str], Mapping[str, str] | None]
