@@ -286,8 +286,8 @@ def _ingress(world: Any) -> Any:
 
 #: Setup crashes right after one of its tasks did its work (before the flow records the result),
 #: and what that left to clean up.
-CRASHES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "after-zone": ("ensure_hosted_zone", _zone_exists),
+CRASHES: dict[str, tuple[Kind, Callable[[Any], bool]]] = {
+    "after-zone": (Kind.HOSTED_ZONE, _zone_exists),
     "after-certificates": (Kind.CERTIFICATE, lambda w: bool(_certificates(w))),
     "after-iam": (Kind.IAM_ROLE, lambda w: bool(_roles(w))),
     "after-controller": (Kind.CONTROLLER, lambda w: bool(_ours_in_kubernetes(w, "platform-example-com"))),
