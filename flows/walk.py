@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from prefect import task
@@ -19,6 +20,7 @@ from core.kinds import TABLE, Policy, active_kinds, cleanup_order, removed_after
 from core.schedule import Schedule
 from core.state import Kind
 from flows.recording import Recorder
+from tasks.concurrent import together
 from tasks.kinds import VERBS, Env
 from tasks.logs import run_logger
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, retry_on_transient
@@ -103,11 +105,9 @@ def _graph(env: Env) -> dict[Node, tuple[Node, ...]]:
 def apply(env: Env, recorder: Recorder) -> Applied:
     """Carry out the plan: check what must hold before anything is made, then run the graph.
     What is not worked on is taken as observed; each result is recorded as soon as it is."""
-    kinds = active_kinds(env.todo.kinds_to_fix())
-    for kind in sorted(kinds, key=list(TABLE).index):
-        check = VERBS[kind].check
-        if check is not None:
-            check(env)
+    kinds = sorted(active_kinds(env.todo.kinds_to_fix()), key=list(TABLE).index)
+    checks = [partial(check, env) for kind in kinds if (check := VERBS[kind].check) is not None]
+    together(checks)  # each read only; the first refusal stops the run
     graph = _graph(env)
     applied = Applied(now={kind: VERBS[kind].current(env) for kind in TABLE},
                       kinds=list(env.todo.kinds_to_fix()))  # fmt: skip
@@ -124,10 +124,12 @@ def apply(env: Env, recorder: Recorder) -> Applied:
         applied.now[node[0]] = result
         if TABLE[node[0]].policy is Policy.CHECKED:
             applied.checked[node[0]] = result
-        elif result is not None:
+
+    def record(node: Node, result: Any) -> None:
+        if TABLE[node[0]].policy is not Policy.CHECKED and result is not None:
             recorder.add(result)
 
-    _run(graph, start, finished, stop_on_failure=True)
+    _run(graph, start, finished, stop_on_failure=True, after_start=record)
     return applied
 
 
@@ -138,16 +140,23 @@ def _run(
     *,
     stop_on_failure: bool,
     failed: Callable[[Node, BaseException], None] | None = None,
+    after_start: Callable[[Node, Any], None] | None = None,
 ) -> dict[Node, str]:
     """Start each node once every node it waits for has finished (core.schedule); returns why
     the nodes that did not finish were left (a failed node stops only what waits for it,
-    unless `stop_on_failure`)."""
+    unless `stop_on_failure`). `after_start` gets a finished node's result once what waited
+    for it is started (its slow bookkeeping never delays them)."""
+    late: list[tuple[Node, Any]] = []
     schedule: Schedule[Node] = Schedule(graph, name=lambda node: node[0].value)
     results: dict[Node, Any] = {}
     running: dict[PrefectFuture[Any], Node] = {}
     while True:
         for node in schedule.startable():
             running[start(node, results)] = node
+        for node, result in late:
+            if after_start is not None:
+                after_start(node, result)
+        late.clear()
         if not running:
             return schedule.left
         future = next(as_completed(list(running)))
@@ -156,6 +165,9 @@ def _run(
             result = future.result()
         except Exception as error:
             if stop_on_failure:
+                for done, value in late:  # what finished before is recorded all the same
+                    if after_start is not None:
+                        after_start(done, value)
                 raise
             why = str(error) if isinstance(error, KfalbError) else repr(error)
             schedule.failed(node, why)
@@ -165,6 +177,7 @@ def _run(
         schedule.finished(node)
         results[node] = result
         finished(node, result)
+        late.append((node, result))
 
 
 def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
