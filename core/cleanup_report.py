@@ -195,3 +195,38 @@ def cleanup_summary(
     if notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"
+
+
+def destroy_rows(stack: str, seen: Observation, record: StackRecord | None) -> list[dict[str, str]]:
+    """What a cleanup of the stack would do, from the look it would start from (the destroy
+    preview): each resource it deletes, each shared item it only lets go of (others still use
+    it), then what it leaves and why."""
+    others = _other_users(stack, seen)
+    rows = []
+    for kind, items in leftovers(stack, seen, record).items():
+        for item in items:
+            users = others.get(item, others.get(item.split(" ", 1)[0], ()))
+            if users:
+                rows.append({"action": "release", "kind": kind, "resource": item,
+                             "why": f"shared: stays for {', '.join(users)}"})  # fmt: skip
+            else:
+                rows.append({"action": "delete", "kind": kind, "resource": item,
+                             "why": "the stack's"})  # fmt: skip
+    rows += [{"action": "leave", "kind": k.kind, "resource": k.resource, "why": k.reason}
+             for k in kept(stack, seen, record)]  # fmt: skip
+    return rows
+
+
+def _other_users(stack: str, seen: Observation) -> dict[str, tuple[str, ...]]:
+    """Shared items' ids (ARNs, controller objects) -> the other stacks that use them."""
+    found: dict[str, tuple[str, ...]] = {}
+    sweep = seen.sweep or Sweep()
+    for item in (seen.policy, seen.role, seen.pod_identity, *sweep.oidc_providers):
+        if item is not None and item.owned:
+            users = tuple(u for u in sharing.item_users(item.tags) if u != stack)
+            found[item.arn] = users
+    controller = seen.controller
+    if controller is not None and controller.owned:
+        users = tuple(u for u in controller.users if u != stack)
+        found.update(dict.fromkeys(sweep.controller_objects, users))
+    return found

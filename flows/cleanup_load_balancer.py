@@ -6,7 +6,14 @@ from prefect import flow, get_run_logger
 
 from core import naming
 from core.cleanup import resolve_spec
-from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
+from core.cleanup_report import (
+    cleanup_summary,
+    destroy_rows,
+    incomplete,
+    kept,
+    leftover_rows,
+    leftovers,
+)
 from core.cleanup_steps import outcome_summary
 from core.errors import SpecError
 from core.naming import require_stack_name
@@ -25,6 +32,7 @@ from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.kinds import Env
+from tasks.observe import look_at
 from tasks.reporting import publish_api_calls, publish_markdown, publish_table
 from tasks.schedules import pause_drift_schedules
 from tasks.stack_block import (
@@ -125,6 +133,22 @@ def _cleanup(
     pause_drift_schedules(spec.name)
     logger.info("Stack %s is gone (%d mutating AWS calls)", spec.name, calls.mutating)
     return left
+
+
+def destroy_preview(
+    spec: StackSpec,
+    record: StackRecord | None,
+    credentials_block: str | None = None,
+    *,
+    kube_access: KubeAccess = "kubeconfig",
+) -> list[dict[str, str]]:
+    """What a cleanup of the stack would delete, let go of and leave, and why (read only, no
+    Prefect run: `kfalb plan --destroy` and cleanup's confirmation show it)."""
+    ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
+    cluster = observe_cluster.fn(ctx, spec.cluster.name)
+    target = cluster_target(kube_access, cluster, ctx) if cluster is not None else None
+    seen = look_at(ctx, spec, cluster, target, record=record, sweep=True)
+    return destroy_rows(spec.name, seen, record)
 
 
 def _kube_target(

@@ -274,3 +274,30 @@ def test_the_delegation_to_an_adopted_zone_is_ours_when_the_stack_wrote_it() -> 
     # A later setup finds it in place (nothing to add): it is still the stack's.
     again = _record(written).with_resources(found)
     assert again.resources[0].owned
+
+
+def test_the_destroy_preview_deletes_what_is_ours_releases_what_is_shared_and_says_why() -> None:
+    from core import sharing
+    from core.cleanup_report import destroy_rows
+    from core.resources import PolicyState
+
+    shared_tags = {"app.kubernetes.io/managed-by": "kubeflow-alb",
+                   sharing.user_key(STACK): STACK, sharing.user_key("team2"): "team2"}  # fmt: skip
+    policy = PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
+                         document_matches=True, owned=True, tags=shared_tags)  # fmt: skip
+    seen = Survey(zone=ZONE, policy=policy, certificates=(_certificate("arn:ours"),),
+                  controller=ControllerState(ingress_class="alb", class_controller="eks.amazonaws.com/alb"))  # fmt: skip
+    rows = {(row["action"], row["kind"], row["resource"]): row["why"]
+            for row in destroy_rows(STACK, seen, None)}  # fmt: skip
+    assert rows[("delete", "hosted-zone", "ZSUB (platform.example.com)")] == "the stack's"
+    assert rows[("delete", "certificate", "arn:ours (*.x)")] == "the stack's"
+    assert rows[("release", "iam-policy", "arn:aws:iam::1:policy/p")] == "shared: stays for team2"
+    assert rows[("leave", "controller", "eks-auto-mode")].startswith("not installed by this stack")
+    alone = policy.model_copy(
+        update={"tags": {k: v for k, v in shared_tags.items() if "team2" not in k}}
+    )
+    rows = {
+        (row["action"], row["kind"])
+        for row in destroy_rows(STACK, _with(seen.model_copy(update={"policy": alone})), None)
+    }
+    assert ("delete", "iam-policy") in rows  # its last user deletes it
