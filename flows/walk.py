@@ -81,14 +81,20 @@ def _graph(env: Env) -> dict[Node, tuple[Node, ...]]:
             return (kind, SETTLED)
         return (kind, MADE) if kind in active and VERBS[kind].ensure is not None else None
 
+    def making(kind: Kind) -> list[Node]:
+        entry = TABLE[kind]
+        made = [(k, MADE) for k in entry.needs if k in active and VERBS[k].ensure]
+        return made + [n for k in entry.settled if (n := settled_of(k))]
+
     def needs(node: Node) -> list[Node]:
         kind, phase = node
-        entry = TABLE[kind]
         if phase == MADE:
-            made = [(k, MADE) for k in entry.needs if k in active and VERBS[k].ensure]
-            return made + [n for k in entry.settled if (n := settled_of(k))]
-        own = [(kind, MADE)] if kind in active and VERBS[kind].ensure else []
-        return own + [n for k in entry.ready_after if (n := settled_of(k))]
+            return making(kind)
+        after = [n for k in TABLE[kind].ready_after if (n := settled_of(k))]
+        if kind in active and VERBS[kind].ensure:
+            return [(kind, MADE), *after]
+        # Not made again: its wait only follows what changes under it.
+        return [dep for dep in (*making(kind), *after) if dep[0] in active]
 
     graph: dict[Node, tuple[Node, ...]] = {}
     todo = [(k, MADE) for k in active if VERBS[k].ensure is not None]
@@ -129,7 +135,10 @@ def apply(env: Env, recorder: Recorder) -> Applied:
         if TABLE[node[0]].policy is not Policy.CHECKED and result is not None:
             recorder.add(result)
 
-    _run(graph, start, finished, stop_on_failure=True, after_start=record)
+    # What the stack uses as it is goes into the record too, once the first nodes are started.
+    kept = [(kind, MADE) for kind in TABLE if kind not in kinds and VERBS[kind].ensure]
+    first = [(node, applied.now[node[0]]) for node in kept if applied.now[node[0]] is not None]
+    _run(graph, start, finished, stop_on_failure=True, after_start=record, first=first)
     return applied
 
 
@@ -141,12 +150,13 @@ def _run(
     stop_on_failure: bool,
     failed: Callable[[Node, BaseException], None] | None = None,
     after_start: Callable[[Node, Any], None] | None = None,
+    first: list[tuple[Node, Any]] | None = None,
 ) -> dict[Node, str]:
     """Start each node once every node it waits for has finished (core.schedule); returns why
     the nodes that did not finish were left (a failed node stops only what waits for it,
     unless `stop_on_failure`). `after_start` gets a finished node's result once what waited
     for it is started (its slow bookkeeping never delays them)."""
-    late: list[tuple[Node, Any]] = []
+    late: list[tuple[Node, Any]] = list(first or ())
     schedule: Schedule[Node] = Schedule(graph, name=lambda node: node[0].value)
     results: dict[Node, Any] = {}
     running: dict[PrefectFuture[Any], Node] = {}

@@ -66,14 +66,22 @@ def test_a_first_setup_starts_the_certificates_right_after_the_zone() -> None:
 
 def test_a_drifted_record_alone_is_rewritten_then_verified_end_to_end() -> None:
     graph = _graph(_env(Kind.DNS_RECORD))
-    assert set(graph) == {(Kind.DNS_RECORD, MADE), (Kind.LOAD_BALANCER, SETTLED),
-                          (Kind.DNS_ANSWER, SETTLED), (Kind.HTTPS_ANSWER, SETTLED)}  # fmt: skip
-    # the ALB, in place, is only checked to be active and as declared (settled on demand)
-    assert graph[(Kind.LOAD_BALANCER, SETTLED)] == ()
+    assert set(graph) == {(Kind.DNS_RECORD, MADE), (Kind.DNS_ANSWER, SETTLED),
+                          (Kind.HTTPS_ANSWER, SETTLED)}  # fmt: skip
     assert graph[(Kind.DNS_RECORD, MADE)] == ()  # the ALB and the zone are as observed
+    assert graph[(Kind.DNS_ANSWER, SETTLED)] == ((Kind.DNS_RECORD, MADE),)
+
+
+def test_an_ingress_change_waits_for_its_certificates_to_be_issued() -> None:
+    graph = _graph(_env(Kind.INGRESS))
+    # the certificates are in place: their wait is a look, which waits for nothing
+    assert graph[(Kind.CERTIFICATE, SETTLED)] == ()
+    assert set(graph[(Kind.INGRESS, MADE)]) == {(Kind.CERTIFICATE, SETTLED)}
+    assert (Kind.LOAD_BALANCER, MADE) in graph  # the ALB follows its front door
 
 
 def test_a_new_certificate_waits_for_the_delegation_even_when_it_is_added_by_hand() -> None:
-    graph = _graph(_env(Kind.CERTIFICATE))
+    graph = _graph(_env(Kind.HOSTED_ZONE, Kind.CERTIFICATE))
     assert (Kind.DELEGATION, SETTLED) in graph  # on demand: the delegation is not marked
     assert (Kind.DELEGATION, MADE) not in graph
+    assert graph[(Kind.DELEGATION, SETTLED)] == ((Kind.HOSTED_ZONE, MADE),)
