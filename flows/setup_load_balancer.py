@@ -7,6 +7,7 @@ from prefect import flow, get_run_logger
 from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
+from core.plan_review import gate
 from core.report import setup_summary
 from core.settings import get_settings
 from core.spec import StackSpec
@@ -26,6 +27,7 @@ from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
+from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
 from tasks.stack_block import StackStore, stack_lock
 
@@ -37,6 +39,7 @@ def setup_load_balancer(
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
     adopt_block: bool = False,
+    approved_plan_digest: str | None = None,
 ) -> dict[str, str]:
     """Expose Kubeflow over an ALB with HTTPS: zone, delegation, certificates, IAM, controller,
     Ingress, DNS record, and a check that the dashboard answers. Re-running converges.
@@ -47,14 +50,22 @@ def setup_load_balancer(
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
         adopt_block: move a block saved in another AWS account or cluster to this one (its old
             ids are forgotten; they stay in the other world).
+        approved_plan_digest: apply only if the plan made now has this digest (`kfalb plan
+            --out` saves it); otherwise stop as a stale plan with nothing applied.
     """
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     with stack_lock(spec.name):
-        return _setup(spec, ctx, kube_access, adopt_block=adopt_block)
+        return _setup(spec, ctx, kube_access, adopt_block=adopt_block,
+                      approved=approved_plan_digest)  # fmt: skip
 
 
 def _setup(
-    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt_block: bool
+    spec: StackSpec,
+    ctx: AwsContext,
+    kube_access: KubeAccess,
+    *,
+    adopt_block: bool,
+    approved: str | None = None,
 ) -> dict[str, str]:
     logger = get_run_logger()
     calls_before = api_calls()
@@ -92,14 +103,19 @@ def _setup(
     )
     preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
     result = stack_plan(spec, seen)
+    review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
     # Anything setup would write that is another owner's stops it, before anything is made (a
     # plan with nothing to apply changes nothing: no need to read the other Ingresses' hosts).
     recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
     preflight_owners(
         ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
     )
-    publish_plan(spec.name, result)
-    logger.info("Stack %s: %s", spec.name, summary(result))
+    publish_plan(spec.name, result, review=review)
+    logger.info("Stack %s: %s; %s; %s", spec.name, summary(result), review.policy.summary(),
+                review.cost.line())  # fmt: skip
+    # Not the approved plan (the world or spec changed), or a mandatory policy finding: stop
+    # here, before anything is applied.
+    gate(review, approved=approved)
 
     # 2-10. Apply: zone, delegation, certificates, subnet tags, IAM, controller, Ingress, ALB,
     # DNS record, HTTPS check, each as far as the plan asks. The block exists before anything
