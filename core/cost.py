@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -15,7 +16,8 @@ from core.spec import StackSpec
 #: The LCU load assumed for every hour: a Kubeflow dashboard for a team stays well under one LCU
 #: (25 new connections/s, 3,000 active connections/min, 1 GB/h processed, 1,000 rule evaluations/s).
 ASSUMED_LCU = 1.0
-#: An ALB has at least two Availability Zones (a node, hence a public address, in each).
+#: An ALB has at least two Availability Zones (a node, hence a public address, in each): AWS
+#: refuses to create one with subnets in fewer.
 MIN_ZONES = 2
 NOT_INCLUDED = (
     "not included: Route53 queries (alias queries to the ALB are free, others are charged per "
@@ -58,7 +60,7 @@ class CostEstimate:
 
     @property
     def monthly(self) -> float:
-        return round(sum(item.monthly for item in self.items), 2)
+        return _cents(sum(item.monthly for item in self.items))
 
     def line(self) -> str:
         """The one line a plan shows."""
@@ -78,35 +80,38 @@ def estimate(spec: StackSpec, *, zones: int | None) -> CostEstimate:
         known = ", ".join(sorted(table["alb"]))
         return CostEstimate(spec.name, region, (), (f"the price table of {table['retrieved']} "
                             f"has {known}",))  # fmt: skip
-    hours = float(table["hours_per_month"])
+    hours = table["hours_per_month"]
     group = spec.stack.ingress_group
     shared = f"{region}/{spec.cluster.name}/ingress-group/{group}" if group else None
+    lcu = f"{ASSUMED_LCU:g} LCU x {hours} h x {regional['lcu_hour']}"
     items = [
         CostItem(
-            "ALB hours", f"{hours:g} h x {regional['hour']}", hours * regional["hour"], shared
-        ),
-        CostItem(
-            "LCU (assumed)",
-            f"{ASSUMED_LCU:g} LCU x {hours:g} h x {regional['lcu_hour']}",
-            ASSUMED_LCU * hours * regional["lcu_hour"],
-            shared,
+            "ALB hours", f"{hours} h x {regional['hour']}", _cents(hours, regional["hour"]), shared
         ),  # fmt: skip
+        CostItem("LCU (assumed)", lcu, _cents(ASSUMED_LCU, hours, regional["lcu_hour"]), shared),
     ]
     notes = [f"LCU assumed {ASSUMED_LCU:g} on average (light use; heavy use costs more)"]
     if spec.kubeflow.alb.scheme == "internet-facing":
-        count = max(zones or MIN_ZONES, 1)
+        count = max(zones or MIN_ZONES, MIN_ZONES)  # AWS refuses an ALB in one zone
         if zones is None:
             notes.append(f"Availability Zones not known yet: {MIN_ZONES} assumed")
         per_hour = table["public_ipv4_per_hour"]
-        items.append(CostItem("public IPv4", f"{count} x {hours:g} h x {per_hour}",
-                              count * hours * per_hour, shared))  # fmt: skip
+        items.append(CostItem("public IPv4", f"{count} x {hours} h x {per_hour}",
+                              _cents(count, hours, per_hour), shared))  # fmt: skip
     if not spec.stack.adopt_zone:
-        items.append(CostItem("hosted zone", "1", float(table["hosted_zone_per_month"])))
+        items.append(CostItem("hosted zone", "1", _cents(table["hosted_zone_per_month"])))
     if group:
         notes.append(f"the ALB is shared by IngressGroup {group}: a fleet's sum counts it once")
-    rounded = tuple(CostItem(i.what, i.quantity, round(i.monthly, 2), i.shared) for i in items)
-    return CostEstimate(spec.name, region, rounded, (*notes, NOT_INCLUDED),
+    return CostEstimate(spec.name, region, tuple(items), (*notes, NOT_INCLUDED),
                         table["currency"], table["retrieved"])  # fmt: skip
+
+
+def _cents(*factors: float) -> float:
+    """The product in whole cents, half up (as a bill rounds), computed in decimal."""
+    product = Decimal(1)
+    for factor in factors:
+        product *= Decimal(str(factor))
+    return float(product.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def fleet_total(estimates: Iterable[CostEstimate]) -> dict[str, float]:
@@ -120,8 +125,8 @@ def fleet_total(estimates: Iterable[CostEstimate]) -> dict[str, float]:
                     continue
                 seen.add((item.shared, item.what))
             totals[each.region] = totals.get(each.region, 0.0) + item.monthly
-    result = {region: round(value, 2) for region, value in sorted(totals.items())}
-    result["total"] = round(sum(totals.values()), 2)
+    result = {region: _cents(value) for region, value in sorted(totals.items())}
+    result["total"] = _cents(sum(totals.values()))
     return result
 
 

@@ -105,12 +105,12 @@ def _status(waived: str | None, blocking: bool, unchecked: bool) -> str:
 def review_lines(review: PlanReview) -> list[str]:
     """The terminal's lines after the plan table: findings (waived ones with their reason),
     then the cost line and the digest."""
-    lines = [f"{review.policy.summary().capitalize()}:"]
+    lines = [f"{_upper(review.policy.summary())}:"]
     for f in review.policy.findings:
         state = _status(f.waived, f.blocking, f.unchecked)
         lines.append(f"  {f.rule:<8} {f.severity:<6} {state}: {f.problem}")
         lines.append(f"           {'waived: ' + f.waived if f.waived else 'fix: ' + f.fix}")
-    lines.append(review.cost.line().capitalize())
+    lines.append(_upper(review.cost.line()))
     lines.append(f"Plan digest: {review.digest}")
     return lines
 
@@ -131,11 +131,15 @@ def review_markdown(review: PlanReview, *, summary: str) -> str:
     cost_rows = [f"- {i.what}: {i.monthly:.2f} {cost.currency} ({i.quantity})" for i in cost.items]
     return "\n".join([
         f"## Plan of stack {review.stack}", "", f"{summary}.", "", f"Digest: `{review.digest}`",
-        "", f"### {review.policy.summary().capitalize()}", "",
+        "", f"### {_upper(review.policy.summary())}", "",
         *(table if rows else ["Every rule passed."]),
         f"\nPassed: {', '.join(review.policy.passed) or 'none'}.", "", "### Cost", "",
-        cost.line().capitalize() + ".", *cost_rows, *[f"- {note}" for note in cost.notes],
+        _upper(cost.line()) + ".", *cost_rows, *[f"- {note}" for note in cost.notes],
     ])  # fmt: skip
+
+
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _cell(text: str) -> str:

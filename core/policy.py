@@ -211,7 +211,7 @@ def check_policy(spec: StackSpec, facts: PolicyFacts) -> PolicyReport:
             passed.append(rule.id)
             continue
         unchecked = isinstance(verdict, Unchecked)
-        problem = verdict if isinstance(verdict, str) else f"not checked: {verdict.reason}"
+        problem = verdict if isinstance(verdict, str) else verdict.reason
         waived = waivers.get(rule.id)
         blocking = mandatory and rule.enforceable and waived is None and not unchecked
         findings.append(Finding(rule.id, rule.title, rule.severity, rule.why, problem, rule.fix,

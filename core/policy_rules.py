@@ -140,6 +140,8 @@ def check_zones(facts: Facts) -> Verdict:
 def check_restricted(facts: Facts) -> Verdict:
     if facts.scheme != "internet-facing":
         return None
+    if not facts.alb:
+        return Unchecked("the desired ALB is not known")
     waf = facts.alb.get("waf-acl")
     if waf and waf != NONE:
         return None
