@@ -17,6 +17,7 @@ from core.controller_versions import (
 )
 from core.dnsnames import is_under, name_problem, normalise
 from core.errors import SpecError
+from core.policy_spec import PolicyMode, PolicyWaiver, unique_waivers
 from core.regions import REGIONS
 from core.spec_loader import parse_yaml
 
@@ -457,6 +458,27 @@ class StackOptions(_Model):
         description="ALB IngressGroup (alb.ingress.kubernetes.io/group.name): stacks with the same "
         "group on one cluster share one ALB. Empty: the Ingress has an ALB of its own.",
     )
+    policy: PolicyMode = Field(
+        default="advisory",
+        description="Policy checks of every plan (AWS Security Hub's ALB controls and more): "
+        "advisory shows the findings in the plan; mandatory also stops setup and remediation "
+        "before any change while a finding is not waived.",
+    )
+    policy_waivers: tuple[PolicyWaiver, ...] = Field(
+        default=(),
+        description="Rules this stack does not have to meet: [{id: ELB.5, reason: ...}]; each "
+        "plan shows the rule as waived, with the reason.",
+    )
+
+    @field_validator("policy_waivers", mode="before")
+    @classmethod
+    def _no_waivers(cls, value: object) -> object:
+        return () if value is None else value
+
+    @field_validator("policy_waivers")
+    @classmethod
+    def _waivers(cls, value: tuple[PolicyWaiver, ...]) -> tuple[PolicyWaiver, ...]:
+        return unique_waivers(value)
 
     @field_validator("ingress_name")
     @classmethod

@@ -11,8 +11,10 @@ from prefect.events import emit_event
 from prefect.futures import PrefectFuture, as_completed
 
 from core.errors import DriftDetected, ResourceNotFound
+from core.observation import Observation
 from core.plan import Plan
 from core.plan_output import drift_rows, drift_text, drifted_names, table_rows
+from core.plan_review import gate
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackAccess, StackRecord
 from flows.observing import observe, stack_plan
@@ -26,6 +28,7 @@ from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
 from tasks.kinds import Env
 from tasks.observe import look_at
+from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_table
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
@@ -83,6 +86,7 @@ def check_drift(
             seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
             bind_observed(store, seen, cluster, region=spec.region)
             todo = stack_plan(spec, seen)
+            gate(review_stack_plan(spec, seen, todo), approved=None)  # mandatory policy findings
             recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
             preflight_owners(ctx, target, spec, seen, recorded=recorded)  # as setup's preflight
             env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
@@ -187,10 +191,18 @@ def plan_stack(
 ) -> Plan:
     """What setup would create, change or keep: the drift check's reads and planner, without a
     Prefect run (so `kfalb plan` needs no server). Works before anything exists."""
+    return observe_plan(spec, credentials_block, kube_access=kube_access)[1]
+
+
+def observe_plan(
+    spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
+) -> tuple[Observation, Plan]:
+    """`plan_stack`, with the observation the plan was made from (its review reads it)."""
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
-    return stack_plan(spec, look_at(ctx, spec, cluster, target))
+    seen = look_at(ctx, spec, cluster, target)
+    return seen, stack_plan(spec, seen)
 
 
 def stack_access(

@@ -9,6 +9,7 @@ from core.desired import dashboard_url
 from core.errors import PreflightError
 from core.observation import Observation
 from core.plan import Plan
+from core.plan_review import PlanReview, gate
 from core.report import setup_summary, stack_outputs
 from core.resources import ApiCallCounts, ClusterState
 from core.settings import get_settings
@@ -29,6 +30,7 @@ from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
 from tasks.kinds import Env
+from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.stack_block import StackStore, stack_lock
@@ -41,6 +43,7 @@ def setup_load_balancer(
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
     adopt_block: bool = False,
+    approved_plan_digest: str | None = None,
 ) -> dict[str, str]:
     """Expose Kubeflow over an ALB with HTTPS: zone, delegation, certificates, IAM, controller,
     Ingress, DNS record, and a check that the dashboard answers. Re-running converges.
@@ -51,19 +54,30 @@ def setup_load_balancer(
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
         adopt_block: move a block saved in another AWS account or cluster to this one (its old
             ids are forgotten; they stay in the other world).
+        approved_plan_digest: apply only if the plan made now has this digest (`kfalb plan
+            --out` saves it); otherwise stop as a stale plan with nothing applied.
     """
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     with stack_lock(spec.name):
-        return _setup(spec, ctx, kube_access, adopt_block=adopt_block)
+        return _setup(spec, ctx, kube_access, adopt_block=adopt_block,
+                      approved=approved_plan_digest)  # fmt: skip
 
 
 def _setup(
-    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt_block: bool
+    spec: StackSpec,
+    ctx: AwsContext,
+    kube_access: KubeAccess,
+    *,
+    adopt_block: bool,
+    approved: str | None = None,
 ) -> dict[str, str]:
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
     cluster, target = _preflight(spec, ctx, kube_access)
-    seen, result = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt_block)
+    seen, result, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt_block)
+    # Not the approved plan (the world or spec changed), or a mandatory policy finding: stop
+    # here, before anything is applied.
+    gate(review, approved=approved)
     # Apply: each kind as far as the plan asks, in the graph's order (flows/walk.py). The block
     # exists before anything is created, so `cleanup --stack` works after a crash at any step.
     store.set_phase("setting-up")
@@ -102,9 +116,9 @@ def _plan(
     kube_access: KubeAccess,
     *,
     adopt: bool,
-) -> tuple[Observation, Plan]:
-    """Observe every item, refuse what must be refused (still nothing is made), plan, and
-    publish the plan: apply carries out exactly this plan."""
+) -> tuple[Observation, Plan, PlanReview]:
+    """Observe every item, refuse what must be refused (still nothing is made), plan, review
+    the plan (digest, policy findings, cost) and publish it: apply carries out exactly it."""
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
     # The block is bound to this world (account, region, cluster); ids no longer there go.
     bind_observed(store, seen, cluster, region=spec.region, adopt=adopt)
@@ -126,9 +140,11 @@ def _plan(
     preflight_owners(
         ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
     )
-    publish_plan(spec.name, result)
-    get_run_logger().info("Stack %s: %s", spec.name, summary(result))
-    return seen, result
+    review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
+    publish_plan(spec.name, result, review=review)
+    get_run_logger().info("Stack %s: %s; %s; %s", spec.name, summary(result),
+                          review.policy.summary(), review.cost.line())  # fmt: skip
+    return seen, result, review
 
 
 def _outputs(
