@@ -9,8 +9,8 @@ from sandbox.kube.resources import ResourceType
 from sandbox.kube.storebase import Object, StoreBase
 
 from . import crvalues
-from .crdefaults import apply_defaults
 from . import validate as validate_builtin
+from .crdefaults import apply_defaults
 from .fielderrors import invalid_error
 from .meta import validate_object_meta
 from .names import dns1123_subdomain
