@@ -39,6 +39,8 @@ from sandbox.albcontroller.access import (
     resolve_identity,
     resolve_pod_identity,
 )
+from sandbox.albcontroller.gateway_gate import GatewayGate
+from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
 
@@ -62,6 +64,8 @@ class Controller:
     cluster: str
     vpc_id: str | None
     by_reachability: bool = True
+    #: Its ALB Gateway controller runs (the ALBGatewayAPI gate, with the CRDs at its start).
+    gateways: bool = False
 
 
 @dataclass
@@ -109,6 +113,8 @@ class AlbControllerStandIn:
         resync_period: seconds after which a reconciled Ingress is reconciled again anyway
             (the controller's ``--sync-period``, 10 h by default: out-of-band ALB changes
             stay until then, unless the Ingress changes).
+        gateway_status_requeue: seconds after which a Gateway whose ALB was still provisioning
+            is looked at again (v3.5.0: 2 minutes; its `Programmed` turns True then).
     """
 
     def __init__(
@@ -121,6 +127,7 @@ class AlbControllerStandIn:
         interval: float = 0.2,
         max_backoff: float = 2.0,
         resync_period: float = 36_000.0,
+        gateway_status_requeue: float = 120.0,
     ) -> None:
         api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         # A private discovery cache: the default one is a file per host:port in /tmp, which a
@@ -146,6 +153,15 @@ class AlbControllerStandIn:
         self.resync_period = resync_period
         self.session_name = str(time.time_ns())
         self._schedule: dict[str, _Schedule] = {}
+        self._gate = GatewayGate(self._cluster)
+        self._gateways = GatewayController(
+            self._cluster,
+            self._clients,
+            interval=interval,
+            max_backoff=max_backoff,
+            resync_period=resync_period,
+            status_requeue=gateway_status_requeue,
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -193,6 +209,9 @@ class AlbControllerStandIn:
             if controller is None:
                 continue  # nobody serves this class: no finalizer, no event, no address
             self._attempt(ingress, controller, plan, inactive=inactive)
+        controller = self._controller("lbc")
+        if controller is not None and controller.gateways:
+            self._gateways.reconcile_once(controller, force=force)
 
     def _attempt(
         self,
@@ -251,9 +270,10 @@ class AlbControllerStandIn:
         cluster = flags.get("cluster-name") or self.cluster_name
         by_reachability = _gate(flags, REACHABILITY_GATE, True)
         vpc_id = flags.get("aws-vpc-id") or None
+        gateways = self._gate.enabled(deployment, flags)
         if self.mode == "preinstalled":
-            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
-        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
+            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability, gateways)
+        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability, gateways)
 
     def _identity(self, deployment: dict[str, Any]) -> Identity:
         account = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "default"
