@@ -70,7 +70,8 @@ def install_crds(world: World) -> None:
 def controller_deployment(world: World, *args: str) -> dict[str, Any]:
     """A v3.5.0 controller Deployment (ready); a second call with other args is a rollout."""
     labels = {"app.kubernetes.io/name": NAME}
-    container = {"name": NAME, "image": IMAGE, "args": ["--cluster-name=kubeflow", *args]}
+    # The container name of a Helm install (and of alb_world's): this replaces its image.
+    container = {"name": "controller", "image": IMAGE, "args": ["--cluster-name=kubeflow", *args]}
     kube = store(world)
     kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
                 "metadata": {"name": NAME, "namespace": "kube-system"}})  # fmt: skip
