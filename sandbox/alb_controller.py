@@ -39,7 +39,7 @@ from sandbox.albcontroller.access import (
     resolve_identity,
     resolve_pod_identity,
 )
-from sandbox.albcontroller.gateway_gate import GatewayGate
+from sandbox.albcontroller.gateway_gate import GatewayGate, controller_flags, feature_gates
 from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
@@ -80,23 +80,6 @@ def _trigger(ingress: dict[str, Any]) -> str:
     meta = ingress["metadata"]
     watched = [meta.get("annotations") or {}, ingress.get("spec") or {}]
     return json.dumps([*watched, bool(meta.get("deletionTimestamp"))], sort_keys=True)
-
-
-def _flags(deployment: dict[str, Any]) -> dict[str, str]:
-    flags: dict[str, str] = {}
-    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-        for arg in container.get("args") or []:
-            key, _, value = str(arg).lstrip("-").partition("=")
-            flags[key] = value
-    return flags
-
-
-def _gate(flags: dict[str, str], gate: str, default: bool) -> bool:
-    for item in flags.get("feature-gates", "").split(","):
-        name, _, value = item.partition("=")
-        if name.strip() == gate:
-            return value.strip().lower() == "true"
-    return default
 
 
 class AlbControllerStandIn:
@@ -266,9 +249,9 @@ class AlbControllerStandIn:
         )
         if deployment is None:
             return None
-        flags = _flags(deployment)
+        flags = controller_flags(deployment)
         cluster = flags.get("cluster-name") or self.cluster_name
-        by_reachability = _gate(flags, REACHABILITY_GATE, True)
+        by_reachability = feature_gates(flags).get(REACHABILITY_GATE, True)
         vpc_id = flags.get("aws-vpc-id") or None
         gateways = self._gate.enabled(deployment, flags)
         if self.mode == "preinstalled":

@@ -31,6 +31,16 @@ NEEDED = {
 }
 
 
+def controller_flags(deployment: dict[str, Any]) -> dict[str, str]:
+    """The controller container's `--flag=value` arguments."""
+    flags: dict[str, str] = {}
+    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
+        for arg in container.get("args") or []:
+            key, _, value = str(arg).lstrip("-").partition("=")
+            flags[key] = value
+    return flags
+
+
 def feature_gates(flags: dict[str, str]) -> dict[str, bool]:
     """The gates set by `--feature-gates` (name -> value)."""
     gates = {}
