@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import naming
+from core.kubestate import ApplyReport
 
 #: The message of a Gateway whose ALB could not be built or deployed (the controller retries).
 RECONCILE_ERROR = "Check Gateway Events for more information."
@@ -105,6 +106,13 @@ class FrontDoorState(_State):
     routes: tuple[RouteState, ...] = ()
     load_balancer_configuration: ObjectState | None = None
     target_group_configuration: ObjectState | None = None
+
+
+class FrontDoorOutcome(_State):
+    """What an apply of the front door did, and the objects as they are after it."""
+
+    state: FrontDoorState
+    applied: ApplyReport
 
 
 class Verdict(_State):

@@ -11,6 +11,7 @@ from prefect import task
 from core.errors import KubernetesError, OwnershipError, PreflightError
 from core.gateway import GATEWAY_API, LBC_API, GatewayNames, GatewayParams, configure_gateway
 from core.gateway_state import (
+    FrontDoorOutcome,
     FrontDoorState,
     ObjectState,
     Verdict,
@@ -78,8 +79,13 @@ def observe_gateway(target: KubeTarget, names: GatewayNames | None = None) -> Fr
 
 @retrying_task
 def ensure_gateway(
-    target: KubeTarget, objects: list[Manifest], *, stack: str, adopt: bool = False
-) -> ApplyReport:
+    target: KubeTarget,
+    objects: list[Manifest],
+    *,
+    stack: str,
+    names: GatewayNames | None = None,
+    adopt: bool = False,
+) -> FrontDoorOutcome:
     """Server-side apply the front door's objects with kubeflow-alb's field manager. The
     GatewayClass is the cluster's (any kubeflow-alb stack's); the others must be this stack's
     (objects of the same names without its labels are refused, unless `adopt`)."""
@@ -100,11 +106,25 @@ def ensure_gateway(
         own = [obj for obj in objects if obj.get("kind") != "GatewayClass"]
         reports = [apply_objects(kube, shared, stack=stack, shared=True)] if shared else []
         reports.append(apply_objects(kube, own, stack=stack, adopt=adopt))
+        state = read_front_door(kube, names or names_of(objects))
     report = ApplyReport(objects=tuple(item for r in reports for item in r.objects))
     run_logger().info(
         "Gateway front door: %s changed", report.of("created") + report.of("changed") or "nothing"
     )
-    return report
+    return FrontDoorOutcome(state=state, applied=report)
+
+
+def names_of(objects: list[Manifest]) -> GatewayNames:
+    """The names of a front door's objects, read from its Gateway."""
+    gateway = next((obj for obj in objects if obj.get("kind") == "Gateway"), None)
+    if gateway is None:
+        return GatewayNames()
+    meta = gateway.get("metadata") or {}
+    return GatewayNames(
+        gateway=str(meta.get("name")),
+        gateway_class=str((gateway.get("spec") or {}).get("gatewayClassName")),
+        namespace=str(meta.get("namespace")),
+    )
 
 
 class _Judge:

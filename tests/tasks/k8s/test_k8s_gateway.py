@@ -98,7 +98,10 @@ def balancers(world: World, name: str) -> list[dict[str, Any]]:
 def test_apply_wait_observe_delete(world: World, target: KubeTarget, served: None) -> None:
     names = GatewayNames(gateway="tk-one")
     made = objects(world, "tk-one")
-    first = ensure_gateway.fn(target, made, stack=stack_of("tk-one"))
+    outcome = ensure_gateway.fn(target, made, stack=stack_of("tk-one"))
+    assert outcome.state.gateway is not None
+    assert outcome.state.gateway.owned_by(stack_of("tk-one"))
+    first = outcome.applied
     # (The cluster's GatewayClass may exist already: another test's stack made it.)
     assert [k for k in first.of("created") if not k.startswith("GatewayClass")] == [
         "TargetGroupConfiguration istio-system/tk-one",
@@ -113,7 +116,7 @@ def test_apply_wait_observe_delete(world: World, target: KubeTarget, served: Non
     assert door.gateway.hostname == balancer["DNSName"].lower()
     assert door.gateway.condition("Programmed").message == balancer["LoadBalancerArn"]  # type: ignore[union-attr]
 
-    again = ensure_gateway.fn(target, made, stack=stack_of("tk-one"))
+    again = ensure_gateway.fn(target, made, stack=stack_of("tk-one"), names=names).applied
     assert again.of("created") == again.of("changed") == ()
 
     seen = observe_gateway.fn(target, names)
