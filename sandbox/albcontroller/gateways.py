@@ -159,7 +159,8 @@ class GatewayController:
         its class, and the spec of every object it is built from (generations, not status)."""
         meta = gateway["metadata"]
         return json.dumps(
-            [meta.get("generation"), meta.get("annotations"), bool(meta.get("deletionTimestamp")),
+            [meta.get("generation"), meta.get("annotations"), meta.get("labels"),
+             bool(meta.get("deletionTimestamp")),
              klass["metadata"].get("generation"), (klass.get("status") or {}).get("conditions"),
              snapshot.generations],
             sort_keys=True, default=str,

@@ -19,10 +19,11 @@ from tasks.k8s.gateway import (
     desired_gateway_objects,
     ensure_gateway,
     observe_gateway,
+    request_gateway_reconcile,
     wait_for_gateway,
 )
 from tasks.k8s.gateway_api import ensure_gateway_api
-from tests.sandbox.alb_world import admin, issued_certificate, store
+from tests.sandbox.alb_world import admin, eventually, issued_certificate, store
 from tests.sandbox.gateway_world import BUNDLED_GATES, CRDS, controller_deployment, kubectl, spec
 
 NS = "istio-system"
@@ -194,3 +195,30 @@ def test_objects_of_another_stack_are_neither_changed_nor_deleted(
         delete_gateway.fn(target, stack="another-stack", names=GatewayNames(gateway="tk-five"))
     assert store(world).find(*GATEWAY, "tk-five", NS) is not None
     delete_gateway.fn(target, stack=stack_of("tk-five"), names=GatewayNames(gateway="tk-five"))
+
+
+def test_a_reconcile_request_puts_a_tampered_alb_back(
+    world: World, target: KubeTarget, served: None
+) -> None:
+    names = GatewayNames(gateway="tk-six")
+    ensure_gateway.fn(target, objects(world, "tk-six"), stack=stack_of("tk-six"))
+    wait_for_gateway.fn(target, names)
+    (balancer,) = balancers(world, "tk-six")
+    assert world.aws is not None
+    elbv2 = world.aws.client("elbv2")
+    (https,) = [
+        item
+        for item in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+            "Listeners"
+        ]
+        if item["Port"] == 443
+    ]
+    elbv2.modify_listener(ListenerArn=https["ListenerArn"], SslPolicy="ELBSecurityPolicy-2016-08")
+    request_gateway_reconcile.fn(target, stamp="2026-12-07T10:00:00Z", names=names)
+
+    def policy() -> str:
+        found = elbv2.describe_listeners(ListenerArns=[https["ListenerArn"]])["Listeners"][0]
+        return str(found["SslPolicy"])
+
+    eventually(lambda: policy() == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09")
+    delete_gateway.fn(target, stack=stack_of("tk-six"), names=names)
