@@ -43,6 +43,7 @@ from sandbox.albcontroller.gateway_gate import GatewayGate, controller_flags, fe
 from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
+from sandbox.albcontroller.schedule import Schedule, backoff
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,6 @@ class Controller:
     cluster: str
     vpc_id: str | None
     by_reachability: bool = True
-    #: Its ALB Gateway controller runs (the ALBGatewayAPI gate, with the CRDs at its start).
-    gateways: bool = False
-
-
-@dataclass
-class _Schedule:
-    trigger: str
-    due: float
-    failures: int = 0
 
 
 def _trigger(ingress: dict[str, Any]) -> str:
@@ -135,7 +127,7 @@ class AlbControllerStandIn:
         self.max_backoff = max_backoff
         self.resync_period = resync_period
         self.session_name = str(time.time_ns())
-        self._schedule: dict[str, _Schedule] = {}
+        self._schedule: dict[str, Schedule] = {}
         self._gate = GatewayGate(self._cluster)
         self._gateways = GatewayController(
             self._cluster,
@@ -192,15 +184,16 @@ class AlbControllerStandIn:
             if controller is None:
                 continue  # nobody serves this class: no finalizer, no event, no address
             self._attempt(ingress, controller, plan, inactive=inactive)
-        controller = self._controller("lbc")
-        if controller is not None and controller.gateways:
-            self._gateways.reconcile_once(controller, force=force)
+        deployment = self._deployment()
+        if deployment is not None and self._gate.enabled(deployment, controller_flags(deployment)):
+            # Who the controller is in AWS is resolved only when a Gateway is due.
+            self._gateways.reconcile_once(lambda: self._controller("lbc"), force=force)
 
     def _attempt(
         self,
         ingress: dict[str, Any],
         controller: Controller,
-        plan: _Schedule | None,
+        plan: Schedule | None,
         *,
         inactive: bool,
     ) -> None:
@@ -210,14 +203,14 @@ class AlbControllerStandIn:
         except _Failure as failure:
             self._cluster.record(ingress, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
-            backoff = min(self.interval * 2**failures, self.max_backoff)
-            self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
+            delay = backoff(self.interval, failures, self.max_backoff)
+            self._schedule[uid] = Schedule(trigger, time.monotonic() + delay, failures)
             log.info("ALB controller stand-in: %s: %s", failure.reason, failure.message)
             return
         if version is None:
             self._schedule.pop(uid, None)  # deleted
             return
-        self._schedule[uid] = _Schedule(trigger, time.monotonic() + self.resync_period)
+        self._schedule[uid] = Schedule(trigger, time.monotonic() + self.resync_period)
 
     def _kind(self, ingress: dict[str, Any], classes: dict[str, str]) -> str | None:
         class_name = (ingress.get("spec") or {}).get("ingressClassName")
@@ -235,7 +228,20 @@ class AlbControllerStandIn:
             if self.mode != "auto-mode":
                 return None
             return Controller(UNRESTRICTED, self.cluster_name, None)
-        deployment = next(
+        deployment = self._deployment()
+        if deployment is None:
+            return None
+        flags = controller_flags(deployment)
+        cluster = flags.get("cluster-name") or self.cluster_name
+        by_reachability = feature_gates(flags).get(REACHABILITY_GATE, True)
+        vpc_id = flags.get("aws-vpc-id") or None
+        if self.mode == "preinstalled":
+            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
+        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
+
+    def _deployment(self) -> dict[str, Any] | None:
+        """The controller's ready Deployment in kube-system, if any."""
+        return next(
             (
                 item
                 for item in self._cluster.items("apps/v1", "Deployment", CONTROLLER_NAMESPACE)
@@ -247,16 +253,6 @@ class AlbControllerStandIn:
             ),
             None,
         )
-        if deployment is None:
-            return None
-        flags = controller_flags(deployment)
-        cluster = flags.get("cluster-name") or self.cluster_name
-        by_reachability = feature_gates(flags).get(REACHABILITY_GATE, True)
-        vpc_id = flags.get("aws-vpc-id") or None
-        gateways = self._gate.enabled(deployment, flags)
-        if self.mode == "preinstalled":
-            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability, gateways)
-        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability, gateways)
 
     def _identity(self, deployment: dict[str, Any]) -> Identity:
         account = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "default"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from sandbox.albcontroller.gateway_status import (
 )
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import BuildError
+from sandbox.albcontroller.schedule import Schedule, backoff
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,6 @@ class _Snapshot:
     services: dict[tuple[str, str], dict[str, Any]]
     configurations: list[dict[str, Any]]
     generations: list[Any]
-
-
-@dataclass
-class _Schedule:
-    trigger: str
-    due: float
-    failures: int = 0
 
 
 class _Failure(Exception):
@@ -100,10 +95,11 @@ class GatewayController:
         self.max_backoff = max_backoff
         self.resync_period = resync_period
         self.status_requeue = status_requeue
-        self._schedule: dict[str, _Schedule] = {}
+        self._schedule: dict[str, Schedule] = {}
 
-    def reconcile_once(self, controller: Any, *, force: bool = False) -> None:
-        """Classes and configurations, then every Gateway of ours that is due."""
+    def reconcile_once(self, controller_for: Callable[[], Any], *, force: bool = False) -> None:
+        """Classes and configurations, then every Gateway of ours that is due (`controller_for`
+        tells who the controller is, asked once, when a Gateway is due)."""
         try:
             gateways = self._cluster.items(*GATEWAY)
         except (ResourceNotFoundError, NotFoundError):
@@ -118,6 +114,7 @@ class GatewayController:
         ours = {n: c for n, c in self._classes().items() if n in ours}
         now = time.monotonic()
         snapshot = self._snapshot()
+        controller: list[Any] = []
         for gateway in gateways:
             klass = ours.get(str(gateway["spec"].get("gatewayClassName")))
             if klass is None:
@@ -127,7 +124,11 @@ class GatewayController:
             plan = self._schedule.get(uid)
             if not force and plan and plan.trigger == trigger and now < plan.due:
                 continue
-            self._attempt(gateway, klass, controller, (trigger, plan, snapshot))
+            if not controller:
+                controller.append(controller_for())
+            if controller[0] is None:
+                return
+            self._attempt(gateway, klass, controller[0], (trigger, plan, snapshot))
 
     def _classes(self) -> dict[str, dict[str, Any]]:
         return {c["metadata"]["name"]: c for c in self._cluster.items(*CLASS)}
@@ -171,7 +172,7 @@ class GatewayController:
         gateway: dict[str, Any],
         klass: dict[str, Any],
         controller: Any,
-        seen: tuple[str, _Schedule | None, _Snapshot],
+        seen: tuple[str, Schedule | None, _Snapshot],
     ) -> None:
         trigger, plan, snapshot = seen
         uid = str(gateway["metadata"].get("uid"))
@@ -183,14 +184,14 @@ class GatewayController:
                     gateway, "Warning", failure.reason, failure.message, component=CONTROLLER
                 )
             failures = (plan.failures if plan else 0) + 1
-            backoff = min(self.interval * 2**failures, self.max_backoff)
-            self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
+            delay = backoff(self.interval, failures, self.max_backoff)
+            self._schedule[uid] = Schedule(trigger, time.monotonic() + delay, failures)
             log.info("ALB Gateway controller stand-in: %s", failure.message)
             return
         if requeue is None:
             self._schedule.pop(uid, None)  # deleted
             return
-        self._schedule[uid] = _Schedule(trigger, time.monotonic() + requeue)
+        self._schedule[uid] = Schedule(trigger, time.monotonic() + requeue)
 
     def _reconcile(
         self, gateway: dict[str, Any], klass: dict[str, Any], controller: Any, snapshot: _Snapshot
