@@ -100,8 +100,9 @@ def ensure_gateway(
         )
         if missing:
             raise PreflightError(
-                f"The API server does not serve {', '.join(missing)}: install the Gateway API "
-                "CRDs and the ALB controller's first (ensure_gateway_api)."
+                f"The API server does not serve {', '.join(missing)}: the Gateway API CRDs "
+                "(ensure_gateway_api) and the AWS Load Balancer Controller v3.x's own "
+                "gateway.k8s.aws CRDs (its manifests, or its chart's crds/) must be installed first."
             )
         shared = [obj for obj in objects if obj.get("kind") == "GatewayClass"]
         own = [obj for obj in objects if obj.get("kind") != "GatewayClass"]

@@ -22,9 +22,6 @@ from tasks.k8s.cluster import get, list_objects
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
-#: The controller's own kinds a LoadBalancerConfiguration needs (its base installs them).
-CONTROLLER_KINDS = ("LoadBalancerConfiguration", "TargetGroupConfiguration")
-CONTROLLER_API = "gateway.k8s.aws/v1"
 DEPLOYMENT = ("apps/v1", "Deployment")
 #: On the controller's pod template: the Gateway API bundle it was restarted for. The controller
 #: looks for the Gateway API CRDs only when it starts (its ALB Gateway controller stays off
@@ -75,25 +72,14 @@ def ensure_gateway_api(
 ) -> ApplyReport:
     """Install the Gateway API standard CRDs the controller is built for where the cluster has
     none (server-side apply, the stack's labels); refuse, with the reason, CRDs of another tool
-    that are too old. Then check the controller's own gateway.k8s.aws kinds are served, and roll
-    a controller kubeflow-alb installed so it detects new CRDs (it looks only at its start)."""
+    that are too old. A running controller kubeflow-alb installed is rolled so it detects new
+    CRDs (it looks only when it starts); best before the controller is installed."""
     with connect(target) as kube:
         plan, _ = _plan(kube, controller_version)
         if plan.problem:
             raise PreflightError(plan.problem)
         objects = [with_ownership(obj, stack) for obj in plan.apply]
         report = apply_objects(kube, objects, stack=stack, shared=True)
-        missing = [
-            kind
-            for kind in CONTROLLER_KINDS
-            if resource_for(kube, {"apiVersion": CONTROLLER_API, "kind": kind}) is None
-        ]
-        if missing:
-            raise PreflightError(
-                f"The API server serves no {CONTROLLER_API} {', '.join(missing)}: the AWS Load "
-                "Balancer Controller's Gateway CRDs are missing. Install the controller "
-                f"{controller_version} (stack.controller: install), or its gateway-crds.yaml."
-            )
         if report.of("created"):
             _roll_controller(kube, gateway_api_bundle(controller_version))
     if plan.kept:

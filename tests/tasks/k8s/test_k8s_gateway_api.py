@@ -13,6 +13,7 @@ from core import naming
 from core.errors import PreflightError
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
+from tasks.k8s.gateway import ensure_gateway
 from tasks.k8s.gateway_api import (
     RESTART_ANNOTATION,
     bundled_objects,
@@ -84,11 +85,18 @@ def test_older_crds_of_another_tool_are_refused_before_anything_is_applied(
     assert kube_server.store.find(*CRD, "gateways.gateway.networking.k8s.io", "") is None
 
 
-def test_without_the_controllers_crds_the_front_door_cannot_be_built(
+def test_the_objects_need_the_controllers_crds_too(
     kube_server: KubeApiServer, target: KubeTarget
 ) -> None:
-    with pytest.raises(PreflightError, match="LoadBalancerConfiguration, TargetGroupConfiguration"):
-        ensure_gateway_api.fn(target, stack=STACK)
+    ensure_gateway_api.fn(target, stack=STACK)  # works before the controller is installed
+    objects = [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+         "metadata": {"name": "kf", "namespace": "istio-system"}},
+        {"apiVersion": "gateway.k8s.aws/v1", "kind": "LoadBalancerConfiguration",
+         "metadata": {"name": "kf", "namespace": "istio-system"}},
+    ]  # fmt: skip
+    with pytest.raises(PreflightError, match="gateway.k8s.aws/v1 LoadBalancerConfiguration"):
+        ensure_gateway.fn(target, objects, stack=STACK)
 
 
 def test_a_controller_kubeflow_alb_installed_is_rolled_to_see_them(
