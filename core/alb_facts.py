@@ -11,6 +11,9 @@ NOT_FOUND_ACTION = "fixed-response 404 text/plain"
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
 STACK_TAG = "ingress.k8s.aws/stack"
 RESOURCE_TAG = "ingress.k8s.aws/resource"
+#: What the controller's ALB Gateway controller tags instead (stack: `<namespace>/<gateway>`).
+GATEWAY_STACK_TAG = "gateway.k8s.aws.alb/stack"
+GATEWAY_RESOURCE_TAG = "gateway.k8s.aws.alb/resource"
 LB_RESOURCE = "LoadBalancer"
 #: The value of an empty list (no rules, no SNI certificates, no listeners).
 NONE = "none"

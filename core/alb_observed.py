@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import naming
 from core.alb_facts import (
+    GATEWAY_RESOURCE_TAG,
     NONE,
     RESOURCE_TAG,
     AlbFacts,
@@ -76,8 +77,9 @@ def target_group_facts(group: TargetGroupState) -> TargetGroupFacts:
 
 
 def group_label(group: TargetGroupState) -> str:
-    """How rules name a target group: the controller's resource id, else its name."""
-    return group.tags.get(RESOURCE_TAG) or group.name
+    """How rules name a target group: the controller's resource id (an Ingress's or a
+    Gateway's), else its name."""
+    return group.tags.get(RESOURCE_TAG) or group.tags.get(GATEWAY_RESOURCE_TAG) or group.name
 
 
 def actions_text(actions: tuple[ActionState, ...], groups: dict[str, TargetGroupState]) -> str:

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     alb_timeout_seconds: Seconds = Field(
         default=900.0, description="Wait for the ALB to be active."
     )
+    gateway_timeout_seconds: Seconds = Field(
+        default=900.0,
+        description="Wait for the ALB controller to program a Gateway (its ALB active).",
+    )
+    gateway_failure_grace_seconds: Seconds = Field(
+        default=120.0,
+        description="How long a Gateway may show a failure the controller retries (its Warning "
+        "events say why, e.g. AccessDenied while IAM changes propagate) before the wait stops.",
+    )
     dns_timeout_seconds: Seconds = Field(
         default=900.0, description="Wait for the record to resolve."
     )

@@ -14,6 +14,7 @@ from core.controller_versions import (
     BUNDLED_VERSIONS,
     DEFAULT_CONTROLLER_VERSION,
     bundled_version_problem,
+    gateway_problem,
 )
 from core.dnsnames import is_under, name_problem, normalise
 from core.errors import SpecError
@@ -480,6 +481,14 @@ class StackOptions(_Model):
     def _waivers(cls, value: tuple[PolicyWaiver, ...]) -> tuple[PolicyWaiver, ...]:
         return unique_waivers(value)
 
+    front_door: Literal["ingress", "gateway"] = Field(
+        default="ingress",
+        description="What the ALB controller builds the ALB from: ingress (an Ingress of class "
+        "alb) or gateway (a Gateway API Gateway with HTTPRoutes and the controller's "
+        "LoadBalancerConfiguration; needs controller v3.x, installs the Gateway API v1.6 "
+        "standard CRDs when the cluster has none). The ALB is the same.",
+    )
+
     @field_validator("ingress_name")
     @classmethod
     def _ingress_name(cls, value: str) -> str:
@@ -597,6 +606,25 @@ class StackSpec(_Model):
                         f"kubeflow.alb.inboundCidrs: {cidr!r} is an IPv6 block; it needs "
                         "kubeflow.alb.ipAddressType: dualstack"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _front_door(self) -> StackSpec:
+        options = self.stack
+        if options.front_door != "gateway":
+            return self
+        problem = gateway_problem(options.controller_version)
+        if problem:
+            raise ValueError(f"stack.frontDoor: {problem}")
+        for field, value in (
+            ("ingressGroup", options.ingress_group),
+            ("manifestsPath", options.manifests_path),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"stack.{field} applies to the Ingress front door only; with stack.frontDoor: "
+                    f"gateway the ALB is built from kubeflow-alb's Gateway (remove stack.{field})"
+                )
         return self
 
     @model_validator(mode="after")

@@ -39,8 +39,11 @@ from sandbox.albcontroller.access import (
     resolve_identity,
     resolve_pod_identity,
 )
+from sandbox.albcontroller.gateway_gate import GatewayGate, controller_flags, feature_gates
+from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
 from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
+from sandbox.albcontroller.schedule import Schedule, backoff
 
 log = logging.getLogger(__name__)
 
@@ -64,35 +67,11 @@ class Controller:
     by_reachability: bool = True
 
 
-@dataclass
-class _Schedule:
-    trigger: str
-    due: float
-    failures: int = 0
-
-
 def _trigger(ingress: dict[str, Any]) -> str:
     """What an update must change for the controller to reconcile: annotations, spec, deletion."""
     meta = ingress["metadata"]
     watched = [meta.get("annotations") or {}, ingress.get("spec") or {}]
     return json.dumps([*watched, bool(meta.get("deletionTimestamp"))], sort_keys=True)
-
-
-def _flags(deployment: dict[str, Any]) -> dict[str, str]:
-    flags: dict[str, str] = {}
-    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-        for arg in container.get("args") or []:
-            key, _, value = str(arg).lstrip("-").partition("=")
-            flags[key] = value
-    return flags
-
-
-def _gate(flags: dict[str, str], gate: str, default: bool) -> bool:
-    for item in flags.get("feature-gates", "").split(","):
-        name, _, value = item.partition("=")
-        if name.strip() == gate:
-            return value.strip().lower() == "true"
-    return default
 
 
 class AlbControllerStandIn:
@@ -109,6 +88,8 @@ class AlbControllerStandIn:
         resync_period: seconds after which a reconciled Ingress is reconciled again anyway
             (the controller's ``--sync-period``, 10 h by default: out-of-band ALB changes
             stay until then, unless the Ingress changes).
+        gateway_status_requeue: seconds after which a Gateway whose ALB was still provisioning
+            is looked at again (v3.5.0: 2 minutes; its `Programmed` turns True then).
     """
 
     def __init__(
@@ -121,6 +102,7 @@ class AlbControllerStandIn:
         interval: float = 0.2,
         max_backoff: float = 2.0,
         resync_period: float = 36_000.0,
+        gateway_status_requeue: float = 120.0,
     ) -> None:
         api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         # A private discovery cache: the default one is a file per host:port in /tmp, which a
@@ -145,7 +127,16 @@ class AlbControllerStandIn:
         self.max_backoff = max_backoff
         self.resync_period = resync_period
         self.session_name = str(time.time_ns())
-        self._schedule: dict[str, _Schedule] = {}
+        self._schedule: dict[str, Schedule] = {}
+        self._gate = GatewayGate(self._cluster)
+        self._gateways = GatewayController(
+            self._cluster,
+            self._clients,
+            interval=interval,
+            max_backoff=max_backoff,
+            resync_period=resync_period,
+            status_requeue=gateway_status_requeue,
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -193,12 +184,16 @@ class AlbControllerStandIn:
             if controller is None:
                 continue  # nobody serves this class: no finalizer, no event, no address
             self._attempt(ingress, controller, plan, inactive=inactive)
+        deployment = self._deployment()
+        if deployment is not None and self._gate.enabled(deployment, controller_flags(deployment)):
+            # Who the controller is in AWS is resolved only when a Gateway is due.
+            self._gateways.reconcile_once(lambda: self._controller("lbc"), force=force)
 
     def _attempt(
         self,
         ingress: dict[str, Any],
         controller: Controller,
-        plan: _Schedule | None,
+        plan: Schedule | None,
         *,
         inactive: bool,
     ) -> None:
@@ -208,14 +203,14 @@ class AlbControllerStandIn:
         except _Failure as failure:
             self._cluster.record(ingress, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
-            backoff = min(self.interval * 2**failures, self.max_backoff)
-            self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
+            delay = backoff(self.interval, failures, self.max_backoff)
+            self._schedule[uid] = Schedule(trigger, time.monotonic() + delay, failures)
             log.info("ALB controller stand-in: %s: %s", failure.reason, failure.message)
             return
         if version is None:
             self._schedule.pop(uid, None)  # deleted
             return
-        self._schedule[uid] = _Schedule(trigger, time.monotonic() + self.resync_period)
+        self._schedule[uid] = Schedule(trigger, time.monotonic() + self.resync_period)
 
     def _kind(self, ingress: dict[str, Any], classes: dict[str, str]) -> str | None:
         class_name = (ingress.get("spec") or {}).get("ingressClassName")
@@ -233,7 +228,20 @@ class AlbControllerStandIn:
             if self.mode != "auto-mode":
                 return None
             return Controller(UNRESTRICTED, self.cluster_name, None)
-        deployment = next(
+        deployment = self._deployment()
+        if deployment is None:
+            return None
+        flags = controller_flags(deployment)
+        cluster = flags.get("cluster-name") or self.cluster_name
+        by_reachability = feature_gates(flags).get(REACHABILITY_GATE, True)
+        vpc_id = flags.get("aws-vpc-id") or None
+        if self.mode == "preinstalled":
+            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
+        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
+
+    def _deployment(self) -> dict[str, Any] | None:
+        """The controller's ready Deployment in kube-system, if any."""
+        return next(
             (
                 item
                 for item in self._cluster.items("apps/v1", "Deployment", CONTROLLER_NAMESPACE)
@@ -245,15 +253,6 @@ class AlbControllerStandIn:
             ),
             None,
         )
-        if deployment is None:
-            return None
-        flags = _flags(deployment)
-        cluster = flags.get("cluster-name") or self.cluster_name
-        by_reachability = _gate(flags, REACHABILITY_GATE, True)
-        vpc_id = flags.get("aws-vpc-id") or None
-        if self.mode == "preinstalled":
-            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
-        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
 
     def _identity(self, deployment: dict[str, Any]) -> Identity:
         account = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "default"

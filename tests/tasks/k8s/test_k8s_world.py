@@ -107,5 +107,5 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     assert delete_ingress.fn(target, stack=spec.name) is True
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     removed = delete_controller.fn(target, spec.name)
-    assert len(removed.deleted) == 14
+    assert len(removed.deleted) == 17
     assert removed.left == ()
