@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core import naming
+from core.alb_options import IP_ADDRESS_TYPE
 from core.resources import AliasTarget, LoadBalancerState, RecordSetState
 from core.spec import StackSpec
 
@@ -53,24 +52,11 @@ def dashboard_record(spec: StackSpec, balancer: LoadBalancerState) -> RecordSetS
     )
 
 
-def ingress_options(spec: StackSpec) -> dict[str, Any]:
-    """The spec's ALB options as keyword arguments of the Ingress rendering (IngressParams)."""
-    alb = spec.kubeflow.alb
-    logs = alb.access_logs
-    return {
-        "ssl_policy": alb.ssl_policy,
-        "waf_acl_arn": alb.waf_acl_arn,
-        "access_logs": (logs.bucket, logs.prefix) if logs is not None else None,
-        "inbound_cidrs": alb.inbound_cidrs,
-        "ip_address_type": alb.ip_address_type,
-    }
-
-
 def dashboard_records(spec: StackSpec, balancer: LoadBalancerState) -> tuple[RecordSetState, ...]:
     """The dashboard's records: `dashboard_record`, and for a dualstack ALB alias record the AAAA
     alias next to the A one."""
     record = dashboard_record(spec, balancer)
-    if record.type != "A" or spec.kubeflow.alb.ip_address_type != "dualstack":
+    if record.type != "A" or IP_ADDRESS_TYPE.of(spec.kubeflow.alb) != "dualstack":
         return (record,)
     return (record, record.model_copy(update={"type": "AAAA"}))
 

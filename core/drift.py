@@ -9,6 +9,7 @@ from typing import Protocol
 
 from core import identity, naming, sharing
 from core.alb import alb_fields
+from core.alb_options import IP_ADDRESS_TYPE
 from core.desired import dashboard_record, partition_of, policy_name, role_arn, role_name
 from core.dnsnames import normalise
 from core.ingress_group import member_view
@@ -40,7 +41,9 @@ AGENT = f"{identity.POD_IDENTITY_AGENT} add-on"
 
 def wants_aaaa(spec: StackSpec) -> bool:
     """A dualstack ALB behind an alias record gets an AAAA alias next to the A one."""
-    return spec.kubeflow.alb.ip_address_type == "dualstack" and spec.stack.record_type == "alias"
+    return (
+        IP_ADDRESS_TYPE.of(spec.kubeflow.alb) == "dualstack" and spec.stack.record_type == "alias"
+    )
 
 
 def aaaa_key(spec: StackSpec) -> str:

@@ -16,13 +16,13 @@ from core import identity, records
 from core.alb import desired_alb_fields
 from core.desired import (
     dashboard_records,
-    ingress_options,
     partition_of,
     policy_arn,
     role_arn,
 )
 from core.errors import PreflightError, ResourceNotFound, WaitTimeout
 from core.kubestate import ControllerOutcome
+from core.manifests import ingress_params
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import Plan
 from core.report import delegation_instructions
@@ -353,16 +353,11 @@ def _manifest(
 ) -> dict[str, Any]:
     spec = run.spec
     manifest: dict[str, Any] = desired_ingress(
-        stack=spec.name,
-        certificate_arns=tuple(c.arn for c in certificates),  # the subdomain's is the default
-        scheme=spec.kubeflow.alb.scheme,
-        tags=spec.tags,
-        ingress_class=outcome.ingress_class,
-        manifests_path=spec.stack.manifests_path,
-        **ingress_options(spec),
-        name=spec.ingress_name,
-        group=spec.stack.ingress_group,
-        host=spec.ingress_host,
+        ingress_params(
+            spec,
+            certificate_arns=tuple(c.arn for c in certificates),  # the subdomain's is the default
+            ingress_class=outcome.ingress_class,
+        )
     )
     return manifest
 

@@ -7,6 +7,7 @@ from typing import Any
 from prefect.futures import PrefectFuture
 
 from core import naming, sharing
+from core.alb_options import IP_ADDRESS_TYPE
 from core.cleanup import (
     Survey,
     owned,
@@ -74,7 +75,7 @@ def survey_stack(
         )
     if zone:
         keys = [(wildcard, "A"), (wildcard, "CNAME")]
-        if spec.kubeflow.alb.ip_address_type == "dualstack":
+        if IP_ADDRESS_TYPE.of(spec.kubeflow.alb) == "dualstack":
             keys.append((wildcard, "AAAA"))
         # Records the block names as ours too: an AAAA alias of a stack since made ipv4, the old
         # script's kubeflow.<subdomain> CNAME an import took over.

@@ -8,10 +8,11 @@ from pydantic import BaseModel, ConfigDict
 
 from core import identity, naming
 from core.alb import desired_alb_fields
-from core.desired import ingress_options, partition_of
+from core.desired import partition_of
 from core.dnsnames import normalise
 from core.drift import wants_aaaa
 from core.kubestate import ControllerState, IngressState, ingress_fields
+from core.manifests import ingress_params
 from core.observation import Observation, controller_is_ours, ingress_class, validation_zones
 from core.plan import PRESENT
 from core.resources import (
@@ -154,17 +155,12 @@ def observe_dependents(
     if controller_is_ours(spec, seen):
         seen = seen.model_copy(update=_iam(ctx, spec, seen.cluster, seen.identity))
     manifest = desired_ingress.fn(
-        stack=spec.name,
         # An ARN not known yet is rendered as PRESENT: any certificate then satisfies the plan.
-        certificate_arns=seen.certificate_arns() or (PRESENT,),
-        scheme=spec.kubeflow.alb.scheme,
-        tags=spec.tags,
-        ingress_class=ingress_class(spec, seen),
-        manifests_path=spec.stack.manifests_path,
-        **ingress_options(spec),
-        name=spec.ingress_name,
-        group=spec.stack.ingress_group,
-        host=spec.ingress_host,
+        ingress_params(
+            spec,
+            certificate_arns=seen.certificate_arns() or (PRESENT,),
+            ingress_class=ingress_class(spec, seen),
+        )
     )
     alb = desired_alb_fields(
         manifest, cluster=spec.cluster.name, target_port=cluster_objects.gateway_target_port

@@ -66,8 +66,8 @@ def observe_load_balancer(
 ) -> LoadBalancerState | None:
     """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners with
     their certificates, SSL policy, actions and rules, the target groups they forward to with
-    their health checks, attributes and tags; and the `details` asked for (inbound-cidrs:
-    its security group's sources; waf-acl: its WAFv2 web ACL)."""
+    their health checks, attributes and tags; and the `details` asked for (ec2: the sources its
+    security group admits; wafv2: its WAFv2 web ACL)."""
     state = read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
     return state if state is None else with_details(ctx, state, details)
 

@@ -62,41 +62,10 @@ def preflight_kubernetes(target: KubeTarget) -> KubeAccess:
 
 
 @task
-def desired_ingress(
-    *,
-    stack: str,
-    certificate_arns: tuple[str, ...],
-    scheme: str,
-    tags: Mapping[str, str],
-    ingress_class: str = naming.INGRESS_CLASS,
-    manifests_path: str | None = None,
-    ssl_policy: str | None = None,
-    waf_acl_arn: str | None = None,
-    access_logs: tuple[str, str] | None = None,
-    inbound_cidrs: tuple[str, ...] = (),
-    ip_address_type: str | None = None,
-    name: str = naming.INGRESS_NAME,
-    group: str | None = None,
-    host: str | None = None,
-) -> Manifest:
-    """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters
-    and ALB options (`core.desired.ingress_options`; ssl_policy None keeps the Ingress's own)."""
-    params = IngressParams(
-        name=name,
-        group=group,
-        host=host,
-        stack=stack,
-        certificate_arns=tuple(certificate_arns),
-        scheme=scheme,
-        tags=dict(tags),
-        ssl_policy=ssl_policy,
-        ingress_class=ingress_class,
-        waf_acl_arn=waf_acl_arn,
-        access_logs=(access_logs[0], access_logs[1]) if access_logs is not None else None,
-        inbound_cidrs=tuple(inbound_cidrs),
-        ip_address_type=ip_address_type,
-    )
-    return manifests.ingress_object(params, manifests_path)
+def desired_ingress(params: IngressParams) -> Manifest:
+    """Render the Ingress (the bundled base, or your kustomize dir) with the stack's parameters
+    and ALB options (`core.manifests.ingress_params`)."""
+    return manifests.ingress_object(params, params.manifests_path)
 
 
 @retrying_task
