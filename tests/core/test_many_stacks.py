@@ -14,7 +14,7 @@ from core.drift import desired_items, drift_plan, ingress_key, load_balancer_key
 from core.errors import SpecError
 from core.ingress_group import GROUP_TAG, member_view
 from core.kubestate import IngressState
-from core.manifests import ALB_PREFIX, IngressParams, configure_ingress
+from core.manifests import ALB_PREFIX, IngressParams, configure_ingress, ingress_params
 from core.observation import Observation
 from core.owners import HostRule, conflicts
 from core.resources import (
@@ -207,9 +207,7 @@ def test_hosts_records_and_zones_of_other_owners_are_conflicts() -> None:
 
 def test_drift_of_a_group_member_compares_its_share_only() -> None:
     spec = _spec(name="team2", ingressName="team2", ingressGroup="shared")
-    params = IngressParams(stack="team2", certificate_arns=(ARN_B,), scheme="internet-facing",
-                           tags=spec.tags, name="team2", group="shared", host=spec.ingress_host,
-                           ssl_policy="p")  # fmt: skip
+    params = ingress_params(spec, certificate_arns=(ARN_B,), ingress_class="alb")
     manifest = configure_ingress(_bundled_ingress(), params)
     desired = desired_alb_fields(manifest, cluster="kubeflow", target_port=8080)
     shared = _shared_alb()

@@ -8,6 +8,7 @@ import pytest
 
 from core import naming
 from core.errors import KfalbError, OwnershipError
+from core.manifests import IngressParams
 from core.waiting import wait_until
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.cleanup import (
@@ -47,10 +48,12 @@ WEBHOOKS = (
 
 def _ingress_with_finalizer(target: KubeTarget) -> None:
     ingress: dict[str, Any] = desired_ingress.fn(
-        stack=STACK,
-        certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
-        scheme="internet-facing",
-        tags=naming.ownership_tags(STACK),
+        IngressParams(
+            stack=STACK,
+            certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
+            scheme="internet-facing",
+            tags=naming.ownership_tags(STACK),
+        )
     )
     ingress["metadata"]["finalizers"] = [ALB_FINALIZER]
     ensure_ingress.fn(target, ingress, stack=STACK)

@@ -9,6 +9,7 @@ import pytest
 from core import naming
 from core.errors import OwnershipError, PreflightError, WaitTimeout
 from core.kubestate import ingress_fields
+from core.manifests import IngressParams
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.ingress import (
@@ -32,7 +33,7 @@ def desired(**overrides: Any) -> dict[str, Any]:
         "tags": naming.ownership_tags(STACK),
     }
     values.update(overrides)
-    result: dict[str, Any] = desired_ingress.fn(**values)
+    result: dict[str, Any] = desired_ingress.fn(IngressParams(**values))
     return result
 
 

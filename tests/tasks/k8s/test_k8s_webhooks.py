@@ -9,6 +9,7 @@ import pytest
 
 from core import naming
 from core.errors import KubernetesTransientError, WaitTimeout
+from core.manifests import IngressParams
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
@@ -29,10 +30,12 @@ REFUSED = "dial tcp 127.0.0.1:9443: connect: connection refused"
 
 def _ingress() -> dict[str, object]:
     result: dict[str, object] = desired_ingress.fn(
-        stack=STACK,
-        certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
-        scheme="internet-facing",
-        tags=naming.ownership_tags(STACK),
+        IngressParams(
+            stack=STACK,
+            certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
+            scheme="internet-facing",
+            tags=naming.ownership_tags(STACK),
+        )
     )
     return result
 

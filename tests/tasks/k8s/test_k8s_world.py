@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.manifests import ingress_params
 from core.spec import StackSpec, parse_spec
 from sandbox.ca import SandboxCA
 from sandbox.world import World, WorldOptions
@@ -86,11 +87,11 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     assert (outcome.provider, outcome.installed) == ("aws-load-balancer-controller", True)
 
     ingress = desired_ingress.fn(
-        stack=spec.name,
-        certificate_arns=(issued_certificate(ctx),),
-        scheme=spec.kubeflow.alb.scheme,
-        tags=spec.tags,
-        ingress_class=outcome.ingress_class,
+        ingress_params(
+            spec,
+            certificate_arns=(issued_certificate(ctx),),
+            ingress_class=outcome.ingress_class,
+        )
     )
     assert ensure_ingress.fn(target, ingress, stack=spec.name).action == "created"
     state = wait_for_ingress_address.fn(target)
