@@ -245,7 +245,8 @@ def test_observe_reads_the_whole_alb_in_seven_calls(ctx, spec, controller_alb):
         == "istio-system/istio-ingress-istio-ingressgateway:80"
     )
     assert state.attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
-    assert state.attributes["idle_timeout.timeout_seconds"] == "60"  # AWS lists defaults too
+    assert state.attributes["idle_timeout.timeout_seconds"] == "3600"  # kubeflow.alb's default
+    assert state.attributes["routing.http2.enabled"] == "true"  # AWS lists its defaults too
     assert state.tags["team"] == "ml"
     assert state.subnet_ids == tuple(alb.subnets)
     assert _drift(spec, alb, state) == {}
