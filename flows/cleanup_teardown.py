@@ -31,6 +31,7 @@ from tasks.aws.pod_identity import delete_pod_identity_association
 from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone
 from tasks.aws.route53_records import change_records
+from tasks.deletion_protection import lift_deletion_protection
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import delete_controller
@@ -59,7 +60,7 @@ def take_down(
 
     def ingress() -> None:  # its controller deletes the ALB, target groups and security groups
         stuck = found.own_ingress is not None or bool(found.own_bindings)
-        if target is not None and stuck and not _deleted_by_controller(target, spec, found):
+        if target is not None and stuck and not _deleted_by_controller(ctx, target, spec, found):
             delete_stale_webhooks(target, spec.name)  # they refuse the finalizer removals
             delete_controller_resources(ctx, spec)
             release_ingress(target, stack=spec.name, name=spec.ingress_name)
@@ -157,7 +158,9 @@ def take_down(
     return steps, outcome
 
 
-def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -> bool:
+def _deleted_by_controller(
+    ctx: AwsContext, target: KubeTarget, spec: StackSpec, found: Survey
+) -> bool:
     """Delete the Ingress through its controller; False when no controller is there to do it."""
     logger = get_run_logger()
     if found.own_ingress is None:
@@ -166,6 +169,7 @@ def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False
     try:
+        lift_deletion_protection(ctx, target, stack=spec.name, name=spec.ingress_name)
         delete_ingress(target, stack=spec.name, name=spec.ingress_name)
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",
