@@ -46,9 +46,12 @@ def change_document(change: Change) -> dict[str, Any]:
     return document
 
 
-def plan_document(stack: str, result: Plan, *, command: str = "plan") -> dict[str, Any]:
-    """The machine-readable plan: changed items first, then the items in place."""
-    return {
+def plan_document(
+    stack: str, result: Plan, *, command: str = "plan", notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The machine-readable plan: changed items first, then the items in place; `notes` (the
+    spec's choices weaker than AWS Security Hub's controls) only when there are some."""
+    document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "command": command,
         "stack": stack,
@@ -56,6 +59,9 @@ def plan_document(stack: str, result: Plan, *, command: str = "plan") -> dict[st
         "summary": counts(result),
         "changes": [change_document(change) for change in ordered(result)],
     }
+    if notes:
+        document["notes"] = list(notes)
+    return document
 
 
 def to_json(document: dict[str, Any]) -> str:

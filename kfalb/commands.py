@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
+from core.alb_options import weaker_choices
 from core.errors import DriftDetected, KfalbError, PreflightError, SpecError
 from core.plan import Plan
 from core.plan_output import plan_document, summary_line, table_rows, text_table, to_json
@@ -21,18 +22,25 @@ def plan(spec: StackSpec, *, credentials_block: str | None, output: str = "text"
     from flows.check_drift import plan_stack
 
     result = plan_stack(spec, credentials_block)
-    show(spec.name, result, output=output, command="plan")
+    notes = weaker_choices(spec.kubeflow.alb)
+    show(spec.name, result, output=output, command="plan", notes=notes)
     return EXIT_OK if result.converged else EXIT_CHANGES
 
 
-def show(stack: str, result: Plan, *, output: str, command: str) -> None:
-    """Print a plan: one JSON document on stdout, or a table (changed items first) and a summary."""
+def show(
+    stack: str, result: Plan, *, output: str, command: str, notes: list[str] | None = None
+) -> None:
+    """Print a plan: one JSON document on stdout, or a table (changed items first) and a summary;
+    then the notes (explicit choices weaker than AWS Security Hub's controls)."""
     if output == "json":
-        sys.stdout.write(to_json(plan_document(stack, result, command=command)))
+        document = plan_document(stack, result, command=command, notes=notes or [])
+        sys.stdout.write(to_json(document))
         return
     rows = table_rows(result)
     print(text_table(rows))
     print(f"\n{summary_line(stack, result)}")
+    for note in notes or []:
+        print(f"Note: {note}.")
 
 
 def _one_line_errors() -> None:
@@ -140,7 +148,10 @@ def drift_json(spec: StackSpec, *, credentials_block: str | None) -> None:
     """The drift document: the same read and planner the drift check uses, as JSON on stdout."""
     from flows.check_drift import plan_stack
 
-    show(spec.name, plan_stack(spec, credentials_block), output="json", command="drift")
+    notes = weaker_choices(spec.kubeflow.alb)
+    show(
+        spec.name, plan_stack(spec, credentials_block), output="json", command="drift", notes=notes
+    )
 
 
 def unlock(stack: str) -> int:
