@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from sandbox.alb_controller import FINALIZER, AlbControllerStandIn
 from sandbox.world import World
 from tests.sandbox.alb_world import (
-    A,
     INGRESS,
+    A,
     clean_up,
     get_ingress,
     issued_certificate,
