@@ -15,7 +15,7 @@ from core.alb_options import option_annotations
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, version_of_image
 from core.errors import SpecError
 from core.ingress_group import member_tags
-from core.spec import Alb, StackSpec
+from core.spec import Alb
 
 Manifest = dict[str, Any]
 
@@ -72,7 +72,7 @@ class ControllerParams:
 
 @dataclass(frozen=True)
 class IngressParams:
-    """What differs per stack in the Ingress (`ingress_params` builds it from the spec)."""
+    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
 
     stack: str
     certificate_arns: tuple[str, ...]
@@ -86,32 +86,6 @@ class IngressParams:
     group: str | None = None
     #: Host the Ingress's rules match when it shares an ALB (its rules then route by host).
     host: str | None = None
-    #: A kustomize directory with the user's own Ingress; None: the bundled one.
-    manifests_path: str | None = None
-
-
-def ingress_params(
-    spec: StackSpec, *, certificate_arns: tuple[str, ...], ingress_class: str
-) -> IngressParams:
-    """The Ingress's parameters from the spec: the one place the spec becomes the Ingress.
-
-    Args:
-        spec: the stack's spec (its ALB options, tags, Ingress name, group, manifests).
-        certificate_arns: the listener's certificates, the default first.
-        ingress_class: the ALB IngressClass of the controller that serves the Ingress.
-    """
-    return IngressParams(
-        stack=spec.name,
-        certificate_arns=tuple(certificate_arns),
-        scheme=spec.kubeflow.alb.scheme,
-        tags=spec.tags,
-        options=spec.kubeflow.alb,
-        ingress_class=ingress_class,
-        name=spec.ingress_name,
-        group=spec.stack.ingress_group,
-        host=spec.ingress_host,
-        manifests_path=spec.stack.manifests_path,
-    )
 
 
 def key(obj: Mapping[str, Any]) -> str:

@@ -10,24 +10,24 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture, as_completed
 
-from core.drift import drift_rows, drifted_names
 from core.errors import DriftDetected, ResourceNotFound
 from core.plan import Plan
-from core.plan_output import drift_text, table_rows
+from core.plan_output import drift_rows, drift_text, drifted_names, table_rows
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackAccess, StackRecord
-from flows.apply import apply_plan
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_table
+from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
 from tasks.aws.world import bind_observed, check_observed_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import cluster_target
-from tasks.observe import observe_stack
+from tasks.kinds import Env
+from tasks.observe import look_at
 from tasks.preflight_stacks import preflight_owners
+from tasks.reporting import publish_table
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
 
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
@@ -85,9 +85,9 @@ def check_drift(
             todo = stack_plan(spec, seen)
             recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
             preflight_owners(ctx, target, spec, seen, recorded=recorded)  # as setup's preflight
-            applied = apply_plan(
-                spec, ctx=ctx, target=target, seen=seen, result=todo, recorder=Recorder(store)
-            )
+            env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
+                      record=store.record, todo=todo)  # fmt: skip
+            applied = apply(env, Recorder(store))
             seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
         changed = api_calls().since(calls).mutating
         done = [{"repair": kind.value, "items": ", ".join(sorted(todo.keys_to_fix(kind)))}
@@ -190,7 +190,7 @@ def plan_stack(
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
-    return stack_plan(spec, observe_stack(ctx, spec, cluster, target))
+    return stack_plan(spec, look_at(ctx, spec, cluster, target))
 
 
 def stack_access(

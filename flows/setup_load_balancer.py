@@ -7,15 +7,17 @@ from prefect import flow, get_run_logger
 from core import identity
 from core.desired import dashboard_url
 from core.errors import PreflightError
-from core.report import setup_summary
+from core.observation import Observation
+from core.plan import Plan
+from core.report import setup_summary, stack_outputs
+from core.resources import ApiCallCounts, ClusterState
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import Kind, StackAccess
-from flows.apply import apply_plan
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
+from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
@@ -23,10 +25,12 @@ from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
 from tasks.k8s.clients import AccessMode as KubeAccess
-from tasks.k8s.clients import cluster_target
+from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
+from tasks.kinds import Env
 from tasks.preflight_stacks import preflight_owners
+from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -56,12 +60,24 @@ def setup_load_balancer(
 def _setup(
     spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt_block: bool
 ) -> dict[str, str]:
-    logger = get_run_logger()
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
+    cluster, target = _preflight(spec, ctx, kube_access)
+    seen, result = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt_block)
+    # Apply: each kind as far as the plan asks, in the graph's order (flows/walk.py). The block
+    # exists before anything is created, so `cleanup --stack` works after a crash at any step.
+    store.set_phase("setting-up")
+    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
+              record=store.record, todo=result)  # fmt: skip
+    applied = apply(env, Recorder(store))
+    return _outputs(spec, store, result, applied.verified(), calls_before)
 
-    # 1. Preflight: read only; every input error stops here with nothing created (the root
-    # zone is checked by the observation below, which reads it anyway).
+
+def _preflight(
+    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess
+) -> tuple[ClusterState, KubeTarget]:
+    """Read only: every input error stops here with nothing created (the root zone is checked
+    by the observation, which reads it anyway)."""
     check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
     cluster = preflight_cluster(
         ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
@@ -74,12 +90,24 @@ def _setup(
             "'kubeconfig' or wait until the cluster is ready."
         )
     preflight_kubernetes(target)
+    return cluster, target
 
-    # Observe every item, plan, and publish the plan: apply carries out exactly this plan.
+
+def _plan(
+    spec: StackSpec,
+    ctx: AwsContext,
+    store: StackStore,
+    cluster: ClusterState,
+    target: KubeTarget,
+    kube_access: KubeAccess,
+    *,
+    adopt: bool,
+) -> tuple[Observation, Plan]:
+    """Observe every item, refuse what must be refused (still nothing is made), plan, and
+    publish the plan: apply carries out exactly this plan."""
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
-    # What the observation shows that setup must refuse: still nothing is made. The block is
-    # bound to this world (account, region, cluster); ids no longer there are dropped.
-    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt_block)
+    # The block is bound to this world (account, region, cluster); ids no longer there go.
+    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt)
     refuse_foreign_zone(seen.zone, spec)  # a subdomain zone someone else made: only if adopted
     store.set_access(  # how a fleet check reaches this stack's world again
         StackAccess(
@@ -99,36 +127,27 @@ def _setup(
         ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
     )
     publish_plan(spec.name, result)
-    logger.info("Stack %s: %s", spec.name, summary(result))
+    get_run_logger().info("Stack %s: %s", spec.name, summary(result))
+    return seen, result
 
-    # 2-10. Apply: zone, delegation, certificates, subnet tags, IAM, controller, Ingress, ALB,
-    # DNS record, HTTPS check, each as far as the plan asks. The block exists before anything
-    # is created, so `cleanup --stack` works after a crash at any step.
-    store.set_phase("setting-up")
-    applied = apply_plan(
-        spec, ctx=ctx, target=target, seen=seen, result=result, recorder=Recorder(store)
-    )
 
-    # 11. Outputs.
+def _outputs(
+    spec: StackSpec,
+    store: StackStore,
+    result: Plan,
+    verified: list[str],
+    calls_before: ApiCallCounts,
+) -> dict[str, str]:
+    """The stack's block marked ready, its link, resources, API calls and summary."""
     final = store.set_phase("ready")
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
     publish_link(spec.name, url)
     publish_resources(final)
     publish_api_calls(spec.name, calls)
-    answer = applied.answer.describe() if applied.answer else "as before (nothing to apply)"
-    notes = [f"Plan: {summary(result)}.", f"The dashboard answered {answer}."]
-    publish_markdown(
-        spec.name,
-        "summary",
-        setup_summary(final, dashboard_url=url, calls=calls, notes=notes),
-        "Setup summary",
-    )
-    logger.info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
-    balancer = applied.balancer.arn if applied.balancer else ""
-    return {
-        "stack": spec.name,
-        "url": url,
-        "load_balancer": balancer,
-        "zone_id": applied.zone.zone_id,
-    }
+    checks = "; ".join(verified) or "nothing to apply, nothing to verify again"
+    notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
+    summary_text = setup_summary(final, dashboard_url=url, calls=calls, notes=notes)
+    publish_markdown(spec.name, "summary", summary_text, "Setup summary")
+    get_run_logger().info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
+    return {"stack": spec.name, "url": url, **stack_outputs(final)}

@@ -12,9 +12,8 @@ from core.alb import service_target_port
 from core.alb_options import describe_cleanup, lifting_annotation
 from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
-from core.manifests import IngressParams, Manifest
+from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
@@ -60,13 +59,6 @@ def preflight_kubernetes(target: KubeTarget) -> KubeAccess:
             "Kubernetes %s at %s; %s/%s found", version, kube.server, namespace, service
         )
         return KubeAccess(server=kube.server, version=str(version))
-
-
-@task
-def desired_ingress(params: IngressParams) -> Manifest:
-    """Render the Ingress (the bundled base, or your kustomize dir) with the stack's parameters
-    and ALB options (`core.manifests.ingress_params`)."""
-    return manifests.ingress_object(params, params.manifests_path)
 
 
 @retrying_task

@@ -16,8 +16,9 @@ import yaml
 from core import alb_options
 from core.alb import alb_fields, desired_alb_fields
 from core.alb_options import OPTIONS
+from core.desired import ingress_params
 from core.errors import SpecError
-from core.manifests import ALB_PREFIX, configure_ingress, ingress_params
+from core.manifests import ALB_PREFIX, configure_ingress
 from core.plan import Item, plan
 from core.plan_output import plan_document, to_json
 from core.resources import LoadBalancerState

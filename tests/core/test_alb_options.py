@@ -12,9 +12,9 @@ import yaml
 
 from core import naming
 from core.alb import alb_fields, desired_alb_fields
-from core.desired import dashboard_records
+from core.desired import dashboard_records, ingress_params
 from core.errors import SpecError
-from core.manifests import ALB_PREFIX, DEFAULT_SSL_POLICY, configure_ingress, ingress_params
+from core.manifests import ALB_PREFIX, DEFAULT_SSL_POLICY, configure_ingress
 from core.plan import Item, plan
 from core.resources import LoadBalancerState
 from core.spec import StackSpec, parse_spec

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from core.manifests import ingress_params
 from core.spec import StackSpec, parse_spec
 from sandbox.ca import SandboxCA
 from sandbox.world import World, WorldOptions
@@ -18,10 +17,10 @@ from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import delete_controller, ensure_controller
 from tasks.k8s.ingress import (
     delete_ingress,
-    desired_ingress,
     ensure_ingress,
     wait_for_ingress_address,
 )
+from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 SPEC = {
     "cluster": {"name": "kubeflow", "region": "us-west-2"},
@@ -86,12 +85,12 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     outcome = ensure_controller.fn(target, **install)
     assert (outcome.provider, outcome.installed) == ("aws-load-balancer-controller", True)
 
-    ingress = desired_ingress.fn(
-        ingress_params(
-            spec,
-            certificate_arns=(issued_certificate(ctx),),
-            ingress_class=outcome.ingress_class,
-        )
+    ingress = desired_ingress(
+        stack=spec.name,
+        certificate_arns=(issued_certificate(ctx),),
+        scheme=spec.kubeflow.alb.scheme,
+        tags=spec.tags,
+        ingress_class=outcome.ingress_class,
     )
     assert ensure_ingress.fn(target, ingress, stack=spec.name).action == "created"
     state = wait_for_ingress_address.fn(target)
