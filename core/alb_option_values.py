@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from pydantic import Field, field_validator
 
+from core.alb_facts import NONE
 from core.spec_model import SpecModel
 
 PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
@@ -19,8 +20,6 @@ _WAF_ACL_ARN = re.compile(
 )
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
-#: The value of an empty list (no CIDRs, no web ACL), as the ALB's other list fields say it.
-NONE = "none"
 
 
 class AccessLogs(SpecModel):

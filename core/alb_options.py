@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from core import alb_option_values as values
-from core.alb_option_values import NONE, AccessLogs
+from core.alb_facts import NONE
+from core.alb_option_values import AccessLogs
 from core.errors import SpecError
 from core.resources import LoadBalancerState
 
@@ -289,13 +290,6 @@ def observed_fields(state: LoadBalancerState) -> dict[str, str]:
 def reads(fields: Mapping[str, str]) -> frozenset[str]:
     """The services beyond ELBv2 that observing these declared ALB fields needs."""
     return frozenset(o.reads for o in _ANNOTATED if o.reads and o.alb_field in fields)
-
-
-def field_of(option: Option[Any]) -> str:
-    """The ALB field an annotation option declares (for the readers of its extra facts)."""
-    assert isinstance(option, AnnotationOption), option.name
-    assert option.alb_field is not None, option.name
-    return option.alb_field
 
 
 def _normalised(key: str, value: str) -> str:
