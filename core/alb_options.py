@@ -4,12 +4,14 @@ for plan and drift with the normalisation of what is observed, and what cleanup 
 
 The spec's `Alb` model (core/spec.py), the Ingress rendering (core/manifests.py), the desired
 and observed ALB (core/alb.py, core/alb_observed.py), drift's extra reads
-(tasks/aws/elbv2_details.py) and cleanup (tasks/deletion_protection.py, tasks/aws/elbv2.py) all
-read OPTIONS: a new option is one entry here, its test and its README line.
+(tasks/aws/elbv2_details.py) and cleanup's lifting of deletion protection (tasks/k8s/ingress.py,
+tasks/aws/elbv2_protection.py) all read OPTIONS: a new option is one entry here, its test and
+its README line.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
@@ -89,11 +91,9 @@ _ACCESS_LOGS = ("access_logs.s3.enabled", "access_logs.s3.bucket", "access_logs.
 
 
 def _access_logs(logs: AccessLogs | None) -> dict[str, str]:
-    return (
-        {}
-        if logs is None
-        else dict(zip(_ACCESS_LOGS, ("true", logs.bucket, logs.prefix), strict=True))
-    )
+    if logs is None:
+        return {}  # the attributes are left as they are
+    return dict(zip(_ACCESS_LOGS, ("true", logs.bucket, logs.prefix), strict=True))
 
 
 def _weaker(weak: object, control: str, why: str) -> Callable[[object], str | None]:
@@ -334,7 +334,7 @@ def weaker_choices(alb: BaseModel) -> list[str]:
     for option in OPTIONS:
         note = option.weaker(option.of(alb)) if option.weaker is not None else None
         if note is not None:
-            notes.append(f"{option.setting} is {option.of(alb)!r}, {note}")
+            notes.append(f"{option.setting} is {json.dumps(option.of(alb))}, {note}")
     return notes
 
 

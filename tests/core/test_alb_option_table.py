@@ -133,9 +133,9 @@ def test_weaker_choices_are_explicit_and_named_with_their_control() -> None:
                      dropInvalidHeaderFields=False).kubeflow.alb  # fmt: skip
     notes = alb_options.weaker_choices(weak)
     assert len(notes) == 3
-    assert any(n.startswith("kubeflow.alb.desyncMitigationMode is 'monitor'") and "ELB.12" in n
+    assert any(n.startswith('kubeflow.alb.desyncMitigationMode is "monitor"') and "ELB.12" in n
                for n in notes)  # fmt: skip
-    assert any(n.startswith("kubeflow.alb.deletionProtection is False") and "ELB.6" in n
+    assert any(n.startswith("kubeflow.alb.deletionProtection is false") and "ELB.6" in n
                for n in notes)  # fmt: skip
     assert any("kubeflow.alb.dropInvalidHeaderFields" in n and "ELB.4" in n for n in notes)
     assert (
