@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from core import naming
+from core.alb_options import IP_ADDRESS_TYPE
 from core.manifests import IngressParams
 from core.resources import (
     AliasTarget,
@@ -100,44 +100,33 @@ def subnet_tags_wanted(
 
 def wants_aaaa(spec: StackSpec) -> bool:
     """A dualstack ALB behind an alias record gets an AAAA alias next to the A one."""
-    return spec.kubeflow.alb.ip_address_type == "dualstack" and spec.stack.record_type == "alias"
+    dualstack = IP_ADDRESS_TYPE.of(spec.kubeflow.alb) == "dualstack"
+    return dualstack and spec.stack.record_type == "alias"
 
 
 def ingress_params(
     spec: StackSpec, *, certificate_arns: tuple[str, ...], ingress_class: str
 ) -> IngressParams:
-    """The stack's parameters of its Ingress, built from the spec in this one place."""
+    """The stack's parameters of its Ingress, built from the spec in this one place: its ALB
+    options (`kubeflow.alb`) become annotations through the option table (core/alb_options.py)."""
     return IngressParams(
         stack=spec.name,
         certificate_arns=certificate_arns,
         scheme=spec.kubeflow.alb.scheme,
         tags=spec.tags,
+        options=spec.kubeflow.alb,
         ingress_class=ingress_class,
         name=spec.ingress_name,
         group=spec.stack.ingress_group,
         host=spec.ingress_host,
-        **ingress_options(spec),
     )
-
-
-def ingress_options(spec: StackSpec) -> dict[str, Any]:
-    """The spec's ALB options as keyword arguments of the Ingress rendering (IngressParams)."""
-    alb = spec.kubeflow.alb
-    logs = alb.access_logs
-    return {
-        "ssl_policy": alb.ssl_policy,
-        "waf_acl_arn": alb.waf_acl_arn,
-        "access_logs": (logs.bucket, logs.prefix) if logs is not None else None,
-        "inbound_cidrs": alb.inbound_cidrs,
-        "ip_address_type": alb.ip_address_type,
-    }
 
 
 def dashboard_records(spec: StackSpec, balancer: LoadBalancerState) -> tuple[RecordSetState, ...]:
     """The dashboard's records: `dashboard_record`, and for a dualstack ALB alias record the AAAA
     alias next to the A one."""
     record = dashboard_record(spec, balancer)
-    if record.type != "A" or spec.kubeflow.alb.ip_address_type != "dualstack":
+    if record.type != "A" or IP_ADDRESS_TYPE.of(spec.kubeflow.alb) != "dualstack":
         return (record,)
     return (record, record.model_copy(update={"type": "AAAA"}))
 

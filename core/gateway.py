@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import naming
+from core.alb_options import ATTRIBUTES, option_annotations, parse_pairs
 from core.errors import SpecError
-from core.manifests import DEFAULT_SSL_POLICY, SCHEMES, Manifest, key, unresolved, with_ownership
+from core.manifests import (
+    ALB_PREFIX,
+    DEFAULT_SSL_POLICY,
+    SCHEMES,
+    Manifest,
+    key,
+    unresolved,
+    with_ownership,
+)
 from core.spec import StackSpec
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -32,7 +41,6 @@ GATEWAY_FINALIZER = "gateway.k8s.aws/alb"
 HTTP_LISTENER = "http"
 HTTPS_LISTENER = "https"
 REDIRECT_SUFFIX = "-http-redirect"
-DROP_INVALID_HEADERS = "routing.http.drop_invalid_header_fields.enabled"
 #: Apply order: the class and the configurations before the Gateway that names them, routes last.
 _ORDER = {
     "GatewayClass": 0,
@@ -60,25 +68,20 @@ class AlbOptions:
 
 
 def alb_options(spec: StackSpec) -> AlbOptions:
-    """The spec's ALB options as the Ingress front door gets them: the bundled Ingress's
-    attribute (drop invalid header fields) plus access logs, the TLS policy, WAF, client CIDRs
-    and IP address type. (To be replaced by the option table's values: one line.)"""
-    alb = spec.kubeflow.alb
-    attributes = {DROP_INVALID_HEADERS: "true"}
-    if alb.access_logs is not None:
-        attributes.update(
-            {
-                "access_logs.s3.enabled": "true",
-                "access_logs.s3.bucket": alb.access_logs.bucket,
-                "access_logs.s3.prefix": alb.access_logs.prefix,
-            }
-        )
+    """The spec's ALB options from the option table (core/alb_options.py), as the Ingress front
+    door's annotations say them: the attributes, the TLS policy, WAF, client CIDRs, IP type."""
+    notes = {
+        name.removeprefix(ALB_PREFIX): value
+        for name, value in option_annotations(spec.kubeflow.alb, {}, where="the spec").items()
+    }
+    attributes = parse_pairs(notes.get(ATTRIBUTES, ""), ATTRIBUTES, "the spec")
+    cidrs = tuple(filter(None, notes.get("inbound-cidrs", "").split(",")))
     return AlbOptions(
         attributes=attributes,
-        ssl_policy=alb.ssl_policy or DEFAULT_SSL_POLICY,
-        waf_acl_arn=alb.waf_acl_arn,
-        inbound_cidrs=tuple(alb.inbound_cidrs),
-        ip_address_type=alb.ip_address_type,
+        ssl_policy=notes.get("ssl-policy") or DEFAULT_SSL_POLICY,
+        waf_acl_arn=notes.get("wafv2-acl-arn"),
+        inbound_cidrs=cidrs,
+        ip_address_type=notes.get("ip-address-type", "ipv4"),
     )
 
 

@@ -28,12 +28,12 @@ from core.alb_facts import (
     GATEWAY_RESOURCE_TAG,
     GATEWAY_STACK_TAG,
     LB_RESOURCE,
-    NONE,
     AlbFacts,
     ListenerFacts,
     TargetGroupFacts,
     rule_text,
 )
+from core.alb_options import desired_fields
 from core.errors import SpecError
 from core.manifests import Manifest
 from core.plan import PRESENT
@@ -87,16 +87,28 @@ def desired_alb_from_gateway(
         scheme=str(config.get("scheme") or CONTROLLER_SCHEME).lower(),
         listeners=tuple(listeners),
         target_group=chosen[0] if chosen else None,
-        attributes={
-            str(item["key"]): str(item["value"])
-            for item in config.get("loadBalancerAttributes") or []
-        },
         tags={**_tags(config), **controller_tags, GATEWAY_RESOURCE_TAG: LB_RESOURCE},
         subnets=None if subnets is None else tuple(subnets),
-        ip_address_type=str(config["ipAddressType"]).lower() if "ipAddressType" in config else None,
-        waf_acl=str((config["wafV2"] or {}).get("webACL") or NONE) if "wafV2" in config else None,
-        inbound_cidrs=_cidrs(config["sourceRanges"]) if "sourceRanges" in config else None,
+        options=desired_fields(_as_annotations(config), where="LoadBalancerConfiguration"),
     )
+
+
+def _as_annotations(config: Mapping[str, Any]) -> dict[str, str]:
+    """A LoadBalancerConfiguration's options as the Ingress annotations that say the same (the
+    option table reads both front doors' options one way)."""
+    notes: dict[str, str] = {}
+    attributes = config.get("loadBalancerAttributes") or []
+    if attributes:
+        notes["load-balancer-attributes"] = ",".join(
+            f"{item['key']}={item['value']}" for item in attributes
+        )
+    if "ipAddressType" in config:
+        notes["ip-address-type"] = str(config["ipAddressType"]).lower()
+    if "wafV2" in config:
+        notes["wafv2-acl-arn"] = str((config["wafV2"] or {}).get("webACL") or "")
+    if "sourceRanges" in config:
+        notes["inbound-cidrs"] = ",".join(str(cidr) for cidr in config["sourceRanges"] or [])
+    return notes
 
 
 def _index(objects: Iterable[Manifest]) -> dict[str, list[Manifest]]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
-from core import limits, naming
+from core import alb_options, limits, naming
+from core.alb_option_values import PARTITION as _PARTITION
+from core.alb_option_values import REGION as _REGION
 from core.controller_versions import (
     BUNDLED_VERSIONS,
     DEFAULT_CONTROLLER_VERSION,
@@ -21,16 +21,11 @@ from core.errors import SpecError
 from core.policy_spec import PolicyMode, PolicyWaiver, unique_waivers
 from core.regions import REGIONS
 from core.spec_loader import parse_yaml
+from core.spec_model import SpecModel as _Model
 
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _RESERVED_TAG_PREFIXES = ("aws:", "kubernetes.io/", "elbv2.k8s.aws/", "ingress.k8s.aws/")
-_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
-_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
-_WAF_ACL_ARN = re.compile(
-    rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regional/webacl/[A-Za-z0-9_-]{{1,128}}/"
-    r"[0-9a-f-]{36}$"
-)
 _CERTIFICATE_ARN = re.compile(
     rf"^arn:{_PARTITION}:acm:{_REGION}:\d{{12}}:certificate/[0-9a-f-]{{36}}$"
 )
@@ -42,20 +37,6 @@ _ROLE_ARN = re.compile(
 )
 #: sts:AssumeRole ExternalId: 2-1224 characters of this set (AWS STS API reference).
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        populate_by_name=True,
-        alias_generator=to_camel,
-        # Form titles from the Python names ("Hosted zone id"), not the camelCase aliases
-        # ("Hostedzoneid" is what the Prefect UI showed).
-        field_title_generator=lambda name, _: name.replace("_", " ").capitalize(),
-    )
 
 
 def _dns_name(value: str, *, allow_wildcard: bool = False) -> str:
@@ -252,48 +233,6 @@ class Route53(_Model):
     sub_domain: SubDomain = Field(description="The subdomain for Kubeflow.")
 
 
-class AccessLogs(_Model):
-    """ALB access logs to S3 (the bucket's policy must let ELB write; see the AWS docs)."""
-
-    bucket: str = Field(description="S3 bucket for the ALB's access logs.")
-    prefix: str = Field(default="", description="Key prefix within the bucket (may be empty).")
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
-        if (
-            not _BUCKET.fullmatch(value)
-            or ".." in value
-            or value.startswith("xn--")
-            or value.endswith("-s3alias")
-            or _is_ip(value)
-        ):
-            raise ValueError(
-                f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' and "
-                "'-', starting and ending with a letter or digit, not an IP address)"
-            )
-        return value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        value = value.strip("/")
-        if "AWSLogs" in value or len(value) > 512 or any(c in value for c in ",= "):
-            raise ValueError(
-                f"{value!r}: the prefix may not contain 'AWSLogs', ',', '=' or spaces "
-                "(at most 512 characters)"
-            )
-        return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 class ServiceAccount(_Model):
     """The controller's service account as the kubeflow-manifests script writes it back."""
 
@@ -315,35 +254,13 @@ class ServiceAccount(_Model):
         return value
 
 
-class Alb(_Model):
-    """Load balancer options."""
+class AlbBase(_Model):
+    """Load balancer options: the scheme, what the script writes back, and (added from the option
+    table, core/alb_options.py) the ALB options."""
 
     scheme: Literal["internet-facing", "internal"] = Field(
         default="internet-facing", description="internet-facing or internal."
     )
-    ssl_policy: str | None = Field(
-        default=None,
-        description="The HTTPS listener's security policy (alb.ingress.kubernetes.io/ssl-policy). "
-        "Empty: the Ingress's own annotation, else ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09.",
-    )
-    waf_acl_arn: str | None = Field(
-        default=None,
-        description="A regional AWS WAF web ACL (wafv2) ARN to associate with the ALB "
-        "(alb.ingress.kubernetes.io/wafv2-acl-arn).",
-    )
-    access_logs: AccessLogs | None = Field(
-        default=None, description="Write the ALB's access logs to this S3 bucket and prefix."
-    )
-    inbound_cidrs: tuple[str, ...] = Field(
-        default=(),
-        description="Client CIDRs allowed to reach the ALB (alb.ingress.kubernetes.io/"
-        "inbound-cidrs). Empty: 0.0.0.0/0 (and ::/0 for dualstack).",
-    )
-    ip_address_type: Literal["ipv4", "dualstack"] = Field(
-        default="ipv4",
-        description="ipv4, or dualstack (IPv4 and IPv6; adds an AAAA alias next to the A alias).",
-    )
-
     dns: str | None = Field(
         default=None,
         description="The ALB's DNS name as the kubeflow-manifests script writes it back "
@@ -355,48 +272,18 @@ class Alb(_Model):
         "back (read by `kfalb import`).",
     )
 
-    @field_validator("ssl_policy")
-    @classmethod
-    def _ssl_policy(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _SSL_POLICY.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an ELB security policy name "
-                "(like ELBSecurityPolicy-TLS13-1-2-2021-06)"
-            )
-        return value
 
-    @field_validator("waf_acl_arn")
-    @classmethod
-    def _waf_acl_arn(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _WAF_ACL_ARN.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a regional WAFv2 web ACL ARN (like arn:aws:wafv2:us-west-2:"
-                "123456789012:regional/webacl/<name>/<id>)"
-            )
-        return value
-
-    @field_validator("inbound_cidrs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: object) -> object:
-        return () if value is None else value
-
-    @field_validator("inbound_cidrs")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        cidrs = []
-        for item in value:
-            try:
-                network = ipaddress.ip_network(item.strip(), strict=True)
-            except ValueError as error:
-                raise ValueError(f"{item!r} is not a CIDR block ({error})") from None
-            cidrs.append(str(network))
-        if len(cidrs) > 50:
-            raise ValueError(f"has {len(cidrs)} CIDRs; a security group allows at most 60 rules")
-        return tuple(dict.fromkeys(cidrs))
+if TYPE_CHECKING:
+    Alb = AlbBase  # its options are read through their table entries (`option.of(alb)`)
+else:
+    Alb = create_model(
+        "Alb",
+        __base__=AlbBase,
+        __doc__="Load balancer options.",
+        __module__=__name__,
+        __validators__=alb_options.spec_validators(),
+        **alb_options.spec_fields(),
+    )
 
 
 class Kubeflow(_Model):
@@ -588,8 +475,9 @@ class StackSpec(_Model):
     @model_validator(mode="after")
     def _alb_options(self) -> StackSpec:
         region, alb = self.cluster.region, self.kubeflow.alb
+        waf, cidrs = alb_options.WAF_ACL_ARN, alb_options.INBOUND_CIDRS
         arns = {
-            "kubeflow.alb.wafAclArn": alb.waf_acl_arn,
+            waf.setting: waf.of(alb),
             "route53.subDomain.certARN": self.route53.sub_domain.cert_arn,
             "route53.rootDomain.certARN": self.route53.root_domain.cert_arn,
         }
@@ -599,12 +487,12 @@ class StackSpec(_Model):
                     f"{where}: {arn!r} is in {arn.split(':')[3]}, not in the cluster's region "
                     f"{region}; the ALB can use only resources of its own region"
                 )
-        if alb.ip_address_type == "ipv4":
-            for cidr in alb.inbound_cidrs:
+        if alb_options.IP_ADDRESS_TYPE.of(alb) == "ipv4":
+            for cidr in cidrs.of(alb):
                 if ":" in cidr:
                     raise ValueError(
-                        f"kubeflow.alb.inboundCidrs: {cidr!r} is an IPv6 block; it needs "
-                        "kubeflow.alb.ipAddressType: dualstack"
+                        f"{cidrs.setting}: {cidr!r} is an IPv6 block; it needs "
+                        f"{alb_options.IP_ADDRESS_TYPE.setting}: dualstack"
                     )
         return self
 

@@ -31,7 +31,7 @@ import boto3
 from kubernetes import config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from sandbox.albcontroller import deploy, groups
+from sandbox.albcontroller import deploy, groups, protection
 from sandbox.albcontroller.access import (
     UNRESTRICTED,
     AwsCallError,
@@ -292,6 +292,8 @@ class AlbControllerStandIn:
         meta = ingress["metadata"]
         group = groups.group_of(ingress)
         stack_id = group or f"{meta['namespace']}/{meta['name']}"
+        with _failing("FailedBuildModel", "Failed build model due to"):
+            protection.refuse_protected_deletion(self._leaving(ingress, group))
         if meta.get("deletionTimestamp") or inactive:
             if FINALIZER not in (meta.get("finalizers") or []):
                 return None
@@ -355,6 +357,13 @@ class AlbControllerStandIn:
             {service["metadata"]["name"]: service for service in services},
             cluster=controller.cluster,
         )
+
+    def _leaving(self, ingress: dict[str, Any], group: str | None) -> list[dict[str, Any]]:
+        """The Ingresses of the group (or this one alone) that are being deleted."""
+        if group is None:
+            return [ingress]
+        every = self._cluster.items("networking.k8s.io/v1", "Ingress")
+        return [item for item in every if groups.group_of(item) == group]
 
     def _members(self, group: str | None) -> list[dict[str, Any]]:
         if group is None:

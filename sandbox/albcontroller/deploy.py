@@ -22,6 +22,7 @@ from sandbox.albcontroller.model import (
     backend_security_group_name,
     stack_tags,
 )
+from sandbox.albcontroller.protection import delete_load_balancer
 from sandbox.albcontroller.subnets import discover_subnets
 
 _BACKEND_SG = "backend-sg"
@@ -160,7 +161,7 @@ def _load_balancer(
             continue
         if balancer["Scheme"] != model.scheme or current is not None:
             # A scheme cannot change: the controller replaces the load balancer.
-            aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+            delete_load_balancer(aws, balancer["LoadBalancerArn"])
             continue
         current = balancer
     if current is None:
@@ -278,7 +279,7 @@ def delete_stack(aws: Aws, *, cluster: str, stack_id: str, stack_tag: str = STAC
     """Remove the stack's load balancer (its listeners go with it), target groups and groups."""
     found = find_stack(aws, cluster=cluster, stack_id=stack_id, stack_tag=stack_tag)
     for balancer in found.load_balancers:
-        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+        delete_load_balancer(aws, balancer["LoadBalancerArn"])
     for group in found.target_groups:
         aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
     for security_group in found.security_groups:

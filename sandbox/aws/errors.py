@@ -75,6 +75,12 @@ class CertificateNotFound(SandboxAwsError):
     code = "CertificateNotFound"
 
 
+class OperationNotPermitted(SandboxAwsError):
+    """ELBv2, HTTP 400: e.g. DeleteLoadBalancer while its deletion protection is enabled."""
+
+    code = "OperationNotPermitted"
+
+
 class TooManyTags(SandboxAwsError):
     """ELBv2, HTTP 400: more than 50 tags on one resource."""
 

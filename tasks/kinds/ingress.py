@@ -13,6 +13,7 @@ from core.items_front import ingress_manifest
 from core.kubestate import IngressState
 from core.state import Kind
 from tasks.aws.elbv2 import delete_controller_resources
+from tasks.deletion_protection import lift_deletion_protection
 from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
 from tasks.k8s.cluster import preflight_permissions
 from tasks.k8s.ingress import (
@@ -87,6 +88,10 @@ def _deleted_by_controller(env: Env) -> bool:
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False
     try:
+        # The controller deletes a protected ALB only once the Ingress's annotation lifts it.
+        lift_deletion_protection.fn(
+            env.ctx, env.kube, stack=env.spec.name, name=env.spec.ingress_name
+        )
         delete_ingress.fn(env.kube, stack=env.spec.name, name=env.spec.ingress_name)
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",

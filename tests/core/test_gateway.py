@@ -13,11 +13,11 @@ import yaml
 from core import naming
 from core.alb import desired_alb
 from core.alb_facts import facts_fields
-from core.desired import ingress_options
+from core.desired import ingress_params
 from core.errors import SpecError
 from core.gateway import AlbOptions, configure_gateway, gateway_params
 from core.gateway_alb import desired_alb_from_gateway
-from core.manifests import IngressParams, configure_ingress, unresolved
+from core.manifests import configure_ingress, unresolved
 from core.plan import PRESENT
 from core.spec import StackSpec, parse_spec
 
@@ -154,9 +154,14 @@ def test_the_objects_are_configured_from_the_spec() -> None:
         "kubeflow-alb/stack": "platform-example-com",
         "app.kubernetes.io/managed-by": "kubeflow-alb",
     }
-    assert config["loadBalancerAttributes"] == [
-        {"key": "routing.http.drop_invalid_header_fields.enabled", "value": "true"}
-    ]
+    # The option table's secure defaults (Security Hub ELB.4, ELB.6, ELB.12; Kubeflow's idle
+    # timeout), as the Ingress front door gets them.
+    assert {item["key"]: item["value"] for item in config["loadBalancerAttributes"]} == {
+        "routing.http.drop_invalid_header_fields.enabled": "true",
+        "deletion_protection.enabled": "true",
+        "routing.http.desync_mitigation_mode": "defensive",
+        "idle_timeout.timeout_seconds": "3600",
+    }
     assert not {"wafV2", "sourceRanges", "ipAddressType", "loadBalancerSubnets"} & set(config)
     assert tgc["metadata"]["name"] == "kf-a"
     assert tgc["spec"]["defaultConfiguration"]["targetType"] == "ip"
@@ -193,6 +198,9 @@ def test_options_that_are_set_are_declared_and_others_are_not() -> None:
     assert config["loadBalancerSubnets"] == [{"identifier": "subnet-a"}, {"identifier": "subnet-b"}]
     assert {item["key"]: item["value"] for item in config["loadBalancerAttributes"]} == {
         "routing.http.drop_invalid_header_fields.enabled": "true",
+        "deletion_protection.enabled": "true",
+        "routing.http.desync_mitigation_mode": "defensive",
+        "idle_timeout.timeout_seconds": "3600",
         "access_logs.s3.enabled": "true",
         "access_logs.s3.bucket": "alb-logs",
         "access_logs.s3.prefix": "kf",
@@ -240,13 +248,7 @@ def test_the_base_is_not_changed_by_configuring() -> None:
 
 def _ingress_fields(stack_spec: StackSpec) -> dict[str, str]:
     ingress = yaml.safe_load((DEPLOYMENTS / "ingress" / "ingress.yaml").read_text())
-    params = IngressParams(
-        stack=stack_spec.name,
-        certificate_arns=CERTS,
-        scheme=stack_spec.kubeflow.alb.scheme,
-        tags=stack_spec.tags,
-        **ingress_options(stack_spec),
-    )
+    params = ingress_params(stack_spec, certificate_arns=CERTS, ingress_class="alb")
     facts = desired_alb(configure_ingress(ingress, params), cluster="kubeflow", target_port=8080)
     return facts_fields(facts)
 

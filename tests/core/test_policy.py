@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.alb_facts import AlbFacts, ListenerFacts, facts_fields
+from core.alb_options import desired_fields
 from core.errors import SpecError
 from core.plan import Item, plan
 from core.policy import RULES, PolicyFacts, PolicyViolation, check_policy, enforce, policy_facts
@@ -56,9 +57,17 @@ def alb(
         ListenerFacts("HTTP", 80, action=http_action, rules=None),
         ListenerFacts("HTTPS", 443, certificate="arn:aws:acm:cert", ssl_policy=ssl_policy),
     )
+    notes = {
+        "load-balancer-attributes": ",".join(
+            f"{k}={v}" for k, v in (SECURE if attributes is None else attributes).items()
+        )
+    }
+    if waf is not None:
+        notes["wafv2-acl-arn"] = waf
+    if cidrs is not None:
+        notes["inbound-cidrs"] = ",".join(cidrs)
     facts = AlbFacts(scheme=scheme, listeners=listeners, target_group=None,
-                     attributes=SECURE if attributes is None else attributes,
-                     waf_acl=waf, inbound_cidrs=cidrs)  # fmt: skip
+                     options=desired_fields(notes, where="test"))  # fmt: skip
     return facts_fields(facts)
 
 
