@@ -93,7 +93,7 @@ def _access_logs(logs: AccessLogs | None) -> dict[str, str]:
     return dict(zip(_ACCESS_LOGS, ("true", logs.bucket, logs.prefix), strict=True))
 
 
-SSL_POLICY: Option[str | None] = AnnotationOption(
+SSL_POLICY: AnnotationOption[str | None] = AnnotationOption(
     name="ssl_policy",
     type=str | None,
     default=None,
@@ -105,7 +105,7 @@ SSL_POLICY: Option[str | None] = AnnotationOption(
     render=lambda policy: policy,
     fallback=DEFAULT_SSL_POLICY,  # its ALB field: each HTTPS listener's ssl-policy (core/alb.py)
 )
-WAF_ACL_ARN: Option[str | None] = AnnotationOption(
+WAF_ACL_ARN: AnnotationOption[str | None] = AnnotationOption(
     name="waf_acl_arn",
     type=str | None,
     default=None,
@@ -120,7 +120,7 @@ WAF_ACL_ARN: Option[str | None] = AnnotationOption(
     observed=lambda state: state.waf_acl_arn or NONE,
     reads="wafv2",
 )
-ACCESS_LOGS: Option[AccessLogs | None] = AttributeOption(
+ACCESS_LOGS: AttributeOption[AccessLogs | None] = AttributeOption(
     name="access_logs",
     type=AccessLogs | None,
     default=None,
@@ -129,7 +129,7 @@ ACCESS_LOGS: Option[AccessLogs | None] = AttributeOption(
     texts=_access_logs,
     normalise=values.text_or_boolean,  # the prefix is case-sensitive
 )
-INBOUND_CIDRS: Option[tuple[str, ...]] = AnnotationOption(
+INBOUND_CIDRS: AnnotationOption[tuple[str, ...]] = AnnotationOption(
     name="inbound_cidrs",
     type=tuple[str, ...],
     default=(),
@@ -146,7 +146,7 @@ INBOUND_CIDRS: Option[tuple[str, ...]] = AnnotationOption(
     ),
     reads="ec2",
 )
-IP_ADDRESS_TYPE: Option[str] = AnnotationOption(
+IP_ADDRESS_TYPE: AnnotationOption[str] = AnnotationOption(
     name="ip_address_type",
     type=Literal["ipv4", "dualstack"],
     default="ipv4",
@@ -156,7 +156,7 @@ IP_ADDRESS_TYPE: Option[str] = AnnotationOption(
     alb_field="ip-address-type",
     observed=lambda state: (state.ip_address_type or "ipv4").lower(),
 )
-DROP_INVALID_HEADER_FIELDS: Option[bool] = AttributeOption(
+DROP_INVALID_HEADER_FIELDS: AttributeOption[bool] = AttributeOption(
     name="drop_invalid_header_fields",
     type=bool,
     default=True,
@@ -164,7 +164,7 @@ DROP_INVALID_HEADER_FIELDS: Option[bool] = AttributeOption(
     keys=("routing.http.drop_invalid_header_fields.enabled",),
     text=values.boolean,
 )
-DELETION_PROTECTION: Option[bool] = AttributeOption(
+DELETION_PROTECTION: AttributeOption[bool] = AttributeOption(
     name="deletion_protection",
     type=bool,
     default=True,
@@ -174,7 +174,7 @@ DELETION_PROTECTION: Option[bool] = AttributeOption(
     text=values.boolean,
     cleanup="false",
 )
-DESYNC_MITIGATION_MODE: Option[str] = AttributeOption(
+DESYNC_MITIGATION_MODE: AttributeOption[str] = AttributeOption(
     name="desync_mitigation_mode",
     type=Literal["defensive", "strictest", "monitor"],
     default="defensive",
@@ -183,7 +183,7 @@ DESYNC_MITIGATION_MODE: Option[str] = AttributeOption(
     keys=("routing.http.desync_mitigation_mode",),
     text=str,
 )
-IDLE_TIMEOUT_SECONDS: Option[int] = AttributeOption(
+IDLE_TIMEOUT_SECONDS: AttributeOption[int] = AttributeOption(
     name="idle_timeout_seconds",
     type=Annotated[int, Field(ge=1, le=4000)],
     default=3600,

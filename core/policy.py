@@ -4,16 +4,23 @@ remediation before any change (PolicyViolation: exit 2, naming the rule and the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.alb_options import (
+    DELETION_PROTECTION,
+    DESYNC_MITIGATION_MODE,
+    DROP_INVALID_HEADER_FIELDS,
+    AttributeOption,
+)
 from core.errors import SpecError
 from core.plan import Plan
 from core.policy_rules import (
     Rule,
     Severity,
     Unchecked,
+    Verdict,
     attribute_is,
     check_recommended_policy,
     check_redirect,
@@ -24,20 +31,20 @@ from core.policy_rules import (
     security_hub,
 )
 from core.resources import SubnetState
-from core.spec import Alb, StackSpec
+from core.spec import StackSpec
 from core.state import Kind
 
 _RECOMMENDED_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 
 
-def _option(field: str, value: str, attribute: str) -> str:
-    """The setting for an ALB attribute: the spec's option when this version has it (the ALB
-    option table), else the Ingress's load-balancer-attributes annotation."""
-    if field in Alb.model_fields:
-        alias = Alb.model_fields[field].alias or field
-        return f"kubeflow.alb.{alias}: {value}"
-    return (f"alb.ingress.kubernetes.io/load-balancer-attributes: {attribute} on the Ingress of "
-            "stack.manifestsPath")  # fmt: skip
+def _option(option: AttributeOption[Any], value: str) -> str:
+    """The setting of an ALB attribute: its option of the ALB option table."""
+    return f"{option.setting}: {value}"
+
+
+def _attribute_is(option: AttributeOption[Any], *wanted: str) -> Callable[[Any], Verdict]:
+    """The check that the desired ALB's attribute of this option has one of these values."""
+    return attribute_is(option.keys[0], *wanted)
 
 
 def _hub(rule_id: str, why: str, fix: str, check: Any) -> Rule:
@@ -56,12 +63,8 @@ RULES: tuple[Rule, ...] = (
     _hub(
         "ELB.4",
         "headers that are not valid HTTP are a request-smuggling vector",
-        _option(
-            "drop_invalid_header_fields",
-            "true",
-            "routing.http.drop_invalid_header_fields.enabled=true",
-        ),
-        attribute_is("routing.http.drop_invalid_header_fields.enabled", "true"),
+        _option(DROP_INVALID_HEADER_FIELDS, "true"),
+        _attribute_is(DROP_INVALID_HEADER_FIELDS, "true"),
     ),  # fmt: skip
     _hub(
         "ELB.5",
@@ -72,16 +75,14 @@ RULES: tuple[Rule, ...] = (
     _hub(
         "ELB.6",
         "a stray `kubectl delete ingress` would delete the ALB and its public name",
-        _option("deletion_protection", "true", "deletion_protection.enabled=true"),
-        attribute_is("deletion_protection.enabled", "true"),
+        _option(DELETION_PROTECTION, "true"),
+        _attribute_is(DELETION_PROTECTION, "true"),
     ),  # fmt: skip
     _hub(
         "ELB.12",
         "monitor mode forwards ambiguous requests (HTTP desync) to the gateway",
-        _option(
-            "desync_mitigation_mode", "defensive", "routing.http.desync_mitigation_mode=defensive"
-        ),
-        attribute_is("routing.http.desync_mitigation_mode", "defensive", "strictest"),
+        _option(DESYNC_MITIGATION_MODE, "defensive"),
+        _attribute_is(DESYNC_MITIGATION_MODE, "defensive", "strictest"),
     ),  # fmt: skip
     _hub(
         "ELB.13",
