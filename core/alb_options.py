@@ -300,16 +300,20 @@ def lifted(attributes: Mapping[str, str]) -> bool:
     )
 
 
-def lifting_annotation(annotations: Mapping[str, str]) -> dict[str, str]:
-    """The annotation that gives an Ingress the cleanup values ({} when its annotation sets
-    none of those keys otherwise: the controller then deletes the ALB as it is)."""
-    name = ALB_PREFIX + ATTRIBUTES
-    attributes = parse_pairs(annotations.get(name, ""), ATTRIBUTES, "the Ingress")
+def lifting(attributes: Mapping[str, str]) -> dict[str, str]:
+    """A front door's attributes with the cleanup values ({} when they set none of those keys
+    otherwise: the controller then deletes the ALB as it is)."""
     wanted = {k: v for k, v in cleanup_attributes().items() if k in attributes}
     if all(_normalised(k, attributes[k]) == _normalised(k, v) for k, v in wanted.items()):
         return {}
-    attributes.update(wanted)
-    return {name: ",".join(f"{k}={v}" for k, v in attributes.items())}
+    return {**attributes, **wanted}
+
+
+def lifting_annotation(annotations: Mapping[str, str]) -> dict[str, str]:
+    """The annotation that gives an Ingress the cleanup values ({} when nothing is to lift)."""
+    name = ALB_PREFIX + ATTRIBUTES
+    lifted = lifting(parse_pairs(annotations.get(name, ""), ATTRIBUTES, "the Ingress"))
+    return {name: ",".join(f"{k}={v}" for k, v in lifted.items())} if lifted else {}
 
 
 def describe_cleanup() -> str:

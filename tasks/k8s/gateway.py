@@ -9,6 +9,7 @@ from typing import Any
 from prefect import task
 
 from core import naming
+from core.alb_options import describe_cleanup, lifting
 from core.errors import KubernetesError, OwnershipError, PreflightError
 from core.gateway import GATEWAY_API, LBC_API, GatewayNames, GatewayParams, configure_gateway
 from core.gateway_state import (
@@ -259,6 +260,8 @@ def delete_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | None
             raise OwnershipError(
                 f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
             )
+        # The controller keeps a deleted Gateway whose configuration protects its ALB.
+        _lift_protection(kube, door.load_balancer_configuration)
         for kind in _DELETE_ORDER:
             for obj in (o for o in present if o.kind == kind):
                 _delete(kube, obj)
@@ -267,6 +270,28 @@ def delete_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | None
         _wait_gone(kube, names, [o for o in present if o.kind != "Gateway"], settings)
     run_logger().info("Gateway front door %s deleted", names.gateway_key)
     return True
+
+
+def _lift_protection(kube: Kube, configuration: ObjectState | None) -> None:
+    """Give the LoadBalancerConfiguration's attributes the values cleanup sets (deletion
+    protection off, core/alb_options.py), so the controller may delete the ALB."""
+    if configuration is None or configuration.deleting:
+        return
+    items = configuration.spec.get("loadBalancerAttributes") or []
+    lifted = lifting({str(item.get("key")): str(item.get("value")) for item in items})
+    resource = resource_for(kube, {"apiVersion": LBC_API, "kind": configuration.kind})
+    if not lifted or resource is None:
+        return
+    body = {"spec": {"loadBalancerAttributes": [{"key": k, "value": v} for k, v in lifted.items()]}}
+    with translated(f"Lifting the deletion protection of {configuration.key}"):
+        resource.patch(
+            body=body,
+            name=configuration.name,
+            namespace=configuration.namespace,
+            content_type="application/merge-patch+json",
+            field_manager=f"{naming.FIELD_MANAGER}-cleanup",
+        )
+    run_logger().info("%s: %s", configuration.key, describe_cleanup())
 
 
 def _api(kind: str) -> str:
