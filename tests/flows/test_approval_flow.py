@@ -74,6 +74,10 @@ class Run:
 
 
 def _digest(run: Run) -> str:
+    return _digest_of(run, what="setup")
+
+
+def _digest_of(run: Run, *, what: str) -> str:
     from prefect import get_client
     from prefect.input.run_input import keyset_from_paused_state
 
@@ -84,7 +88,7 @@ def _digest(run: Run) -> str:
     from prefect.input.actions import read_flow_run_input
 
     found = read_flow_run_input(key=keyset["description"], flow_run_id=flow_run.id)
-    assert "Approve the setup of stack `platform-example-com`?" in str(found)
+    assert f"Approve the {what} of stack `platform-example-com`?" in str(found)
     schema = read_flow_run_input(key=keyset["schema"], flow_run_id=flow_run.id)
     digest: str = schema["properties"]["plan_digest"]["default"]
     return digest
@@ -158,3 +162,34 @@ def test_no_answer_times_out_with_nothing_applied(
     with pytest.raises(FailedRun, match="and never resumed"):
         setup_load_balancer(spec=spec, approval=True)
     assert api_calls().since(calls).mutating_calls() == ()
+
+
+def test_remediation_waits_for_approval_then_repairs_only_what_was_approved(
+    world: Any, spec: StackSpec
+) -> None:
+    from flows.check_drift import check_drift
+    from flows.setup_load_balancer import setup_load_balancer
+    from tests.tamper import delete_dashboard_record
+
+    setup_load_balancer(spec=spec)
+    delete_dashboard_record(world, spec.subdomain)
+    outcome: dict[str, Any] = {}
+
+    def remediate() -> None:
+        outcome["state"] = check_drift(stack=spec.name, remediate=True, approval=True,
+                                       return_state=True)  # fmt: skip
+
+    thread = threading.Thread(target=remediate, daemon=True)
+    thread.start()
+    run = Run.__new__(Run)
+    run.thread, run.state = thread, None
+    digest = _digest_of(run, what="remediation")
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(run.paused(), run_input={"decision": "approve", "reviewer": "sre",
+                                             "plan_digest": digest})  # fmt: skip
+    thread.join(timeout=300)
+    state = outcome["state"]
+    assert state.is_completed(), state
+    assert state.result()["status"] == "repaired"
+    assert "dns-record" in state.result()["repaired"]
