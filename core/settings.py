@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
     )
+    approval_timeout_seconds: Seconds = Field(
+        default=86_400.0, description="Wait for a reviewer to approve or reject a plan."
+    )
+    approval_poll_seconds: Seconds = Field(
+        default=10.0, description="How often a run that keeps its process checks for the answer."
+    )
 
     @field_validator("dns_nameservers", mode="before")
     @classmethod

@@ -368,6 +368,12 @@ class StackOptions(_Model):
     def _waivers(cls, value: tuple[PolicyWaiver, ...]) -> tuple[PolicyWaiver, ...]:
         return unique_waivers(value)
 
+    approval: Literal["none", "required"] = Field(
+        default="none",
+        description="required: setup and drift remediation publish the plan, then wait for a "
+        "reviewer to approve it in the Prefect UI (a form on the run) before applying exactly "
+        "it; a rejection or no answer in KFALB_APPROVAL_TIMEOUT_SECONDS applies nothing.",
+    )
     front_door: Literal["ingress", "gateway"] = Field(
         default="ingress",
         description="What the ALB controller builds the ALB from: ingress (an Ingress of class "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prefect import flow, get_run_logger
 
 from core import identity
+from core.approval import approval_needed
 from core.desired import dashboard_url
 from core.errors import PreflightError
 from core.observation import Observation
@@ -15,6 +18,7 @@ from core.resources import ApiCallCounts, ClusterState
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import Kind, StackAccess
+from flows.approval import approved_digest
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
@@ -44,6 +48,7 @@ def setup_load_balancer(
     kube_access: KubeAccess = "kubeconfig",
     adopt_block: bool = False,
     approved_plan_digest: str | None = None,
+    approval: bool | None = None,
 ) -> dict[str, str]:
     """Expose Kubeflow over an ALB with HTTPS: zone, delegation, certificates, IAM, controller,
     Ingress, DNS record, and a check that the dashboard answers. Re-running converges.
@@ -56,35 +61,57 @@ def setup_load_balancer(
             ids are forgotten; they stay in the other world).
         approved_plan_digest: apply only if the plan made now has this digest (`kfalb plan
             --out` saves it); otherwise stop as a stale plan with nothing applied.
+        approval: wait for a reviewer to approve the plan in the UI before applying it (empty:
+            as stack.approval says; a plan given by digest is approved already).
     """
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     with stack_lock(spec.name):
-        return _setup(spec, ctx, kube_access, adopt_block=adopt_block,
-                      approved=approved_plan_digest)  # fmt: skip
+        ready = _prepare(spec, ctx, kube_access, adopt=adopt_block)
+        if approved_plan_digest is not None or not approval_needed(spec, approval, ready.result):
+            # Not the approved plan (the world or spec changed), or a mandatory policy
+            # finding: stop here, before anything is applied.
+            gate(ready.review, approved=approved_plan_digest)
+            return _apply(ready)
+        gate(ready.review, approved=None)  # a mandatory finding stops before anyone is asked
+    # A human decides without the stack's lock held; then the stack is looked at again.
+    approved = approved_digest(ready.review, ready.result, what="setup")
+    with stack_lock(spec.name):
+        ready = _prepare(spec, ctx, kube_access, adopt=adopt_block)
+        gate(ready.review, approved=approved)
+        return _apply(ready)
 
 
-def _setup(
-    spec: StackSpec,
-    ctx: AwsContext,
-    kube_access: KubeAccess,
-    *,
-    adopt_block: bool,
-    approved: str | None = None,
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Ready:
+    """A stack observed and planned, nothing applied yet."""
+
+    spec: StackSpec
+    ctx: AwsContext
+    store: StackStore
+    cluster: ClusterState
+    target: KubeTarget
+    seen: Observation
+    result: Plan
+    review: PlanReview
+    calls_before: ApiCallCounts
+
+
+def _prepare(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt: bool) -> _Ready:
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
     cluster, target = _preflight(spec, ctx, kube_access)
-    seen, result, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt_block)
-    # Not the approved plan (the world or spec changed), or a mandatory policy finding: stop
-    # here, before anything is applied.
-    gate(review, approved=approved)
-    # Apply: each kind as far as the plan asks, in the graph's order (flows/walk.py). The block
-    # exists before anything is created, so `cleanup --stack` works after a crash at any step.
-    store.set_phase("setting-up")
-    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
-              record=store.record, todo=result)  # fmt: skip
-    applied = apply(env, Recorder(store))
-    return _outputs(spec, store, result, applied.verified(), calls_before)
+    seen, result, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt)
+    return _Ready(spec, ctx, store, cluster, target, seen, result, review, calls_before)
+
+
+def _apply(ready: _Ready) -> dict[str, str]:
+    """Each kind as far as the plan asks, in the graph's order (flows/walk.py). The block exists
+    before anything is created, so `cleanup --stack` works after a crash at any step."""
+    ready.store.set_phase("setting-up")
+    env = Env(spec=ready.spec, ctx=ready.ctx, target=ready.target, cluster=ready.cluster,
+              seen=ready.seen, record=ready.store.record, todo=ready.result)  # fmt: skip
+    applied = apply(env, Recorder(ready.store))
+    return _outputs(ready.spec, ready.store, ready.result, applied.verified(), ready.calls_before)
 
 
 def _preflight(
