@@ -269,7 +269,7 @@ def test_a_certificate_aws_refuses_fails_the_deploy_with_its_event(
 def test_deleting_the_gateway_removes_its_alb_then_the_finalizers(
     world: World, controller: AlbControllerStandIn
 ) -> None:
-    setup_gateway(world, controller, "gw-five")
+    setup_gateway(world, controller, "gw-five", deletionProtection=False)  # else it stays (below)
     assert stack(world, "gw-five").load_balancers
     kube = store(world)
     kube.delete(*GATEWAY, "gw-five", NS)
