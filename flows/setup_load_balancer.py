@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from prefect import flow, get_run_logger
 
@@ -29,6 +30,7 @@ from tasks.aws.eks import preflight_cluster
 from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
+from tasks.concurrent import together
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
@@ -185,12 +187,14 @@ def _outputs(
     final = store.set_phase("ready")
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
-    publish_link(spec.name, url)
-    publish_resources(final)
-    publish_api_calls(spec.name, calls)
     checks = "; ".join(verified) or "nothing to apply, nothing to verify again"
     notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
     summary_text = setup_summary(final, dashboard_url=url, calls=calls, notes=notes)
-    publish_markdown(spec.name, "summary", summary_text, "Setup summary")
+    together([  # four calls to the Prefect API, none waiting for another
+        partial(publish_link, spec.name, url),
+        partial(publish_resources, final),
+        partial(publish_api_calls, spec.name, calls),
+        partial(publish_markdown, spec.name, "summary", summary_text, "Setup summary"),
+    ])  # fmt: skip
     get_run_logger().info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
     return {"stack": spec.name, "url": url, **stack_outputs(final)}
