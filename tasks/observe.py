@@ -37,7 +37,9 @@ def look_at(
     record: StackRecord | None = None,
     sweep: bool = False,
 ) -> Observation:
-    """Read every kind of the stack, each once its reads' inputs are read (no Prefect run)."""
+    """Read every item of the stack (read only): zones, delegation, certificates and their
+    records, subnet tags, the controller and its IAM, the Ingress, the ALB, DNS and HTTPS —
+    each kind once what its reads need is read, together where they do not."""
     started = time.monotonic()
     caller: CallerIdentity = observe_caller_identity.fn(ctx)
     seen = Observation(observed_at=datetime.now(UTC), identity=caller, cluster=cluster)
@@ -86,16 +88,5 @@ def _read(kind: Kind, look: Look) -> dict[str, Any]:
     return VERBS[kind].observe(look)
 
 
-@retrying_task
-def observe_stack(
-    ctx: AwsContext,
-    spec: StackSpec,
-    cluster: ClusterState | None,
-    target: KubeTarget | None,
-    *,
-    record: StackRecord | None = None,
-    sweep: bool = False,
-) -> Observation:
-    """Read every item of the stack (read only): zones, delegation, certificates and their
-    records, subnet tags, the controller and its IAM, the Ingress, the ALB, DNS and HTTPS."""
-    return look_at(ctx, spec, cluster, target, record=record, sweep=sweep)
+#: The look as one Prefect task of a flow run (its reads run together inside it).
+observe_stack = retrying_task(look_at).with_options(name="observe-stack")
