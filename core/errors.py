@@ -57,6 +57,12 @@ class DriftDetected(PermanentError):
         return (_rebuild_drift, (self.message, self.items))
 
 
+class Interrupted(KfalbError):
+    """The run stopped at a safe point because its user asked it to (Ctrl-C, SIGTERM): no new AWS
+    or Kubernetes request was started after the request; what finished before is recorded. Not a
+    failure of the stack, and never retried."""
+
+
 class AwsCallError(KfalbError):
     """An AWS API call failed; keeps the error code and operation (also through pickling)."""
 
