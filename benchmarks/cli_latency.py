@@ -72,7 +72,8 @@ def timed(label: str, command: Sequence[str], *, cwd: Path, env: dict[str, str])
     started = time.monotonic()
     process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)  # fmt: skip
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     selector.register(process.stderr, selectors.EVENT_READ)

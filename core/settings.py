@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
     )
+    server_start_timeout_seconds: Seconds = Field(
+        default=180.0,
+        description="Wait for the local Prefect server kfalb starts on first use to answer.",
+    )
 
     @field_validator("dns_nameservers", mode="before")
     @classmethod

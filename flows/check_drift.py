@@ -13,14 +13,14 @@ from prefect.futures import PrefectFuture, as_completed
 from core.drift import drift_rows, drifted_names
 from core.errors import DriftDetected, ResourceNotFound
 from core.plan import Plan
-from core.plan_output import drift_text, table_rows
+from core.plan_output import drift_text, plan_document
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackAccess, StackRecord
 from flows.apply import apply_plan
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_table
+from flows.reporting import publish_drift, publish_table, repair_hint
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
 from tasks.aws.world import bind_observed, check_observed_world
@@ -102,9 +102,10 @@ def check_drift(
             return {**outputs, "status": "repaired", "repaired": [row["repair"] for row in done]}
     names = drifted_names(result)
     raise DriftDetected(
-        f"Stack {spec.name} drifted: {', '.join(names)}. See the '{spec.name}-drift' artifact; "
-        "re-run with remediate=true (or the setup flow) to re-apply the desired state.",
+        f"Stack {spec.name} drifted: {', '.join(names)}. See the '{spec.name}-drift-changes' "
+        f"artifact; {repair_hint(spec.name)}",
         items=names,
+        document=plan_document(spec.name, result, command="drift"),
     )
 
 
@@ -215,10 +216,7 @@ def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:
 
 
 def _publish(stack: str, result: Plan, what: str) -> None:
-    drifted = len(result.drift)
-    publish_table(stack, "drift", table_rows(result),
-                  f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
-                  "(drifted items first)")  # fmt: skip
+    publish_drift(stack, result, what)
 
 
 def _announce(event: str, stack: str, result: Plan, *, remediate: bool) -> None:

@@ -27,6 +27,7 @@ from tasks.k8s.clients import cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
 from tasks.preflight_stacks import preflight_owners
+from tasks.schedules import resume_drift_schedules
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -111,6 +112,7 @@ def _setup(
 
     # 11. Outputs.
     final = store.set_phase("ready")
+    resume_drift_schedules(spec.name)  # its cleanup paused them: the stack is back
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
     publish_link(spec.name, url)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
-from core.errors import DriftDetected, KfalbError, PreflightError, SpecError
+from core.errors import DriftDetected, Interrupted, KfalbError, PreflightError, SpecError
 from core.plan import Plan
-from core.plan_output import plan_document, summary_line, table_rows, text_table, to_json
+from core.plan_output import document_rows, plan_document, summary_line, text_table, to_json
 from core.spec import StackSpec
 from kfalb.help_text import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from kfalb.stacks import require_saved, saved_spec
+from kfalb.stacks import require_saved, saved_spec, saved_stacks
 
 EXIT_LEFTOVERS = EXIT_ERROR
 EXIT_DRIFT = EXIT_CHANGES
@@ -26,13 +27,35 @@ def plan(spec: StackSpec, *, credentials_block: str | None, output: str = "text"
 
 
 def show(stack: str, result: Plan, *, output: str, command: str) -> None:
-    """Print a plan: one JSON document on stdout, or a table (changed items first) and a summary."""
+    """Print a plan: one JSON document on stdout, or a table (changed items first, full values)
+    and a summary."""
+    document = plan_document(stack, result, command=command)
     if output == "json":
-        sys.stdout.write(to_json(plan_document(stack, result, command=command)))
+        sys.stdout.write(to_json(document))
         return
-    rows = table_rows(result)
-    print(text_table(rows))
+    print(text_table(document_rows(document)))
     print(f"\n{summary_line(stack, result)}")
+
+
+def plan_destroy(*, stack: str, spec: StackSpec | None, credentials_block: str | None) -> int:
+    """What cleanup would remove and leave (read only); exit 3 when it would remove something."""
+    from kfalb.confirm import destroy_preview
+
+    if spec is None and stack not in saved_stacks():
+        return nothing_to_remove(stack)
+    preview = destroy_preview(stack=stack, spec=spec, credentials_block=credentials_block)
+    print(preview.text)
+    return EXIT_CHANGES if preview.removes else EXIT_OK
+
+
+def nothing_to_remove(stack: str) -> int:
+    """Cleanup of a stack that has no saved block and no spec: nothing to do (exit 0), as
+    `terraform destroy` of an empty state."""
+    names = saved_stacks()
+    saved = ", ".join(names) if names else "none"
+    print(f"Stack {stack}: nothing to remove (no saved stack of that name; saved stacks: {saved}). "
+          "If its block was lost, `kfalb cleanup --config FILE` finds what it made by its tags.")  # fmt: skip
+    return EXIT_OK
 
 
 def _one_line_errors() -> None:
@@ -49,8 +72,8 @@ def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
     _one_line_errors()
     try:
         outputs = setup_load_balancer(spec=spec, aws_credentials_block=credentials_block)
-    except (SpecError, PreflightError):
-        raise  # nothing was created: the message says what to fix
+    except (SpecError, PreflightError, Interrupted):
+        raise  # nothing was created, or the user stopped it: the command says what next
     except KfalbError as error:
         print(f"kfalb: {error}\n{next_steps(spec.name)}", file=sys.stderr)
         return EXIT_ERROR
@@ -76,8 +99,6 @@ def cleanup(
     """Run the cleanup flow and print the leak report; non-zero when something is left."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
-    if stack and spec is None:
-        require_saved(stack)
     leftovers = cleanup_load_balancer(
         stack=stack, spec=spec, aws_credentials_block=credentials_block, adopt_block=adopt_block
     )
@@ -105,8 +126,6 @@ def drift(
     from flows.check_drift import check_drift, check_drift_fleet
 
     _one_line_errors()
-    if output == "json" and fleet:
-        raise SpecError("--output json takes one stack (--stack or --config), not --all")
     if stack and spec is None:
         require_saved(stack)
     name = stack or (spec.name if spec else "")
@@ -128,12 +147,32 @@ def drift(
             if output != "json":
                 print(f"Stack {name}: no drift.")
     except DriftDetected as error:
+        if error.document is not None and not fleet:
+            _show_drift(name, error.document, output=output, remediate=remediate)
+            return EXIT_DRIFT
         if output != "json":
             print(f"kfalb: {error}", file=sys.stderr)
         code = EXIT_DRIFT
     if output == "json":
         drift_json(spec or saved_spec(name), credentials_block=credentials_block)
     return code
+
+
+def _show_drift(stack: str, document: dict[str, Any], *, output: str, remediate: bool) -> None:
+    """The drift as `kfalb plan` shows a plan (full values), and the command that repairs it."""
+    if output == "json":
+        sys.stdout.write(to_json(document))
+        return
+    print(text_table(document_rows(document)))
+    counts = document["summary"]
+    drifted = counts["create"] + counts["update"]
+    still = " still" if remediate else ""
+    print(f"\nStack {stack}:{still} {drifted} of {drifted + counts['keep']} items drifted.")
+    if remediate:
+        print("Remediation did not repair all of it: the run's logs say why; "
+              f"`kfalb drift --stack {stack}` checks again.")  # fmt: skip
+    else:
+        print(f"Repair: kfalb drift --stack {stack} --remediate")
 
 
 def drift_json(spec: StackSpec, *, credentials_block: str | None) -> None:
