@@ -16,12 +16,16 @@ from prefect.context import FlowRunContext
 from prefect.states import Cancelled, Failed
 
 from core.errors import Interrupted, KfalbError
+from tasks import interrupt
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Log record attribute on the outcome line, so the command (which prints it) can hold it back.
 OUTCOME_MARK = "kfalb_outcome"
+#: Log record attribute on the failure line of a task a stop request ended (its exception is
+#: dropped from the record by then).
+STOPPED_MARK = "kfalb_stopped"
 
 #: Prefect's run loggers: task and flow engines log a failure there with its traceback (and the
 #: engine's entry point its own line about the flow's exception).
@@ -57,8 +61,8 @@ class ExpectedErrorsOneLine(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         if not isinstance(error, KfalbError):
             run = self._run_of(record)
-            if run and run in self._stopped:
-                _as_warning(record)
+            if (run and run in self._stopped) or (run and interrupt.stop_requested()):
+                _as_warning(record)  # a task stopped (or never started) on the user's request
             return True
         if isinstance(record.msg, str) and record.msg.endswith(ENGINE_RERAISE):
             return False
@@ -68,6 +72,7 @@ class ExpectedErrorsOneLine(logging.Filter):
             if self._run_of(record):
                 self._stopped.append(self._run_of(record))
             _as_warning(record)
+            setattr(record, STOPPED_MARK, True)  # the console folds such lines into one
         return True
 
     @staticmethod

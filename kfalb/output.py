@@ -8,11 +8,13 @@ import sys
 from typing import TextIO
 
 from core.errors import Interrupted, KfalbError
+from tasks import interrupt
 
 #: Log record attributes set by the project (tasks.waits and flows.outcomes; kept as strings
 #: here so the command needs no import of those layers to configure its console).
 PROGRESS_MARK = "kfalb_progress"
 OUTCOME_MARK = "kfalb_outcome"
+STOPPED_MARK = "kfalb_stopped"
 
 _FINISHED = "Finished in state "
 _FAILED = "Task run failed with exception"
@@ -41,7 +43,7 @@ class StepConsole(logging.Handler):
         self.stream = stream or sys.stderr
         self._last: dict[str, str] = {}
         self._errors: dict[str, str] = {}
-        self._stopped: set[str] = set()
+        self._interrupted = False  # a task was stopped by Ctrl-C: failures after it are quiet
         self._reads = 0
         self._phase_start: float | None = None  # when the line before the reads was written
         self._reads_until = 0.0
@@ -95,9 +97,9 @@ class StepConsole(logging.Handler):
         if message.startswith(_FINISHED):
             state = message[len(_FINISHED) :]
             last, error = self._last.pop(run, ""), self._errors.pop(run, "")
-            if run in self._stopped:
-                self._stopped.discard(run)
-                return None
+            stopping = self._interrupted or interrupt.stop_requested()
+            if stopping and not state.startswith("Completed"):
+                return None  # stopped, or never started: the command says once it stopped
             if state.startswith("Completed") and task.startswith(READ_TASKS):
                 self._reads += 1
                 self._reads_until = record.created
@@ -107,8 +109,8 @@ class StepConsole(logging.Handler):
             return f"  ✗ {task}: {error or state}"
         if message.startswith(_FAILED):
             raised = record.exc_info[1] if record.exc_info else None
-            if isinstance(raised, Interrupted):
-                self._stopped.add(run)
+            if isinstance(raised, Interrupted) or getattr(record, STOPPED_MARK, False):
+                self._interrupted = True
                 return None
             text = str(raised) if raised is not None else message
             if "Retry" in message and "will start" in message:

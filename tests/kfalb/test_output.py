@@ -7,7 +7,7 @@ import io
 import logging
 
 from core.errors import Interrupted, WaitTimeout
-from kfalb.output import OUTCOME_MARK, PROGRESS_MARK, StepConsole
+from kfalb.output import OUTCOME_MARK, PROGRESS_MARK, STOPPED_MARK, StepConsole
 
 
 def _record(name: str, message: str, *, level: int = logging.INFO, error: BaseException | None = None,
@@ -147,5 +147,24 @@ def test_a_task_stopped_by_ctrl_c_adds_no_line() -> None:
             error=stopped,
         ),  # fmt: skip
         _record("prefect.task_runs", "Finished in state Failed('...')", level=logging.WARNING),
+        # The run logger's filter drops the exception and marks the record instead.
+        _record(
+            "prefect.task_runs",
+            "Task run failed with exception: Interrupted(...)",
+            level=logging.WARNING,
+            run="r2",
+            **{STOPPED_MARK: True},
+        ),  # fmt: skip
+        _record("prefect.task_runs", "Finished in state Failed('...')", run="r2"),
+        # A task that waited for a stopped one never ran: no line either.
+        _record(
+            "prefect.task_runs",
+            "Finished in state NotReady('Upstream task run ...')",
+            run="r3",
+            level=logging.ERROR,
+        ),  # fmt: skip
+        # The call in flight finished: its step is done and shown.
+        _record("prefect.task_runs", "Created hosted zone Z1", run="r4"),
+        _record("prefect.task_runs", "Finished in state Completed()", run="r4"),
     )
-    assert lines == []
+    assert lines == ["  ✓ ensure-zone: Created hosted zone Z1"]
