@@ -127,20 +127,23 @@ def ensure_running(report: Report) -> LocalServer:
 
 @contextmanager
 def prefect_api(report: Report) -> Iterator[str]:
-    """Run the body against the chosen server, or the local one (started if need be): set
-    PREFECT_API_URL for Prefect, in its loaded settings too when it was imported already."""
-    url = configured_api_url() or ensure_running(report).api_url
-    os.environ["PREFECT_API_URL"] = url  # what Prefect reads when it loads its settings
-    if "prefect.context" not in sys.modules:
-        yield url
-        return
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    """Run the body against the chosen server, or the local one (started if need be).
 
-    if get_current_settings().api.url == url:
-        yield url
+    PREFECT_API_URL is set for the rest of the process: in the environment, and in Prefect's
+    root settings when Prefect was imported already (a context-local override would not reach
+    the threads Prefect's task runner makes, whose clients would start a temporary server).
+    """
+    chosen = configured_api_url()
+    if chosen:  # Prefect reads it already (environment, profile or its loaded settings)
+        yield chosen
         return
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        yield url
+    url = ensure_running(report).api_url
+    os.environ["PREFECT_API_URL"] = url
+    if "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+    yield url
 
 
 def stop() -> str:

@@ -73,6 +73,7 @@ def _setup(
         process.wait(timeout=STOP_BOUND_SECONDS if interrupts else 600)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        log.write_text("".join(lines))
         raise AssertionError(
             f"still running {STOP_BOUND_SECONDS}s after Ctrl-C:\n" + "".join(lines)
         ) from None
