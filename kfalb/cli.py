@@ -244,3 +244,8 @@ HANDLERS = {
     "plan": _plan, "setup": _setup, "cleanup": _cleanup, "drift": _drift, "unlock": _unlock,
     "stacks": _stacks, "import": _import, "demo": _demo, "server": _server, "sandbox": _sandbox,
 }  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command's parser (the tests read its sub-commands' arguments)."""
+    return build_parser(HANDLERS)
