@@ -15,11 +15,16 @@ export DO_NOT_TRACK := 1
 PYTEST_WORKERS ?= auto
 PYTEST_XDIST   := -n $(PYTEST_WORKERS) --dist loadfile
 
-# Installs take the versions pinned in constraints.txt: reproducible, and pip resolves nothing.
+# Installs take the versions pinned in constraints.txt (reproducible: pip resolves nothing) from
+# a wheelhouse outside the clone (no index request per package: a fresh clone installs from disk);
+# the first install fills it from the index.
+WHEELS  ?= $(HOME)/.cache/kubeflow-alb/wheels
+OFFLINE := $(PIP) install --quiet --no-index --find-links $(WHEELS) -c constraints.txt -e '.[sandbox,dev]'
 $(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c constraints.txt -e '.[sandbox,dev]'
+	@$(OFFLINE) 2>/dev/null || { echo "Filling the wheelhouse $(WHEELS) (once)"; \
+	  $(PIP) wheel --quiet -c constraints.txt -w $(WHEELS) '.[sandbox,dev]' 'setuptools>=77' && $(OFFLINE); }
 	@touch $(STAMP)
 
 # Resolve the dependencies anew (the newest pyproject.toml allows) in a scratch venv and pin
