@@ -165,9 +165,11 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _unlock(args: argparse.Namespace) -> int:
+    from core.naming import require_stack_name
     from kfalb.commands import unlock
 
-    return _with_server(lambda: unlock(args.stack))
+    stack = require_stack_name(args.stack)  # a name that is no name: before any server starts
+    return _with_server(lambda: unlock(stack))
 
 
 def _stacks(args: argparse.Namespace) -> int:
