@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -107,12 +109,15 @@ def visible_texts(
     wait: float = 60.0,
 ) -> list[Placement]:  # fmt: skip
     """Open `url`, wait (up to `wait` s) for every text to be rendered, then place each one."""
-    with tempfile.TemporaryDirectory(prefix="kfalb-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as it is removed.
+    with tempfile.TemporaryDirectory(
+        prefix="kfalb-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         process = subprocess.Popen(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              "--no-first-run", "--disable-extensions", f"--window-size={window[0]},{window[1]}",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             page = _Page(_page_socket(Path(profile)))
@@ -132,7 +137,7 @@ def visible_texts(
             finally:
                 page.close()
         finally:
-            process.terminate()
+            os.killpg(process.pid, signal.SIGTERM)  # the browser and its helpers
             process.wait(timeout=30)
     return [Placement(p["text"], p["found"], p["lines"], p["outside"], tuple(p["cut"]))
             for p in placed]  # fmt: skip
