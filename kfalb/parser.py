@@ -52,24 +52,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     _config(setup, required=True)
     _credentials(setup)
 
-    cleanup = command("cleanup", "show what the cleanup flow removes, ask, then run it")
-    _target(cleanup)
-    _credentials(cleanup)
-    cleanup.add_argument(
-        "--yes", "-y", action="store_true",
-        help="do not ask (also KFALB_YES=1); without a terminal to ask on, one of them is needed",
-    )  # fmt: skip
-    cleanup.add_argument(
-        "--adopt-block",
-        action="store_true",
-        help="move a block saved in another AWS account or cluster here (forgets its old ids)",
-    )
-
-    drift = command("drift", "run the drift check (exit 3 on drift)")
-    _target(drift, allow_all=True)
-    _credentials(drift)
-    _output(drift)
-    drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
+    _cleanup_and_drift(command)
 
     unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
     unlock.add_argument("--stack", required=True, help="name of the stack")
@@ -97,6 +80,27 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
 
     add_sandbox_commands(sandbox)
     return parser
+
+
+def _cleanup_and_drift(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    cleanup = command("cleanup", "show what the cleanup flow removes, ask, then run it")
+    _target(cleanup)
+    _credentials(cleanup)
+    cleanup.add_argument(
+        "--yes", "-y", action="store_true",
+        help="do not ask (also KFALB_YES=1); without a terminal to ask on, one of them is needed",
+    )  # fmt: skip
+    cleanup.add_argument(
+        "--adopt-block",
+        action="store_true",
+        help="move a block saved in another AWS account or cluster here (forgets its old ids)",
+    )
+
+    drift = command("drift", "run the drift check (exit 3 on drift)")
+    _target(drift, allow_all=True)
+    _credentials(drift)
+    _output(drift)
+    drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
 
 
 def _verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
