@@ -140,6 +140,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     if not confirm_cleanup(preview, stack=name, yes=args.yes):
         _say("Cleanup cancelled; nothing was removed.")
         return EXIT_ERROR
+    _say(f"Cleaning up stack {name}")  # a first line before the flows' imports
     return _with_server(
         lambda: cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
                         adopt_block=args.adopt_block),
@@ -157,6 +158,8 @@ def _drift(args: argparse.Namespace) -> int:
     fleet = bool(getattr(args, "all", False))
     if args.output == "json" and fleet:
         raise SpecError("--output json takes one stack (--stack or --config), not --all")
+    _say("Checking every saved stack for drift" if fleet else
+         f"Checking stack {args.stack or (spec.name if spec else '')} for drift")  # fmt: skip
     return _with_server(
         lambda: drift(spec=spec, stack=args.stack, fleet=fleet, remediate=args.remediate,
                       credentials_block=args.aws_credentials_block, output=args.output),
