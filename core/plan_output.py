@@ -72,20 +72,18 @@ def abbreviate(value: str, width: int = 48) -> str:
     """A short form for a table cell that never cuts an identifier in the middle: an ARN shows
     its resource part (`arn:…:certificate/…`), a list keeps whole items and says how many more,
     and a single value longer than `width` stays whole."""
-    items = [item.strip() for item in value.split(",")] if "," in value else [value]
-    shown = [_ARN.sub(lambda m: "arn:…:" + m.group("rest"), item) for item in items]
-    text = ", ".join(shown)
-    if len(text) <= width or len(shown) == 1:
-        return text
+    if len(value) <= width:
+        return value
+    shown = [_ARN.sub(lambda m: "arn:…:" + m.group("rest"), item) for item in value.split(",")]
+    if len(",".join(shown)) <= width or len(shown) == 1:
+        return ",".join(shown)
     kept: list[str] = []
     for item in shown:
         more = f" (+{len(shown) - len(kept) - 1} more)"
-        if kept and len(", ".join([*kept, item])) + len(more) > width:
+        if kept and len(",".join([*kept, item])) + len(more) > width:
             break
         kept.append(item)
-    return ", ".join(kept) + (
-        f" (+{len(shown) - len(kept)} more)" if len(kept) < len(shown) else ""
-    )
+    return ",".join(kept) + f" (+{len(shown) - len(kept)} more)"
 
 
 def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
