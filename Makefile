@@ -3,23 +3,37 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-fast lint typecheck layers unit benchmark silence ui-check clean
+.PHONY: install demo test test-fast lint typecheck layers unit benchmark silence ui-check clean constraints latency
 
 # pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in this process). A file's tests stay
 # on one worker, so module-scoped worlds and servers are set up once.
 PYTEST_WORKERS ?= auto
 PYTEST_XDIST   := -n $(PYTEST_WORKERS) --dist loadfile
 
-$(STAMP): pyproject.toml setup.py
+# Installs take the versions pinned in constraints.txt (reproducible: pip resolves nothing) from
+# a wheelhouse outside the clone (no index request per package: a fresh clone installs from disk);
+# the first install fills it from the index.
+WHEELS  ?= $(HOME)/.cache/kubeflow-alb/wheels
+OFFLINE := $(PIP) install --quiet --no-index --find-links $(WHEELS) -c constraints.txt -e '.[sandbox,dev]'
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[sandbox,dev]'
+	@$(OFFLINE) 2>/dev/null || { echo "Filling the wheelhouse $(WHEELS) (once)"; \
+	  $(PIP) wheel --quiet -c constraints.txt -w $(WHEELS) '.[sandbox,dev]' 'setuptools>=77' && $(OFFLINE); }
 	@touch $(STAMP)
+
+# Resolve the dependencies anew (the newest pyproject.toml allows) in a scratch venv and pin
+# them in constraints.txt; commit the result with what it changes.
+constraints:
+	rm -rf .venv-resolve && $(PYTHON) -m venv .venv-resolve
+	.venv-resolve/bin/python -m pip install --quiet --disable-pip-version-check -e '.[sandbox,dev]'
+	{ sed -n '/^#/p' constraints.txt; .venv-resolve/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-resolve
 
 install: $(STAMP)
 
@@ -49,6 +63,10 @@ test-fast: lint typecheck layers
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/setup_critical_path.py
 
+# Each kfalb command's time to its first line and in total (benchmarks/README.md).
+latency: $(STAMP)
+	$(BIN)/python benchmarks/cli_latency.py
+
 # `kfalb setup` on a slow sandbox (ACM 90 s, ALB 60 s): never silent over 35 s (minutes).
 silence: $(STAMP)
 	$(BIN)/python benchmarks/silence.py
@@ -65,4 +83,4 @@ ui-check: $(STAMP)
 	@echo "screenshots: $(abspath $(UI_SCREENSHOTS))"
 
 clean:
-	rm -rf $(VENV) .kfalb-sandbox .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-resolve .kfalb-sandbox .mypy_cache .ruff_cache

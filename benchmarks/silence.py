@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code, lines = run_stamped([_kfalb(), "setup", "--config", str(args.config)],
                                       cwd=work, env=env)  # fmt: skip
         finally:
+            # The local Prefect server setup started (kept across commands), then the sandbox.
+            subprocess.run([_kfalb(), "server", "stop"], cwd=work, env=base, check=False,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
             subprocess.run([_kfalb(), "sandbox", "down"], cwd=work, env=base, check=False,
                            stdout=subprocess.DEVNULL)  # fmt: skip
     gap, before, after = longest_silence(lines)

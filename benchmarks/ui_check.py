@@ -6,7 +6,10 @@ dashboard record deleted) and runs the drift check, which finds that drift. Then
 Prefect API for the ids of the runs, artifacts and the stack's block, takes a screenshot of each
 page (Prefect's UI v1 routes, and the block page in UI v2 too) and asserts on the text the pages
 render after their JavaScript ran (`--dump-dom`): the drift table's drifted rows come first, the
-block page shows its typed fields and resources, the dashboard URL is visible text.
+block page shows its typed fields and resources, the dashboard URL is visible text. On the drift's
+changes artifact it asserts on the rendered page itself (benchmarks/browser_geometry.py): every
+drifted item and each of its found and expected values is drawn whole inside the 1440 px window
+and its screenshot, cut by no clipping box.
 
     .venv/bin/python benchmarks/ui_check.py --out ui-screenshots
 """
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the repo's packages first
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.browser_geometry import Placement, visible_texts  # noqa: E402
 from benchmarks.setup_critical_path import _drain, prefect_server  # noqa: E402
 
 CONFIG = ROOT / "examples" / "sandbox.yaml"
@@ -133,7 +137,28 @@ def _stack_world(work: Path) -> dict[str, Any]:
         "stack": spec.name,
         "setup": setup.state_details.flow_run_id,
         "drift": drift.state_details.flow_run_id,
+        "drifted": drifted_texts(drift),
     }
+
+
+def drifted_texts(state: Any) -> list[str]:
+    """What the drift's changes artifact must show whole: each drifted item, and each of its
+    found and expected values (a list's items one by one: the page breaks lines between them)."""
+    from core.errors import DriftDetected
+
+    try:
+        state.result()
+    except DriftDetected as drift:
+        document = drift.document or {}
+    texts: list[str] = []
+    for change in document.get("changes", []):
+        if change["action"] == "keep":
+            continue
+        texts.append(f"{change['kind']} {change['key']}")
+        for diff in change["differences"] if change["action"] == "update" else []:
+            for value in (diff["found"] or "", diff["expected"] or ""):
+                texts += [part for part in value.split(",") if part]
+    return list(dict.fromkeys(texts))
 
 
 def _ids(stack: str, runs: dict[str, Any]) -> dict[str, str]:
@@ -145,8 +170,9 @@ def _ids(stack: str, runs: dict[str, Any]) -> dict[str, str]:
 
     found: dict[str, str] = {}
     with get_client(sync_client=True) as client:
-        for what, run in (("drift", "drift"), ("plan", "setup"), ("summary", "setup"),
-                          ("dashboard", "setup"), ("resources", "setup")):  # fmt: skip
+        for what, run in (("drift", "drift"), ("drift-changes", "drift"), ("plan", "setup"),
+                          ("summary", "setup"), ("dashboard", "setup"),
+                          ("resources", "setup")):  # fmt: skip
             key = f"{stack}-{what}"
             artifacts = client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
@@ -158,6 +184,19 @@ def _ids(stack: str, runs: dict[str, Any]) -> dict[str, str]:
         block = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
         found["block"] = str(block.id)
     return found
+
+
+def check_placements(placements: list[Placement]) -> list[str]:
+    """What of the drift's changes a reader of the screenshot would not see whole."""
+    problems = []
+    for placed in placements:
+        if not placed.visible:
+            where = ("not on the page" if not placed.found else
+                     f"cut by {', '.join(placed.cut)}" if placed.cut else "outside the window")  # fmt: skip
+            problems.append(
+                f"the drift's changes page does not show {placed.text!r} whole: {where}"
+            )
+    return problems
 
 
 def check_pages(pages: dict[str, Page], *, stack: str, url: str) -> list[str]:
@@ -238,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "setup-run": render(browser, "setup-run", f"{ui}/runs/flow-run/{runs['setup']}", out),
                 "drift-run": render(browser, "drift-run", f"{ui}/runs/flow-run/{runs['drift']}", out),
                 "drift-table": render(browser, "drift-table", f"{ui}/artifacts/artifact/{ids['drift']}", out),
+                "drift-changes": render(browser, "drift-changes", f"{ui}/artifacts/artifact/{ids['drift-changes']}", out),
                 "plan": render(browser, "plan", f"{ui}/artifacts/artifact/{ids['plan']}", out),
                 "summary": render(browser, "summary", f"{ui}/artifacts/artifact/{ids['summary']}", out),
                 "dashboard": render(browser, "dashboard", f"{ui}/artifacts/artifact/{ids['dashboard']}", out, height=700),
@@ -245,13 +285,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "block": render(browser, "block", f"{ui}/blocks/block/{ids['block']}", out, height=1800),
                 "block-v2": render(browser, "block-v2", f"{ui}/v2/blocks/block/{ids['block']}", out, height=1800),
             }  # fmt: skip
+            placements = visible_texts(
+                browser, f"{ui}/artifacts/artifact/{ids['drift-changes']}", runs["drifted"],
+                window=WINDOW, shot=out / "drift-changes-window.png",
+            )  # fmt: skip
     from core.desired import dashboard_url
     from core.settings import get_settings
     from core.spec import load_spec
 
     spec = load_spec(CONFIG.read_text(), source=CONFIG.name)
     url = dashboard_url(spec, get_settings().https_port)
-    problems = check_pages(pages, stack=runs["stack"], url=url)
+    problems = check_pages(pages, stack=runs["stack"], url=url) + check_placements(placements)
+    print(f"drift changes: {sum(p.visible for p in placements)} of {len(placements)} drifted "
+          "items and values drawn whole in the 1440 px window")  # fmt: skip
     for page in pages.values():
         print(f"{page.name:12} {page.screenshot}  ({page.url})")
     print(f"screenshots and rendered DOMs in {out}")

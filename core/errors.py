@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KfalbError(Exception):
     """Base of every error this project raises on purpose.
@@ -47,14 +49,28 @@ class WaitTimeout(PermanentError):
 
 
 class DriftDetected(PermanentError):
-    """The stack differs from its desired state; the message lists the drifted items."""
+    """The stack differs from its desired state; the message lists the drifted items, `document`
+    (when given) is the drift as core.plan_output's JSON document, full values included."""
 
-    def __init__(self, message: str, *, items: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        items: tuple[str, ...] = (),
+        document: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.items = items
+        self.document = document
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_drift, (self.message, self.items))
+        return (_rebuild_drift, (self.message, self.items, self.document))
+
+
+class Interrupted(KfalbError):
+    """The run stopped at a safe point because its user asked it to (Ctrl-C, SIGTERM): no new AWS
+    or Kubernetes request was started after the request; what finished before is recorded. Not a
+    failure of the stack, and never retried."""
 
 
 class StalePlan(PermanentError):
@@ -96,8 +112,10 @@ def _rebuild_aws_error(
     return cls(message, code=code, operation=operation)
 
 
-def _rebuild_drift(message: str, items: tuple[str, ...]) -> DriftDetected:
-    return DriftDetected(message, items=items)
+def _rebuild_drift(
+    message: str, items: tuple[str, ...], document: dict[str, Any] | None = None
+) -> DriftDetected:
+    return DriftDetected(message, items=items, document=document)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -11,7 +11,6 @@ from core.plan import Action, Change, Plan
 #: Version of the JSON document's shape; bumped when a field changes meaning or goes away.
 FORMAT_VERSION = 1
 
-_SCHEME = re.compile(r"\bhttps?://")
 _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:(?P<rest>\S+)")
 
 
@@ -62,50 +61,89 @@ def ordered(result: Plan) -> list[Change]:
 
 
 def abbreviate(value: str, width: int = 48) -> str:
-    """A short form for a table cell: an ARN keeps its resource part; long values keep both ends."""
-    value = _ARN.sub(lambda m: "arn:…:" + m.group("rest").rsplit("/", 1)[-1], value)
+    """A short form for a table cell that never cuts an identifier in the middle: an ARN shows
+    its resource part (`arn:…:certificate/…`), a list keeps whole items and says how many more,
+    and a single value longer than `width` stays whole."""
     if len(value) <= width:
         return value
-    # A cut URL would still be a link (the Prefect UI makes one of any https://...): to nowhere.
-    value = _SCHEME.sub("", value)
-    if len(value) <= width:
-        return value
-    keep = (width - 1) // 2
-    return value[:keep] + "…" + value[-(width - 1 - keep) :]
+    shown = [_ARN.sub(lambda m: "arn:…:" + m.group("rest"), item) for item in value.split(",")]
+    if len(",".join(shown)) <= width or len(shown) == 1:
+        return ",".join(shown)
+    kept: list[str] = []
+    for item in shown:
+        more = f" (+{len(shown) - len(kept) - 1} more)"
+        if kept and len(",".join([*kept, item])) + len(more) > width:
+            break
+        kept.append(item)
+    return ",".join(kept) + f" (+{len(shown) - len(kept)} more)"
 
 
 def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
     """Rows (status, item, field, found, expected) with changed items first and short cells
-    (items up to 1.75 `width`: they are what a reader scans for). What was found comes before
-    what was expected, so a page that cuts the table's right edge (the Prefect UI at 1440 px)
-    still shows what is wrong."""
+    (`abbreviate`; items up to 1.75 `width`: they are what a reader scans for) for the UI's
+    table. What was found comes before what was expected, so a page that cuts the table's right
+    edge still shows what is wrong; `changes_markdown` gives the changes with full values."""
+    return [
+        {key: abbreviate(cell, width * 7 // 4 if key == "item" else width) if key != "status"
+         else cell for key, cell in row.items()}
+        for row in document_rows(plan_document("", result))
+    ]  # fmt: skip
+
+
+def document_rows(document: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows (status, item, field, found, expected) of a plan document, full values: the table
+    `kfalb plan` and `kfalb drift` print (changed items first, as the document lists them)."""
     rows = []
-    for change in ordered(result):
-        item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 7 // 4)
-        if change.action is Action.CREATE:
-            rows.append(_row(change.action.value, item, "", "exists", "missing", width))
-        elif change.action is Action.DELETE:
-            rows.append(_row("delete", item, "", "absent", "exists", width))
-        elif change.differences:
-            for diff in change.differences:
-                rows.append(_row("update", item, diff.field, diff.expected, diff.found or "(none)",
-                                 width))  # fmt: skip
+    for change in document["changes"]:
+        item = f"{change['kind']} {change['key']}"
+        if change["action"] == Action.CREATE.value:
+            rows.append(_row("create", item, "", "exists", "missing"))
+        elif change["action"] == Action.DELETE.value:
+            rows.append(_row("delete", item, "", "absent", "exists"))
+        elif change["differences"]:
+            for diff in change["differences"]:
+                rows.append(_row("update", item, diff["field"], diff["expected"],
+                                 diff["found"] or "(none)"))  # fmt: skip
         else:
-            field = "users" if change.users else ""  # a shared item: who uses it
-            rows.append(_row("ok", item, field, "", change.users, width))
+            users = ",".join(change.get("users") or [])
+            rows.append(_row("ok", item, "users" if users else "", "", users))
     return rows
 
 
-def _row(
-    status: str, item: str, field: str, expected: str, found: str, width: int
-) -> dict[str, str]:
-    return {
-        "status": status,
-        "item": item,
-        "field": field,
-        "found": abbreviate(found, width),
-        "expected": abbreviate(expected, width),
-    }
+def _row(status: str, item: str, field: str, expected: str, found: str) -> dict[str, str]:
+    return {"status": status, "item": item, "field": field, "found": found, "expected": expected}
+
+
+def changes_markdown(stack: str, result: Plan, *, repair: str) -> str:
+    """The drifted items with what differs in full, as markdown that wraps (no table to clip):
+    the UI's companion of the drift table. `repair` says how to re-apply them."""
+    if result.converged:
+        return f"Stack {_md(stack)}: no drift in {len(result.changes)} items."
+    lines = [
+        f"### Stack {_md(stack)}: {len(result.drift)} of {len(result.changes)} items drifted",
+        "",
+    ]
+    for change in result.drift:
+        item = f"**{_md(change.item.kind.value)} {_md(change.item.key)}**"
+        if change.action is Action.CREATE:
+            lines += [f"{item}: missing", ""]
+            continue
+        lines.append(item)
+        for diff in change.differences:
+            lines += [f"- {_md(diff.field)}", f"  - found: {_md(diff.found or '(none)')}",
+                      f"  - expected: {_md(diff.expected)}"]  # fmt: skip
+        lines.append("")
+    lines.append(repair)
+    return "\n".join(lines)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def _md(text: str) -> str:
+    """Text shown as is in markdown (its special characters escaped), lists with a space after
+    each comma so a long one wraps between its items."""
+    return _MARKDOWN.sub(r"\\\1", re.sub(r",(?=\S)", ", ", text))
 
 
 def text_table(rows: list[dict[str, str]]) -> str:

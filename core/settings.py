@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     approval_poll_seconds: Seconds = Field(
         default=10.0, description="How often a run that keeps its process checks for the answer."
     )
+    server_start_timeout_seconds: Seconds = Field(
+        default=180.0,
+        description="Wait for the local Prefect server kfalb starts on first use to answer.",
+    )
 
     @field_validator("dns_nameservers", mode="before")
     @classmethod

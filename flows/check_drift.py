@@ -14,7 +14,7 @@ from core.approval import approval_needed
 from core.errors import DriftDetected, ResourceNotFound
 from core.observation import Observation
 from core.plan import Plan
-from core.plan_output import drift_rows, drift_text, drifted_names, table_rows
+from core.plan_output import drift_rows, drift_text, drifted_names, plan_document
 from core.plan_review import gate
 from core.resources import ClusterState
 from core.spec import StackSpec, parse_spec
@@ -33,7 +33,7 @@ from tasks.kinds import Env
 from tasks.observe import look_at
 from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
-from tasks.reporting import publish_table
+from tasks.reporting import publish_drift, publish_table, repair_hint
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
 
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
@@ -97,9 +97,10 @@ def check_drift(
         result = after
     names = drifted_names(result)
     raise DriftDetected(
-        f"Stack {spec.name} drifted: {', '.join(names)}. See the '{spec.name}-drift' artifact; "
-        "re-run with remediate=true (or the setup flow) to re-apply the desired state.",
+        f"Stack {spec.name} drifted: {', '.join(names)}. See the '{spec.name}-drift-changes' "
+        f"artifact; {repair_hint(spec.name)}",
         items=names,
+        document=plan_document(spec.name, result, command="drift"),
     )
 
 
@@ -252,10 +253,7 @@ def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:
 
 
 def _publish(stack: str, result: Plan, what: str) -> None:
-    drifted = len(result.drift)
-    publish_table(stack, "drift", table_rows(result),
-                  f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
-                  "(drifted items first)")  # fmt: skip
+    publish_drift(stack, result, what)
 
 
 def _announce(event: str, stack: str, result: Plan, *, remediate: bool) -> None:

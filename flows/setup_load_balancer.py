@@ -39,6 +39,7 @@ from tasks.kinds import Env
 from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
+from tasks.schedules import resume_drift_schedules
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -185,6 +186,7 @@ def _outputs(
 ) -> dict[str, str]:
     """The stack's block marked ready, its link, resources, API calls and summary."""
     final = store.set_phase("ready")
+    resume_drift_schedules(spec.name)  # its cleanup paused them: the stack is back
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
     checks = "; ".join(verified) or "nothing to apply, nothing to verify again"

@@ -1,5 +1,6 @@
-"""`python -m kfalb`."""
+"""`python -m kfalb`: the same as the `kfalb` command."""
 
-from kfalb.cli import main
+from kfalb.cli import run
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    run()

@@ -1,62 +1,75 @@
-"""Command line: plan, setup, cleanup, drift, stacks, demo and sandbox, all running the same flows."""
+"""Command line: plan, setup, cleanup, drift, stacks, demo, server and sandbox, all running the
+same flows. Reads of saved stacks answer without a server; flows use the chosen Prefect server or
+the local one kfalb keeps (kfalb.server); Ctrl-C stops at a safe point (kfalb.interrupts)."""
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 from core.errors import KfalbError, SpecError, StalePlan
-from core.naming import require_stack_name
 from core.spec import StackSpec, load_spec
-from core.version import package_version
 from kfalb import output
 from kfalb.help_text import (
-    DESCRIPTIONS,
-    EPILOGS,
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_STALE,
     EXIT_USAGE,
 )
+from kfalb.interrupts import run_interruptible
+from kfalb.parser import build_parser
+from kfalb.parser import stack_argument as stack_argument  # kept for callers of the old place
+from tasks import interrupt
 
 EXIT_DRIFT = EXIT_CHANGES  # kept for callers of the old name
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `kfalb`; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = build_parser(HANDLERS).parse_args(argv)
     output.configure(verbose=bool(getattr(args, "verbose", False)))
-    # A busy machine can take well over Prefect's default 20 s to start the temporary server
-    # that commands without PREFECT_API_URL use (seen: setup failing on it under load).
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    handler: Callable[[argparse.Namespace], int] = args.handler
+    interrupt.clear()
     try:
-        return handler(args)
-    except RuntimeError as error:
-        if "ephemeral Prefect API server" not in str(error):
-            raise
-        print(
-            f"kfalb: {error} Raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run a "
-            "server (`prefect server start`) and set PREFECT_API_URL.",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    except SpecError as error:
-        print(f"kfalb: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except StalePlan as error:
-        print(f"kfalb: {error}", file=sys.stderr)
-        return EXIT_STALE
+        code = args.handler(args)
     except KfalbError as error:
+        if interrupt.stop_requested():
+            return _interrupted(args)
         print(f"kfalb: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("kfalb: interrupted; re-running the same command resumes", file=sys.stderr)
-        return 130
+        if isinstance(error, StalePlan):
+            return EXIT_STALE
+        return EXIT_USAGE if isinstance(error, SpecError) else EXIT_ERROR
+    except KeyboardInterrupt:  # outside a flow (a server starting, a prompt): nothing to stop
+        print("\nkfalb: interrupted; nothing was changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if interrupt.stop_requested() and code != EXIT_OK:
+        return _interrupted(args)
+    return int(code)
+
+
+def run() -> NoReturn:
+    """The `kfalb` program: `main()`, then the exit handlers (Prefect's last flush of logs and
+    events to its server), then exit without the interpreter's teardown of every loaded module,
+    which takes seconds of a busy machine after the work is done (the last line printed)."""
+    try:
+        code = main()
+    except SystemExit as done:  # argparse: --help, --version, usage errors
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()  # what the interpreter would wait for too
+    atexit._run_exitfuncs()  # CPython's own exit handlers, run as at a normal exit
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def read_spec(path: str) -> StackSpec:
@@ -69,158 +82,38 @@ def read_spec(path: str) -> StackSpec:
     return load_spec(data, source=file.name)
 
 
-def stack_argument(value: str) -> str:
-    """argparse type of --stack: a stack name, or a usage error (exit 2) before anything runs."""
-    try:
-        return require_stack_name(value)
-    except SpecError as error:
-        raise argparse.ArgumentTypeError(str(error).removeprefix("--stack: ")) from None
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kfalb",
-        description="Expose Kubeflow on EKS over an AWS ALB with HTTPS, and take it down again.",
-        epilog="`kfalb COMMAND --help` shows each command's example and exit codes.",
+def _with_server(command: Callable[[], T], *, stack: str = "") -> T:
+    """Run a command that runs flows: against the chosen or local Prefect server, with Ctrl-C
+    stopping it at a safe point."""
+    from kfalb.server import prefect_api
+
+    at_once = (
+        f"The lock of stack {stack} lapses within KFALB_LOCK_LEASE_SECONDS (default 60 s), or "
+        f"`kfalb unlock --stack {stack}` frees it now; re-running resumes."
+        if stack
+        else "Re-running resumes."
     )
-    parser.add_argument("--version", action="version", version=f"kfalb {package_version()}")
-    _verbose(parser, top=True)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, helptext: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
-            name,
-            help=helptext,
-            description=DESCRIPTIONS[name],
-            epilog=EPILOGS[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _verbose(sub)
-        return sub
-
-    plan = command("plan", "show what setup would create, change or leave (read only)")
-    _config(plan, required=True)
-    _credentials(plan)
-    _output(plan)
-    plan.add_argument(
-        "--out",
-        metavar="FILE",
-        help="also save the plan (JSON: items, digest, policy findings, cost, the spec) for "
-        "`kfalb setup --plan FILE`",
-    )
-    plan.set_defaults(handler=_plan)
-
-    setup = command("setup", "run the setup flow")
-    _config(setup, required=False)
-    setup.add_argument(
-        "--plan",
-        metavar="FILE",
-        help="a plan saved by `kfalb plan --out`: apply only if a fresh plan is the same "
-        "(else exit 4, nothing applied); --config may then be left out",
-    )
-    _credentials(setup)
-    setup.set_defaults(handler=_setup)
-
-    cleanup = command("cleanup", "run the cleanup flow")
-    _target(cleanup)
-    _credentials(cleanup)
-    cleanup.add_argument(
-        "--adopt-block",
-        action="store_true",
-        help="move a block saved in another AWS account or cluster here (forgets its old ids)",
-    )
-    cleanup.set_defaults(handler=_cleanup)
-
-    drift = command("drift", "run the drift check (exit 3 on drift)")
-    _target(drift, allow_all=True)
-    _credentials(drift)
-    _output(drift)
-    drift.add_argument("--remediate", action="store_true", help="re-apply what drifted")
-    drift.set_defaults(handler=_drift)
-
-    unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
-    unlock.add_argument("--stack", required=True, help="name of the stack")
-    unlock.set_defaults(handler=_unlock)
-
-    stacks = command("stacks", "list the saved stacks")
-    stacks.set_defaults(handler=_stacks)
-
-    imported = command("import", "record a stack set up by the kubeflow-manifests script (adopted)")
-    _config(imported, required=True)
-    imported.add_argument(
-        "--take-ownership",
-        action="store_true",
-        help="tag the imported zone, certificates and record as the stack's (cleanup removes them)",
-    )
-    _credentials(imported)
-    imported.set_defaults(handler=_import)
-
-    demo = command("demo", "the whole job against the bundled sandbox")
-    demo.add_argument("--keep", action="store_true", help="leave the sandbox and stack running")
-    demo.set_defaults(handler=_demo)
-
-    sandbox = command("sandbox", "start, inspect or stop the stand-in world")
-    from kfalb.sandbox_args import add_sandbox_commands
-
-    add_sandbox_commands(sandbox)
-    sandbox.set_defaults(handler=_sandbox)
-    return parser
-
-
-def _verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        # On a sub-command, absent means "as given before the sub-command".
-        default=False if top else argparse.SUPPRESS,
-        help="show every log line (Prefect's and the libraries'), not one line per step",
-    )
-
-
-def _config(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument(
-        "--config", "-c", required=required, help="config.yaml (the guide's shape + options)"
-    )
-
-
-def _credentials(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--aws-credentials-block",
-        default=None,
-        help="name of a prefect-aws AwsCredentials block (default: the standard AWS chain)",
-    )
-
-
-def _output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=("text", "json"),
-        default="text",
-        help="json: one JSON document on stdout and nothing else (logs stay on stderr)",
-    )
-
-
-def _target(parser: argparse.ArgumentParser, *, allow_all: bool = False) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument(
-        "--stack", type=stack_argument, help="name of a saved stack (`kfalb stacks` lists them)"
-    )
-    group.add_argument("--config", "-c", help="config.yaml of the stack")
-    if allow_all:
-        group.add_argument("--all", action="store_true", help="every saved stack (fleet)")
+    with prefect_api(_say):
+        return run_interruptible(command, at_once=at_once)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from kfalb.commands import plan
+    from kfalb.commands import plan, plan_destroy
+    from kfalb.stacks import saved_spec
 
-    return plan(
-        _checked_spec(args.config),
-        credentials_block=args.aws_credentials_block,
-        output=args.output,
-        out=args.out,
-    )
+    if args.destroy:
+        spec = read_spec(args.config) if args.config else None
+        return plan_destroy(stack=args.stack or (spec.name if spec else ""), spec=spec,
+                            credentials_block=args.aws_credentials_block)  # fmt: skip
+    spec = saved_spec(args.stack) if args.stack else _checked_spec(args.config)
+    return run_interruptible(
+        lambda: plan(spec, credentials_block=args.aws_credentials_block, output=args.output,
+                     out=args.out)
+    )  # fmt: skip
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -234,11 +127,14 @@ def _setup(args: argparse.Namespace) -> int:
     if spec is None:
         raise SpecError("setup: give --config FILE (or --plan FILE, a plan saved by `kfalb plan`)")
     # A first line before the flows' imports (seconds; over 20 on a busy machine).
-    print(f"Setting up stack {spec.name}: {spec.subdomain} on EKS cluster {spec.cluster.name} "
-          f"({spec.region})", file=sys.stderr, flush=True)  # fmt: skip
+    _say(f"Setting up stack {spec.name}: {spec.subdomain} on EKS cluster {spec.cluster.name} "
+         f"({spec.region})")  # fmt: skip
     from kfalb.commands import setup
 
-    return setup(spec, credentials_block=args.aws_credentials_block, approved=approved)
+    return _with_server(
+        lambda: setup(spec, credentials_block=args.aws_credentials_block, approved=approved),
+        stack=spec.name,
+    )
 
 
 def _checked_spec(path: str) -> StackSpec:
@@ -254,31 +150,54 @@ def _check_paths(spec: StackSpec) -> StackSpec:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from kfalb.commands import cleanup
+    from kfalb.commands import cleanup, nothing_to_remove
+    from kfalb.confirm import DestroyPreview, confirm_cleanup, destroy_preview
+    from kfalb.stacks import saved_stacks
 
     spec = read_spec(args.config) if args.config else None
-    return cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
-                   adopt_block=args.adopt_block)  # fmt: skip
+    name = args.stack or (spec.name if spec else "")
+    if spec is None and name not in saved_stacks():
+        return nothing_to_remove(name)
+
+    def preview() -> DestroyPreview:
+        return destroy_preview(stack=name, spec=spec, credentials_block=args.aws_credentials_block)
+
+    if not confirm_cleanup(preview, stack=name, yes=args.yes):
+        _say("Cleanup cancelled; nothing was removed.")
+        return EXIT_ERROR
+    _say(f"Cleaning up stack {name}")  # a first line before the flows' imports
+    return _with_server(
+        lambda: cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
+                        adopt_block=args.adopt_block),
+        stack=name,
+    )  # fmt: skip
 
 
 def _drift(args: argparse.Namespace) -> int:
     from kfalb.commands import drift
+    from kfalb.stacks import require_saved
 
     spec = read_spec(args.config) if args.config else None
-    return drift(
-        spec=spec,
-        stack=args.stack,
-        fleet=bool(getattr(args, "all", False)),
-        remediate=args.remediate,
-        credentials_block=args.aws_credentials_block,
-        output=args.output,
-    )
+    if args.stack and spec is None:
+        require_saved(args.stack)  # a wrong name answers at once, without a server
+    fleet = bool(getattr(args, "all", False))
+    if args.output == "json" and fleet:
+        raise SpecError("--output json takes one stack (--stack or --config), not --all")
+    _say("Checking every saved stack for drift" if fleet else
+         f"Checking stack {args.stack or (spec.name if spec else '')} for drift")  # fmt: skip
+    return _with_server(
+        lambda: drift(spec=spec, stack=args.stack, fleet=fleet, remediate=args.remediate,
+                      credentials_block=args.aws_credentials_block, output=args.output),
+        stack=args.stack or (spec.name if spec else ""),
+    )  # fmt: skip
 
 
 def _unlock(args: argparse.Namespace) -> int:
+    from core.naming import require_stack_name
     from kfalb.commands import unlock
 
-    return unlock(args.stack)
+    stack = require_stack_name(args.stack)  # a name that is no name: before any server starts
+    return _with_server(lambda: unlock(stack))
 
 
 def _stacks(args: argparse.Namespace) -> int:
@@ -288,15 +207,17 @@ def _stacks(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from flows.import_stack import import_stack
+    spec = read_spec(args.config)
 
-    rows = import_stack(
-        spec=read_spec(args.config),
-        take_ownership=args.take_ownership,
-        aws_credentials_block=args.aws_credentials_block,
-    )
-    print("\n".join(rows) or "Nothing found to import.")
-    return 0
+    def run() -> int:
+        from flows.import_stack import import_stack
+
+        rows = import_stack(spec=spec, take_ownership=args.take_ownership,
+                            aws_credentials_block=args.aws_credentials_block)  # fmt: skip
+        print("\n".join(rows) or "Nothing found to import.")
+        return EXIT_OK
+
+    return _with_server(run, stack=spec.name)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -305,7 +226,56 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(keep=args.keep)
 
 
+def _server(args: argparse.Namespace) -> int:
+    from kfalb import server
+
+    if args.server_command == "stop":
+        print(server.stop())
+    elif args.server_command == "start":
+        chosen = server.configured_api_url()
+        if chosen:
+            print(f"kfalb uses the Prefect server at {chosen} (PREFECT_API_URL); none started.")
+        else:
+            print(f"Local Prefect server at {server.ensure_running(_say).ui}")
+    else:
+        print(server.status())
+    return EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from kfalb.sandbox_cmd import sandbox_command
 
     return sandbox_command(args)
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    """The line after a run stopped on Ctrl-C: what to do next; exit 130."""
+    name = getattr(args, "stack", None) or _config_stack(getattr(args, "config", None))
+    target = f"--stack {name}" if name else "--config FILE"
+    next_step = {
+        "setup": f"re-run setup to resume, or `kfalb cleanup {target}` to remove",
+        "cleanup": f"re-run `kfalb cleanup {target}` to finish removing the stack",
+        "import": "re-run `kfalb import` to resume",
+    }.get(args.command, "nothing was changed")
+    if args.command == "drift" and getattr(args, "remediate", False):
+        next_step = f"re-run `kfalb drift {target} --remediate` to finish the repair"
+    print(f"kfalb: interrupted; {next_step}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _config_stack(path: str | None) -> str:
+    try:
+        return read_spec(path).name if path else ""
+    except KfalbError:
+        return ""
+
+
+HANDLERS = {
+    "plan": _plan, "setup": _setup, "cleanup": _cleanup, "drift": _drift, "unlock": _unlock,
+    "stacks": _stacks, "import": _import, "demo": _demo, "server": _server, "sandbox": _sandbox,
+}  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command's parser (the tests read its sub-commands' arguments)."""
+    return build_parser(HANDLERS)

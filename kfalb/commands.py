@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
-from core.errors import DriftDetected, KfalbError, PreflightError, SpecError, StalePlan
+from core.errors import (
+    DriftDetected,
+    Interrupted,
+    KfalbError,
+    PreflightError,
+    SpecError,
+    StalePlan,
+)
 from core.plan import Plan
-from core.plan_output import plan_document, summary_line, table_rows, text_table, to_json
+from core.plan_output import document_rows, plan_document, summary_line, text_table, to_json
 from core.plan_review import PlanReview, plan_file, review_lines
 from core.spec import StackSpec
 from kfalb.help_text import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from kfalb.stacks import require_saved, saved_spec
+from kfalb.stacks import require_saved, saved_spec, saved_stacks
 
 EXIT_LEFTOVERS = EXIT_ERROR
 EXIT_DRIFT = EXIT_CHANGES
@@ -39,8 +47,8 @@ def plan(
 def show(
     spec: StackSpec, result: Plan, *, output: str, command: str, review: PlanReview | None = None
 ) -> None:
-    """Print a plan: one JSON document on stdout, or a table (changed items first), a summary,
-    and with its review the policy findings, the cost line and the digest."""
+    """Print a plan: one JSON document on stdout, or a table (changed items first, full
+    values), a summary, and with its review the policy findings, the cost line and the digest."""
     if output == "json":
         document = (
             plan_file(spec, result, review, command=command)
@@ -49,11 +57,31 @@ def show(
         )
         sys.stdout.write(to_json(document))
         return
-    rows = table_rows(result)
-    print(text_table(rows))
+    print(text_table(document_rows(plan_document(spec.name, result, command=command))))
     print(f"\n{summary_line(spec.name, result)}")
     if review is not None:
         print("\n" + "\n".join(review_lines(review)))
+
+
+def plan_destroy(*, stack: str, spec: StackSpec | None, credentials_block: str | None) -> int:
+    """What cleanup would remove and leave (read only); exit 3 when it would remove something."""
+    from kfalb.confirm import destroy_preview
+
+    if spec is None and stack not in saved_stacks():
+        return nothing_to_remove(stack)
+    preview = destroy_preview(stack=stack, spec=spec, credentials_block=credentials_block)
+    print(preview.text)
+    return EXIT_CHANGES if preview.removes else EXIT_OK
+
+
+def nothing_to_remove(stack: str) -> int:
+    """Cleanup of a stack that has no saved block and no spec: nothing to do (exit 0), as
+    `terraform destroy` of an empty state."""
+    names = saved_stacks()
+    saved = ", ".join(names) if names else "none"
+    print(f"Stack {stack}: nothing to remove (no saved stack of that name; saved stacks: {saved}). "
+          "If its block was lost, `kfalb cleanup --config FILE` finds what it made by its tags.")  # fmt: skip
+    return EXIT_OK
 
 
 def _one_line_errors() -> None:
@@ -73,8 +101,8 @@ def setup(spec: StackSpec, *, credentials_block: str | None, approved: str | Non
         outputs = setup_load_balancer(
             spec=spec, aws_credentials_block=credentials_block, approved_plan_digest=approved
         )
-    except (SpecError, PreflightError, StalePlan):
-        raise  # nothing was created: the message says what to fix (a policy finding is a SpecError)
+    except (SpecError, PreflightError, StalePlan, Interrupted):
+        raise  # nothing was created, or the user stopped it: the command says what next
     except KfalbError as error:
         print(f"kfalb: {error}\n{next_steps(spec.name)}", file=sys.stderr)
         return EXIT_ERROR
@@ -100,8 +128,6 @@ def cleanup(
     """Run the cleanup flow and print the leak report; non-zero when something is left."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
 
-    if stack and spec is None:
-        require_saved(stack)
     leftovers = cleanup_load_balancer(
         stack=stack, spec=spec, aws_credentials_block=credentials_block, adopt_block=adopt_block
     )
@@ -129,8 +155,6 @@ def drift(
     from flows.check_drift import check_drift, check_drift_fleet
 
     _one_line_errors()
-    if output == "json" and fleet:
-        raise SpecError("--output json takes one stack (--stack or --config), not --all")
     if stack and spec is None:
         require_saved(stack)
     name = stack or (spec.name if spec else "")
@@ -152,12 +176,32 @@ def drift(
             if output != "json":
                 print(f"Stack {name}: no drift.")
     except DriftDetected as error:
+        if error.document is not None and not fleet:
+            _show_drift(name, error.document, output=output, remediate=remediate)
+            return EXIT_DRIFT
         if output != "json":
             print(f"kfalb: {error}", file=sys.stderr)
         code = EXIT_DRIFT
     if output == "json":
         drift_json(spec or saved_spec(name), credentials_block=credentials_block)
     return code
+
+
+def _show_drift(stack: str, document: dict[str, Any], *, output: str, remediate: bool) -> None:
+    """The drift as `kfalb plan` shows a plan (full values), and the command that repairs it."""
+    if output == "json":
+        sys.stdout.write(to_json(document))
+        return
+    print(text_table(document_rows(document)))
+    counts = document["summary"]
+    drifted = counts["create"] + counts["update"]
+    still = " still" if remediate else ""
+    print(f"\nStack {stack}:{still} {drifted} of {drifted + counts['keep']} items drifted.")
+    if remediate:
+        print("Remediation did not repair all of it: the run's logs say why; "
+              f"`kfalb drift --stack {stack}` checks again.")  # fmt: skip
+    else:
+        print(f"Repair: kfalb drift --stack {stack} --remediate")
 
 
 def drift_json(spec: StackSpec, *, credentials_block: str | None) -> None:

@@ -4,35 +4,58 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
+from core.errors import SpecError
 from core.settings import get_settings
 from core.spec import load_spec
+from kfalb import server
 from tasks.bundled import EXAMPLES, bundled_path
 
 EXAMPLE = bundled_path(EXAMPLES, "sandbox.yaml")
 STATE_DIR = Path(".kfalb-sandbox")
 
 
-def run_demo(*, keep: bool = False) -> int:
-    """Start the sandbox, set up the stack, check drift, clean up, stop the sandbox."""
-    from sandbox.world import World, WorldOptions
+class SandboxMissing(SpecError):
+    """The sandbox's packages are not installed (the `sandbox` extra): exit 2, how to add them."""
 
+
+def run_demo(*, keep: bool = False) -> int:
+    """Start the sandbox, set up the stack, check drift, clean up, stop the sandbox (and the
+    local Prefect server, when the demo started it)."""
+    world_class, options = _sandbox()
     directory = STATE_DIR.resolve()
     os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
-    # A busy machine can take a while to start Prefect's ephemeral server the first time.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    world = World(directory / "world", WorldOptions(acm_delay=3.0, alb_delay=3.0, dns_delay=1.0))
+    world = world_class(directory / "world", options(acm_delay=3.0, alb_delay=3.0, dns_delay=1.0))
     _banner("Starting the sandbox: strict moto, Kubernetes API, ALB controller, DNS, HTTPS")
     env = world.start()
     os.environ.update(env)
     _share_prefect_data(world.directory / "env")
+    ours = server.configured_api_url() is None and server.running() is None
     try:
-        return _run(world.directory, keep=keep)
+        with server.prefect_api(_say):
+            return _run(world.directory, keep=keep)
     finally:
         if not keep:
             world.stop()
+            if ours:
+                _say(server.stop())
+
+
+def _sandbox() -> tuple[Any, Any]:
+    """The sandbox's World classes, or how to install them."""
+    try:
+        from sandbox.world import World, WorldOptions
+    except ModuleNotFoundError as missing:
+        raise SandboxMissing(
+            f"kfalb demo runs against the bundled sandbox, whose packages are not installed "
+            f"(no module {missing.name!r}): pip install 'kubeflow-alb[sandbox]' (from a "
+            "checkout: pip install -e '.[sandbox]', or `make demo`)."
+        ) from None
+    return World, WorldOptions
 
 
 def _run(world_dir: Path, *, keep: bool) -> int:
@@ -72,14 +95,14 @@ def _run(world_dir: Path, *, keep: bool) -> int:
 
 def _share_prefect_data(env_file: Path) -> None:
     """Point the world's env file at the demo's Prefect data, so `kfalb drift --stack ...` in
-    another shell (after `. env`) finds the stack the demo saved."""
-    lines = [
-        f"export PREFECT_HOME={shlex.quote(os.environ['PREFECT_HOME'])}",
-        "export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="
-        + os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"],
-    ]
+    another shell (after `. env`) finds the stack the demo saved (and its local server)."""
+    lines = [f"export PREFECT_HOME={shlex.quote(os.environ['PREFECT_HOME'])}"]
     with env_file.open("a") as env:
         env.write("\n".join(lines) + "\n")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _banner(text: str) -> None:

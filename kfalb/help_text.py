@@ -8,11 +8,14 @@ EXIT_USAGE = 2
 EXIT_CHANGES = 3  # `plan` with changes to make, `drift` with drift found
 EXIT_STALE = 4  # `setup --plan FILE`: the world or the spec changed since the plan was made
 
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: stopped at a safe point
+
 _CODES = {
     EXIT_OK: "success",
     EXIT_ERROR: "failed (the message says what to do next)",
     EXIT_USAGE: "bad input: invalid config, unknown stack, wrong arguments, or a policy "
     "finding under stack.policy: mandatory",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM): stopped at a safe point; re-running resumes",
 }
 
 
@@ -27,16 +30,24 @@ def epilog(example: str, **codes: str) -> str:
 
 
 DESCRIPTIONS = {
-    "plan": "Read the world and show what setup would create, change or leave in place, the policy "
-    "findings and the monthly cost. Makes no change. Like `terraform plan`: exit 0 when nothing "
-    "would change, 3 when changes are planned; --out saves the plan for `setup --plan`.",
+    "plan": "Read the world and show what setup would create, change or leave in place (each "
+    "field that differs, found and expected in full), the policy findings and the monthly cost. "
+    "Makes no change. Like `terraform plan`: exit 0 when nothing would change, 3 when changes "
+    "are planned; --out saves the plan for `setup --plan`. --destroy shows what cleanup would "
+    "remove and what it would leave instead.",
     "setup": "Run the setup flow: subdomain zone, delegation, certificates, IAM, controller, "
     "Ingress, ALB, DNS record, then check https://kubeflow.<subdomain>/. Re-running resumes and "
     "converges; a run that finds everything in place changes nothing.",
-    "cleanup": "Run the cleanup flow: remove everything the stack created, in reverse order, from "
-    "its saved block or (block lost) from the ownership tags alone, then report what is left.",
+    "cleanup": "Show what cleanup removes and what it leaves, ask (a terminal: type yes; else "
+    "--yes or KFALB_YES=1), then run the cleanup flow: remove everything the stack created, in "
+    "reverse order, from its saved block or (block lost) from the ownership tags alone, then "
+    "report what is left. A stack with no saved block and no --config: nothing to remove.",
     "drift": "Run the drift check: compare every resource of a stack with its desired state (read "
-    "only); --remediate re-applies what drifted.",
+    "only) and print the drifted fields as `plan` does, found and expected in full, with the "
+    "command that repairs them; --remediate re-applies what drifted.",
+    "server": "Show, start or stop the local Prefect server kfalb keeps for its flows when "
+    "PREFECT_API_URL names none: started on first use, on the database of PREFECT_HOME, its UI "
+    "at the address `kfalb server status` prints.",
     "stacks": "List the saved stacks (LoadBalancerStack blocks): name, phase, cluster, dashboard.",
     "unlock": "Break a stack's lock by hand: for a run that died and whose lease has not lapsed "
     "yet (it lapses by itself after KFALB_LOCK_LEASE_SECONDS). If the holder is alive, two runs "
@@ -51,8 +62,10 @@ DESCRIPTIONS = {
 
 EPILOGS = {
     "plan": epilog(
-        "kfalb plan --config config.yaml\nkfalb plan --config config.yaml --output json | jq .summary\n"
-        "kfalb plan --config config.yaml --out plan.json   # then: kfalb setup --plan plan.json",
+        "kfalb plan --config config.yaml\nkfalb plan --stack platform-example-com\n"
+        "kfalb plan --config config.yaml --output json | jq .summary\n"
+        "kfalb plan --config config.yaml --out plan.json   # then: kfalb setup --plan plan.json\n"
+        "kfalb plan --destroy --stack platform-example-com",
         c0="nothing would change",
         c3="changes are planned (see the table, or the JSON document)",
     ),
@@ -62,8 +75,9 @@ EPILOGS = {
         c4="--plan: stale plan (the world or the spec changed since it was made); nothing applied",
     ),
     "cleanup": epilog(
-        "kfalb cleanup --stack platform-example-com\nkfalb cleanup --config config.yaml",
-        c1="failed or something was left (listed); re-running resumes",
+        "kfalb cleanup --stack platform-example-com\nkfalb cleanup --config config.yaml --yes",
+        c1="failed, declined, or something was left (listed); re-running resumes",
+        c2="bad input, or no terminal to ask on and no --yes (nothing removed)",
     ),
     "drift": epilog(
         "kfalb drift --stack platform-example-com\nkfalb drift --all\n"
@@ -72,6 +86,7 @@ EPILOGS = {
         c3="drift found",
     ),
     "stacks": epilog("kfalb stacks"),
+    "server": epilog("kfalb server status\nkfalb server stop"),
     "import": epilog(
         "kfalb import --config written-back.yaml\nkfalb import --config written-back.yaml --take-ownership"
     ),

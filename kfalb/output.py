@@ -4,27 +4,23 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import threading
-import time
-from collections.abc import Callable
 from typing import TextIO
 
-from core.errors import KfalbError, WaitTimeout
-from core.settings import get_settings
-from core.waiting import Progress, wait_until
+from core.errors import Interrupted, KfalbError
+from tasks import interrupt
 
 #: Log record attributes set by the project (tasks.waits and flows.outcomes; kept as strings
 #: here so the command needs no import of those layers to configure its console).
 PROGRESS_MARK = "kfalb_progress"
 OUTCOME_MARK = "kfalb_outcome"
+STOPPED_MARK = "kfalb_stopped"
 
 _FINISHED = "Finished in state "
 _FAILED = "Task run failed with exception"
 _FLOW_CHATTER = ("Beginning flow run", "View at ", _FINISHED, "Encountered exception during")
-_SERVER_START = "Starting temporary server on "
-_SERVER_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+#: Task names of reads, folded into one line per phase (the observe_ and find_ verbs).
+READ_TASKS = ("observe_", "observe-", "find_", "find-")
 #: Libraries whose INFO lines are transport chatter at every level of detail.
 NOISY = ("httpx", "httpcore", "werkzeug", "botocore", "urllib3", "kubernetes")
 
@@ -34,15 +30,12 @@ class StepConsole(logging.Handler):
 
     Everything else a task logs is held back; wait progress lines (marked), warnings and errors of
     a bug are written at once; the flow's own lines are written, Prefect's state lines are not.
+    Reads (observe and look-up tasks) are folded into one line per phase, written before the next
+    line: "✓ observed: 23 reads in 1.4 s". A task stopped by Ctrl-C adds no line: the command
+    says once that it was interrupted.
     """
 
-    def __init__(
-        self,
-        stream: TextIO | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(logging.INFO)
         # A formatter marks this as the user's handler: Prefect's logging setup then leaves the
         # root logger to it instead of adding its own console handler.
@@ -50,26 +43,27 @@ class StepConsole(logging.Handler):
         self.stream = stream or sys.stderr
         self._last: dict[str, str] = {}
         self._errors: dict[str, str] = {}
-        self._clock, self._sleep = clock, sleep
-        self._server_up = threading.Event()
-        self.server_watch: threading.Thread | None = None
+        self._interrupted = False  # a task was stopped by Ctrl-C: failures after it are quiet
+        self._reads = 0
+        self._phase_start: float | None = None  # when the line before the reads was written
+        self._reads_until = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if self._phase_start is None:
+                self._phase_start = record.created
             line = self.line(record)
+            if line is not None or record.name == "prefect.flow_runs":
+                self._fold_reads()  # the reads so far were the phase before this line
             if line is not None:
                 self._write(line)
+                self._phase_start = record.created
         except Exception:
             self.handleError(record)
 
     def line(self, record: logging.LogRecord) -> str | None:
         """The console line for a record, or None to hold it back."""
         message = record.getMessage()
-        if record.name.startswith("prefect.") and record.name.endswith("_runs"):
-            self._server_up.set()  # a run began: the server answers
-        if record.name == "prefect" and message.startswith(_SERVER_START):
-            self._watch_server_start()
-            return None
         if getattr(record, PROGRESS_MARK, False):
             return f"    … {message}"
         if getattr(record, OUTCOME_MARK, False):
@@ -81,32 +75,17 @@ class StepConsole(logging.Handler):
                 return None
             return self._plain(record, message)
         if record.name.startswith("prefect") and record.levelno < logging.ERROR:
-            return None  # the client's and the temporary server's housekeeping
+            return None  # the client's housekeeping
         if record.levelno >= logging.WARNING:
             return self._plain(record, message)
         return None
 
-    def _watch_server_start(self) -> None:
-        """Prefect starts its temporary server (no PREFECT_API_URL): under load that takes a
-        minute or more, so say so and tell at the progress cadence that it is still starting."""
-        if self.server_watch is None:
-            self.server_watch = threading.Thread(
-                target=self._wait_for_server, name="kfalb-server-start", daemon=True
-            )
-            self.server_watch.start()
-
-    def _wait_for_server(self) -> None:
-        progress = Progress(report=lambda line: self._write(f"    … {line}"),
-                            interval=get_settings().progress_interval_seconds,
-                            setting=_SERVER_TIMEOUT)  # fmt: skip
-        try:
-            wait_until(self._server_up.is_set, bool, what="Prefect's temporary server to start",
-                       timeout=float(os.environ.get(_SERVER_TIMEOUT, "20")), interval=1.0,
-                       max_interval=1.0, progress=progress, clock=self._clock, sleep=self._sleep,
-                       describe=lambda _: "not answering yet (PREFECT_API_URL set to a running "
-                       "server avoids this start)")  # fmt: skip
-        except WaitTimeout:
-            pass  # Prefect fails the command itself, with its own message
+    def _fold_reads(self) -> None:
+        if self._reads:
+            took = max(0.0, self._reads_until - (self._phase_start or self._reads_until))
+            reads = "1 read" if self._reads == 1 else f"{self._reads} reads"
+            self._write(f"  ✓ observed: {reads} in {took:.1f} s")
+            self._phase_start, self._reads = self._reads_until, 0
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")
@@ -118,11 +97,21 @@ class StepConsole(logging.Handler):
         if message.startswith(_FINISHED):
             state = message[len(_FINISHED) :]
             last, error = self._last.pop(run, ""), self._errors.pop(run, "")
+            stopping = self._interrupted or interrupt.stop_requested()
+            if stopping and not state.startswith("Completed"):
+                return None  # stopped, or never started: the command says once it stopped
+            if state.startswith("Completed") and task.startswith(READ_TASKS):
+                self._reads += 1
+                self._reads_until = record.created
+                return None
             if state.startswith("Completed"):
                 return f"  ✓ {task}" + (f": {last}" if last else "")
             return f"  ✗ {task}: {error or state}"
         if message.startswith(_FAILED):
             raised = record.exc_info[1] if record.exc_info else None
+            if isinstance(raised, Interrupted) or getattr(record, STOPPED_MARK, False):
+                self._interrupted = True
+                return None
             text = str(raised) if raised is not None else message
             if "Retry" in message and "will start" in message:
                 return f"  ↻ {task}: {_first_line(text)} (retrying)"

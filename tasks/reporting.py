@@ -10,6 +10,8 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
+from core.plan import Plan
+from core.plan_output import changes_markdown, table_rows
 from core.report import api_call_rows, markdown_table, resource_rows
 from core.resources import ApiCallCounts
 from core.state import StackRecord
@@ -53,6 +55,26 @@ def publish_link(stack: str, url: str) -> None:
         link_text=url,  # the UI shows only the text: the address itself, not a label hiding it
         description=f"The Kubeflow dashboard of stack {stack}",
     )
+
+
+def repair_hint(stack: str) -> str:
+    """How to re-apply a stack's drift, from a shell or as a deployment run."""
+    return (
+        f"repair it with `kfalb drift --stack {stack} --remediate` (a deployment run: "
+        "remediate=true) or re-run setup."
+    )
+
+
+def publish_drift(stack: str, result: Plan, what: str) -> None:
+    """The drift check's artifacts: the table of every item (drifted first, short cells) and,
+    beside it, the drifted items with what differs in full (markdown wraps where a table clips)."""
+    drifted = len(result.drift)
+    publish_table(stack, "drift", table_rows(result),
+                  f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
+                  f"(drifted items first; full values in {artifact_key(stack, 'drift-changes')})")  # fmt: skip
+    repair = "Nothing to repair." if result.converged else repair_hint(stack).capitalize()
+    publish_markdown(stack, "drift-changes", changes_markdown(stack, result, repair=repair),
+                     f"{what} of stack {stack}: what drifted, in full")  # fmt: skip
 
 
 def publish_table(stack: str, what: str, rows: Iterable[dict[str, str]], description: str) -> str:

@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
 from core.errors import is_transient
+from tasks import interrupt
 
 #: Prefect-level retries, on top of botocore's own quick retries of throttled calls.
 RETRIES = 3
@@ -19,6 +20,8 @@ RETRY_JITTER = 0.3
 
 def retry_on_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Prefect `retry_condition_fn`: retry when the task failed with a TransientError only."""
+    if interrupt.stop_requested():
+        return False  # the user asked the run to stop: no retry starts
     try:
         state.result()
     except Exception as error:  # any failure: deciding about it is the point here

@@ -17,6 +17,7 @@ from core.desired import dashboard_url
 from core.naming import require_stack_name
 from core.settings import get_settings
 from core.spec import parse_spec
+from core.stack_document import record_from_document
 from core.state import Kind, StackAccess, StackRecord, StackResource
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
@@ -177,31 +178,8 @@ def _config_line(spec: dict[str, Any]) -> str:
 
 
 def _record_from(data: dict[str, Any]) -> StackRecord:
-    """The record in a block document: typed fields, or the single JSON field of before."""
-    if "record" in data:  # written by an earlier version
-        return StackRecord.model_validate(data["record"])
-    entries = [ResourceEntry.model_validate(item) for item in data.get("resources") or []]
-    spec = yaml.safe_load(data.get("spec_yaml") or "") or {}
-    resources = tuple(
-        StackResource(kind=Kind(entry.kind), id=entry.id, name=entry.name, owned=entry.owned,
-                      status=entry.status,
-                      details=dict(detail.partition("=")[::2] for detail in entry.details))
-        for entry in entries
-    )  # fmt: skip
-    access = None
-    if data.get("kube_access"):
-        access = StackAccess(
-            credentials_block=data.get("credentials_block") or None,
-            region=data.get("region", ""),
-            account=data.get("account", ""),
-            kube_access=data["kube_access"],
-            kube_context=data.get("kube_context") or None,
-        )
-    return StackRecord(stack=data["stack"], spec=spec, phase=data.get("phase", "new"),
-                       resources=resources, dashboard_url=data.get("dashboard_url", ""),
-                       account=data.get("account", ""), partition=data.get("partition", ""),
-                       region=data.get("region", ""), cluster_arn=data.get("cluster_arn", ""),
-                       access=access)  # fmt: skip
+    """The record in a block document (typed fields, or the single JSON field of before)."""
+    return record_from_document(data)
 
 
 class StackStore:

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from core.settings import Settings
 from core.waiting import Progress, wait_until
+from tasks import interrupt
 from tasks.logs import run_logger
 
 T = TypeVar("T")
@@ -73,4 +74,5 @@ def wait_for(
         max_interval=settings.poll_max_interval_seconds if max_interval is None else max_interval,
         describe=describe,
         progress=progress,
+        sleep=interrupt.sleep,  # a stop request ends the wait at once
     )

@@ -26,6 +26,7 @@ from core.errors import AwsError
 from core.rate_budget import RateBudget
 from core.resources import ApiCall, ApiCallCounts
 from core.settings import get_settings
+from tasks import interrupt
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -152,6 +153,7 @@ def _role_session(
     def sts_client(service: str, **kwargs: Any) -> Any:
         with _lock:
             made = base.client(service, region_name=ctx.region, config=_config(), **kwargs)  # type: ignore[call-overload]
+        made.meta.events.register("before-call", _refuse_after_stop)
         made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
         return made
 
@@ -230,6 +232,7 @@ def client(ctx: AwsContext, service: Service) -> Any:
     base = session(ctx)
     with _lock:
         made = base.client(service, region_name=ctx.region, config=_config(ctx.scope))
+    made.meta.events.register("before-call", _refuse_after_stop)
     made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
     _share_route53_budget(made, service, base)
     return made
@@ -242,6 +245,12 @@ READ_OPERATIONS = frozenset({"AssumeRole"})  # STS hands out temporary credentia
 def is_read_operation(operation: str) -> bool:
     """True for operations that only read (Describe*, Get*, List*..., and AssumeRole)."""
     return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
+
+
+def _refuse_after_stop(model: OperationModel, **_: Any) -> None:
+    # before-call: once the user asked the run to stop, no new call starts (the one in flight,
+    # retries included, finishes on its own).
+    interrupt.check(f"AWS {model.service_model.service_name}:{model.name}")
 
 
 def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:

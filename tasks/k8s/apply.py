@@ -162,7 +162,11 @@ def delete_objects(
                     raise
                 continue
         deleted.append(key(obj))
-    run_logger().info("Deleted %s; left (not ours): %s", deleted or "nothing", left or "none")
+    run_logger().info(
+        "Deleted %s; left (not ours): %s",
+        ", ".join(deleted) or "nothing",
+        ", ".join(left) or "none",
+    )
     return tuple(deleted), tuple(left)
 
 

@@ -72,7 +72,9 @@ def delete_stale_webhooks(target: KubeTarget, stack: str) -> tuple[str, ...]:
         hooks = [obj for obj in controller_manifests() if obj.get("kind") in _WEBHOOK_KINDS]
         deleted, left = delete_objects(kube, hooks, stack=stack, shared=True)
     if left:
-        run_logger().warning("Webhook configurations %s are not this stack's; left", list(left))
+        run_logger().warning(
+            "Webhook configurations %s are not this stack's; left", ", ".join(left)
+        )
     return deleted
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError
 from kubernetes import config
@@ -20,6 +21,7 @@ from kubernetes.dynamic import DynamicClient
 from core.errors import PreflightError
 from core.resources import ClusterState
 from core.settings import get_settings
+from tasks import interrupt
 from tasks.aws.clients import AwsContext, client
 from tasks.k8s.eks_token import EksToken, mint_token
 from tasks.k8s.errors import translated
@@ -97,6 +99,15 @@ def connect(target: KubeTarget) -> Iterator[Kube]:
         api.close()  # type: ignore[no-untyped-call]
 
 
+class StoppableApiClient(ApiClient):
+    """The Kubernetes API client; once the run was asked to stop (Ctrl-C), no new request
+    starts (every request, typed or dynamic, goes through `call_api`)."""
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        interrupt.check(f"Kubernetes {method} {urlsplit(url).path}")
+        return super().call_api(method, url, *args, **kwargs)
+
+
 def _api_client(target: KubeTarget) -> ApiClient:
     if target.kind == "eks":
         return _eks_client(target)
@@ -108,11 +119,16 @@ def _api_client(target: KubeTarget) -> ApiClient:
             f"No kubeconfig at {path}. Run `aws eks update-kubeconfig --name <cluster>` or set "
             "KUBECONFIG."
         )
+    # As the library's new_client_from_config, with the client that honours a stop request.
+    configuration = type.__call__(Configuration)
     with translated(f"Loading kubeconfig {path} (context {context or 'current'})"):
-        made: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context, persist_config=False
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
         )
-    return made
+    return StoppableApiClient(configuration)
 
 
 def _eks_client(target: KubeTarget) -> ApiClient:
@@ -128,7 +144,7 @@ def _eks_client(target: KubeTarget) -> ApiClient:
     # The client only asks the hook for a token once one is set: mint the first one now.
     refresher(configuration)
     configuration.refresh_api_key_hook = refresher  # type: ignore[assignment]
-    return ApiClient(configuration)
+    return StoppableApiClient(configuration)
 
 
 class _TokenRefresher:

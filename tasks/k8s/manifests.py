@@ -79,6 +79,9 @@ def render(directory: str | Path) -> list[Manifest]:
             text=True,
             timeout=RENDER_TIMEOUT_SECONDS,
             check=False,
+            # Its own session: the terminal's Ctrl-C asks the run to stop at a safe point; it
+            # must not kill a render midway (a short, read-only local command).
+            start_new_session=True,
         )
     except subprocess.TimeoutExpired:
         raise SpecError(

@@ -17,6 +17,7 @@ from core.errors import WaitTimeout
 from core.manifests import WEBHOOK_SECRET
 from core.settings import get_settings
 from core.waiting import wait_until
+from tasks import interrupt
 from tasks.k8s.errors import WebhookUnavailable
 from tasks.logs import run_logger
 
@@ -80,6 +81,7 @@ def through_webhooks(write: Callable[[], T], *, what: str) -> T:
             interval=settings.poll_interval_seconds,
             max_interval=settings.poll_max_interval_seconds,
             describe=describe,
+            sleep=interrupt.sleep,
         )
     except WaitTimeout as timeout:
         webhook = tries[-1].webhook if tries else "?"

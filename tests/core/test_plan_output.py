@@ -1,4 +1,5 @@
-"""The plan's JSON document (full values) and terminal table (changed items first, short cells)."""
+"""The plan's JSON document and terminal table (full values, changed items first), the UI's short
+table cells (identifiers never cut) and its markdown of the changes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from core.plan import Item, plan
 from core.plan_output import (
     abbreviate,
+    changes_markdown,
+    document_rows,
     plan_document,
     summary_line,
     table_rows,
@@ -50,32 +53,48 @@ def test_json_document_lists_changes_first_with_full_values() -> None:
     ]
 
 
-def test_table_puts_changes_first_and_abbreviates_arns() -> None:
+def test_table_puts_changes_first_and_abbreviates_arns_without_cutting_them() -> None:
     rows = table_rows(_plan())
     assert [row["status"] for row in rows] == ["create", "update", "ok", "ok"]
-    assert rows[1]["expected"].startswith("arn:…:e12664b0")
-    assert abbreviate(ARN, 60) == "arn:…:e12664b0-a57f-4ff7-ba18-00adbe7ab052"
-    assert all(len(cell) <= 32 for row in rows for key, cell in row.items() if key != "item")
-    assert all(len(row["item"]) <= 56 for row in rows)
+    assert rows[1]["expected"] == "arn:…:certificate/e12664b0-a57f-4ff7-ba18-00adbe7ab052"
+    assert abbreviate(ARN, 60) == "arn:…:certificate/e12664b0-a57f-4ff7-ba18-00adbe7ab052"
+    assert abbreviate("a,team2", 32) == "a,team2"  # what fits stays as it is
+    assert all("…" not in row["item"] for row in rows)
     table = text_table(rows)
     assert table.splitlines()[0].split() == ["STATUS", "ITEM", "FIELD", "FOUND", "EXPECTED"]
     assert summary_line("s", _plan()) == "Stack s: 1 to create, 1 to change, 2 in place."
 
 
-def test_a_shortened_url_is_no_link() -> None:
+def test_the_terminal_table_shows_full_values() -> None:
+    rows = document_rows(plan_document("s", _plan()))
+    assert rows[1] == {"status": "update", "item": "ingress istio-system/istio-ingress",
+                       "field": "certificate-arn", "found": ARN + "-old", "expected": ARN}  # fmt: skip
+    assert rows[0]["status"] == "create"
+    assert ARN + "-old" in text_table(rows)
+
+
+def test_an_identifier_is_never_cut_in_the_middle() -> None:
     url = "https://kubeflow.ml-platform.eu-central-1.corp.example.com/"
-    assert abbreviate(url, 80) == url
-    short = abbreviate(url, 40)
-    assert "://" not in short
-    assert short.startswith("kubeflow.ml-")
-    assert short.endswith("example.com/")
+    assert abbreviate(url, 40) == url  # a link stays whole (a cut one would lead nowhere)
+    policy = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    assert abbreviate(policy, 20) == policy
+    subnets = ",".join(f"subnet-{n:017x}" for n in range(4))
+    short = abbreviate(subnets, 60)
+    assert short == "subnet-00000000000000000,subnet-00000000000000001 (+2 more)"
+    for item in short.removesuffix(" (+2 more)").split(","):
+        assert item in subnets.split(",")
 
 
-def test_long_values_keep_both_ends() -> None:
-    short = abbreviate("x" * 30 + "MIDDLE" + "y" * 30, 21)
-    assert len(short) == 21
-    assert short.startswith("xxxxxxxxxx…")
-    assert short.endswith("y" * 10)
+def test_the_changes_in_markdown_have_full_values_escaped_and_the_repair() -> None:
+    text = changes_markdown("s", _plan(), repair="Repair: `kfalb drift --stack s --remediate`")
+    lines = text.splitlines()
+    assert lines[0] == "### Stack s: 2 of 4 items drifted"
+    assert "**ingress istio-system/istio-ingress**" in lines
+    assert f"  - found: {ARN}-old" in lines
+    assert f"  - expected: {ARN}" in lines
+    assert "**dns-record \\*.platform.example.com**: missing" in lines  # * would start emphasis
+    assert lines[-1] == "Repair: `kfalb drift --stack s --remediate`"
+    assert "hosted-zone" not in text  # only what drifted
 
 
 def test_drift_text_is_one_readable_line_per_drifted_item() -> None:

@@ -159,7 +159,7 @@ def test_setup_and_cleanup_killed_at_every_step_resume_and_converge(
     assert _counts(world, spec) == ONE_OF_EACH  # nothing made twice
     assert plan_stack(spec).converged
 
-    killed, output = chain.run(["cleanup", "--config", str(EXAMPLE)], CLEANUP_STEPS)
+    killed, output = chain.run(["cleanup", "--config", str(EXAMPLE), "--yes"], CLEANUP_STEPS)
     assert sorted(killed) == sorted(CLEANUP_STEPS)
     assert f"Stack {spec.name}: nothing left." in output
     _assert_nothing_left(world, spec, **before)

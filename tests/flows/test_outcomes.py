@@ -9,7 +9,7 @@ import logging
 import pytest
 from prefect import flow, task
 
-from core.errors import DriftDetected, ResourceNotFound, WaitTimeout
+from core.errors import DriftDetected, Interrupted, ResourceNotFound, WaitTimeout
 from flows.outcomes import ExpectedErrorsOneLine, expected_outcomes
 
 
@@ -25,6 +25,7 @@ def _demo(kind: str = "timeout") -> str:
     errors: dict[str, Exception] = {
         "timeout": WaitTimeout("Timed out after 5s waiting for X; raise KFALB_X_TIMEOUT_SECONDS"),
         "bug": ValueError("a bug"),
+        "interrupt": Interrupted("interrupted: stopped before AWS route53:CreateHostedZone"),
     }
     if kind == "drift":
         raise DriftDetected("Stack s drifted: zone", items=("zone",))
@@ -87,3 +88,40 @@ def test_the_filter_strips_only_our_errors() -> None:
     ExpectedErrorsOneLine().filter(bug)
     assert ours.exc_info is None
     assert bug.exc_info is not None
+
+
+def test_a_stop_the_user_asked_for_ends_the_run_cancelled_with_warnings_only(
+    prefect_server: None,
+) -> None:
+    state = _demo("interrupt", return_state=True)
+    assert state.is_cancelled()
+    with pytest.raises(Interrupted, match="CreateHostedZone"):
+        state.result()
+    logs = _logs(state.state_details.flow_run_id)
+    assert not [message for level, message in logs if int(level) >= logging.ERROR]
+    assert not any("Traceback" in message for _, message in logs)
+    assert (
+        str(logging.WARNING),
+        "interrupted: stopped before AWS route53:CreateHostedZone",
+    ) in logs
+
+
+def test_the_engine_line_about_an_expected_failure_is_dropped_a_bugs_kept(
+    prefect_server: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a worker's flow-run process does (`python -m prefect.engine`): run_flow with the run's
+    # logger as error_logger re-raises the Failed run's exception and logs it once more.
+    from prefect.flow_engine import run_flow
+
+    caplog.set_level(logging.INFO, logger="prefect")
+    for kind, expected in (("drift", DriftDetected), ("bug", ValueError)):
+        with pytest.raises(expected):
+            run_flow(
+                _demo,
+                parameters={"kind": kind},
+                error_logger=logging.getLogger("prefect.flow_runs"),
+            )
+    engine_lines = [
+        r for r in caplog.records if r.getMessage().endswith("exited with unexpected exception")
+    ]
+    assert [type(r.exc_info[1]) for r in engine_lines if r.exc_info] == [ValueError]

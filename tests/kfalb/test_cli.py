@@ -57,7 +57,7 @@ def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.parametrize(
-    "command", ["plan", "setup", "cleanup", "drift", "stacks", "demo", "sandbox"]
+    "command", ["plan", "setup", "cleanup", "drift", "stacks", "demo", "server", "sandbox"]
 )
 def test_every_command_has_a_description_an_example_and_exit_codes(
     command: str, capsys: pytest.CaptureFixture[str]

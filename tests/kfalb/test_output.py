@@ -6,10 +6,8 @@ from __future__ import annotations
 import io
 import logging
 
-import pytest
-
-from core.errors import WaitTimeout
-from kfalb.output import OUTCOME_MARK, PROGRESS_MARK, StepConsole
+from core.errors import Interrupted, WaitTimeout
+from kfalb.output import OUTCOME_MARK, PROGRESS_MARK, STOPPED_MARK, StepConsole
 
 
 def _record(name: str, message: str, *, level: int = logging.INFO, error: BaseException | None = None,
@@ -112,40 +110,61 @@ def test_a_long_outcome_is_cut_to_one_short_line() -> None:
     assert len(lines[0]) < 200
 
 
-class _Clock:
-    """Time that moves only when the console's watch sleeps; the first run record comes at 45 s."""
+def test_reads_are_folded_into_one_line_per_phase() -> None:
+    def read(run: str, task: str, at: float) -> logging.LogRecord:
+        return _record("prefect.task_runs", "Finished in state Completed()", run=run, task=task,
+                       created=at)  # fmt: skip
 
-    def __init__(self) -> None:
-        self.now, self.console, self.began = 0.0, StepConsole(io.StringIO()), False
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        if self.now >= 45 and not self.began:
-            self.began = True
-            self.console.handle(_record("prefect.flow_runs", "Beginning flow run 'x'"))
-
-
-def test_a_slow_temporary_server_start_is_told_at_the_progress_cadence(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KFALB_PROGRESS_INTERVAL_SECONDS", "20")
-    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    stream, clock = io.StringIO(), _Clock()
-    clock.console = console = StepConsole(stream, clock=clock, sleep=clock.sleep)
-    console.handle(
-        _record("prefect", "Starting temporary server on http://127.0.0.1:8000\nSee ...")
+    lines = _console(
+        _record("prefect.flow_runs", "Holding the lock of stack s", created=100.0),
+        read("r1", "observe_hosted_zone", 100.4),
+        read("r2", "find_role", 100.9),
+        read("r3", "observe_record_sets", 101.4),
+        _record(
+            "prefect.flow_runs", "Stack s: 2 to create, 0 to change, 21 in place", created=101.5
+        ),
+        _record("prefect.task_runs", "Created hosted zone Z1", run="r4", created=102.0),
+        _record("prefect.task_runs", "Finished in state Completed()", run="r4", created=102.0),
+        read("r5", "observe_hosted_zone", 103.0),
+        _record("prefect.flow_runs", "Finished in state Completed()", created=103.1),
     )
-    assert console.server_watch is not None
-    console.server_watch.join(timeout=30)
-    assert not console.server_watch.is_alive()
-    lines = stream.getvalue().splitlines()
-    assert lines[0] == (
-        "    … Waiting for Prefect's temporary server to start (up to 3 min; "
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS changes this)"
+    assert lines == [
+        "Holding the lock of stack s",
+        "  ✓ observed: 3 reads in 1.4 s",
+        "Stack s: 2 to create, 0 to change, 21 in place",
+        "  ✓ ensure-zone: Created hosted zone Z1",
+        "  ✓ observed: 1 read in 1.0 s",
+    ]
+
+
+def test_a_task_stopped_by_ctrl_c_adds_no_line() -> None:
+    stopped = Interrupted("interrupted (SIGINT): stopped before AWS route53:CreateHostedZone")
+    lines = _console(
+        _record(
+            "prefect.task_runs",
+            "Task run failed with exception: Interrupted(...)",
+            level=logging.WARNING,
+            error=stopped,
+        ),  # fmt: skip
+        _record("prefect.task_runs", "Finished in state Failed('...')", level=logging.WARNING),
+        # The run logger's filter drops the exception and marks the record instead.
+        _record(
+            "prefect.task_runs",
+            "Task run failed with exception: Interrupted(...)",
+            level=logging.WARNING,
+            run="r2",
+            **{STOPPED_MARK: True},
+        ),  # fmt: skip
+        _record("prefect.task_runs", "Finished in state Failed('...')", run="r2"),
+        # A task that waited for a stopped one never ran: no line either.
+        _record(
+            "prefect.task_runs",
+            "Finished in state NotReady('Upstream task run ...')",
+            run="r3",
+            level=logging.ERROR,
+        ),  # fmt: skip
+        # The call in flight finished: its step is done and shown.
+        _record("prefect.task_runs", "Created hosted zone Z1", run="r4"),
+        _record("prefect.task_runs", "Finished in state Completed()", run="r4"),
     )
-    # Until the first run record at 45 s: a line at 20 and 40 s, then none.
-    assert [line.split("(")[1].split("s of")[0] for line in lines[1:]] == ["20", "40"]
-    assert all("not answering yet (PREFECT_API_URL set to a running" in line for line in lines[1:])
+    assert lines == ["  ✓ ensure-zone: Created hosted zone Z1"]

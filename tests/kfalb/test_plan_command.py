@@ -64,7 +64,16 @@ def test_drift_json_names_the_tampered_item_and_exits_3(
     (difference,) = changes["ingress"]["differences"]
     assert difference["found"] == kept  # the full ARN, not abbreviated
 
+    # The text: the table `plan` prints, found and expected in full, and the repair command.
     assert main(["drift", "--stack", stack.name]) == 3
-    err = capsys.readouterr().err
-    assert f"Stack {stack.name} drifted" in err
-    assert "Traceback" not in err
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["STATUS", "ITEM", "FIELD", "FOUND", "EXPECTED"]
+    (row,) = [
+        line for line in lines if line.startswith("update  ingress istio-system/istio-ingress")
+    ]
+    assert kept in row  # the certificate found, whole
+    assert difference["expected"] in row  # and the two expected, whole
+    assert f"Repair: kfalb drift --stack {stack.name} --remediate" in lines
+    assert "Traceback" not in captured.err
+    assert "remediate=true" not in captured.err + captured.out

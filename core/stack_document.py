@@ -1,0 +1,45 @@
+"""A stack's record from the data of its saved LoadBalancerStack block document (pure): the flows
+read it through Prefect's client, the command reads it straight from the API or database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from core.state import Kind, StackAccess, StackRecord, StackResource
+
+
+def record_from_document(data: Mapping[str, Any]) -> StackRecord:
+    """The record in a block document: its typed fields, or the single JSON field of before."""
+    if "record" in data:  # written by an earlier version
+        return StackRecord.model_validate(data["record"])
+    spec = yaml.safe_load(data.get("spec_yaml") or "") or {}
+    resources = tuple(_resource(entry) for entry in data.get("resources") or [])
+    access = None
+    if data.get("kube_access"):
+        access = StackAccess(
+            credentials_block=data.get("credentials_block") or None,
+            region=data.get("region", ""),
+            account=data.get("account", ""),
+            kube_access=data["kube_access"],
+            kube_context=data.get("kube_context") or None,
+        )
+    return StackRecord(stack=data["stack"], spec=spec, phase=data.get("phase", "new"),
+                       resources=resources, dashboard_url=data.get("dashboard_url", ""),
+                       account=data.get("account", ""), partition=data.get("partition", ""),
+                       region=data.get("region", ""), cluster_arn=data.get("cluster_arn", ""),
+                       access=access)  # fmt: skip
+
+
+def _resource(entry: Mapping[str, Any]) -> StackResource:
+    details = [str(detail) for detail in entry.get("details") or []]
+    return StackResource(
+        kind=Kind(entry["kind"]),
+        id=str(entry["id"]),
+        name=str(entry.get("name") or ""),
+        owned=bool(entry["owned"]),
+        status=str(entry.get("status") or ""),
+        details=dict(detail.partition("=")[::2] for detail in details),
+    )
