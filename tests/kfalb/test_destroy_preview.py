@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from core.spec import StackSpec, load_spec
 
@@ -27,7 +28,7 @@ def _spec(name: str, subdomain: str, **stack: Any) -> StackSpec:
     data = load_spec(EXAMPLE.read_text()).model_dump(mode="json", by_alias=True)
     data["route53"]["subDomain"]["name"] = subdomain
     data["stack"] = {**data["stack"], "name": name, **stack}
-    return load_spec(__import__("yaml").safe_dump(data))
+    return load_spec(yaml.safe_dump(data))
 
 
 def test_the_preview_deletes_the_stacks_own_releases_the_shared_and_no_means_nothing(
@@ -53,7 +54,8 @@ def test_the_preview_deletes_the_stacks_own_releases_the_shared_and_no_means_not
     assert f"delete   hosted-zone {zone_id} (platform.example.com): the stack's" in out
     assert "delete   ingress istio-system/istio-ingress: the stack's" in out
     # The cluster's role is still used by stack-b: cleanup of stack-a only lets go of it.
-    assert "release  iam-role arn:aws:iam::" in out and "shared: stays for stack-b" in out
+    assert "release  iam-role arn:aws:iam::" in out
+    assert "shared: stays for stack-b" in out
     assert "0 to delete" not in out
 
     monkeypatch.delenv(confirm.YES_ENV, raising=False)
