@@ -122,9 +122,8 @@ def apply(env: Env, recorder: Recorder) -> Applied:
         kind, phase = node
         got = dict(applied.now)
         made = done.get((kind, MADE), got.get(kind))
-        return kind_step.with_options(task_run_name=f"{phase} {kind.value}").submit(
-            kind, phase, env, got, made
-        )
+        step = kind_step.with_options(name=f"{phase}-{kind.value}")
+        return step.submit(kind, phase, env, got, made)
 
     def finished(node: Node, result: Any) -> None:
         applied.now[node[0]] = result
@@ -204,7 +203,7 @@ def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
 
     def start(node: Node, done: dict[Node, Any]) -> PrefectFuture[Any]:
         kind = node[0]
-        return kind_step.with_options(task_run_name=f"delete {kind.value}").submit(
+        return kind_step.with_options(name=f"delete-{kind.value}").submit(
             kind, "delete", env, {}
         )
 

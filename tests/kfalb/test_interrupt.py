@@ -28,7 +28,7 @@ EXAMPLE = ROOT / "examples" / "sandbox.yaml"
 STACK = "platform-example-com"
 #: A line of setup's apply phase: the certificate was requested, its long wait begins, the
 #: controller and IAM work run alongside.
-MID_APPLY = re.compile(r"ensure_certificate: Requested certificate")
+MID_APPLY = re.compile(r"ensure-certificate: Requested certificate")
 INTERRUPTED = "kfalb: interrupted; re-run setup to resume, or `kfalb cleanup --stack"
 #: The plan line of a resumed setup: its apply starts right after.
 PLANNED = re.compile(r"Stack platform-example-com: \d+ to create")
