@@ -19,6 +19,7 @@ from core.plan import PRESENT, Item, Observed, Plan, plan, plan_rows
 from core.resources import CertificateState, RecordSetState
 from core.spec import StackSpec
 from core.state import Kind
+from core.webhook_ca import WEBHOOK_CA_FIELD, WEBHOOK_CA_MATCHES
 
 #: A certificate that expires sooner than this is drift: ACM renewal has failed somewhere.
 MIN_DAYS_TO_EXPIRY = 14.0
@@ -97,6 +98,7 @@ def desired_items(
         controller["role annotation"] = annotation or identity.NO_ANNOTATION
         # the version we install; one in use that is not ours runs what its owner chose
         controller["version"] = spec.stack.controller_version
+        controller[WEBHOOK_CA_FIELD] = WEBHOOK_CA_MATCHES  # both caBundles: the Secret's CA
         controller |= _held(seen.controller)
     items.append(Item(Kind.CONTROLLER, CONTROLLER_KEY, controller))
     items.append(
@@ -132,7 +134,21 @@ def _iam_items(spec: StackSpec, seen: Observation) -> list[Item]:
             "role": _role_arn(spec, seen), "namespace": naming.CONTROLLER_NAMESPACE,
             "service_account": naming.CONTROLLER_SERVICE_ACCOUNT, AGENT: "ACTIVE",
             **_held(seen.pod_identity)}))  # fmt: skip
+    elif _left_behind(spec, seen):  # of an earlier pod-identity: to remove, nothing of it stays
+        items.append(Item(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY, {EXISTS: NOT_WANTED}))
     return items
+
+
+#: The field of an item that must not exist (the Pod Identity association of an IRSA stack).
+EXISTS = "exists"
+NOT_WANTED = "no (stack.controllerIdentity irsa)"
+
+
+def _left_behind(spec: StackSpec, seen: Observation) -> bool:
+    """A Pod Identity association of ours that an IRSA stack (switched from pod-identity) has no
+    use for, and no other stack uses."""
+    found = seen.pod_identity
+    return found is not None and found.owned and sharing.last_user(found.tags, spec.name)
 
 
 def _role_arn(spec: StackSpec, seen: Observation) -> str:
@@ -215,6 +231,7 @@ def observed_items(
             "ingress_class": controller.ingress_class or "",
             "version": controller.version or UNKNOWN,
             "role annotation": controller.role_annotation or identity.NO_ANNOTATION,
+            **({WEBHOOK_CA_FIELD: controller.webhook_ca} if controller.webhook_ca else {}),
             **_held_found(controller.users, spec.name, ours=controller.owned),
         }
     if seen.ingress is not None:
@@ -317,6 +334,7 @@ def _iam_found(spec: StackSpec, seen: Observation) -> dict[tuple[Kind, str], Fie
     if seen.pod_identity is not None:
         association = seen.pod_identity
         found[(Kind.POD_IDENTITY, identity.ASSOCIATION_KEY)] = {
+            EXISTS: YES,
             "role": association.role_arn,
             "namespace": association.namespace,
             "service_account": association.service_account,

@@ -316,7 +316,8 @@ def _association(
         return []
     if not run.doing(Kind.POD_IDENTITY, Kind.IAM_ROLE) and run.seen.pod_identity is not None:
         return []
-    future: PrefectFuture[PodIdentityAssociationState] = ensure_pod_identity_association.submit(
+    future: PrefectFuture[PodIdentityAssociationState | None]  # None: an IRSA stack's removed
+    future = ensure_pod_identity_association.submit(
         run.ctx, run.spec, run.cluster.name, role_arn=arn, users=users, wait_for=wait_for
     )
     run.recorder.track(future)

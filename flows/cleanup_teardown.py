@@ -90,11 +90,12 @@ def take_down(
 
     def oidc_provider() -> None:
         for provider in found.oidc_providers:
-            delete_owned_oidc_provider(ctx, provider.arn, stack=spec.name)
+            delete_owned_oidc_provider(ctx, provider.arn, stack=spec.name,
+                                       cluster_name=spec.cluster.name)  # fmt: skip
 
     def subnet_tags() -> None:
         if found.subnet_tags:
-            delete_subnet_tags(ctx, found.subnet_tags)
+            delete_subnet_tags(ctx, found.subnet_tags, cluster_name=spec.cluster.name)
 
     def certificates() -> None:  # now that no load balancer uses them
         futures = [delete_certificate.submit(ctx, c.arn, stack=spec.name)

@@ -123,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     drift.set_defaults(handler=_drift)
 
     unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
-    unlock.add_argument("--stack", required=True, help="name of the stack")
+    unlock.add_argument("--stack", help="name of the stack")
+    unlock.add_argument("--cluster", help="an EKS cluster's name: break its cluster lock instead")
+    unlock.add_argument("--region", help="the cluster's region (with --cluster)")
     unlock.set_defaults(handler=_unlock)
 
     stacks = command("stacks", "list the saved stacks")
@@ -246,8 +248,14 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _unlock(args: argparse.Namespace) -> int:
-    from kfalb.commands import unlock
+    from kfalb.commands import unlock, unlock_cluster
 
+    if args.cluster or args.region:
+        if args.stack or not (args.cluster and args.region):
+            raise SpecError("unlock: give --stack NAME, or --cluster NAME with --region REGION.")
+        return unlock_cluster(args.cluster, args.region)
+    if not args.stack:
+        raise SpecError("unlock: give --stack NAME, or --cluster NAME with --region REGION.")
     return unlock(args.stack)
 
 

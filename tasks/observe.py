@@ -221,6 +221,8 @@ def _iam(
         "oidc_provider": provider,
         "policy": observe_policy.fn(ctx, spec, identity=caller),
         "role": observe_role.fn(ctx, spec, expected),
+        # An association of an earlier pod-identity is the stack's to remove (core.drift).
+        "pod_identity": observe_pod_identity_association.fn(ctx, spec, cluster.name),
     }
 
 
