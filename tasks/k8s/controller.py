@@ -8,7 +8,13 @@ from typing import Literal
 from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.errors import KubernetesError, PreflightError
-from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
+from core.kubestate import (
+    AppliedObject,
+    ApplyReport,
+    ControllerOutcome,
+    ControllerState,
+    DeleteReport,
+)
 from core.manifests import (
     ALB_CONTROLLERS,
     LBC_CONTROLLER,
@@ -22,7 +28,7 @@ from core.manifests import (
 from core.settings import get_settings
 from tasks.cluster_lock import cluster_lease
 from tasks.k8s import manifests
-from tasks.k8s.apply import apply_objects, delete_objects, resource_for
+from tasks.k8s.apply import apply_objects, delete_objects, refuse_foreign, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.errors import translated
@@ -288,11 +294,18 @@ def wait_controller_ready(kube: Kube) -> None:
 
 def _install(kube: Kube, params: ControllerParams, *, adopt: bool) -> ApplyReport:
     """Apply the controller with the caBundles of both webhook configurations built from the
-    TLS stored in the Secret (written create-only: see tasks/k8s/webhook_secret.py)."""
-    tls = stored_webhook_tls(kube, params.stack, adopt=adopt)
+    TLS stored in the Secret (written create-only: see tasks/k8s/webhook_secret.py). Objects
+    that are not a kubeflow-alb stack's stop it before anything is written."""
+    rendered = manifests.render(manifests.controller_base(params.version))
+    if not adopt:
+        refuse_foreign(kube, rendered, stack=params.stack, shared=True)
+    tls, action = stored_webhook_tls(kube, params.stack, adopt=adopt)
     configured = replace(params, ca_bundle=tls.ca_pem)
     objects = [obj for obj in manifests.controller_objects(configured, tls) if not _is_secret(obj)]
-    return apply_objects(kube, objects, stack=params.stack, adopt=adopt, shared=True)
+    report = apply_objects(kube, objects, stack=params.stack, adopt=adopt, shared=True)
+    secret = AppliedObject(key=f"Secret {naming.CONTROLLER_NAMESPACE}/{WEBHOOK_SECRET}",
+                           action=action)  # fmt: skip
+    return ApplyReport(objects=(secret, *report.objects))
 
 
 def _is_secret(obj: Manifest) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from core import naming
 from core.errors import KubernetesTransientError, OwnershipError
+from core.kubestate import ApplyAction
 from core.manifests import WEBHOOK_SECRET, Manifest, webhook_secret
 from core.webhook_ca import WEBHOOK_CONFIGURATION, WEBHOOK_KINDS, webhook_ca_state
 from tasks.k8s import webhook_tls
@@ -47,11 +48,13 @@ def _write(kube: Kube, body: Manifest, *, version: str | None) -> bool:
     return True
 
 
-def stored_webhook_tls(kube: Kube, stack: str, *, adopt: bool = False) -> WebhookTls:
+def stored_webhook_tls(
+    kube: Kube, stack: str, *, adopt: bool = False
+) -> tuple[WebhookTls, ApplyAction]:
     """The webhook TLS as stored in the Secret, made once if there is none (create-only) and
-    renewed when it can no longer be used. A run that loses a create or renewal race reads
-    and uses the winner's material. Raises OwnershipError for a Secret no kubeflow-alb stack
-    made (unless `adopt`)."""
+    renewed when it can no longer be used, with what was done to the Secret. A run that loses
+    a create or renewal race reads and uses the winner's material. Raises OwnershipError for a
+    Secret no kubeflow-alb stack made (unless `adopt`)."""
     for _ in range(5):  # each turn either returns or saw another writer's newer Secret
         live = get(kube, "v1", "Secret", WEBHOOK_SECRET, _NAMESPACE)
         if live is not None and not adopt and not is_owned(live, stack, shared=True):
@@ -65,7 +68,7 @@ def stored_webhook_tls(kube: Kube, stack: str, *, adopt: bool = False) -> Webhoo
         if found is not None:
             reason = webhook_tls.problem(found) or ""
             if not reason:
-                return found
+                return found, "unchanged"
         made = webhook_tls.generate()
         body = webhook_secret(stack, ca_pem=made.ca_pem, cert_pem=made.cert_pem,
                               key_pem=made.key_pem)  # fmt: skip
@@ -73,7 +76,7 @@ def stored_webhook_tls(kube: Kube, stack: str, *, adopt: bool = False) -> Webhoo
         if _write(kube, body, version=version):
             run_logger().info("New webhook certificate in Secret %s/%s: %s", _NAMESPACE,
                               WEBHOOK_SECRET, reason)  # fmt: skip
-            return made
+            return made, "created" if live is None else "changed"
     raise KubernetesTransientError(
         f"Secret {_NAMESPACE}/{WEBHOOK_SECRET} kept changing while it was written; retrying."
     )
@@ -92,4 +95,4 @@ def observe_webhook_ca(kube: Kube) -> str:
 
 def _bundle(hook: dict[str, Any]) -> tuple[str, str | None]:
     config = hook.get("clientConfig") or {}
-    return str(hook.get("name", "?")), config.get("caBundle") or config.get("ca_bundle")
+    return str(hook.get("name", "?")), config.get("caBundle")
