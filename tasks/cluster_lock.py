@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from prefect.context import FlowRunContext, TaskRunContext
 
+from core.errors import WaitTimeout
 from core.lease import Lease
 from core.settings import get_settings
 from tasks import leases
@@ -75,18 +77,38 @@ def cluster_lease(
         yield None
         return
     settings = get_settings()
+    bound = timeout or settings.lock_timeout_seconds
     token = _HELD.set(_HELD.get() | {variable})
+    # Tasks of one process (a run's concurrent steps) take turns here first, handed over at
+    # once; the lease in Prefect then only waits for other processes' runs.
+    local = _local_lock(variable)
+    if not local.acquire(timeout=bound):
+        _HELD.reset(token)
+        raise WaitTimeout(
+            f"Waited {bound:g}s for the lock of cluster {cluster_key(region, cluster_name)}, "
+            "held by another step of this process (KFALB_LOCK_TIMEOUT_SECONDS)."
+        )
     try:
         with leases.holding(
             cluster_lock_of(region, cluster_name, holder=holder),
             settings=settings,
             duration=settings.lock_lease_seconds,
-            timeout=timeout or settings.lock_timeout_seconds,
+            timeout=bound,
             quiet=True,
         ) as lease:
             yield lease
     finally:
+        local.release()
         _HELD.reset(token)
+
+
+_LOCAL: dict[str, threading.Lock] = {}
+_LOCAL_GUARD = threading.Lock()
+
+
+def _local_lock(variable: str) -> threading.Lock:
+    with _LOCAL_GUARD:
+        return _LOCAL.setdefault(variable, threading.Lock())
 
 
 def read_cluster_lock(region: str, cluster_name: str) -> Lease | None:

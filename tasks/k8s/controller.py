@@ -140,8 +140,9 @@ def ensure_controller(
         # The cluster's lock while the shared install and the marks are written; not while
         # the rollout is awaited.
         with cluster_lease(region, cluster_name, holder=stack):
+            found = _deployment(kube)  # read before the install relabels it
             report = _install(kube, params, adopt=adopt)
-            hold_controller(kube, stack)
+            hold_controller(kube, stack, _marks(found) if found is not None else {})
         wait_controller_ready(kube)
         log.info(
             "Controller %s installed: created %s; changed %s",
@@ -209,13 +210,13 @@ def _delete_install(kube: Kube, stack: str) -> DeleteReport:
     return DeleteReport(deleted=deleted, left=left)
 
 
-def hold_controller(kube: Kube, stack: str) -> None:
-    """Mark the stack as a user of the controller, as its marks are now (a previous-version
-    installer keeps its use as a mark of its own; no other stack's mark is written from an
-    earlier read). A merge patch of only these annotations, under a field manager of its own,
-    so the install's server-side apply never removes another stack's mark."""
-    found = _deployment(kube)
-    marks = sharing.marks_to_hold(_marks(found) if found is not None else {}, stack)
+def hold_controller(kube: Kube, stack: str, found: dict[str, str]) -> None:
+    """Mark the stack as a user of the controller, whose marks were `found` (read under the
+    cluster's lock, before the install relabelled it): a previous-version installer keeps its
+    use as a mark of its own; no other stack's mark is written from an earlier read. A merge
+    patch of only these annotations, under a field manager of its own, so the install's
+    server-side apply never removes another stack's mark."""
+    marks = sharing.marks_to_hold(found, stack)
     if marks:
         _patch_marks(kube, dict(marks))
 

@@ -68,7 +68,8 @@ def test_a_run_holds_the_lock_once_for_its_stack_and_lets_it_go(fast_lock: None)
                 seen["nested"] = nested  # the same hold: no second acquisition
 
     holds()
-    assert seen["lease"] is not None and seen["read"].token == seen["lease"].token
+    assert seen["lease"] is not None
+    assert seen["read"].token == seen["lease"].token
     assert seen["read"].held_for == "stack-a"
     assert seen["read"].holder.startswith("stack stack-a's flow run ")
     assert seen["nested"] is None
