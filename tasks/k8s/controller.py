@@ -172,8 +172,7 @@ def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
             item = controller_item(kube, stack, done)
             if item.read_marks() is None:  # no install of ours with users: what is left goes
                 return _delete_install(kube, stack)
-            if not release(item, stack).deleted:
-                run_logger().info("The ALB controller stays for its other users")
+            release(item, stack)  # kept for other users: it says for whom
             return done[0] if done else DeleteReport(deleted=(), left=())
 
 
