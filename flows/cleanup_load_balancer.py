@@ -94,7 +94,7 @@ def _cleanup(
     cluster = observe_cluster(ctx, spec.cluster.name)
     target = _kube_target(kube_access, cluster, ctx)
     preflight_root_dns(ctx, spec)  # a role that cannot be assumed stops before any deletion
-    root_zone = find_root_zone(root_dns(ctx, spec), spec)
+    root_zone = find_root_zone(root_dns(ctx, spec), spec, by_name_when_gone=True)
     root_zone_id = root_zone.zone_id if root_zone else None
 
     def survey() -> Survey:

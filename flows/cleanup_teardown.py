@@ -31,10 +31,10 @@ from tasks.aws.pod_identity import delete_pod_identity_association
 from tasks.aws.root_dns import root_dns, zone_access
 from tasks.aws.route53 import delete_delegation, delete_hosted_zone
 from tasks.aws.route53_records import change_records
-from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
+from tasks.endoflife import delete_front_door, release_after_sweep
+from tasks.k8s.cleanup import delete_stale_webhooks
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import delete_controller
-from tasks.k8s.ingress import delete_ingress
 from tasks.stack_block import StackStore
 
 
@@ -59,10 +59,9 @@ def take_down(
 
     def ingress() -> None:  # its controller deletes the ALB, target groups and security groups
         stuck = found.own_ingress is not None or bool(found.own_bindings)
-        if target is not None and stuck and not _deleted_by_controller(target, spec, found):
+        if target is not None and stuck and not _deleted_by_controller(ctx, target, spec, found):
             delete_stale_webhooks(target, spec.name)  # they refuse the finalizer removals
-            delete_controller_resources(ctx, spec)
-            release_ingress(target, stack=spec.name, name=spec.ingress_name)
+            release_after_sweep(ctx, target, spec)  # the finalizer goes once nothing is left
         # What the controller made for the stack and left (or made for an Ingress gone already).
         delete_controller_resources(ctx, spec)
 
@@ -158,7 +157,9 @@ def take_down(
     return steps, outcome
 
 
-def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -> bool:
+def _deleted_by_controller(
+    ctx: AwsContext, target: KubeTarget, spec: StackSpec, found: Survey
+) -> bool:
     """Delete the Ingress through its controller; False when no controller is there to do it."""
     logger = get_run_logger()
     if found.own_ingress is None:
@@ -167,7 +168,7 @@ def _deleted_by_controller(target: KubeTarget, spec: StackSpec, found: Survey) -
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
         return False
     try:
-        delete_ingress(target, stack=spec.name, name=spec.ingress_name)
+        delete_front_door(ctx, target, spec)  # names the cause when it stays terminating
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",
                        error)  # fmt: skip

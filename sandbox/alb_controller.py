@@ -22,25 +22,23 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from kubernetes import config, dynamic
-from kubernetes.client.exceptions import ApiException
 
 from sandbox.albcontroller import deploy, groups
 from sandbox.albcontroller.access import (
     UNRESTRICTED,
-    AwsCallError,
     Identity,
     resolve_identity,
     resolve_pod_identity,
 )
+from sandbox.albcontroller.endoflife import refuse_protected_deletion
+from sandbox.albcontroller.failures import Failure, failing, flags, gate
 from sandbox.albcontroller.kube import Cluster
-from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
+from sandbox.albcontroller.model import FINALIZER, build_model
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +74,6 @@ def _trigger(ingress: dict[str, Any]) -> str:
     meta = ingress["metadata"]
     watched = [meta.get("annotations") or {}, ingress.get("spec") or {}]
     return json.dumps([*watched, bool(meta.get("deletionTimestamp"))], sort_keys=True)
-
-
-def _flags(deployment: dict[str, Any]) -> dict[str, str]:
-    flags: dict[str, str] = {}
-    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-        for arg in container.get("args") or []:
-            key, _, value = str(arg).lstrip("-").partition("=")
-            flags[key] = value
-    return flags
-
-
-def _gate(flags: dict[str, str], gate: str, default: bool) -> bool:
-    for item in flags.get("feature-gates", "").split(","):
-        name, _, value = item.partition("=")
-        if name.strip() == gate:
-            return value.strip().lower() == "true"
-    return default
 
 
 class AlbControllerStandIn:
@@ -205,8 +186,9 @@ class AlbControllerStandIn:
         uid, trigger = str(ingress["metadata"].get("uid")), _trigger(ingress)
         try:
             version = self._reconcile(ingress, controller, inactive=inactive)
-        except _Failure as failure:
-            self._cluster.record(ingress, "Warning", failure.reason, failure.message)
+        except Failure as failure:
+            for member in self._told(ingress, inactive=inactive):
+                self._cluster.record(member, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
             backoff = min(self.interval * 2**failures, self.max_backoff)
             self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
@@ -216,6 +198,16 @@ class AlbControllerStandIn:
             self._schedule.pop(uid, None)  # deleted
             return
         self._schedule[uid] = _Schedule(trigger, time.monotonic() + self.resync_period)
+
+    def _told(self, ingress: dict[str, Any], *, inactive: bool) -> list[dict[str, Any]]:
+        """Who gets a reconcile's events: as upstream, only the group's active members. An
+        Ingress being deleted (or leaving the class) is no member any more: its events go to
+        the others of its group, and a lone one's to nobody (only the controller's log)."""
+        if not (ingress["metadata"].get("deletionTimestamp") or inactive):
+            return [ingress]
+        uid = ingress["metadata"].get("uid")
+        return [m for m in self._members(groups.group_of(ingress))
+                if m["metadata"].get("uid") != uid]  # fmt: skip
 
     def _kind(self, ingress: dict[str, Any], classes: dict[str, str]) -> str | None:
         class_name = (ingress.get("spec") or {}).get("ingressClassName")
@@ -247,10 +239,10 @@ class AlbControllerStandIn:
         )
         if deployment is None:
             return None
-        flags = _flags(deployment)
-        cluster = flags.get("cluster-name") or self.cluster_name
-        by_reachability = _gate(flags, REACHABILITY_GATE, True)
-        vpc_id = flags.get("aws-vpc-id") or None
+        given = flags(deployment)
+        cluster = given.get("cluster-name") or self.cluster_name
+        by_reachability = gate(given, REACHABILITY_GATE, True)
+        vpc_id = given.get("aws-vpc-id") or None
         if self.mode == "preinstalled":
             return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
         return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
@@ -296,25 +288,29 @@ class AlbControllerStandIn:
         if meta.get("deletionTimestamp") or inactive:
             if FINALIZER not in (meta.get("finalizers") or []):
                 return None
-            with _failing("FailedDeployModel", "Failed deploy model due to"):
-                others = [
-                    member
-                    for member in self._members(group)
-                    if member["metadata"].get("uid") != meta.get("uid")
-                ]
-                if others:  # the group's ALB stays for the others, without this one's part
-                    self._deploy_group(aws, group or "", others, controller)
+            others = [
+                member
+                for member in self._members(group)
+                if member["metadata"].get("uid") != meta.get("uid")
+            ]
+            with failing("FailedBuildModel", "Failed build model due to"):
+                if meta.get("deletionTimestamp"):
+                    refuse_protected_deletion(ingress)
+                remaining = self._group_model(group or "", others, controller) if others else None
+            with failing("FailedDeployModel", "Failed deploy model due to"):
+                if remaining is not None:  # the group's ALB stays for the others, without ours
+                    self._deploy_model(aws, remaining, controller)
                 else:
                     deploy.delete_stack(aws, cluster=controller.cluster, stack_id=stack_id)
             self._cluster.delete_bindings(ingress)
-            with _failing("FailedRemoveFinalizer", "Failed remove finalizer due to"):
+            with failing("FailedRemoveFinalizer", "Failed remove finalizer due to"):
                 self._cluster.remove_finalizer(ingress)
             log.info("ALB controller stand-in: removed the stack of %s", stack_id)
             return None
-        with _failing("FailedAddFinalizer", "Failed add finalizer due to"):
+        with failing("FailedAddFinalizer", "Failed add finalizer due to"):
             ingress = self._cluster.add_finalizer(ingress)
         vpc_id = controller.vpc_id or self._vpc_id()
-        with _failing("FailedBuildModel", "Failed build model due to"):
+        with failing("FailedBuildModel", "Failed build model due to"):
             own = model = self._build(ingress, controller)
             if group is not None:
                 members = self._members(group)
@@ -335,7 +331,7 @@ class AlbControllerStandIn:
                 cluster=controller.cluster,
                 by_reachability=controller.by_reachability,
             )
-        with _failing("FailedDeployModel", "Failed deploy model due to"):
+        with failing("FailedDeployModel", "Failed deploy model due to"):
             hostname, target_groups = deploy.deploy(
                 aws, model, cluster=controller.cluster, vpc_id=vpc_id, subnets=subnets
             )
@@ -343,7 +339,7 @@ class AlbControllerStandIn:
                 aws, cluster=controller.cluster, vpc_id=vpc_id, create=False
             )
             self._cluster.sync_bindings(ingress, own, target_groups, backend)
-        with _failing("FailedUpdateStatus", "Failed update status due to"):
+        with failing("FailedUpdateStatus", "Failed update status due to"):
             ports = sorted(listener.port for listener in model.listeners)
             ingress = self._cluster.set_hostname(ingress, hostname, ports)
         self._cluster.record(ingress, "Normal", "SuccessfullyReconciled", "Successfully reconciled")
@@ -362,17 +358,16 @@ class AlbControllerStandIn:
             return []
         return groups.members(self._cluster.items("networking.k8s.io/v1", "Ingress"), group)
 
-    def _deploy_group(
-        self,
-        aws: deploy.Aws,
-        group: str,
-        members: list[dict[str, Any]],
-        controller: Controller,
-    ) -> None:
-        """Converge the group's ALB to what its remaining members declare."""
-        model = groups.merge(
+    def _group_model(
+        self, group: str, members: list[dict[str, Any]], controller: Controller
+    ) -> Any:
+        """The group's model from its remaining members."""
+        return groups.merge(
             group, [self._build(m, controller) for m in members], cluster=controller.cluster
         )
+
+    def _deploy_model(self, aws: deploy.Aws, model: Any, controller: Controller) -> None:
+        """Converge the group's ALB to what its remaining members declare."""
         vpc_id = controller.vpc_id or self._vpc_id()
         subnets = deploy.discover_subnets(
             aws,
@@ -386,21 +381,3 @@ class AlbControllerStandIn:
     def _vpc_id(self) -> str:
         cluster = self._clients["eks"].describe_cluster(name=self.cluster_name)["cluster"]
         return str(cluster["resourcesVpcConfig"]["vpcId"])
-
-
-class _Failure(Exception):
-    """A reconcile step failed; reason and message of the Warning event."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@contextmanager
-def _failing(reason: str, prefix: str) -> Iterator[None]:
-    """Turn a step's error into the Warning event the real controller records for that step."""
-    try:
-        yield
-    except (BuildError, AwsCallError, ApiException) as error:
-        raise _Failure(reason, f"{prefix} {error}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.albcontroller.access import Aws
+from sandbox.albcontroller.access import Aws, AwsCallError
 from sandbox.albcontroller.listeners import sync_listeners
 from sandbox.albcontroller.model import (
     BACKEND_SG_RESOURCE_TAG,
@@ -271,15 +271,40 @@ def deploy(
 
 
 def delete_stack(aws: Aws, *, cluster: str, stack_id: str) -> None:
-    """Remove the stack's load balancer (its listeners go with it), target groups and groups."""
+    """Remove the stack's load balancer (its listeners go with it), target groups and groups.
+
+    As v3.5.0's deployer: a load balancer whose deletion protection refuses the delete has it
+    turned off (ModifyLoadBalancerAttributes) and is deleted again (the Ingress's annotation
+    asking for protection stops the deletion earlier, when the model is built); a security
+    group still in use fails after the controller's retries (10 s of DependencyViolation,
+    folded into one try here) with its wrapped error."""
     found = find_stack(aws, cluster=cluster, stack_id=stack_id)
     for balancer in found.load_balancers:
-        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+        _delete_load_balancer(aws, balancer["LoadBalancerArn"])
     for group in found.target_groups:
         aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
     for security_group in found.security_groups:
-        aws.call("ec2", "DeleteSecurityGroup", GroupId=security_group["GroupId"])
+        try:
+            aws.call("ec2", "DeleteSecurityGroup", GroupId=security_group["GroupId"])
+        except AwsCallError as error:
+            if "DependencyViolation" not in str(error):
+                raise
+            raise AwsCallError(
+                f"failed to delete securityGroup: timed out waiting for the condition: {error}"
+            ) from None
     release_backend_security_group(aws, cluster=cluster)
+
+
+def _delete_load_balancer(aws: Aws, arn: str) -> None:
+    try:
+        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=arn)
+    except AwsCallError as error:
+        text = str(error)
+        if "OperationNotPermitted" not in text or "deletion protection" not in text:
+            raise
+        aws.call("elbv2", "ModifyLoadBalancerAttributes", LoadBalancerArn=arn,
+                 Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])  # fmt: skip
+        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=arn)
 
 
 def release_backend_security_group(aws: Aws, *, cluster: str) -> None:

@@ -103,3 +103,9 @@ class EksInvalidParameter(SandboxAwsError):
     """EKS, HTTP 400: a parameter breaks a constraint (an association id's length)."""
 
     code = "InvalidParameterException"
+
+
+class OperationNotPermitted(SandboxAwsError):
+    """ELBv2, HTTP 400: DeleteLoadBalancer while the load balancer's deletion protection is on."""
+
+    code = "OperationNotPermitted"
