@@ -251,14 +251,19 @@ class World:
         self.webhooks.set_answering(answering, after=after, refuse=refuse)
 
     def alb_end_of_life(
-        self, fault: str, *, ingress: str = "istio-system/istio-ingress", group: str | None = None
+        self,
+        fault: str,
+        *,
+        ingress: str = "istio-system/istio-ingress",
+        service: str = "istio-ingressgateway",
     ) -> Callable[[], None]:
         """Make an Ingress's end of life fail as the real controller's does (`fault`: one of
-        sandbox.albcontroller.endoflife.FAULTS); returns the fix, as a person would make it."""
+        sandbox.albcontroller.endoflife.FAULTS; `service`: the backend of the broken group
+        member); returns the fix, as a person would make it."""
         assert self.aws is not None, "start the world first"
         assert self.kube is not None
         return break_end_of_life(
-            fault, aws=self.aws.client, store=self.kube.store, ingress=ingress, group=group
+            fault, aws=self.aws.client, store=self.kube.store, ingress=ingress, service=service
         )
 
     def __enter__(self) -> World:

@@ -136,25 +136,36 @@ def protect(store: Any, namespace: str, name: str) -> Undo:
     return lambda: _annotate(store, namespace, name, "false")
 
 
-def broken_member(store: Any, namespace: str, group: str, name: str = "broken") -> Undo:
-    """Another Ingress of the group, whose backend port does not exist."""
+def broken_member(
+    store: Any, like: dict[str, Any], group: str, *, service: str, name: str = "broken"
+) -> Undo:
+    """Another Ingress of the group (of `like`'s namespace and class) whose backend port 81
+    does not exist on `service`."""
+    namespace = like["metadata"]["namespace"]
     store.create({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": name, "namespace": namespace, "annotations": {
             ANNOTATION + "group.name": group, ANNOTATION + "scheme": "internet-facing",
             ANNOTATION + "target-type": "ip"}},
-        "spec": {"ingressClassName": "alb", "rules": [{"host": "broken.example.com", "http": {
-            "paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {
-                "name": "istio-ingressgateway", "port": {"number": 81}}}}]}}]},
+        "spec": {"ingressClassName": (like.get("spec") or {}).get("ingressClassName"),
+                 "rules": [{"host": "broken.example.com", "http": {"paths": [{
+                     "path": "/", "pathType": "Prefix", "backend": {"service": {
+                         "name": service, "port": {"number": 81}}}}]}}]},
     })  # fmt: skip
     return lambda: store.delete("networking.k8s.io/v1", "Ingress", name, namespace)
 
 
 def break_end_of_life(
-    fault: str, *, aws: Callable[[str], Any], store: Any, ingress: str, group: str | None = None
+    fault: str,
+    *,
+    aws: Callable[[str], Any],
+    store: Any,
+    ingress: str,
+    service: str = "istio-ingressgateway",
 ) -> Undo:
     """Make the end of life of Ingress `ingress` (`namespace/name`) fail as `fault` (one of
-    FAULTS; `group-member` needs the Ingress's `group`); returns the fix."""
+    FAULTS; `group-member` adds a member to its group whose port on `service` does not
+    exist); returns the fix."""
     namespace, name = ingress.split("/", 1)
     if fault == "dependency-violation":
         return hold_security_group(aws("ec2"), ingress)
@@ -164,6 +175,9 @@ def break_end_of_life(
         return distrust_controller(aws("iam"), store)
     if fault == "protected":
         return protect(store, namespace, name)
-    if fault == "group-member" and group:
-        return broken_member(store, namespace, group)
+    if fault == "group-member":
+        like = store.get("networking.k8s.io/v1", "Ingress", name, namespace)
+        group = (like["metadata"].get("annotations") or {}).get(ANNOTATION + "group.name")
+        if group:
+            return broken_member(store, like, group, service=service)
     raise ValueError(f"unknown end-of-life fault {fault!r} (one of {', '.join(FAULTS)})")
