@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from core import naming
+from core import naming, sharing
 from core.endoflife import (
     Cause,
     ControllerEvent,
@@ -101,10 +101,12 @@ def _held_groups(ctx: AwsContext, spec: StackSpec) -> tuple[HeldGroup, ...]:
 
 
 def _identity(ctx: AwsContext, kube: Kube, spec: StackSpec) -> str | None:
-    """The controller's AWS identity problem, when a controller Deployment runs here (Auto
-    Mode's runs outside the cluster, with AWS's own rights)."""
+    """The AWS identity problem of a controller kubeflow-alb installed (whose identity it
+    made: IRSA or Pod Identity). Another's may use what cleanup cannot see (a node role, keys
+    in its environment), and Auto Mode's runs outside the cluster: not judged."""
     ns, name = naming.CONTROLLER_NAMESPACE, naming.CONTROLLER_NAME
-    if get(kube, "apps/v1", "Deployment", name, ns) is None:
+    deployment = get(kube, "apps/v1", "Deployment", name, ns)
+    if deployment is None or not sharing.made_by_tool(_meta(deployment).get("labels") or {}):
         return None
     account = get(kube, "v1", "ServiceAccount", naming.CONTROLLER_SERVICE_ACCOUNT, ns) or {}
     role = (_meta(account).get("annotations") or {}).get("eks.amazonaws.com/role-arn")
