@@ -27,6 +27,7 @@ class SharedItem:
     read_marks: Callable[[], Marks | None]  # its marks now (tags, annotations); None: gone
     remove_marks: Callable[[list[str]], None]  # remove these mark keys (gone: no error)
     delete: Callable[[], bool]  # delete it; False when it was gone already
+    add_marks: Callable[[dict[str, str]], object]  # put marks (back) on it
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,15 @@ def delete_if_unused(item: SharedItem, stack: str, unmarked: Unmarked) -> Releas
     if others:
         run_logger().info("%s stays for %s", item.what, ", ".join(others))
         return Released(users=others)
-    return Released(deleted=item.delete())
+    try:
+        return Released(deleted=item.delete())
+    except Exception:
+        # Not deleted (still attached, refused): the stack keeps its mark, so that its next
+        # cleanup finds the item as its own again instead of an unmarked leftover of nobody.
+        key = sharing.user_key(stack)
+        if unmarked.before.get(key) == stack:
+            item.add_marks({key: stack})
+        raise
 
 
 def release(item: SharedItem, stack: str) -> Released:

@@ -24,6 +24,10 @@ def _tags(items: Iterable[Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in items}
 
 
+def _tag_list(marks: dict[str, str]) -> list[Any]:
+    return [{"Key": key, "Value": value} for key, value in marks.items()]
+
+
 def unmarked(marks: Marks, users: Iterable[str], stack: str) -> list[str]:
     """The `users` other than `stack` without a user mark on the item yet."""
     return [u for u in users if u != stack and sharing.user_key(u) not in marks]
@@ -70,6 +74,7 @@ def role_item(iam: IAMClient, name: str) -> SharedItem:
         read_marks=marks,
         remove_marks=lambda keys: gone_already(iam.untag_role, RoleName=name, TagKeys=keys),
         delete=delete,
+        add_marks=lambda marks: iam.tag_role(RoleName=name, Tags=_tag_list(marks)),
     )
 
 
@@ -103,6 +108,7 @@ def policy_item(iam: IAMClient, arn: str) -> SharedItem:
         read_marks=marks,
         remove_marks=lambda keys: gone_already(iam.untag_policy, PolicyArn=arn, TagKeys=keys),
         delete=lambda: delete_policy_now(iam, arn),
+        add_marks=lambda marks: iam.tag_policy(PolicyArn=arn, Tags=_tag_list(marks)),
     )
 
 
@@ -171,4 +177,7 @@ def provider_item(iam: IAMClient, arn: str) -> SharedItem:
             iam.untag_open_id_connect_provider, OpenIDConnectProviderArn=arn, TagKeys=keys
         ),
         delete=delete,
+        add_marks=lambda marks: iam.tag_open_id_connect_provider(
+            OpenIDConnectProviderArn=arn, Tags=_tag_list(marks)
+        ),
     )

@@ -234,7 +234,7 @@ def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
 
     return SharedItem(
         what=f"Pod Identity association {arn}", read_marks=marks, remove_marks=unmark,
-        delete=delete,
+        delete=delete, add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
     )  # fmt: skip
 
 

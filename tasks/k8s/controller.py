@@ -191,6 +191,7 @@ def controller_item(kube: Kube, stack: str, done: list[DeleteReport]) -> SharedI
     return SharedItem(
         what="The ALB controller", read_marks=marks, delete=delete,
         remove_marks=lambda keys: _patch_marks(kube, dict.fromkeys(keys)),
+        add_marks=lambda found: _patch_marks(kube, dict(found)),
     )  # fmt: skip
 
 

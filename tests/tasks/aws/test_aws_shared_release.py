@@ -161,3 +161,20 @@ def test_two_cleanups_at_once_leave_no_subnet_discovery_tag(ctx, world, cluster,
     assert "kubernetes.io/role/elb" in _tags(boto, world.public_subnets[0])
     assert ec2.delete_subnet_tags.fn(ctx, seen_a)  # a reads again: no marker left, tags go
     assert {subnet: _tags(boto, subnet) for subnet in every} == before
+
+
+def test_a_last_user_whose_delete_is_refused_keeps_its_mark_for_its_next_cleanup(
+    ctx, spec, boto
+) -> None:
+    from core.errors import AwsError
+
+    policy = iam.ensure_policy.fn(ctx, spec)
+    boto("iam").create_role(RoleName="someone-else", AssumeRolePolicyDocument="{}")
+    boto("iam").attach_role_policy(RoleName="someone-else", PolicyArn=policy.arn)
+    with pytest.raises(AwsError, match="still attached to role someone-else"):
+        iam.delete_policy.fn(ctx, spec)
+    found = iam.observe_policy.fn(ctx, spec)
+    assert found is not None
+    assert sharing.item_users(found.tags) == (spec.name,)  # still the stack's to remove
+    boto("iam").detach_role_policy(RoleName="someone-else", PolicyArn=policy.arn)
+    assert iam.delete_policy.fn(ctx, spec)
