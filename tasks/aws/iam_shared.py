@@ -161,12 +161,8 @@ def provider_item(iam: IAMClient, arn: str) -> SharedItem:
         )
 
     def delete() -> bool:
-        try:
-            iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-        except ClientError as error:
-            if error_code(error) == "NoSuchEntity":  # gone meanwhile, or our own lost answer
-                return False
-            raise
+        # NoSuchEntity here: gone meanwhile, or our own send applied and its answer lost.
+        gone_already(iam.delete_open_id_connect_provider, OpenIDConnectProviderArn=arn)
         run_logger().info("Deleted OIDC provider %s", arn)
         return True
 
