@@ -8,7 +8,6 @@ desired ALB with the observed one key by key, and only on the keys the desired s
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,8 +26,8 @@ from core.alb_facts import (
     rule_text,
 )
 from core.alb_observed import observed_alb
+from core.alb_options import ALB_PREFIX, desired_fields, parse_pairs
 from core.errors import SpecError
-from core.manifests import ALB_PREFIX
 from core.plan import PRESENT
 from core.resources import LoadBalancerState
 
@@ -92,7 +91,7 @@ def desired_alb(
     }
     raw_certificates = notes.get("certificate-arn", "")
     certificates = [arn.strip() for arn in raw_certificates.split(",") if arn.strip()]
-    user_tags = _string_map(notes.get("tags", ""), "tags", where)
+    user_tags = parse_pairs(notes.get("tags", ""), "tags", where)
     # An explicit IngressGroup is one controller stack, named after the group.
     stack_id = str(notes.get("group.name") or f"{namespace}/{name}")
     controller_tags = {CLUSTER_TAG: cluster, STACK_TAG: stack_id}
@@ -126,29 +125,10 @@ def desired_alb(
         scheme=notes.get("scheme", "internal").lower(),
         listeners=tuple(listeners),
         target_group=group,
-        attributes=_string_map(
-            notes.get("load-balancer-attributes", ""), "load-balancer-attributes", where
-        ),
         tags={**user_tags, **controller_tags, RESOURCE_TAG: LB_RESOURCE},
         subnets=None if subnets is None else tuple(subnets),
-        ip_address_type=notes["ip-address-type"].strip().lower()
-        if "ip-address-type" in notes
-        else None,
-        waf_acl=notes["wafv2-acl-arn"].strip() or NONE if "wafv2-acl-arn" in notes else None,
-        inbound_cidrs=_cidrs(notes["inbound-cidrs"]) if "inbound-cidrs" in notes else None,
+        options=desired_fields(notes, where=where),
     )
-
-
-def _cidrs(raw: str) -> tuple[str, ...]:
-    """The inbound-cidrs annotation's blocks, normalised as AWS reports them."""
-    found = []
-    for item in (part.strip() for part in raw.split(",")):
-        if item:
-            try:
-                found.append(str(ipaddress.ip_network(item, strict=False)))
-            except ValueError:
-                found.append(item)  # compared as written; the controller refuses it
-    return tuple(found)
 
 
 def desired_alb_fields(
@@ -182,22 +162,6 @@ def service_target_port(service: Mapping[str, Any], port: int | str = 80) -> int
 def reconcile_annotation(value: str) -> dict[str, str]:
     """The annotation that makes the controller reconcile (value: a timestamp, e.g. ISO 8601)."""
     return {RECONCILE_ANNOTATION: value}
-
-
-def _string_map(raw: str, annotation: str, where: str) -> dict[str, str]:
-    """`k1=v1,k2=v2`, as the controller parses its map annotations."""
-    result: dict[str, str] = {}
-    for entry in (item.strip() for item in raw.split(",")):
-        if not entry:
-            continue
-        if "=" not in entry:
-            raise SpecError(
-                f"{where}: annotation {ALB_PREFIX}{annotation} has {entry!r}, not key=value; "
-                "the controller would refuse the Ingress."
-            )
-        key, value = entry.split("=", 1)
-        result[key.strip()] = value.strip()
-    return result
 
 
 def _listen_ports(notes: Mapping[str, str], tls: bool, where: str) -> dict[int, str]:

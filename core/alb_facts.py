@@ -11,6 +11,9 @@ NOT_FOUND_ACTION = "fixed-response 404 text/plain"
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
 STACK_TAG = "ingress.k8s.aws/stack"
 RESOURCE_TAG = "ingress.k8s.aws/resource"
+#: What the controller's ALB Gateway controller tags instead (stack: `<namespace>/<gateway>`).
+GATEWAY_STACK_TAG = "gateway.k8s.aws.alb/stack"
+GATEWAY_RESOURCE_TAG = "gateway.k8s.aws.alb/resource"
 LB_RESOURCE = "LoadBalancer"
 #: The value of an empty list (no rules, no SNI certificates, no listeners).
 NONE = "none"
@@ -52,14 +55,12 @@ class AlbFacts:
     scheme: str
     listeners: tuple[ListenerFacts, ...]
     target_group: TargetGroupFacts | None
-    attributes: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     state: str = "active"
     subnets: tuple[str, ...] | None = None
-    #: The options below are declared only when the Ingress sets them (None: not compared).
-    ip_address_type: str | None = None
-    waf_acl: str | None = None
-    inbound_cidrs: tuple[str, ...] | None = None
+    #: The fields of the ALB options (core/alb_options.py), named and normalised: the
+    #: attributes and the options' own fields (waf-acl, inbound-cidrs, ip-address-type).
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 def facts_fields(facts: AlbFacts) -> dict[str, str]:
@@ -86,16 +87,9 @@ def facts_fields(facts: AlbFacts) -> dict[str, str]:
             fields[f"target-group health-check {name}"] = value
         for name, value in group.tags.items():
             fields[f"target-group tag {name}"] = value
-    for name, value in facts.attributes.items():
-        fields[f"attribute {name}"] = value.strip().lower()
+    fields.update(facts.options)
     for name, value in facts.tags.items():
         fields[f"tag {name}"] = value
-    if facts.ip_address_type is not None:
-        fields["ip-address-type"] = facts.ip_address_type.lower()
-    if facts.waf_acl is not None:
-        fields["waf-acl"] = facts.waf_acl
-    if facts.inbound_cidrs is not None:
-        fields["inbound-cidrs"] = _joined(facts.inbound_cidrs)
     return fields
 
 

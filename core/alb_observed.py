@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import naming
 from core.alb_facts import (
+    GATEWAY_RESOURCE_TAG,
     NONE,
     RESOURCE_TAG,
     AlbFacts,
@@ -11,6 +12,7 @@ from core.alb_facts import (
     TargetGroupFacts,
     rule_text,
 )
+from core.alb_options import observed_fields
 from core.resources import ActionState, LoadBalancerState, RuleState, TargetGroupState
 
 #: RedirectConfig values that mean "keep the request's own" (AWS reports them when not set).
@@ -42,13 +44,10 @@ def observed_alb(state: LoadBalancerState) -> AlbFacts:
         scheme=state.scheme.lower(),
         listeners=listeners,
         target_group=target_group_facts(chosen[0]) if chosen else None,
-        attributes=dict(state.attributes),
         tags=dict(state.tags),
         state=state.state,
         subnets=tuple(state.subnet_ids),
-        ip_address_type=(state.ip_address_type or "ipv4").lower(),
-        waf_acl=state.waf_acl_arn or NONE,
-        inbound_cidrs=state.inbound_cidrs,
+        options=observed_fields(state),
     )
 
 
@@ -76,8 +75,9 @@ def target_group_facts(group: TargetGroupState) -> TargetGroupFacts:
 
 
 def group_label(group: TargetGroupState) -> str:
-    """How rules name a target group: the controller's resource id, else its name."""
-    return group.tags.get(RESOURCE_TAG) or group.name
+    """How rules name a target group: the controller's resource id (an Ingress's or a
+    Gateway's), else its name."""
+    return group.tags.get(RESOURCE_TAG) or group.tags.get(GATEWAY_RESOURCE_TAG) or group.name
 
 
 def actions_text(actions: tuple[ActionState, ...], groups: dict[str, TargetGroupState]) -> str:

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict
-
 from core.dnsnames import normalise
 from core.errors import PermanentError, ResourceNotFound, SpecError
-from core.kubestate import ControllerState, IngressState
+from core.kubestate import IngressState
+from core.observation import Observation
 from core.resources import (
     CertificateState,
-    ControllerResources,
     HostedZoneState,
-    OidcProviderState,
-    PodIdentityAssociationState,
-    PolicyState,
     RecordChange,
     RecordSetState,
-    RoleState,
     SubnetTagChange,
     ValidationRecord,
 )
@@ -28,44 +22,6 @@ from core.state import Kind, StackRecord, StackResource
 
 class CleanupIncomplete(PermanentError):
     """Cleanup ended with resources of the stack still present (named in the message)."""
-
-
-class Survey(BaseModel):
-    """What of a stack exists now: found by the ids in its record and by its tags and labels."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    stack: str
-    zone: HostedZoneState | None = None
-    root_zone_id: str | None = None
-    delegation: RecordSetState | None = None
-    dashboard_records: tuple[RecordSetState, ...] = ()
-    certificates: tuple[CertificateState, ...] = ()  # every certificate of the region
-    validation_records: tuple[ValidationRecord, ...] = ()  # ours, still in Route53
-    subnet_tags: tuple[SubnetTagChange, ...] = ()  # added by the stack, still there
-    oidc_providers: tuple[OidcProviderState, ...] = ()  # carrying the stack's tags
-    policy: PolicyState | None = None  # the cluster's, while this stack uses it
-    role: RoleState | None = None  # the cluster's, while this stack uses it
-    legacy_policy: PolicyState | None = None  # the previous version's per-stack policy
-    legacy_role: RoleState | None = None  # the previous version's per-stack role
-    # of the controller's service account: the cluster's, while this stack uses it
-    pod_identity: PodIdentityAssociationState | None = None
-    kubernetes: bool = False  # False: the cluster is gone, nothing was looked at in it
-    controller: ControllerState | None = None
-    controller_objects: tuple[str, ...] = ()  # controller objects with the stack's labels
-    ingress: IngressState | None = None
-    ingress_bindings: tuple[str, ...] = ()  # TargetGroupBindings the controller made for it
-    load_balancers: ControllerResources = ControllerResources()
-    backend_security_group: str | None = None  # the controller's, per cluster, no longer used
-
-    @property
-    def own_ingress(self) -> IngressState | None:
-        return self.ingress if self.ingress and self.ingress.owned_by(self.stack) else None
-
-    @property
-    def own_bindings(self) -> tuple[str, ...]:
-        """The bindings of the Ingress name, unless that Ingress belongs to someone else."""
-        return self.ingress_bindings if self.ingress is None or self.own_ingress else ()
 
 
 def resolve_spec(stack: str, spec: StackSpec | None, record: StackRecord | None) -> StackSpec:
@@ -188,40 +144,53 @@ def _target(record: RecordSetState) -> str:
     return ",".join(normalise(value) for value in record.values)
 
 
+def own_ingress(seen: Observation, stack: str) -> IngressState | None:
+    """The Ingress of the stack's name, when it carries the stack's labels."""
+    return seen.ingress if seen.ingress and seen.ingress.owned_by(stack) else None
+
+
+def own_bindings(seen: Observation, stack: str) -> tuple[str, ...]:
+    """The TargetGroupBindings of the Ingress name, unless that Ingress is someone else's."""
+    bindings = seen.sweep.ingress_bindings if seen.sweep else ()
+    return bindings if seen.ingress is None or own_ingress(seen, stack) else ()
+
+
 def dashboard_records_to_delete(
-    survey: Survey, record: StackRecord | None
+    seen: Observation, record: StackRecord | None, stack: str
 ) -> tuple[RecordSetState, ...]:
     """`*.<subdomain>` records that are the stack's: in its own zone, recorded as created by
     it, or pointing at its load balancer."""
-    if survey.zone is None:
+    if seen.zone is None or seen.sweep is None:
         return ()
     recorded = {normalise(item.name) + "/" + item.details.get("type", "")
                 for item in owned(record, Kind.DNS_RECORD)}  # fmt: skip
     ours = {normalise(item.name) for item in owned(record, Kind.LOAD_BALANCER)}
-    if survey.own_ingress is not None and survey.own_ingress.hostname:
-        ours.add(normalise(survey.own_ingress.hostname))
+    ingress = own_ingress(seen, stack)
+    if ingress is not None and ingress.hostname:
+        ours.add(normalise(ingress.hostname))
+    zone = seen.zone
     return tuple(
         item
-        for item in survey.dashboard_records
-        if survey.zone.owned or f"{item.key()[0]}/{item.type}" in recorded or _target(item) in ours
+        for item in seen.sweep.dashboard_records
+        if zone.owned or f"{item.key()[0]}/{item.type}" in recorded or _target(item) in ours
     )
 
 
-def delegated_zone(survey: Survey, record: StackRecord | None) -> HostedZoneState | None:
+def delegated_zone(seen: Observation, record: StackRecord | None) -> HostedZoneState | None:
     """The zone whose delegation the stack may remove: its own zone, or (when that is gone
     already) the one its record names, or an adopted zone the stack wrote the NS record for;
     None when the NS record is not the stack's."""
-    if survey.delegation is None or survey.root_zone_id is None:
+    if seen.delegation is None or seen.root_zone is None:
         return None
-    zone = survey.zone
+    zone = seen.zone
     if zone is None:
         for item in owned(record, Kind.HOSTED_ZONE):
             servers = tuple(filter(None, item.details.get("name_servers", "").split(",")))
             zone = HostedZoneState(zone_id=item.id, name=item.name, name_servers=servers,
                                    owned=True)  # fmt: skip
-    written = any(normalise(item.name) == normalise(survey.delegation.name)
+    written = any(normalise(item.name) == normalise(seen.delegation.name)
                   for item in owned(record, Kind.DELEGATION))  # fmt: skip
     if zone is None or not (zone.owned or written):
         return None
-    wanted = survey.delegation.model_copy(update={"values": zone.name_servers})
-    return zone if survey.delegation.same_as(wanted) else None
+    wanted = seen.delegation.model_copy(update={"values": zone.name_servers})
+    return zone if seen.delegation.same_as(wanted) else None

@@ -3,54 +3,82 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from core import sharing
 from core.cleanup import (
     CleanupIncomplete,
-    Survey,
     dashboard_records_to_delete,
     delegated_zone,
+    own_bindings,
+    own_ingress,
     unneeded_validation_records,
     validation_users,
 )
-from core.model import cleanup_order
+from core.kinds import cleanup_order
+from core.observation import Observation, Sweep
 from core.report import leftovers_summary
 from core.state import Kind, StackRecord
 
 
-def leftovers(survey: Survey, record: StackRecord | None) -> dict[str, list[str]]:
-    """Everything of the stack still present, per kind (the goal: every list empty)."""
+def leftovers(stack: str, seen: Observation, record: StackRecord | None) -> dict[str, list[str]]:
+    """Everything of the stack still present, per kind (the goal: every list empty). Before a
+    cleanup, the same is what it will remove (the destroy preview)."""
     left: dict[str, list[str]] = {kind.value: [] for kind in cleanup_order()}
-    zone = survey.zone
+    sweep = seen.sweep or Sweep()
+    zone = seen.zone
     if zone is not None and zone.owned:
         left[Kind.HOSTED_ZONE].append(f"{zone.zone_id} ({zone.name})")
-    if survey.delegation is not None and delegated_zone(survey, record) is not None:
-        left[Kind.DELEGATION].append(f"{survey.delegation.name} NS in zone {survey.root_zone_id}")
+    if seen.delegation is not None and delegated_zone(seen, record) is not None:
+        root = seen.root_zone.zone_id if seen.root_zone else "?"
+        left[Kind.DELEGATION].append(f"{seen.delegation.name} NS in zone {root}")
     left[Kind.DNS_RECORD] += [
-        f"{r.name} {r.type}" for r in dashboard_records_to_delete(survey, record)
+        f"{r.name} {r.type}" for r in dashboard_records_to_delete(seen, record, stack)
     ]
-    left[Kind.CERTIFICATE] += [f"{c.arn} ({c.domain})" for c in survey.certificates if c.owned]
+    left[Kind.CERTIFICATE] += [f"{c.arn} ({c.domain})" for c in sweep.certificates if c.owned]
     left[Kind.VALIDATION_RECORD] += [
         f"{r.name} CNAME in zone {r.zone_id}"
-        for r in unneeded_validation_records(survey.validation_records, survey.certificates)
+        for r in unneeded_validation_records(sweep.validation_records, sweep.certificates)
     ]
-    left[Kind.SUBNET_TAG] += [f"{t.subnet_id} {t.key}={t.value}" for t in survey.subnet_tags]
-    left[Kind.OIDC_PROVIDER] += [p.arn for p in survey.oidc_providers if p.owned]
-    policies, roles = (survey.policy, survey.legacy_policy), (survey.role, survey.legacy_role)
-    left[Kind.IAM_POLICY] += [p.arn for p in policies if p is not None and p.owned]
-    left[Kind.IAM_ROLE] += [r.arn for r in roles if r is not None and r.owned]
-    left[Kind.POD_IDENTITY] += [a.arn for a in (survey.pod_identity,) if a is not None and a.owned]
-    left[Kind.CONTROLLER] += list(survey.controller_objects)
-    if survey.own_ingress is not None:
-        left[Kind.INGRESS].append(survey.own_ingress.key)
-    left[Kind.INGRESS] += list(survey.own_bindings)
-    balancers = survey.load_balancers
+    left[Kind.SUBNET_TAG] += [f"{t.subnet_id} {t.key}={t.value}" for t in sweep.subnet_tags]
+    left[Kind.OIDC_PROVIDER] += [p.arn for p in sweep.oidc_providers if p.owned]
+    left[Kind.IAM_POLICY] += [p.arn for p in (held(seen.policy, stack), sweep.legacy_policy)
+                              if p is not None and p.owned]  # fmt: skip
+    left[Kind.IAM_ROLE] += [r.arn for r in (held(seen.role, stack), sweep.legacy_role)
+                            if r is not None and r.owned]  # fmt: skip
+    association = held(seen.pod_identity, stack)
+    left[Kind.POD_IDENTITY] += [association.arn] if association is not None else []
+    left[Kind.CONTROLLER] += list(sweep.controller_objects)
+    ingress = own_ingress(seen, stack)
+    if ingress is not None:
+        left[Kind.INGRESS].append(ingress.key)
+    left[Kind.INGRESS] += list(own_bindings(seen, stack))
+    balancers = sweep.load_balancers
     left[Kind.LOAD_BALANCER] += [*balancers.load_balancer_arns, *balancers.target_group_arns,
                                  *balancers.security_group_ids]  # fmt: skip
-    if survey.backend_security_group and _installed_controller(record):
-        left[Kind.LOAD_BALANCER].append(survey.backend_security_group)
+    if sweep.backend_security_group and _installed_controller(record):
+        left[Kind.LOAD_BALANCER].append(sweep.backend_security_group)
     return left
+
+
+class _Shared(Protocol):
+    @property
+    def owned(self) -> bool: ...
+
+    @property
+    def tags(self) -> dict[str, str]: ...
+
+
+S = TypeVar("S", bound=_Shared)
+
+
+def held(found: S | None, stack: str) -> S | None:
+    """A shared item of the cluster, while this stack uses it (else it is not the stack's)."""
+    if found is None or (found.owned and not sharing.uses(found.tags, stack)):
+        return None
+    return found
 
 
 def _installed_controller(record: StackRecord | None) -> bool:
@@ -67,45 +95,37 @@ class Kept(BaseModel):
     reason: str
 
 
-def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
+def kept(stack: str, seen: Observation, record: StackRecord | None) -> tuple[Kept, ...]:
     """What the stack used without owning it (pre-existing, adopted) or still shares."""
+    sweep = seen.sweep or Sweep()
     items = [Kept(kind=item.kind.value, resource=item.id,
                   reason="pre-existing; adopted by setup, not created by it")
              for item in (record.resources if record else ()) if not item.owned]  # fmt: skip
-    if survey.zone is not None and not survey.zone.owned:
-        items.append(Kept(kind=Kind.HOSTED_ZONE.value, resource=survey.zone.zone_id,
-                          reason=f"pre-existing zone of {survey.zone.name}"))  # fmt: skip
-    if survey.delegation is not None and delegated_zone(survey, record) is None:
-        items.append(Kept(kind=Kind.DELEGATION.value, resource=survey.delegation.name,
+    if seen.zone is not None and not seen.zone.owned:
+        items.append(Kept(kind=Kind.HOSTED_ZONE.value, resource=seen.zone.zone_id,
+                          reason=f"pre-existing zone of {seen.zone.name}"))  # fmt: skip
+    if seen.delegation is not None and delegated_zone(seen, record) is None:
+        items.append(Kept(kind=Kind.DELEGATION.value, resource=seen.delegation.name,
                           reason="NS record not pointing at a zone of this stack"))  # fmt: skip
-    controller = survey.controller
-    if controller is not None and controller.usable and not survey.controller_objects:
-        others = [user for user in controller.users if user != survey.stack]
-        reason = (
-            f"shared; still used by {', '.join(others)}"
-            if controller.owned and others
-            else f"not installed by this stack (IngressClass {controller.ingress_class})"
-        )
-        items.append(Kept(kind=Kind.CONTROLLER.value, resource=controller.provider,
-                          reason=reason))  # fmt: skip
+    items += _kept_controller(stack, seen)
     named = [
-        (Kind.IAM_ROLE, survey.role),
-        (Kind.IAM_POLICY, survey.policy),
-        (Kind.IAM_ROLE, survey.legacy_role),
-        (Kind.IAM_POLICY, survey.legacy_policy),
+        (Kind.IAM_ROLE, seen.role),
+        (Kind.IAM_POLICY, seen.policy),
+        (Kind.IAM_ROLE, sweep.legacy_role),
+        (Kind.IAM_POLICY, sweep.legacy_policy),
     ]
     items += [Kept(kind=kind.value, resource=found.arn,
                    reason="has the controller's name but no kubeflow-alb stack made it")
               for kind, found in named if found is not None and not found.owned]  # fmt: skip
-    if survey.ingress is not None and survey.own_ingress is None:
-        items.append(Kept(kind=Kind.INGRESS.value, resource=survey.ingress.key,
+    if seen.ingress is not None and own_ingress(seen, stack) is None:
+        items.append(Kept(kind=Kind.INGRESS.value, resource=seen.ingress.key,
                           reason="does not carry the stack's labels"))  # fmt: skip
-    if survey.backend_security_group and not _installed_controller(record):
-        items.append(Kept(kind=Kind.LOAD_BALANCER.value, resource=survey.backend_security_group,
+    if sweep.backend_security_group and not _installed_controller(record):
+        items.append(Kept(kind=Kind.LOAD_BALANCER.value, resource=sweep.backend_security_group,
                           reason="the ALB controller's shared backend security group, unused; "
                                  "not made by a controller of this stack (delete it if that "
                                  "controller is gone for good)"))  # fmt: skip
-    users = validation_users(survey.validation_records, survey.certificates)
+    users = validation_users(sweep.validation_records, sweep.certificates)
     items += [Kept(kind=Kind.VALIDATION_RECORD.value, resource=name,
                    reason="still validates " + ", ".join(arns))
               for name, arns in users.items() if arns]  # fmt: skip
@@ -113,6 +133,19 @@ def kept(survey: Survey, record: StackRecord | None) -> tuple[Kept, ...]:
     for item in items:
         unique.setdefault((item.kind, item.resource), item)
     return tuple(unique.values())
+
+
+def _kept_controller(stack: str, seen: Observation) -> list[Kept]:
+    controller, objects = seen.controller, seen.sweep.controller_objects if seen.sweep else ()
+    if controller is None or not controller.usable or objects:
+        return []
+    others = [user for user in controller.users if user != stack]
+    reason = (
+        f"shared; still used by {', '.join(others)}"
+        if controller.owned and others
+        else f"not installed by this stack (IngressClass {controller.ingress_class})"
+    )
+    return [Kept(kind=Kind.CONTROLLER.value, resource=controller.provider, reason=reason)]
 
 
 def incomplete(stack: str, left: dict[str, list[str]], failures: str = "") -> CleanupIncomplete:
@@ -162,3 +195,38 @@ def cleanup_summary(
     if notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"
+
+
+def destroy_rows(stack: str, seen: Observation, record: StackRecord | None) -> list[dict[str, str]]:
+    """What a cleanup of the stack would do, from the look it would start from (the destroy
+    preview): each resource it deletes, each shared item it only lets go of (others still use
+    it), then what it leaves and why."""
+    others = _other_users(stack, seen)
+    rows = []
+    for kind, items in leftovers(stack, seen, record).items():
+        for item in items:
+            users = others.get(item, others.get(item.split(" ", 1)[0], ()))
+            if users:
+                rows.append({"action": "release", "kind": kind, "resource": item,
+                             "why": f"shared: stays for {', '.join(users)}"})  # fmt: skip
+            else:
+                rows.append({"action": "delete", "kind": kind, "resource": item,
+                             "why": "the stack's"})  # fmt: skip
+    rows += [{"action": "leave", "kind": k.kind, "resource": k.resource, "why": k.reason}
+             for k in kept(stack, seen, record)]  # fmt: skip
+    return rows
+
+
+def _other_users(stack: str, seen: Observation) -> dict[str, tuple[str, ...]]:
+    """Shared items' ids (ARNs, controller objects) -> the other stacks that use them."""
+    found: dict[str, tuple[str, ...]] = {}
+    sweep = seen.sweep or Sweep()
+    for item in (seen.policy, seen.role, seen.pod_identity, *sweep.oidc_providers):
+        if item is not None and item.owned:
+            users = tuple(u for u in sharing.item_users(item.tags) if u != stack)
+            found[item.arn] = users
+    controller = seen.controller
+    if controller is not None and controller.owned:
+        users = tuple(u for u in controller.users if u != stack)
+        found.update(dict.fromkeys(sweep.controller_objects, users))
+    return found

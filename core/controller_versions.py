@@ -16,6 +16,11 @@ class ControllerRelease:
     version: str
     released: str
     min_kubernetes: str
+    #: The Gateway API release whose standard CRDs it is built for, when kubeflow-alb builds a
+    #: Gateway front door with it (None: it cannot serve `stack.frontDoor: gateway`).
+    gateway_api: str | None = None
+    #: Why it cannot serve a Gateway front door (with gateway_api None).
+    no_gateway: str = ""
 
     @property
     def image(self) -> str:
@@ -31,8 +36,17 @@ class ControllerRelease:
 RELEASES: Mapping[str, ControllerRelease] = {
     release.version: release
     for release in (
-        ControllerRelease("v2.17.1", released="2026-01-09", min_kubernetes="1.22"),
-        ControllerRelease("v3.5.0", released="2026-08-03", min_kubernetes="1.22"),
+        ControllerRelease(
+            "v2.17.1",
+            released="2026-01-09",
+            min_kubernetes="1.22",
+            no_gateway="its Gateway API support is a preview, off by default behind the "
+            "ALBGatewayAPI gate, built for Gateway API v1.3.0 with gateway.k8s.aws/v1beta1 "
+            "configuration CRDs only; the ALB Gateway controller is GA from v3.0.0",
+        ),
+        ControllerRelease(
+            "v3.5.0", released="2026-08-03", min_kubernetes="1.22", gateway_api="v1.6.0"
+        ),
     )
 }
 BUNDLED_VERSIONS: tuple[str, ...] = tuple(RELEASES)
@@ -66,3 +80,15 @@ def version_of_image(image: str) -> str | None:
     if ":" not in last:
         return None
     return last.rsplit(":", 1)[1] or None
+
+
+def gateway_problem(version: str) -> str | None:
+    """Why the bundled controller `version` cannot build a Gateway front door (None: it can)."""
+    found = RELEASES.get(version)
+    if found is None or found.gateway_api is not None:
+        return None
+    able = ", ".join(v for v, r in RELEASES.items() if r.gateway_api is not None)
+    return (
+        f"gateway needs another AWS Load Balancer Controller than {version}: "
+        f"{found.no_gateway}. Use stack.controllerVersion {able}, or frontDoor: ingress"
+    )

@@ -53,6 +53,9 @@ class EndOfLife:
     ingress: str  # namespace/name
     group: str | None = None
     protected: bool = False  # its annotation keeps deletion_protection.enabled=true
+    #: Other Ingresses of its group being deleted whose annotation keeps protection on: the
+    #: controller then builds none of the group (events go to active members only, if any).
+    protected_members: tuple[str, ...] = ()
     events: tuple[ControllerEvent, ...] = ()
     conditions: tuple[str, ...] = ()  # its status conditions that are not fine, as text
     held_groups: tuple[HeldGroup, ...] = ()
@@ -76,19 +79,25 @@ _DENIED = ("AccessDenied", "UnauthorizedOperation", "is not authorized to perfor
            "failed to load credentials")  # fmt: skip
 _MEMBER = re.compile(r"ingress: ([^\s:]+/[^\s:]+):")
 _SG = re.compile(r"resource (sg-[0-9a-f]+) has a dependent object")
+_PROTECTED_NAME = re.compile(r"cannot delete the ingress: ([^\s,]+)")
 
 
 def _protected(seen: EndOfLife) -> Cause | None:
     said = [e for e in seen.events if any(text in e.message for text in _PROTECTION)]
-    if not seen.protected and not said:
+    if not (seen.protected or said or seen.protected_members):
         return None
     namespace, name = seen.ingress.split("/", 1)
+    named = _PROTECTED_NAME.search(said[-1].message) if said else None
+    if seen.protected_members and not seen.protected:  # another member, being deleted
+        namespace, name = seen.protected_members[0].split("/", 1)
+    elif named and not seen.protected:
+        name = named.group(1)
     evidence = (
         said[-1].message
         if said
         else (
-            f"Ingress {seen.ingress} keeps deletion_protection.enabled=true in its "
-            "alb.ingress.kubernetes.io/load-balancer-attributes annotation"
+            f"Ingress {namespace}/{name}, being deleted, keeps deletion_protection.enabled=true in "
+            "its alb.ingress.kubernetes.io/load-balancer-attributes annotation"
         )
     )
     return Cause(

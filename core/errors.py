@@ -57,6 +57,11 @@ class DriftDetected(PermanentError):
         return (_rebuild_drift, (self.message, self.items))
 
 
+class StalePlan(PermanentError):
+    """The plan given to apply is no longer the plan of the stack: the world or the spec changed
+    since it was made (or approved). Nothing was applied; plan again and review the new plan."""
+
+
 class AwsCallError(KfalbError):
     """An AWS API call failed; keeps the error code and operation (also through pickling)."""
 

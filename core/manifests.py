@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import naming
+from core.alb_options import ALB_PREFIX as ALB_PREFIX
+from core.alb_options import DEFAULT_SSL_POLICY as DEFAULT_SSL_POLICY
+from core.alb_options import option_annotations
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, version_of_image
 from core.errors import SpecError
 from core.ingress_group import member_tags
+from core.spec import Alb
 
 Manifest = dict[str, Any]
 
@@ -19,8 +23,6 @@ Manifest = dict[str, Any]
 PLACEHOLDER = "SET-BY-KUBEFLOW-ALB"
 #: The default bundled controller version (see core/controller_versions.py for all of them).
 CONTROLLER_VERSION = DEFAULT_CONTROLLER_VERSION
-#: TLS 1.2 and 1.3 with hybrid post-quantum key exchange: AWS's recommended ALB policy (2025-09).
-DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 #: spec.controller of an ALB IngressClass: the Load Balancer Controller, or EKS Auto Mode's built-in.
 LBC_CONTROLLER = "ingress.k8s.aws/alb"
 AUTO_MODE_CONTROLLER = "eks.amazonaws.com/alb"
@@ -33,7 +35,6 @@ ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 IDENTITY_ANNOTATION = "kubeflow-alb/controller-identity"
 #: Deprecated class annotation (kubeflow-manifests still uses it); spec.ingressClassName replaces it.
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-ALB_PREFIX = "alb.ingress.kubernetes.io/"
 SCHEMES = ("internet-facing", "internal")
 
 # Apply order: definitions, then identities, then what runs, webhooks last (they intercept writes).
@@ -71,21 +72,15 @@ class ControllerParams:
 
 @dataclass(frozen=True)
 class IngressParams:
-    """What differs per stack in the Ingress."""
+    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
 
     stack: str
     certificate_arns: tuple[str, ...]
     scheme: str
     tags: Mapping[str, str]
-    #: None: the Ingress's own ssl-policy annotation, else DEFAULT_SSL_POLICY.
-    ssl_policy: str | None = None
+    #: The spec's `kubeflow.alb`: its options (core/alb_options.py) become annotations.
+    options: Alb = field(default_factory=Alb)
     ingress_class: str = naming.INGRESS_CLASS
-    waf_acl_arn: str | None = None
-    #: (bucket, prefix) of the ALB's access logs, or None to leave the attributes as they are.
-    access_logs: tuple[str, str] | None = None
-    inbound_cidrs: tuple[str, ...] = ()
-    #: "dualstack" is annotated; None or "ipv4" leaves the Ingress's own (the controller: ipv4).
-    ip_address_type: str | None = None
     name: str = naming.INGRESS_NAME
     #: IngressGroup to join (one ALB shared by the group's Ingresses); None: an ALB of its own.
     group: str | None = None
@@ -210,7 +205,7 @@ def select_ingress(objects: Iterable[Manifest]) -> Manifest:
 
 
 def configure_ingress(ingress: Manifest, params: IngressParams) -> Manifest:
-    """Set certificates, scheme, SSL policy, tags, class and ownership labels on the Ingress."""
+    """Set certificates, scheme, tags, the ALB options, class and ownership labels on the Ingress."""
     if not params.certificate_arns:
         raise SpecError(f"{key(ingress)}: at least one certificate ARN is needed for HTTPS.")
     if params.scheme not in SCHEMES:
@@ -232,43 +227,15 @@ def configure_ingress(ingress: Manifest, params: IngressParams) -> Manifest:
     obj.setdefault("spec", {})["ingressClassName"] = params.ingress_class
     annotations[ALB_PREFIX + "certificate-arn"] = ",".join(params.certificate_arns)
     annotations[ALB_PREFIX + "scheme"] = params.scheme
-    if params.ssl_policy is not None:
-        annotations[ALB_PREFIX + "ssl-policy"] = params.ssl_policy
-    else:  # a custom Ingress keeps its own policy unless the option names one
-        annotations.setdefault(ALB_PREFIX + "ssl-policy", DEFAULT_SSL_POLICY)
     tags = dict(params.tags)
     if params.group is not None:
         tags = member_tags(tags, stack_tag=naming.STACK_TAG, group=params.group)
     annotations[ALB_PREFIX + "tags"] = tags_annotation(tags)
-    annotations.update(alb_option_annotations(params, annotations))
+    # A custom Ingress keeps its own annotations where an option is not set, and its own
+    # attributes besides the options' (core/alb_options.py).
+    annotations.update(option_annotations(params.options, annotations, where=key(obj)))
     _check_resolved([obj])
     return obj
-
-
-def alb_option_annotations(params: IngressParams, annotations: Mapping[str, str]) -> dict[str, str]:
-    """The annotations of the ALB options that are set (WAF ACL, access logs merged into the
-    Ingress's load-balancer-attributes, inbound CIDRs, dualstack)."""
-    result: dict[str, str] = {}
-    if params.waf_acl_arn:
-        result[ALB_PREFIX + "wafv2-acl-arn"] = params.waf_acl_arn
-    if params.access_logs is not None:
-        name = ALB_PREFIX + "load-balancer-attributes"
-        bucket, prefix = params.access_logs
-        attributes = _pairs(annotations.get(name, ""))
-        attributes.update({"access_logs.s3.enabled": "true", "access_logs.s3.bucket": bucket,
-                           "access_logs.s3.prefix": prefix})  # fmt: skip
-        result[name] = ",".join(f"{key}={value}" for key, value in attributes.items())
-    if params.inbound_cidrs:
-        result[ALB_PREFIX + "inbound-cidrs"] = ",".join(params.inbound_cidrs)
-    if params.ip_address_type == "dualstack":
-        result[ALB_PREFIX + "ip-address-type"] = "dualstack"
-    return result
-
-
-def _pairs(raw: str) -> dict[str, str]:
-    """`k1=v1,k2=v2` in order (entries without `=` are left to the controller to refuse)."""
-    pairs = (entry.split("=", 1) for entry in raw.split(",") if "=" in entry)
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def tags_annotation(tags: Mapping[str, str]) -> str:

@@ -22,6 +22,8 @@ INGRESS_NAMESPACE = "istio-system"
 INGRESS_NAME = "istio-ingress"
 INGRESS_SERVICE = "istio-ingressgateway"
 INGRESS_CLASS = "alb"
+#: The GatewayClass of kubeflow-alb's Gateways (stack.frontDoor: gateway), shared on a cluster.
+GATEWAY_CLASS = "kubeflow-alb"
 DASHBOARD_HOST_LABEL = "kubeflow"
 
 _STACK_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")

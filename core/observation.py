@@ -1,4 +1,5 @@
-"""What a read-only look at a stack found: the facts its desired state depends on (pure)."""
+"""What a read-only look at a stack found (pure): what was seen, nothing desired. Setup, drift
+and `kfalb plan` read the stack's items; cleanup's look also sweeps by the stack's marks."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import naming
 from core.kubestate import ControllerState, IngressState
+from core.manifests import Manifest
 from core.resources import (
     CallerIdentity,
-    CertificateRequest,
     CertificateState,
     ClusterState,
+    ControllerResources,
     HostedZoneState,
     LoadBalancerState,
     OidcProviderState,
@@ -21,9 +23,32 @@ from core.resources import (
     RecordSetState,
     RoleState,
     SubnetState,
+    SubnetTagChange,
+    ValidationRecord,
     ValidationZones,
 )
 from core.spec import StackSpec
+
+
+class Sweep(BaseModel):
+    """What carries the stack's marks beyond its declared items (cleanup's look): every
+    certificate with its mark, the records it placed, the tags it added, what the ALB
+    controller made for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    certificates: tuple[CertificateState, ...] = ()  # every one in the region with its mark
+    validation_records: tuple[ValidationRecord, ...] = ()  # ours, still in Route53
+    dashboard_records: tuple[RecordSetState, ...] = ()  # `*.<subdomain>` and recorded ones
+    subnet_tags: tuple[SubnetTagChange, ...] = ()  # added by the stack, still there
+    oidc_providers: tuple[OidcProviderState, ...] = ()  # carrying the stack's tags
+    legacy_policy: PolicyState | None = None  # the previous version's per-stack policy
+    legacy_role: RoleState | None = None  # the previous version's per-stack role
+    kubernetes: bool = False  # False: the cluster is gone, nothing was looked at in it
+    controller_objects: tuple[str, ...] = ()  # controller objects with the stack's labels
+    ingress_bindings: tuple[str, ...] = ()  # TargetGroupBindings the controller made for it
+    load_balancers: ControllerResources = ControllerResources()
+    backend_security_group: str | None = None  # the controller's, per cluster, no longer used
 
 
 class Observation(BaseModel):
@@ -35,13 +60,9 @@ class Observation(BaseModel):
     identity: CallerIdentity | None = None
     cluster: ClusterState | None = None
     subnets: tuple[SubnetState, ...] = ()
-    subnet_tags: dict[str, dict[str, str]] = Field(
-        default_factory=dict, description="Subnet id -> the discovery tags it should carry."
-    )
     root_zone: HostedZoneState | None = None
     zone: HostedZoneState | None = None
     delegation: RecordSetState | None = None
-    certificate_requests: tuple[CertificateRequest, ...] = ()
     certificates: dict[str, CertificateState] = Field(
         default_factory=dict, description="The stack's certificates by requested domain."
     )
@@ -58,17 +79,18 @@ class Observation(BaseModel):
         default=None, description="Status of the eks-pod-identity-agent add-on (None: absent)."
     )
     ingress: IngressState | None = None
-    desired_ingress: dict[str, str] = Field(
-        default_factory=dict, description="Declared fields of the rendered Ingress."
-    )
-    desired_alb: dict[str, str] = Field(
-        default_factory=dict,
-        description="Declared fields of the ALB the controller builds from the rendered Ingress.",
+    ingress_source: Manifest | None = Field(
+        default=None,
+        description="The Ingress as its source renders it (bundled base or stack.manifestsPath), "
+        "before the stack's parameters.",
     )
     gateway_target_port: int | None = Field(
         default=None, description="The gateway pods' port behind the Service port (ip targets)."
     )
     load_balancer: LoadBalancerState | None = None
+    zone_records: tuple[RecordSetState, ...] = Field(
+        default=(), description="Every record set of the subdomain's zone (one listing)."
+    )
     dashboard_record: RecordSetState | None = None
     dashboard_aaaa: RecordSetState | None = Field(
         default=None, description="The AAAA alias of a dualstack ALB (read only for dualstack)."
@@ -77,11 +99,7 @@ class Observation(BaseModel):
     alb_answers: tuple[str, ...] = ()
     https_ok: bool | None = Field(default=None, description="None: the host does not resolve.")
     https_detail: str = ""
-
-    def certificate_arns(self) -> tuple[str, ...]:
-        """ARNs of the stack's certificates found, in request order (the first is the default)."""
-        found = (self.certificates.get(r.domain) for r in self.certificate_requests)
-        return tuple(state.arn for state in found if state is not None)
+    sweep: Sweep | None = Field(default=None, description="Cleanup's look by the stack's marks.")
 
 
 def controller_is_ours(spec: StackSpec, seen: Observation) -> bool:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.model import apply_order, rebuilt_with
 from core.state import Kind
 
 #: A field whose desired value is PRESENT is satisfied by any observed value.
@@ -18,6 +17,7 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    DELETE = "delete"
     KEEP = "keep"
 
 
@@ -28,6 +28,8 @@ class Item:
     kind: Kind
     key: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: Declared absent: something of the stack's that must go (e.g. what an earlier setting made).
+    absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,20 +70,28 @@ class Plan:
         return not self.drift
 
     def kinds_to_fix(self) -> tuple[Kind, ...]:
-        """Kinds with any drifted item, in apply order, once each: what apply changes."""
+        """Kinds with any drifted item, in declaration order (an apply order), once each."""
         drifted = {change.item.kind for change in self.drift}
-        return tuple(kind for kind in apply_order() if kind in drifted)
+        return tuple(kind for kind in Kind if kind in drifted)
 
     def keys_to_fix(self, kind: Kind) -> frozenset[str]:
         """Keys of the drifted items of one kind."""
         return frozenset(change.item.key for change in self.drift if change.item.kind is kind)
 
-    def counts(self) -> dict[Action, int]:
-        """How many items each action has."""
-        counts = dict.fromkeys(Action, 0)
+    def counts(self) -> dict[str, int]:
+        """How many items each action has (by the action's name)."""
+        counts = dict.fromkeys((action.value for action in Action), 0)
         for change in self.changes:
-            counts[change.action] += 1
+            counts[change.action.value] += 1
         return counts
+
+    def summary(self) -> str:
+        """`N to create, N to change, N in place`."""
+        counts = self.counts()
+        text = f"{counts['create']} to create, {counts['update']} to change"
+        if counts["delete"]:
+            text += f", {counts['delete']} to remove"
+        return f"{text}, {counts['keep']} in place"
 
 
 Observed = Mapping[tuple[Kind, str], Mapping[str, str] | None]
@@ -93,15 +103,23 @@ USERS = "users"
 REBUILT = "built on"
 
 
-def plan(desired: Iterable[Item], observed: Observed) -> Plan:
+Rebuilt = Callable[[Iterable[Kind]], Mapping[Kind, tuple[Kind, ...]]]
+
+
+def plan(desired: Iterable[Item], observed: Observed, *, rebuilt: Rebuilt | None = None) -> Plan:
     """Compare each desired item with its observation (None or absent: the resource is missing).
 
-    An item in place whose value depends on a resource to be created anew (core.model
-    CARRIES_IDENTITY) is planned for update too: its desired value is known only after apply.
+    An item in place whose value depends on a resource to be created anew (`rebuilt`: the
+    kinds' table, core.kinds.rebuilt_with) is planned for update too: its desired value is
+    known only after apply.
     """
     changes = []
     for item in desired:
         found = observed.get((item.kind, item.key))
+        if item.absent:
+            action = Action.KEEP if found is None else Action.DELETE
+            changes.append(Change(item, action, users=(found or {}).get(USERS, "")))
+            continue
         if found is None:
             changes.append(Change(item, Action.CREATE))
             continue
@@ -112,7 +130,8 @@ def plan(desired: Iterable[Item], observed: Observed) -> Plan:
         )
         action = Action.UPDATE if differences else Action.KEEP
         changes.append(Change(item, action, differences, found.get(USERS, "")))
-    causes = rebuilt_with({c.item.kind for c in changes if c.action is Action.CREATE})
+    created = {c.item.kind for c in changes if c.action is Action.CREATE}
+    causes = rebuilt(created) if rebuilt is not None else {}
     return Plan(tuple(_rebuilt(change, causes) for change in changes))
 
 
@@ -131,31 +150,3 @@ def _satisfies(want: str, got: str | None) -> bool:
     if want == PRESENT:
         return True
     return want == got
-
-
-def plan_rows(result: Plan) -> list[dict[str, str]]:
-    """Table rows (item, expected, found, status) for `kfalb plan` and the drift artifact:
-    the items to create or change first, then those in place."""
-    rows = []
-    ordered = sorted(result.changes, key=lambda change: not change.drifted)
-    for change in ordered:
-        item = f"{change.item.kind.value} {change.item.key}"
-        if change.action is Action.CREATE:
-            expected = ", ".join(f"{k}={v}" for k, v in change.item.fields.items()) or "exists"
-            rows.append(
-                {"item": item, "expected": expected, "found": "missing", "status": "create"}
-            )
-        elif change.differences:
-            for diff in change.differences:
-                rows.append(
-                    {
-                        "item": f"{item} [{diff.field}]",
-                        "expected": diff.expected,
-                        "found": diff.found or "(none)",
-                        "status": change.action.value,
-                    }
-                )
-        else:
-            found = f"same (users: {change.users})" if change.users else "same"
-            rows.append({"item": item, "expected": "as declared", "found": found, "status": "ok"})
-    return rows

@@ -15,14 +15,6 @@ _SCHEME = re.compile(r"\bhttps?://")
 _ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:(?P<rest>\S+)")
 
 
-def counts(result: Plan) -> dict[str, int]:
-    """How many items are to be created, updated and kept."""
-    found = {action.value: 0 for action in Action}
-    for change in result.changes:
-        found[change.action.value] += 1
-    return found
-
-
 def change_document(change: Change) -> dict[str, Any]:
     """One item: kind, key, action and its differences (expected / found, full values)."""
     if change.action is Action.CREATE:
@@ -53,7 +45,7 @@ def plan_document(stack: str, result: Plan, *, command: str = "plan") -> dict[st
         "command": command,
         "stack": stack,
         "converged": result.converged,
-        "summary": counts(result),
+        "summary": result.counts(),
         "changes": [change_document(change) for change in ordered(result)],
     }
 
@@ -65,7 +57,7 @@ def to_json(document: dict[str, Any]) -> str:
 
 def ordered(result: Plan) -> list[Change]:
     """Changed items first (creates, then updates), then the ones in place; stable otherwise."""
-    rank = {Action.CREATE: 0, Action.UPDATE: 1, Action.KEEP: 2}
+    rank = {Action.CREATE: 0, Action.UPDATE: 1, Action.DELETE: 2, Action.KEEP: 3}
     return sorted(result.changes, key=lambda change: rank[change.action])
 
 
@@ -92,6 +84,8 @@ def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
         item = abbreviate(f"{change.item.kind.value} {change.item.key}", width * 7 // 4)
         if change.action is Action.CREATE:
             rows.append(_row(change.action.value, item, "", "exists", "missing", width))
+        elif change.action is Action.DELETE:
+            rows.append(_row("delete", item, "", "absent", "exists", width))
         elif change.differences:
             for diff in change.differences:
                 rows.append(_row("update", item, diff.field, diff.expected, diff.found or "(none)",
@@ -127,13 +121,9 @@ def text_table(rows: list[dict[str, str]]) -> str:
 
 def summary_line(stack: str, result: Plan) -> str:
     """`Stack s: 1 to create, 2 to change, 20 in place.` or that nothing would change."""
-    found = counts(result)
     if result.converged:
-        return f"Stack {stack}: no changes; {found['keep']} items in place."
-    return (
-        f"Stack {stack}: {found['create']} to create, {found['update']} to change, "
-        f"{found['keep']} in place."
-    )
+        return f"Stack {stack}: no changes; {result.counts()['keep']} items in place."
+    return f"Stack {stack}: {result.summary()}."
 
 
 def drift_text(stack: str, result: Plan) -> str:
@@ -145,8 +135,27 @@ def drift_text(stack: str, result: Plan) -> str:
         item = f"{change.item.kind.value} {change.item.key}"
         if change.action is Action.CREATE:
             lines.append(f"- {item}: missing")
+        if change.action is Action.DELETE:
+            lines.append(f"- {item}: should be gone")
         for diff in change.differences:
             lines.append(
                 f"- {item}: {diff.field} should be {diff.expected}, is {diff.found or '(none)'}"
             )
     return "\n".join(lines)
+
+
+def drifted_names(result: Plan) -> tuple[str, ...]:
+    """`kind key (fields)` of each drifted item, for messages and the drift event: the fact that
+    differs, not only the resource."""
+    names = []
+    for change in result.drift:
+        name = f"{change.item.kind.value} {change.item.key}"
+        fields = ", ".join(difference.field for difference in change.differences)
+        gone = "to remove" if change.action is Action.DELETE else "missing"
+        names.append(f"{name} ({fields})" if fields else f"{name} ({gone})")
+    return tuple(names)
+
+
+def drift_rows(result: Plan) -> list[dict[str, str]]:
+    """The table rows of the drifted items only, with full values (the drift event's payload)."""
+    return table_rows(Plan(result.drift), width=10_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.kubestate import ControllerOutcome, IngressState
+from core.kubestate import ControllerOutcome, IngressOutcome, IngressState
 from core.resources import (
     CertificateState,
     HostedZoneState,
@@ -166,8 +166,12 @@ def dns_record_resource(zone: HostedZoneState, record: RecordSetState) -> StackR
 
 def resources_of(value: object) -> tuple[StackResource, ...]:
     """The record entries for what an apply step produced, chosen by the result's type."""
+    if value is None:
+        return ()
     if isinstance(value, StackResource):
         return (value,)
+    if isinstance(value, IngressOutcome):
+        return (ingress_resource(value.state),)
     if isinstance(value, HostedZoneState):
         return (zone_resource(value),)
     if isinstance(value, CertificateState):
@@ -188,4 +192,6 @@ def resources_of(value: object) -> tuple[StackResource, ...]:
         return (load_balancer_resource(value),)
     if isinstance(value, tuple | list) and all(isinstance(v, SubnetTagChange) for v in value):
         return subnet_tag_resources(value)
+    if isinstance(value, tuple | list):
+        return tuple(entry for item in value for entry in resources_of(item))
     raise TypeError(f"no stack record entry for a {type(value).__name__}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from core.resources import ApiCall, ApiCallCounts
-from core.state import StackRecord
+from core.state import Kind, StackRecord
 from core.version import package_version
 
 
@@ -22,6 +22,12 @@ def resource_rows(record: StackRecord) -> list[dict[str, str]]:
         }
         for item in record.resources
     ]
+
+
+def stack_outputs(record: StackRecord) -> dict[str, str]:
+    """The ids a setup run returns: the ALB's ARN and the subdomain zone's id."""
+    balancer, zone = record.first(Kind.LOAD_BALANCER), record.first(Kind.HOSTED_ZONE)
+    return {"load_balancer": balancer.id if balancer else "", "zone_id": zone.id if zone else ""}
 
 
 def api_call_rows(calls: Iterable[ApiCall]) -> list[dict[str, str]]:

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     alb_timeout_seconds: Seconds = Field(
         default=900.0, description="Wait for the ALB to be active."
     )
+    gateway_timeout_seconds: Seconds = Field(
+        default=900.0,
+        description="Wait for the ALB controller to program a Gateway (its ALB active).",
+    )
+    gateway_failure_grace_seconds: Seconds = Field(
+        default=120.0,
+        description="How long a Gateway may show a failure the controller retries (its Warning "
+        "events say why, e.g. AccessDenied while IAM changes propagate) before the wait stops.",
+    )
     dns_timeout_seconds: Seconds = Field(
         default=900.0, description="Wait for the record to resolve."
     )
@@ -81,6 +90,12 @@ class Settings(BaseSettings):
     )
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."
+    )
+    approval_timeout_seconds: Seconds = Field(
+        default=86_400.0, description="Wait for a reviewer to approve or reject a plan."
+    )
+    approval_poll_seconds: Seconds = Field(
+        default=10.0, description="How often a run that keeps its process checks for the answer."
     )
 
     @field_validator("dns_nameservers", mode="before")

@@ -2,139 +2,65 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
 
-from core import limits, naming
-from core.controller_versions import (
-    BUNDLED_VERSIONS,
-    DEFAULT_CONTROLLER_VERSION,
-    bundled_version_problem,
-)
-from core.dnsnames import is_under, name_problem, normalise
+from core import alb_options, limits, naming
+from core.controller_versions import BUNDLED_VERSIONS, DEFAULT_CONTROLLER_VERSION, gateway_problem
+from core.dnsnames import is_under
 from core.errors import SpecError
-from core.regions import REGIONS
-from core.spec_loader import parse_yaml
-
-_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_RESERVED_TAG_PREFIXES = ("aws:", "kubernetes.io/", "elbv2.k8s.aws/", "ingress.k8s.aws/")
-_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
-_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
-_WAF_ACL_ARN = re.compile(
-    rf"^arn:{_PARTITION}:wafv2:{_REGION}:\d{{12}}:regional/webacl/[A-Za-z0-9_-]{{1,128}}/"
-    r"[0-9a-f-]{36}$"
+from core.policy_spec import PolicyMode, PolicyWaiver, unique_waivers
+from core.spec_loader import describe_errors, parse_yaml
+from core.spec_model import SpecModel as _Model
+from core.spec_values import (
+    CertificateArn,
+    ClusterName,
+    ControllerVersion,
+    DnsName,
+    ExternalId,
+    GroupName,
+    ManifestsPath,
+    NoneIsEmpty,
+    ObjectName,
+    PolicyArn,
+    Region,
+    RoleArn,
+    Sans,
+    StackName,
+    Tags,
+    ZoneId,
+    certificate_arn,
+    hosted_zone_id,
+    region_partition,
 )
-_CERTIFICATE_ARN = re.compile(
-    rf"^arn:{_PARTITION}:acm:{_REGION}:\d{{12}}:certificate/[0-9a-f-]{{36}}$"
-)
-_POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:policy/[\w+=,.@/-]{{1,512}}$")
-#: IAM role ARN: an optional path (`/a/b/`) and a name of 1-64 characters.
-_ROLE_ARN = re.compile(
-    rf"^arn:(?P<partition>{_PARTITION}):iam::\d{{12}}:role/(?:[\w+=,.@-]+/){{0,32}}"
-    r"[\w+=,.@-]{1,64}$"
-)
-#: sts:AssumeRole ExternalId: 2-1224 characters of this set (AWS STS API reference).
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        populate_by_name=True,
-        alias_generator=to_camel,
-        # Form titles from the Python names ("Hosted zone id"), not the camelCase aliases
-        # ("Hostedzoneid" is what the Prefect UI showed).
-        field_title_generator=lambda name, _: name.replace("_", " ").capitalize(),
-    )
-
-
-def _dns_name(value: str, *, allow_wildcard: bool = False) -> str:
-    name = normalise(value)
-    problem = name_problem(name, allow_wildcard=allow_wildcard)
-    if problem:
-        raise ValueError(f"{value!r} {problem}")
-    return name
-
-
-def certificate_arn(value: str | None) -> str | None:
-    """An ACM certificate ARN (any partition), or None for an empty value."""
-    if value is None or value == "":
-        return None
-    if not _CERTIFICATE_ARN.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not an ACM certificate ARN "
-            "(like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>)"
-        )
-    return value
-
-
-def region_partition(region: str) -> str:
-    """The AWS partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def hosted_zone_id(value: str | None) -> str | None:
-    """A Route53 hosted zone id without its `/hostedzone/` prefix, or None for an empty value."""
-    if value is None or value == "":
-        return None
-    zone_id = value.removeprefix("/hostedzone/")
-    if not _ZONE_ID.fullmatch(zone_id):
-        raise ValueError(f"{value!r} is not a Route53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
-    return zone_id
+__all__ = ["certificate_arn", "hosted_zone_id", "region_partition"]
 
 
 class Cluster(_Model):
     """The EKS cluster that runs Kubeflow."""
 
-    name: str = Field(description="EKS cluster name.")
-    region: str = Field(description="AWS region of the cluster, e.g. us-west-2.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _CLUSTER_NAME.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an EKS cluster name (1-100 letters, digits, '-' or '_', "
-                "starting with a letter or digit)"
-            )
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value not in REGIONS:
-            raise ValueError(f"{value!r} is not an AWS region (for example us-west-2)")
-        return value
+    name: ClusterName = Field(description="EKS cluster name.")
+    region: Region = Field(description="AWS region of the cluster, e.g. us-west-2.")
 
 
 class RootDomain(_Model):
     """The domain you own; its zone gets the delegation of the subdomain."""
 
-    name: str = Field(description="Root domain, e.g. example.com.")
-    hosted_zone_id: str | None = Field(
+    name: DnsName = Field(description="Root domain, e.g. example.com.")
+    hosted_zone_id: ZoneId = Field(
         default=None,
         description="Route53 public hosted zone id of the root domain. Empty: looked up by name; "
         "if the root is not in Route53 the flow prints the NS records to add at your DNS provider.",
     )
-    cert_arn: str | None = Field(
+    cert_arn: CertificateArn = Field(
         default=None,
         alias="certARN",
         description="An existing ACM certificate for *.<root domain> to use instead of requesting "
         "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
     )
-    role_arn: str | None = Field(
+    role_arn: RoleArn = Field(
         default=None,
         description="An IAM role in the AWS account that owns the root zone (a DNS account), "
         "e.g. `arn:aws:iam::210987654321:role/kfalb-root-dns`. When set, every Route53 call on the "
@@ -142,42 +68,10 @@ class RootDomain(_Model):
         "their cleanup) is made with this role assumed (`sts:AssumeRole`); everything else stays "
         "in the cluster's account. Its trust policy must allow the identity running the flows.",
     )
-    external_id: str | None = Field(
+    external_id: ExternalId = Field(
         default=None,
         description="The `sts:ExternalId` the role's trust policy asks for, if any (with roleArn).",
     )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _dns_name(value)
-
-    @field_validator("hosted_zone_id")
-    @classmethod
-    def _zone_id(cls, value: str | None) -> str | None:
-        return hosted_zone_id(value)
-
-    @field_validator("role_arn")
-    @classmethod
-    def _role_arn(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _ROLE_ARN.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an IAM role ARN (like arn:aws:iam::210987654321:role/name)"
-            )
-        return value
-
-    @field_validator("external_id")
-    @classmethod
-    def _external_id(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _EXTERNAL_ID.fullmatch(value):
-            raise ValueError(
-                "is not an sts:ExternalId (2-1224 letters, digits and any of _+=,.@:/-)"
-            )
-        return value
 
     @model_validator(mode="after")
     def _role(self) -> RootDomain:
@@ -188,59 +82,26 @@ class RootDomain(_Model):
             )
         return self
 
-    @field_validator("cert_arn")
-    @classmethod
-    def _cert_arn(cls, value: str | None) -> str | None:
-        return certificate_arn(value)
-
 
 class SubDomain(_Model):
     """The subdomain Kubeflow is served under; it gets its own hosted zone."""
 
-    name: str = Field(description="Subdomain, e.g. platform.example.com.")
-    subject_alternative_names: tuple[str, ...] = Field(
+    name: DnsName = Field(description="Subdomain, e.g. platform.example.com.")
+    subject_alternative_names: Sans = Field(
         default=(),
         description="Extra names for the subdomain certificate, each within the subdomain.",
     )
-    hosted_zone_id: str | None = Field(
+    hosted_zone_id: ZoneId = Field(
         default=None,
         description="The subdomain's hosted zone id, as the kubeflow-manifests script writes it "
         "back: `kfalb import` reads the zone by this id; setup and drift find it by name.",
     )
-    cert_arn: str | None = Field(
+    cert_arn: CertificateArn = Field(
         default=None,
         alias="certARN",
         description="An existing ACM certificate for *.<subdomain> to use instead of requesting "
         "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
     )
-
-    @field_validator("hosted_zone_id")
-    @classmethod
-    def _zone_id(cls, value: str | None) -> str | None:
-        return hosted_zone_id(value)
-
-    @field_validator("cert_arn")
-    @classmethod
-    def _cert_arn(cls, value: str | None) -> str | None:
-        return certificate_arn(value)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _dns_name(value)
-
-    @field_validator("subject_alternative_names", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: object) -> object:
-        return () if value is None else value
-
-    @field_validator("subject_alternative_names")
-    @classmethod
-    def _sans(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(dict.fromkeys(_dns_name(item, allow_wildcard=True) for item in value))
-        if len(names) > 9:
-            raise ValueError(f"has {len(names)} names; ACM allows 10 names per certificate in all")
-        return names
 
 
 class Route53(_Model):
@@ -250,98 +111,23 @@ class Route53(_Model):
     sub_domain: SubDomain = Field(description="The subdomain for Kubeflow.")
 
 
-class AccessLogs(_Model):
-    """ALB access logs to S3 (the bucket's policy must let ELB write; see the AWS docs)."""
-
-    bucket: str = Field(description="S3 bucket for the ALB's access logs.")
-    prefix: str = Field(default="", description="Key prefix within the bucket (may be empty).")
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket(cls, value: str) -> str:
-        if (
-            not _BUCKET.fullmatch(value)
-            or ".." in value
-            or value.startswith("xn--")
-            or value.endswith("-s3alias")
-            or _is_ip(value)
-        ):
-            raise ValueError(
-                f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, '.' and "
-                "'-', starting and ending with a letter or digit, not an IP address)"
-            )
-        return value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        value = value.strip("/")
-        if "AWSLogs" in value or len(value) > 512 or any(c in value for c in ",= "):
-            raise ValueError(
-                f"{value!r}: the prefix may not contain 'AWSLogs', ',', '=' or spaces "
-                "(at most 512 characters)"
-            )
-        return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 class ServiceAccount(_Model):
     """The controller's service account as the kubeflow-manifests script writes it back."""
 
     name: str = Field(description="Service account name (the script: alb-ingress-controller).")
     namespace: str = Field(description="Its namespace (the script: kubeflow).")
-    policy_arn: str | None = Field(
+    policy_arn: PolicyArn = Field(
         default=None, description="The IAM policy the script made for the controller."
     )
 
-    @field_validator("policy_arn")
-    @classmethod
-    def _policy_arn(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _POLICY_ARN.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an IAM policy ARN (like arn:aws:iam::123456789012:policy/name)"
-            )
-        return value
 
-
-class Alb(_Model):
-    """Load balancer options."""
+class AlbBase(_Model):
+    """Load balancer options: the scheme, what the script writes back, and (added from the option
+    table, core/alb_options.py) the ALB options."""
 
     scheme: Literal["internet-facing", "internal"] = Field(
         default="internet-facing", description="internet-facing or internal."
     )
-    ssl_policy: str | None = Field(
-        default=None,
-        description="The HTTPS listener's security policy (alb.ingress.kubernetes.io/ssl-policy). "
-        "Empty: the Ingress's own annotation, else ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09.",
-    )
-    waf_acl_arn: str | None = Field(
-        default=None,
-        description="A regional AWS WAF web ACL (wafv2) ARN to associate with the ALB "
-        "(alb.ingress.kubernetes.io/wafv2-acl-arn).",
-    )
-    access_logs: AccessLogs | None = Field(
-        default=None, description="Write the ALB's access logs to this S3 bucket and prefix."
-    )
-    inbound_cidrs: tuple[str, ...] = Field(
-        default=(),
-        description="Client CIDRs allowed to reach the ALB (alb.ingress.kubernetes.io/"
-        "inbound-cidrs). Empty: 0.0.0.0/0 (and ::/0 for dualstack).",
-    )
-    ip_address_type: Literal["ipv4", "dualstack"] = Field(
-        default="ipv4",
-        description="ipv4, or dualstack (IPv4 and IPv6; adds an AAAA alias next to the A alias).",
-    )
-
     dns: str | None = Field(
         default=None,
         description="The ALB's DNS name as the kubeflow-manifests script writes it back "
@@ -353,48 +139,18 @@ class Alb(_Model):
         "back (read by `kfalb import`).",
     )
 
-    @field_validator("ssl_policy")
-    @classmethod
-    def _ssl_policy(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _SSL_POLICY.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an ELB security policy name "
-                "(like ELBSecurityPolicy-TLS13-1-2-2021-06)"
-            )
-        return value
 
-    @field_validator("waf_acl_arn")
-    @classmethod
-    def _waf_acl_arn(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not _WAF_ACL_ARN.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a regional WAFv2 web ACL ARN (like arn:aws:wafv2:us-west-2:"
-                "123456789012:regional/webacl/<name>/<id>)"
-            )
-        return value
-
-    @field_validator("inbound_cidrs", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: object) -> object:
-        return () if value is None else value
-
-    @field_validator("inbound_cidrs")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        cidrs = []
-        for item in value:
-            try:
-                network = ipaddress.ip_network(item.strip(), strict=True)
-            except ValueError as error:
-                raise ValueError(f"{item!r} is not a CIDR block ({error})") from None
-            cidrs.append(str(network))
-        if len(cidrs) > 50:
-            raise ValueError(f"has {len(cidrs)} CIDRs; a security group allows at most 60 rules")
-        return tuple(dict.fromkeys(cidrs))
+if TYPE_CHECKING:
+    Alb = AlbBase  # its options are read through their table entries (`option.of(alb)`)
+else:
+    Alb = create_model(
+        "Alb",
+        __base__=AlbBase,
+        __doc__="Load balancer options.",
+        __module__=__name__,
+        __validators__=alb_options.spec_validators(),
+        **alb_options.spec_fields(),
+    )
 
 
 class Kubeflow(_Model):
@@ -406,7 +162,7 @@ class Kubeflow(_Model):
 class StackOptions(_Model):
     """Options of kubeflow-alb beyond the original guide's config."""
 
-    name: str | None = Field(
+    name: StackName = Field(
         default=None,
         description="Stack name, the ownership mark on every resource. Default: from the subdomain.",
     )
@@ -421,19 +177,19 @@ class StackOptions(_Model):
         description="AWS Load Balancer Controller: auto (use an existing one, else install), "
         "install, or skip (you manage it).",
     )
-    controller_version: str = Field(
+    controller_version: ControllerVersion = Field(
         default=DEFAULT_CONTROLLER_VERSION,
         description="AWS Load Balancer Controller version to install (with its IAM policy), one "
         f"of the bundled {', '.join(BUNDLED_VERSIONS)}. Changing it on a set-up stack upgrades "
         "the controller and its policy on the next setup; drift reports the mismatch until then.",
         json_schema_extra={"enum": list(BUNDLED_VERSIONS)},
     )
-    manifests_path: str | None = Field(
+    manifests_path: ManifestsPath = Field(
         default=None,
         description="A kustomize directory with the Ingress to use instead of the bundled one "
         "(e.g. kubeflow-manifests deployments/add-ons/load-balancer).",
     )
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags for AWS resources.")
+    tags: Tags = Field(default_factory=dict, description="Extra tags for AWS resources.")
     controller_identity: Literal["irsa", "pod-identity"] = Field(
         default="irsa",
         description="How the installed controller gets its AWS rights: irsa (an IAM role trusted "
@@ -447,78 +203,43 @@ class StackOptions(_Model):
         "setup writes its records into it and delegates the root domain to it; cleanup removes "
         "those records (and a delegation it added) but never the zone. Default: refuse it.",
     )
-    ingress_name: str = Field(
+    ingress_name: ObjectName = Field(
         default=naming.INGRESS_NAME,
         description="Name of the stack's Ingress in istio-system (default istio-ingress, the "
         "guide's); give each stack on one cluster its own.",
     )
-    ingress_group: str | None = Field(
+    ingress_group: GroupName = Field(
         default=None,
         description="ALB IngressGroup (alb.ingress.kubernetes.io/group.name): stacks with the same "
         "group on one cluster share one ALB. Empty: the Ingress has an ALB of its own.",
     )
+    policy: PolicyMode = Field(
+        default="advisory",
+        description="Policy checks of every plan (AWS Security Hub's ALB controls and more): "
+        "advisory shows the findings in the plan; mandatory also stops setup and remediation "
+        "before any change while a finding is not waived.",
+    )
+    policy_waivers: Annotated[
+        tuple[PolicyWaiver, ...], NoneIsEmpty, AfterValidator(unique_waivers)
+    ] = Field(
+        default=(),
+        description="Rules this stack does not have to meet: [{id: ELB.5, reason: ...}]; each "
+        "plan shows the rule as waived, with the reason.",
+    )
 
-    @field_validator("ingress_name")
-    @classmethod
-    def _ingress_name(cls, value: str) -> str:
-        if not naming.is_valid_object_name(value):
-            raise ValueError(
-                f"{value!r} is not a Kubernetes object name (1-63 lower-case letters, digits "
-                "and '-', starting and ending with a letter or digit)"
-            )
-        return value
-
-    @field_validator("ingress_group")
-    @classmethod
-    def _ingress_group(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not naming.is_valid_group_name(value):
-            raise ValueError(
-                f"{value!r} is not an IngressGroup name (1-63 lower-case letters, digits, '-' "
-                "and '.', starting and ending with a letter or digit)"
-            )
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _stack_name(cls, value: str | None) -> str | None:
-        problem = None if value is None else naming.stack_name_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("controller_version")
-    @classmethod
-    def _controller_version(cls, value: str) -> str:
-        value = value.strip()
-        if value[:1].isdigit():  # 3.5.0, as release notes write it
-            value = f"v{value}"
-        problem = bundled_version_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("manifests_path")
-    @classmethod
-    def _manifests_path(cls, value: str | None) -> str | None:
-        return limits.path_shape(value)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 40:
-            raise ValueError(f"has {len(value)} tags; at most 40 (AWS allows 50 with ours)")
-        for key, item in value.items():
-            if not 1 <= len(key) <= 128 or len(item) > 256:
-                raise ValueError(
-                    f"tag {key[:40]!r}: keys have 1-128 characters, values at most 256"
-                )
-            if key in (naming.STACK_TAG, naming.MANAGED_BY_TAG) or key.startswith(
-                _RESERVED_TAG_PREFIXES
-            ):
-                raise ValueError(f"tag {key!r} is reserved (by AWS, Kubernetes or kubeflow-alb)")
-        return value
+    approval: Literal["none", "required"] = Field(
+        default="none",
+        description="required: setup and drift remediation publish the plan, then wait for a "
+        "reviewer to approve it in the Prefect UI (a form on the run) before applying exactly "
+        "it; a rejection or no answer in KFALB_APPROVAL_TIMEOUT_SECONDS applies nothing.",
+    )
+    front_door: Literal["ingress", "gateway"] = Field(
+        default="ingress",
+        description="What the ALB controller builds the ALB from: ingress (an Ingress of class "
+        "alb) or gateway (a Gateway API Gateway with HTTPRoutes and the controller's "
+        "LoadBalancerConfiguration; needs controller v3.x, installs the Gateway API v1.6 "
+        "standard CRDs when the cluster has none). The ALB is the same.",
+    )
 
 
 class StackSpec(_Model):
@@ -557,8 +278,9 @@ class StackSpec(_Model):
     @model_validator(mode="after")
     def _alb_options(self) -> StackSpec:
         region, alb = self.cluster.region, self.kubeflow.alb
+        waf, cidrs = alb_options.WAF_ACL_ARN, alb_options.INBOUND_CIDRS
         arns = {
-            "kubeflow.alb.wafAclArn": alb.waf_acl_arn,
+            waf.setting: waf.of(alb),
             "route53.subDomain.certARN": self.route53.sub_domain.cert_arn,
             "route53.rootDomain.certARN": self.route53.root_domain.cert_arn,
         }
@@ -568,13 +290,32 @@ class StackSpec(_Model):
                     f"{where}: {arn!r} is in {arn.split(':')[3]}, not in the cluster's region "
                     f"{region}; the ALB can use only resources of its own region"
                 )
-        if alb.ip_address_type == "ipv4":
-            for cidr in alb.inbound_cidrs:
+        if alb_options.IP_ADDRESS_TYPE.of(alb) == "ipv4":
+            for cidr in cidrs.of(alb):
                 if ":" in cidr:
                     raise ValueError(
-                        f"kubeflow.alb.inboundCidrs: {cidr!r} is an IPv6 block; it needs "
-                        "kubeflow.alb.ipAddressType: dualstack"
+                        f"{cidrs.setting}: {cidr!r} is an IPv6 block; it needs "
+                        f"{alb_options.IP_ADDRESS_TYPE.setting}: dualstack"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _front_door(self) -> StackSpec:
+        options = self.stack
+        if options.front_door != "gateway":
+            return self
+        problem = gateway_problem(options.controller_version)
+        if problem:
+            raise ValueError(f"stack.frontDoor: {problem}")
+        for field, value in (
+            ("ingressGroup", options.ingress_group),
+            ("manifestsPath", options.manifests_path),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"stack.{field} applies to the Ingress front door only; with stack.frontDoor: "
+                    f"gateway the ALB is built from kubeflow-alb's Gateway (remove stack.{field})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -641,7 +382,7 @@ def parse_spec(data: Any) -> StackSpec:
     try:
         return StackSpec.model_validate(data)
     except ValidationError as error:
-        raise SpecError(_describe(error)) from None
+        raise SpecError(describe_errors(error)) from None
 
 
 def load_spec(text: str | bytes, *, source: str = "config") -> StackSpec:
@@ -654,19 +395,3 @@ def load_spec(text: str | bytes, *, source: str = "config") -> StackSpec:
         return parse_spec(data)
     except SpecError as error:
         raise SpecError(f"{source}: {error.message}") from None
-
-
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if not where:
-            lines.append(message)
-            continue
-        if item["type"] == "extra_forbidden":
-            message = "is not a known setting (check the spelling)"
-        elif item["type"] == "missing":
-            message = "is required"
-        lines.append(f"{where}: {message}")
-    return "Invalid configuration:\n  " + "\n  ".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node
 
 from core.errors import SpecError
@@ -105,3 +106,20 @@ def parse_yaml(data: bytes | str, *, source: str) -> Any:
 
 def _where(mark: yaml.Mark | None) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Every field a validation refused, one line each, in the config file's spelling."""
+    lines = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if not where:
+            lines.append(message)
+            continue
+        if item["type"] == "extra_forbidden":
+            message = "is not a known setting (check the spelling)"
+        elif item["type"] == "missing":
+            message = "is required"
+        lines.append(f"{where}: {message}")
+    return "Invalid configuration:\n  " + "\n  ".join(lines)

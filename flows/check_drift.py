@@ -10,24 +10,30 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture, as_completed
 
-from core.drift import drift_rows, drifted_names
+from core.approval import approval_needed
 from core.errors import DriftDetected, ResourceNotFound
+from core.observation import Observation
 from core.plan import Plan
-from core.plan_output import drift_text, table_rows
+from core.plan_output import drift_rows, drift_text, drifted_names, table_rows
+from core.plan_review import gate
+from core.resources import ClusterState
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackAccess, StackRecord
-from flows.apply import apply_plan
+from flows.approval import approved_digest
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_table
+from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
 from tasks.aws.world import bind_observed, check_observed_world
 from tasks.k8s.clients import AccessMode as KubeAccess
-from tasks.k8s.clients import cluster_target
-from tasks.observe import observe_stack
+from tasks.k8s.clients import KubeTarget, cluster_target
+from tasks.kinds import Env
+from tasks.observe import look_at
+from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
+from tasks.reporting import publish_table
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
 
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
@@ -43,6 +49,7 @@ def check_drift(
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
     kube_context: str | None = None,
+    approval: bool | None = None,
 ) -> dict[str, Any]:
     """Compare every resource of a stack with its desired state (read only) and publish the table.
     On drift, emit `kubeflow-alb.drift.detected` and fail; with remediate, re-apply only what
@@ -56,6 +63,8 @@ def check_drift(
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
         kube_context: kubeconfig context of the stack's cluster; empty: KFALB_KUBE_CONTEXT or
             the current context.
+        approval: with remediate, wait for a reviewer to approve the repair in the UI first
+            (empty: as stack.approval says).
     """
     logger = get_run_logger()
     record = load_record(stack or (spec.name if spec else ""))
@@ -76,36 +85,56 @@ def check_drift(
     if remediate and target is not None:
         # Without remediation the run's failure says this once (one line in the UI, not two).
         logger.warning("Stack %s drifted: %s", spec.name, ", ".join(drifted_names(result)))
-        calls = api_calls()
-        with stack_lock(spec.name):
-            # Under the lock the stack may have changed since the check: plan it again.
-            store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
-            seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
-            bind_observed(store, seen, cluster, region=spec.region)
-            todo = stack_plan(spec, seen)
-            recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
-            preflight_owners(ctx, target, spec, seen, recorded=recorded)  # as setup's preflight
-            applied = apply_plan(
-                spec, ctx=ctx, target=target, seen=seen, result=todo, recorder=Recorder(store)
-            )
-            seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
-        changed = api_calls().since(calls).mutating
-        done = [{"repair": kind.value, "items": ", ".join(sorted(todo.keys_to_fix(kind)))}
-                for kind in applied.kinds]  # fmt: skip
-        publish_table(spec.name, "drift-remediation", done or [{"repair": "-", "items": "nothing to re-apply"}],
-                      f"What remediation re-applied ({changed} mutating AWS calls)")  # fmt: skip
-        first, result = result, stack_plan(spec, seen)
-        _publish(spec.name, result, "After remediation")
-        if result.converged:
-            _announce(REMEDIATED_EVENT, spec.name, first, remediate=True)
+        approved = None
+        if approval_needed(spec, approval, result):
+            approved = approved_digest(review_stack_plan(spec, seen, result), result,
+                                       what="remediation")  # fmt: skip
+        repaired, after = _remediate(spec, ctx, cluster, target, approved=approved)
+        if after.converged:
+            _announce(REMEDIATED_EVENT, spec.name, result, remediate=True)
             logger.info("Stack %s: drift repaired (%s)", spec.name, ", ".join(outputs["drifted"]))
-            return {**outputs, "status": "repaired", "repaired": [row["repair"] for row in done]}
+            return {**outputs, "status": "repaired", "repaired": repaired}
+        result = after
     names = drifted_names(result)
     raise DriftDetected(
         f"Stack {spec.name} drifted: {', '.join(names)}. See the '{spec.name}-drift' artifact; "
         "re-run with remediate=true (or the setup flow) to re-apply the desired state.",
         items=names,
     )
+
+
+def _remediate(
+    spec: StackSpec,
+    ctx: AwsContext,
+    cluster: ClusterState | None,
+    target: KubeTarget,
+    *,
+    approved: str | None,
+) -> tuple[list[str], Plan]:
+    """Under the stack's lock, plan again (the stack may have changed since the check; with an
+    approval, it must still be the plan approved), re-apply what drifted, check again. Returns
+    the kinds repaired and the plan after."""
+    calls = api_calls()
+    with stack_lock(spec.name):
+        store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
+        seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
+        bind_observed(store, seen, cluster, region=spec.region)
+        todo = stack_plan(spec, seen)
+        gate(review_stack_plan(spec, seen, todo), approved=approved)  # stale, or mandatory policy
+        recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
+        preflight_owners(ctx, target, spec, seen, recorded=recorded)  # as setup's preflight
+        env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
+                  record=store.record, todo=todo)  # fmt: skip
+        applied = apply(env, Recorder(store))
+        seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
+    changed = api_calls().since(calls).mutating
+    done = [{"repair": kind.value, "items": ", ".join(sorted(todo.keys_to_fix(kind)))}
+            for kind in applied.kinds]  # fmt: skip
+    publish_table(spec.name, "drift-remediation", done or [{"repair": "-", "items": "nothing to re-apply"}],
+                  f"What remediation re-applied ({changed} mutating AWS calls)")  # fmt: skip
+    after = stack_plan(spec, seen)
+    _publish(spec.name, after, "After remediation")
+    return [row["repair"] for row in done], after
 
 
 @flow(name="drift-check-fleet", log_prints=False)
@@ -187,10 +216,18 @@ def plan_stack(
 ) -> Plan:
     """What setup would create, change or keep: the drift check's reads and planner, without a
     Prefect run (so `kfalb plan` needs no server). Works before anything exists."""
+    return observe_plan(spec, credentials_block, kube_access=kube_access)[1]
+
+
+def observe_plan(
+    spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
+) -> tuple[Observation, Plan]:
+    """`plan_stack`, with the observation the plan was made from (its review reads it)."""
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
-    return stack_plan(spec, observe_stack(ctx, spec, cluster, target))
+    seen = look_at(ctx, spec, cluster, target)
+    return seen, stack_plan(spec, seen)
 
 
 def stack_access(

@@ -5,26 +5,35 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from core import naming
-from core.cleanup import Survey, resolve_spec
-from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
+from core.cleanup import resolve_spec
+from core.cleanup_report import (
+    cleanup_summary,
+    destroy_rows,
+    incomplete,
+    kept,
+    leftover_rows,
+    leftovers,
+)
 from core.cleanup_steps import outcome_summary
 from core.errors import SpecError
 from core.naming import require_stack_name
+from core.observation import Observation
 from core.resources import ClusterState
 from core.spec import StackSpec
-from core.state import StackRecord, StackResource
+from core.state import Kind, StackRecord, StackResource
 from core.world import dropped_summary
-from flows.cleanup_survey import survey_stack
-from flows.cleanup_teardown import take_down
+from flows.observing import observe
 from flows.outcomes import expected_outcomes
-from flows.reporting import publish_api_calls, publish_markdown, publish_table
+from flows.walk import teardown
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
-from tasks.aws.root_dns import preflight_root_dns, root_dns
-from tasks.aws.route53 import find_root_zone
+from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
+from tasks.kinds import Env
+from tasks.observe import look_at
+from tasks.reporting import publish_api_calls, publish_markdown, publish_table
 from tasks.schedules import pause_drift_schedules
 from tasks.stack_block import (
     StackStore,
@@ -94,16 +103,17 @@ def _cleanup(
     cluster = observe_cluster(ctx, spec.cluster.name)
     target = _kube_target(kube_access, cluster, ctx)
     preflight_root_dns(ctx, spec)  # a role that cannot be assumed stops before any deletion
-    root_zone = find_root_zone(root_dns(ctx, spec), spec, by_name_when_gone=True)
-    root_zone_id = root_zone.zone_id if root_zone else None
 
-    def survey() -> Survey:
-        return survey_stack(ctx, spec, record=record, target=target, root_zone_id=root_zone_id)
+    def look() -> Observation:
+        return observe(spec, ctx=ctx, cluster=cluster, target=target, record=record, sweep=True)
 
-    steps, outcome = take_down(spec, ctx, target, survey(), record=record, store=store)
-    final = survey()
-    left, keep = leftovers(final, record), kept(final, record)
-    reasons = outcome.reasons(steps)
+    seen = look()
+    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen, record=record)
+    outcome = teardown(env, on_done=lambda kind: _forget(store, kind))
+    final = look()
+    left, keep = leftovers(spec.name, final, record), kept(spec.name, final, record)
+    reasons = outcome.reasons()
+    root_zone_id = final.root_zone.zone_id if final.root_zone else None
     notes = _notes(spec, cluster, root_zone_id, record)
     if missing:
         notes.append(f"Recorded but no longer there (dropped from the block): "
@@ -123,6 +133,22 @@ def _cleanup(
     pause_drift_schedules(spec.name)
     logger.info("Stack %s is gone (%d mutating AWS calls)", spec.name, calls.mutating)
     return left
+
+
+def destroy_preview(
+    spec: StackSpec,
+    record: StackRecord | None,
+    credentials_block: str | None = None,
+    *,
+    kube_access: KubeAccess = "kubeconfig",
+) -> list[dict[str, str]]:
+    """What a cleanup of the stack would delete, let go of and leave, and why (read only, no
+    Prefect run: `kfalb plan --destroy` and cleanup's confirmation show it)."""
+    ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
+    cluster = observe_cluster.fn(ctx, spec.cluster.name)
+    target = cluster_target(kube_access, cluster, ctx) if cluster is not None else None
+    seen = look_at(ctx, spec, cluster, target, record=record, sweep=True)
+    return destroy_rows(spec.name, seen, record)
 
 
 def _kube_target(
@@ -152,3 +178,12 @@ def _notes(
         notes.append(f"{spec.root} is not in Route53: remove the NS records of {spec.subdomain} "
                      f"and any validation CNAMEs you added at its DNS provider by hand.")  # fmt: skip
     return notes
+
+
+def _forget(store: StackStore | None, kind: Kind) -> None:
+    """Drop the owned resources of a kind from the record once its removal is done."""
+    if store is None:
+        return
+    done = [item.id for item in store.record.of_kind(kind) if item.owned]
+    if done:
+        store.remove(kind, *done)

@@ -12,8 +12,9 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
-from prefect.states import Failed
+from prefect.states import Cancelled, Failed
 
+from core.approval import PlanRejected
 from core.errors import KfalbError
 
 P = ParamSpec("P")
@@ -90,5 +91,8 @@ def _resolve_signature(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> N
 
 
 def failed(error: KfalbError) -> State[Any]:
-    """The Failed state a flow returns for an expected error (the error is its result)."""
+    """The state a flow returns for an expected error (the error is its result): Cancelled when
+    a reviewer rejected the plan (nothing is wrong, nothing was applied), else Failed."""
+    if isinstance(error, PlanRejected):
+        return Cancelled(message=error.message, data=error)
     return Failed(message=error.message, data=error)

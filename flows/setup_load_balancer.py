@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from prefect import flow, get_run_logger
 
 from core import identity
+from core.approval import approval_needed
 from core.desired import dashboard_url
 from core.errors import PreflightError
-from core.report import setup_summary
+from core.observation import Observation
+from core.plan import Plan
+from core.plan_review import PlanReview, gate
+from core.report import setup_summary, stack_outputs
+from core.resources import ApiCallCounts, ClusterState
 from core.settings import get_settings
 from core.spec import StackSpec
 from core.state import Kind, StackAccess
-from flows.apply import apply_plan
+from flows.approval import approved_digest
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
+from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
 from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
 from tasks.aws.world import bind_observed
+from tasks.concurrent import together
 from tasks.k8s.clients import AccessMode as KubeAccess
-from tasks.k8s.clients import cluster_target
+from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.k8s.ingress import preflight_kubernetes
 from tasks.k8s.manifests import check_manifests
+from tasks.kinds import Env
+from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
+from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.stack_block import StackStore, stack_lock
 
 
@@ -37,6 +49,8 @@ def setup_load_balancer(
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
     adopt_block: bool = False,
+    approved_plan_digest: str | None = None,
+    approval: bool | None = None,
 ) -> dict[str, str]:
     """Expose Kubeflow over an ALB with HTTPS: zone, delegation, certificates, IAM, controller,
     Ingress, DNS record, and a check that the dashboard answers. Re-running converges.
@@ -47,21 +61,66 @@ def setup_load_balancer(
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
         adopt_block: move a block saved in another AWS account or cluster to this one (its old
             ids are forgotten; they stay in the other world).
+        approved_plan_digest: apply only if the plan made now has this digest (`kfalb plan
+            --out` saves it); otherwise stop as a stale plan with nothing applied.
+        approval: wait for a reviewer to approve the plan in the UI before applying it (empty:
+            as stack.approval says; a plan given by digest is approved already).
     """
     ctx = AwsContext(region=spec.region, credentials_block=aws_credentials_block, scope=spec.name)
     with stack_lock(spec.name):
-        return _setup(spec, ctx, kube_access, adopt_block=adopt_block)
+        ready = _prepare(spec, ctx, kube_access, adopt=adopt_block)
+        if approved_plan_digest is not None or not approval_needed(spec, approval, ready.result):
+            # Not the approved plan (the world or spec changed), or a mandatory policy
+            # finding: stop here, before anything is applied.
+            gate(ready.review, approved=approved_plan_digest)
+            return _apply(ready)
+        gate(ready.review, approved=None)  # a mandatory finding stops before anyone is asked
+    # A human decides without the stack's lock held; then the stack is looked at again.
+    approved = approved_digest(ready.review, ready.result, what="setup")
+    with stack_lock(spec.name):
+        ready = _prepare(spec, ctx, kube_access, adopt=adopt_block)
+        gate(ready.review, approved=approved)
+        return _apply(ready)
 
 
-def _setup(
-    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt_block: bool
-) -> dict[str, str]:
-    logger = get_run_logger()
+@dataclass(frozen=True)
+class _Ready:
+    """A stack observed and planned, nothing applied yet."""
+
+    spec: StackSpec
+    ctx: AwsContext
+    store: StackStore
+    cluster: ClusterState
+    target: KubeTarget
+    seen: Observation
+    result: Plan
+    review: PlanReview
+    calls_before: ApiCallCounts
+
+
+def _prepare(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt: bool) -> _Ready:
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
+    cluster, target = _preflight(spec, ctx, kube_access)
+    seen, result, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt)
+    return _Ready(spec, ctx, store, cluster, target, seen, result, review, calls_before)
 
-    # 1. Preflight: read only; every input error stops here with nothing created (the root
-    # zone is checked by the observation below, which reads it anyway).
+
+def _apply(ready: _Ready) -> dict[str, str]:
+    """Each kind as far as the plan asks, in the graph's order (flows/walk.py). The block exists
+    before anything is created, so `cleanup --stack` works after a crash at any step."""
+    ready.store.set_phase("setting-up")
+    env = Env(spec=ready.spec, ctx=ready.ctx, target=ready.target, cluster=ready.cluster,
+              seen=ready.seen, record=ready.store.record, todo=ready.result)  # fmt: skip
+    applied = apply(env, Recorder(ready.store))
+    return _outputs(ready.spec, ready.store, ready.result, applied.verified(), ready.calls_before)
+
+
+def _preflight(
+    spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess
+) -> tuple[ClusterState, KubeTarget]:
+    """Read only: every input error stops here with nothing created (the root zone is checked
+    by the observation, which reads it anyway)."""
     check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
     cluster = preflight_cluster(
         ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
@@ -74,12 +133,24 @@ def _setup(
             "'kubeconfig' or wait until the cluster is ready."
         )
     preflight_kubernetes(target)
+    return cluster, target
 
-    # Observe every item, plan, and publish the plan: apply carries out exactly this plan.
+
+def _plan(
+    spec: StackSpec,
+    ctx: AwsContext,
+    store: StackStore,
+    cluster: ClusterState,
+    target: KubeTarget,
+    kube_access: KubeAccess,
+    *,
+    adopt: bool,
+) -> tuple[Observation, Plan, PlanReview]:
+    """Observe every item, refuse what must be refused (still nothing is made), plan, review
+    the plan (digest, policy findings, cost) and publish it: apply carries out exactly it."""
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
-    # What the observation shows that setup must refuse: still nothing is made. The block is
-    # bound to this world (account, region, cluster); ids no longer there are dropped.
-    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt_block)
+    # The block is bound to this world (account, region, cluster); ids no longer there go.
+    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt)
     refuse_foreign_zone(seen.zone, spec)  # a subdomain zone someone else made: only if adopted
     store.set_access(  # how a fleet check reaches this stack's world again
         StackAccess(
@@ -98,37 +169,32 @@ def _setup(
     preflight_owners(
         ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
     )
-    publish_plan(spec.name, result)
-    logger.info("Stack %s: %s", spec.name, summary(result))
+    review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
+    publish_plan(spec.name, result, review=review)
+    get_run_logger().info("Stack %s: %s; %s; %s", spec.name, summary(result),
+                          review.policy.summary(), review.cost.line())  # fmt: skip
+    return seen, result, review
 
-    # 2-10. Apply: zone, delegation, certificates, subnet tags, IAM, controller, Ingress, ALB,
-    # DNS record, HTTPS check, each as far as the plan asks. The block exists before anything
-    # is created, so `cleanup --stack` works after a crash at any step.
-    store.set_phase("setting-up")
-    applied = apply_plan(
-        spec, ctx=ctx, target=target, seen=seen, result=result, recorder=Recorder(store)
-    )
 
-    # 11. Outputs.
+def _outputs(
+    spec: StackSpec,
+    store: StackStore,
+    result: Plan,
+    verified: list[str],
+    calls_before: ApiCallCounts,
+) -> dict[str, str]:
+    """The stack's block marked ready, its link, resources, API calls and summary."""
     final = store.set_phase("ready")
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
-    publish_link(spec.name, url)
-    publish_resources(final)
-    publish_api_calls(spec.name, calls)
-    answer = applied.answer.describe() if applied.answer else "as before (nothing to apply)"
-    notes = [f"Plan: {summary(result)}.", f"The dashboard answered {answer}."]
-    publish_markdown(
-        spec.name,
-        "summary",
-        setup_summary(final, dashboard_url=url, calls=calls, notes=notes),
-        "Setup summary",
-    )
-    logger.info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
-    balancer = applied.balancer.arn if applied.balancer else ""
-    return {
-        "stack": spec.name,
-        "url": url,
-        "load_balancer": balancer,
-        "zone_id": applied.zone.zone_id,
-    }
+    checks = "; ".join(verified) or "nothing to apply, nothing to verify again"
+    notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
+    summary_text = setup_summary(final, dashboard_url=url, calls=calls, notes=notes)
+    together([  # four calls to the Prefect API, none waiting for another
+        partial(publish_link, spec.name, url),
+        partial(publish_resources, final),
+        partial(publish_api_calls, spec.name, calls),
+        partial(publish_markdown, spec.name, "summary", summary_text, "Setup summary"),
+    ])  # fmt: skip
+    get_run_logger().info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
+    return {"stack": spec.name, "url": url, **stack_outputs(final)}

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core.errors import KfalbError, SpecError
+from core.errors import KfalbError, SpecError, StalePlan
 from core.naming import require_stack_name
 from core.spec import StackSpec, load_spec
 from core.version import package_version
@@ -18,6 +18,7 @@ from kfalb.help_text import (
     EPILOGS,
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_STALE,
     EXIT_USAGE,
 )
 
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as error:
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except StalePlan as error:
+        print(f"kfalb: {error}", file=sys.stderr)
+        return EXIT_STALE
     except KfalbError as error:
         print(f"kfalb: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -98,10 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     _config(plan, required=True)
     _credentials(plan)
     _output(plan)
+    plan.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also save the plan (JSON: items, digest, policy findings, cost, the spec) for "
+        "`kfalb setup --plan FILE`",
+    )
     plan.set_defaults(handler=_plan)
 
     setup = command("setup", "run the setup flow")
-    _config(setup, required=True)
+    _config(setup, required=False)
+    setup.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="a plan saved by `kfalb plan --out`: apply only if a fresh plan is the same "
+        "(else exit 4, nothing applied); --config may then be left out",
+    )
     _credentials(setup)
     setup.set_defaults(handler=_setup)
 
@@ -202,25 +218,39 @@ def _plan(args: argparse.Namespace) -> int:
     from kfalb.commands import plan
 
     return plan(
-        _checked_spec(args.config), credentials_block=args.aws_credentials_block, output=args.output
+        _checked_spec(args.config),
+        credentials_block=args.aws_credentials_block,
+        output=args.output,
+        out=args.out,
     )
 
 
 def _setup(args: argparse.Namespace) -> int:
-    spec = _checked_spec(args.config)
+    from kfalb.plan_file import read_plan_file
+
+    spec = _checked_spec(args.config) if args.config else None
+    approved = None
+    if args.plan:  # a plan of this stack, made from this spec (else exit 2, or 4 when stale)
+        spec, approved = read_plan_file(args.plan, spec)
+        _check_paths(spec)
+    if spec is None:
+        raise SpecError("setup: give --config FILE (or --plan FILE, a plan saved by `kfalb plan`)")
     # A first line before the flows' imports (seconds; over 20 on a busy machine).
     print(f"Setting up stack {spec.name}: {spec.subdomain} on EKS cluster {spec.cluster.name} "
           f"({spec.region})", file=sys.stderr, flush=True)  # fmt: skip
     from kfalb.commands import setup
 
-    return setup(spec, credentials_block=args.aws_credentials_block)
+    return setup(spec, credentials_block=args.aws_credentials_block, approved=approved)
 
 
 def _checked_spec(path: str) -> StackSpec:
     """The spec, with the files it names checked here too: before any AWS call or flow run."""
+    return _check_paths(read_spec(path))
+
+
+def _check_paths(spec: StackSpec) -> StackSpec:
     from tasks.k8s.manifests import check_manifests_path
 
-    spec = read_spec(path)
     check_manifests_path(spec.stack.manifests_path)
     return spec
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from core.errors import DriftDetected, KfalbError, PreflightError, SpecError
+from core.errors import DriftDetected, KfalbError, PreflightError, SpecError, StalePlan
 from core.plan import Plan
 from core.plan_output import plan_document, summary_line, table_rows, text_table, to_json
+from core.plan_review import PlanReview, plan_file, review_lines
 from core.spec import StackSpec
 from kfalb.help_text import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from kfalb.stacks import require_saved, saved_spec
@@ -16,23 +17,43 @@ EXIT_LEFTOVERS = EXIT_ERROR
 EXIT_DRIFT = EXIT_CHANGES
 
 
-def plan(spec: StackSpec, *, credentials_block: str | None, output: str = "text") -> int:
-    """Show what setup would create, change or keep; read only. Exit 0: nothing to do, 3: changes."""
-    from flows.check_drift import plan_stack
+def plan(
+    spec: StackSpec, *, credentials_block: str | None, output: str = "text", out: str | None = None
+) -> int:
+    """Show what setup would create, change or keep, with the policy findings and the cost;
+    read only. Exit 0: nothing to do, 3: changes. `out`: also save the plan for `setup --plan`."""
+    from flows.check_drift import observe_plan
+    from kfalb.plan_file import write_plan_file
+    from tasks.plan_review import review_stack_plan
 
-    result = plan_stack(spec, credentials_block)
-    show(spec.name, result, output=output, command="plan")
+    seen, result = observe_plan(spec, credentials_block)
+    review = review_stack_plan(spec, seen, result)
+    if out:
+        write_plan_file(out, plan_file(spec, result, review))
+    show(spec, result, output=output, command="plan", review=review)
+    if out and output != "json":
+        print(f"Saved the plan to {out}; apply exactly it with `kfalb setup --plan {out}`.")
     return EXIT_OK if result.converged else EXIT_CHANGES
 
 
-def show(stack: str, result: Plan, *, output: str, command: str) -> None:
-    """Print a plan: one JSON document on stdout, or a table (changed items first) and a summary."""
+def show(
+    spec: StackSpec, result: Plan, *, output: str, command: str, review: PlanReview | None = None
+) -> None:
+    """Print a plan: one JSON document on stdout, or a table (changed items first), a summary,
+    and with its review the policy findings, the cost line and the digest."""
     if output == "json":
-        sys.stdout.write(to_json(plan_document(stack, result, command=command)))
+        document = (
+            plan_file(spec, result, review, command=command)
+            if review is not None
+            else plan_document(spec.name, result, command=command)
+        )
+        sys.stdout.write(to_json(document))
         return
     rows = table_rows(result)
     print(text_table(rows))
-    print(f"\n{summary_line(stack, result)}")
+    print(f"\n{summary_line(spec.name, result)}")
+    if review is not None:
+        print("\n" + "\n".join(review_lines(review)))
 
 
 def _one_line_errors() -> None:
@@ -42,15 +63,18 @@ def _one_line_errors() -> None:
     install_one_line_errors()
 
 
-def setup(spec: StackSpec, *, credentials_block: str | None) -> int:
-    """Run the setup flow and print the dashboard URL."""
+def setup(spec: StackSpec, *, credentials_block: str | None, approved: str | None = None) -> int:
+    """Run the setup flow and print the dashboard URL; `approved`: the digest of the plan to
+    apply (a saved plan), else a stale plan ends it with nothing applied."""
     from flows.setup_load_balancer import setup_load_balancer
 
     _one_line_errors()
     try:
-        outputs = setup_load_balancer(spec=spec, aws_credentials_block=credentials_block)
-    except (SpecError, PreflightError):
-        raise  # nothing was created: the message says what to fix
+        outputs = setup_load_balancer(
+            spec=spec, aws_credentials_block=credentials_block, approved_plan_digest=approved
+        )
+    except (SpecError, PreflightError, StalePlan):
+        raise  # nothing was created: the message says what to fix (a policy finding is a SpecError)
     except KfalbError as error:
         print(f"kfalb: {error}\n{next_steps(spec.name)}", file=sys.stderr)
         return EXIT_ERROR
@@ -138,9 +162,12 @@ def drift(
 
 def drift_json(spec: StackSpec, *, credentials_block: str | None) -> None:
     """The drift document: the same read and planner the drift check uses, as JSON on stdout."""
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
+    from tasks.plan_review import review_stack_plan
 
-    show(spec.name, plan_stack(spec, credentials_block), output="json", command="drift")
+    seen, result = observe_plan(spec, credentials_block)
+    review = review_stack_plan(spec, seen, result)
+    show(spec, result, output="json", command="drift", review=review)
 
 
 def unlock(stack: str) -> int:

@@ -6,11 +6,13 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CHANGES = 3  # `plan` with changes to make, `drift` with drift found
+EXIT_STALE = 4  # `setup --plan FILE`: the world or the spec changed since the plan was made
 
 _CODES = {
     EXIT_OK: "success",
     EXIT_ERROR: "failed (the message says what to do next)",
-    EXIT_USAGE: "bad input: invalid config, unknown stack, wrong arguments",
+    EXIT_USAGE: "bad input: invalid config, unknown stack, wrong arguments, or a policy "
+    "finding under stack.policy: mandatory",
 }
 
 
@@ -25,8 +27,9 @@ def epilog(example: str, **codes: str) -> str:
 
 
 DESCRIPTIONS = {
-    "plan": "Read the world and show what setup would create, change or leave in place. Makes no "
-    "change. Like `terraform plan`: exit 0 when nothing would change, 3 when changes are planned.",
+    "plan": "Read the world and show what setup would create, change or leave in place, the policy "
+    "findings and the monthly cost. Makes no change. Like `terraform plan`: exit 0 when nothing "
+    "would change, 3 when changes are planned; --out saves the plan for `setup --plan`.",
     "setup": "Run the setup flow: subdomain zone, delegation, certificates, IAM, controller, "
     "Ingress, ALB, DNS record, then check https://kubeflow.<subdomain>/. Re-running resumes and "
     "converges; a run that finds everything in place changes nothing.",
@@ -49,13 +52,15 @@ DESCRIPTIONS = {
 
 EPILOGS = {
     "plan": epilog(
-        "kfalb plan --config config.yaml\nkfalb plan --config config.yaml --output json | jq .summary",
+        "kfalb plan --config config.yaml\nkfalb plan --config config.yaml --output json | jq .summary\n"
+        "kfalb plan --config config.yaml --out plan.json   # then: kfalb setup --plan plan.json",
         c0="nothing would change",
         c3="changes are planned (see the table, or the JSON document)",
     ),
     "setup": epilog(
-        "kfalb setup --config config.yaml",
+        "kfalb setup --config config.yaml\nkfalb setup --plan plan.json   # only if the plan is still the same",
         c1="failed; re-running resumes, `kfalb cleanup --stack NAME` removes what was created",
+        c4="--plan: stale plan (the world or the spec changed since it was made); nothing applied",
     ),
     "cleanup": epilog(
         "kfalb cleanup --stack platform-example-com\nkfalb cleanup --config config.yaml",

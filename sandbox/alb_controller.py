@@ -22,23 +22,29 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from kubernetes import config, dynamic
+from kubernetes.client.exceptions import ApiException
 
-from sandbox.albcontroller import deploy, groups
+from sandbox.albcontroller import deploy, groups, protection
 from sandbox.albcontroller.access import (
     UNRESTRICTED,
+    AwsCallError,
     Identity,
     resolve_identity,
     resolve_pod_identity,
 )
-from sandbox.albcontroller.endoflife import refuse_protected_deletion
-from sandbox.albcontroller.failures import Failure, failing, flags, gate
+from sandbox.albcontroller.endoflife import told
+from sandbox.albcontroller.gateway_gate import GatewayGate, controller_flags, feature_gates
+from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
-from sandbox.albcontroller.model import FINALIZER, build_model
+from sandbox.albcontroller.model import FINALIZER, BuildError, build_model
+from sandbox.albcontroller.schedule import Schedule, backoff
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +68,6 @@ class Controller:
     by_reachability: bool = True
 
 
-@dataclass
-class _Schedule:
-    trigger: str
-    due: float
-    failures: int = 0
-
-
 def _trigger(ingress: dict[str, Any]) -> str:
     """What an update must change for the controller to reconcile: annotations, spec, deletion."""
     meta = ingress["metadata"]
@@ -90,6 +89,8 @@ class AlbControllerStandIn:
         resync_period: seconds after which a reconciled Ingress is reconciled again anyway
             (the controller's ``--sync-period``, 10 h by default: out-of-band ALB changes
             stay until then, unless the Ingress changes).
+        gateway_status_requeue: seconds after which a Gateway whose ALB was still provisioning
+            is looked at again (v3.5.0: 2 minutes; its `Programmed` turns True then).
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class AlbControllerStandIn:
         interval: float = 0.2,
         max_backoff: float = 2.0,
         resync_period: float = 36_000.0,
+        gateway_status_requeue: float = 120.0,
     ) -> None:
         api_client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
         # A private discovery cache: the default one is a file per host:port in /tmp, which a
@@ -126,7 +128,16 @@ class AlbControllerStandIn:
         self.max_backoff = max_backoff
         self.resync_period = resync_period
         self.session_name = str(time.time_ns())
-        self._schedule: dict[str, _Schedule] = {}
+        self._schedule: dict[str, Schedule] = {}
+        self._gate = GatewayGate(self._cluster)
+        self._gateways = GatewayController(
+            self._cluster,
+            self._clients,
+            interval=interval,
+            max_backoff=max_backoff,
+            resync_period=resync_period,
+            status_requeue=gateway_status_requeue,
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -174,40 +185,34 @@ class AlbControllerStandIn:
             if controller is None:
                 continue  # nobody serves this class: no finalizer, no event, no address
             self._attempt(ingress, controller, plan, inactive=inactive)
+        deployment = self._deployment()
+        if deployment is not None and self._gate.enabled(deployment, controller_flags(deployment)):
+            # Who the controller is in AWS is resolved only when a Gateway is due.
+            self._gateways.reconcile_once(lambda: self._controller("lbc"), force=force)
 
     def _attempt(
         self,
         ingress: dict[str, Any],
         controller: Controller,
-        plan: _Schedule | None,
+        plan: Schedule | None,
         *,
         inactive: bool,
     ) -> None:
         uid, trigger = str(ingress["metadata"].get("uid")), _trigger(ingress)
         try:
             version = self._reconcile(ingress, controller, inactive=inactive)
-        except Failure as failure:
-            for member in self._told(ingress, inactive=inactive):
+        except _Failure as failure:  # as upstream: told to the group's active members only
+            for member in told(ingress, self._members(groups.group_of(ingress)), inactive):
                 self._cluster.record(member, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
-            backoff = min(self.interval * 2**failures, self.max_backoff)
-            self._schedule[uid] = _Schedule(trigger, time.monotonic() + backoff, failures)
+            delay = backoff(self.interval, failures, self.max_backoff)
+            self._schedule[uid] = Schedule(trigger, time.monotonic() + delay, failures)
             log.info("ALB controller stand-in: %s: %s", failure.reason, failure.message)
             return
         if version is None:
             self._schedule.pop(uid, None)  # deleted
             return
-        self._schedule[uid] = _Schedule(trigger, time.monotonic() + self.resync_period)
-
-    def _told(self, ingress: dict[str, Any], *, inactive: bool) -> list[dict[str, Any]]:
-        """Who gets a reconcile's events: as upstream, only the group's active members. An
-        Ingress being deleted (or leaving the class) is no member any more: its events go to
-        the others of its group, and a lone one's to nobody (only the controller's log)."""
-        if not (ingress["metadata"].get("deletionTimestamp") or inactive):
-            return [ingress]
-        uid = ingress["metadata"].get("uid")
-        return [m for m in self._members(groups.group_of(ingress))
-                if m["metadata"].get("uid") != uid]  # fmt: skip
+        self._schedule[uid] = Schedule(trigger, time.monotonic() + self.resync_period)
 
     def _kind(self, ingress: dict[str, Any], classes: dict[str, str]) -> str | None:
         class_name = (ingress.get("spec") or {}).get("ingressClassName")
@@ -225,7 +230,20 @@ class AlbControllerStandIn:
             if self.mode != "auto-mode":
                 return None
             return Controller(UNRESTRICTED, self.cluster_name, None)
-        deployment = next(
+        deployment = self._deployment()
+        if deployment is None:
+            return None
+        flags = controller_flags(deployment)
+        cluster = flags.get("cluster-name") or self.cluster_name
+        by_reachability = feature_gates(flags).get(REACHABILITY_GATE, True)
+        vpc_id = flags.get("aws-vpc-id") or None
+        if self.mode == "preinstalled":
+            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
+        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
+
+    def _deployment(self) -> dict[str, Any] | None:
+        """The controller's ready Deployment in kube-system, if any."""
+        return next(
             (
                 item
                 for item in self._cluster.items("apps/v1", "Deployment", CONTROLLER_NAMESPACE)
@@ -237,15 +255,6 @@ class AlbControllerStandIn:
             ),
             None,
         )
-        if deployment is None:
-            return None
-        given = flags(deployment)
-        cluster = given.get("cluster-name") or self.cluster_name
-        by_reachability = gate(given, REACHABILITY_GATE, True)
-        vpc_id = given.get("aws-vpc-id") or None
-        if self.mode == "preinstalled":
-            return Controller(UNRESTRICTED, cluster, vpc_id, by_reachability)
-        return Controller(self._identity(deployment), cluster, vpc_id, by_reachability)
 
     def _identity(self, deployment: dict[str, Any]) -> Identity:
         account = deployment["spec"]["template"]["spec"].get("serviceAccountName") or "default"
@@ -285,32 +294,30 @@ class AlbControllerStandIn:
         meta = ingress["metadata"]
         group = groups.group_of(ingress)
         stack_id = group or f"{meta['namespace']}/{meta['name']}"
+        with _failing("FailedBuildModel", "Failed build model due to"):
+            protection.refuse_protected_deletion(self._leaving(ingress, group))
         if meta.get("deletionTimestamp") or inactive:
             if FINALIZER not in (meta.get("finalizers") or []):
                 return None
-            others = [
-                member
-                for member in self._members(group)
-                if member["metadata"].get("uid") != meta.get("uid")
-            ]
-            with failing("FailedBuildModel", "Failed build model due to"):
-                if meta.get("deletionTimestamp"):
-                    refuse_protected_deletion(ingress)
-                remaining = self._group_model(group or "", others, controller) if others else None
-            with failing("FailedDeployModel", "Failed deploy model due to"):
-                if remaining is not None:  # the group's ALB stays for the others, without ours
-                    self._deploy_model(aws, remaining, controller)
+            with _failing("FailedDeployModel", "Failed deploy model due to"):
+                others = [
+                    member
+                    for member in self._members(group)
+                    if member["metadata"].get("uid") != meta.get("uid")
+                ]
+                if others:  # the group's ALB stays for the others, without this one's part
+                    self._deploy_group(aws, group or "", others, controller)
                 else:
                     deploy.delete_stack(aws, cluster=controller.cluster, stack_id=stack_id)
             self._cluster.delete_bindings(ingress)
-            with failing("FailedRemoveFinalizer", "Failed remove finalizer due to"):
+            with _failing("FailedRemoveFinalizer", "Failed remove finalizer due to"):
                 self._cluster.remove_finalizer(ingress)
             log.info("ALB controller stand-in: removed the stack of %s", stack_id)
             return None
-        with failing("FailedAddFinalizer", "Failed add finalizer due to"):
+        with _failing("FailedAddFinalizer", "Failed add finalizer due to"):
             ingress = self._cluster.add_finalizer(ingress)
         vpc_id = controller.vpc_id or self._vpc_id()
-        with failing("FailedBuildModel", "Failed build model due to"):
+        with _failing("FailedBuildModel", "Failed build model due to"):
             own = model = self._build(ingress, controller)
             if group is not None:
                 members = self._members(group)
@@ -331,7 +338,7 @@ class AlbControllerStandIn:
                 cluster=controller.cluster,
                 by_reachability=controller.by_reachability,
             )
-        with failing("FailedDeployModel", "Failed deploy model due to"):
+        with _failing("FailedDeployModel", "Failed deploy model due to"):
             hostname, target_groups = deploy.deploy(
                 aws, model, cluster=controller.cluster, vpc_id=vpc_id, subnets=subnets
             )
@@ -339,7 +346,7 @@ class AlbControllerStandIn:
                 aws, cluster=controller.cluster, vpc_id=vpc_id, create=False
             )
             self._cluster.sync_bindings(ingress, own, target_groups, backend)
-        with failing("FailedUpdateStatus", "Failed update status due to"):
+        with _failing("FailedUpdateStatus", "Failed update status due to"):
             ports = sorted(listener.port for listener in model.listeners)
             ingress = self._cluster.set_hostname(ingress, hostname, ports)
         self._cluster.record(ingress, "Normal", "SuccessfullyReconciled", "Successfully reconciled")
@@ -353,21 +360,30 @@ class AlbControllerStandIn:
             cluster=controller.cluster,
         )
 
+    def _leaving(self, ingress: dict[str, Any], group: str | None) -> list[dict[str, Any]]:
+        """The Ingresses of the group (or this one alone) that are being deleted."""
+        if group is None:
+            return [ingress]
+        every = self._cluster.items("networking.k8s.io/v1", "Ingress")
+        return [item for item in every if groups.group_of(item) == group]
+
     def _members(self, group: str | None) -> list[dict[str, Any]]:
         if group is None:
             return []
         return groups.members(self._cluster.items("networking.k8s.io/v1", "Ingress"), group)
 
-    def _group_model(
-        self, group: str, members: list[dict[str, Any]], controller: Controller
-    ) -> Any:
-        """The group's model from its remaining members."""
-        return groups.merge(
-            group, [self._build(m, controller) for m in members], cluster=controller.cluster
-        )
-
-    def _deploy_model(self, aws: deploy.Aws, model: Any, controller: Controller) -> None:
-        """Converge the group's ALB to what its remaining members declare."""
+    def _deploy_group(
+        self,
+        aws: deploy.Aws,
+        group: str,
+        members: list[dict[str, Any]],
+        controller: Controller,
+    ) -> None:
+        """Converge the group's ALB to what its remaining members declare (a member that does
+        not build fails the model, as upstream, before anything is deployed)."""
+        with _failing("FailedBuildModel", "Failed build model due to"):
+            models = [self._build(m, controller) for m in members]
+            model = groups.merge(group, models, cluster=controller.cluster)
         vpc_id = controller.vpc_id or self._vpc_id()
         subnets = deploy.discover_subnets(
             aws,
@@ -381,3 +397,21 @@ class AlbControllerStandIn:
     def _vpc_id(self) -> str:
         cluster = self._clients["eks"].describe_cluster(name=self.cluster_name)["cluster"]
         return str(cluster["resourcesVpcConfig"]["vpcId"])
+
+
+class _Failure(Exception):
+    """A reconcile step failed; reason and message of the Warning event."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@contextmanager
+def _failing(reason: str, prefix: str) -> Iterator[None]:
+    """Turn a step's error into the Warning event the real controller records for that step."""
+    try:
+        yield
+    except (BuildError, AwsCallError, ApiException) as error:
+        raise _Failure(reason, f"{prefix} {error}") from None

@@ -131,6 +131,7 @@ def start_cluster(
         cluster_name=place.name,
         mode=options.controller,
         interval=min(options.poll_interval, 0.2),
+        gateway_status_requeue=options.gateway_status_requeue,
     )
     controller.start()
     return SandboxCluster(place=place, context=place.arn, kubeconfig=kubeconfig, seeded=seeded,

@@ -65,6 +65,9 @@ class WorldOptions:
     pod_identity_agent: bool = True
     #: Seconds the controller's webhooks stay silent after its Deployment is ready.
     webhook_answer_delay: float = 0.0
+    #: Seconds before the controller looks again at a Gateway whose ALB was provisioning (its
+    #: `Programmed` turns True then): 2 minutes in v3.5.0.
+    gateway_status_requeue: float = 120.0
     #: Faults injected into kubeflow-alb's AWS requests, e.g. "throttle=0.3,error5xx=0.05,
     #: drop-after-apply=0.05,seed=1" (see sandbox.aws.faults); empty: a reliable network.
     faults: str = ""
@@ -182,6 +185,7 @@ class World:
             cluster_name=opts.cluster_name,
             mode=opts.controller,
             interval=min(opts.poll_interval, 0.2),
+            gateway_status_requeue=opts.gateway_status_requeue,
         )
         self.controller.start()
         self._start_clusters(places, (cert, key), kubeconfig)

@@ -31,6 +31,7 @@ from tasks.k8s.cleanup import ALB_FINALIZER, release_ingress
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips
 from tasks.k8s.errors import is_not_found, translated
+from tasks.k8s.ingress import lift_annotation, read_ingress
 from tasks.logs import run_logger
 from tasks.waits import wait_for
 
@@ -71,6 +72,12 @@ def _events(kube: Kube, objects: list[Manifest], since: str) -> tuple[Controller
                 found.append((when, ControllerEvent(on, str(event.get("reason", "")),
                                                     str(event.get("message", "")).strip())))  # fmt: skip
     return tuple(event for _, event in sorted(found, key=lambda pair: pair[0]))
+
+
+def _protected(obj: Manifest) -> bool:
+    annotations = _meta(obj).get("annotations") or {}
+    attributes = _pairs(annotations.get(ALB_PREFIX + "load-balancer-attributes", ""))
+    return attributes.get("deletion_protection.enabled", "").lower() in ("1", "t", "true")
 
 
 def _conditions(live: Manifest) -> tuple[str, ...]:
@@ -117,17 +124,20 @@ def look_at_end_of_life(ctx: AwsContext, kube: Kube, spec: StackSpec, live: Mani
     """Everything cleanup can see of why the terminating Ingress `live` is not gone yet."""
     annotations = _meta(live).get("annotations") or {}
     group = annotations.get(_GROUP) or None
-    members = []
+    others = []
     if group:
-        members = [obj for obj in list_objects(kube, *_INGRESS)
-                   if (_meta(obj).get("annotations") or {}).get(_GROUP) == group
-                   and _key(obj) != _key(live) and not _meta(obj).get("deletionTimestamp")]  # fmt: skip
+        others = [obj for obj in list_objects(kube, *_INGRESS)
+                  if (_meta(obj).get("annotations") or {}).get(_GROUP) == group
+                  and _key(obj) != _key(live)]  # fmt: skip
+    members = [obj for obj in others if not _meta(obj).get("deletionTimestamp")]
     since = str(_meta(live).get("deletionTimestamp") or "")
-    attributes = _pairs(annotations.get(ALB_PREFIX + "load-balancer-attributes", ""))
     return EndOfLife(
         ingress=_key(live),
         group=group,
-        protected=attributes.get("deletion_protection.enabled", "").lower() == "true",
+        protected=_protected(live),
+        protected_members=tuple(
+            _key(obj) for obj in others if _meta(obj).get("deletionTimestamp") and _protected(obj)
+        ),  # fmt: skip
         events=_events(kube, [live, *members], since),
         conditions=_conditions(live),
         held_groups=_held_groups(ctx, spec),
@@ -159,6 +169,16 @@ def _delete(kube: Kube, spec: StackSpec) -> Manifest | None:
 _Seen = tuple[Manifest | None, EndOfLife | None, Cause | None]
 
 
+def _lift_when_leaving(kube: Kube, spec: StackSpec) -> None:
+    """A terminating Ingress that still asks for deletion protection keeps the controller from
+    deleting it (and blocks its whole group). Lifted on the terminating Ingress, as upstream
+    documents: a member being deleted is no part of the group's ALB any more, so the ALB stays
+    as the group's other members declare it (cleanup lifts a lone Ingress's before deleting)."""
+    state = read_ingress(kube, naming.INGRESS_NAMESPACE, spec.ingress_name)
+    if state is not None and state.deleting and state.owned_by(spec.name):
+        lift_annotation(kube, state)
+
+
 @aws_task
 def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> bool:
     """Delete the stack's Ingress and wait until its controller has removed the ALB, target
@@ -180,6 +200,7 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
         first = _delete(kube, spec)
         if first is None:
             return False
+        _lift_when_leaving(kube, spec)
         key, looked = _key(first), [float("-inf")]
         latest: list[EndOfLife | None] = [None]
 

@@ -11,7 +11,6 @@ from typing import Any
 from prefect import task
 from pydantic import BaseModel, ConfigDict
 
-from core.errors import PermanentError
 from core.settings import Settings, get_settings
 from tasks.dns import answers
 from tasks.logs import run_logger
@@ -108,10 +107,3 @@ def wait_for_dashboard(host: str) -> HttpsAnswer:
 def observe_dashboard(host: str) -> HttpsAnswer:
     """One HTTPS check of the dashboard, for the drift check (never raises for a bad answer)."""
     return probe(host, get_settings())
-
-
-def require_ok(answer: HttpsAnswer) -> HttpsAnswer:
-    """Raise when an answer is not a success."""
-    if not answer.ok:
-        raise PermanentError(f"{answer.url}: {answer.describe()}")
-    return answer

@@ -47,6 +47,8 @@ FAST_WORLD: dict[str, Any] = {
     "route53_sync_delay": 0.1,
     "deployment_ready_delay": 0.2,
     "poll_interval": 0.05,
+    # A Gateway's Programmed turns True at the controller's next look (v3.5.0: 2 minutes later).
+    "gateway_status_requeue": 0.4,
 }
 #: Wait bounds for scenario tests: long enough for the delays above, short enough to fail fast.
 FAST_SETTINGS = {

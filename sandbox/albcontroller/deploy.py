@@ -16,12 +16,13 @@ from sandbox.albcontroller.model import (
     BACKEND_SG_RESOURCE_TAG,
     CLUSTER_TAG,
     LB_RESOURCE,
-    RESOURCE_TAG,
     SG_RESOURCE,
+    STACK_TAG,
     StackModel,
     backend_security_group_name,
     stack_tags,
 )
+from sandbox.albcontroller.protection import delete_load_balancer
 from sandbox.albcontroller.subnets import discover_subnets
 
 _BACKEND_SG = "backend-sg"
@@ -41,8 +42,8 @@ class Found:
     security_groups: list[dict[str, Any]] = field(default_factory=list)
 
 
-def find_stack(aws: Aws, *, cluster: str, stack_id: str) -> Found:
-    wanted = stack_tags(cluster, stack_id)
+def find_stack(aws: Aws, *, cluster: str, stack_id: str, stack_tag: str = STACK_TAG) -> Found:
+    wanted = stack_tags(cluster, stack_id, stack_tag)
 
     def ours(tags: dict[str, str]) -> bool:
         return all(tags.get(key) == value for key, value in wanted.items())
@@ -71,11 +72,11 @@ def find_stack(aws: Aws, *, cluster: str, stack_id: str) -> Found:
 
 
 def _security_group(aws: Aws, model: StackModel, found: Found, *, cluster: str, vpc_id: str) -> str:
-    tags = {**model.tags, **stack_tags(cluster, model.stack_id), RESOURCE_TAG: SG_RESOURCE}
+    tags = {**model.tags, **_own_tags(model, cluster), model.resource_tag: SG_RESOURCE}
     existing = [
         g
         for g in found.security_groups
-        if {t["Key"]: t["Value"] for t in g.get("Tags", [])}.get(RESOURCE_TAG) == SG_RESOURCE
+        if {t["Key"]: t["Value"] for t in g.get("Tags", [])}.get(model.resource_tag) == SG_RESOURCE
     ]
     if existing:
         group = existing[0]
@@ -153,14 +154,14 @@ def _load_balancer(
     subnets: list[str],
     groups: list[str],
 ) -> dict[str, Any]:
-    tags = {**model.tags, **stack_tags(cluster, model.stack_id), RESOURCE_TAG: LB_RESOURCE}
+    tags = {**model.tags, **_own_tags(model, cluster), model.resource_tag: LB_RESOURCE}
     current = None
     for balancer in found.load_balancers:
-        if balancer["Tags"].get(RESOURCE_TAG) != LB_RESOURCE:
+        if balancer["Tags"].get(model.resource_tag) != LB_RESOURCE:
             continue
         if balancer["Scheme"] != model.scheme or current is not None:
             # A scheme cannot change: the controller replaces the load balancer.
-            aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=balancer["LoadBalancerArn"])
+            delete_load_balancer(aws, balancer["LoadBalancerArn"])
             continue
         current = balancer
     if current is None:
@@ -216,15 +217,15 @@ def _target_groups(
     arns: dict[str, str] = {}
     for wanted in model.target_groups:
         tags = {
-            **model.tags,
-            **stack_tags(cluster, model.stack_id),
-            RESOURCE_TAG: wanted.resource_id,
+            **(model.tags if wanted.tags is None else wanted.tags),
+            **_own_tags(model, cluster),
+            model.resource_tag: wanted.resource_id,
         }
         match = next(
             (
                 g
                 for g in found.target_groups
-                if g["Tags"].get(RESOURCE_TAG) == wanted.resource_id
+                if g["Tags"].get(model.resource_tag) == wanted.resource_id
                 and (g.get("Port"), g.get("Protocol"), g.get("TargetType"))
                 == (wanted.port, wanted.protocol, wanted.target_type)
             ),
@@ -251,11 +252,15 @@ def _target_groups(
     return arns
 
 
+def _own_tags(model: StackModel, cluster: str) -> dict[str, str]:
+    return stack_tags(cluster, model.stack_id, model.stack_tag)
+
+
 def deploy(
     aws: Aws, model: StackModel, *, cluster: str, vpc_id: str, subnets: list[str]
 ) -> tuple[str, dict[str, str]]:
     """Converge the stack; the load balancer's DNS name and the target group ARNs."""
-    found = find_stack(aws, cluster=cluster, stack_id=model.stack_id)
+    found = find_stack(aws, cluster=cluster, stack_id=model.stack_id, stack_tag=model.stack_tag)
     managed = _security_group(aws, model, found, cluster=cluster, vpc_id=vpc_id)
     backend = backend_security_group(aws, cluster=cluster, vpc_id=vpc_id, create=True)
     groups = [managed] + ([backend] if backend else [])
@@ -270,41 +275,29 @@ def deploy(
     return str(balancer["DNSName"]).lower(), target_groups
 
 
-def delete_stack(aws: Aws, *, cluster: str, stack_id: str) -> None:
-    """Remove the stack's load balancer (its listeners go with it), target groups and groups.
-
-    As v3.5.0's deployer: a load balancer whose deletion protection refuses the delete has it
-    turned off (ModifyLoadBalancerAttributes) and is deleted again (the Ingress's annotation
-    asking for protection stops the deletion earlier, when the model is built); a security
-    group still in use fails after the controller's retries (10 s of DependencyViolation,
-    folded into one try here) with its wrapped error."""
-    found = find_stack(aws, cluster=cluster, stack_id=stack_id)
+def delete_stack(aws: Aws, *, cluster: str, stack_id: str, stack_tag: str = STACK_TAG) -> None:
+    """Remove the stack's load balancer (its listeners go with it), target groups and groups."""
+    found = find_stack(aws, cluster=cluster, stack_id=stack_id, stack_tag=stack_tag)
     for balancer in found.load_balancers:
-        _delete_load_balancer(aws, balancer["LoadBalancerArn"])
+        delete_load_balancer(aws, balancer["LoadBalancerArn"])
     for group in found.target_groups:
         aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
     for security_group in found.security_groups:
-        try:
-            aws.call("ec2", "DeleteSecurityGroup", GroupId=security_group["GroupId"])
-        except AwsCallError as error:
-            if "DependencyViolation" not in str(error):
-                raise
-            raise AwsCallError(
-                f"failed to delete securityGroup: timed out waiting for the condition: {error}"
-            ) from None
+        delete_security_group(aws, security_group["GroupId"])
     release_backend_security_group(aws, cluster=cluster)
 
 
-def _delete_load_balancer(aws: Aws, arn: str) -> None:
+def delete_security_group(aws: Aws, group_id: str) -> None:
+    """As v3.5.0: DependencyViolation is retried for 10 s (folded into one try here), then the
+    error is wrapped: "failed to delete securityGroup: timed out waiting for the condition: ..."."""
     try:
-        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=arn)
+        aws.call("ec2", "DeleteSecurityGroup", GroupId=group_id)
     except AwsCallError as error:
-        text = str(error)
-        if "OperationNotPermitted" not in text or "deletion protection" not in text:
+        if "DependencyViolation" not in str(error):
             raise
-        aws.call("elbv2", "ModifyLoadBalancerAttributes", LoadBalancerArn=arn,
-                 Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])  # fmt: skip
-        aws.call("elbv2", "DeleteLoadBalancer", LoadBalancerArn=arn)
+        raise AwsCallError(
+            f"failed to delete securityGroup: timed out waiting for the condition: {error}"
+        ) from None
 
 
 def release_backend_security_group(aws: Aws, *, cluster: str) -> None:

@@ -15,7 +15,8 @@ upstream, only on the IngressGroup's active members: a lone Ingress being delete
   `failed to refresh cached credentials ... AssumeRoleWithWebIdentity ... AccessDenied`.
 - `protected`: the Ingress asks for deletion protection in its load-balancer-attributes
   annotation: "deletion_protection is enabled, cannot delete the ingress: <name>"
-  (FailedBuildModel); the ALB itself refuses DeleteLoadBalancer (OperationNotPermitted).
+  (FailedBuildModel, see sandbox.albcontroller.protection); the ALB itself refuses
+  DeleteLoadBalancer (OperationNotPermitted).
 - `group-member`: another Ingress of the group that does not build ("ingress: <ns>/<name>:
   unable to find port 81 on service ..."): the group's model fails for every member
   (FailedBuildModel), so no member's deletion is carried out.
@@ -29,7 +30,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.albcontroller.model import ANNOTATION, BuildError
+from sandbox.albcontroller.model import ANNOTATION
 
 ATTRIBUTES = ANNOTATION + "load-balancer-attributes"
 PROTECTION = "deletion_protection.enabled"
@@ -42,15 +43,16 @@ def _pairs(raw: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def refuse_protected_deletion(ingress: dict[str, Any]) -> None:
-    """As upstream's model builder: a deleted Ingress whose annotation keeps deletion
-    protection on is not torn down (set it to false, and the controller deletes)."""
-    meta = ingress["metadata"]
-    attributes = _pairs((meta.get("annotations") or {}).get(ATTRIBUTES, ""))
-    if attributes.get(PROTECTION, "").lower() == "true":
-        raise BuildError(
-            f"deletion_protection is enabled, cannot delete the ingress: {meta['name']}"
-        )
+def told(
+    ingress: dict[str, Any], members: list[dict[str, Any]], inactive: bool
+) -> list[dict[str, Any]]:
+    """Who gets a reconcile's events: as upstream (v3.5.0's recordIngressGroupEvent), only the
+    group's active members. An Ingress being deleted (or leaving the class) is no member any
+    more: its events go to the others of its group (`members`), a lone one's to nobody."""
+    if not (ingress["metadata"].get("deletionTimestamp") or inactive):
+        return [ingress]
+    uid = ingress["metadata"].get("uid")
+    return [member for member in members if member["metadata"].get("uid") != uid]
 
 
 def _stack_group(ec2: Any, stack_id: str) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from sandbox.albcontroller.model import FINALIZER, StackModel
 INGRESS = ("networking.k8s.io/v1", "Ingress")
 BINDING = ("elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
 BINDING_FINALIZER = "elbv2.k8s.aws/resources"
-STACK_NAMESPACE_LABEL = "ingress.k8s.aws/stack-namespace"
-STACK_NAME_LABEL = "ingress.k8s.aws/stack-name"
 
 
 def _now() -> str:
@@ -32,6 +30,10 @@ class Cluster:
     def __init__(self, client: dynamic.DynamicClient) -> None:
         self._client = client
         self._events: dict[tuple[str, str, str, str], tuple[str, int]] = {}
+
+    def invalidate_discovery(self) -> None:
+        """Forget the served kinds (CRDs come and go)."""
+        self._client.resources.invalidate_cache()
 
     def api(self, api_version: str, kind: str) -> Any:
         return self._client.resources.get(api_version=api_version, kind=kind)
@@ -49,37 +51,62 @@ class Cluster:
             return None
 
     def _patch_ingress(self, obj: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._json_patch(obj, patch)
+
+    def _json_patch(self, obj: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
         meta = obj["metadata"]
-        answer = self.api(*INGRESS).patch(
+        api = self.api(obj.get("apiVersion") or INGRESS[0], obj.get("kind") or INGRESS[1])
+        answer = api.patch(
             body=patch,
             name=meta["name"],
-            namespace=meta["namespace"],
+            namespace=meta.get("namespace"),
             content_type="application/json-patch+json",
         )
         return dict(answer.to_dict())
 
-    def add_finalizer(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def add_finalizer(self, obj: dict[str, Any], finalizer: str = FINALIZER) -> dict[str, Any]:
         finalizers = obj["metadata"].get("finalizers") or []
-        if FINALIZER in finalizers:
+        if finalizer in finalizers:
             return obj
-        value = [*finalizers, FINALIZER]
-        return self._patch_ingress(
+        value = [*finalizers, finalizer]
+        return self._json_patch(
             obj, [{"op": "add", "path": "/metadata/finalizers", "value": value}]
         )
 
-    def remove_finalizer(self, obj: dict[str, Any]) -> None:
+    def remove_finalizer(self, obj: dict[str, Any], finalizer: str = FINALIZER) -> None:
         finalizers = obj["metadata"].get("finalizers") or []
-        if FINALIZER not in finalizers:
+        if finalizer not in finalizers:
             return
-        rest = [f for f in finalizers if f != FINALIZER]
+        rest = [f for f in finalizers if f != finalizer]
         # `test` first: a concurrent change to the list makes this patch fail, not clobber it.
-        self._patch_ingress(
+        self._json_patch(
             obj,
             [
                 {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
                 {"op": "replace", "path": "/metadata/finalizers", "value": rest},
             ],
         )
+
+    def patch_status(self, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """A merge patch of ``status`` through the status subresource, as client.MergeFrom."""
+        meta = obj["metadata"]
+        answer = self.api(obj["apiVersion"], obj["kind"]).status.patch(
+            body={"status": status},
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            content_type="application/merge-patch+json",
+        )
+        return dict(answer.to_dict())
+
+    def annotate(self, obj: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        answer = self.api(obj["apiVersion"], obj["kind"]).patch(
+            body={"metadata": {"annotations": annotations}},
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            content_type="application/merge-patch+json",
+        )
+        return dict(answer.to_dict())
 
     def set_hostname(self, obj: dict[str, Any], hostname: str, ports: list[int]) -> dict[str, Any]:
         entry = {"hostname": hostname, "ports": [{"port": port, "protocol": ""} for port in ports]}
@@ -109,14 +136,17 @@ class Cluster:
         model: StackModel,
         target_groups: dict[str, str],
         backend_sg: str | None,
+        *,
+        label_prefix: str = "ingress.k8s.aws",
     ) -> None:
         api = self._bindings_api()
         if api is None:
             return
         meta = obj["metadata"]
-        labels = {STACK_NAMESPACE_LABEL: meta["namespace"], STACK_NAME_LABEL: meta["name"]}
-        wanted = {}
+        labels = _stack_labels(meta, label_prefix)
+        wanted: dict[str, dict[str, Any]] = {}
         for group in model.target_groups:
+            namespace = group.namespace or meta["namespace"]
             spec: dict[str, Any] = {
                 "serviceRef": {"name": group.service, "port": group.service_port},
                 "targetGroupARN": target_groups[group.resource_id],
@@ -131,31 +161,38 @@ class Cluster:
                 "kind": BINDING[1],
                 "metadata": {
                     "name": group.name,
-                    "namespace": meta["namespace"],
+                    "namespace": namespace,
                     "labels": labels,
                     "finalizers": [BINDING_FINALIZER],
                 },
                 "spec": spec,
             }
         for name, body in wanted.items():
-            current = self.get(*BINDING, name, meta["namespace"])
+            namespace = body["metadata"]["namespace"]
+            current = self.get(*BINDING, name, namespace)
             if current is None:
-                api.create(body=body, namespace=meta["namespace"])
+                api.create(body=body, namespace=namespace)
             elif current.get("spec") != body["spec"]:
                 api.patch(
                     body={"spec": body["spec"]},
                     name=name,
-                    namespace=meta["namespace"],
+                    namespace=namespace,
                     content_type="application/merge-patch+json",
                 )
-        self.delete_bindings(obj, keep=set(wanted))
+        self.delete_bindings(obj, keep=set(wanted), label_prefix=label_prefix)
 
-    def delete_bindings(self, obj: dict[str, Any], *, keep: set[str] | None = None) -> None:
+    def delete_bindings(
+        self,
+        obj: dict[str, Any],
+        *,
+        keep: set[str] | None = None,
+        label_prefix: str = "ingress.k8s.aws",
+    ) -> None:
         api = self._bindings_api()
         if api is None:
             return
         meta = obj["metadata"]
-        selector = f"{STACK_NAMESPACE_LABEL}={meta['namespace']},{STACK_NAME_LABEL}={meta['name']}"
+        selector = ",".join(f"{k}={v}" for k, v in _stack_labels(meta, label_prefix).items())
         for item in api.get(namespace=meta["namespace"], label_selector=selector).items:
             binding = item.to_dict()
             name = binding["metadata"]["name"]
@@ -175,8 +212,17 @@ class Cluster:
 
     # -- Events -------------------------------------------------------------------------------
 
-    def record(self, obj: dict[str, Any], kind: str, reason: str, message: str) -> None:
-        """An Event about the Ingress, from component ``ingress``; repeats are aggregated."""
+    def record(
+        self,
+        obj: dict[str, Any],
+        kind: str,
+        reason: str,
+        message: str,
+        *,
+        component: str = "ingress",
+    ) -> None:
+        """An Event about the object (an Ingress: from component ``ingress``; a Gateway: from
+        its controller's name); repeats are aggregated."""
         meta = obj["metadata"]
         key = (str(meta.get("uid", "")), kind, reason, message)
         events = self.api("v1", "Event")
@@ -205,8 +251,8 @@ class Cluster:
                 "kind": "Event",
                 "metadata": {"name": name, "namespace": meta["namespace"]},
                 "involvedObject": {
-                    "apiVersion": INGRESS[0],
-                    "kind": INGRESS[1],
+                    "apiVersion": obj.get("apiVersion") or INGRESS[0],
+                    "kind": obj.get("kind") or INGRESS[1],
                     "name": meta["name"],
                     "namespace": meta["namespace"],
                     "uid": meta.get("uid", ""),
@@ -215,11 +261,16 @@ class Cluster:
                 "reason": reason,
                 "message": message,
                 "type": kind,
-                "source": {"component": "ingress"},
+                "source": {"component": component},
                 "firstTimestamp": now,
                 "lastTimestamp": now,
                 "count": 1,
-                "reportingComponent": "ingress",
+                "reportingComponent": component,
             },
         )
         self._events[key] = (name, 1)
+
+
+def _stack_labels(meta: dict[str, Any], prefix: str) -> dict[str, str]:
+    """The labels a controller puts on the TargetGroupBindings of one stack."""
+    return {f"{prefix}/stack-namespace": meta["namespace"], f"{prefix}/stack-name": meta["name"]}

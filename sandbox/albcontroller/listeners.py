@@ -1,8 +1,10 @@
 """An ALB's listeners, certificates and rules converged to the model, as the controller does.
 
 HTTP listeners under ``ssl-redirect`` redirect everything to HTTPS; other listeners answer 404
-by default and forward by rule (host and path) to the target groups. The first certificate is
-the listener's default, the others are SNI certificates; out-of-band changes are reverted.
+by default and act by rule (host and path): an Ingress's rules forward to the target groups, a
+Gateway's rules belong to one listener each and may redirect or answer a fixed response. The
+first certificate is the listener's default, the others are SNI certificates; out-of-band
+changes are reverted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 from sandbox.albcontroller.access import Aws
 from sandbox.albcontroller.model import ListenerModel, StackModel
 
-Rule = tuple[int, tuple[tuple[str, tuple[str, ...]], ...], str]
+#: (priority, conditions, action key): what is compared; actions are kept beside by key.
+Rule = tuple[int, tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]
 
 
 def default_actions(listener: ListenerModel) -> list[dict[str, Any]]:
@@ -42,14 +45,24 @@ def _action_key(action: dict[str, Any]) -> tuple[str, ...]:
     return (kind, str(action.get("TargetGroupArn")))
 
 
-def wanted_rules(model: StackModel, target_groups: dict[str, str]) -> set[Rule]:
-    rules: set[Rule] = set()
+def wanted_rules(
+    model: StackModel, target_groups: dict[str, str], port: int | None = None
+) -> dict[Rule, dict[str, Any]]:
+    """The rules of the listener on `port` (an Ingress's: every non-redirecting listener's),
+    each with the action to create it with."""
+    rules: dict[Rule, dict[str, Any]] = {}
     for rule in model.rules:
+        if rule.listener_port is not None and rule.listener_port != port:
+            continue
         conditions: list[tuple[str, tuple[str, ...]]] = []
         if rule.host:
             conditions.append(("host-header", (rule.host,)))
         conditions.append(("path-pattern", tuple(sorted(rule.paths))))
-        rules.add((rule.priority, tuple(conditions), target_groups[rule.target_group]))
+        action = rule.action or {
+            "Type": "forward",
+            "TargetGroupArn": target_groups[rule.target_group],
+        }
+        rules[(rule.priority, tuple(sorted(conditions)), _action_key(action))] = action
     return rules
 
 
@@ -64,26 +77,26 @@ def _seen_rules(raw: list[dict[str, Any]]) -> set[Rule]:
             config = condition.get("HostHeaderConfig") or condition.get("PathPatternConfig") or {}
             values = condition.get("Values") or config.get("Values") or []
             conditions.append((field, tuple(sorted(values))))
-        target = next((a.get("TargetGroupArn", "") for a in rule.get("Actions", [])), "")
-        rules.add((int(rule["Priority"]), tuple(sorted(conditions)), str(target)))
+        actions = rule.get("Actions") or [{}]
+        rules.add((int(rule["Priority"]), tuple(sorted(conditions)), _action_key(actions[0])))
     return rules
 
 
-def _sync_rules(aws: Aws, listener_arn: str, wanted: set[Rule]) -> None:
+def _sync_rules(aws: Aws, listener_arn: str, wanted: dict[Rule, dict[str, Any]]) -> None:
     raw = aws.call("elbv2", "DescribeRules", ListenerArn=listener_arn)["Rules"]
-    if _seen_rules(raw) == {(p, tuple(sorted(c)), t) for p, c, t in wanted}:
+    if _seen_rules(raw) == set(wanted):
         return
     for rule in raw:
         if not rule.get("IsDefault"):
             aws.call("elbv2", "DeleteRule", RuleArn=rule["RuleArn"])
-    for priority, conditions, target in sorted(wanted):
+    for (priority, conditions, _), action in sorted(wanted.items()):
         aws.call(
             "elbv2",
             "CreateRule",
             ListenerArn=listener_arn,
             Priority=priority,
             Conditions=[{"Field": field, "Values": list(values)} for field, values in conditions],
-            Actions=[{"Type": "forward", "TargetGroupArn": target}],
+            Actions=[action],
         )
 
 
@@ -138,7 +151,6 @@ def sync_listeners(
 ) -> None:
     listed = aws.call("elbv2", "DescribeListeners", LoadBalancerArn=balancer_arn)["Listeners"]
     existing = {int(item["Port"]): item for item in listed}
-    rules = wanted_rules(model, target_groups)
     for listener in model.listeners:
         params = _params(listener)
         current = existing.pop(listener.port, None)
@@ -151,6 +163,9 @@ def sync_listeners(
                 aws.call("elbv2", "ModifyListener", ListenerArn=arn, **params)
         if listener.protocol == "HTTPS":
             _sync_sni_certificates(aws, arn, listener.certificates[1:])
-        _sync_rules(aws, arn, set() if listener.redirect_to is not None else rules)
+        redirects = listener.redirect_to is not None
+        _sync_rules(
+            aws, arn, {} if redirects else wanted_rules(model, target_groups, listener.port)
+        )
     for stale in existing.values():
         aws.call("elbv2", "DeleteListener", ListenerArn=stale["ListenerArn"])

@@ -39,6 +39,9 @@ class TargetGroupModel:
     target_type: str
     protocol: str
     health_check: dict[str, Any]
+    #: A Gateway's target groups carry their TargetGroupConfiguration's tags (None: the stack's).
+    tags: dict[str, str] | None = None
+    namespace: str | None = None  # the Service's, when not the stack's own
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,12 @@ class RuleModel:
     priority: int
     host: str | None
     paths: tuple[str, ...]
-    target_group: str  # TargetGroupModel.resource_id
+    target_group: str  # TargetGroupModel.resource_id ("" when the action is not a forward)
+    #: The listener it belongs to (a Gateway's routes attach per listener); None: every
+    #: listener that does not redirect (an Ingress's rules).
+    listener_port: int | None = None
+    #: The ELBv2 action, when not a forward to target_group (a redirect, a fixed response).
+    action: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,11 @@ class StackModel:
     ip_address_type: str = "ipv4"
     inbound_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     waf_acl_arn: str | None = None
+    #: The controller's tracking tags: an Ingress's (ingress.k8s.aws/...) or a Gateway's.
+    stack_tag: str = STACK_TAG
+    resource_tag: str = RESOURCE_TAG
+    #: Explicit subnets (a Gateway's loadBalancerSubnets); empty: discovered by role tags.
+    subnets: tuple[str, ...] = ()
 
 
 def _uuid(*parts: str) -> str:
@@ -99,8 +112,8 @@ def backend_security_group_name(cluster: str) -> str:
     return f"k8s-traffic-{_clean(cluster)[:232]}-{_uuid(cluster)[:10]}"
 
 
-def stack_tags(cluster: str, stack_id: str) -> dict[str, str]:
-    return {CLUSTER_TAG: cluster, STACK_TAG: stack_id}
+def stack_tags(cluster: str, stack_id: str, stack_tag: str = STACK_TAG) -> dict[str, str]:
+    return {CLUSTER_TAG: cluster, stack_tag: stack_id}
 
 
 def parse_tags(raw: str, annotation: str = "tags") -> dict[str, str]:

@@ -1,9 +1,13 @@
-"""ALB attributes as AWS reports them: every attribute, with its default until it is changed.
+"""ALB attributes as AWS reports them and enforces them: every attribute, with its default
+until it is changed; deletion protection refuses DeleteLoadBalancer.
 
 moto reports only the four attributes it sets at creation (and cross-zone load balancing as
 ``false``, which an ALB cannot be), plus those changed since; AWS's
 DescribeLoadBalancerAttributes lists every attribute of the load balancer's type. Values
-are the defaults of the ELBv2 API reference (LoadBalancerAttribute).
+are the defaults of the ELBv2 API reference (LoadBalancerAttribute). moto deletes a load
+balancer whatever its ``deletion_protection.enabled``; AWS answers HTTP 400
+``OperationNotPermitted`` "Load balancer '<arn>' cannot be deleted because deletion protection
+is enabled" until the attribute is set to false.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from moto.elbv2.models import ELBv2Backend
 
+from sandbox.aws.errors import OperationNotPermitted
 from sandbox.aws.hooks import Realism, hook
 
 #: An ALB's attributes and their defaults (ipv6.deny_all_igw_traffic depends on the scheme).
@@ -61,6 +66,18 @@ def _around_describe(
     return original(backend, arn, *args, **kwargs)
 
 
+def _around_delete(
+    realism: Realism, original: Any, backend: ELBv2Backend, arn: str, *args: Any, **kwargs: Any
+) -> Any:
+    balancer = backend.load_balancers.get(arn)
+    if balancer is not None and balancer.attrs.get("deletion_protection.enabled") == "true":
+        raise OperationNotPermitted(
+            f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+        )
+    return original(backend, arn, *args, **kwargs)
+
+
 def install() -> None:
     for name in ("describe_load_balancer_attributes", "modify_load_balancer_attributes"):
         hook(ELBv2Backend, name, _around_describe)
+    hook(ELBv2Backend, "delete_load_balancer", _around_delete)

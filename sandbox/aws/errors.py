@@ -75,6 +75,12 @@ class CertificateNotFound(SandboxAwsError):
     code = "CertificateNotFound"
 
 
+class OperationNotPermitted(SandboxAwsError):
+    """ELBv2, HTTP 400: e.g. DeleteLoadBalancer while its deletion protection is enabled."""
+
+    code = "OperationNotPermitted"
+
+
 class TooManyTags(SandboxAwsError):
     """ELBv2, HTTP 400: more than 50 tags on one resource."""
 
@@ -103,9 +109,3 @@ class EksInvalidParameter(SandboxAwsError):
     """EKS, HTTP 400: a parameter breaks a constraint (an association id's length)."""
 
     code = "InvalidParameterException"
-
-
-class OperationNotPermitted(SandboxAwsError):
-    """ELBv2, HTTP 400: DeleteLoadBalancer while the load balancer's deletion protection is on."""
-
-    code = "OperationNotPermitted"

@@ -129,6 +129,23 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         namespaced=False,
         generation=True,
     ),
+    # Stored, not enforced (the server runs no admission policies): the Gateway API's standard
+    # install ships its `safe-upgrades` policy and binding.
+    _builtin(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        namespaced=False,
+        status=True,
+        generation=True,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        namespaced=False,
+        generation=True,
+    ),
     _builtin("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
     _builtin("coordination.k8s.io/v1", "Lease", "leases"),
     _builtin("events.k8s.io/v1", "Event", "events", short=["ev"]),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core import naming
+from core.desired import certificate_requests
 from core.dnsnames import is_under, normalise
 from core.errors import AwsTransientError, OwnershipError, ResourceNotFound
 from core.resources import (
@@ -33,20 +34,8 @@ if TYPE_CHECKING:
 USABLE_STATUSES: list[CertificateStatusType] = ["ISSUED", "PENDING_VALIDATION"]
 
 
-def desired_certificates(spec: StackSpec) -> tuple[CertificateRequest, ...]:
-    """`*.<subdomain>` with the SANs, and `*.<root>` unless stack.rootCertificate is off; each
-    with the ARN of the existing certificate to use instead, when the spec gives one."""
-    domain = naming.wildcard(spec.subdomain)
-    sans = tuple(
-        name for name in spec.route53.sub_domain.subject_alternative_names if name != domain
-    )
-    given = spec.route53.sub_domain.cert_arn
-    wanted = [CertificateRequest(role="subdomain", domain=domain, sans=sans, arn=given)]
-    root_arn = spec.route53.root_domain.cert_arn
-    if spec.stack.root_certificate or root_arn:
-        root = naming.wildcard(spec.root)
-        wanted.append(CertificateRequest(role="root", domain=root, arn=root_arn))
-    return tuple(wanted)
+#: The stack's certificate requests (core.desired.certificate_requests).
+desired_certificates = certificate_requests
 
 
 def place(name: str, zones: ValidationZones) -> tuple[str | None, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from core import sharing
+from core import desired, sharing
 from core.errors import PreflightError
 from core.resources import ClusterState, SubnetState, SubnetTagChange
 from tasks.aws.clients import AwsContext, client
@@ -16,22 +16,16 @@ from tasks.logs import run_logger
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-PUBLIC_ROLE_TAG = "kubernetes.io/role/elb"
-PRIVATE_ROLE_TAG = "kubernetes.io/role/internal-elb"
+PUBLIC_ROLE_TAG = desired.PUBLIC_ROLE_TAG
+PRIVATE_ROLE_TAG = desired.PRIVATE_ROLE_TAG
 #: Tag (plus the stack name) on each subnet listing the tag keys that stack holds there (added,
 #: or found added by another stack): a subnet tag cannot carry an ownership mark itself, and this
 #: lets cleanup find them without the block and keep them while another stack holds them.
 ADDED_TAGS_PREFIX = sharing.ADDED_TAGS_PREFIX
 
 
-def cluster_tag(cluster_name: str) -> str:
-    return f"kubernetes.io/cluster/{cluster_name}"
-
-
-def desired_tags(subnet: SubnetState, cluster_name: str) -> dict[str, str]:
-    """The controller's discovery tags for a subnet: its role and the cluster."""
-    role = PUBLIC_ROLE_TAG if subnet.public else PRIVATE_ROLE_TAG
-    return {role: "1", cluster_tag(cluster_name): "shared"}
+cluster_tag = desired.cluster_tag
+desired_tags = desired.subnet_tags
 
 
 def added_tags_key(stack: str) -> str:

@@ -19,6 +19,7 @@ from core.spec import StackSpec
 from core.state import Kind
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_details import details_declared, with_details
+from tasks.aws.elbv2_protection import lift_protection
 from tasks.aws.elbv2_read import full_state, tags_of
 from tasks.aws.errors import aws_task, error_code
 from tasks.logs import run_logger
@@ -66,8 +67,8 @@ def observe_load_balancer(
 ) -> LoadBalancerState | None:
     """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners with
     their certificates, SSL policy, actions and rules, the target groups they forward to with
-    their health checks, attributes and tags; and the `details` asked for (inbound-cidrs:
-    its security group's sources; waf-acl: its WAFv2 web ACL)."""
+    their health checks, attributes and tags; and the `details` asked for (ec2: the sources its
+    security group admits; wafv2: its WAFv2 web ACL)."""
     state = read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
     return state if state is None else with_details(ctx, state, details)
 
@@ -291,8 +292,9 @@ def unreference(ec2: EC2Client, group_id: str) -> None:
 def delete_controller_resources(
     ctx: AwsContext, spec: StackSpec, *, settings: Settings | None = None
 ) -> bool:
-    """Delete what the controller left for this stack: listeners, load balancers, target groups,
-    then security groups, each wait bounded. False when nothing was left.
+    """Delete what the controller left for this stack: listeners, load balancers (their deletion
+    protection lifted first), target groups, then security groups, each wait bounded. False when
+    nothing was left.
 
     Cleanup's fallback when the controller is gone before the Ingress it served.
     """
@@ -302,6 +304,7 @@ def delete_controller_resources(
     if found.empty:
         return False
     for arn in found.load_balancer_arns:
+        lift_protection(elb, arn)  # else AWS refuses the delete (OperationNotPermitted)
         for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn):
             for listener in page["Listeners"]:
                 _attempt(

@@ -1,5 +1,6 @@
-"""Facts of an ALB kept outside ELBv2, read only when the desired ALB declares them: the client
-CIDRs its managed security group admits (EC2) and its WAFv2 web ACL."""
+"""Facts of an ALB kept outside ELBv2, read only when the desired ALB declares the options'
+fields that need them (core/alb_options.py `reads`): the client CIDRs its managed security group
+admits (EC2) and its WAFv2 web ACL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core.alb import RESOURCE_TAG
+from core.alb_options import reads
 from core.resources import LoadBalancerState
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import error_code
@@ -18,24 +20,22 @@ if TYPE_CHECKING:
 
 #: The controller's tag value on the security group it manages for the ALB.
 MANAGED_SECURITY_GROUP = "ManagedLBSecurityGroup"
-INBOUND_CIDRS, WAF_ACL = "inbound-cidrs", "waf-acl"
-DETAILS = frozenset({INBOUND_CIDRS, WAF_ACL})
 
 
-def details_declared(fields: Iterable[str] | Mapping[str, str]) -> frozenset[str]:
-    """Which of the extra facts these declared ALB fields need."""
-    return DETAILS.intersection(fields)
+def details_declared(fields: Mapping[str, str]) -> frozenset[str]:
+    """The services beyond ELBv2 whose facts these declared ALB fields need."""
+    return reads(fields)
 
 
 def with_details(
     ctx: AwsContext, state: LoadBalancerState, details: Iterable[str]
 ) -> LoadBalancerState:
-    """The state with the asked-for extra facts read (one call each)."""
+    """The state with the extra facts of these services read (one call each)."""
     wanted = frozenset(details)
     update: dict[str, Any] = {}
-    if INBOUND_CIDRS in wanted:
+    if "ec2" in wanted:
         update["inbound_cidrs"] = inbound_cidrs(client(ctx, "ec2"), state)
-    if WAF_ACL in wanted:
+    if "wafv2" in wanted:
         update["waf_acl_arn"] = web_acl(client(ctx, "wafv2"), state.arn)
     return state.model_copy(update=update) if update else state
 

@@ -108,17 +108,11 @@ def ensure_pod_identity_association(
     *,
     role_arn: str,
     users: tuple[str, ...] = (),
-) -> PodIdentityAssociationState | None:
+) -> PodIdentityAssociationState:
     """Make sure the controller's service account is associated with its role (create the
     association, or point ours at the role). It is the cluster's, like the controller: held by
     the stack (its user mark) and, of `users` (the controller's other users as observed), by
-    those still of the previous version. Under the cluster's lock.
-
-    A stack whose identity is IRSA now (switched from pod-identity) needs no association: its
-    use of the one left is released instead (deleted with its last user), and None returned."""
-    if not uses_pod_identity(spec):
-        delete_pod_identity_association.fn(ctx, spec, cluster_name)
-        return None
+    those still of the previous version. Under the cluster's lock."""
     with cluster_lease(spec.region, cluster_name, holder=spec.name):
         return _ensure(ctx, spec, cluster_name, role_arn=role_arn, users=users)
 

@@ -100,23 +100,6 @@ def drop_missing_ids(ctx: AwsContext, store: StackStore) -> tuple[StackResource,
     return missing
 
 
-def bind_to_world(
-    ctx: AwsContext, store: StackStore, here: World, *, adopt: bool = False
-) -> tuple[StackResource, ...]:
-    """Setup's and remediation's guard before the first save: bind the record to this world
-    (refusing another world's unless `adopt`), then drop the ids that no longer exist.
-    Returns what was dropped."""
-    bind_store(store, here, adopt=adopt)
-    return drop_missing_ids(ctx, store)
-
-
-def check_world(ctx: AwsContext, record: StackRecord | None, cluster_name: str) -> None:
-    """Drift's read-only guard: refuse a record of another account, partition, region or
-    cluster (WorldMismatch); saves nothing."""
-    if record is not None:
-        bind(record, observe_world(ctx, cluster_name))
-
-
 def bind_observed(
     store: StackStore,
     seen: Observation,

@@ -10,7 +10,6 @@ from prefect import task
 
 from core.errors import PreflightError, TransientError
 from core.manifests import Manifest
-from tasks.k8s import manifests
 from tasks.k8s.apply import read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.errors import is_not_found, translated
@@ -144,25 +143,9 @@ def _describe_check(check: dict[str, str]) -> str:
 
 
 @task
-def preflight_permissions(
-    target: KubeTarget,
-    objects: list[Manifest] | None = None,
-    *,
-    install_controller: bool = True,
-) -> None:
+def preflight_permissions(target: KubeTarget, objects: list[Manifest]) -> None:
     """Check, with SelfSubjectAccessReviews, that this identity may apply every object setup will
-    apply (get, create and patch each kind where it goes); stop before anything is created.
-
-    Args:
-        target: the cluster.
-        objects: what will be applied; by default the bundled Ingress base, plus the bundled
-            controller base when `install_controller`.
-        install_controller: whether setup may install the controller (its CRDs, RBAC, webhooks).
-    """
-    if objects is None:
-        objects = manifests.render(manifests.INGRESS_BASE)
-        if install_controller:
-            objects += manifests.render(manifests.CONTROLLER_BASE)
+    apply (get, create and patch each kind where it goes); stop before anything is created."""
     with connect(target) as kube:
         review = resource_for(
             kube, {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview"}

@@ -9,14 +9,14 @@ from prefect import task
 
 from core import naming
 from core.alb import service_target_port
+from core.alb_options import describe_cleanup, lifting_annotation
 from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
-from core.manifests import IngressParams, Manifest
+from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
-from tasks.k8s.cluster import get, riding_out_blips, warning_events
+from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
 from tasks.k8s.webhooks import through_webhooks
 from tasks.logs import run_logger
@@ -61,44 +61,6 @@ def preflight_kubernetes(target: KubeTarget) -> KubeAccess:
         return KubeAccess(server=kube.server, version=str(version))
 
 
-@task
-def desired_ingress(
-    *,
-    stack: str,
-    certificate_arns: tuple[str, ...],
-    scheme: str,
-    tags: Mapping[str, str],
-    ingress_class: str = naming.INGRESS_CLASS,
-    manifests_path: str | None = None,
-    ssl_policy: str | None = None,
-    waf_acl_arn: str | None = None,
-    access_logs: tuple[str, str] | None = None,
-    inbound_cidrs: tuple[str, ...] = (),
-    ip_address_type: str | None = None,
-    name: str = naming.INGRESS_NAME,
-    group: str | None = None,
-    host: str | None = None,
-) -> Manifest:
-    """Render the Ingress (bundled base, or your kustomize dir) with this stack's parameters
-    and ALB options (`core.desired.ingress_options`; ssl_policy None keeps the Ingress's own)."""
-    params = IngressParams(
-        name=name,
-        group=group,
-        host=host,
-        stack=stack,
-        certificate_arns=tuple(certificate_arns),
-        scheme=scheme,
-        tags=dict(tags),
-        ssl_policy=ssl_policy,
-        ingress_class=ingress_class,
-        waf_acl_arn=waf_acl_arn,
-        access_logs=(access_logs[0], access_logs[1]) if access_logs is not None else None,
-        inbound_cidrs=tuple(inbound_cidrs),
-        ip_address_type=ip_address_type,
-    )
-    return manifests.ingress_object(params, manifests_path)
-
-
 @retrying_task
 def ensure_ingress(
     target: KubeTarget, ingress: Manifest, *, stack: str, adopt: bool = False
@@ -139,18 +101,7 @@ def request_reconcile(
     """Ask the ALB controller to rebuild the ALB from the Ingress: change our reconcile
     annotation (AWS objects the controller owns are never edited directly)."""
     with connect(target) as kube:
-        resource = resource_for(kube, {"apiVersion": _INGRESS[0], "kind": _INGRESS[1]})
-        if resource is None:
-            raise PreflightError("The API server serves no networking.k8s.io/v1 Ingress.")
-        body = {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}}
-        with translated(f"Annotating Ingress {namespace}/{name}"):
-            resource.patch(
-                body=body,
-                name=name,
-                namespace=namespace,
-                content_type="application/merge-patch+json",
-                field_manager=f"{naming.FIELD_MANAGER}-reconcile",
-            )
+        _annotate(kube, namespace, name, {RECONCILE_ANNOTATION: stamp}, manager="reconcile")
         state = read_ingress(kube, namespace, name)
     if state is None:
         raise KubernetesTransientError(f"Ingress {namespace}/{name} vanished while annotated.")
@@ -232,6 +183,11 @@ def delete_ingress(
                 except Exception as error:
                     if not is_not_found(error):
                         raise
+        # Its controller keeps a deleted Ingress whose annotation protects the ALB from
+        # deletion; one sharing a group's ALB can lift that only once it is being deleted.
+        leaving = read_ingress(kube, namespace, name)
+        if leaving is not None:
+            lift_annotation(kube, leaving)
         last_seen: IngressState | None = state
         wait_for(
             riding_out_blips(lambda: read_ingress(kube, namespace, name), last_seen),
@@ -243,6 +199,52 @@ def delete_ingress(
         )
         run_logger().info("Ingress %s deleted", state.key)
         return True
+
+
+def lift_annotation(kube: Kube, state: IngressState) -> IngressState | None:
+    """Give the Ingress's load-balancer-attributes the values cleanup sets (deletion protection
+    off, core/alb_options.py), so its controller may delete the ALB; None when it has them."""
+    lifting = lifting_annotation(state.annotations)
+    if not lifting:
+        return None
+    _annotate(kube, state.namespace, state.name, lifting, manager="cleanup")
+    run_logger().info("Ingress %s annotated %s", state.key, describe_cleanup())
+    return read_ingress(kube, state.namespace, state.name)
+
+
+def group_peers(kube: Kube, state: IngressState) -> list[str]:
+    """The other Ingresses of the state's IngressGroup that are not being deleted (the ALB is
+    theirs too); none for an Ingress with an ALB of its own."""
+    group = state.annotations.get(naming.GROUP_ANNOTATION)
+    if not group:
+        return []
+    peers = []
+    for item in list_objects(kube, *_INGRESS):
+        meta = item.get("metadata") or {}
+        peer = f"{meta.get('namespace')}/{meta.get('name')}"
+        if (
+            (meta.get("annotations") or {}).get(naming.GROUP_ANNOTATION) == group
+            and not meta.get("deletionTimestamp")
+            and peer != state.key
+        ):
+            peers.append(peer)
+    return peers
+
+
+def _annotate(
+    kube: Kube, namespace: str, name: str, annotations: dict[str, str], *, manager: str
+) -> None:
+    resource = resource_for(kube, {"apiVersion": _INGRESS[0], "kind": _INGRESS[1]})
+    if resource is None:
+        raise PreflightError("The API server serves no networking.k8s.io/v1 Ingress.")
+    with translated(f"Annotating Ingress {namespace}/{name}"):
+        resource.patch(
+            body={"metadata": {"annotations": annotations}},
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+            field_manager=f"{naming.FIELD_MANAGER}-{manager}",
+        )
 
 
 def read_ingress(kube: Kube, namespace: str, name: str) -> IngressState | None:

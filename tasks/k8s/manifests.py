@@ -152,10 +152,14 @@ def every_controller_object() -> list[Manifest]:
     return list(found.values())
 
 
+def ingress_source(manifests_path: str | None = None) -> Manifest:
+    """The Ingress as the bundled base or a user's kustomize dir renders it (not parametrised)."""
+    return select_ingress(render(manifests_path or INGRESS_BASE))
+
+
 def ingress_object(params: IngressParams, manifests_path: str | None = None) -> Manifest:
     """The Ingress from the bundled base or a user's kustomize dir, parametrised."""
-    objects = render(manifests_path or INGRESS_BASE)
-    return configure_ingress(select_ingress(objects), params)
+    return configure_ingress(ingress_source(manifests_path), params)
 
 
 def _flatten(documents: Any) -> list[Manifest]:

@@ -121,9 +121,12 @@ def observed(**changes: Any) -> LoadBalancerState:
         "subnet_ids": ("subnet-b", "subnet-a"),
         "listeners": (http, https),
         "target_groups": (group,),
-        "attributes": {
+        "attributes": {  # the defaults of kubeflow.alb's options (core/alb_options.py)
             "routing.http.drop_invalid_header_fields.enabled": "true",
-            "idle_timeout.timeout_seconds": "60",
+            "deletion_protection.enabled": "true",
+            "routing.http.desync_mitigation_mode": "defensive",
+            "idle_timeout.timeout_seconds": "3600",
+            "routing.http2.enabled": "true",  # not declared: not compared
         },
         "tags": {**user, **resource_tags, "ingress.k8s.aws/resource": "LoadBalancer"},
     }
@@ -190,7 +193,7 @@ def test_each_tampering_is_exactly_one_difference() -> None:
     assert drift(wanted, observed(target_groups=(broken,))) == {
         "target-group health-check path": ("/healthz/ready", "/")
     }
-    flipped = {"routing.http.drop_invalid_header_fields.enabled": "FALSE"}
+    flipped = {**base.attributes, "routing.http.drop_invalid_header_fields.enabled": "FALSE"}
     assert drift(wanted, observed(attributes=flipped)) == {
         "attribute routing.http.drop_invalid_header_fields.enabled": ("true", "false")
     }
@@ -253,7 +256,7 @@ def test_controller_defaults_apply_where_the_ingress_is_silent() -> None:
         "port": "traffic-port",
         "success-codes": "200",
     }
-    assert facts.attributes == {}
+    assert facts.options == {}  # no attribute and no option annotated: none declared
     no_tls = ours(certificate_arn="", listen_ports="", ssl_redirect="")
     assert [item.key for item in desired_alb(no_tls, cluster="c").listeners] == ["HTTP:80"]
 

@@ -12,9 +12,9 @@ import yaml
 
 from core import naming
 from core.alb import alb_fields, desired_alb_fields
-from core.desired import dashboard_records, ingress_options
+from core.desired import dashboard_records, ingress_params
 from core.errors import SpecError
-from core.manifests import ALB_PREFIX, DEFAULT_SSL_POLICY, IngressParams, configure_ingress
+from core.manifests import ALB_PREFIX, DEFAULT_SSL_POLICY, configure_ingress
 from core.plan import Item, plan
 from core.resources import LoadBalancerState
 from core.spec import StackSpec, parse_spec
@@ -52,8 +52,7 @@ def spec_with(**alb: Any) -> StackSpec:
 
 def rendered(spec: StackSpec, ingress: dict[str, Any] | None = None) -> dict[str, Any]:
     base = ingress if ingress is not None else yaml.safe_load(BUNDLED.read_text())
-    params = IngressParams(stack=spec.name, certificate_arns=(CERT,), scheme="internet-facing",
-                           tags=spec.tags, **ingress_options(spec))  # fmt: skip
+    params = ingress_params(spec, certificate_arns=(CERT,), ingress_class="alb")
     return configure_ingress(base, params)
 
 
@@ -111,10 +110,11 @@ def test_options_render_as_the_controllers_annotations() -> None:
     assert notes[ALB_PREFIX + "wafv2-acl-arn"] == WAF
     assert notes[ALB_PREFIX + "inbound-cidrs"] == "10.0.0.0/8,192.0.2.0/24,2001:db8::/32"
     assert notes[ALB_PREFIX + "ip-address-type"] == "dualstack"
-    # The access logs join the Ingress's own attributes instead of replacing them.
     assert notes[ALB_PREFIX + "load-balancer-attributes"] == (
-        "routing.http.drop_invalid_header_fields.enabled=true,access_logs.s3.enabled=true,"
-        "access_logs.s3.bucket=kubeflow-alb-logs,access_logs.s3.prefix=platform"
+        "access_logs.s3.enabled=true,access_logs.s3.bucket=kubeflow-alb-logs,"
+        "access_logs.s3.prefix=platform,routing.http.drop_invalid_header_fields.enabled=true,"
+        "deletion_protection.enabled=true,routing.http.desync_mitigation_mode=defensive,"
+        "idle_timeout.timeout_seconds=3600"
     )
 
 

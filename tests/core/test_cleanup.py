@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.cleanup import (
-    Survey,
     dashboard_records_to_delete,
     delegated_zone,
     deletions_by_zone,
@@ -20,9 +21,10 @@ from core.cleanup import (
 )
 from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
 from core.errors import ResourceNotFound, SpecError
+from core.kinds import CHECKED
 from core.kubestate import ControllerState, IngressState
-from core.model import CHECKED
 from core.naming import ownership_labels
+from core.observation import Observation, Sweep
 from core.resources import (
     AliasTarget,
     CertificateState,
@@ -53,6 +55,22 @@ def _certificate(arn: str, *records: ValidationRecord, owned: bool = True) -> Ce
 
 def _record(*resources: StackResource) -> StackRecord:
     return StackRecord(stack=STACK, resources=resources)
+
+
+_SEEN = {"zone", "delegation", "controller", "ingress", "policy", "role", "pod_identity"}
+
+
+def Survey(*, stack: str = STACK, root_zone_id: str | None = None, **found: Any) -> Observation:
+    """A cleanup observation: the stack's items, and what its marks lead to (the sweep)."""
+    assert stack == STACK
+    root = HostedZoneState(zone_id=root_zone_id, name="example.com") if root_zone_id else None
+    seen = {key: value for key, value in found.items() if key in _SEEN}
+    sweep = Sweep(**{key: value for key, value in found.items() if key not in _SEEN})
+    return Observation(observed_at=datetime.now(UTC), root_zone=root, sweep=sweep, **seen)
+
+
+def _with(seen: Observation, **sweep: Any) -> Observation:
+    return seen.model_copy(update={"sweep": (seen.sweep or Sweep()).model_copy(update=sweep)})
 
 
 @pytest.fixture
@@ -132,21 +150,21 @@ def test_dashboard_records_are_ours_by_zone_record_or_target() -> None:
     ours, theirs = _dashboard("k8s-ours.elb.amazonaws.com"), _dashboard("other.elb.amazonaws.com")
     cname = RecordSetState(name="*.platform.example.com", type="CNAME", values=("x.example.org",))
     survey = Survey(stack=STACK, zone=ZONE, dashboard_records=(ours, theirs, cname))
-    assert dashboard_records_to_delete(survey, None) == (ours, theirs, cname)
+    assert dashboard_records_to_delete(survey, None, STACK) == (ours, theirs, cname)
 
     adopted = survey.model_copy(update={"zone": ZONE.model_copy(update={"owned": False})})
-    assert dashboard_records_to_delete(adopted, None) == ()
+    assert dashboard_records_to_delete(adopted, None, STACK) == ()
     balancer = StackResource(kind=Kind.LOAD_BALANCER, id="arn:lb", name="K8S-ours.elb.amazonaws.com",
                              owned=True)  # fmt: skip
     recorded = StackResource(kind=Kind.DNS_RECORD, id="ZSUB/*.platform.example.com/CNAME",
                              name="*.platform.example.com", owned=True,
                              details={"type": "CNAME"})  # fmt: skip
-    assert dashboard_records_to_delete(adopted, _record(balancer, recorded)) == (ours, cname)
+    assert dashboard_records_to_delete(adopted, _record(balancer, recorded), STACK) == (ours, cname)
     ingress = IngressState(namespace="istio-system", name="istio-ingress",
                            labels=ownership_labels(STACK),
                            hostname="other.elb.amazonaws.com")  # fmt: skip
     with_ingress = adopted.model_copy(update={"ingress": ingress})
-    assert dashboard_records_to_delete(with_ingress, None) == (theirs,)
+    assert dashboard_records_to_delete(with_ingress, None, STACK) == (theirs,)
 
 
 def test_the_delegation_is_ours_only_when_it_points_at_our_zone() -> None:
@@ -169,7 +187,7 @@ def test_the_delegation_is_ours_only_when_it_points_at_our_zone() -> None:
 
 
 def test_leftovers_list_what_is_ours_per_kind_and_kept_says_why_the_rest_stays() -> None:
-    clean = leftovers(Survey(stack=STACK), None)
+    clean = leftovers(STACK, Survey(stack=STACK), None)
     assert set(clean) == {kind.value for kind in Kind if kind not in CHECKED}
     assert not any(clean.values())
 
@@ -184,7 +202,7 @@ def test_leftovers_list_what_is_ours_per_kind_and_kept_says_why_the_rest_stays()
         load_balancers=ControllerResources(security_group_ids=("sg-1",)),
     )
     adopted = StackResource(kind=Kind.OIDC_PROVIDER, id="arn:oidc", owned=False)
-    left = leftovers(survey, _record(adopted))
+    left = leftovers(STACK, survey, _record(adopted))
     assert {kind: items for kind, items in left.items() if items} == {
         "hosted-zone": ["ZSUB (platform.example.com)"],
         "certificate": ["arn:ours (*.x)"],
@@ -192,7 +210,7 @@ def test_leftovers_list_what_is_ours_per_kind_and_kept_says_why_the_rest_stays()
         "subnet-tag": ["subnet-1 k=1"],
         "load-balancer": ["sg-1"],
     }
-    reasons = {(k.kind, k.resource): k.reason for k in kept(survey, _record(adopted))}
+    reasons = {(k.kind, k.resource): k.reason for k in kept(STACK, survey, _record(adopted))}
     assert reasons == {
         ("oidc-provider", "arn:oidc"): "pre-existing; adopted by setup, not created by it",
         ("controller", "eks-auto-mode"): "not installed by this stack (IngressClass alb)",
@@ -204,8 +222,8 @@ def test_leftovers_list_what_is_ours_per_kind_and_kept_says_why_the_rest_stays()
 
 
 def test_the_report_and_table_show_leftovers_then_what_was_kept() -> None:
-    keep = kept(Survey(stack=STACK, zone=ZONE.model_copy(update={"owned": False})), None)
-    clean = leftovers(Survey(stack=STACK), None)
+    keep = kept(STACK, Survey(stack=STACK, zone=ZONE.model_copy(update={"owned": False})), None)
+    clean = leftovers(STACK, Survey(stack=STACK), None)
     summary = cleanup_summary(STACK, clean, keep, ["The block was lost."])
     assert "nothing left" in summary
     assert "- **hosted-zone** ZSUB: pre-existing zone of platform.example.com" in summary
@@ -228,16 +246,16 @@ def test_bindings_of_the_ingress_name_are_ours_unless_someone_else_owns_that_ing
     for ingress, expected in ((ours, ["istio-system/istio-ingress", *binding]),
                               (None, list(binding)), (theirs, [])):  # fmt: skip
         survey = Survey(stack=STACK, ingress=ingress, ingress_bindings=binding)
-        assert leftovers(survey, None)["ingress"] == expected
+        assert leftovers(STACK, survey, None)["ingress"] == expected
 
 
 def test_an_unused_backend_group_is_ours_only_if_the_stack_installed_the_controller() -> None:
     survey = Survey(stack=STACK, backend_security_group="sg-backend")
     installed = StackResource(kind=Kind.CONTROLLER, id="aws-load-balancer-controller", owned=True)
-    assert leftovers(survey, _record(installed))["load-balancer"] == ["sg-backend"]
-    assert kept(survey, _record(installed)) == ()
-    assert leftovers(survey, None)["load-balancer"] == []
-    (item,) = kept(survey, None)
+    assert leftovers(STACK, survey, _record(installed))["load-balancer"] == ["sg-backend"]
+    assert kept(STACK, survey, _record(installed)) == ()
+    assert leftovers(STACK, survey, None)["load-balancer"] == []
+    (item,) = kept(STACK, survey, None)
     assert (item.kind, item.resource) == ("load-balancer", "sg-backend")
 
 
@@ -256,3 +274,30 @@ def test_the_delegation_to_an_adopted_zone_is_ours_when_the_stack_wrote_it() -> 
     # A later setup finds it in place (nothing to add): it is still the stack's.
     again = _record(written).with_resources(found)
     assert again.resources[0].owned
+
+
+def test_the_destroy_preview_deletes_what_is_ours_releases_what_is_shared_and_says_why() -> None:
+    from core import sharing
+    from core.cleanup_report import destroy_rows
+    from core.resources import PolicyState
+
+    shared_tags = {"app.kubernetes.io/managed-by": "kubeflow-alb",
+                   sharing.user_key(STACK): STACK, sharing.user_key("team2"): "team2"}  # fmt: skip
+    policy = PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",
+                         document_matches=True, owned=True, tags=shared_tags)  # fmt: skip
+    seen = Survey(zone=ZONE, policy=policy, certificates=(_certificate("arn:ours"),),
+                  controller=ControllerState(ingress_class="alb", class_controller="eks.amazonaws.com/alb"))  # fmt: skip
+    rows = {(row["action"], row["kind"], row["resource"]): row["why"]
+            for row in destroy_rows(STACK, seen, None)}  # fmt: skip
+    assert rows[("delete", "hosted-zone", "ZSUB (platform.example.com)")] == "the stack's"
+    assert rows[("delete", "certificate", "arn:ours (*.x)")] == "the stack's"
+    assert rows[("release", "iam-policy", "arn:aws:iam::1:policy/p")] == "shared: stays for team2"
+    assert rows[("leave", "controller", "eks-auto-mode")].startswith("not installed by this stack")
+    alone = policy.model_copy(
+        update={"tags": {k: v for k, v in shared_tags.items() if "team2" not in k}}
+    )
+    rows = {
+        (row["action"], row["kind"])
+        for row in destroy_rows(STACK, _with(seen.model_copy(update={"policy": alone})), None)
+    }
+    assert ("delete", "iam-policy") in rows  # its last user deletes it

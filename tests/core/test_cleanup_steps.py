@@ -1,63 +1,68 @@
-"""Cleanup's step graph: a failed step stops only what depends on it, and says why."""
+"""The walk's schedule: a node starts once what it waits for finished; a failed node stops only
+what waits for it, which says why; the report says why each leftover is left."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.cleanup_report import cleanup_summary, leftover_rows
-from core.cleanup_steps import Step, outcome_summary, run_steps
-from core.errors import AwsError
-from core.state import Kind
+from core.cleanup_steps import Outcome, outcome_summary
+from core.schedule import Schedule
+
+pytestmark = pytest.mark.pure
+
+GRAPH = {
+    "role": (),
+    "policy": ("role",),
+    "oidc": ("role",),
+    "records": (),
+    "zone": ("records",),
+}
 
 
-def _steps(ran: list[str], failing: str) -> list[Step]:
-    def work(name: str):
-        def run() -> None:
-            ran.append(name)
-            if name == failing:
-                raise AwsError(f"{name} cannot be deleted yet", code="DeleteConflict")
-
-        return run
-
-    return [
-        Step("role", (Kind.IAM_ROLE,), work("role")),
-        Step("policy", (Kind.IAM_POLICY,), work("policy"), after=("role",)),
-        Step("oidc", (Kind.OIDC_PROVIDER,), work("oidc"), after=("role",)),
-        Step("records", (Kind.VALIDATION_RECORD,), work("records")),
-        Step("zone", (Kind.HOSTED_ZONE,), work("zone"), after=("records",)),
-    ]
-
-
-def test_a_failed_step_does_not_stop_independent_ones() -> None:
+def _run(failing: str) -> tuple[list[str], Schedule[str]]:
+    """Run the graph one node at a time, in the order the schedule offers them."""
+    schedule: Schedule[str] = Schedule(GRAPH)
     ran: list[str] = []
-    forgotten: list[str] = []
-    steps = _steps(ran, failing="policy")
-    outcome = run_steps(steps, on_done=lambda step: forgotten.append(step.name))
-    assert ran == ["role", "policy", "oidc", "records", "zone"]
-    assert forgotten == ["role", "oidc", "records", "zone"]
-    assert outcome.failed == {"policy": "policy cannot be deleted yet"}
-    assert not outcome.complete
-    assert outcome.reasons(steps) == {"iam-policy": "delete failed: policy cannot be deleted yet"}
+    while startable := schedule.startable():
+        for node in startable:
+            ran.append(node)
+            if node == failing:
+                schedule.failed(node, f"{node} cannot be deleted yet")
+            else:
+                schedule.finished(node)
+    return ran, schedule
 
 
-def test_what_depends_on_a_failed_step_is_skipped_and_says_why() -> None:
-    ran: list[str] = []
-    steps = _steps(ran, failing="records")
-    outcome = run_steps(steps)
+def test_a_node_starts_once_what_it_waits_for_finished() -> None:
+    schedule: Schedule[str] = Schedule(GRAPH)
+    assert schedule.startable() == ["role", "records"]
+    assert schedule.startable() == []  # running, not offered twice
+    schedule.finished("records")
+    assert schedule.startable() == ["zone"]
+    schedule.finished("role")
+    assert schedule.startable() == ["policy", "oidc"]
+
+
+def test_a_failed_node_does_not_stop_independent_ones() -> None:
+    ran, schedule = _run(failing="policy")
+    assert sorted(ran) == sorted(GRAPH)
+    assert schedule.left == {"policy": "failed: policy cannot be deleted yet"}
+    assert schedule.done == ["role", "records", "oidc", "zone"]
+
+
+def test_what_waits_for_a_failed_node_is_skipped_and_says_why() -> None:
+    ran, schedule = _run(failing="records")
     assert "zone" not in ran
-    assert outcome.skipped == {"zone": "not tried: records did not finish first"}
-    assert outcome.reasons(steps)["hosted-zone"] == "not tried: records did not finish first"
+    assert schedule.left["zone"] == "not tried: records did not finish first"
+    outcome = Outcome(failed={"records": "records cannot be deleted yet"},
+                      skipped={"zone": schedule.left["zone"]})  # fmt: skip
+    assert not outcome.complete
+    assert outcome.reasons()["zone"] == "not tried: records did not finish first"
     assert outcome_summary(outcome) == (
         "records failed: records cannot be deleted yet; zone not tried: records did not finish "
         "first"
     )
-
-
-def test_unexpected_errors_are_kept_for_the_log() -> None:
-    def broken() -> None:
-        raise KeyError("bug")
-
-    outcome = run_steps([Step("broken", (Kind.SUBNET_TAG,), broken)])
-    assert outcome.failed == {"broken": "KeyError('bug')"}
-    assert isinstance(outcome.errors["broken"], KeyError)
 
 
 def test_the_report_says_why_each_leftover_is_left() -> None:

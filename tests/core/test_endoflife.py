@@ -51,6 +51,16 @@ def test_a_protected_alb_is_named_with_the_annotation_to_change() -> None:
     assert by_event.name == cause.name
 
 
+def test_another_member_being_deleted_with_protection_is_named_as_the_one_to_change() -> None:
+    # The whole group builds nothing while it is there; with no active member, no event says so.
+    cause = diagnose(EndOfLife(ingress=OURS, group="kubeflow",
+                               protected_members=("istio-system/team2",)))  # fmt: skip
+    assert cause is not None
+    assert cause.name == "a protected ALB (deletion protection)"
+    assert "Ingress istio-system/team2, being deleted, keeps" in cause.evidence
+    assert "kubectl -n istio-system annotate ingress team2 --overwrite" in cause.next_step
+
+
 def test_a_security_group_held_by_another_interface_is_a_dependency_violation() -> None:
     held = HeldGroup("sg-0abc", ("eni-1 (an instance's interface, by hand)",))
     said = ControllerEvent("istio-system/team2", "FailedDeployModel", VIOLATION)

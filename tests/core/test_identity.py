@@ -10,7 +10,8 @@ import pytest
 from core import identity
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.desired import role_name
-from core.drift import desired_items, drift_plan
+from core.kinds import apply_order, cleanup_order, desired_items
+from core.kinds import stack_plan as drift_plan
 from core.kubestate import ControllerState
 from core.manifests import (
     IDENTITY_ANNOTATION,
@@ -18,7 +19,6 @@ from core.manifests import (
     ControllerParams,
     configure_controller,
 )
-from core.model import apply_order, cleanup_order
 from core.observation import Observation
 from core.plan import REBUILT, Action
 from core.resources import CallerIdentity, ClusterState, PodIdentityAssociationState, RoleState

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from core.plan import PRESENT, Action, Item, plan, plan_rows
+from core.kinds import rebuilt_with
+from core.plan import PRESENT, Action, Item, plan
+from core.plan_output import table_rows
 from core.state import Kind
 
 ZONE = Item(Kind.HOSTED_ZONE, "platform.example.com", {"private": "false"})
@@ -34,12 +36,13 @@ def test_changed_field_is_an_update_with_the_difference() -> None:
     assert [(d.field, d.expected, d.found) for d in change.differences] == [
         ("name_servers", "a,b", "a,c")
     ]
-    assert plan_rows(result) == [
+    assert table_rows(result) == [
         {
-            "item": "ns-delegation platform.example.com [name_servers]",
-            "expected": "a,b",
-            "found": "a,c",
             "status": "update",
+            "item": "ns-delegation platform.example.com",
+            "field": "name_servers",
+            "found": "a,c",
+            "expected": "a,b",
         }
     ]
 
@@ -53,19 +56,7 @@ def test_present_accepts_any_value_but_not_absence() -> None:
 
 def test_kinds_to_fix_in_declaration_order() -> None:
     result = plan([ZONE, TAG, DELEGATION], {(Kind.HOSTED_ZONE, "platform.example.com"): {}})
-    assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.SUBNET_TAG, Kind.DELEGATION)
-
-
-def test_apply_order_puts_every_kind_after_what_it_is_built_on() -> None:
-    from core.model import DEPENDS_ON, apply_order, cleanup_order
-
-    order = apply_order()
-    assert set(order) == set(Kind)
-    for kind, deps in DEPENDS_ON.items():
-        assert all(order.index(dep) < order.index(kind) for dep in deps), kind
-    assert cleanup_order()[0] is Kind.DNS_RECORD  # the record goes first, the zone last
-    assert cleanup_order()[-1] is Kind.HOSTED_ZONE
-    assert Kind.HTTPS_ANSWER not in cleanup_order()  # checked, never created
+    assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.DELEGATION, Kind.SUBNET_TAG)
 
 
 def test_a_resource_made_anew_replans_what_carries_its_identity() -> None:
@@ -78,8 +69,20 @@ def test_a_resource_made_anew_replans_what_carries_its_identity() -> None:
         (Kind.DELEGATION, "sub"): {"name_servers": "ns-old"},
         (Kind.SUBNET_TAG, "s-1 k"): {"value": "1"},
     }
-    result = plan(desired, observed)
+    result = plan(desired, observed, rebuilt=rebuilt_with)
     assert [c.action for c in result.changes] == [Action.CREATE, Action.UPDATE, Action.KEEP]
     assert result.changes[1].differences[0].field == "built on"
     assert result.kinds_to_fix() == (Kind.HOSTED_ZONE, Kind.DELEGATION)
     assert result.keys_to_fix(Kind.DELEGATION) == frozenset({"sub"})
+
+
+def test_an_item_declared_absent_is_planned_for_removal_while_it_exists() -> None:
+    gone = Item(Kind.POD_IDENTITY, "kube-system/aws-load-balancer-controller", absent=True)
+    key = (gone.kind, gone.key)
+    found = {key: {"role": "arn:r", "users": "a,b"}}
+    (change,) = plan([gone], found).changes
+    assert change.action is Action.DELETE
+    assert change.users == "a,b"
+    assert plan([gone], found).kinds_to_fix() == (Kind.POD_IDENTITY,)
+    assert plan([gone], {}).converged  # already gone: nothing to do
+    assert "1 to remove" in plan([gone], found).summary()

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from core import naming
-from core.drift import drift_plan
-from core.model import CHECKED
+from core.kinds import CHECKED
+from core.kinds import stack_plan as drift_plan
 from core.observation import Observation
 from core.spec import StackSpec, parse_spec
 from core.state import Kind

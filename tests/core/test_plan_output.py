@@ -35,7 +35,7 @@ def _plan():  # type: ignore[no-untyped-def]
 
 def test_json_document_lists_changes_first_with_full_values() -> None:
     document = json.loads(to_json(plan_document("s", _plan())))
-    assert document["summary"] == {"create": 1, "update": 1, "keep": 2}
+    assert document["summary"] == {"create": 1, "update": 1, "delete": 0, "keep": 2}
     assert document["converged"] is False
     assert [(c["kind"], c["action"]) for c in document["changes"]] == [
         ("dns-record", "create"), ("ingress", "update"), ("hosted-zone", "keep"), ("certificate", "keep"),

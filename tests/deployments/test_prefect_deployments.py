@@ -174,8 +174,8 @@ def test_deployments_set_up_check_drift_and_clean_up_a_stack(
     assert named <= items <= named | carried
     (event,) = _wait_for_events(api, DRIFT_EVENT, count=1)
     assert event["resource"]["prefect.resource.id"] == f"kubeflow-alb.stack.{STACK}"
-    rows = {row["item"] for row in event["payload"]["drifted"]}
-    assert "ingress istio-system/istio-ingress [annotation:certificate-arn]" in rows
+    rows = {(row["item"], row["field"]) for row in event["payload"]["drifted"]}
+    assert ("ingress istio-system/istio-ingress", "annotation:certificate-arn") in rows
 
     repair = api.run_deployment("drift-check/drift-check", remediate=True)
     _expect(deployed, repair, "COMPLETED")

@@ -25,6 +25,8 @@ OTHER_PATHS = {
     "elasticloadbalancing:DeleteListener",
     "elasticloadbalancing:DeleteLoadBalancer",
     "elasticloadbalancing:DeleteTargetGroup",
+    # ... and turns off the deletion protection of the ALBs it deletes (kubeflow.alb's default).
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
     "ec2:DeleteSecurityGroup",
     "ec2:RevokeSecurityGroupIngress",
     "iam:CreatePolicyVersion",

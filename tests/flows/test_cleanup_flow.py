@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core.spec import StackSpec, load_spec
+from core.state import Kind
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
 STACK_LABEL = "kubeflow-alb/stack"
@@ -210,7 +211,7 @@ def test_without_our_controller_and_with_a_conflict_cleanup_goes_on_then_resumes
 
     message = str(error.value)
     assert f"left resources behind: iam-policy: {policy['Arn']}." in message
-    assert "iam policy failed: " in message
+    assert "iam-policy failed: " in message
     assert "still attached to role someone-else" in message
     # Independent of the policy, all of these went: the OIDC provider, certificates, the zone
     # and its delegation, the validation records, the subnet tags; the ALB went without its
@@ -285,12 +286,12 @@ def _ingress(world: Any) -> Any:
 
 #: Setup crashes right after one of its tasks did its work (before the flow records the result),
 #: and what that left to clean up.
-CRASHES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "after-zone": ("ensure_hosted_zone", _zone_exists),
-    "after-certificates": ("ensure_certificate", lambda w: bool(_certificates(w))),
-    "after-iam": ("ensure_role", lambda w: bool(_roles(w))),
-    "after-controller": ("ensure_controller", lambda w: bool(_ours_in_kubernetes(w, "platform-example-com"))),
-    "after-ingress": ("ensure_ingress", lambda w: _ingress(w) is not None),
+CRASHES: dict[str, tuple[Kind, Callable[[Any], bool]]] = {
+    "after-zone": (Kind.HOSTED_ZONE, _zone_exists),
+    "after-certificates": (Kind.CERTIFICATE, lambda w: bool(_certificates(w))),
+    "after-iam": (Kind.IAM_ROLE, lambda w: bool(_roles(w))),
+    "after-controller": (Kind.CONTROLLER, lambda w: bool(_ours_in_kubernetes(w, "platform-example-com"))),
+    "after-ingress": (Kind.INGRESS, lambda w: _ingress(w) is not None),
 }  # fmt: skip
 
 
@@ -301,21 +302,23 @@ def test_cleanup_after_an_interrupted_setup_leaves_nothing(
     monkeypatch: pytest.MonkeyPatch,
     crash: str,
 ) -> None:
-    from prefect import task
+    import dataclasses
 
-    import flows.apply as apply_engine
     import flows.setup_load_balancer as setup_flow
     from flows.cleanup_load_balancer import cleanup_load_balancer
+    from tasks.kinds import VERBS
 
     step, evidence = CRASHES[crash]
-    original = getattr(apply_engine, step)
+    verbs = VERBS[step]
+    original = verbs.ensure
+    assert original is not None
 
-    @task(name=f"crash-after-{step}")
-    def crashing(*args: Any, **kwargs: Any) -> None:
-        original.fn(*args, **kwargs)
-        raise RuntimeError(f"setup interrupted after {step}")
+    def crashing(*args: Any) -> None:
+        original(*args)
+        raise RuntimeError(f"setup interrupted after ensuring {step.value}")
 
-    monkeypatch.setattr(apply_engine, step, crashing)  # the engine runs every ensure_ step
+    # The walk runs every kind's ensure from the registry.
+    monkeypatch.setitem(VERBS, step, dataclasses.replace(verbs, ensure=crashing))  # type: ignore[arg-type]
     world = sandbox_world()
     before = _baseline(world)
     with pytest.raises(Exception, match="setup interrupted|UnfinishedRun|PENDING"):

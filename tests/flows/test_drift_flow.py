@@ -141,8 +141,8 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     assert table[0]["status"] != "ok"  # the drifted rows come first
     event, _ = _events(DRIFT_EVENT, spec.name, at_least=2)  # newest first; one per failed check
     assert event.resource["prefect.resource.name"] == spec.name
-    drifted_rows = {row["item"] for row in event.payload["drifted"]}
-    assert "ingress istio-system/istio-ingress [annotation:certificate-arn]" in drifted_rows
+    drifted_rows = {(row["item"], row["field"]) for row in event.payload["drifted"]}
+    assert ("ingress istio-system/istio-ingress", "annotation:certificate-arn") in drifted_rows
     assert "istio-system/istio-ingress" in event.payload["summary"]  # readable notification text
     assert world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN] == kept
 

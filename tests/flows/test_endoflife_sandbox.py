@@ -5,7 +5,7 @@ and once the cause is fixed leaves no ALB, target group or security group of the
 - a security group held by another network interface (DependencyViolation), together with a
   controller whose role lost its policy (AccessDenied): the first is named, then, fixed, the
   second is swept past with kubeflow-alb's own rights;
-- deletion protection asked for by the Ingress;
+- deletion protection kept by another member of the group, deleted by hand;
 - a member of the IngressGroup that does not build (and a third stack refused to join).
 """
 
@@ -106,28 +106,33 @@ def test_a_held_security_group_then_a_denied_controller_are_named_then_swept_pas
     assert _kube_snapshot(world) == kube_before
 
 
-def test_deletion_protection_is_named_with_the_annotation_to_change(
+def test_a_protected_member_deleted_by_hand_is_named_and_the_fix_lets_cleanup_finish(
     sandbox_world: Callable[..., Any],
 ) -> None:
+    """Cleanup lifts its own Ingress's protection; another member of the group, deleted by
+    hand (`kubectl delete ingress`) while it keeps protection on, stops the whole group."""
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
-    world = sandbox_world()
+    world = sandbox_world(controller="preinstalled")
     aws_before = _aws_snapshot(world)
-    spec = _spec("eol-b", "platform.example.com")
-    setup_load_balancer(spec=spec)
-    unprotect = world.alb_end_of_life("protected")
+    first = _spec("eol-b", "platform.example.com", ingressGroup="kubeflow")
+    second = _spec("eol-b2", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
+    setup_load_balancer(spec=first)
+    setup_load_balancer(spec=second)
+    keep = world.alb_end_of_life("protected", ingress="istio-system/team2")
+    world.kube.store.delete("networking.k8s.io/v1", "Ingress", "team2", "istio-system")
 
-    message = _blocked(spec.name)
+    message = _blocked(first.name)
     assert "stays terminating: a protected ALB (deletion protection)" in message
-    assert "alb.ingress.kubernetes.io/load-balancer-attributes=deletion_protection.enabled=false" \
-           in message  # fmt: skip
+    assert "Ingress istio-system/team2, being deleted, keeps deletion_protection" in message
+    assert "kubectl -n istio-system annotate ingress team2 --overwrite" in message
     assert FINALIZER in (_ingress(world) or {})["metadata"]["finalizers"]
-    assert _left_of(world, spec.name) != []  # nothing was swept: the controller must do it
 
-    unprotect()
-    assert not any(cleanup_load_balancer(stack=spec.name).values())
-    assert _left_of(world, spec.name) == []
+    keep()  # deletion_protection.enabled=false on team2: the controller carries both out
+    assert not any(cleanup_load_balancer(stack=first.name).values())
+    assert not any(cleanup_load_balancer(stack=second.name).values())
+    assert _left_of(world, first.name) == _left_of(world, second.name) == []
     assert _aws_snapshot(world) == aws_before
 
 

@@ -196,7 +196,7 @@ def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference
     sandbox_world: Callable[..., Any],
 ) -> None:
     from core.desired import policy_name, role_name
-    from core.plan import plan_rows
+    from core.plan_output import table_rows
     from flows.check_drift import check_drift, plan_stack
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
@@ -214,9 +214,10 @@ def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference
     assert _iam_users(world) == {"oidc": marks, policy: marks, role: marks}
     assert _controller_users(world) == marks
     # Drift and plan show the users of each shared item.
-    rows = {row["item"]: row["found"] for row in plan_rows(plan_stack(second, None))}
+    rows = {row["item"]: row for row in table_rows(plan_stack(second, None), width=200)}
     for item in (f"iam-role {role}", f"iam-policy {policy}", "controller ALB controller"):
-        assert rows[item] == "same (users: stack-a,stack-b)", rows
+        assert (rows[item]["status"], rows[item]["field"]) == ("ok", "users"), rows
+        assert rows[item]["found"] == "stack-a,stack-b", rows
     assert check_drift(stack=first.name)["status"] == "ok"
     assert check_drift(stack=second.name)["status"] == "ok"
 

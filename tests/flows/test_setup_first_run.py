@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 from uuid import UUID
 
 import pytest
 
-from core.model import CHECKED
+from core.kinds import CHECKED
 from core.spec import StackSpec, load_spec
 from core.state import Kind
 
@@ -183,46 +183,33 @@ def test_first_setup_makes_records_and_reports_everything_then_a_rerun_is_idle(
     assert "CreateHostedZone" not in str(rerun_calls.data)
 
 
-def test_a_finished_branch_is_recorded_even_while_the_api_shows_it_running(
+def test_a_finished_node_is_recorded_even_while_the_api_shows_it_running(
     prefect_server: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import concurrent.futures
-
     import prefect.futures
     from prefect import flow, task
-    from prefect.futures import PrefectConcurrentFuture
     from prefect.states import Running
 
     from core.resources import HostedZoneState
-    from core.state import StackResource
-    from flows.recording import Recorder
-    from tasks.stack_block import StackStore
+    from core.state import Kind
+    from flows.walk import _run
 
     class LaggingClient:  # task states reach the API asynchronously; here they never do
         def read_task_run(self, task_run_id: UUID) -> Any:
             return SimpleNamespace(state=Running())
 
-    class Store:
-        def __init__(self) -> None:
-            self.added: list[StackResource] = []
-
-        def add(self, *items: StackResource) -> None:
-            self.added.extend(items)
-
-        record = None
-
-    store = Store()
-
     @task
     def make() -> HostedZoneState:
         return HostedZoneState(zone_id="Z0123", name="platform.example.com", owned=True)
 
-    @flow
-    def branch() -> None:
-        future = cast(PrefectConcurrentFuture[HostedZoneState], make.submit())
-        concurrent.futures.wait([future.wrapped_future])  # done, but not yet .result()-ed
-        monkeypatch.setattr(prefect.futures, "get_client", lambda **_: LaggingClient())
-        Recorder(cast(StackStore, store)).track(future)  # the entry comes from the result's type
+    recorded: list[Any] = []
 
-    branch()
-    assert [item.id for item in store.added] == ["Z0123"]
+    @flow
+    def walk() -> None:
+        monkeypatch.setattr(prefect.futures, "get_client", lambda **_: LaggingClient())
+        node = (Kind.HOSTED_ZONE, "ensure")
+        _run({node: ()}, lambda node, done: make.submit(),
+             lambda node, result: recorded.append(result), stop_on_failure=True)  # fmt: skip
+
+    walk()
+    assert [zone.zone_id for zone in recorded] == ["Z0123"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.model import CHECKED
+from core.kinds import CHECKED
 from core.spec import StackSpec, load_spec
 from core.state import Kind
 

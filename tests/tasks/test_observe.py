@@ -15,7 +15,9 @@ CONFIG = {
 
 
 def test_observation_reads_only_and_finds_what_exists(sandbox_world: Callable[..., Any]) -> None:
-    from core.drift import drift_plan
+    from core.items_front import ingress_manifest
+    from core.kinds import stack_plan as drift_plan
+    from core.kubestate import ingress_fields
     from core.plan import PRESENT, Action
     from core.state import Kind
     from tasks.aws.clients import AwsContext, api_calls
@@ -23,7 +25,7 @@ def test_observation_reads_only_and_finds_what_exists(sandbox_world: Callable[..
     from tasks.aws.eks import observe_cluster
     from tasks.aws.route53 import ensure_delegation, ensure_hosted_zone, find_root_zone
     from tasks.k8s.clients import KubeTarget
-    from tasks.observe import observe_stack
+    from tasks.observe import look_at
 
     world = sandbox_world(controller="preinstalled")
     spec: StackSpec = parse_spec(CONFIG)
@@ -40,7 +42,7 @@ def test_observation_reads_only_and_finds_what_exists(sandbox_world: Callable[..
                for o in world.kube.store.list(*kind)}  # fmt: skip
 
     calls = api_calls()
-    seen = observe_stack(ctx, spec, cluster, KubeTarget.kubeconfig())
+    seen = look_at(ctx, spec, cluster, KubeTarget.kubeconfig())
     assert api_calls().since(calls).mutating_calls() == ()
     assert {(o["kind"], o["metadata"]["name"]): o["metadata"]["resourceVersion"]
             for kind in (("networking.k8s.io/v1", "IngressClass"), ("apps/v1", "Deployment"))
@@ -51,15 +53,19 @@ def test_observation_reads_only_and_finds_what_exists(sandbox_world: Callable[..
     assert seen.delegation is not None
     assert set(seen.delegation.values) == set(zone.name_servers)
     public, private = world.seeded.public_subnet_ids[0], world.seeded.private_subnet_ids[0]
-    assert "kubernetes.io/role/elb" in seen.subnet_tags[public]
-    assert "kubernetes.io/role/internal-elb" in seen.subnet_tags[private]
+    tags = {subnet.subnet_id: subnet.tags for subnet in seen.subnets}
+    assert "kubernetes.io/role/elb" in tags[public]
+    assert "kubernetes.io/role/internal-elb" in tags[private]
     # The Helm controller is not ours: its IAM is not read, and its class is the one to use.
     assert seen.controller is not None
     assert seen.controller.usable
     assert not seen.controller.owned
     assert (seen.oidc_provider, seen.policy, seen.role) == (None, None, None)
-    assert seen.desired_ingress["class"] == "alb"
-    assert seen.desired_ingress["annotation:certificate-arn"] == PRESENT  # none requested yet
+    manifest = ingress_manifest(spec, seen)
+    assert manifest is not None  # the Ingress's source was read
+    desired = ingress_fields(manifest)
+    assert desired["class"] == "alb"
+    assert desired["annotation:certificate-arn"] == PRESENT  # none requested yet
     assert seen.certificates == {}
     assert seen.ingress is None
     assert seen.host_answers == ()

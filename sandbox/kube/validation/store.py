@@ -10,6 +10,7 @@ from sandbox.kube.storebase import Object, StoreBase
 
 from . import crvalues
 from . import validate as validate_builtin
+from .crdefaults import apply_defaults
 from .fielderrors import invalid_error
 from .meta import validate_object_meta
 from .names import dns1123_subdomain
@@ -67,8 +68,10 @@ class ValidationMixin(StoreBase):
             return
         schema = self.crd_version_schema(rtype)
         if schema is not None:
-            # A real server prunes what the structural schema does not declare, on every write.
+            # A real server prunes what the structural schema does not declare, on every write,
+            # then fills in the schema's defaults.
             prune_in_place(obj, crd_schema(schema))
+            apply_defaults(obj, schema)
         meta = obj.get("metadata") or {}
         errors = validate_object_meta(
             meta, name_rule=dns1123_subdomain, namespaced=rtype.namespaced

@@ -21,6 +21,7 @@ from sandbox.albcontroller import deploy
 from sandbox.albcontroller.access import UNRESTRICTED
 from sandbox.albcontroller.model import build_model
 from tasks.aws import clients, elbv2
+from tasks.aws.elbv2_protection import lift_protection, wait_for_protection_lifted
 
 T = TypeVar("T")
 
@@ -119,9 +120,22 @@ def test_observe_by_dns_name_and_wait_until_active(
     assert elbv2.observe_load_balancer.fn(ctx, arn=alb.arn + "0") is None
 
 
+def _protect(boto, arn: str, value: str = "true") -> None:
+    boto("elbv2").modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": value}]
+    )
+
+
+def _protection(boto, arn: str) -> str:
+    found = boto("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    return next(item["Value"] for item in found if item["Key"] == "deletion_protection.enabled")
+
+
 def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, boto, certificate):
     ours = _make_alb(boto, world, spec, certificate, name="k8s-istio-ours", ours=True)
     theirs = _make_alb(boto, world, spec, certificate, name="k8s-istio-theirs", ours=False)
+    _protect(boto, ours.arn)  # as kubeflow.alb.deletionProtection leaves it: lifted first
+    _protect(boto, theirs.arn)
     found = elbv2.find_controller_resources.fn(ctx, spec)
     assert found.load_balancer_arns == (ours.arn,)
     assert found.target_group_arns == (ours.target_group,)
@@ -131,6 +145,7 @@ def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, b
     elb, ec2 = boto("elbv2"), boto("ec2")
     left = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
     assert left == [theirs.arn]
+    assert _protection(boto, theirs.arn) == "true"  # not ours: untouched
     groups = [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
     assert groups == [theirs.target_group]
     with pytest.raises(ec2.exceptions.ClientError, match="NotFound"):
@@ -139,6 +154,24 @@ def test_cleanup_fallback_deletes_only_this_stacks_leftovers(ctx, spec, world, b
     assert node["IpPermissions"] == []
     assert elbv2.find_controller_resources.fn(ctx, spec).empty
     assert not elbv2.delete_controller_resources.fn(ctx, spec)
+
+
+def test_the_wait_for_lifted_protection_names_what_it_sees(
+    ctx, spec, world, boto, certificate, monkeypatch
+):
+    alb = _make_alb(boto, world, spec, certificate, name="k8s-istio-lift", ours=True)
+    _protect(boto, alb.arn)
+    monkeypatch.setenv("KFALB_ALB_TIMEOUT_SECONDS", "0.05")
+    with pytest.raises(WaitTimeout, match=r"deletion_protection\.enabled=true"):
+        wait_for_protection_lifted(ctx, alb.dns_name)
+    _protect(boto, alb.arn, "false")  # what the controller does once the Ingress says so
+    assert wait_for_protection_lifted(ctx, alb.dns_name.upper()) == alb.arn
+    assert wait_for_protection_lifted(ctx, "gone.elb.amazonaws.com") is None
+    # The fallback's lift: one write when protected, none when it is off already.
+    _protect(boto, alb.arn)
+    assert lift_protection(boto("elbv2"), alb.arn)
+    assert _protection(boto, alb.arn) == "false"
+    assert not lift_protection(boto("elbv2"), alb.arn)
 
 
 # -- the whole ALB, as the controller builds it from our Ingress ---------------------------------
@@ -245,7 +278,8 @@ def test_observe_reads_the_whole_alb_in_seven_calls(ctx, spec, controller_alb):
         == "istio-system/istio-ingress-istio-ingressgateway:80"
     )
     assert state.attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
-    assert state.attributes["idle_timeout.timeout_seconds"] == "60"  # AWS lists defaults too
+    assert state.attributes["idle_timeout.timeout_seconds"] == "3600"  # kubeflow.alb's default
+    assert state.attributes["routing.http2.enabled"] == "true"  # AWS lists its defaults too
     assert state.tags["team"] == "ml"
     assert state.subnet_ids == tuple(alb.subnets)
     assert _drift(spec, alb, state) == {}

@@ -352,7 +352,12 @@ def _iam_gone(run: Run) -> None:
 
 def _leftovers(run: Run) -> None:
     certificate = run.issued_certificate(run.world.root_zone_id, "kubeflow.example.com")
-    run.made["alb"] = _make_alb(run.boto, run.world, run.spec, certificate, name="ours", ours=True)
+    run.made["alb"] = alb = _make_alb(run.boto, run.world, run.spec, certificate, name="ours",
+                                      ours=True)  # fmt: skip
+    run.boto("elbv2").modify_load_balancer_attributes(  # protected, as kubeflow.alb's default
+        LoadBalancerArn=alb.arn,
+        Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}],
+    )
 
 
 def _leftovers_delete(run: Run) -> None:
@@ -479,6 +484,7 @@ CASES = [
     ("iam", "policy-delete", "iam", "DeletePolicyVersion"),
     ("iam", "policy-delete", "iam", "DeletePolicy"),
     ("iam", "provider-delete", "iam", "DeleteOpenIDConnectProvider"),
+    ("controller-leftovers", "delete", "elasticloadbalancing", "ModifyLoadBalancerAttributes"),
     ("controller-leftovers", "delete", "elasticloadbalancing", "DeleteListener"),
     ("controller-leftovers", "delete", "elasticloadbalancing", "DeleteLoadBalancer"),
     ("controller-leftovers", "delete", "elasticloadbalancing", "DeleteTargetGroup"),

@@ -129,19 +129,6 @@ def test_two_stacks_leaving_the_association_at_once_leave_none(ctx, spec, world)
     assert not pod_identity.association_exists(ctx, found.arn)
 
 
-def test_an_irsa_stack_releases_the_association_of_its_pod_identity_past(ctx, spec, world):
-    made = pod_identity.ensure_pod_identity_association.fn(
-        ctx, _pod_identity(spec, spec.name), world.cluster_name, role_arn=ROLE
-    )
-    assert made is not None
-    # The same stack, switched to IRSA: its ensure removes what it no longer needs.
-    gone = pod_identity.ensure_pod_identity_association.fn(
-        ctx, spec, world.cluster_name, role_arn=ROLE
-    )
-    assert gone is None
-    assert not pod_identity.association_exists(ctx, made.arn)
-
-
 def _tags(boto, subnet_id: str) -> dict[str, str]:
     found = boto("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
     return {t["Key"]: t["Value"] for t in found.get("Tags", [])}

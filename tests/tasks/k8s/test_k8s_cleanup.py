@@ -20,7 +20,8 @@ from tasks.k8s.cleanup import (
 )
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import ensure_controller
-from tasks.k8s.ingress import desired_ingress, ensure_ingress, observe_ingress
+from tasks.k8s.ingress import ensure_ingress, observe_ingress
+from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 STACK = "platform-example-com"
 INSTALL = {
@@ -46,7 +47,7 @@ WEBHOOKS = (
 
 
 def _ingress_with_finalizer(target: KubeTarget) -> None:
-    ingress: dict[str, Any] = desired_ingress.fn(
+    ingress: dict[str, Any] = desired_ingress(
         stack=STACK,
         certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
         scheme="internet-facing",

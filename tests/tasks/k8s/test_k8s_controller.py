@@ -142,7 +142,7 @@ def test_install_then_rerun_changes_nothing_and_keeps_the_webhook_certificate(
         True,
     )
     assert first.applied is not None
-    assert len(first.applied.of("created")) == 14
+    assert len(first.applied.of("created")) == 17  # v3.5.0: with its 3 gateway.k8s.aws CRDs
     cert = secret_cert(kube_server)
     deployment = kube_server.store.get(
         "apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system"
@@ -164,7 +164,9 @@ def test_install_then_rerun_changes_nothing_and_keeps_the_webhook_certificate(
 def test_install_timeout_shows_the_deployment_state(
     target: KubeTarget, kube_server: KubeApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KFALB_CONTROLLER_TIMEOUT_SECONDS", "0.3")
+    # Long enough for its five CRDs to be served (v3.5.0's gateway ones are large), so the
+    # wait that ends is the Deployment's.
+    monkeypatch.setenv("KFALB_CONTROLLER_TIMEOUT_SECONDS", "3")
     kube_server.controllers.set_enabled(False)
     with pytest.raises(
         WaitTimeout, match=r"aws-load-balancer-controller to be ready.*readyReplicas=0"
@@ -208,7 +210,7 @@ def test_delete_removes_our_controller_only_when_unused(
     )
 
     report = delete_controller.fn(target, STACK)
-    assert len(report.deleted) == 14
+    assert len(report.deleted) == 17
     assert report.deleted[0].endswith("WebhookConfiguration aws-load-balancer-webhook")
     assert report.left == ()
     assert (

@@ -13,12 +13,12 @@ from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.ingress import (
     delete_ingress,
-    desired_ingress,
     ensure_ingress,
     observe_ingress,
     preflight_kubernetes,
     wait_for_ingress_address,
 )
+from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 STACK = "platform-example-com"
 CERT = "arn:aws:acm:us-west-2:111122223333:certificate/0123"
@@ -32,7 +32,7 @@ def desired(**overrides: Any) -> dict[str, Any]:
         "tags": naming.ownership_tags(STACK),
     }
     values.update(overrides)
-    result: dict[str, Any] = desired_ingress.fn(**values)
+    result: dict[str, Any] = desired_ingress(**values)
     return result
 
 

@@ -70,7 +70,7 @@ def test_an_admin_may_apply_everything(
     server: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(server.write_kubeconfig(tmp_path / "kubeconfig")))
-    preflight_permissions.fn(KubeTarget.kubeconfig())
+    preflight_permissions.fn(KubeTarget.kubeconfig(), _objects())
 
 
 def test_an_identity_without_crd_rights_is_stopped_naming_the_permission(
@@ -88,4 +88,4 @@ def test_an_identity_without_crd_rights_is_stopped_naming_the_permission(
     assert "ingresses" not in message  # what RBAC grants is not reported
     assert server.store.list("apiextensions.k8s.io/v1", "CustomResourceDefinition") == []
     # Without the controller to install, the Ingress alone is within this identity's rights.
-    preflight_permissions.fn(KubeTarget.kubeconfig(), install_controller=False)
+    preflight_permissions.fn(KubeTarget.kubeconfig(), render(INGRESS_BASE))

@@ -14,7 +14,8 @@ from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import ensure_controller
 from tasks.k8s.errors import WebhookUnavailable, translate
-from tasks.k8s.ingress import desired_ingress, ensure_ingress, observe_ingress
+from tasks.k8s.ingress import ensure_ingress, observe_ingress
+from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 STACK = "platform-example-com"
 INSTALL = {
@@ -28,7 +29,7 @@ REFUSED = "dial tcp 127.0.0.1:9443: connect: connection refused"
 
 
 def _ingress() -> dict[str, object]:
-    result: dict[str, object] = desired_ingress.fn(
+    result: dict[str, object] = desired_ingress(
         stack=STACK,
         certificate_arns=("arn:aws:acm:us-west-2:111122223333:certificate/0123",),
         scheme="internet-facing",

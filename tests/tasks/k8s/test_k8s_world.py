@@ -17,10 +17,10 @@ from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import delete_controller, ensure_controller
 from tasks.k8s.ingress import (
     delete_ingress,
-    desired_ingress,
     ensure_ingress,
     wait_for_ingress_address,
 )
+from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 SPEC = {
     "cluster": {"name": "kubeflow", "region": "us-west-2"},
@@ -85,7 +85,7 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     outcome = ensure_controller.fn(target, **install)
     assert (outcome.provider, outcome.installed) == ("aws-load-balancer-controller", True)
 
-    ingress = desired_ingress.fn(
+    ingress = desired_ingress(
         stack=spec.name,
         certificate_arns=(issued_certificate(ctx),),
         scheme=spec.kubeflow.alb.scheme,
@@ -107,5 +107,5 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     assert delete_ingress.fn(target, stack=spec.name) is True
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     removed = delete_controller.fn(target, spec.name)
-    assert len(removed.deleted) == 14
+    assert len(removed.deleted) == 17
     assert removed.left == ()
