@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.alb_options import describe_cleanup
 from core.errors import PermanentError
 
 
@@ -52,7 +53,7 @@ class EndOfLife:
 
     ingress: str  # namespace/name
     group: str | None = None
-    protected: bool = False  # its annotation keeps deletion_protection.enabled=true
+    protected: bool = False  # its annotation keeps deletion protection on
     #: Other Ingresses of its group being deleted whose annotation keeps protection on: the
     #: controller then builds none of the group (events go to active members only, if any).
     protected_members: tuple[str, ...] = ()
@@ -96,19 +97,18 @@ def _protected(seen: EndOfLife) -> Cause | None:
         said[-1].message
         if said
         else (
-            f"Ingress {namespace}/{name}, being deleted, keeps deletion_protection.enabled=true in "
-            "its alb.ingress.kubernetes.io/load-balancer-attributes annotation"
+            f"Ingress {namespace}/{name}, being deleted, keeps deletion protection on in its "
+            "alb.ingress.kubernetes.io/load-balancer-attributes annotation"
         )
     )
     return Cause(
         name="a protected ALB (deletion protection)",
         evidence=evidence,
         next_step=(
-            "set deletion_protection.enabled=false in the Ingress's load-balancer-attributes "
-            f"annotation (kubectl -n {namespace} annotate ingress {name} --overwrite "
-            "alb.ingress.kubernetes.io/load-balancer-attributes=deletion_protection.enabled=false"
-            "): the controller then turns the ALB's protection off and deletes it. Then run "
-            "cleanup again."
+            f"set {describe_cleanup()} in the load-balancer-attributes annotation of Ingress "
+            f"{namespace}/{name}, keeping its other attributes (kubectl -n {namespace} edit "
+            f"ingress {name}): the controller then turns the ALB's protection off and deletes "
+            "it. Then run cleanup again."
         ),
     )
 

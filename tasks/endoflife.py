@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from core import naming, sharing
+from core.alb_options import lifting_annotation
 from core.endoflife import (
     Cause,
     ControllerEvent,
@@ -18,7 +19,7 @@ from core.endoflife import (
     described,
     diagnose,
 )
-from core.errors import OwnershipError, WaitTimeout
+from core.errors import OwnershipError, SpecError, WaitTimeout
 from core.manifests import ALB_PREFIX, Manifest
 from core.settings import get_settings
 from core.spec import StackSpec
@@ -42,11 +43,6 @@ _GROUP = ALB_PREFIX + "group.name"
 class SweepNeeded(WaitTimeout):
     """The controller cannot finish (its AWS identity is broken), but kubeflow-alb can: the
     stack's resources are swept by their tags, then the finalizer goes."""
-
-
-def _pairs(raw: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
-    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def _meta(obj: Manifest) -> dict[str, Any]:
@@ -75,9 +71,11 @@ def _events(kube: Kube, objects: list[Manifest], since: str) -> tuple[Controller
 
 
 def _protected(obj: Manifest) -> bool:
-    annotations = _meta(obj).get("annotations") or {}
-    attributes = _pairs(annotations.get(ALB_PREFIX + "load-balancer-attributes", ""))
-    return attributes.get("deletion_protection.enabled", "").lower() in ("1", "t", "true")
+    """The Ingress's annotation keeps deletion protection on (cleanup would lift it)."""
+    try:
+        return bool(lifting_annotation(_meta(obj).get("annotations") or {}))
+    except SpecError:  # an annotation the controller cannot read: it says so itself
+        return False
 
 
 def _conditions(live: Manifest) -> tuple[str, ...]:

@@ -41,8 +41,8 @@ def test_a_protected_alb_is_named_with_the_annotation_to_change() -> None:
     assert cause is not None
     assert cause.name == "a protected ALB (deletion protection)"
     assert not cause.sweepable
-    assert "deletion_protection.enabled=false" in cause.next_step
-    assert "kubectl -n istio-system annotate ingress istio-ingress --overwrite" in cause.next_step
+    assert "set deletion_protection.enabled=false in the load-balancer-attributes annotation of "\
+           "Ingress istio-system/istio-ingress, keeping its other attributes" in cause.next_step  # fmt: skip
     # The controller's own words, as a group's other member receives them.
     said = ControllerEvent("istio-system/team2", "FailedBuildModel", "Failed build model due to "
                            "deletion_protection is enabled, cannot delete the ingress: istio-ingress")  # fmt: skip
@@ -58,7 +58,7 @@ def test_another_member_being_deleted_with_protection_is_named_as_the_one_to_cha
     assert cause is not None
     assert cause.name == "a protected ALB (deletion protection)"
     assert "Ingress istio-system/team2, being deleted, keeps" in cause.evidence
-    assert "kubectl -n istio-system annotate ingress team2 --overwrite" in cause.next_step
+    assert "kubectl -n istio-system edit ingress team2" in cause.next_step
 
 
 def test_a_security_group_held_by_another_interface_is_a_dependency_violation() -> None:

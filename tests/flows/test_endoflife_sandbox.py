@@ -125,8 +125,8 @@ def test_a_protected_member_deleted_by_hand_is_named_and_the_fix_lets_cleanup_fi
 
     message = _blocked(first.name)
     assert "stays terminating: a protected ALB (deletion protection)" in message
-    assert "Ingress istio-system/team2, being deleted, keeps deletion_protection" in message
-    assert "kubectl -n istio-system annotate ingress team2 --overwrite" in message
+    assert "Ingress istio-system/team2, being deleted, keeps deletion protection on" in message
+    assert "kubectl -n istio-system edit ingress team2" in message
     assert FINALIZER in (_ingress(world) or {})["metadata"]["finalizers"]
 
     keep()  # deletion_protection.enabled=false on team2: the controller carries both out
