@@ -25,7 +25,7 @@ from core.settings import get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.controller_identity import identity_problem
-from tasks.aws.elbv2 import delete_controller_resources, find_leftovers
+from tasks.aws.elbv2 import CLUSTER_TAG, delete_controller_resources, find_leftovers
 from tasks.aws.errors import aws_task
 from tasks.k8s.apply import resource_for
 from tasks.k8s.cleanup import ALB_FINALIZER, release_ingress
@@ -89,19 +89,28 @@ def _conditions(live: Manifest) -> tuple[str, ...]:
 
 
 def _held_groups(ctx: AwsContext, spec: StackSpec) -> tuple[HeldGroup, ...]:
-    """The stack's security groups, each with the network interfaces that are not a load
-    balancer's (those of a deleted ALB go by themselves within minutes)."""
+    """The stack's security groups (its tags, as the controller made them for it), each with
+    the network interfaces that are not a load balancer's (those of a deleted ALB go by
+    themselves within minutes). Read while the controller deletes: a group gone meanwhile is
+    simply not there."""
     ec2, held = client(ctx, "ec2"), []
-    for group_id in find_leftovers(ctx, spec).security_group_ids:
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": f"tag:{CLUSTER_TAG}", "Values": [spec.cluster.name]},
+            {"Name": f"tag:{naming.STACK_TAG}", "Values": [spec.name]},
+            {"Name": f"tag:{naming.MANAGED_BY_TAG}", "Values": [naming.TOOL]},
+        ]
+    )["SecurityGroups"]
+    for group in groups:
         interfaces = ec2.describe_network_interfaces(
-            Filters=[{"Name": "group-id", "Values": [group_id]}]
+            Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}]
         )["NetworkInterfaces"]
         holders = tuple(
             f"{eni['NetworkInterfaceId']} ({eni.get('Description') or 'no description'})"
             for eni in interfaces
             if not str(eni.get("Description", "")).startswith("ELB ")
         )
-        held.append(HeldGroup(group_id=group_id, holders=holders))
+        held.append(HeldGroup(group_id=group["GroupId"], holders=holders))
     return tuple(held)
 
 

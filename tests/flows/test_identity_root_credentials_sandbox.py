@@ -48,9 +48,7 @@ def test_a_pod_identity_stack_switched_to_irsa_keeps_no_association(
         ]
         for change in plan_stack(irsa).drift
     }
-    assert planned[(Kind.POD_IDENTITY, Action.UPDATE)] == [
-        ("exists", "no (stack.controllerIdentity irsa)", "yes")
-    ]
+    assert (Kind.POD_IDENTITY, Action.DELETE) in planned  # the plan shows its removal
     setup_load_balancer(spec=irsa)
     assert _associations(world) == []
     account = world.kube.store.get("v1", "ServiceAccount", "aws-load-balancer-controller",
