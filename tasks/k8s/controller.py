@@ -127,16 +127,9 @@ def ensure_controller(
                 f"(found: {state.deployment or 'none'}). Repair that installation, or set "
                 "stack.controller to skip if it runs elsewhere."
             )
-        params = ControllerParams(
-            stack=stack,
-            cluster_name=cluster_name,
-            region=region,
-            vpc_id=vpc_id,
-            role_arn=role_arn,
-            ca_bundle=b"",
-            version=version,
-            identity=identity,
-        )
+        params = ControllerParams(stack=stack, cluster_name=cluster_name, region=region,
+                                  vpc_id=vpc_id, role_arn=role_arn, ca_bundle=b"",
+                                  version=version, identity=identity)  # fmt: skip
         # The cluster's lock while the shared install and the marks are written; not while
         # the rollout is awaited.
         with cluster_lease(region, cluster_name, holder=stack):
