@@ -15,6 +15,7 @@ from core.ownership import held_by_users, held_found
 from core.plan import PRESENT, Item
 from core.spec import StackSpec
 from core.state import Kind
+from core.webhook_ca import WEBHOOK_CA_FIELD, WEBHOOK_CA_MATCHES
 
 Fields = dict[str, str]
 Found = dict[tuple[Kind, str], Fields | None]
@@ -72,6 +73,7 @@ def controller_items(spec: StackSpec, seen: Observation) -> list[Item]:
         fields["role annotation"] = annotation or identity.NO_ANNOTATION
         # the version we install; one in use that is not ours runs what its owner chose
         fields["version"] = spec.stack.controller_version
+        fields[WEBHOOK_CA_FIELD] = WEBHOOK_CA_MATCHES  # both caBundles: the Secret's CA
         fields |= held_by_users(seen.controller)
     return [Item(Kind.CONTROLLER, CONTROLLER_KEY, fields)]
 
@@ -86,6 +88,7 @@ def controller_found(spec: StackSpec, seen: Observation) -> Found:
             "ingress_class": controller.ingress_class or "",
             "version": controller.version or UNKNOWN,
             "role annotation": controller.role_annotation or identity.NO_ANNOTATION,
+            **({WEBHOOK_CA_FIELD: controller.webhook_ca} if controller.webhook_ca else {}),
             **held_found(controller.users, spec.name, ours=controller.owned),
         }
     }

@@ -59,6 +59,11 @@ class ControllerState(_State):
     role_annotation: str | None = Field(
         default=None, description="eks.amazonaws.com/role-arn of the controller's service account."
     )
+    webhook_ca: str | None = Field(
+        default=None,
+        description="Whether both webhook configurations trust the CA in the webhook's Secret "
+        "(core.webhook_ca: WEBHOOK_CA_MATCHES, or the mismatch); None: not looked at (not ours).",
+    )
 
     @property
     def provider(self) -> Provider:

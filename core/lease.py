@@ -1,4 +1,6 @@
-"""The stack lock's lease, pure: who holds it, until when, and when another run may take it over."""
+"""The leases of the locks, pure: who holds one, until when, and when another run may take it
+over. A stack's lock keeps its setup, cleanup and remediation apart; a cluster's lock keeps the
+stacks of one cluster apart while they write the items they share (tasks/cluster_lock.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ MISSING = "MISSING"
 
 
 class Lease(BaseModel):
-    """One run's hold on a stack's lock; valid until `expires` unless renewed."""
+    """One run's hold on a lock; valid until `expires` unless renewed."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    stack: str
+    stack: str = Field(description="What the lock is of: a stack's name, or a cluster's key.")
+    held_for: str = Field(
+        default="", description="The stack whose run holds it (a cluster's lock); empty: itself."
+    )
     token: str = Field(description="Unique per acquisition: tells two holders apart.")
     flow_run_id: str | None = Field(default=None, description="The holder's Prefect flow run.")
     flow_run_name: str = ""
@@ -41,7 +46,8 @@ class Lease(BaseModel):
             if self.flow_run_id
             else "a process outside a flow run"
         )
-        return f"{run} on {self.host or '?'} pid {self.pid}"
+        who = f"stack {self.held_for}'s {run}" if self.held_for else run
+        return f"{who} on {self.host or '?'} pid {self.pid}"
 
     def describe(self, now: datetime) -> str:
         """Who holds the lock, since when and until when (for waiting logs and errors)."""
@@ -63,10 +69,12 @@ def new_lease(
     flow_run_name: str = "",
     host: str = "",
     pid: int = 0,
+    held_for: str = "",
 ) -> Lease:
     """A lease taken now, valid for `duration` seconds unless renewed."""
     return Lease(
         stack=stack,
+        held_for=held_for,
         token=token,
         flow_run_id=flow_run_id,
         flow_run_name=flow_run_name,

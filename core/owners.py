@@ -10,6 +10,7 @@ before anything is made, every conflict is named in one error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,35 @@ from core.spec import StackSpec
 
 class OwnerConflict(OwnershipError, PreflightError):
     """Something setup would write belongs to another owner; nothing was created."""
+
+
+@dataclass(frozen=True)
+class MemberEvent:
+    """The controller's latest verdict on an Ingress of an IngressGroup: its last build event."""
+
+    ingress: str  # namespace/name
+    reason: str  # FailedBuildModel, SuccessfullyReconciled, ...
+    message: str
+
+
+_NAMED = re.compile(r"ingress: ([^\s:]+/[^\s:]+):")
+
+
+def failing_group(spec: StackSpec, latest: Iterable[MemberEvent]) -> list[str]:
+    """The conflict of joining an IngressGroup whose other members do not build: the controller
+    builds a group's ALB only when every member builds, so the stack's Ingress would get none."""
+    group = spec.stack.ingress_group
+    failed = [e for e in latest if e.reason == "FailedBuildModel" and e.ingress != spec.ingress_key]
+    if group is None or not failed:
+        return []
+    named = {m.group(1) for e in failed if (m := _NAMED.search(e.message))} - {spec.ingress_key}
+    culprits = ", ".join(sorted(named or {e.ingress for e in failed}))
+    return [
+        f"IngressGroup {group} does not build: the controller reports for Ingress "
+        f"{failed[-1].ingress}: {failed[-1].message}. It builds the group's ALB only when every "
+        f"member builds, so stack {spec.name!r} would get no ALB. Fix or remove Ingress "
+        f"{culprits} first, or set another stack.ingressGroup."
+    ]
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,7 @@ def conflicts(
     recorded: Iterable[str] = (),
     hosts: Iterable[HostRule] = (),
     root_records: Iterable[RecordSetState] = (),
+    group_events: Iterable[MemberEvent] = (),
 ) -> tuple[str, ...]:
     """Every conflict of the stack with what is already in the world, one line each (empty:
     none).
@@ -60,8 +91,10 @@ def conflicts(
         recorded: ids of DNS records in the stack's block (`<zone id>/<name>/<type>`): ours.
         hosts: the host rules of every Ingress in the cluster (not read: no host conflicts).
         root_records: records in the root zone at the dashboard host or `*.<subdomain>`.
+        group_events: the latest build event of each other member of the stack's IngressGroup.
     """
     found = _iam(spec, seen)
+    found += failing_group(spec, group_events)
     found += _ingress(spec, seen)
     found += _hosts(spec, hosts)
     found += [

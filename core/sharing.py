@@ -112,3 +112,23 @@ def creation_marks(tags: Mapping[str, str], users: Iterable[str]) -> dict[str, s
 def last_user(marks: Mapping[str, str], stack: str) -> bool:
     """True when no stack but `stack` uses the item: its cleanup removes the item itself."""
     return set(item_users(marks)) <= {stack}
+
+
+def marked_users(marks: Mapping[str, str]) -> tuple[str, ...]:
+    """The stacks with a user mark on the item (not a previous version's implicit holder)."""
+    return tuple(
+        sorted(key.removeprefix(USER_PREFIX) for key in marks if key.startswith(USER_PREFIX))
+    )
+
+
+def remaining_users(
+    before: Mapping[str, str], after: Mapping[str, str], leaving: str
+) -> tuple[str, ...]:
+    """Who still uses a shared item once `leaving` removed its mark: the marks read `after`;
+    a previous version's implicit holder (its stack mark, no user marks) only if it held the
+    item `before` too (the first user mark ends an implicit hold, so a stack mark left on an
+    item whose marks are all gone now holds nothing)."""
+    users = set(marked_users(after))
+    if not marked_users(before):
+        users |= set(item_users(after))
+    return tuple(sorted(users - {leaving}))

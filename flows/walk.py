@@ -203,9 +203,7 @@ def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
 
     def start(node: Node, done: dict[Node, Any]) -> PrefectFuture[Any]:
         kind = node[0]
-        return kind_step.with_options(name=f"delete-{kind.value}").submit(
-            kind, "delete", env, {}
-        )
+        return kind_step.with_options(name=f"delete-{kind.value}").submit(kind, "delete", env, {})
 
     def finished(node: Node, said: Any) -> None:
         outcome.done.append(node[0].value)

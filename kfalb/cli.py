@@ -194,8 +194,15 @@ def _drift(args: argparse.Namespace) -> int:
 
 def _unlock(args: argparse.Namespace) -> int:
     from core.naming import require_stack_name
-    from kfalb.commands import unlock
+    from kfalb.commands import unlock, unlock_cluster
 
+    usage = "unlock: give --stack NAME, or --cluster NAME with --region REGION."
+    if args.cluster or args.region:
+        if args.stack or not (args.cluster and args.region):
+            raise SpecError(usage)
+        return _with_server(lambda: unlock_cluster(args.cluster, args.region))
+    if not args.stack:
+        raise SpecError(usage)
     stack = require_stack_name(args.stack)  # a name that is no name: before any server starts
     return _with_server(lambda: unlock(stack))
 

@@ -230,5 +230,22 @@ def unlock(stack: str) -> int:
     return EXIT_OK
 
 
+def unlock_cluster(cluster: str, region: str) -> int:
+    """Break a cluster's lock whoever holds it, and say whose it was."""
+    from tasks.cluster_lock import break_cluster_lock
+
+    lease = break_cluster_lock(region, cluster)
+    if lease is None:
+        print(f"Cluster {cluster} in {region} is not locked.")
+        return EXIT_OK
+    print(
+        f"kfalb: warning: broke the lock of cluster {region}/{cluster}, "
+        f"{lease.describe(_now())}. If that run is still alive, two stacks may now change the "
+        "cluster's shared items at once.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -49,9 +49,10 @@ DESCRIPTIONS = {
     "PREFECT_API_URL names none: started on first use, on the database of PREFECT_HOME, its UI "
     "at the address `kfalb server status` prints.",
     "stacks": "List the saved stacks (LoadBalancerStack blocks): name, phase, cluster, dashboard.",
-    "unlock": "Break a stack's lock by hand: for a run that died and whose lease has not lapsed "
-    "yet (it lapses by itself after KFALB_LOCK_LEASE_SECONDS). If the holder is alive, two runs "
-    "may then change the stack at once.",
+    "unlock": "Break a stack's lock (or, with --cluster and --region, a cluster's lock) by hand: "
+    "for a run that died and whose lease has not lapsed yet (it lapses by itself after "
+    "KFALB_LOCK_LEASE_SECONDS). If the holder is alive, two runs may then change the stack (or "
+    "the cluster's shared controller, IAM and subnet tags) at once.",
     "import": "Record a stack that the kubeflow-manifests script set up (its written-back config) "
     "as adopted resources of a new stack, so drift and cleanup work on it; with "
     "--take-ownership they are tagged and become the stack's own (cleanup then removes them).",
@@ -90,7 +91,10 @@ EPILOGS = {
     "import": epilog(
         "kfalb import --config written-back.yaml\nkfalb import --config written-back.yaml --take-ownership"
     ),
-    "unlock": epilog("kfalb unlock --stack platform-example-com"),
+    "unlock": epilog(
+        "kfalb unlock --stack platform-example-com\n"
+        "kfalb unlock --cluster kubeflow --region us-west-2"
+    ),
     "demo": epilog("kfalb demo\nkfalb demo --keep    # leave it running to explore"),
     "sandbox": epilog(
         "kfalb sandbox up --detach && . .kfalb-sandbox/env\n"

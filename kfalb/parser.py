@@ -67,7 +67,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     _cleanup_and_drift(command)
 
     unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
-    unlock.add_argument("--stack", required=True, help="name of the stack")
+    unlock.add_argument("--stack", help="name of the stack")
+    unlock.add_argument("--cluster", help="an EKS cluster's name: break its cluster lock instead")
+    unlock.add_argument("--region", help="the cluster's region (with --cluster)")
 
     command("stacks", "list the saved stacks")
 

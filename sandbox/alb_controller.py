@@ -39,6 +39,7 @@ from sandbox.albcontroller.access import (
     resolve_identity,
     resolve_pod_identity,
 )
+from sandbox.albcontroller.endoflife import told
 from sandbox.albcontroller.gateway_gate import GatewayGate, controller_flags, feature_gates
 from sandbox.albcontroller.gateways import GatewayController
 from sandbox.albcontroller.kube import Cluster
@@ -200,8 +201,9 @@ class AlbControllerStandIn:
         uid, trigger = str(ingress["metadata"].get("uid")), _trigger(ingress)
         try:
             version = self._reconcile(ingress, controller, inactive=inactive)
-        except _Failure as failure:
-            self._cluster.record(ingress, "Warning", failure.reason, failure.message)
+        except _Failure as failure:  # as upstream: told to the group's active members only
+            for member in told(ingress, self._members(groups.group_of(ingress)), inactive):
+                self._cluster.record(member, "Warning", failure.reason, failure.message)
             failures = (plan.failures if plan else 0) + 1
             delay = backoff(self.interval, failures, self.max_backoff)
             self._schedule[uid] = Schedule(trigger, time.monotonic() + delay, failures)
@@ -377,10 +379,11 @@ class AlbControllerStandIn:
         members: list[dict[str, Any]],
         controller: Controller,
     ) -> None:
-        """Converge the group's ALB to what its remaining members declare."""
-        model = groups.merge(
-            group, [self._build(m, controller) for m in members], cluster=controller.cluster
-        )
+        """Converge the group's ALB to what its remaining members declare (a member that does
+        not build fails the model, as upstream, before anything is deployed)."""
+        with _failing("FailedBuildModel", "Failed build model due to"):
+            models = [self._build(m, controller) for m in members]
+            model = groups.merge(group, models, cluster=controller.cluster)
         vpc_id = controller.vpc_id or self._vpc_id()
         subnets = deploy.discover_subnets(
             aws,

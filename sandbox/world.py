@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from typing import Any, Literal
 import yaml
 
 from sandbox.alb_controller import AUTO_MODE_CONTROLLER, HELM_CONTROLLER, AlbControllerStandIn
+from sandbox.albcontroller.endoflife import break_end_of_life
 from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.aws.accounts import AccountKeys
@@ -35,6 +37,7 @@ from sandbox.https_endpoint import HttpsEndpoint
 from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster, server_tls_context
 from sandbox.kube.kubeconfig import kubeconfig_document
+from sandbox.kube.seed import helm_controller_objects
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +254,22 @@ class World:
         assert self.webhooks is not None, "start the world first"
         self.webhooks.set_answering(answering, after=after, refuse=refuse)
 
+    def alb_end_of_life(
+        self,
+        fault: str,
+        *,
+        ingress: str = "istio-system/istio-ingress",
+        service: str = "istio-ingressgateway",
+    ) -> Callable[[], None]:
+        """Make an Ingress's end of life fail as the real controller's does (`fault`: one of
+        sandbox.albcontroller.endoflife.FAULTS; `service`: the backend of the broken group
+        member); returns the fix, as a person would make it."""
+        assert self.aws is not None, "start the world first"
+        assert self.kube is not None
+        return break_end_of_life(
+            fault, aws=self.aws.client, store=self.kube.store, ingress=ingress, service=service
+        )
+
     def __enter__(self) -> World:
         self.start()
         return self
@@ -276,7 +295,7 @@ class World:
             force=True,
         )
         if mode == "preinstalled":
-            for obj in _helm_controller_objects():
+            for obj in helm_controller_objects():
                 store.apply(obj, field_manager="helm", force=True)
 
     # --- more clusters and accounts (WorldOptions.clusters) ---------------------------------
@@ -361,51 +380,6 @@ def _accounts(own: str, places: list[ClusterPlace]) -> list[str]:
 
 def _account_sources(own: str, places: list[ClusterPlace]) -> list[ZoneSource]:
     return [Route53BackendSource(account) for account in _accounts(own, places)]
-
-
-def _helm_controller_objects() -> list[dict[str, Any]]:
-    labels = {
-        "app.kubernetes.io/name": "aws-load-balancer-controller",
-        "app.kubernetes.io/managed-by": "Helm",
-    }
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {
-                "name": "aws-load-balancer-controller",
-                "namespace": "kube-system",
-                "labels": labels,
-            },
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": "aws-load-balancer-controller",
-                "namespace": "kube-system",
-                "labels": labels,
-            },
-            "spec": {
-                "replicas": 1,
-                "selector": {
-                    "matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}
-                },
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": "aws-load-balancer-controller",
-                        "containers": [
-                            {
-                                "name": "controller",
-                                "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0",
-                            }
-                        ],
-                    },
-                },
-            },
-        },
-    ]
 
 
 def _has_value(values: list[str], wanted: str) -> bool:

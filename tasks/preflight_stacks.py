@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from core import naming
 from core.observation import Observation
-from core.owners import HostRule, conflicts, refuse
+from core.owners import HostRule, MemberEvent, conflicts, refuse
 from core.resources import RecordSetState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext
@@ -22,6 +22,7 @@ from tasks.k8s.cluster import list_objects
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 
+_INGRESS = ("networking.k8s.io/v1", "Ingress")
 #: Record types that serve a name (an NS set at the subdomain is the delegation itself).
 _SERVING = ("A", "AAAA", "CNAME")
 
@@ -47,6 +48,38 @@ def find_host_rules(target: KubeTarget) -> tuple[HostRule, ...]:
     return tuple(rules)
 
 
+#: The controller's events that say whether an Ingress's group built (the last one counts).
+_BUILD_REASONS = ("FailedBuildModel", "FailedDeployModel", "SuccessfullyReconciled")
+
+
+@retrying_task
+def find_group_events(target: KubeTarget, spec: StackSpec) -> tuple[MemberEvent, ...]:
+    """The latest build event of each other Ingress of the stack's IngressGroup. Read only."""
+    group = spec.stack.ingress_group
+    if group is None:
+        return ()
+    with connect(target) as kube:
+        members = {
+            f"{meta.get('namespace', '')}/{meta.get('name', '')}": meta.get("namespace", "")
+            for meta in (i.get("metadata") or {} for i in list_objects(kube, *_INGRESS))
+            if (meta.get("annotations") or {}).get(naming.GROUP_ANNOTATION) == group
+            and not meta.get("deletionTimestamp")
+        }
+        members.pop(spec.ingress_key, None)
+        latest: dict[str, tuple[str, MemberEvent]] = {}
+        for namespace in sorted(set(members.values())):
+            for event in list_objects(kube, "v1", "Event", namespace=namespace):
+                about = event.get("involvedObject") or {}
+                key = f"{about.get('namespace', '')}/{about.get('name', '')}"
+                when = str(event.get("lastTimestamp") or event.get("eventTime") or "")
+                if about.get("kind") != "Ingress" or key not in members:
+                    continue
+                if event.get("reason") in _BUILD_REASONS and when >= latest.get(key, ("",))[0]:
+                    found = MemberEvent(key, str(event["reason"]), str(event.get("message", "")))
+                    latest[key] = (when, found)
+    return tuple(found for _, found in sorted(latest.values(), key=lambda pair: pair[0]))
+
+
 @retrying_task
 def preflight_owners(
     ctx: AwsContext,
@@ -63,12 +96,16 @@ def preflight_owners(
     (not needed when the plan has nothing to apply). Read only; nothing is created before it."""
     hosts: tuple[HostRule, ...] = ()
     root_records: tuple[RecordSetState, ...] = ()
+    group: tuple[MemberEvent, ...] = ()
     if look_around:
         hosts = find_host_rules.fn(target)
+        group = find_group_events.fn(target, spec)
         if seen.root_zone is not None:
             names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
             keys = [(name, kind) for name in names for kind in _SERVING]
             root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
-    refuse(spec, conflicts(spec, seen, recorded=recorded, hosts=hosts, root_records=root_records))
+    found = conflicts(spec, seen, recorded=recorded, hosts=hosts, root_records=root_records,
+                      group_events=group)  # fmt: skip
+    refuse(spec, found)
     run_logger().info("No other owner of %s, %s or %s", spec.ingress_key, spec.dashboard_host,
                       naming.wildcard(spec.subdomain))  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.albcontroller.access import Aws
+from sandbox.albcontroller.access import Aws, AwsCallError
 from sandbox.albcontroller.listeners import sync_listeners
 from sandbox.albcontroller.model import (
     BACKEND_SG_RESOURCE_TAG,
@@ -283,8 +283,21 @@ def delete_stack(aws: Aws, *, cluster: str, stack_id: str, stack_tag: str = STAC
     for group in found.target_groups:
         aws.call("elbv2", "DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
     for security_group in found.security_groups:
-        aws.call("ec2", "DeleteSecurityGroup", GroupId=security_group["GroupId"])
+        delete_security_group(aws, security_group["GroupId"])
     release_backend_security_group(aws, cluster=cluster)
+
+
+def delete_security_group(aws: Aws, group_id: str) -> None:
+    """As v3.5.0: DependencyViolation is retried for 10 s (folded into one try here), then the
+    error is wrapped: "failed to delete securityGroup: timed out waiting for the condition: ..."."""
+    try:
+        aws.call("ec2", "DeleteSecurityGroup", GroupId=group_id)
+    except AwsCallError as error:
+        if "DependencyViolation" not in str(error):
+            raise
+        raise AwsCallError(
+            f"failed to delete securityGroup: timed out waiting for the condition: {error}"
+        ) from None
 
 
 def release_backend_security_group(aws: Aws, *, cluster: str) -> None:

@@ -315,9 +315,12 @@ def build_model(
     rules: list[RuleModel] = []
     for host, path, path_type, service_name, port in backends(ingress):
         service = services.get(service_name)
-        if service is None:
-            raise BuildError(f'services "{service_name}" not found')
-        group = _target_group(cluster=cluster, ingress=ingress, service=service, port=port)
+        try:  # as upstream, a backend's error names its Ingress
+            if service is None:
+                raise BuildError(f'services "{service_name}" not found')
+            group = _target_group(cluster=cluster, ingress=ingress, service=service, port=port)
+        except BuildError as error:
+            raise BuildError(f"ingress: {namespace}/{name}: {error}") from None
         groups.setdefault(group.resource_id, group)
         rules.append(
             RuleModel(

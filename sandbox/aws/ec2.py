@@ -2,9 +2,9 @@
 
 moto checks that the resources exist for CreateTags but silently accepts DeleteTags on
 any id; real EC2 answers with the resource's NotFound code (e.g. InvalidSubnetID.NotFound).
-moto also deletes a security group that a load balancer still uses, or that another group's
-rule names; real EC2 refuses with DependencyViolation (the load balancer's network
-interfaces hold the group until the load balancer is gone).
+moto also deletes a security group that a load balancer or a network interface still uses, or
+that another group's rule names; real EC2 refuses with DependencyViolation (the load balancer's
+network interfaces hold the group until the load balancer is gone).
 """
 
 from __future__ import annotations
@@ -30,13 +30,19 @@ def _around_delete_tags(
 
 
 def group_users(backend: EC2Backend, group_id: str) -> list[str]:
-    """What holds the group: load balancers that use it, other groups whose rules name it."""
+    """What holds the group: load balancers that use it, network interfaces in it, other groups
+    whose rules name it."""
     users = [
         balancer.arn
         for balancer in list(
             elbv2_backends[backend.account_id][backend.region_name].load_balancers.values()
         )
         if group_id in (balancer.security_groups or [])
+    ]
+    users += [
+        eni.id
+        for eni in list(backend.enis.values())
+        if any(group.id == group_id for group in eni.group_set)
     ]
     for groups in list(backend.groups.values()):
         for other in list(groups.values()):

@@ -79,3 +79,49 @@ def seed_kubeflow_cluster(target: Any) -> None:
     store: ObjectStore = target.store if hasattr(target, "store") else target
     for obj in kubeflow_objects():
         store.apply(obj, field_manager=SEED_MANAGER, force=True)
+
+
+def helm_controller_objects() -> list[dict[str, Any]]:
+    """A controller installed by Helm, outside the flow (the sandbox's "preinstalled" mode)."""
+    labels = {
+        "app.kubernetes.io/name": "aws-load-balancer-controller",
+        "app.kubernetes.io/managed-by": "Helm",
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": "aws-load-balancer-controller",
+                "namespace": "kube-system",
+                "labels": labels,
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "aws-load-balancer-controller",
+                "namespace": "kube-system",
+                "labels": labels,
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {
+                    "matchLabels": {"app.kubernetes.io/name": "aws-load-balancer-controller"}
+                },
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": "aws-load-balancer-controller",
+                        "containers": [
+                            {
+                                "name": "controller",
+                                "image": "public.ecr.aws/eks/aws-load-balancer-controller:v2.13.0",
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    ]

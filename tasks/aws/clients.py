@@ -22,7 +22,7 @@ from botocore.credentials import (
 from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import AwsError
+from core.errors import AwsError, SpecError
 from core.rate_budget import RateBudget
 from core.resources import ApiCall, ApiCallCounts
 from core.settings import get_settings
@@ -194,9 +194,15 @@ def _new_session(ctx: AwsContext) -> boto3.session.Session:
         # Imported here: prefect_aws is heavy and only needed when a block is named.
         from prefect_aws import AwsCredentials
 
-        block: Any = AwsCredentials.load(
-            ctx.credentials_block
-        )  # sync call: a block, not a coroutine
+        try:
+            block: Any = AwsCredentials.load(ctx.credentials_block)  # sync: not a coroutine
+        except ValueError as error:  # Prefect's "Unable to find block document named ..."
+            raise SpecError(
+                f"No prefect-aws AwsCredentials block named {ctx.credentials_block!r} (the "
+                f"--aws-credentials-block / aws_credentials_block parameter): {error}. Create it "
+                "(see docs/real-aws.md), name an existing one, or leave it empty to use the "
+                "default AWS credential chain. Nothing was sent to AWS with it."
+            ) from None
         made: boto3.session.Session = block.get_boto3_session()
         return made
     return boto3.session.Session(region_name=ctx.region)

@@ -10,6 +10,7 @@ from core.errors import PreflightError
 from core.resources import ClusterState, SubnetState, SubnetTagChange
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task
+from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 
 if TYPE_CHECKING:
@@ -151,9 +152,16 @@ def ensure_subnet_tags(
     Public subnets get `kubernetes.io/role/elb=1`, private ones `kubernetes.io/role/internal-elb=1`,
     all `kubernetes.io/cluster/<cluster>=shared`. With a stack, each subnet tagged also gets the
     marker `kubeflow-alb/added-tags/<stack>` listing the keys added. Returns exactly the tags
-    added (marker included), so cleanup removes only those.
+    added (marker included), so cleanup removes only those. Read and written under the
+    cluster's lock: a tag another stack is removing is never taken as there.
     """
-    ec2 = client(ctx, "ec2")
+    with cluster_lease(ctx.region, cluster.name, holder=stack or ""):
+        return _ensure_tags(client(ctx, "ec2"), cluster, stack)
+
+
+def _ensure_tags(
+    ec2: EC2Client, cluster: ClusterState, stack: str | None
+) -> tuple[SubnetTagChange, ...]:
     subnets = read_subnets(ec2, cluster.vpc_id or "", cluster.subnet_ids)
     added: list[SubnetTagChange] = []
     # CreateTags puts every tag on every resource it names: one call per distinct set of tags
@@ -236,41 +244,82 @@ def observe_added_subnet_tags(
     return tuple(sorted(present, key=lambda change: change.key.startswith(ADDED_TAGS_PREFIX)))
 
 
-@aws_task
-def delete_subnet_tags(ctx: AwsContext, added: Sequence[SubnetTagChange]) -> bool:
-    """Remove the subnet tags setup added, where they still carry the value we set.
+def _current_tags(ec2: EC2Client, subnet_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    pages = ec2.get_paginator("describe_subnets").paginate(
+        Filters=[{"Name": "subnet-id", "Values": list(subnet_ids)}]
+    )
+    return {
+        subnet["SubnetId"]: {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
+        for page in pages
+        for subnet in page["Subnets"]
+    }
 
-    False when there was nothing left to remove (subnets gone or tags already removed).
-    """
+
+def _held_keys(
+    added: Sequence[SubnetTagChange], current: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Per subnet, the discovery tags the leaving stack holds (key -> the value it set): those
+    recorded, and those its marker lists (as it is now, or as recorded)."""
+    held: dict[str, dict[str, str]] = {}
+    for change in added:
+        keys = held.setdefault(change.subnet_id, {})
+        if not change.key.startswith(ADDED_TAGS_PREFIX):
+            keys[change.key] = change.value
+            continue
+        listed = current.get(change.subnet_id, {}).get(change.key) or change.value
+        for key in filter(None, listed.split(",")):
+            keys.setdefault(key, added_value(key))
+    return held
+
+
+def _cluster_of(added: Sequence[SubnetTagChange]) -> str:
+    """The cluster a stack's subnet tags are for, from its cluster tag (or its markers)."""
+    prefix = cluster_tag("")
+    keys = [c.key for c in added] + [k for c in added for k in c.value.split(",")]
+    return next((key.removeprefix(prefix) for key in keys if key.startswith(prefix)), "")
+
+
+@aws_task
+def delete_subnet_tags(
+    ctx: AwsContext, added: Sequence[SubnetTagChange], *, cluster_name: str = ""
+) -> bool:
+    """Remove the stack's hold of the subnet discovery tags: its markers first, then (the
+    subnets read again) each tag it held that no other stack's marker lists any more, where it
+    still has the value set. So two stacks leaving at once never both keep a tag: whichever
+    reads last finds no marker and removes it. Under the lock of the cluster (`cluster_name`,
+    else the one the tags name). False when there was nothing left to remove."""
     if not added:
         return False
-    ec2 = client(ctx, "ec2")
+    markers = sorted({c.key for c in added if c.key.startswith(ADDED_TAGS_PREFIX)})
+    holder = markers[0].removeprefix(ADDED_TAGS_PREFIX) if len(markers) == 1 else ""
+    with cluster_lease(ctx.region, cluster_name or _cluster_of(added), holder=holder):
+        return _release_tags(client(ctx, "ec2"), added, markers)
+
+
+def _release_tags(ec2: EC2Client, added: Sequence[SubnetTagChange], markers: Sequence[str]) -> bool:
     subnet_ids = sorted({change.subnet_id for change in added})
-    current: dict[str, dict[str, str]] = {}
-    pages = ec2.get_paginator("describe_subnets").paginate(
-        Filters=[{"Name": "subnet-id", "Values": subnet_ids}]
-    )
-    for page in pages:
-        for subnet in page["Subnets"]:
-            tags = {tag["Key"]: tag["Value"] for tag in subnet.get("Tags", [])}
-            current[subnet["SubnetId"]] = tags
+    before = _current_tags(ec2, subnet_ids)
+    held = _held_keys(added, before)
+    removed = False
+    for marker in markers:
+        ids = [s for s in subnet_ids if marker in before.get(s, {})]
+        if ids:
+            ec2.delete_tags(Resources=ids, Tags=[{"Key": marker}])
+            run_logger().info("Removed %s from subnets %s", marker, ", ".join(ids))
+            removed = True
+    after = _current_tags(ec2, subnet_ids) if removed else before
     by_tag: dict[tuple[str, str], list[str]] = {}
-    leaving = {c.key for c in added if c.key.startswith(ADDED_TAGS_PREFIX)}
-    for change in added:
-        tags = current.get(change.subnet_id, {})
-        if not change.key.startswith(ADDED_TAGS_PREFIX) and sharing.kept_for_others(
-            tags, change.key, leaving
-        ):
-            run_logger().info(
-                "Kept %s on subnet %s: stacks %s still use it", change.key, change.subnet_id,
-                ", ".join(sorted(set(sharing.tag_users(tags, change.key)) - {
-                    m.removeprefix(ADDED_TAGS_PREFIX) for m in leaving})),
-            )  # fmt: skip
-            continue
-        if tags.get(change.key) == change.value:
-            by_tag.setdefault((change.key, change.value), []).append(change.subnet_id)
+    for subnet_id, keys in held.items():
+        tags = after.get(subnet_id, {})
+        for key, value in keys.items():
+            users = sharing.tag_users(tags, key)
+            if users:
+                run_logger().info("Kept %s on subnet %s: stacks %s still use it", key,
+                                  subnet_id, ", ".join(users))  # fmt: skip
+            elif tags.get(key) == value:
+                by_tag.setdefault((key, value), []).append(subnet_id)
     for (key, value), ids in by_tag.items():
         # With a Value, DeleteTags removes the tag only where it still has that value.
         ec2.delete_tags(Resources=ids, Tags=[{"Key": key, "Value": value}])
         run_logger().info("Removed %s=%s from subnets %s", key, value, ", ".join(ids))
-    return bool(by_tag)
+    return removed or bool(by_tag)

@@ -14,7 +14,7 @@ from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_idempotent import create_or_find, gone_already
+from tasks.aws.iam_idempotent import create_or_find
 from tasks.aws.iam_policy import (
     delete_policy,
     ensure_policy,
@@ -22,7 +22,16 @@ from tasks.aws.iam_policy import (
     observe_policy,
     same_document,
 )
+from tasks.aws.iam_shared import (
+    delete_role_now,
+    legacy_holders,
+    provider_item,
+    role_item,
+    unmarked,
+)
+from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
+from tasks.shared import release
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -60,8 +69,9 @@ def _creation_tags(spec: StackSpec, users: tuple[str, ...] = ()) -> list[TagType
 
 
 def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -> list[TagTypeDef]:
-    """The user marks a shared item needs so that the stack (and `users`, who use it through
-    the controller) hold it; none when they do."""
+    """The user marks a shared item needs so that the stack holds it, as read now (a previous
+    version's holder of the item keeps its hold as a mark); `users`: previous-version stacks
+    found now (`legacy_holders`), who use it through the controller. None when they hold it."""
     marks = sharing.marks_to_hold(found, stack)
     marks |= {sharing.user_key(u): u for u in users if found.get(sharing.user_key(u)) != u}
     return [{"Key": k, "Value": v} for k, v in marks.items()]
@@ -70,6 +80,11 @@ def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -
 def release_tags(found: dict[str, str], stack: str) -> list[str]:
     """The tag keys a leaving stack removes from a shared item other stacks still use."""
     return [key for key in (sharing.user_key(stack),) if key in found]
+
+
+def _lease(spec: StackSpec) -> Any:
+    """The cluster's lock, held by the stack while it writes the cluster's shared IAM."""
+    return cluster_lease(spec.region, spec.cluster.name, holder=spec.name)
 
 
 def _issuer(cluster: ClusterState) -> str:
@@ -114,8 +129,13 @@ def observe_oidc_provider(
 def ensure_oidc_provider(
     ctx: AwsContext, spec: StackSpec, cluster: ClusterState
 ) -> OidcProviderState:
-    """Make sure IAM trusts the cluster's OIDC issuer (create the provider if it is missing)."""
-    iam, host_path = client(ctx, "iam"), _issuer(cluster)
+    """Make sure IAM trusts the cluster's OIDC issuer (create the provider if it is missing);
+    held by the stack (its user mark), under the cluster's lock."""
+    with _lease(spec):
+        return _ensure_provider(client(ctx, "iam"), _issuer(cluster), spec)
+
+
+def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
     found = read_oidc_provider(iam, host_path, spec.name)
     if found is None:
         arn = create_or_find(
@@ -167,33 +187,17 @@ def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> Oidc
 
 @aws_task
 def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState) -> bool:
-    """Remove the stack's use of the cluster's OIDC provider: delete it with its last user,
-    else remove only the stack's user mark. False when nothing was deleted."""
+    """Remove the stack's use of the cluster's OIDC provider: drop its user mark, and delete
+    the provider when no mark remains (under the cluster's lock). False when nothing was
+    deleted."""
     iam = client(ctx, "iam")
-    found = read_oidc_provider(iam, _issuer(cluster), spec.name)
-    if found is None:
-        return False
-    if not found.owned:
-        raise OwnershipError(f"OIDC provider {found.arn} was not made by a kubeflow-alb stack.")
-    if not sharing.last_user(found.tags, spec.name):
-        release_provider(iam, found, spec.name)
-        return False
-    # NoSuchEntity here: gone meanwhile, or our own send applied and its answer lost.
-    gone_already(iam.delete_open_id_connect_provider, OpenIDConnectProviderArn=found.arn)
-    run_logger().info("Deleted OIDC provider %s", found.arn)
-    return True
-
-
-def release_provider(iam: IAMClient, found: OidcProviderState, stack: str) -> None:
-    """Drop the stack's user mark from an OIDC provider other stacks still use."""
-    keys = release_tags(found.tags, stack)
-    if keys:
-        gone_already(
-            iam.untag_open_id_connect_provider, OpenIDConnectProviderArn=found.arn, TagKeys=keys
-        )
-    run_logger().info(
-        "OIDC provider %s stays for %s", found.arn, ", ".join(sharing.item_users(found.tags))
-    )
+    with _lease(spec):
+        found = read_oidc_provider(iam, _issuer(cluster), spec.name)
+        if found is None:
+            return False
+        if not found.owned:
+            raise OwnershipError(f"OIDC provider {found.arn} was not made by a kubeflow-alb stack.")
+        return release(provider_item(iam, found.arn), spec.name).deleted
 
 
 def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
@@ -256,15 +260,26 @@ def ensure_role(
 ) -> RoleState:
     """Make sure the controller's role exists, trusts only what its identity needs (IRSA: its
     service account through the OIDC provider; Pod Identity: the EKS Pod Identity service),
-    and has the controller policy attached; held by the stack and by `users` (the
-    controller's other users, who reach AWS through this role)."""
-    iam, log, name, trust = (
-        client(ctx, "iam"),
-        run_logger(),
-        role_name(spec),
-        _trust(spec, provider),
-    )
+    and has the controller policy attached; held by the stack (its user mark) and, of `users`
+    (the controller's other users as observed), by those still of the previous version, who
+    reach AWS through this role now. Under the cluster's lock."""
+    iam = client(ctx, "iam")
+    with _lease(spec):
+        return _ensure_role(iam, spec, provider, policy_arn=policy_arn, users=users)
+
+
+def _ensure_role(
+    iam: IAMClient,
+    spec: StackSpec,
+    provider: OidcProviderState | None,
+    *,
+    policy_arn: str,
+    users: tuple[str, ...],
+) -> RoleState:
+    log, name, trust = run_logger(), role_name(spec), _trust(spec, provider)
     state = read_role(iam, name, stack=spec.name, trust=trust)
+    # Only a user that holds no mark yet and is of the previous version now is marked too.
+    users = legacy_holders(iam, unmarked(state.tags if state else {}, users, spec.name))
     if state is None:
         state = _create_role(iam, name, trust=trust, spec=spec, users=users)  # None: created
     if state is not None:
@@ -325,35 +340,29 @@ def _create_role(
 
 @aws_task
 def delete_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
-    """Remove the stack's use of the controller's IRSA role: delete it (detaching its policies
-    first) with its last user, else remove only the stack's user mark. `legacy`: the previous
-    version's per-stack role, the stack's own. False when nothing was deleted."""
+    """Remove the stack's use of the controller's IRSA role: drop its user mark, and delete the
+    role (detaching its policies first) when no mark remains. The stack's previous-version role
+    goes first, in the same hold of the cluster's lock: once it is gone no other stack takes
+    this one for a previous-version user to mark. `legacy`: only that per-stack role. False
+    when nothing (or only the previous-version role) was deleted."""
     iam = client(ctx, "iam")
-    name = naming.role_name(spec.name) if legacy else role_name(spec)
-    state = read_role(iam, name, stack=spec.name, trust={}, shared=not legacy)
-    if state is None:
-        return False
-    if not state.owned:
-        raise OwnershipError(f"IAM role {state.arn} is not this stack's to delete; it is left.")
-    if not legacy and not sharing.last_user(state.tags, spec.name):
-        keys = release_tags(state.tags, spec.name)
-        if keys:
-            gone_already(iam.untag_role, RoleName=name, TagKeys=keys)
-        run_logger().info(
-            "IAM role %s stays for %s", name, ", ".join(sharing.item_users(state.tags))
-        )
-        return False
-    try:
-        # Each step tolerates NoSuchEntity on its own: a retried send whose first answer was
-        # lost finds its work done, and the role must still be deleted after it.
-        for arn in state.attached_policy_arns:
-            gone_already(iam.detach_role_policy, RoleName=name, PolicyArn=arn)
-        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-            gone_already(iam.delete_role_policy, RoleName=name, PolicyName=policy)
-        gone_already(iam.delete_role, RoleName=name)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
+    with _lease(spec):
+        old = _delete_legacy_role(iam, spec)
+        if legacy:
+            return old
+        name = role_name(spec)
+        state = read_role(iam, name, stack=spec.name, trust={})
+        if state is None:
             return False
-        raise
-    run_logger().info("Deleted IAM role %s", name)
-    return True
+        if not state.owned:
+            raise OwnershipError(f"IAM role {state.arn} is not this stack's to delete; it is left.")
+        return release(role_item(iam, name), spec.name).deleted
+
+
+def _delete_legacy_role(iam: IAMClient, spec: StackSpec) -> bool:
+    """Delete the previous version's per-stack role of the stack, when it carries its tags."""
+    name = naming.role_name(spec.name)
+    state = read_role(iam, name, stack=spec.name, trust={}, shared=False)
+    if state is None or not state.owned:
+        return False
+    return delete_role_now(iam, name)

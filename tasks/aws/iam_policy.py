@@ -16,11 +16,14 @@ from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightEr
 from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code, error_message
+from tasks.aws.errors import aws_task, error_code
 from tasks.aws.iam_idempotent import create_or_find, gone_already
+from tasks.aws.iam_shared import delete_policy_now, legacy_holders, policy_item, unmarked
 from tasks.aws.sts import caller_identity
 from tasks.bundled import DEPLOYMENTS, bundled_path
+from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
+from tasks.shared import release as release_use
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -186,13 +189,25 @@ def ensure_policy(
     users: tuple[str, ...] = (),
 ) -> PolicyState:
     """Create the controller's IAM policy, or make the document bundled for the stack's controller
-    version its default version; held by the stack and by `users` (the controller's other users).
+    version its default version; held by the stack (its user mark) and, of `users` (the
+    controller's other users as observed), by those still of the previous version. Under the
+    cluster's lock.
 
     When five versions exist, the oldest non-default version is deleted first.
     """
-    iam, log = client(ctx, "iam"), run_logger()
+    iam = client(ctx, "iam")
     arn, desired = _target(ctx, spec, document)
+    with cluster_lease(spec.region, spec.cluster.name, holder=spec.name):
+        return _ensure(iam, arn, spec, desired, users)
+
+
+def _ensure(
+    iam: IAMClient, arn: str, spec: StackSpec, desired: dict[str, Any], users: tuple[str, ...]
+) -> PolicyState:
+    log = run_logger()
     state = read_policy(iam, arn, stack=spec.name, document=desired)
+    # Only a user that holds no mark yet and is of the previous version now is marked too.
+    users = legacy_holders(iam, unmarked(state.tags if state else {}, users, spec.name))
     if state is None:
         made = create_or_find(
             lambda: iam.create_policy(
@@ -311,56 +326,21 @@ def _drop_duplicates(iam: IAMClient, arn: str, document: dict[str, Any], known: 
 
 @aws_task
 def delete_policy(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
-    """Remove the stack's use of the controller's IAM policy: delete it with all its versions
-    with its last user, else remove only the stack's user mark; False when nothing was deleted.
-    `legacy`: the previous version's per-stack policy, the stack's own.
+    """Remove the stack's use of the controller's IAM policy: drop its user mark, and delete it
+    with all its versions when no mark remains (under the cluster's lock); False when nothing
+    was deleted. `legacy`: the previous version's per-stack policy, the stack's own.
 
     Refuses while the policy is still attached (delete the role first).
     """
     iam = client(ctx, "iam")
     arn, _ = _policy_arn(ctx, spec, legacy=legacy)
-    state = read_policy(iam, arn, stack=spec.name, document={}, shared=not legacy)
-    if state is None:
-        return False
-    if not state.owned:
-        raise OwnershipError(f"IAM policy {arn} is not this stack's to delete; it is left.")
-    if not legacy and not sharing.last_user(state.tags, spec.name):
-        if sharing.user_key(spec.name) in state.tags:
-            gone_already(iam.untag_policy, PolicyArn=arn, TagKeys=[sharing.user_key(spec.name)])
-        run_logger().info(
-            "IAM policy %s stays for %s", arn, ", ".join(sharing.item_users(state.tags))
-        )
-        return False
-    entities = iam.list_entities_for_policy(PolicyArn=arn)
-    users = [
-        *(f"role {item['RoleName']}" for item in entities.get("PolicyRoles", [])),
-        *(f"user {item['UserName']}" for item in entities.get("PolicyUsers", [])),
-        *(f"group {item['GroupName']}" for item in entities.get("PolicyGroups", [])),
-    ]
-    if users:
-        raise AwsError(
-            f"IAM policy {arn} is still attached to {', '.join(users)}; detach it first.",
-            code="DeleteConflict",
-        )
-    try:
-        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
-            if not version["IsDefaultVersion"]:
-                # NoSuchEntity: a retried send whose first answer was lost; the version is gone.
-                gone_already(
-                    iam.delete_policy_version, PolicyArn=arn, VersionId=version["VersionId"]
-                )
-        gone_already(iam.delete_policy, PolicyArn=arn)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":  # the whole policy went meanwhile
+    with cluster_lease(spec.region, spec.cluster.name, holder=spec.name):
+        state = read_policy(iam, arn, stack=spec.name, document={}, shared=not legacy,
+                            count_versions=False)  # fmt: skip
+        if state is None:
             return False
-        if error_code(error) == "DeleteConflict":
-            # IAM is eventually consistent: a detach a moment ago may not be seen yet.
-            raise AwsTransientError(
-                f"IAM policy {arn} cannot be deleted yet: {error_message(error)}. It must be "
-                "detached from every role, user and group and have no other versions.",
-                code="DeleteConflict",
-                operation="DeletePolicy",
-            ) from error
-        raise
-    run_logger().info("Deleted IAM policy %s", arn)
-    return True
+        if not state.owned:
+            raise OwnershipError(f"IAM policy {arn} is not this stack's to delete; it is left.")
+        if legacy:
+            return delete_policy_now(iam, arn)
+        return release_use(policy_item(iam, arn), spec.name).deleted

@@ -18,8 +18,11 @@ from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam import read_role, release_provider
+from tasks.aws.iam import read_role
+from tasks.aws.iam_shared import provider_item
+from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
+from tasks.shared import release
 
 if TYPE_CHECKING:
     from mypy_boto3_acm.literals import CertificateStatusType, KeyAlgorithmType
@@ -108,26 +111,20 @@ def find_oidc_providers(ctx: AwsContext, stack: str) -> tuple[OidcProviderState,
 
 
 @aws_task
-def delete_owned_oidc_provider(ctx: AwsContext, arn: str, *, stack: str) -> bool:
-    """Remove the stack's use of an IAM OIDC provider: delete it with its last user, else drop
-    only the stack's user mark. False when nothing was deleted."""
+def delete_owned_oidc_provider(
+    ctx: AwsContext, arn: str, *, stack: str, cluster_name: str = ""
+) -> bool:
+    """Remove the stack's use of an IAM OIDC provider: drop its user mark, and delete the
+    provider when no mark remains, under the lock of the stack's cluster (`cluster_name`;
+    without it, a lock named after the provider's issuer). False when nothing was deleted."""
     iam = client(ctx, "iam")
-    state = _provider(iam, arn, stack)
-    if state is None:
-        return False
-    if not state.owned:
-        raise OwnershipError(f"OIDC provider {arn} was not made by a kubeflow-alb stack; left.")
-    if not sharing.last_user(state.tags, stack):
-        release_provider(iam, state, stack)
-        return False
-    try:
-        iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
+    with cluster_lease(ctx.region, cluster_name or arn.rsplit("/", 1)[-1], holder=stack):
+        state = _provider(iam, arn, stack)
+        if state is None:
             return False
-        raise
-    run_logger().info("Deleted OIDC provider %s", arn)
-    return True
+        if not state.owned:
+            raise OwnershipError(f"OIDC provider {arn} was not made by a kubeflow-alb stack; left.")
+        return release(provider_item(iam, arn), stack).deleted
 
 
 @aws_task

@@ -9,12 +9,15 @@ from botocore.exceptions import ClientError
 
 from core import naming, sharing
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
-from core.identity import POD_IDENTITY_AGENT, agent_problem
+from core.identity import POD_IDENTITY_AGENT, agent_problem, uses_pod_identity
 from core.resources import PodIdentityAssociationState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
+from tasks.aws.iam_shared import legacy_holders, unmarked
+from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
+from tasks.shared import Marks, SharedItem, release
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
@@ -82,7 +85,10 @@ def observe_pod_identity_agent(ctx: AwsContext, cluster_name: str) -> str | None
 
 
 def require_pod_identity_agent(spec: StackSpec, *, cluster: str, status: str | None) -> None:
-    """Stop, before anything is made, when the Pod Identity Agent cannot serve the controller."""
+    """Stop, before anything is made, when the Pod Identity Agent cannot serve the controller
+    (an IRSA stack needs none: it may only have an association of its past to remove)."""
+    if not uses_pod_identity(spec):
+        return
     problem = agent_problem(spec, cluster=cluster, region=spec.region, status=status)
     if problem:
         raise PreflightError(problem)
@@ -105,9 +111,21 @@ def ensure_pod_identity_association(
 ) -> PodIdentityAssociationState:
     """Make sure the controller's service account is associated with its role (create the
     association, or point ours at the role). It is the cluster's, like the controller: held by
-    the stack and by `users` (the controller's other users), each with its user mark."""
+    the stack (its user mark) and, of `users` (the controller's other users as observed), by
+    those still of the previous version. Under the cluster's lock."""
+    with cluster_lease(spec.region, cluster_name, holder=spec.name):
+        return _ensure(ctx, spec, cluster_name, role_arn=role_arn, users=users)
+
+
+def _ensure(
+    ctx: AwsContext, spec: StackSpec, cluster_name: str, *, role_arn: str, users: tuple[str, ...]
+) -> PodIdentityAssociationState:
     eks, log = client(ctx, "eks"), run_logger()
     found = read_association(eks, cluster_name, spec.name)
+    # Only a user that holds no mark yet and is of the previous version now is marked too.
+    users = legacy_holders(
+        client(ctx, "iam"), unmarked(found.tags if found else {}, users, spec.name)
+    )
     if found is None:
         try:
             made = eks.create_pod_identity_association(
@@ -158,41 +176,60 @@ def ensure_pod_identity_association(
 
 @aws_task
 def delete_pod_identity_association(ctx: AwsContext, spec: StackSpec, cluster_name: str) -> bool:
-    """Remove the stack's use of the controller's Pod Identity association: delete it with its
-    last user, else remove only the stack's user mark. False when nothing was deleted."""
+    """Remove the stack's use of the controller's Pod Identity association: drop its user mark,
+    and delete the association when no mark remains (under the cluster's lock). False when
+    nothing was deleted."""
     eks = client(ctx, "eks")
-    found = read_association(eks, cluster_name, spec.name)
-    if found is None:
-        return False
-    if not found.owned:
-        raise OwnershipError(
-            f"Pod Identity association {found.arn} was not made by a kubeflow-alb stack; it is "
-            "left."
-        )
-    if not sharing.last_user(found.tags, spec.name):
-        key = sharing.user_key(spec.name)
-        if key in found.tags:
-            try:
-                eks.untag_resource(resourceArn=found.arn, tagKeys=[key])
-            except ClientError as error:
-                if error_code(error) != _NOT_FOUND:
-                    raise
-        run_logger().info(
-            "Pod Identity association %s stays for %s",
-            found.arn,
-            ", ".join(u for u in sharing.item_users(found.tags) if u != spec.name),
-        )
-        return False
-    try:
-        eks.delete_pod_identity_association(
-            clusterName=cluster_name, associationId=found.association_id
-        )
-    except ClientError as error:
-        if error_code(error) == _NOT_FOUND:  # gone meanwhile, or our own lost answer
+    with cluster_lease(spec.region, cluster_name, holder=spec.name):
+        found = read_association(eks, cluster_name, spec.name)
+        if found is None:
             return False
-        raise
-    run_logger().info("Deleted Pod Identity association %s", found.arn)
-    return True
+        if not found.owned:
+            raise OwnershipError(
+                f"Pod Identity association {found.arn} was not made by a kubeflow-alb stack; it "
+                "is left."
+            )
+        return release(association_item(eks, cluster_name, found.arn), spec.name).deleted
+
+
+def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
+    """The controller's Pod Identity association as a shared item (tasks/shared.py)."""
+    association_id = arn.rsplit("/", 1)[-1]
+
+    def marks() -> Marks | None:
+        try:
+            found = eks.describe_pod_identity_association(
+                clusterName=cluster_name, associationId=association_id
+            )["association"]
+        except ClientError as error:
+            if error_code(error) == _NOT_FOUND:
+                return None
+            raise
+        return dict(found.get("tags") or {})
+
+    def unmark(keys: list[str]) -> None:
+        try:
+            eks.untag_resource(resourceArn=arn, tagKeys=keys)
+        except ClientError as error:
+            if error_code(error) != _NOT_FOUND:
+                raise
+
+    def delete() -> bool:
+        try:
+            eks.delete_pod_identity_association(
+                clusterName=cluster_name, associationId=association_id
+            )
+        except ClientError as error:
+            if error_code(error) == _NOT_FOUND:  # gone meanwhile, or our own lost answer
+                return False
+            raise
+        run_logger().info("Deleted Pod Identity association %s", arn)
+        return True
+
+    return SharedItem(
+        what=f"Pod Identity association {arn}", read_marks=marks, remove_marks=unmark,
+        delete=delete, add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
+    )  # fmt: skip
 
 
 def association_exists(ctx: AwsContext, arn: str) -> bool:

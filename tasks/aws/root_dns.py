@@ -57,7 +57,10 @@ def preflight_root_dns(ctx: AwsContext, spec: StackSpec) -> CallerIdentity | Non
     except AwsError as error:
         if error.operation != "AssumeRole":
             raise
-        raise PreflightError(f"{ROLE_FIELD}: {error.message} Nothing was created.") from None
+        # Setup and cleanup both look first: whichever this is, it changed nothing yet.
+        raise PreflightError(
+            f"{ROLE_FIELD}: {error.message} Stopped before changing anything in AWS or Kubernetes."
+        ) from None
     run_logger().info("Root zone %s: Route53 calls as %s (account %s)", spec.root,
                       identity.arn, identity.account)  # fmt: skip
     return identity

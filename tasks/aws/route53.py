@@ -188,16 +188,23 @@ def preflight_subdomain_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneStat
 
 
 @aws_task
-def find_root_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
+def find_root_zone(
+    ctx: AwsContext, spec: StackSpec, *, by_name_when_gone: bool = False
+) -> HostedZoneState | None:
     """Find the root domain's public hosted zone (by id when given, else by name).
 
     Returns nothing when the root domain is not in Route53: its NS records are then added by hand.
+    `by_name_when_gone` (cleanup): a recorded id whose zone no longer exists (the root zone was
+    re-created with a new id) is looked up again by name instead of stopping the run.
     """
     r53, root = client(ctx, "route53"), spec.root
     given = spec.route53.root_domain.hosted_zone_id
     if given:
         zone = _read_zone(r53, given, spec=None)
         where = f"Hosted zone {given} (route53.rootDomain.hostedZoneId)"
+        if zone is None and by_name_when_gone:
+            run_logger().warning("%s does not exist any more; looking %s up by name", where, root)
+            return _root_by_name(r53, root)
         if zone is None:
             raise PreflightError(f"{where} does not exist in this AWS account.")
         if zone.private:
@@ -205,6 +212,10 @@ def find_root_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
         if zone.name != root:
             raise PreflightError(f"{where} is for {zone.name}, not the root domain {root}.")
         return zone
+    return _root_by_name(r53, root)
+
+
+def _root_by_name(r53: Route53Client, root: str) -> HostedZoneState | None:
     zones = _public_zones_named(r53, root)
     if len(zones) > 1:
         ids = ", ".join(zone_id_of(zone["Id"]) for zone in zones)

@@ -79,16 +79,8 @@ def apply_objects(
         if not is_crd(obj):
             served = (obj.get("apiVersion"), obj.get("kind")) not in unborn
             before[key(obj)] = read(kube, obj) if served else None
-    foreign = [
-        name
-        for name, live in before.items()
-        if live is not None and not is_owned(live, stack, shared=shared)
-    ]
-    if foreign and not adopt:
-        raise OwnershipError(
-            f"These objects exist but do not carry stack {stack!r}'s labels, so they are not ours to "
-            f"change: {', '.join(foreign)}. Remove them (or the tool that installed them) first."
-        )
+    if not adopt:
+        _refuse(before, stack=stack, shared=shared)
     results = [_apply_one(kube, obj, before[key(obj)]) for obj in crds]
     if crds:
         wait_for_kinds(kube, crds)
@@ -102,6 +94,27 @@ def apply_objects(
         len(report.of("unchanged")),
     )
     return report
+
+
+def _refuse(live: Mapping[str, Mapping[str, Any] | None], *, stack: str, shared: bool) -> None:
+    foreign = [
+        name
+        for name, found in live.items()
+        if found is not None and not is_owned(found, stack, shared=shared)
+    ]
+    if foreign:
+        raise OwnershipError(
+            f"These objects exist but do not carry stack {stack!r}'s labels, so they are not ours to "
+            f"change: {', '.join(foreign)}. Remove them (or the tool that installed them) first."
+        )
+
+
+def refuse_foreign(
+    kube: Kube, objects: Iterable[Manifest], *, stack: str, shared: bool = False
+) -> None:
+    """Raise OwnershipError naming the objects that exist without this stack's labels (any
+    kubeflow-alb stack's when `shared`), before anything is written."""
+    _refuse({key(obj): read(kube, obj) for obj in objects}, stack=stack, shared=shared)
 
 
 def wait_for_kinds(kube: Kube, crds: list[Manifest]) -> None:

@@ -8,7 +8,13 @@ from typing import Literal
 from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION
 from core.errors import KubernetesError, PreflightError
-from core.kubestate import ApplyReport, ControllerOutcome, ControllerState, DeleteReport
+from core.kubestate import (
+    AppliedObject,
+    ApplyReport,
+    ControllerOutcome,
+    ControllerState,
+    DeleteReport,
+)
 from core.manifests import (
     ALB_CONTROLLERS,
     LBC_CONTROLLER,
@@ -20,13 +26,16 @@ from core.manifests import (
     controller_version,
 )
 from core.settings import get_settings
-from tasks.k8s import manifests, webhook_tls
-from tasks.k8s.apply import apply_objects, delete_objects, resource_for
+from tasks.cluster_lock import cluster_lease
+from tasks.k8s import manifests
+from tasks.k8s.apply import apply_objects, delete_objects, refuse_foreign, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.errors import translated
+from tasks.k8s.webhook_secret import observe_webhook_ca, stored_webhook_tls
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
+from tasks.shared import SharedItem, release
 from tasks.waits import wait_for
 
 Mode = Literal["auto", "install", "skip"]
@@ -58,6 +67,7 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
     account = get(
         kube, "v1", "ServiceAccount", naming.CONTROLLER_SERVICE_ACCOUNT, naming.CONTROLLER_NAMESPACE
     )
+    owned = any(item is not None and sharing.made_by_tool(_labels(item)) for item in (best, chosen))
     return ControllerState(
         role_annotation=_annotations(account or {}).get(ROLE_ARN_ANNOTATION),
         ingress_class=_name(chosen) if chosen else None,
@@ -67,10 +77,10 @@ def read_controller(kube: Kube, stack: str) -> ControllerState:
         version=controller_version(best) if best else None,
         # Ours when either part carries a kubeflow-alb stack's labels: the cluster's stacks
         # share one install, and a half-removed one is still ours to repair.
-        owned=any(
-            item is not None and sharing.made_by_tool(_labels(item)) for item in (best, chosen)
-        ),
+        owned=owned,
         users=sharing.item_users(_marks(best)) if best is not None else (),
+        # Our install's webhook TLS: do both configurations trust the Secret's CA?
+        webhook_ca=observe_webhook_ca(kube) if owned else None,
     )
 
 
@@ -117,18 +127,15 @@ def ensure_controller(
                 f"(found: {state.deployment or 'none'}). Repair that installation, or set "
                 "stack.controller to skip if it runs elsewhere."
             )
-        params = ControllerParams(
-            stack=stack,
-            cluster_name=cluster_name,
-            region=region,
-            vpc_id=vpc_id,
-            role_arn=role_arn,
-            ca_bundle=b"",
-            version=version,
-            identity=identity,
-        )
-        report = _install(kube, params, adopt=adopt)
-        hold_controller(kube, stack, state)
+        params = ControllerParams(stack=stack, cluster_name=cluster_name, region=region,
+                                  vpc_id=vpc_id, role_arn=role_arn, ca_bundle=b"",
+                                  version=version, identity=identity)  # fmt: skip
+        # The cluster's lock while the shared install and the marks are written; not while
+        # the rollout is awaited.
+        with cluster_lease(region, cluster_name, holder=stack):
+            found = _deployment(kube)  # read before the install relabels it
+            report = _install(kube, params, adopt=adopt)
+            hold_controller(kube, stack, _marks(found) if found is not None else {})
         wait_controller_ready(kube)
         log.info(
             "Controller %s installed: created %s; changed %s",
@@ -146,35 +153,80 @@ def ensure_controller(
 
 @retrying_task
 def delete_controller(target: KubeTarget, stack: str) -> DeleteReport:
-    """Remove the stack's use of the cluster's controller: with its last user, delete the
-    objects a kubeflow-alb stack installed (only those with such labels); else drop only the
-    stack's mark, and the controller stays for the others."""
+    """Remove the stack's use of the cluster's controller: drop its mark, read the marks again,
+    and delete the objects a kubeflow-alb stack installed (only those with such labels) when no
+    mark remains; else the controller stays for the others. Under the cluster's lock (the
+    cluster as the controller's own flags name it)."""
     with connect(target) as kube:
-        state = read_controller(kube, stack)
-        if state.owned and not sharing.last_user(_user_marks(state), stack):
-            _patch_marks(kube, {sharing.user_key(stack): None})
-            run_logger().info("The ALB controller stays for %s", ", ".join(state.users))
-            return DeleteReport(deleted=(), left=())
-        bindings = list_objects(kube, "elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
-        if bindings:
-            names = ", ".join(
-                f"{(b.get('metadata') or {}).get('namespace')}/{_name(b)}" for b in bindings[:5]
-            )
-            raise KubernetesError(
-                f"Not removing the controller: it still manages {len(bindings)} TargetGroupBindings "
-                f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
-            )
-        objects = [*manifests.every_controller_object(), _secret_stub()]
-        deleted, left = delete_objects(kube, objects, stack=stack, shared=True)
-        return DeleteReport(deleted=deleted, left=left)
+        deployment = _deployment(kube)
+        cluster, region = _cluster_flags(deployment)
+        with cluster_lease(region, cluster or kube.server, holder=stack):
+            done: list[DeleteReport] = []
+            item = controller_item(kube, stack, done)
+            if item.read_marks() is None:  # no install of ours with users: what is left goes
+                return _delete_install(kube, stack)
+            release(item, stack)  # kept for other users: it says for whom
+            return done[0] if done else DeleteReport(deleted=(), left=())
 
 
-def hold_controller(kube: Kube, stack: str, before: ControllerState) -> None:
-    """Mark the stack as a user of the controller (a previous-version installer keeps its use
-    as a mark of its own). A merge patch of only these annotations, under a field manager of
-    its own, so the install's server-side apply never removes another stack's mark."""
-    marks = {sharing.user_key(user): user for user in (*before.users, stack)}
-    _patch_marks(kube, dict(marks))
+def controller_item(kube: Kube, stack: str, done: list[DeleteReport]) -> SharedItem:
+    """The controller as a shared item (tasks/shared.py): its users are marked on its
+    Deployment; deleting it removes every object of the install (reported into `done`)."""
+
+    def marks() -> dict[str, str] | None:
+        found = _deployment(kube)
+        return None if found is None or not sharing.made_by_tool(_labels(found)) else _marks(found)
+
+    def delete() -> bool:
+        done.append(_delete_install(kube, stack))
+        return True
+
+    return SharedItem(
+        what="The ALB controller", read_marks=marks, delete=delete,
+        remove_marks=lambda keys: _patch_marks(kube, dict.fromkeys(keys)),
+        add_marks=lambda found: _patch_marks(kube, dict(found)),
+    )  # fmt: skip
+
+
+def _delete_install(kube: Kube, stack: str) -> DeleteReport:
+    bindings = list_objects(kube, "elbv2.k8s.aws/v1beta1", "TargetGroupBinding")
+    if bindings:
+        names = ", ".join(
+            f"{(b.get('metadata') or {}).get('namespace')}/{_name(b)}" for b in bindings[:5]
+        )
+        raise KubernetesError(
+            f"Not removing the controller: it still manages {len(bindings)} TargetGroupBindings "
+            f"({names}); delete their Ingresses or Services first, or their AWS resources leak."
+        )
+    objects = [*manifests.every_controller_object(), _secret_stub()]
+    deleted, left = delete_objects(kube, objects, stack=stack, shared=True)
+    return DeleteReport(deleted=deleted, left=left)
+
+
+def hold_controller(kube: Kube, stack: str, found: dict[str, str]) -> None:
+    """Mark the stack as a user of the controller, whose marks were `found` (read under the
+    cluster's lock, before the install relabelled it): a previous-version installer keeps its
+    use as a mark of its own; no other stack's mark is written from an earlier read. A merge
+    patch of only these annotations, under a field manager of its own, so the install's
+    server-side apply never removes another stack's mark."""
+    marks = sharing.marks_to_hold(found, stack)
+    if marks:
+        _patch_marks(kube, dict(marks))
+
+
+def _deployment(kube: Kube) -> Manifest | None:
+    return get(kube, "apps/v1", "Deployment", naming.CONTROLLER_NAME, naming.CONTROLLER_NAMESPACE)
+
+
+def _cluster_flags(deployment: Manifest | None) -> tuple[str, str]:
+    """(cluster name, region) as the controller's flags give them (empty when absent)."""
+    template = ((deployment or {}).get("spec") or {}).get("template") or {}
+    flags: dict[str, str] = {}
+    for container in (template.get("spec") or {}).get("containers") or []:
+        for arg in container.get("args") or []:
+            flag, _, value = str(arg).partition("=")
+            flags[flag] = value
+    return flags.get("--cluster-name", ""), flags.get("--aws-region", "")
 
 
 def _patch_marks(kube: Kube, marks: dict[str, str | None]) -> None:
@@ -193,10 +245,6 @@ def _patch_marks(kube: Kube, marks: dict[str, str | None]) -> None:
             content_type="application/merge-patch+json",
             field_manager=USERS_MANAGER,
         )
-
-
-def _user_marks(state: ControllerState) -> dict[str, str]:
-    return {sharing.user_key(user): user for user in state.users}
 
 
 def wait_controller_ready(kube: Kube) -> None:
@@ -239,18 +287,23 @@ def wait_controller_ready(kube: Kube) -> None:
 
 
 def _install(kube: Kube, params: ControllerParams, *, adopt: bool) -> ApplyReport:
-    secret = get(kube, "v1", "Secret", WEBHOOK_SECRET, naming.CONTROLLER_NAMESPACE)
-    tls, reason = webhook_tls.reuse_or_generate((secret or {}).get("data"))
-    if reason:
-        run_logger().info("New webhook certificate: %s", reason)
+    """Apply the controller with the caBundles of both webhook configurations built from the
+    TLS stored in the Secret (written create-only: see tasks/k8s/webhook_secret.py). Objects
+    that are not a kubeflow-alb stack's stop it before anything is written."""
+    rendered = manifests.render(manifests.controller_base(params.version))
+    if not adopt:
+        refuse_foreign(kube, rendered, stack=params.stack, shared=True)
+    tls, action = stored_webhook_tls(kube, params.stack, adopt=adopt)
     configured = replace(params, ca_bundle=tls.ca_pem)
-    return apply_objects(
-        kube,
-        manifests.controller_objects(configured, tls),
-        stack=params.stack,
-        adopt=adopt,
-        shared=True,
-    )
+    objects = [obj for obj in manifests.controller_objects(configured, tls) if not _is_secret(obj)]
+    report = apply_objects(kube, objects, stack=params.stack, adopt=adopt, shared=True)
+    secret = AppliedObject(key=f"Secret {naming.CONTROLLER_NAMESPACE}/{WEBHOOK_SECRET}",
+                           action=action)  # fmt: skip
+    return ApplyReport(objects=(secret, *report.objects))
+
+
+def _is_secret(obj: Manifest) -> bool:
+    return obj.get("kind") == "Secret" and _name(obj) == WEBHOOK_SECRET
 
 
 def _rolled_out(deployment: Manifest | None) -> bool:

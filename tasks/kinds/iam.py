@@ -74,7 +74,8 @@ def ensure_oidc(env: Env, got: Got) -> OidcProviderState | None:
 def delete_oidc(env: Env) -> str:
     providers = [p for p in (env.seen.sweep.oidc_providers if env.seen.sweep else ()) if p.owned]
     done = [p.arn for p in providers
-            if delete_owned_oidc_provider.fn(env.ctx, p.arn, stack=env.spec.name)]  # fmt: skip
+            if delete_owned_oidc_provider.fn(env.ctx, p.arn, stack=env.spec.name,
+                                             cluster_name=env.spec.cluster.name)]  # fmt: skip
     return f"removed OIDC providers {', '.join(done)} (or this stack's use of them)" if done else ""
 
 

@@ -12,12 +12,11 @@ from core.errors import WaitTimeout
 from core.items_front import ingress_manifest
 from core.kubestate import IngressState
 from core.state import Kind
-from tasks.aws.elbv2 import delete_controller_resources
 from tasks.deletion_protection import lift_deletion_protection
-from tasks.k8s.cleanup import delete_stale_webhooks, release_ingress
+from tasks.endoflife import delete_front_door, release_after_sweep
+from tasks.k8s.cleanup import delete_stale_webhooks
 from tasks.k8s.cluster import preflight_permissions
 from tasks.k8s.ingress import (
-    delete_ingress,
     ensure_ingress,
     observe_gateway_port,
     observe_ingress,
@@ -76,8 +75,8 @@ def delete(env: Env) -> str:
     if ingress is not None and _deleted_by_controller(env):
         return f"deleted Ingress {ingress.key}; its controller deleted its ALB"
     delete_stale_webhooks.fn(target, spec.name)  # they refuse the finalizer removals
-    delete_controller_resources.fn(env.ctx, spec)
-    release_ingress.fn(target, stack=spec.name, name=spec.ingress_name)
+    # The finalizer goes only once a sweep by the stack's tags finds nothing of it left.
+    release_after_sweep.fn(env.ctx, target, spec)
     return f"released Ingress {spec.ingress_key} without its controller (ALB swept by tags)"
 
 
@@ -92,7 +91,12 @@ def _deleted_by_controller(env: Env) -> bool:
         lift_deletion_protection.fn(
             env.ctx, env.kube, stack=env.spec.name, name=env.spec.ingress_name
         )
-        delete_ingress.fn(env.kube, stack=env.spec.name, name=env.spec.ingress_name)
+    except WaitTimeout as error:  # a controller that cannot act: the deletion below says why
+        logger.warning("Deletion protection not lifted yet: %s", error)
+    try:
+        # Names the cause when the Ingress stays terminating (tasks/endoflife.py): one only
+        # someone else can remove raises EndOfLifeBlocked, and the finalizer stays.
+        delete_front_door.fn(env.ctx, env.kube, env.spec)
     except WaitTimeout as error:
         logger.warning("The controller did not delete the Ingress; removing its ALB by tags: %s",
                        error)  # fmt: skip

@@ -27,7 +27,7 @@ def ensure(env: Env, got: Got) -> tuple[SubnetTagChange, ...]:
 
 def delete(env: Env) -> str:
     added = env.seen.sweep.subnet_tags if env.seen.sweep else ()
-    if added and delete_subnet_tags.fn(env.ctx, added):
+    if added and delete_subnet_tags.fn(env.ctx, added, cluster_name=env.spec.cluster.name):
         return f"removed the stack's subnet tags ({len(added)} held)"
     return ""
 

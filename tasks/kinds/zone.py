@@ -18,7 +18,10 @@ def observe(look: Look) -> dict[str, Any]:
     """The root zone (in its own account, with rootDomain.roleArn) and the subdomain's zone with
     its records: the zone is ours and small, one listing serves all of them."""
     spec, ctx = look.spec, look.ctx
-    root, zone = together([lambda: find_root_zone.fn(root_dns(ctx, spec), spec),
+    # Cleanup looks a recorded root zone that is gone (re-created) up again by name.
+    again = look.sweeping
+    root, zone = together([lambda: find_root_zone.fn(root_dns(ctx, spec), spec,
+                                                     by_name_when_gone=again),
                            lambda: read_zone.fn(ctx, spec)])  # fmt: skip
     records = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}
     return {"root_zone": root, "zone": zone, "zone_records": tuple(records.values())}

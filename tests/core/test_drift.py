@@ -32,6 +32,7 @@ from core.resources import (
 )
 from core.spec import StackSpec, parse_spec
 from core.state import Kind
+from core.webhook_ca import WEBHOOK_CA_MATCHES
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 SUB_ARN = "arn:aws:acm:us-west-2:111122223333:certificate/sub"
@@ -106,7 +107,7 @@ def ready(spec: StackSpec) -> Observation:
         controller=ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                    deployment="kube-system/aws-load-balancer-controller",
                                    ready_replicas=1, owned=True, users=(spec.name,),
-                                   version="v3.5.0"),
+                                   version="v3.5.0", webhook_ca=WEBHOOK_CA_MATCHES),
         oidc_provider=OidcProviderState(arn=f"arn:aws:iam::1:oidc-provider/{ISSUER}", url=ISSUER,
                                         client_ids=("sts.amazonaws.com",), owned=True, tags=OURS),
         policy=PolicyState(arn="arn:aws:iam::1:policy/p", name="p", default_version="v1",

@@ -24,6 +24,7 @@ from core.plan import REBUILT, Action
 from core.resources import CallerIdentity, ClusterState, PodIdentityAssociationState, RoleState
 from core.spec import StackSpec, parse_spec
 from core.state import Kind
+from core.webhook_ca import WEBHOOK_CA_MATCHES
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -133,7 +134,7 @@ def test_drift_sees_another_role_a_missing_agent_and_a_left_annotation() -> None
     controller = ControllerState(ingress_class="alb", deployment="kube-system/x", ready_replicas=1,
                                  owned=True, class_controller="ingress.k8s.aws/alb",
                                  version=spec.stack.controller_version,
-                                 users=(spec.name,))  # fmt: skip
+                                 users=(spec.name,), webhook_ca=WEBHOOK_CA_MATCHES)  # fmt: skip
     good = _seen(role=role, controller=controller, pod_identity_agent="ACTIVE",
                  pod_identity=_association(spec, _role_arn(spec)))  # fmt: skip
     assert _changes(spec, good)[Kind.POD_IDENTITY] == (Action.KEEP, [])

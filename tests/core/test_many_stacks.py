@@ -30,6 +30,7 @@ from core.resources import (
 )
 from core.spec import StackSpec, parse_spec
 from core.state import Kind
+from core.webhook_ca import WEBHOOK_CA_MATCHES
 
 BASE: dict[str, Any] = {
     "cluster": {"name": "kubeflow", "region": "us-west-2"},
@@ -311,7 +312,7 @@ def test_plan_and_drift_show_who_uses_a_shared_controller_and_a_missing_hold_is_
     controller = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                  deployment="kube-system/aws-load-balancer-controller",
                                  ready_replicas=1, owned=True, users=("a", "team2"),
-                                 version="v3.5.0",
+                                 version="v3.5.0", webhook_ca=WEBHOOK_CA_MATCHES,
                                  role_annotation=f"arn:aws:iam::1:role/{role_name(spec)}")  # fmt: skip
     seen = Observation(observed_at=_now(), controller=controller)
     (change,) = [c for c in drift_plan(spec, seen).changes if c.item.kind is Kind.CONTROLLER]

@@ -11,6 +11,7 @@ from core.manifests import LBC_CONTROLLER
 from core.observation import Observation
 from core.owners import conflicts
 from core.spec import StackSpec, parse_spec
+from core.webhook_ca import WEBHOOK_CA_MATCHES
 
 ROLE = "arn:aws:iam::1:role/kfalb-kubeflow-0123abcd-lbc"
 
@@ -26,7 +27,8 @@ def _seen(*users: str, version: str = "v3.5.0", annotation: str | None = ROLE) -
     controller = ControllerState(ingress_class="alb", class_controller=LBC_CONTROLLER,
                                  deployment="kube-system/aws-load-balancer-controller",
                                  ready_replicas=1, owned=True, users=users, version=version,
-                                 role_annotation=annotation)  # fmt: skip
+                                 role_annotation=annotation,
+                                 webhook_ca=WEBHOOK_CA_MATCHES)  # fmt: skip
     return Observation(observed_at=datetime(2026, 12, 2, tzinfo=UTC), controller=controller)
 
 

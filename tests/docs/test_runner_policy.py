@@ -45,6 +45,9 @@ OTHER_PATHS = {
     "route53:ChangeTagsForResource",
     "iam:AddClientIDToOpenIDConnectProvider",
     "iam:DeleteRolePolicy",
+    # Cleanup's look at why an Ingress stays terminating reads the controller role's inline
+    # policies, when it has any (tasks/aws/controller_identity.py).
+    "iam:GetRolePolicy",
     # A policy version written whose answer was lost is made the default (tasks/aws/iam_policy).
     "iam:SetDefaultPolicyVersion",
     # The cleanup of a stack that shares the controller's IAM with another stack of the cluster

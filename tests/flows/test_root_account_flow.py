@@ -131,7 +131,7 @@ def test_a_role_that_cannot_be_assumed_stops_setup_before_anything_is_created(
     assert message.startswith("route53.rootDomain.roleArn: Cannot assume IAM role " + role_arn)
     assert (f"AccessDenied: User: {caller} is not authorized to perform: sts:AssumeRole on "
             f"resource: {role_arn}") in message  # fmt: skip
-    assert "Nothing was created." in message
+    assert "Stopped before changing anything in AWS or Kubernetes." in message
     assert api_calls().since(calls).mutating_calls() == ()
     assert _records(world, root_account, root_zone) == before
     assert _zones(world) == []

@@ -192,7 +192,7 @@ def test_a_missing_backend_service_fails_the_build(
     )
     auto.reconcile_once()
     assert warnings(world, ns) == [
-        'FailedBuildModel: Failed build model due to services "web" not found'
+        f'FailedBuildModel: Failed build model due to ingress: {ns}/app: services "web" not found'
     ]
     assert stack(world, ns).load_balancers == []
 

@@ -184,15 +184,15 @@ def test_the_bundled_policy_is_enough_and_deletion_needs_it_too(
     assert binding["metadata"]["labels"]["ingress.k8s.aws/stack-name"] == "app"
 
     # Without its rights the controller cannot remove the ALB: the Ingress stays, terminating.
+    # As upstream (v3.5.0 records a group's events on its active members only), a lone Ingress
+    # being deleted gets no event: the failure is only in the controller's log.
+    events_before = warnings(world, ns)
     iam.detach_role_policy(RoleName="lbc-valid", PolicyArn=policy)
     store(world).delete("networking.k8s.io/v1", "Ingress", "app", ns)
     controller.reconcile_once()
-    warning = the_warning(world, ns)
-    assert warning.startswith(
-        "FailedDeployModel: Failed deploy model due to operation error Elastic Load Balancing v2: DescribeLoadBalancers"
-    )
-    assert "api error AccessDenied: User: " in warning
+    assert warnings(world, ns) == events_before
     assert get_ingress(world, ns) is not None
+    assert stack(world, ns).load_balancers  # nothing was removed
     iam.attach_role_policy(RoleName="lbc-valid", PolicyArn=policy)
     controller.reconcile_once(force=True)
     assert get_ingress(world, ns) is None

@@ -44,10 +44,11 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 def _store(lease: Lease) -> None:
     from prefect.client.orchestration import get_client
 
-    from tasks.stack_lock import _create
+    from tasks.leases import create
+    from tasks.stack_lock import lock_variable
 
     with get_client(sync_client=True) as client:
-        assert _create(client, lease) is not None
+        assert create(client, lock_variable(lease.stack), lease, []) is not None
 
 
 def _flow_run(state: Any) -> Any:
@@ -113,10 +114,11 @@ def test_a_sigkilled_holder_blocks_no_longer_than_its_lease(
 def test_a_holder_that_stops_renewing_loses_the_lock_and_is_told(
     fast_lock: None, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tasks import leases
     from tasks import stack_lock as module
 
     stalled = threading.Event()
-    monkeypatch.setattr(module._Renewer, "_run", lambda self: stalled.set())  # renews never
+    monkeypatch.setattr(leases.Renewer, "_run", lambda self: stalled.set())  # renews never
     with module.stack_lock("lock-stalled"):
         assert stalled.wait(timeout=30)
         monkeypatch.undo()
@@ -262,9 +264,10 @@ def test_a_stack_name_that_is_no_name_is_refused(fast_lock: None) -> None:
 def test_a_failed_release_does_not_hide_the_runs_own_error(
     fast_lock: None, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tasks import leases
     from tasks import stack_lock as module
 
-    real = module._by_id
+    real = leases.by_id
 
     def unreachable(client: Any, method: str, variable_id: Any, **kwargs: Any) -> bool:
         if method == "DELETE":
@@ -273,7 +276,7 @@ def test_a_failed_release_does_not_hide_the_runs_own_error(
 
     def hold_then_fail() -> None:
         with module.stack_lock("lock-release"):
-            monkeypatch.setattr(module, "_by_id", unreachable)
+            monkeypatch.setattr(leases, "by_id", unreachable)
             raise KeyError("the run's own")
 
     with pytest.raises(KeyError, match="the run's own"):

@@ -380,8 +380,10 @@ OTHER_ROLE = "arn:aws:iam::210987654321:role/other"
 
 
 def _associate(run: Run, spec: StackSpec | None = None, role: str = ROLE) -> None:
+    data = (spec or run.spec).model_dump(by_alias=True)
+    data["stack"]["controllerIdentity"] = "pod-identity"  # an IRSA stack's ensure releases it
     pod_identity.ensure_pod_identity_association.fn(
-        run.ctx, spec or run.spec, run.world.cluster_name, role_arn=role
+        run.ctx, StackSpec.model_validate(data), run.world.cluster_name, role_arn=role
     )
 
 

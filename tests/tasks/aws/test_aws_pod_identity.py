@@ -22,6 +22,12 @@ def _pod_identity(spec: StackSpec) -> StackSpec:
     return StackSpec.model_validate(data)
 
 
+@pytest.fixture
+def spec(spec: StackSpec) -> StackSpec:
+    """The association is of a pod-identity stack (an IRSA stack's ensure releases it)."""
+    return _pod_identity(spec)
+
+
 def test_ensure_creates_then_changes_nothing(ctx, spec, world, mutations) -> None:
     assert pod_identity.observe_pod_identity_association.fn(ctx, spec, world.cluster_name) is None
     made = pod_identity.ensure_pod_identity_association.fn(
@@ -65,7 +71,33 @@ def test_a_new_role_is_associated_in_place_and_a_lost_user_mark_comes_back(
     )
 
 
-def test_a_shared_association_goes_with_its_last_user(ctx, spec, world) -> None:
+def _previous_version_stack(boto, stack: str) -> None:
+    """What an earlier version left of a stack: its own per-stack role, with its stack's tags."""
+    from core import naming
+
+    tags = [{"Key": k, "Value": v} for k, v in naming.ownership_tags(stack).items()]
+    boto("iam").create_role(RoleName=naming.role_name(stack), AssumeRolePolicyDocument="{}",
+                            Tags=tags)  # fmt: skip
+
+
+def test_another_user_is_marked_only_while_it_is_of_the_previous_version(
+    ctx, spec, world, boto
+) -> None:
+    # team2 was seen as a user of the controller, but has left since: no mark of it is written.
+    made = pod_identity.ensure_pod_identity_association.fn(
+        ctx, spec, world.cluster_name, role_arn=ROLE, users=("team2",)
+    )
+    assert sharing.item_users(made.tags) == ("platform-example-com",)
+    # team2 of the previous version (its own role still there) uses it through the controller.
+    _previous_version_stack(boto, "team2")
+    made = pod_identity.ensure_pod_identity_association.fn(
+        ctx, spec, world.cluster_name, role_arn=ROLE, users=("team2",)
+    )
+    assert sharing.item_users(made.tags) == ("platform-example-com", "team2")
+
+
+def test_a_shared_association_goes_with_its_last_user(ctx, spec, world, boto) -> None:
+    _previous_version_stack(boto, "team2")
     made = pod_identity.ensure_pod_identity_association.fn(
         ctx, spec, world.cluster_name, role_arn=ROLE, users=("team2",)
     )
@@ -136,5 +168,7 @@ def test_a_pod_identity_role_trusts_the_service_not_an_oidc_provider(ctx, spec, 
     assert role.trust_matches
     assert boto("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     # The same role seen from an IRSA spec: another trust policy, to be updated.
+    data = spec.model_dump(by_alias=True)
+    data["stack"]["controllerIdentity"] = "irsa"
     with pytest.raises(PreflightError, match="IRSA needs the cluster's IAM OIDC provider"):
-        iam.observe_role.fn(ctx, spec, None)
+        iam.observe_role.fn(ctx, StackSpec.model_validate(data), None)

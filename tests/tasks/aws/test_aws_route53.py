@@ -36,6 +36,24 @@ def test_root_not_in_route53_is_not_an_error(ctx, spec, boto):
     assert route53.find_root_zone.fn(ctx, spec) is None
 
 
+def test_a_recorded_root_zone_recreated_with_a_new_id_is_found_again_by_name(
+    ctx, spec, root_zone_id, boto
+):
+    r53 = boto("route53")
+    for record in r53.list_resource_record_sets(HostedZoneId=root_zone_id)["ResourceRecordSets"]:
+        if record["Name"] != "example.com." or record["Type"] not in ("NS", "SOA"):
+            r53.change_resource_record_sets(HostedZoneId=root_zone_id, ChangeBatch={
+                "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})  # fmt: skip
+    r53.delete_hosted_zone(Id=root_zone_id)
+    again = r53.create_hosted_zone(Name="example.com", CallerReference="re-created")
+    recorded = _with_root_zone_id(spec, root_zone_id)
+    with pytest.raises(PreflightError, match="does not exist"):  # setup: the config is wrong
+        route53.find_root_zone.fn(ctx, recorded)
+    found = route53.find_root_zone.fn(ctx, recorded, by_name_when_gone=True)  # cleanup
+    assert found is not None
+    assert found.zone_id == again["HostedZone"]["Id"].rsplit("/", 1)[-1]
+
+
 def test_two_public_root_zones_ask_for_the_zone_id(ctx, spec, root_zone_id, boto):
     boto("route53").create_hosted_zone(Name="example.com", CallerReference="second")
     with pytest.raises(PreflightError, match="hostedZoneId"):
