@@ -44,11 +44,11 @@ def leftovers(stack: str, seen: Observation, record: StackRecord | None) -> dict
     ]
     left[Kind.SUBNET_TAG] += [f"{t.subnet_id} {t.key}={t.value}" for t in sweep.subnet_tags]
     left[Kind.OIDC_PROVIDER] += [p.arn for p in sweep.oidc_providers if p.owned]
-    left[Kind.IAM_POLICY] += [p.arn for p in (held(seen.policy, stack), sweep.legacy_policy)
+    left[Kind.IAM_POLICY] += [p.arn for p in (held(seen.policy, stack, record), sweep.legacy_policy)
                               if p is not None and p.owned]  # fmt: skip
-    left[Kind.IAM_ROLE] += [r.arn for r in (held(seen.role, stack), sweep.legacy_role)
+    left[Kind.IAM_ROLE] += [r.arn for r in (held(seen.role, stack, record), sweep.legacy_role)
                             if r is not None and r.owned]  # fmt: skip
-    association = held(seen.pod_identity, stack)
+    association = held(seen.pod_identity, stack, record)
     left[Kind.POD_IDENTITY] += [association.arn] if association is not None else []
     left[Kind.CONTROLLER] += list(sweep.controller_objects)
     ingress = own_ingress(seen, stack)
@@ -74,11 +74,21 @@ class _Shared(Protocol):
 S = TypeVar("S", bound=_Shared)
 
 
-def held(found: S | None, stack: str) -> S | None:
-    """A shared item of the cluster, while this stack uses it (else it is not the stack's)."""
-    if found is None or (found.owned and not sharing.uses(found.tags, stack)):
-        return None
-    return found
+def held(found: S | None, stack: str, record: StackRecord | None = None) -> S | None:
+    """A shared item of the cluster, while this stack uses it (else it is not the stack's).
+
+    One with no user left that the stack's record lists is the stack's too: its release took
+    its mark off and was killed before the delete; the resumed cleanup finishes it."""
+    if found is None or not found.owned or sharing.uses(found.tags, stack):
+        return found
+    if record is not None and not sharing.item_users(found.tags) and _recorded(record, found):
+        return found
+    return None
+
+
+def _recorded(record: StackRecord, found: _Shared) -> bool:
+    arn = getattr(found, "arn", None)
+    return arn is not None and any(item.id == arn for item in record.resources)
 
 
 def _installed_controller(record: StackRecord | None) -> bool:

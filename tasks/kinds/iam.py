@@ -91,7 +91,7 @@ def ensure_iam_policy(env: Env, got: Got) -> Any:
 
 def delete_iam_policy(env: Env) -> str:
     done = []
-    policy = held(env.seen.policy, env.spec.name)
+    policy = held(env.seen.policy, env.spec.name, env.record)
     if policy is not None and policy.owned and delete_policy.fn(env.ctx, env.spec):
         done.append(policy.arn)
     legacy = env.seen.sweep.legacy_policy if env.seen.sweep else None
@@ -127,7 +127,7 @@ def ensure_iam_role(env: Env, got: Got) -> RoleState:
 
 def delete_iam_role(env: Env) -> str:
     done = []
-    role = held(env.seen.role, env.spec.name)
+    role = held(env.seen.role, env.spec.name, env.record)
     if role is not None and role.owned and delete_role.fn(env.ctx, env.spec):
         done.append(role.arn)
     legacy = env.seen.sweep.legacy_role if env.seen.sweep else None
@@ -174,7 +174,7 @@ def ensure_association(env: Env, got: Got) -> Any:
 
 
 def delete_association(env: Env) -> str:
-    found = held(env.seen.pod_identity, env.spec.name)
+    found = held(env.seen.pod_identity, env.spec.name, env.record)
     if found is None or not found.owned:
         return ""
     if delete_pod_identity_association.fn(env.ctx, env.spec, found.cluster_name):

@@ -19,11 +19,18 @@ from core.cleanup import (
     unneeded_validation_records,
     validation_candidates,
 )
-from core.cleanup_report import cleanup_summary, incomplete, kept, leftover_rows, leftovers
+from core.cleanup_report import (
+    cleanup_summary,
+    held,
+    incomplete,
+    kept,
+    leftover_rows,
+    leftovers,
+)
 from core.errors import ResourceNotFound, SpecError
 from core.kinds import CHECKED
 from core.kubestate import ControllerState, IngressState
-from core.naming import ownership_labels
+from core.naming import MANAGED_BY_TAG, TOOL, ownership_labels
 from core.observation import Observation, Sweep
 from core.resources import (
     AliasTarget,
@@ -31,9 +38,11 @@ from core.resources import (
     ControllerResources,
     HostedZoneState,
     RecordSetState,
+    RoleState,
     SubnetTagChange,
     ValidationRecord,
 )
+from core.sharing import user_key
 from core.spec import StackSpec, load_spec
 from core.state import Kind, StackRecord, StackResource
 
@@ -301,3 +310,26 @@ def test_the_destroy_preview_deletes_what_is_ours_releases_what_is_shared_and_sa
         for row in destroy_rows(STACK, _with(seen.model_copy(update={"policy": alone})), None)
     }
     assert ("delete", "iam-policy") in rows  # its last user deletes it
+
+
+def test_a_shared_item_whose_release_was_cut_short_is_still_the_recorded_stacks() -> None:
+    """Killed between taking its mark off the role and deleting it: no stack's mark is left, so
+    only the stack whose record lists the role may finish the release; a mark of another stack
+    (one that joined meanwhile) keeps it theirs."""
+    arn = "arn:aws:iam::1:role/kfalb-kubeflow-lbc"
+    made = {MANAGED_BY_TAG: TOOL}
+
+    def role(tags: dict[str, str]) -> RoleState:
+        return RoleState(arn=arn, name="kfalb-kubeflow-lbc", trust_matches=True, owned=True,
+                         tags=tags)  # fmt: skip
+
+    recorded = _record(StackResource(kind=Kind.IAM_ROLE, id=arn, owned=True))
+    unmarked = role(made)
+    assert held(role({**made, user_key(STACK): STACK}), STACK) is not None
+    assert held(unmarked, STACK) is None  # no record: not provably this stack's
+    assert held(unmarked, STACK, _record()) is None
+    assert held(unmarked, STACK, recorded) is unmarked
+    assert held(role({**made, user_key("other"): "other"}), STACK, recorded) is None
+    survey = Survey(role=unmarked)
+    assert leftovers(STACK, survey, recorded)["iam-role"] == [arn]
+    assert leftovers(STACK, survey, None)["iam-role"] == []

@@ -70,7 +70,8 @@ def _artifacts(flow_run_id: UUID | None) -> dict[str, Any]:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    return {artifact.key: json.loads(str(artifact.data)) for artifact in found if artifact.key}
+    tables = [artifact for artifact in found if artifact.key and artifact.type == "table"]
+    return {artifact.key: json.loads(str(artifact.data)) for artifact in tables}
 
 
 def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., Any]) -> None:

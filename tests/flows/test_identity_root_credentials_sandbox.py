@@ -94,7 +94,10 @@ def test_a_missing_credentials_block_is_a_clear_error_without_traceback(
     from kfalb.cli import main
 
     sandbox_world()
-    for command in (["setup", "--config", str(EXAMPLE)], ["cleanup", "--config", str(EXAMPLE)]):
+    for command in (
+        ["setup", "--config", str(EXAMPLE)],
+        ["cleanup", "--config", str(EXAMPLE), "--yes"],
+    ):
         code = main([*command, "--aws-credentials-block", "no-such-block"])
         err = capsys.readouterr().err
         assert code == 2, err

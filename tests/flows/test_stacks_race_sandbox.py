@@ -136,7 +136,7 @@ def test_two_setups_then_two_cleanups_of_one_cluster_at_once(
         _webhook_tls_verifies(world)
         _answers("kubeflow.platform.example.com")
         _answers("kubeflow.team2.example.com")
-        outputs = together([["cleanup", "--stack", "race-a"], ["cleanup", "--stack", "race-b"]],
+        outputs = together([["cleanup", "--stack", "race-a", "--yes"], ["cleanup", "--stack", "race-b", "--yes"]],
                            tmp_path, f"round{round_}")  # fmt: skip
         assert all("nothing left." in output for output in outputs)
         assert _aws_snapshot(world) == aws_before
@@ -153,11 +153,15 @@ def test_a_cleanup_during_another_stacks_setup_leaves_it_working_without_its_mar
     one = _config(tmp_path, "race-a", "platform.example.com")
     two = _config(tmp_path, "race-b", "team2.example.com", ingressName="team2")
     together([["setup", "--config", str(one)]], tmp_path, "first")
-    together([["cleanup", "--stack", "race-a"], ["setup", "--config", str(two)]], tmp_path, "race")
+    together(
+        [["cleanup", "--stack", "race-a", "--yes"], ["setup", "--config", str(two)]],
+        tmp_path,
+        "race",
+    )
     _answers("kubeflow.team2.example.com")
     _webhook_tls_verifies(world)
     assert _marks_of(world, "race-a") == []
     assert _marks_of(world, "race-b") != []
-    together([["cleanup", "--stack", "race-b"]], tmp_path, "last")
+    together([["cleanup", "--stack", "race-b", "--yes"]], tmp_path, "last")
     assert _aws_snapshot(world) == aws_before
     assert _kube_snapshot(world) == kube_before

@@ -44,7 +44,7 @@ DROP = "routing.http.drop_invalid_header_fields.enabled"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    started = start_world(Path(tmp_path_factory.mktemp("gw")), "311111110051", alb_delay=3600)
+    started = start_world(Path(tmp_path_factory.mktemp("gw")), "311111110053", alb_delay=3600)
     install_crds(started)
     controller_deployment(started, BUNDLED_GATES)
     yield started
@@ -254,7 +254,7 @@ def test_a_certificate_aws_refuses_fails_the_deploy_with_its_event(
     world: World, controller: AlbControllerStandIn
 ) -> None:
     sub = "gw-four.example.com"
-    missing = "arn:aws:acm:us-west-2:311111110051:certificate/00000000-0000-0000-0000-000000000000"
+    missing = "arn:aws:acm:us-west-2:311111110053:certificate/00000000-0000-0000-0000-000000000000"
     apply(world, gateway_objects(spec(sub, ingressName="gw-four"), (missing,)))
     controller.reconcile_once(force=True)
     accepted = condition(get(world, GATEWAY, "gw-four"), "Accepted")

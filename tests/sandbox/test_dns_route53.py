@@ -14,7 +14,7 @@ import pytest
 from sandbox.aws import AwsSandbox
 from sandbox.dns import DnsServer, Rcode, Route53BackendSource
 
-ACCOUNT = "311111110041"
+ACCOUNT = "311111110043"
 #: An account no test uses (moto is process-wide: another module's account may hold zones).
 UNUSED_ACCOUNT = "311111110049"
 

@@ -34,7 +34,7 @@ GATEWAY = ("gateway.networking.k8s.io/v1", "Gateway")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A world whose stand-in runs a Helm-like v3.5.0 controller; ALBs turn active at once."""
     options = WorldOptions(
-        account_id="311111110061",
+        account_id="311111110062",
         controller="preinstalled",
         alb_delay=0.0,
         acm_delay=0.0,
@@ -153,7 +153,7 @@ def test_a_deploy_error_the_controller_retries_stops_the_wait_after_the_grace(
     world: World, target: KubeTarget, served: None
 ) -> None:
     made = objects(world, "tk-three")
-    missing = "arn:aws:acm:us-west-2:311111110061:certificate/00000000-0000-0000-0000-000000000000"
+    missing = "arn:aws:acm:us-west-2:311111110062:certificate/00000000-0000-0000-0000-000000000000"
     for obj in made:
         if obj["kind"] == "LoadBalancerConfiguration":
             obj["spec"]["listenerConfigurations"][0]["defaultCertificate"] = missing
