@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core import items_dns, items_front, items_iam
+from core.errors import SpecError
 from core.observation import Observation
 from core.plan import Item, Plan, plan
 from core.spec import StackSpec
@@ -205,7 +206,20 @@ def observed_items(spec: StackSpec, seen: Observation) -> Found:
 def stack_plan(spec: StackSpec, seen: Observation) -> Plan:
     """The one plan of a stack: its desired items against what was observed (setup, drift,
     remediation and `kfalb plan` all use it)."""
+    require_built_front_door(spec)
     return plan(desired_items(spec, seen), observed_items(spec, seen), rebuilt=rebuilt_with)
+
+
+def require_built_front_door(spec: StackSpec) -> None:
+    """Refuse a front door the table has no kinds for, before anything is planned or made: the
+    Gateway's objects are rendered and served (core/gateway.py, tasks/k8s/gateway.py) but are not
+    kinds of the table yet, so a plan of one would build an Ingress instead."""
+    if spec.stack.front_door == "gateway":
+        raise SpecError(
+            "stack.frontDoor: gateway is not built by this version yet (its Gateway, routes and "
+            "configurations are not planned, applied, drift-checked or cleaned up); nothing was "
+            "changed. Use stack.frontDoor: ingress."
+        )
 
 
 #: The kinds that are verified, never made.

@@ -69,6 +69,20 @@ def test_the_front_door_is_the_ingress_unless_chosen() -> None:
     assert spec(frontDoor="gateway").stack.front_door == "gateway"
 
 
+def test_a_gateway_front_door_is_refused_before_anything_is_planned() -> None:
+    """The Gateway's objects are not kinds of the table yet: planning one (setup, drift, `kfalb
+    plan`) stops with the reason instead of building an Ingress in its place."""
+    from datetime import UTC, datetime
+
+    from core.kinds import stack_plan
+    from core.observation import Observation
+
+    nothing = Observation(observed_at=datetime.now(UTC))
+    assert stack_plan(spec(), nothing).changes
+    with pytest.raises(SpecError, match="stack.frontDoor: gateway is not built by this version"):
+        stack_plan(spec(frontDoor="gateway"), nothing)
+
+
 def test_a_gateway_front_door_needs_a_v3_controller() -> None:
     with pytest.raises(SpecError) as caught:
         spec(frontDoor="gateway", controllerVersion="v2.17.1")
