@@ -176,18 +176,31 @@ def dashboard_records_to_delete(
     )
 
 
+def recorded_root_zone(spec: StackSpec, record: StackRecord | None) -> HostedZoneState | None:
+    """The root zone as the block (or the spec) names it, for a cleanup that cannot read it."""
+    found = record.of_kind(Kind.DELEGATION) if record else ()
+    ids = [item.details.get("root_zone_id", "") for item in found]
+    zone_id = next(filter(None, ids), None) or spec.route53.root_domain.hosted_zone_id
+    return HostedZoneState(zone_id=zone_id, name=spec.root, owned=False) if zone_id else None
+
+
+def recorded_zone(seen: Observation, record: StackRecord | None) -> HostedZoneState | None:
+    """The stack's subdomain zone as found, else as its block recorded it (gone already)."""
+    if seen.zone is not None:
+        return seen.zone
+    for item in owned(record, Kind.HOSTED_ZONE):
+        servers = tuple(filter(None, item.details.get("name_servers", "").split(",")))
+        return HostedZoneState(zone_id=item.id, name=item.name, name_servers=servers, owned=True)
+    return None
+
+
 def delegated_zone(seen: Observation, record: StackRecord | None) -> HostedZoneState | None:
     """The zone whose delegation the stack may remove: its own zone, or (when that is gone
     already) the one its record names, or an adopted zone the stack wrote the NS record for;
     None when the NS record is not the stack's."""
     if seen.delegation is None or seen.root_zone is None:
         return None
-    zone = seen.zone
-    if zone is None:
-        for item in owned(record, Kind.HOSTED_ZONE):
-            servers = tuple(filter(None, item.details.get("name_servers", "").split(",")))
-            zone = HostedZoneState(zone_id=item.id, name=item.name, name_servers=servers,
-                                   owned=True)  # fmt: skip
+    zone = recorded_zone(seen, record)
     written = any(normalise(item.name) == normalise(seen.delegation.name)
                   for item in owned(record, Kind.DELEGATION))  # fmt: skip
     if zone is None or not (zone.owned or written):

@@ -17,6 +17,7 @@ from core.cleanup import (
     unneeded_validation_records,
     validation_users,
 )
+from core.dangling import leftover_records
 from core.kinds import cleanup_order
 from core.observation import Observation, Sweep
 from core.report import leftovers_summary
@@ -158,15 +159,37 @@ def _kept_controller(stack: str, seen: Observation) -> list[Kept]:
     return [Kept(kind=Kind.CONTROLLER.value, resource=controller.provider, reason=reason)]
 
 
-def incomplete(stack: str, left: dict[str, list[str]], failures: str = "") -> CleanupIncomplete:
+def incomplete(
+    stack: str, left: dict[str, list[str]], failures: str = "", by_hand: str = ""
+) -> CleanupIncomplete:
     """The error ending a cleanup that left resources of the stack behind (or could not finish
-    a step: `failures` says which and why)."""
+    a step: `failures` says which and why; `by_hand`: the root zone's change to make)."""
     named = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in left.items() if items)
     why = f" Steps that did not finish: {failures}." if failures else ""
+    hand = f"\n{by_hand}" if by_hand else ""
     return CleanupIncomplete(
         f"Cleanup of stack {stack} left resources behind: {named or 'none found'}.{why} See the "
         "run's leftovers artifact and logs for why, fix that, and run cleanup again (it resumes)."
+        f"{hand}"
     )
+
+
+def root_zone_leftovers(seen: Observation, record: StackRecord | None) -> str:
+    """The stack's records still in the root zone (its NS delegation, the `*.<root>`
+    certificate's validation CNAMEs), as the exact change that removes them by hand; "" when
+    none are left. The root zone is often another account's: when its role is gone, this is the
+    only way they go."""
+    root = seen.root_zone
+    if root is None:
+        return ""
+    found = [seen.delegation] if seen.delegation and delegated_zone(seen, record) else []
+    sweep = seen.sweep or Sweep()
+    found += [r.as_record() for r in sweep.validation_records if r.zone_id == root.zone_id]
+    if not found:
+        return ""
+    report = leftover_records(zone_name=root.name, zone_id=root.zone_id, records=found)
+    reason = f"The root zone's role was refused: {seen.root_refused}\n" if seen.root_refused else ""
+    return reason + report.text
 
 
 def leftover_rows(

@@ -61,6 +61,11 @@ class Observation(BaseModel):
     cluster: ClusterState | None = None
     subnets: tuple[SubnetState, ...] = ()
     root_zone: HostedZoneState | None = None
+    root_refused: str = Field(
+        default="",
+        description="Why the root zone's role could not be assumed (cleanup goes on "
+        "without it: the root zone and its records are then as the block recorded them).",
+    )
     zone: HostedZoneState | None = None
     delegation: RecordSetState | None = None
     certificates: dict[str, CertificateState] = Field(

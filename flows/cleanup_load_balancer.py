@@ -13,6 +13,7 @@ from core.cleanup_report import (
     kept,
     leftover_rows,
     leftovers,
+    root_zone_leftovers,
 )
 from core.cleanup_steps import outcome_summary
 from core.errors import SpecError
@@ -27,7 +28,7 @@ from flows.outcomes import expected_outcomes
 from flows.walk import teardown
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
-from tasks.aws.root_dns import preflight_root_dns
+from tasks.aws.root_dns import root_refusal
 from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
@@ -102,10 +103,16 @@ def _cleanup(
                        "labels only.", spec.name)  # fmt: skip
     cluster = observe_cluster(ctx, spec.cluster.name)
     target = _kube_target(kube_access, cluster, ctx)
-    preflight_root_dns(ctx, spec)  # a role that cannot be assumed stops before any deletion
+    # A root zone whose role refuses us does not stop cleanup: all else goes, the root zone's
+    # records and the zone they point at stay, and the end names the change to make by hand.
+    refused = root_refusal(ctx, spec)
+    if refused:
+        logger.warning("The root zone's role cannot be assumed (%s): removing everything else; "
+                       "its records and the zone they delegate to stay.", refused)  # fmt: skip
 
     def look() -> Observation:
-        return observe(spec, ctx=ctx, cluster=cluster, target=target, record=record, sweep=True)
+        return observe(spec, ctx=ctx, cluster=cluster, target=target, record=record, sweep=True,
+                       root_refused=refused)  # fmt: skip
 
     seen = look()
     env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen, record=record)
@@ -125,7 +132,8 @@ def _cleanup(
     calls = api_calls().since(calls_before)
     publish_api_calls(spec.name, calls)
     if any(left.values()) or not outcome.complete:
-        raise incomplete(spec.name, left, outcome_summary(outcome))
+        raise incomplete(spec.name, left, outcome_summary(outcome),
+                         by_hand=root_zone_leftovers(final, record))  # fmt: skip
     if store is not None:
         delete_record(spec.name)
     remove_lock_leftovers(spec.name)  # the lease itself goes when the lock is released
@@ -147,7 +155,8 @@ def destroy_preview(
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx) if cluster is not None else None
-    seen = look_at(ctx, spec, cluster, target, record=record, sweep=True)
+    refused = root_refusal(ctx, spec)
+    seen = look_at(ctx, spec, cluster, target, record=record, sweep=True, root_refused=refused)
     return destroy_rows(spec.name, seen, record)
 
 

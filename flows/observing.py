@@ -26,9 +26,12 @@ def observe(
     target: KubeTarget | None,
     record: StackRecord | None,
     sweep: bool = False,
+    root_refused: str = "",
 ) -> Observation:
     """Read every item of the stack (one task; its reads run together). Read only."""
-    seen: Observation = observe_stack(ctx, spec, cluster, target, record=record, sweep=sweep)
+    seen: Observation = observe_stack(
+        ctx, spec, cluster, target, record=record, sweep=sweep, root_refused=root_refused
+    )
     return seen
 
 

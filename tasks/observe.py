@@ -36,13 +36,16 @@ def look_at(
     *,
     record: StackRecord | None = None,
     sweep: bool = False,
+    root_refused: str = "",
 ) -> Observation:
     """Read every item of the stack (read only): zones, delegation, certificates and their
     records, subnet tags, the controller and its IAM, the Ingress, the ALB, DNS and HTTPS —
-    each kind once what its reads need is read, together where they do not."""
+    each kind once what its reads need is read, together where they do not. `root_refused`:
+    the root zone's role refused us (cleanup): the root zone's items are as the record says."""
     started = time.monotonic()
     caller: CallerIdentity = observe_caller_identity.fn(ctx)
-    seen = Observation(observed_at=datetime.now(UTC), identity=caller, cluster=cluster)
+    seen = Observation(observed_at=datetime.now(UTC), identity=caller, cluster=cluster,
+                       root_refused=root_refused)  # fmt: skip
     base = Look(spec=spec, ctx=ctx, cluster=cluster, target=target, identity=caller,
                 record=record, found=seen, sweeping=sweep)  # fmt: skip
     seen = _walk(base)

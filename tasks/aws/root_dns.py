@@ -44,6 +44,18 @@ def zone_access(
     return root_dns(ctx, spec) if root_zone_id is not None and zone_id == root_zone_id else ctx
 
 
+def root_refusal(ctx: AwsContext, spec: StackSpec) -> str:
+    """Cleanup's check of the root zone's role: AWS's refusal to let us assume it ("" when it is
+    assumed, or when there is no role). Cleanup goes on without the root zone."""
+    try:
+        preflight_root_dns.fn(ctx, spec)
+    except PreflightError as error:
+        return error.message.removeprefix(f"{ROLE_FIELD}: ").removesuffix(
+            " Stopped before changing anything in AWS or Kubernetes."
+        )
+    return ""
+
+
 @aws_task
 def preflight_root_dns(ctx: AwsContext, spec: StackSpec) -> CallerIdentity | None:
     """Read only: assume `route53.rootDomain.roleArn` (when set) before anything is created, and

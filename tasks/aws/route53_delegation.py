@@ -13,7 +13,8 @@ from tasks.aws.route53_records import apply_changes, read_record
 DELEGATION_TTL = 300
 
 
-def _delegation(zone: HostedZoneState) -> RecordSetState:
+def delegation_record(zone: HostedZoneState) -> RecordSetState:
+    """The NS record set that delegates the subdomain to its zone."""
     return RecordSetState(name=zone.name, type="NS", ttl=DELEGATION_TTL, values=zone.name_servers)
 
 
@@ -22,7 +23,7 @@ def ensure_delegation(
     ctx: AwsContext, root_zone_id: str, zone: HostedZoneState, *, settings: Settings | None = None
 ) -> ChangeResult:
     """Delegate the subdomain: UPSERT its NS set in the root zone when it differs, wait INSYNC."""
-    change = RecordChange(action="UPSERT", record=_delegation(zone))
+    change = RecordChange(action="UPSERT", record=delegation_record(zone))
     return apply_changes(ctx, root_zone_id, [change], settings=settings or get_settings())
 
 

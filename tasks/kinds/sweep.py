@@ -87,6 +87,9 @@ def _validation_records(
         for zone_id, keys in record_lookups(candidates).items()
         if seen.zone is None or zone_id != seen.zone.zone_id
     }
+    if seen.root_refused and root in lookups:  # unreadable: taken as still there
+        del lookups[root]
+        in_zone += [c.as_record() for c in candidates if c.zone_id == root]
     present: list[RecordSetState] = in_zone + [
         found
         for zone_id, keys in lookups.items()

@@ -10,8 +10,9 @@ from typing import Any
 from core import records
 from core.cleanup import deletions_by_zone, unneeded_validation_records
 from core.dnsnames import normalise
+from core.errors import PermanentError
 from core.observation import validation_zones
-from core.resources import CertificateState, RecordSetState
+from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind, StackResource
 from tasks.aws.acm import manual_validation_records, validation_changes
 from tasks.aws.owned import find_certificates
@@ -29,16 +30,19 @@ def observe(look: Look) -> dict[str, Any]:
     in_zone = {record.key(): record for record in found.zone_records}
     root_id = found.root_zone.zone_id if found.root_zone else None
 
-    def read(zone_id: str, name: str, rtype: str) -> RecordSetState | None:
+    def read(wanted: ValidationRecord) -> RecordSetState | None:
+        zone_id, name, rtype = wanted.zone_id or "", wanted.name, wanted.type
         if found.zone is not None and zone_id == found.zone.zone_id:
             return in_zone.get((normalise(name), rtype.upper()))
+        if found.root_refused and zone_id == root_id:
+            return wanted.as_record()  # unreadable: taken as still there
         access = zone_access(look.ctx, look.spec, zone_id, root_zone_id=root_id)
         record: RecordSetState | None = observe_record_set.fn(access, zone_id, name, rtype)
         return record
 
     return {
         "validation_records": {
-            record.name: read(record.zone_id, record.name, record.type)
+            record.name: read(record)
             for certificate in found.certificates.values()
             for record in certificate.validation_records
             if record.zone_id is not None
@@ -89,8 +93,13 @@ def delete(env: Env) -> str:
     remaining = find_certificates.fn(env.ctx, spec.name, zones=zones)
     unneeded = unneeded_validation_records(placed, remaining)
     batches = deletions_by_zone(unneeded)
+    kept = batches.pop(root, ()) if seen.root_refused and root else ()
     for zone_id, changes in batches.items():
         change_records.fn(zone_access(env.ctx, spec, zone_id, root_zone_id=root), zone_id, changes)
+    if kept:
+        which = ", ".join(change.record.name for change in kept)
+        raise PermanentError(f"The validation records {which} in zone {root} ({spec.root}) "
+                             f"cannot be removed: {seen.root_refused}")  # fmt: skip
     names = [record.name for record in unneeded]
     return f"deleted validation records {', '.join(names)}" if names else ""
 

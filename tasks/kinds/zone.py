@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.cleanup import recorded_root_zone
 from core.errors import OwnershipError
 from core.resources import HostedZoneState
 from tasks.aws.root_dns import root_dns
@@ -20,11 +21,18 @@ def observe(look: Look) -> dict[str, Any]:
     spec, ctx = look.spec, look.ctx
     # Cleanup looks a recorded root zone that is gone (re-created) up again by name.
     again = look.sweeping
-    root, zone = together([lambda: find_root_zone.fn(root_dns(ctx, spec), spec,
-                                                     by_name_when_gone=again),
-                           lambda: read_zone.fn(ctx, spec)])  # fmt: skip
+
+    def root() -> HostedZoneState | None:
+        if look.found.root_refused:  # cleanup without the root zone's role: as recorded
+            return recorded_root_zone(spec, look.record)
+        found: HostedZoneState | None = find_root_zone.fn(
+            root_dns(ctx, spec), spec, by_name_when_gone=again
+        )
+        return found
+
+    root_zone, zone = together([root, lambda: read_zone.fn(ctx, spec)])
     records = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}
-    return {"root_zone": root, "zone": zone, "zone_records": tuple(records.values())}
+    return {"root_zone": root_zone, "zone": zone, "zone_records": tuple(records.values())}
 
 
 def current(env: Env) -> HostedZoneState | None:
