@@ -40,7 +40,7 @@ class StepConsole(logging.Handler):
         # A formatter marks this as the user's handler: Prefect's logging setup then leaves the
         # root logger to it instead of adding its own console handler.
         self.setFormatter(logging.Formatter("%(message)s"))
-        self.stream = stream or sys.stderr
+        self._stream = stream  # None: the process's stderr at each write (tests swap it)
         self._last: dict[str, str] = {}
         self._errors: dict[str, str] = {}
         self._interrupted = False  # a task was stopped by Ctrl-C: failures after it are quiet
@@ -88,8 +88,9 @@ class StepConsole(logging.Handler):
             self._phase_start, self._reads = self._reads_until, 0
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        stream = self._stream or sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
 
     def _task_line(self, record: logging.LogRecord, message: str) -> str | None:
         run = str(getattr(record, "task_run_id", ""))
