@@ -155,7 +155,7 @@ def destroy_preview(
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx) if cluster is not None else None
-    refused = root_refusal(ctx, spec)
+    refused = root_refusal.fn(ctx, spec)
     seen = look_at(ctx, spec, cluster, target, record=record, sweep=True, root_refused=refused)
     return destroy_rows(spec.name, seen, record)
 

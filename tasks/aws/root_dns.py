@@ -44,6 +44,7 @@ def zone_access(
     return root_dns(ctx, spec) if root_zone_id is not None and zone_id == root_zone_id else ctx
 
 
+@aws_task
 def root_refusal(ctx: AwsContext, spec: StackSpec) -> str:
     """Cleanup's check of the root zone's role: AWS's refusal to let us assume it ("" when it is
     assumed, or when there is no role). Cleanup goes on without the root zone."""
