@@ -283,11 +283,13 @@ def _cluster_of(added: Sequence[SubnetTagChange]) -> str:
 def delete_subnet_tags(
     ctx: AwsContext, added: Sequence[SubnetTagChange], *, cluster_name: str = ""
 ) -> bool:
-    """Remove the stack's hold of the subnet discovery tags: its markers first, then (the
-    subnets read again) each tag it held that no other stack's marker lists any more, where it
-    still has the value set. So two stacks leaving at once never both keep a tag: whichever
-    reads last finds no marker and removes it. Under the lock of the cluster (`cluster_name`,
-    else the one the tags name). False when there was nothing left to remove."""
+    """Remove the stack's hold of the subnet discovery tags: per subnet, one DeleteTags call takes
+    its marker off together with each tag it held that no other stack's marker lists, where the
+    tag still has the value it set. One call, so a kill leaves the hold whole or gone: a resumed
+    cleanup never finds tags whose marker is gone without them. Under the lock of the cluster
+    (`cluster_name`, else the one the tags name), so two stacks leaving at once read each
+    other's result: whichever goes last finds no other marker and removes the tags. False when
+    there was nothing left to remove."""
     if not added:
         return False
     markers = sorted({c.key for c in added if c.key.startswith(ADDED_TAGS_PREFIX)})
@@ -296,30 +298,36 @@ def delete_subnet_tags(
         return _release_tags(client(ctx, "ec2"), added, markers)
 
 
+#: One DeleteTags entry: a key (any value) or a key with the value it must still have.
+_Deletion = tuple[str, str | None]
+
+
 def _release_tags(ec2: EC2Client, added: Sequence[SubnetTagChange], markers: Sequence[str]) -> bool:
     subnet_ids = sorted({change.subnet_id for change in added})
     before = _current_tags(ec2, subnet_ids)
     held = _held_keys(added, before)
-    removed = False
-    for marker in markers:
-        ids = [s for s in subnet_ids if marker in before.get(s, {})]
-        if ids:
-            ec2.delete_tags(Resources=ids, Tags=[{"Key": marker}])
-            run_logger().info("Removed %s from subnets %s", marker, ", ".join(ids))
-            removed = True
-    after = _current_tags(ec2, subnet_ids) if removed else before
-    by_tag: dict[tuple[str, str], list[str]] = {}
-    for subnet_id, keys in held.items():
-        tags = after.get(subnet_id, {})
-        for key, value in keys.items():
-            users = sharing.tag_users(tags, key)
+    calls: dict[tuple[_Deletion, ...], list[str]] = {}
+    for subnet_id in subnet_ids:
+        tags = before.get(subnet_id, {})
+        mine = [marker for marker in markers if marker in tags]
+        others = {key: value for key, value in tags.items() if key not in mine}
+        dropped: list[_Deletion] = []
+        for key, value in held.get(subnet_id, {}).items():
+            users = sharing.tag_users(others, key)
             if users:
                 run_logger().info("Kept %s on subnet %s: stacks %s still use it", key,
                                   subnet_id, ", ".join(users))  # fmt: skip
             elif tags.get(key) == value:
-                by_tag.setdefault((key, value), []).append(subnet_id)
-    for (key, value), ids in by_tag.items():
+                dropped.append((key, value))
+        deletions = (*((marker, None) for marker in mine), *sorted(dropped))
+        if deletions:
+            calls.setdefault(deletions, []).append(subnet_id)
+    for deletions, ids in calls.items():
         # With a Value, DeleteTags removes the tag only where it still has that value.
-        ec2.delete_tags(Resources=ids, Tags=[{"Key": key, "Value": value}])
-        run_logger().info("Removed %s=%s from subnets %s", key, value, ", ".join(ids))
-    return removed or bool(by_tag)
+        ec2.delete_tags(Resources=ids, Tags=[{"Key": key} if value is None else
+                                             {"Key": key, "Value": value}
+                                             for key, value in deletions])  # fmt: skip
+        run_logger().info("Removed %s from subnets %s",
+                          ", ".join(key if value is None else f"{key}={value}"
+                                    for key, value in deletions), ", ".join(ids))  # fmt: skip
+    return bool(calls)
