@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -97,16 +98,24 @@ def _provider(iam: IAMClient, arn: str, stack: str) -> OidcProviderState | None:
 
 
 @aws_task
-def find_oidc_providers(ctx: AwsContext, stack: str) -> tuple[OidcProviderState, ...]:
+def find_oidc_providers(
+    ctx: AwsContext, stack: str, recorded: Sequence[str] = ()
+) -> tuple[OidcProviderState, ...]:
     """The IAM OIDC providers the stack uses (its user mark, or the previous version's stack
-    tags), whatever cluster they are for."""
+    tags), whatever cluster they are for; and one its block lists (`recorded` ARNs) that has no
+    user left: its release took the mark off and was killed before the delete."""
     iam = client(ctx, "iam")
     listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     states = [_provider(iam, item["Arn"], stack) for item in listed]
     return tuple(
         state
         for state in states
-        if state is not None and state.owned and sharing.uses(state.tags, stack)
+        if state is not None
+        and state.owned
+        and (
+            sharing.uses(state.tags, stack)
+            or (state.arn in recorded and not sharing.item_users(state.tags))
+        )
     )
 
 

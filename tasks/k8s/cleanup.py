@@ -32,14 +32,19 @@ def controller_manifests() -> list[Manifest]:
 
 
 @retrying_task
-def find_controller_objects(target: KubeTarget, stack: str) -> tuple[str, ...]:
+def find_controller_objects(
+    target: KubeTarget, stack: str, *, recorded: bool = False
+) -> tuple[str, ...]:
     """The controller objects present in the cluster, made by a kubeflow-alb stack, when this
-    stack uses that controller (its mark on the Deployment)."""
+    stack uses that controller (its mark on the Deployment) — or, `recorded` in its block, when
+    no stack's mark is left (its release took the mark off and was killed before the delete)."""
     with connect(target) as kube:
         deployment = get(
             kube, "apps/v1", "Deployment", naming.CONTROLLER_NAME, naming.CONTROLLER_NAMESPACE
         )
-        if deployment is not None and not sharing.uses(_marks(deployment), stack):
+        marks = _marks(deployment) if deployment is not None else {}
+        unused = recorded and not sharing.item_users(marks)
+        if deployment is not None and not sharing.uses(marks, stack) and not unused:
             return ()  # the stack does not use the cluster's controller (any more)
         live = [obj for obj in controller_manifests() if is_owned(read(kube, obj), stack,
                                                                   shared=True)]  # fmt: skip

@@ -43,7 +43,8 @@ def sweep_stack(look: Look) -> Sweep:
         "certificates": lambda: find_certificates.fn(ctx, spec.name, zones=zones),
         "subnet_tags": lambda: observe_added_subnet_tags.fn(
             ctx, spec.name, recorded_subnet_tags(look.record)),
-        "oidc_providers": lambda: find_oidc_providers.fn(ctx, spec.name),
+        "oidc_providers": lambda: find_oidc_providers.fn(
+            ctx, spec.name, [p.id for p in owned(look.record, Kind.OIDC_PROVIDER)]),
         "legacy_policy": lambda: observe_policy.fn(ctx, spec, legacy=True),
         "legacy_role": lambda: find_role.fn(ctx, spec, legacy=True),
         "load_balancers": lambda: find_controller_resources.fn(ctx, spec),
@@ -52,7 +53,10 @@ def sweep_stack(look: Look) -> Sweep:
         name = look.cluster.name
         reads["backend_security_group"] = lambda: find_unused_backend_security_group.fn(ctx, name)
     if target is not None:
-        reads["controller_objects"] = lambda: find_controller_objects.fn(target, spec.name)
+        installed = bool(owned(look.record, Kind.CONTROLLER))
+        reads["controller_objects"] = lambda: find_controller_objects.fn(
+            target, spec.name, recorded=installed
+        )
         reads["ingress_bindings"] = lambda: find_ingress_bindings.fn(target, name=spec.ingress_name)
     results = dict(zip(reads, together(list(reads.values())), strict=True))
     certificates: tuple[CertificateState, ...] = results["certificates"]

@@ -165,3 +165,20 @@ def test_a_last_user_whose_delete_is_refused_keeps_its_mark_for_its_next_cleanup
     assert sharing.item_users(found.tags) == (spec.name,)  # still the stack's to remove
     boto("iam").detach_role_policy(RoleName="someone-else", PolicyArn=policy.arn)
     assert iam.delete_policy.fn(ctx, spec)
+
+
+def test_a_leaving_stack_takes_its_marker_and_its_tags_off_in_one_call(ctx, world, cluster, boto):
+    """The marker is what ties the tags to the stack: it goes in the same DeleteTags call as the
+    tags only it held, so a kill between two calls cannot leave tags no stack would remove."""
+    from tasks.aws.clients import api_calls
+
+    every = [*world.public_subnets, *world.private_subnets]
+    before = {subnet: _tags(boto, subnet) for subnet in every}
+    ec2.ensure_subnet_tags.fn(ctx, cluster, stack="a")
+    seen = ec2.observe_added_subnet_tags.fn(ctx, "a")
+    calls = api_calls()
+    assert ec2.delete_subnet_tags.fn(ctx, seen)
+    deletes = sum(c.count for c in api_calls().since(calls).calls if c.operation == "DeleteTags")
+    # One call per set of tags (public subnets: role/elb; private: role/internal-elb).
+    assert deletes == 2
+    assert {subnet: _tags(boto, subnet) for subnet in every} == before
