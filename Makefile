@@ -52,7 +52,7 @@ layers: $(STAMP)
 
 # The browser check has its own target (ui-check): it needs chromium and minutes of its own.
 unit: $(STAMP)
-	$(BIN)/pytest $(PYTEST_XDIST) -m "not browser"
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not browser" --durations=15
 
 test: lint typecheck layers unit
 
