@@ -28,7 +28,7 @@ from flows.outcomes import expected_outcomes
 from flows.walk import teardown
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
-from tasks.aws.root_dns import root_refusal
+from tasks.aws.root_dns import observe_root_refusal
 from tasks.aws.world import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
@@ -105,7 +105,7 @@ def _cleanup(
     target = _kube_target(kube_access, cluster, ctx)
     # A root zone whose role refuses us does not stop cleanup: all else goes, the root zone's
     # records and the zone they point at stay, and the end names the change to make by hand.
-    refused = root_refusal(ctx, spec)
+    refused = observe_root_refusal(ctx, spec)
     if refused:
         logger.warning("The root zone's role cannot be assumed (%s): removing everything else; "
                        "its records and the zone they delegate to stay.", refused)  # fmt: skip
@@ -155,7 +155,7 @@ def destroy_preview(
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx) if cluster is not None else None
-    refused = root_refusal.fn(ctx, spec)
+    refused = observe_root_refusal.fn(ctx, spec)
     seen = look_at(ctx, spec, cluster, target, record=record, sweep=True, root_refused=refused)
     return destroy_rows(spec.name, seen, record)
 

@@ -25,14 +25,30 @@ _DESCRIBE_TAGS_MAX = 20  # ARNs per DescribeTags call
 _TLS = frozenset({"HTTPS", "TLS"})
 
 
+#: DescribeTags names one ARN of its batch that no longer exists (and fails the whole call).
+_GONE = frozenset({"LoadBalancerNotFound", "TargetGroupNotFound"})
+
+
 def tags_of(elb: ElbClient, arns: list[str]) -> dict[str, dict[str, str]]:
-    """Tags of load balancers and target groups, 20 ARNs per call."""
+    """Tags of load balancers and target groups, 20 ARNs per call. One deleted since it was
+    listed (the controller removes its ALBs when it likes) is left out, not an error."""
     tags: dict[str, dict[str, str]] = {}
     for start in range(0, len(arns), _DESCRIBE_TAGS_MAX):
         batch = arns[start : start + _DESCRIBE_TAGS_MAX]
-        for item in elb.describe_tags(ResourceArns=batch)["TagDescriptions"]:
+        for item in _described(elb, batch):
             tags[item["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
     return tags
+
+
+def _described(elb: ElbClient, batch: list[str]) -> list[Any]:
+    try:
+        return list(elb.describe_tags(ResourceArns=batch)["TagDescriptions"])
+    except ClientError as error:
+        if error_code(error) not in _GONE:
+            raise
+    if len(batch) == 1:
+        return []  # gone
+    return [item for arn in batch for item in _described(elb, [arn])]
 
 
 def action_state(raw: Any) -> ActionState:

@@ -45,7 +45,7 @@ def zone_access(
 
 
 @aws_task
-def root_refusal(ctx: AwsContext, spec: StackSpec) -> str:
+def observe_root_refusal(ctx: AwsContext, spec: StackSpec) -> str:
     """Cleanup's check of the root zone's role: AWS's refusal to let us assume it ("" when it is
     assumed, or when there is no role). Cleanup goes on without the root zone."""
     try:

@@ -351,3 +351,23 @@ def test_waiting_for_an_alb_seen_active_costs_no_call(ctx, controller_alb):
     assert state.state == "active"
     same, reads = _reads_during(lambda: elbv2.wait_for_load_balancer.fn(ctx, state.arn, seen=state))
     assert (same, reads) == (state, [])
+
+
+def test_tags_of_leaves_out_a_load_balancer_deleted_since_it_was_listed(world, boto) -> None:
+    """DescribeTags fails its whole batch on one ARN that is gone (the controller deletes its
+    ALBs when it likes): the others' tags are still read, the gone one left out."""
+    from botocore.exceptions import ClientError
+
+    from tasks.aws.elbv2_read import tags_of
+
+    elb = boto("elbv2")
+    arns = [
+        elb.create_load_balancer(Name=name, Subnets=world.public_subnets,
+                                 Tags=[{"Key": "n", "Value": name}])["LoadBalancers"][0][
+            "LoadBalancerArn"]
+        for name in ("kept-a", "gone", "kept-b")
+    ]  # fmt: skip
+    elb.delete_load_balancer(LoadBalancerArn=arns[1])
+    with pytest.raises(ClientError, match="LoadBalancerNotFound"):
+        elb.describe_tags(ResourceArns=arns)
+    assert tags_of(elb, arns) == {arns[0]: {"n": "kept-a"}, arns[2]: {"n": "kept-b"}}
