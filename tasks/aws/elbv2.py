@@ -232,6 +232,17 @@ def find_controller_resources(ctx: AwsContext, spec: StackSpec) -> ControllerRes
     return find_leftovers(ctx, spec)
 
 
+def _listener_arns(elb: ElbClient, arn: str) -> list[str]:
+    """The load balancer's listeners; none when it is gone (its controller deleted it)."""
+    try:
+        pages = elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn)
+        return [listener["ListenerArn"] for page in pages for listener in page["Listeners"]]
+    except ClientError as error:
+        if error_code(error) == "LoadBalancerNotFound":
+            return []
+        raise
+
+
 def _attempt(action: Callable[[], object], *, busy: frozenset[str]) -> bool:
     """Run a delete; True when done (or already gone), False while AWS says it is still busy."""
     try:
@@ -305,11 +316,8 @@ def delete_controller_resources(
         return False
     for arn in found.load_balancer_arns:
         lift_protection(elb, arn)  # else AWS refuses the delete (OperationNotPermitted)
-        for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn):
-            for listener in page["Listeners"]:
-                _attempt(
-                    partial(elb.delete_listener, ListenerArn=listener["ListenerArn"]), busy=_NONE
-                )
+        for listener_arn in _listener_arns(elb, arn):
+            _attempt(partial(elb.delete_listener, ListenerArn=listener_arn), busy=_NONE)
         _attempt(partial(elb.delete_load_balancer, LoadBalancerArn=arn), busy=_NONE)
         log.info("Deleted load balancer %s", arn)
     if found.load_balancer_arns:
