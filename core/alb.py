@@ -89,8 +89,6 @@ def desired_alb(
         for key, value in (meta.get("annotations") or {}).items()
         if key.startswith(ALB_PREFIX)
     }
-    raw_certificates = notes.get("certificate-arn", "")
-    certificates = [arn.strip() for arn in raw_certificates.split(",") if arn.strip()]
     user_tags = parse_pairs(notes.get("tags", ""), "tags", where)
     # An explicit IngressGroup is one controller stack, named after the group.
     stack_id = str(notes.get("group.name") or f"{namespace}/{name}")
@@ -99,7 +97,22 @@ def desired_alb(
     if group is not None:
         tags = {**user_tags, **controller_tags, RESOURCE_TAG: group.resource_id}
         group = dataclasses.replace(group, tags=tags)
-    rules = _rules(ingress)
+    listeners = _listeners(notes, _rules(ingress), where)
+    return AlbFacts(
+        scheme=notes.get("scheme", "internal").lower(),
+        listeners=tuple(listeners),
+        target_group=group,
+        tags={**user_tags, **controller_tags, RESOURCE_TAG: LB_RESOURCE},
+        subnets=None if subnets is None else tuple(subnets),
+        options=desired_fields(notes, where=where),
+    )
+
+
+def _listeners(notes: Mapping[str, str], rules: tuple[str, ...], where: str) -> list[ListenerFacts]:
+    """The listeners the controller makes from the Ingress's listen-ports, certificates and
+    ssl-redirect annotations (HTTP redirects when ssl-redirect is set; HTTPS serves the rules)."""
+    raw_certificates = notes.get("certificate-arn", "")
+    certificates = [arn.strip() for arn in raw_certificates.split(",") if arn.strip()]
     redirect = notes.get("ssl-redirect")
     listeners = []
     for port, protocol in sorted(_listen_ports(notes, bool(certificates), where).items()):
@@ -121,14 +134,7 @@ def desired_alb(
             )
             continue
         listeners.append(ListenerFacts(protocol, port, rules=rules))
-    return AlbFacts(
-        scheme=notes.get("scheme", "internal").lower(),
-        listeners=tuple(listeners),
-        target_group=group,
-        tags={**user_tags, **controller_tags, RESOURCE_TAG: LB_RESOURCE},
-        subnets=None if subnets is None else tuple(subnets),
-        options=desired_fields(notes, where=where),
-    )
+    return listeners
 
 
 def desired_alb_fields(
