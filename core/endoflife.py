@@ -19,7 +19,7 @@ what to fix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.alb_options import describe_cleanup
 from core.errors import PermanentError
@@ -37,6 +37,8 @@ class ControllerEvent:
     on: str
     reason: str
     message: str
+    #: What changes when the controller says it again (the Event's uid, count and last time).
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class EndOfLife:
     #: Other Ingresses of its group being deleted whose annotation keeps protection on: the
     #: controller then builds none of the group (events go to active members only, if any).
     protected_members: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # the group's other Ingresses there now (being deleted too)
     events: tuple[ControllerEvent, ...] = ()
     conditions: tuple[str, ...] = ()  # its status conditions that are not fine, as text
     held_groups: tuple[HeldGroup, ...] = ()
@@ -83,8 +86,23 @@ _SG = re.compile(r"resource (sg-[0-9a-f]+) has a dependent object")
 _PROTECTED_NAME = re.compile(r"cannot delete the ingress: ([^\s,]+)")
 
 
+def _outdated(seen: EndOfLife, event: ControllerEvent) -> bool:
+    """The event names a member the objects contradict now: an Ingress whose annotation no
+    longer keeps protection on (cleanup lifted it, or the user), or a member that is gone. The
+    controller said it before it saw the change; AWS's own words name no Ingress and count."""
+    named = _PROTECTED_NAME.search(event.message)
+    if named is not None:
+        still = {key.split("/", 1)[1] for key in seen.protected_members}
+        if seen.protected:
+            still.add(seen.ingress.split("/", 1)[1])
+        return named.group(1) not in still
+    member = _MEMBER.search(event.message)
+    return member is not None and member.group(1) not in (*seen.members, seen.ingress)
+
+
 def _protected(seen: EndOfLife) -> Cause | None:
-    said = [e for e in seen.events if any(text in e.message for text in _PROTECTION)]
+    said = [e for e in seen.events if any(text in e.message for text in _PROTECTION)
+            and not _outdated(seen, e)]  # fmt: skip
     if not (seen.protected or said or seen.protected_members):
         return None
     namespace, name = seen.ingress.split("/", 1)
@@ -137,7 +155,7 @@ def _dependency(seen: EndOfLife) -> Cause | None:
 
 def _group_member(seen: EndOfLife) -> Cause | None:
     failed = [e for e in seen.events if e.reason == "FailedBuildModel" and e.on != seen.ingress
-              and not any(text in e.message for text in _PROTECTION)]  # fmt: skip
+              and not any(text in e.message for text in _PROTECTION) and not _outdated(seen, e)]  # fmt: skip
     if not failed:
         return None
     named = [m.group(1) for e in failed if (m := _MEMBER.search(e.message))]
@@ -171,6 +189,19 @@ def _identity(seen: EndOfLife) -> Cause | None:
         ),
         sweepable=True,
     )
+
+
+def said_since(seen: EndOfLife, before: EndOfLife | None) -> EndOfLife:
+    """`seen` with only the events the controller said (again) after `before` was seen.
+
+    A cleanup run that finds the Ingress already terminating must not stop on an Event of an
+    earlier run: the cause may have been fixed since (the annotation edited, the broken member
+    removed) and the controller not have reconciled yet. What the objects and AWS show now
+    (annotations, held groups, the identity) counts at once; an old Event only once repeated."""
+    if before is None:
+        return seen
+    old = set(before.events)
+    return replace(seen, events=tuple(event for event in seen.events if event not in old))
 
 
 def diagnose(seen: EndOfLife) -> Cause | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -185,18 +186,20 @@ def _outputs(
     calls_before: ApiCallCounts,
 ) -> dict[str, str]:
     """The stack's block marked ready, its link, resources, API calls and summary."""
-    final = store.set_phase("ready")
-    resume_drift_schedules(spec.name)  # its cleanup paused them: the stack is back
+    final = store.phased("ready")
     url = dashboard_url(spec, get_settings().https_port)
     calls = api_calls().since(calls_before)
     checks = "; ".join(verified) or "nothing to apply, nothing to verify again"
     notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
     summary_text = setup_summary(final, dashboard_url=url, calls=calls, notes=notes)
-    together([  # four calls to the Prefect API, none waiting for another
+    outputs: list[Callable[[], object]] = [  # calls to the Prefect API, none waiting for another
+        partial(store.replace, final),  # the block says ready
+        partial(resume_drift_schedules, spec.name),  # its cleanup paused them: the stack is back
         partial(publish_link, spec.name, url),
         partial(publish_resources, final),
         partial(publish_api_calls, spec.name, calls),
         partial(publish_markdown, spec.name, "summary", summary_text, "Setup summary"),
-    ])  # fmt: skip
+    ]
+    together(outputs)
     get_run_logger().info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
     return {"stack": spec.name, "url": url, **stack_outputs(final)}

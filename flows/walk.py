@@ -132,13 +132,26 @@ def apply(env: Env, recorder: Recorder) -> Applied:
 
     def record(node: Node, result: Any) -> None:
         if TABLE[node[0]].policy is not Policy.CHECKED and result is not None:
-            recorder.add(result)
+            recorder.later(result)  # saved by a background writer: the walk goes on
 
     # What the stack uses as it is goes into the record too, once the first nodes are started.
     kept = [(kind, MADE) for kind in TABLE if kind not in kinds and VERBS[kind].ensure]
     first = [(node, applied.now[node[0]]) for node in kept if applied.now[node[0]] is not None]
-    _run(graph, start, finished, stop_on_failure=True, after_start=record, first=first)
+    try:
+        _run(graph, start, finished, stop_on_failure=True, after_start=record, first=first)
+    except BaseException:
+        _flush_failing(recorder)  # what was made before the failure is in the block
+        raise
+    recorder.flush()
     return applied
+
+
+def _flush_failing(recorder: Recorder) -> None:
+    """Flush the record while a step's failure is on its way out: that failure is the news."""
+    try:
+        recorder.flush()
+    except Exception as error:  # the step's failure stays the one raised
+        run_logger().warning("Recording in the stack's block failed too: %s", error)
 
 
 def _run(

@@ -18,6 +18,7 @@ from core.endoflife import (
     blocked,
     described,
     diagnose,
+    said_since,
 )
 from core.errors import OwnershipError, SpecError, WaitTimeout
 from core.manifests import ALB_PREFIX, Manifest
@@ -65,8 +66,10 @@ def _events(kube: Kube, objects: list[Manifest], since: str) -> tuple[Controller
             when = str(event.get("lastTimestamp") or event.get("eventTime") or "")
             if (event.get("type") == "Warning" and about.get("kind") == "Ingress"
                     and on in keys and when >= since):  # fmt: skip
-                found.append((when, ControllerEvent(on, str(event.get("reason", "")),
-                                                    str(event.get("message", "")).strip())))  # fmt: skip
+                stamp = f"{_meta(event).get('uid', '')}:{event.get('count', 1)}:{when}"
+                message = str(event.get("message", "")).strip()
+                found.append((when, ControllerEvent(on, str(event.get("reason", "")), message,
+                                                    stamp)))  # fmt: skip
     return tuple(event for _, event in sorted(found, key=lambda pair: pair[0]))
 
 
@@ -145,6 +148,7 @@ def look_at_end_of_life(ctx: AwsContext, kube: Kube, spec: StackSpec, live: Mani
         protected_members=tuple(
             _key(obj) for obj in others if _meta(obj).get("deletionTimestamp") and _protected(obj)
         ),  # fmt: skip
+        members=tuple(_key(obj) for obj in others),
         events=_events(kube, [live, *members], since),
         conditions=_conditions(live),
         held_groups=_held_groups(ctx, spec),
@@ -210,6 +214,9 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
         _lift_when_leaving(kube, spec)
         key, looked = _key(first), [float("-inf")]
         latest: list[EndOfLife | None] = [None]
+        # Already terminating (an earlier run deleted it): its Events so far are the baseline.
+        before: list[EndOfLife | None] = [None]
+        resumed = bool(_meta(first).get("deletionTimestamp"))
 
         def fetch() -> _Seen:
             live = get(kube, *_INGRESS, spec.ingress_name, naming.INGRESS_NAMESPACE)
@@ -218,7 +225,11 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
             if time.monotonic() - looked[0] >= every:
                 looked[0] = time.monotonic()
                 latest[0] = look_at_end_of_life(ctx, kube, spec, live)
-            return (live, latest[0], diagnose(latest[0]) if latest[0] else None)
+                if resumed and before[0] is None:
+                    before[0] = latest[0]
+            if latest[0] is None:
+                return (live, None, None)
+            return (live, latest[0], diagnose(said_since(latest[0], before[0])))
 
         def describe(last: _Seen | None) -> str:
             live, seen, _ = last or (None, None, None)

@@ -220,11 +220,15 @@ class StackStore:
     def set_phase(self, phase: str, *resources: StackResource) -> StackRecord:
         """Set the phase, adding or replacing resources in the same save (one round trip)."""
         with self._lock:
-            record = self._record.with_resources(*resources).in_phase(phase)
-            if phase == "ready" and not record.dashboard_url and record.spec:
-                url = dashboard_url(parse_spec(dict(record.spec)), get_settings().https_port)
-                record = record.model_copy(update={"dashboard_url": url})
-            return self._save(record)
+            return self._save(self.phased(phase, *resources))
+
+    def phased(self, phase: str, *resources: StackResource) -> StackRecord:
+        """The record as `set_phase` would save it (nothing saved: `replace` saves it)."""
+        record = self._record.with_resources(*resources).in_phase(phase)
+        if phase == "ready" and not record.dashboard_url and record.spec:
+            url = dashboard_url(parse_spec(dict(record.spec)), get_settings().https_port)
+            record = record.model_copy(update={"dashboard_url": url})
+        return record
 
     def set_access(self, access: StackAccess) -> StackRecord:
         """Record how the stack's world is reached (a fleet check then uses it); saved only

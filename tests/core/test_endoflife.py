@@ -4,7 +4,15 @@ The texts are the AWS Load Balancer Controller's (v3.5.0) and AWS's own."""
 
 from __future__ import annotations
 
-from core.endoflife import ControllerEvent, EndOfLife, HeldGroup, blocked, described, diagnose
+from core.endoflife import (
+    ControllerEvent,
+    EndOfLife,
+    HeldGroup,
+    blocked,
+    described,
+    diagnose,
+    said_since,
+)
 from core.owners import MemberEvent, failing_group
 from core.spec import StackSpec, load_spec
 
@@ -46,9 +54,17 @@ def test_a_protected_alb_is_named_with_the_annotation_to_change() -> None:
     # The controller's own words, as a group's other member receives them.
     said = ControllerEvent("istio-system/team2", "FailedBuildModel", "Failed build model due to "
                            "deletion_protection is enabled, cannot delete the ingress: istio-ingress")  # fmt: skip
-    by_event = diagnose(EndOfLife(ingress=OURS, events=(said,)))
+    by_event = diagnose(EndOfLife(ingress=OURS, protected=True, events=(said,)))
     assert by_event is not None
     assert by_event.name == cause.name
+    assert by_event.evidence == said.message
+    # Said before cleanup lifted the annotation (the controller reconciled in between): no cause.
+    assert diagnose(EndOfLife(ingress=OURS, events=(said,))) is None
+    # AWS's own refusal names no Ingress (protection turned on outside the annotation): it counts.
+    aws = ControllerEvent("istio-system/team2", "FailedDeployModel", "Failed deploy model due to "
+                          "OperationNotPermitted: Load balancer 'arn' cannot be deleted because "
+                          "deletion protection is enabled")  # fmt: skip
+    assert diagnose(EndOfLife(ingress=OURS, events=(aws,))) is not None
 
 
 def test_another_member_being_deleted_with_protection_is_named_as_the_one_to_change() -> None:
@@ -80,11 +96,15 @@ def test_a_security_group_held_by_another_interface_is_a_dependency_violation() 
 def test_a_member_that_does_not_build_is_named_from_the_controllers_message() -> None:
     events = (ControllerEvent("istio-system/team2", "FailedBuildModel", BROKEN),
               ControllerEvent("istio-system/broken", "FailedBuildModel", BROKEN))  # fmt: skip
-    cause = diagnose(EndOfLife(ingress=OURS, group="kubeflow", events=events))
+    members = ("istio-system/team2", "istio-system/broken")
+    cause = diagnose(EndOfLife(ingress=OURS, group="kubeflow", members=members, events=events))
     assert cause is not None
     assert cause.name == "FailedBuildModel of IngressGroup kubeflow member istio-system/broken"
     assert cause.next_step.startswith("fix or remove Ingress istio-system/broken")
     assert not cause.sweepable
+    # The broken member removed since (the controller has not reconciled yet): no cause.
+    gone = EndOfLife(ingress=OURS, group="kubeflow", members=members[:1], events=events)
+    assert diagnose(gone) is None
 
 
 def test_a_broken_identity_is_the_one_cause_kubeflow_alb_can_sweep_past() -> None:
@@ -131,3 +151,24 @@ def test_joining_a_group_whose_members_do_not_build_is_refused_naming_them() -> 
     ]
     assert failing_group(_spec("kubeflow"), built) == []
     assert failing_group(_spec(None), latest) == []
+
+
+def test_a_resumed_cleanup_stops_on_an_old_event_only_once_the_controller_says_it_again() -> None:
+    # The run before was stopped by a broken member; it was removed since, and the controller
+    # has not reconciled the group yet: its Event of then is no cause now.
+    old = ControllerEvent("istio-system/team2", "FailedBuildModel", BROKEN, "uid-1:3:T1")
+    members = ("istio-system/team2", "istio-system/broken")  # fixed in place, not removed
+    before = EndOfLife(ingress=OURS, group="kubeflow", members=members, events=(old,))
+    assert diagnose(said_since(before, before)) is None
+    assert described(said_since(before, before)) != described(before)
+    # Said again (the count and time move): the cause is back.
+    again = ControllerEvent("istio-system/team2", "FailedBuildModel", BROKEN, "uid-1:4:T2")
+    now = EndOfLife(ingress=OURS, group="kubeflow", members=members, events=(again,))
+    cause = diagnose(said_since(now, before))
+    assert cause is not None
+    assert "member istio-system/broken" in cause.name
+    # What the objects show now counts at once, whatever the events.
+    protected = EndOfLife(ingress=OURS, protected=True, events=(old,))
+    assert diagnose(said_since(protected, before)) is not None
+    # A first run (nothing before) takes every event since the deletion.
+    assert diagnose(said_since(before, None)) is not None
