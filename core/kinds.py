@@ -74,9 +74,10 @@ TABLE: Mapping[Kind, Entry] = {
         # is not in Route53: then the item is not declared, but the wait still runs on demand).
         Entry(Kind.DELEGATION, Policy.OWNED, items_dns.delegation_items,
               items_dns.delegation_found, needs=(Kind.HOSTED_ZONE,)),
-        # The requests go out first (ACM validation is the longest wait); ISSUED is its readiness.
+        # The requests go out first, beside the zone (ACM validation is the longest wait; a
+        # request needs no zone); ISSUED is its readiness.
         Entry(Kind.CERTIFICATE, Policy.OWNED, items_dns.certificate_items,
-              items_dns.certificate_found, needs=(Kind.HOSTED_ZONE,),
+              items_dns.certificate_found,
               ready_after=(Kind.VALIDATION_RECORD, Kind.DELEGATION), rebuilds=(Kind.INGRESS,)),
         # Removed once no certificate validates through it: after the certificates.
         Entry(Kind.VALIDATION_RECORD, Policy.OWNED, items_dns.validation_items,

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from core import naming
 from core.desired import certificate_requests
-from core.dnsnames import is_under, normalise
+from core.dnsnames import normalise
 from core.errors import AwsTransientError, OwnershipError, ResourceNotFound
 from core.resources import (
     CertificateRequest,
@@ -38,16 +38,6 @@ USABLE_STATUSES: list[CertificateStatusType] = ["ISSUED", "PENDING_VALIDATION"]
 desired_certificates = certificate_requests
 
 
-def place(name: str, zones: ValidationZones) -> tuple[str | None, str]:
-    """The zone (id, name) a validation record belongs in; id None means "add it by hand"."""
-    record = normalise(name)
-    if record == zones.subdomain or is_under(record, zones.subdomain):
-        return zones.subdomain_zone_id, zones.subdomain
-    if record == zones.root or is_under(record, zones.root):
-        return zones.root_zone_id, zones.root
-    return None, ""
-
-
 def _records(found: dict[str, Any], zones: ValidationZones) -> tuple[ValidationRecord, ...]:
     # A wildcard and its base name share one record: merge them, keeping the domains it proves.
     merged: dict[tuple[str, str, str], list[str]] = {}
@@ -58,7 +48,7 @@ def _records(found: dict[str, Any], zones: ValidationZones) -> tuple[ValidationR
             merged.setdefault(key, []).append(option["DomainName"])
     placed = []
     for (name, type_, value), domains in merged.items():
-        zone_id, zone_name = place(name, zones)
+        zone_id, zone_name = zones.place(name)
         placed.append(
             ValidationRecord(
                 domains=tuple(domains),

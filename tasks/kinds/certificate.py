@@ -42,8 +42,9 @@ def current(env: Env) -> tuple[CertificateState, ...]:
 
 
 def ensure(env: Env, got: Got) -> tuple[CertificateState, ...]:
-    """Request the planned certificates, together; the others are taken as found."""
-    zones = validation_zones(env.spec, got[Kind.HOSTED_ZONE], env.seen.root_zone)
+    """Request the planned certificates, together; the others are taken as found. ACM needs
+    no zone for a request: a subdomain zone made in this run places the records later."""
+    zones = validation_zones(env.spec, env.seen.zone, env.seen.root_zone)
     renew = env.fixing(Kind.CERTIFICATE)
 
     def one(request: CertificateRequest) -> CertificateState | None:

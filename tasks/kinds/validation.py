@@ -51,8 +51,10 @@ def observe(look: Look) -> dict[str, Any]:
 
 
 def ensure(env: Env, got: Got) -> tuple[StackResource, ...]:
-    """UPSERT the records of the stack's own certificates (an adopted one's are not ours)."""
-    certificates = [c for c in got[Kind.CERTIFICATE] if c.owned]
+    """UPSERT the records of the stack's own certificates (an adopted one's are not ours), in
+    the zones as they are now (the certificates may be requested before the zone is made)."""
+    zones = validation_zones(env.spec, got[Kind.HOSTED_ZONE], env.seen.root_zone)
+    certificates = [c.placed(zones) for c in got[Kind.CERTIFICATE] if c.owned]
     root = env.seen.root_zone.zone_id if env.seen.root_zone else None
     batches = validation_changes(certificates)
     together(

@@ -33,9 +33,15 @@ def test_nothing_to_fix_runs_nothing() -> None:
     assert _graph(_env()) == {}
 
 
-def test_a_first_setup_starts_the_certificates_right_after_the_zone() -> None:
+def test_a_first_setup_requests_the_certificates_beside_the_zone() -> None:
     graph = _graph(_env(*[kind for kind in TABLE if TABLE[kind].policy.value != "checked"]))
-    assert graph[(Kind.CERTIFICATE, MADE)] == ((Kind.HOSTED_ZONE, MADE),)
+    assert graph[(Kind.CERTIFICATE, MADE)] == ()
+    assert graph[(Kind.HOSTED_ZONE, MADE)] == ()
+    # its records wait for both: they go into the zone made in this run
+    assert set(graph[(Kind.VALIDATION_RECORD, MADE)]) == {
+        (Kind.CERTIFICATE, MADE),
+        (Kind.HOSTED_ZONE, MADE),
+    }
     # ISSUED once its records are placed and the subdomain is delegated
     assert set(graph[(Kind.CERTIFICATE, SETTLED)]) == {
         (Kind.CERTIFICATE, MADE),
