@@ -29,7 +29,7 @@ from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
 from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
-from tasks.aws.world import bind_observed
+from tasks.aws.world_binding import bind_observed
 from tasks.concurrent import together
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target

@@ -75,7 +75,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         start_detached(directory, world_arguments(args))
         print(f"sandbox up; use it with: . {directory / ENV_FILE}")
         if getattr(args, "root_account", None):
-            from sandbox.aws.world import ROOT_DNS_ROLE
+            from sandbox.aws.seed import ROOT_DNS_ROLE
 
             print(f"root zone in account {args.root_account}; route53.rootDomain.roleArn: "
                   f"arn:aws:iam::{args.root_account}:role/{ROOT_DNS_ROLE}")  # fmt: skip

@@ -213,7 +213,7 @@ class StackStore:
             return self._save(record)
 
     def replace(self, record: StackRecord) -> StackRecord:
-        """Save a record re-bound or pruned elsewhere (core.world) in place of this one."""
+        """Save a record re-bound or pruned elsewhere (core.world_binding) in place of this one."""
         with self._lock:
             return self._save(record)
 

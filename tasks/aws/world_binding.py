@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from core.observation import Observation
 from core.resources import ClusterState
 from core.state import Kind, StackRecord, StackResource
-from core.world import World, bind, drop_missing, dropped_summary, observed, world_here
+from core.world_binding import World, bind, drop_missing, dropped_summary, observed, world_here
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.eks import read_cluster
 from tasks.aws.errors import aws_task, error_code
