@@ -15,19 +15,17 @@ from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
 from tasks.aws.iam_idempotent import create_or_find
+from tasks.aws.iam_legacy import delete_legacy_role_now, users_to_mark
 from tasks.aws.iam_policy import (
     delete_policy,
     ensure_policy,
     load_controller_policy,
     observe_policy,
-    same_document,
 )
 from tasks.aws.iam_shared import (
-    delete_role_now,
-    legacy_holders,
     provider_item,
+    read_role,
     role_item,
-    unmarked,
 )
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
@@ -215,30 +213,6 @@ def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any
     return identity.trust_policy(spec, provider_arn=provider.arn, host_path=host_path)
 
 
-def read_role(
-    iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any], shared: bool = True
-) -> RoleState | None:
-    """The role as a state. `shared`: the per-cluster role (ours when a kubeflow-alb stack made
-    it); else the previous version's per-stack role (ours with the stack's tags)."""
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-        tags = _tags(role.get("Tags", []))  # GetRole carries the tags
-        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-        attached = [item["PolicyArn"] for page in pages for item in page["AttachedPolicies"]]
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
-    return RoleState(
-        arn=role["Arn"],
-        name=name,
-        trust_matches=same_document(role.get("AssumeRolePolicyDocument", {}), trust),
-        attached_policy_arns=tuple(attached),
-        owned=sharing.made_by_tool(tags) if shared else naming.is_owned(tags, stack),
-        tags=tags,
-    )
-
-
 @aws_task
 def observe_role(
     ctx: AwsContext, spec: StackSpec, provider: OidcProviderState | None
@@ -246,7 +220,7 @@ def observe_role(
     """Read the controller's role: trust policy, attached policies, tags."""
     iam = client(ctx, "iam")
     trust = _trust(spec, provider)
-    return read_role(iam, role_name(spec), stack=spec.name, trust=trust)
+    return read_role(iam, role_name(spec), trust=trust)
 
 
 @aws_task
@@ -277,9 +251,8 @@ def _ensure_role(
     users: tuple[str, ...],
 ) -> RoleState:
     log, name, trust = run_logger(), role_name(spec), _trust(spec, provider)
-    state = read_role(iam, name, stack=spec.name, trust=trust)
-    # Only a user that holds no mark yet and is of the previous version now is marked too.
-    users = legacy_holders(iam, unmarked(state.tags if state else {}, users, spec.name))
+    state = read_role(iam, name, trust=trust)
+    users = users_to_mark(iam, state.tags if state else {}, users, spec.name)
     if state is None:
         state = _create_role(iam, name, trust=trust, spec=spec, users=users)  # None: created
     if state is not None:
@@ -299,7 +272,7 @@ def _ensure_role(
     if state is None or policy_arn not in state.attached_policy_arns:
         iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         log.info("Attached %s to IAM role %s", policy_arn, name)
-    found = read_role(iam, name, stack=spec.name, trust=trust)
+    found = read_role(iam, name, trust=trust)
     if found is None:
         raise AwsError(f"IAM role {name} vanished right after it was written.")
     return found
@@ -326,7 +299,7 @@ def _create_role(
     if made is not None:
         run_logger().info("Created IAM role %s", name)
         return None
-    found = read_role(iam, name, stack=spec.name, trust=trust)
+    found = read_role(iam, name, trust=trust)
     if found is None:  # IAM is eventually consistent: not readable yet
         raise AwsTransientError(
             f"IAM role {name} already exists but cannot be read yet.",
@@ -339,30 +312,19 @@ def _create_role(
 
 
 @aws_task
-def delete_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
+def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
     """Remove the stack's use of the controller's IRSA role: drop its user mark, and delete the
     role (detaching its policies first) when no mark remains. The stack's previous-version role
     goes first, in the same hold of the cluster's lock: once it is gone no other stack takes
-    this one for a previous-version user to mark. `legacy`: only that per-stack role. False
-    when nothing (or only the previous-version role) was deleted."""
+    this one for a previous-version user to mark. False when nothing (or only the
+    previous-version role) was deleted."""
     iam = client(ctx, "iam")
     with _lease(spec):
-        old = _delete_legacy_role(iam, spec)
-        if legacy:
-            return old
+        delete_legacy_role_now(iam, spec.name)
         name = role_name(spec)
-        state = read_role(iam, name, stack=spec.name, trust={})
+        state = read_role(iam, name, trust={})
         if state is None:
             return False
         if not state.owned:
             raise OwnershipError(f"IAM role {state.arn} is not this stack's to delete; it is left.")
         return release(role_item(iam, name), spec.name).deleted
-
-
-def _delete_legacy_role(iam: IAMClient, spec: StackSpec) -> bool:
-    """Delete the previous version's per-stack role of the stack, when it carries its tags."""
-    name = naming.role_name(spec.name)
-    state = read_role(iam, name, stack=spec.name, trust={}, shared=False)
-    if state is None or not state.owned:
-        return False
-    return delete_role_now(iam, name)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from core import naming, sharing
+from core import sharing
 from core.desired import role_name
 from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
@@ -19,8 +19,7 @@ from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam import read_role
-from tasks.aws.iam_shared import provider_item
+from tasks.aws.iam_shared import provider_item, read_role
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 from tasks.shared import release
@@ -137,12 +136,10 @@ def delete_owned_oidc_provider(
 
 
 @aws_task
-def find_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> RoleState | None:
+def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
     """The controller's IRSA role by its name, with its tags and attached policies (trust not
-    compared); `legacy`: the previous version's per-stack role."""
-    iam = client(ctx, "iam")
-    name = naming.role_name(spec.name) if legacy else role_name(spec)
-    return read_role(iam, name, stack=spec.name, trust={}, shared=not legacy)
+    compared)."""
+    return read_role(client(ctx, "iam"), role_name(spec), trust={})
 
 
 def _unused_backend_group(ctx: AwsContext, cluster_name: str) -> str | None:

@@ -14,7 +14,7 @@ from core.resources import PodIdentityAssociationState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_shared import legacy_holders, unmarked
+from tasks.aws.iam_legacy import users_to_mark
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 from tasks.shared import Marks, SharedItem, release
@@ -122,10 +122,7 @@ def _ensure(
 ) -> PodIdentityAssociationState:
     eks, log = client(ctx, "eks"), run_logger()
     found = read_association(eks, cluster_name, spec.name)
-    # Only a user that holds no mark yet and is of the previous version now is marked too.
-    users = legacy_holders(
-        client(ctx, "iam"), unmarked(found.tags if found else {}, users, spec.name)
-    )
+    users = users_to_mark(client(ctx, "iam"), found.tags if found else {}, users, spec.name)
     if found is None:
         try:
             made = eks.create_pod_identity_association(

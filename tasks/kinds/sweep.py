@@ -21,11 +21,10 @@ from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind
 from tasks.aws.ec2 import observe_added_subnet_tags
 from tasks.aws.elbv2 import find_controller_resources
-from tasks.aws.iam_policy import observe_policy
+from tasks.aws.iam_legacy import find_legacy_policy, find_legacy_role
 from tasks.aws.owned import (
     find_certificates,
     find_oidc_providers,
-    find_role,
     find_unused_backend_security_group,
 )
 from tasks.aws.root_dns import zone_access
@@ -45,8 +44,8 @@ def sweep_stack(look: Look) -> Sweep:
             ctx, spec.name, recorded_subnet_tags(look.record)),
         "oidc_providers": lambda: find_oidc_providers.fn(
             ctx, spec.name, [p.id for p in owned(look.record, Kind.OIDC_PROVIDER)]),
-        "legacy_policy": lambda: observe_policy.fn(ctx, spec, legacy=True),
-        "legacy_role": lambda: find_role.fn(ctx, spec, legacy=True),
+        "legacy_policy": lambda: find_legacy_policy.fn(ctx, spec),
+        "legacy_role": lambda: find_legacy_role.fn(ctx, spec),
         "load_balancers": lambda: find_controller_resources.fn(ctx, spec),
     }  # fmt: skip
     if look.cluster is not None:
