@@ -21,7 +21,7 @@ from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_details import details_declared, with_details
 from tasks.aws.elbv2_protection import lift_protection
 from tasks.aws.elbv2_read import full_state, tags_of
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, or_none
 from tasks.logs import run_logger
 from tasks.waits import wait_for
 
@@ -39,12 +39,13 @@ def read_load_balancer(
 ) -> LoadBalancerState | None:
     """The load balancer with this ARN or DNS name, read whole (see `full_state`), or None."""
     if arn:
-        try:
-            found = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
-        except ClientError as error:
-            if error_code(error) == "LoadBalancerNotFound":
-                return None
-            raise
+        found = (
+            or_none(
+                "LoadBalancerNotFound",
+                lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"],
+            )
+            or []
+        )
     else:
         wanted = (dns_name or "").lower().rstrip(".").removeprefix("dualstack.")
         pages = elb.get_paginator("describe_load_balancers").paginate()

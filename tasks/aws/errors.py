@@ -96,6 +96,17 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def or_none(code: str, call: Callable[[], R]) -> R | None:
+    """`call()`, or None when AWS answers `code`: the one error code that means the thing is not
+    there (any other error is raised)."""
+    try:
+        return call()
+    except ClientError as error:
+        if error_code(error) == code:
+            return None
+        raise
+
+
 def error_message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", "")) or str(error)
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
 
 from core import identity, naming, sharing
 from core.desired import role_name
@@ -13,7 +12,7 @@ from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightEr
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, or_none
 from tasks.aws.iam_idempotent import create_or_find
 from tasks.aws.iam_legacy import delete_legacy_role_now, users_to_mark
 from tasks.aws.iam_policy import (
@@ -97,12 +96,10 @@ def read_oidc_provider(iam: IAMClient, host_path: str, stack: str) -> OidcProvid
         arn = item["Arn"]
         if not arn.endswith(f":oidc-provider/{host_path}"):
             continue
-        try:
-            found = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-        except ClientError as error:
-            if error_code(error) == "NoSuchEntity":
-                return None
-            raise
+        read = partial(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=arn)
+        found = or_none("NoSuchEntity", read)
+        if found is None:
+            return None
         tags = _tags(found.get("Tags", []))
         return OidcProviderState(
             arn=arn,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from tasks.aws.errors import error_code
+from tasks.aws.errors import error_code, or_none
 
 T = TypeVar("T")
 
@@ -23,12 +23,7 @@ def create_or_find(create: Callable[[], T]) -> T | None:
     The caller then reads the entity again and adopts it only if it carries this stack's
     ownership mark (our creates put the tags in the same call, so our own lost answer does).
     """
-    try:
-        return create()
-    except ClientError as error:
-        if error_code(error) == "EntityAlreadyExists":
-            return None
-        raise
+    return or_none("EntityAlreadyExists", create)
 
 
 def gone_already(call: Callable[..., object], **arguments: Any) -> None:

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from core import sharing
 from core.errors import AwsError, AwsTransientError
 from core.resources import PolicyState, RoleState
-from tasks.aws.errors import error_code, error_message
+from tasks.aws.errors import error_code, error_message, or_none
 from tasks.aws.iam_idempotent import gone_already
 from tasks.logs import run_logger
 from tasks.shared import Marks, SharedItem
@@ -126,12 +126,7 @@ def unmarked(marks: Marks, users: Iterable[str], stack: str) -> list[str]:
 
 
 def _read_or_none(read: Callable[[], Marks]) -> Marks | None:
-    try:
-        return read()
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
+    return or_none("NoSuchEntity", read)
 
 
 def role_item(iam: IAMClient, name: str) -> SharedItem:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from core import sharing
 from core.desired import role_name
 from core.dnsnames import is_under, normalise
@@ -18,7 +16,7 @@ from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, or_none
 from tasks.aws.iam_shared import provider_item, read_role
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
@@ -79,12 +77,11 @@ def find_certificates(
 
 
 def _provider(iam: IAMClient, arn: str, stack: str) -> OidcProviderState | None:
-    try:
-        found: Any = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
+    found: Any = or_none(
+        "NoSuchEntity", lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    )
+    if found is None:
+        return None
     tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
     return OidcProviderState(
         arn=arn,

@@ -13,7 +13,7 @@ from core.identity import POD_IDENTITY_AGENT, agent_problem, uses_pod_identity
 from core.resources import PodIdentityAssociationState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, or_none
 from tasks.aws.iam_legacy import users_to_mark
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
@@ -73,15 +73,12 @@ def observe_pod_identity_association(
 @aws_task
 def observe_pod_identity_agent(ctx: AwsContext, cluster_name: str) -> str | None:
     """The status of the cluster's eks-pod-identity-agent add-on (None: not installed)."""
-    try:
-        addon = client(ctx, "eks").describe_addon(
-            clusterName=cluster_name, addonName=POD_IDENTITY_AGENT
-        )["addon"]
-    except ClientError as error:
-        if error_code(error) == _NOT_FOUND:
-            return None
-        raise
-    return str(addon.get("status") or "UNKNOWN")
+    eks = client(ctx, "eks")
+    addon = or_none(
+        _NOT_FOUND,
+        lambda: eks.describe_addon(clusterName=cluster_name, addonName=POD_IDENTITY_AGENT)["addon"],
+    )
+    return None if addon is None else str(addon.get("status") or "UNKNOWN")
 
 
 def require_pod_identity_agent(spec: StackSpec, *, cluster: str, status: str | None) -> None:
@@ -194,15 +191,13 @@ def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
     association_id = arn.rsplit("/", 1)[-1]
 
     def marks() -> Marks | None:
-        try:
-            found = eks.describe_pod_identity_association(
+        found = or_none(
+            _NOT_FOUND,
+            lambda: eks.describe_pod_identity_association(
                 clusterName=cluster_name, associationId=association_id
-            )["association"]
-        except ClientError as error:
-            if error_code(error) == _NOT_FOUND:
-                return None
-            raise
-        return dict(found.get("tags") or {})
+            )["association"],
+        )
+        return None if found is None else dict(found.get("tags") or {})
 
     def unmark(keys: list[str]) -> None:
         try:

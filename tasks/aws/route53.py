@@ -15,7 +15,7 @@ from core.resources import HostedZoneState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, or_none
 from tasks.aws.route53_delegation import delete_delegation, ensure_delegation, observe_delegation
 from tasks.aws.route53_records import (
     change_records,
@@ -80,12 +80,9 @@ def _read_zone(
     r53: Route53Client, zone_id: str, *, spec: StackSpec | None, tags: dict[str, str] | None = None
 ) -> HostedZoneState | None:
     """GetHostedZone as a state; ownership from our tags or our CallerReference."""
-    try:
-        found = r53.get_hosted_zone(Id=zone_id)
-    except ClientError as error:
-        if error_code(error) == "NoSuchHostedZone":
-            return None
-        raise
+    found = or_none("NoSuchHostedZone", lambda: r53.get_hosted_zone(Id=zone_id))
+    if found is None:
+        return None
     zone = found["HostedZone"]
     zid = zone_id_of(zone["Id"])
     if spec is not None and tags is None:
