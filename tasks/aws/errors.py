@@ -107,6 +107,14 @@ def or_none(code: str, call: Callable[[], R]) -> R | None:
         raise
 
 
+def read_back(read: Callable[[], R | None], what: str) -> R:
+    """What a write just made or changed, read again; gone by then is an error naming it."""
+    found = read()
+    if found is None:
+        raise AwsError(f"{what} vanished right after it was written.")
+    return found
+
+
 def error_message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", "")) or str(error)
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from core import identity, naming, sharing
 from core.desired import role_name
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import OwnershipError, PreflightError
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, or_none
-from tasks.aws.iam_idempotent import create_or_find
+from tasks.aws.errors import aws_task, or_none, read_back
+from tasks.aws.iam_idempotent import create_or_find, found_after_conflict
 from tasks.aws.iam_legacy import delete_legacy_role_now, users_to_mark
 from tasks.aws.iam_policy import (
     delete_policy,
@@ -146,13 +146,11 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
             return _read_provider_back(iam, host_path, spec)
         # Applied before (its answer lost) or made meanwhile: look again; a provider that is
         # not ours is used as any pre-existing one is (it is shared, never changed or deleted).
-        found = read_oidc_provider(iam, host_path, spec.name)
-        if found is None:
-            raise AwsTransientError(
-                f"The OIDC provider for {host_path} already exists but cannot be read yet.",
-                code="EntityAlreadyExists",
-                operation="CreateOpenIDConnectProvider",
-            )
+        found = found_after_conflict(
+            lambda: read_oidc_provider(iam, host_path, spec.name),
+            what=f"The OIDC provider for {host_path}",
+            operation="CreateOpenIDConnectProvider",
+        )
     if not found.owned:
         if AUDIENCE not in found.client_ids:
             raise OwnershipError(
@@ -174,10 +172,8 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
 
 
 def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
-    state = read_oidc_provider(iam, host_path, spec.name)
-    if state is None:
-        raise AwsError(f"The OIDC provider for {host_path} vanished right after it was written.")
-    return state
+    what = f"The OIDC provider for {host_path}"
+    return read_back(lambda: read_oidc_provider(iam, host_path, spec.name), what)
 
 
 @aws_task
@@ -269,10 +265,7 @@ def _ensure_role(
     if state is None or policy_arn not in state.attached_policy_arns:
         iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         log.info("Attached %s to IAM role %s", policy_arn, name)
-    found = read_role(iam, name, trust=trust)
-    if found is None:
-        raise AwsError(f"IAM role {name} vanished right after it was written.")
-    return found
+    return read_back(lambda: read_role(iam, name, trust=trust), f"IAM role {name}")
 
 
 def _create_role(
@@ -296,16 +289,9 @@ def _create_role(
     if made is not None:
         run_logger().info("Created IAM role %s", name)
         return None
-    found = read_role(iam, name, trust=trust)
-    if found is None:  # IAM is eventually consistent: not readable yet
-        raise AwsTransientError(
-            f"IAM role {name} already exists but cannot be read yet.",
-            code="EntityAlreadyExists",
-            operation="CreateRole",
-        )
-    if found.owned:
-        run_logger().info("IAM role %s exists already (an earlier attempt made it)", name)
-    return found
+    return found_after_conflict(
+        lambda: read_role(iam, name, trust=trust), what=f"IAM role {name}", operation="CreateRole"
+    )
 
 
 @aws_task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,12 +12,12 @@ from botocore.exceptions import ClientError
 from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, bundled_version_problem, release
 from core.desired import policy_name
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import AwsTransientError, OwnershipError, PreflightError
 from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_idempotent import create_or_find, gone_already
+from tasks.aws.errors import aws_task, error_code, read_back
+from tasks.aws.iam_idempotent import create_or_find, found_after_conflict, gone_already
 from tasks.aws.iam_legacy import users_to_mark
 from tasks.aws.iam_shared import policy_item, read_policy, same_document
 from tasks.aws.sts import caller_identity
@@ -142,7 +143,8 @@ def _ensure(
             log.info("Created IAM policy %s", arn)
             return _read_back(iam, arn, spec, desired)
         # Applied before (its answer lost) or made meanwhile: look again, adopt only ours.
-        state = _found_after_conflict(iam, arn, spec, desired)
+        read = partial(read_policy, iam, arn, document=desired)
+        state = found_after_conflict(read, what=f"IAM policy {arn}", operation="CreatePolicy")
     if not state.owned:
         raise OwnershipError(
             f"IAM policy {arn} exists and was not made by a kubeflow-alb stack "
@@ -171,25 +173,7 @@ def _marks(stack: str, users: tuple[str, ...]) -> dict[str, str]:
 
 
 def _read_back(iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]) -> PolicyState:
-    found = read_policy(iam, arn, document=document)
-    if found is None:
-        raise AwsError(f"IAM policy {arn} vanished right after it was written.")
-    return found
-
-
-def _found_after_conflict(
-    iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]
-) -> PolicyState:
-    state = read_policy(iam, arn, document=document)
-    if state is None:  # IAM is eventually consistent: the entity may not be readable yet
-        raise AwsTransientError(
-            f"IAM policy {arn} already exists but cannot be read yet; retrying.",
-            code="EntityAlreadyExists",
-            operation="CreatePolicy",
-        )
-    if state.owned:
-        run_logger().info("IAM policy %s exists already (an earlier attempt made it); adopted", arn)
-    return state  # not ours: the caller refuses it
+    return read_back(lambda: read_policy(iam, arn, document=document), f"IAM policy {arn}")
 
 
 def _new_default_version(iam: IAMClient, arn: str, document: dict[str, Any]) -> None:

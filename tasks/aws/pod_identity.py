@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core import naming, sharing
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import AwsTransientError, OwnershipError, PreflightError
 from core.identity import POD_IDENTITY_AGENT, agent_problem, uses_pod_identity
 from core.resources import PodIdentityAssociationState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code, or_none
+from tasks.aws.errors import aws_task, error_code, or_none, read_back
 from tasks.aws.iam_legacy import users_to_mark
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
@@ -162,10 +162,8 @@ def _ensure(
         eks.tag_resource(resourceArn=found.arn, tags=missing)
     if found.role_arn == role_arn and not missing:
         return found
-    again = read_association(eks, cluster_name, spec.name)
-    if again is None:
-        raise AwsError(f"The Pod Identity association {found.arn} vanished right after it changed.")
-    return again
+    what = f"The Pod Identity association {found.arn}"
+    return read_back(lambda: read_association(eks, cluster_name, spec.name), what)
 
 
 @aws_task

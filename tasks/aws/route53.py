@@ -15,7 +15,7 @@ from core.resources import HostedZoneState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code, or_none
+from tasks.aws.errors import aws_task, error_code, or_none, read_back
 from tasks.aws.route53_delegation import delete_delegation, ensure_delegation, observe_delegation
 from tasks.aws.route53_records import (
     change_records,
@@ -274,9 +274,9 @@ def ensure_hosted_zone(
         ) from None
     zone_id = zone_id_of(created["HostedZone"]["Id"])
     log.info("Created hosted zone %s for %s", zone_id, spec.subdomain)
-    state = _read_zone(r53, zone_id, spec=spec, tags={})
-    if state is None:
-        raise AwsError(f"Hosted zone {zone_id} vanished right after it was created.")
+    state = read_back(
+        lambda: _read_zone(r53, zone_id, spec=spec, tags={}), f"Hosted zone {zone_id}"
+    )
     state = _sync_tags(r53, state, spec)
     wait_insync(r53, created["ChangeInfo"]["Id"], settings=settings or get_settings())
     return state
