@@ -272,6 +272,19 @@ def delete_when_free(
     )
 
 
+def delete_security_group(ec2: EC2Client, group_id: str, settings: Settings) -> None:
+    """Delete a security group the controller made: the node rules that name it first, then
+    the group, tried again while a deleted ALB's network interfaces (they linger for a few
+    minutes) still hold it."""
+    unreference(ec2, group_id)
+    delete_when_free(
+        partial(ec2.delete_security_group, GroupId=group_id),
+        busy="DependencyViolation",
+        what=f"security group {group_id}",
+        settings=settings,
+    )
+
+
 def unreference(ec2: EC2Client, group_id: str) -> None:
     # The controller lets its ALB security group into the nodes' groups; those rules would keep
     # the group from being deleted, so remove exactly the rules that name it.
@@ -337,13 +350,6 @@ def delete_controller_resources(
         )
         log.info("Deleted target group %s", arn)
     for group_id in found.security_group_ids:
-        unreference(ec2, group_id)
-        # The deleted ALB's network interfaces linger for a few minutes and hold the group.
-        delete_when_free(
-            partial(ec2.delete_security_group, GroupId=group_id),
-            busy="DependencyViolation",
-            what=f"security group {group_id}",
-            settings=settings,
-        )
+        delete_security_group(ec2, group_id, settings)
         log.info("Deleted security group %s", group_id)
     return True

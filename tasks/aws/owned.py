@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core import sharing
@@ -15,7 +14,7 @@ from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
+from tasks.aws.elbv2 import CLUSTER_TAG, delete_security_group
 from tasks.aws.errors import aws_task, or_none
 from tasks.aws.iam_shared import provider_item, read_role
 from tasks.cluster_lock import cluster_lease
@@ -170,13 +169,6 @@ def delete_unused_backend_security_group(
     group_id = _unused_backend_group(ctx, cluster_name)
     if group_id is None:
         return False
-    ec2 = client(ctx, "ec2")
-    unreference(ec2, group_id)
-    delete_when_free(
-        partial(ec2.delete_security_group, GroupId=group_id),
-        busy="DependencyViolation",
-        what=f"security group {group_id}",
-        settings=settings or get_settings(),
-    )
+    delete_security_group(client(ctx, "ec2"), group_id, settings or get_settings())
     run_logger().info("Deleted the controller's backend security group %s", group_id)
     return True
