@@ -74,10 +74,17 @@ class Cause:
 
 
 _PROTECTION = ("deletion_protection is enabled", "deletion protection is enabled")
-_DENIED = ("AccessDenied", "UnauthorizedOperation", "is not authorized to perform",
-           "failed to refresh cached credentials", "failed to retrieve credentials",
-           "InvalidIdentityToken", "WebIdentityErr", "NoCredentialProviders",
-           "failed to load credentials")  # fmt: skip
+_DENIED = (
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "is not authorized to perform",
+    "failed to refresh cached credentials",
+    "failed to retrieve credentials",
+    "InvalidIdentityToken",
+    "WebIdentityErr",
+    "NoCredentialProviders",
+    "failed to load credentials",
+)
 _MEMBER = re.compile(r"ingress: ([^\s:]+/[^\s:]+):")
 _SG = re.compile(r"resource (sg-[0-9a-f]+) has a dependent object")
 _PROTECTED_NAME = re.compile(r"cannot delete the ingress: ([^\s,]+)")
@@ -136,8 +143,13 @@ def _dependency(seen: EndOfLife) -> Cause | None:
 
 
 def _group_member(seen: EndOfLife) -> Cause | None:
-    failed = [e for e in seen.events if e.reason == "FailedBuildModel" and e.on != seen.ingress
-              and not any(text in e.message for text in _PROTECTION)]  # fmt: skip
+    failed = [
+        e
+        for e in seen.events
+        if e.reason == "FailedBuildModel"
+        and e.on != seen.ingress
+        and not any(text in e.message for text in _PROTECTION)
+    ]
     if not failed:
         return None
     named = [m.group(1) for e in failed if (m := _MEMBER.search(e.message))]

@@ -111,8 +111,15 @@ def _apply(ready: _Ready) -> dict[str, str]:
     """Each kind as far as the plan asks, in the graph's order (flows/walk.py). The block exists
     before anything is created, so `cleanup --stack` works after a crash at any step."""
     ready.store.set_phase("setting-up")
-    env = Env(spec=ready.spec, ctx=ready.ctx, target=ready.target, cluster=ready.cluster,
-              seen=ready.seen, record=ready.store.record, todo=ready.result)  # fmt: skip
+    env = Env(
+        spec=ready.spec,
+        ctx=ready.ctx,
+        target=ready.target,
+        cluster=ready.cluster,
+        seen=ready.seen,
+        record=ready.store.record,
+        todo=ready.result,
+    )
     applied = apply(env, Recorder(ready.store))
     return _outputs(ready.spec, ready.store, ready.result, applied.verified(), ready.calls_before)
 
@@ -172,8 +179,13 @@ def _plan(
     )
     review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
     publish_plan(spec.name, result, review=review)
-    get_run_logger().info("Stack %s: %s; %s; %s", spec.name, summary(result),
-                          review.policy.summary(), review.cost.line())  # fmt: skip
+    get_run_logger().info(
+        "Stack %s: %s; %s; %s",
+        spec.name,
+        summary(result),
+        review.policy.summary(),
+        review.cost.line(),
+    )
     return seen, result, review
 
 
@@ -192,11 +204,13 @@ def _outputs(
     checks = "; ".join(verified) or "nothing to apply, nothing to verify again"
     notes = [f"Plan: {summary(result)}.", f"Verified: {checks}."]
     summary_text = setup_summary(final, dashboard_url=url, calls=calls, notes=notes)
-    together([  # four calls to the Prefect API, none waiting for another
-        partial(publish_link, spec.name, url),
-        partial(publish_resources, final),
-        partial(publish_api_calls, spec.name, calls),
-        partial(publish_markdown, spec.name, "summary", summary_text, "Setup summary"),
-    ])  # fmt: skip
+    together(
+        [  # four calls to the Prefect API, none waiting for another
+            partial(publish_link, spec.name, url),
+            partial(publish_resources, final),
+            partial(publish_api_calls, spec.name, calls),
+            partial(publish_markdown, spec.name, "summary", summary_text, "Setup summary"),
+        ]
+    )
     get_run_logger().info("Kubeflow is served at %s (%d mutating AWS calls)", url, calls.mutating)
     return {"stack": spec.name, "url": url, **stack_outputs(final)}

@@ -51,10 +51,15 @@ ALL_KEY_TYPES: list[KeyAlgorithmType] = [
 def _names_under(summary: Any, domain: str) -> bool:
     """Whether a listed certificate may be the stack's or share a validation record with it:
     a name of it is the domain or under it (or the list does not show all its names)."""
-    names = [summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", []),
-             *summary.get("SubjectAlternativeNames", [])]  # fmt: skip
-    under = any(normalise(name).removeprefix("*.") == domain or is_under(normalise(name), domain)
-                for name in names)  # fmt: skip
+    names = [
+        summary.get("DomainName", ""),
+        *summary.get("SubjectAlternativeNameSummaries", []),
+        *summary.get("SubjectAlternativeNames", []),
+    ]
+    under = any(
+        normalise(name).removeprefix("*.") == domain or is_under(normalise(name), domain)
+        for name in names
+    )
     return under or bool(summary.get("HasAdditionalSubjectAlternativeNames"))
 
 
@@ -69,8 +74,12 @@ def find_certificates(
     pages = acm.get_paginator("list_certificates").paginate(
         CertificateStatuses=ALL_STATUSES, Includes={"keyTypes": ALL_KEY_TYPES}
     )
-    arns = [item["CertificateArn"] for page in pages for item in page["CertificateSummaryList"]
-            if _names_under(item, root)]  # fmt: skip
+    arns = [
+        item["CertificateArn"]
+        for page in pages
+        for item in page["CertificateSummaryList"]
+        if _names_under(item, root)
+    ]
     states = [read_certificate(acm, arn, stack=stack, zones=zones) for arn in arns]
     return tuple(state for state in states if state is not None)
 

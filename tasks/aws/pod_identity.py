@@ -217,9 +217,12 @@ def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
         return True
 
     return SharedItem(
-        what=f"Pod Identity association {arn}", read_marks=marks, remove_marks=unmark,
-        delete=delete, add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
-    )  # fmt: skip
+        what=f"Pod Identity association {arn}",
+        read_marks=marks,
+        remove_marks=unmark,
+        delete=delete,
+        add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
+    )
 
 
 def association_exists(ctx: AwsContext, arn: str) -> bool:

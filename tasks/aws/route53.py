@@ -248,8 +248,11 @@ def ensure_hosted_zone(
     r53, log = client(ctx, "route53"), run_logger()
     zone = refuse_foreign_zone(find_subdomain_zone(r53, spec), spec)
     if zone is not None and not zone.owned:
-        log.info("Using pre-existing hosted zone %s for %s (not ours; stack.adoptZone)",
-                 zone.zone_id, zone.name)  # fmt: skip
+        log.info(
+            "Using pre-existing hosted zone %s for %s (not ours; stack.adoptZone)",
+            zone.zone_id,
+            zone.name,
+        )
         return zone
     if zone is not None:
         return _sync_tags(r53, zone, spec)
