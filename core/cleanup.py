@@ -162,8 +162,10 @@ def dashboard_records_to_delete(
     it, or pointing at its load balancer."""
     if seen.zone is None or seen.sweep is None:
         return ()
-    recorded = {normalise(item.name) + "/" + item.details.get("type", "")
-                for item in owned(record, Kind.DNS_RECORD)}  # fmt: skip
+    recorded = {
+        normalise(item.name) + "/" + item.details.get("type", "")
+        for item in owned(record, Kind.DNS_RECORD)
+    }
     ours = {normalise(item.name) for item in owned(record, Kind.LOAD_BALANCER)}
     ingress = own_ingress(seen, stack)
     if ingress is not None and ingress.hostname:
@@ -201,8 +203,10 @@ def delegated_zone(seen: Observation, record: StackRecord | None) -> HostedZoneS
     if seen.delegation is None or seen.root_zone is None:
         return None
     zone = recorded_zone(seen, record)
-    written = any(normalise(item.name) == normalise(seen.delegation.name)
-                  for item in owned(record, Kind.DELEGATION))  # fmt: skip
+    written = any(
+        normalise(item.name) == normalise(seen.delegation.name)
+        for item in owned(record, Kind.DELEGATION)
+    )
     if zone is None or not (zone.owned or written):
         return None
     wanted = seen.delegation.model_copy(update={"values": zone.name_servers})

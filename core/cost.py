@@ -67,8 +67,10 @@ class CostEstimate:
         if not self.priced:
             return f"cost: no estimate for {self.region} ({self.notes[0]})"
         parts = ", ".join(f"{item.what} {item.monthly:.2f}" for item in self.items)
-        return (f"cost: about {self.monthly:.2f} {self.currency}/month in {self.region} ({parts}; "
-                f"prices of {self.priced_on})")  # fmt: skip
+        return (
+            f"cost: about {self.monthly:.2f} {self.currency}/month in {self.region} ({parts}; "
+            f"prices of {self.priced_on})"
+        )
 
 
 def estimate(spec: StackSpec, *, zones: int | None) -> CostEstimate:
@@ -78,8 +80,9 @@ def estimate(spec: StackSpec, *, zones: int | None) -> CostEstimate:
     regional = table["alb"].get(region)
     if regional is None:
         known = ", ".join(sorted(table["alb"]))
-        return CostEstimate(spec.name, region, (), (f"the price table of {table['retrieved']} "
-                            f"has {known}",))  # fmt: skip
+        return CostEstimate(
+            spec.name, region, (), (f"the price table of {table['retrieved']} has {known}",)
+        )
     hours = table["hours_per_month"]
     group = spec.stack.ingress_group
     shared = f"{region}/{spec.cluster.name}/ingress-group/{group}" if group else None
@@ -87,7 +90,7 @@ def estimate(spec: StackSpec, *, zones: int | None) -> CostEstimate:
     items = [
         CostItem(
             "ALB hours", f"{hours} h x {regional['hour']}", _cents(hours, regional["hour"]), shared
-        ),  # fmt: skip
+        ),
         CostItem("LCU (assumed)", lcu, _cents(ASSUMED_LCU, hours, regional["lcu_hour"]), shared),
     ]
     notes = [f"LCU assumed {ASSUMED_LCU:g} on average (light use; heavy use costs more)"]
@@ -96,14 +99,26 @@ def estimate(spec: StackSpec, *, zones: int | None) -> CostEstimate:
         if zones is None:
             notes.append(f"Availability Zones not known yet: {MIN_ZONES} assumed")
         per_hour = table["public_ipv4_per_hour"]
-        items.append(CostItem("public IPv4", f"{count} x {hours} h x {per_hour}",
-                              _cents(count, hours, per_hour), shared))  # fmt: skip
+        items.append(
+            CostItem(
+                "public IPv4",
+                f"{count} x {hours} h x {per_hour}",
+                _cents(count, hours, per_hour),
+                shared,
+            )
+        )
     if not spec.stack.adopt_zone:
         items.append(CostItem("hosted zone", "1", _cents(table["hosted_zone_per_month"])))
     if group:
         notes.append(f"the ALB is shared by IngressGroup {group}: a fleet's sum counts it once")
-    return CostEstimate(spec.name, region, tuple(items), (*notes, NOT_INCLUDED),
-                        table["currency"], table["retrieved"])  # fmt: skip
+    return CostEstimate(
+        spec.name,
+        region,
+        tuple(items),
+        (*notes, NOT_INCLUDED),
+        table["currency"],
+        table["retrieved"],
+    )
 
 
 def _cents(*factors: float) -> float:

@@ -49,8 +49,9 @@ class LeftoverRecords:
         return "\n".join(parts)
 
 
-def _api_record(record: RecordSetState) -> dict[str, Any]:
-    body: dict[str, Any] = {"Name": _absolute(record.name), "Type": record.type.upper()}
+def route53_record_set(record: RecordSetState) -> dict[str, Any]:
+    """The record set as Route53's ChangeResourceRecordSets takes it (also the tasks' writes)."""
+    body: dict[str, Any] = {"Name": record.name, "Type": record.type}
     if record.alias is not None:
         body["AliasTarget"] = {
             "HostedZoneId": record.alias.hosted_zone_id,
@@ -61,6 +62,14 @@ def _api_record(record: RecordSetState) -> dict[str, Any]:
         body["TTL"] = record.ttl if record.ttl is not None else 300
         body["ResourceRecords"] = [{"Value": value} for value in record.values]
     return body
+
+
+def _by_hand(record: RecordSetState) -> dict[str, Any]:
+    """As the AWS CLI change batch names it: absolute name, upper-case type."""
+    return route53_record_set(record) | {
+        "Name": _absolute(record.name),
+        "Type": record.type.upper(),
+    }
 
 
 def _absolute(name: str) -> str:
@@ -99,7 +108,7 @@ def leftover_records(
     found = tuple(records)
     batch = {
         "Comment": f"kubeflow-alb: records left in {normalise(zone_name)}",
-        "Changes": [{"Action": "DELETE", "ResourceRecordSet": _api_record(r)} for r in found],
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": _by_hand(r)} for r in found],
     }
     command = ""
     if zone_id:

@@ -77,10 +77,17 @@ class Cause:
 
 
 _PROTECTION = ("deletion_protection is enabled", "deletion protection is enabled")
-_DENIED = ("AccessDenied", "UnauthorizedOperation", "is not authorized to perform",
-           "failed to refresh cached credentials", "failed to retrieve credentials",
-           "InvalidIdentityToken", "WebIdentityErr", "NoCredentialProviders",
-           "failed to load credentials")  # fmt: skip
+_DENIED = (
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "is not authorized to perform",
+    "failed to refresh cached credentials",
+    "failed to retrieve credentials",
+    "InvalidIdentityToken",
+    "WebIdentityErr",
+    "NoCredentialProviders",
+    "failed to load credentials",
+)
 _MEMBER = re.compile(r"ingress: ([^\s:]+/[^\s:]+):")
 _SG = re.compile(r"resource (sg-[0-9a-f]+) has a dependent object")
 _PROTECTED_NAME = re.compile(r"cannot delete the ingress: ([^\s,]+)")
@@ -101,8 +108,11 @@ def _outdated(seen: EndOfLife, event: ControllerEvent) -> bool:
 
 
 def _protected(seen: EndOfLife) -> Cause | None:
-    said = [e for e in seen.events if any(text in e.message for text in _PROTECTION)
-            and not _outdated(seen, e)]  # fmt: skip
+    said = [
+        e
+        for e in seen.events
+        if any(text in e.message for text in _PROTECTION) and not _outdated(seen, e)
+    ]
     if not (seen.protected or said or seen.protected_members):
         return None
     namespace, name = seen.ingress.split("/", 1)
@@ -154,8 +164,14 @@ def _dependency(seen: EndOfLife) -> Cause | None:
 
 
 def _group_member(seen: EndOfLife) -> Cause | None:
-    failed = [e for e in seen.events if e.reason == "FailedBuildModel" and e.on != seen.ingress
-              and not any(text in e.message for text in _PROTECTION) and not _outdated(seen, e)]  # fmt: skip
+    failed = [
+        e
+        for e in seen.events
+        if e.reason == "FailedBuildModel"
+        and e.on != seen.ingress
+        and not any(text in e.message for text in _PROTECTION)
+        and not _outdated(seen, e)
+    ]
     if not failed:
         return None
     named = [m.group(1) for e in failed if (m := _MEMBER.search(e.message))]

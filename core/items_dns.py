@@ -67,10 +67,13 @@ def delegation_found(spec: StackSpec, seen: Observation) -> Found:
 def certificate_items(spec: StackSpec, seen: Observation) -> list[Item]:
     wanted = {"status": "ISSUED", "expiry": f"in more than {MIN_DAYS_TO_EXPIRY:g} days"}
     return [
-        Item(Kind.CERTIFICATE, request.domain,
-             {**wanted, **tag_fields(spec, seen.certificates.get(request.domain))})
+        Item(
+            Kind.CERTIFICATE,
+            request.domain,
+            {**wanted, **tag_fields(spec, seen.certificates.get(request.domain))},
+        )
         for request in certificate_requests(spec)
-    ]  # fmt: skip
+    ]
 
 
 def certificate_found(spec: StackSpec, seen: Observation) -> Found:

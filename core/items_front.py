@@ -124,7 +124,9 @@ def balancer_found(spec: StackSpec, seen: Observation) -> Found:
 def _minimal_ingress(spec: StackSpec, seen: Observation) -> Fields:
     """What we declare on the Ingress when its source was not read."""
     arns = ",".join(certificate_arns(spec, seen)) or PRESENT
-    annotations = {f"{ALB_PREFIX}scheme": spec.kubeflow.alb.scheme,
-                   f"{ALB_PREFIX}certificate-arn": arns}  # fmt: skip
+    annotations = {
+        f"{ALB_PREFIX}scheme": spec.kubeflow.alb.scheme,
+        f"{ALB_PREFIX}certificate-arn": arns,
+    }
     labels = naming.ownership_labels(spec.name)
     return declared_fields(ingress_class(spec, seen), annotations, labels)

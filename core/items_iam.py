@@ -113,8 +113,11 @@ def role_items(spec: StackSpec, seen: Observation) -> list[Item]:
     if not _ours(spec, seen):
         return []
     policy = policy_name(spec)
-    fields = {"trust policy": identity.trust_text(spec), f"attached {policy}": ATTACHED,
-              **ownership.held(seen.role)}  # fmt: skip
+    fields = {
+        "trust policy": identity.trust_text(spec),
+        f"attached {policy}": ATTACHED,
+        **ownership.held(seen.role),
+    }
     return [Item(Kind.IAM_ROLE, role_name(spec), fields)]
 
 

@@ -31,16 +31,28 @@ def imported_resources(
     found += [certificate_resource(certificate) for certificate in certificates]
     account = spec.kubeflow.alb.service_account
     if account is not None and account.policy_arn:
-        found.append(StackResource(
-            kind=Kind.IAM_POLICY, id=account.policy_arn, name=account.policy_arn.rsplit("/", 1)[-1],
-            owned=False,
-            details={"service_account": f"{account.namespace}/{account.name}",
-                     "note": "made by the kubeflow-manifests script; detach it from the "
-                             "service account's role, then delete it"},
-        ))  # fmt: skip
+        found.append(
+            StackResource(
+                kind=Kind.IAM_POLICY,
+                id=account.policy_arn,
+                name=account.policy_arn.rsplit("/", 1)[-1],
+                owned=False,
+                details={
+                    "service_account": f"{account.namespace}/{account.name}",
+                    "note": "made by the kubeflow-manifests script; detach it from the "
+                    "service account's role, then delete it",
+                },
+            )
+        )
     if spec.kubeflow.alb.dns:
-        found.append(StackResource(kind=Kind.LOAD_BALANCER, id=spec.kubeflow.alb.dns,
-                                   name=spec.kubeflow.alb.dns, owned=False))  # fmt: skip
+        found.append(
+            StackResource(
+                kind=Kind.LOAD_BALANCER,
+                id=spec.kubeflow.alb.dns,
+                name=spec.kubeflow.alb.dns,
+                owned=False,
+            )
+        )
     return tuple(found)
 
 

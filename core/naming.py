@@ -47,15 +47,29 @@ def is_valid_stack_name(name: str) -> bool:
     return bool(_STACK_NAME.fullmatch(name))
 
 
-def stack_name_problem(name: str) -> str | None:
-    """Why `name` is not a stack name, or None when it is (the message quotes it, cut short)."""
-    if is_valid_stack_name(name):
+def _problem(pattern: re.Pattern[str], name: str, what: str, allowed: str) -> str | None:
+    """Why `name` is not `what`, or None when it is (the message quotes it, cut short)."""
+    if pattern.fullmatch(name):
         return None
     shown = name if len(name) <= 60 else name[:57] + "..."
-    return (
-        f"{shown!r} is not a stack name (1-40 lower-case letters, digits and '-', "
-        "starting and ending with a letter or digit)"
-    )
+    return f"{shown!r} is not {what} ({allowed}, starting and ending with a letter or digit)"
+
+
+def stack_name_problem(name: str) -> str | None:
+    """Why `name` is not a stack name, or None when it is."""
+    return _problem(_STACK_NAME, name, "a stack name", "1-40 lower-case letters, digits and '-'")
+
+
+def object_name_problem(name: str) -> str | None:
+    """Why `name` is not a DNS-1123 label (what we accept as our Ingress's name), or None."""
+    allowed = "1-63 lower-case letters, digits and '-'"
+    return _problem(_OBJECT_NAME, name, "a Kubernetes object name", allowed)
+
+
+def group_name_problem(name: str) -> str | None:
+    """Why `name` is not an IngressGroup name as the ALB controller accepts it, or None."""
+    allowed = "1-63 lower-case letters, digits, '-' and '.'"
+    return _problem(_GROUP_NAME, name, "an IngressGroup name", allowed)
 
 
 def require_stack_name(name: str, *, source: str = "--stack") -> str:
@@ -68,16 +82,6 @@ def require_stack_name(name: str, *, source: str = "--stack") -> str:
     if problem:
         raise SpecError(f"{source}: {problem}.")
     return name
-
-
-def is_valid_object_name(name: str) -> bool:
-    """A DNS-1123 label: what we accept as our Ingress's name."""
-    return bool(_OBJECT_NAME.fullmatch(name))
-
-
-def is_valid_group_name(name: str) -> bool:
-    """An IngressGroup name as the ALB controller accepts it."""
-    return bool(_GROUP_NAME.fullmatch(name))
 
 
 def ownership_tags(stack: str, extra: dict[str, str] | None = None) -> dict[str, str]:

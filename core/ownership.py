@@ -72,5 +72,7 @@ def shared_found(tags: Mapping[str, str], stack: str) -> Fields:
 
 def subnet_tag_holders(tags: Mapping[str, str], key: str, stack: str) -> Fields:
     """A subnet discovery tag's hold and users, from the subnet's markers."""
-    return {HELD: YES if sharing.holds(tags, key, stack) else NO,
-            USERS: sharing.users_text(tags, key)}  # fmt: skip
+    return {
+        HELD: YES if sharing.holds(tags, key, stack) else NO,
+        USERS: sharing.users_text(tags, key),
+    }

@@ -84,10 +84,14 @@ def table_rows(result: Plan, *, width: int = 32) -> list[dict[str, str]]:
     table. What was found comes before what was expected, so a page that cuts the table's right
     edge still shows what is wrong; `changes_markdown` gives the changes with full values."""
     return [
-        {key: abbreviate(cell, width * 7 // 4 if key == "item" else width) if key != "status"
-         else cell for key, cell in row.items()}
+        {
+            key: abbreviate(cell, width * 7 // 4 if key == "item" else width)
+            if key != "status"
+            else cell
+            for key, cell in row.items()
+        }
         for row in document_rows(plan_document("", result))
-    ]  # fmt: skip
+    ]
 
 
 def document_rows(document: dict[str, Any]) -> list[dict[str, str]]:
@@ -102,8 +106,9 @@ def document_rows(document: dict[str, Any]) -> list[dict[str, str]]:
             rows.append(_row("delete", item, "", "absent", "exists"))
         elif change["differences"]:
             for diff in change["differences"]:
-                rows.append(_row("update", item, diff["field"], diff["expected"],
-                                 diff["found"] or "(none)"))  # fmt: skip
+                rows.append(
+                    _row("update", item, diff["field"], diff["expected"], diff["found"] or "(none)")
+                )
         else:
             users = ",".join(change.get("users") or [])
             rows.append(_row("ok", item, "users" if users else "", "", users))
@@ -130,8 +135,11 @@ def changes_markdown(stack: str, result: Plan, *, repair: str) -> str:
             continue
         lines.append(item)
         for diff in change.differences:
-            lines += [f"- {_md(diff.field)}", f"  - found: {_md(diff.found or '(none)')}",
-                      f"  - expected: {_md(diff.expected)}"]  # fmt: skip
+            lines += [
+                f"- {_md(diff.field)}",
+                f"  - found: {_md(diff.found or '(none)')}",
+                f"  - expected: {_md(diff.expected)}",
+            ]
         lines.append("")
     lines.append(repair)
     return "\n".join(lines)

@@ -129,13 +129,26 @@ def review_markdown(review: PlanReview, *, summary: str) -> str:
     ]
     cost = review.cost
     cost_rows = [f"- {i.what}: {i.monthly:.2f} {cost.currency} ({i.quantity})" for i in cost.items]
-    return "\n".join([
-        f"## Plan of stack {review.stack}", "", f"{summary}.", "", f"Digest: `{review.digest}`",
-        "", f"### {_upper(review.policy.summary())}", "",
-        *(table if rows else ["Every rule passed."]),
-        f"\nPassed: {', '.join(review.policy.passed) or 'none'}.", "", "### Cost", "",
-        _upper(cost.line()) + ".", *cost_rows, *[f"- {note}" for note in cost.notes],
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"## Plan of stack {review.stack}",
+            "",
+            f"{summary}.",
+            "",
+            f"Digest: `{review.digest}`",
+            "",
+            f"### {_upper(review.policy.summary())}",
+            "",
+            *(table if rows else ["Every rule passed."]),
+            f"\nPassed: {', '.join(review.policy.passed) or 'none'}.",
+            "",
+            "### Cost",
+            "",
+            _upper(cost.line()) + ".",
+            *cost_rows,
+            *[f"- {note}" for note in cost.notes],
+        ]
+    )
 
 
 def _upper(text: str) -> str:
@@ -152,8 +165,11 @@ def plan_file(
     """The JSON plan (`kfalb plan --output json`, and the file `--out` saves): the items, the
     digest, the policy findings, the cost, and the spec the plan was made from."""
     document = plan_document(spec.name, result, command=command)
-    return {**document, **review_document(review),
-            "spec": spec.model_dump(mode="json", by_alias=True)}  # fmt: skip
+    return {
+        **document,
+        **review_document(review),
+        "spec": spec.model_dump(mode="json", by_alias=True),
+    }
 
 
 def approved_digest(document: Any, spec: StackSpec | None) -> tuple[StackSpec, str]:
@@ -163,8 +179,10 @@ def approved_digest(document: Any, spec: StackSpec | None) -> tuple[StackSpec, s
     if not isinstance(document, dict) or document.get("command") != "plan":
         raise SpecError("--plan: not a plan file (make one with `kfalb plan --out FILE`)")
     if document.get("format_version") != FORMAT_VERSION:
-        raise SpecError(f"--plan: format_version {document.get('format_version')!r}; this "
-                        f"kfalb reads {FORMAT_VERSION}: plan again with it")  # fmt: skip
+        raise SpecError(
+            f"--plan: format_version {document.get('format_version')!r}; this "
+            f"kfalb reads {FORMAT_VERSION}: plan again with it"
+        )
     digest = document.get("digest")
     if not isinstance(digest, str) or not digest.startswith(DIGEST_PREFIX):
         raise SpecError("--plan: the plan has no digest; plan again with `kfalb plan --out`")

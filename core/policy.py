@@ -59,44 +59,44 @@ RULES: tuple[Rule, ...] = (
         "send clients to HTTPS",
         "the Ingress's alb.ingress.kubernetes.io/ssl-redirect: '443' (the bundled Ingress has it)",
         check_redirect,
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.4",
         "headers that are not valid HTTP are a request-smuggling vector",
         _option(DROP_INVALID_HEADER_FIELDS, "true"),
         _attribute_is(DROP_INVALID_HEADER_FIELDS, "true"),
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.5",
         "without access logs nobody can tell who reached Kubeflow, or when",
         "kubeflow.alb.accessLogs: {bucket: BUCKET, prefix: PREFIX}",
         attribute_is("access_logs.s3.enabled", "true"),
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.6",
         "a stray `kubectl delete ingress` would delete the ALB and its public name",
         _option(DELETION_PROTECTION, "true"),
         _attribute_is(DELETION_PROTECTION, "true"),
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.12",
         "monitor mode forwards ambiguous requests (HTTP desync) to the gateway",
         _option(DESYNC_MITIGATION_MODE, "defensive"),
         _attribute_is(DESYNC_MITIGATION_MODE, "defensive", "strictest"),
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.13",
         "an ALB in one Availability Zone goes down with that zone",
         "subnets of the cluster in a second Availability Zone, tagged kubernetes.io/role/elb "
         "(internet-facing) or kubernetes.io/role/internal-elb (internal)",
         check_zones,
-    ),  # fmt: skip
+    ),
     _hub(
         "ELB.17",
         "Security Hub accepts only its recommended TLS 1.2/1.3 policies on HTTPS listeners",
         f"kubeflow.alb.sslPolicy: {_RECOMMENDED_POLICY}",
         check_recommended_policy,
-    ),  # fmt: skip
+    ),
     Rule(
         "KFALB.1",
         "HTTPS listeners accept TLS 1.2 and newer only",
@@ -104,7 +104,7 @@ RULES: tuple[Rule, ...] = (
         "TLS 1.0 and 1.1 are deprecated (RFC 8996) and open to downgrade attacks",
         f"kubeflow.alb.sslPolicy: {_RECOMMENDED_POLICY}",
         check_tls12,
-    ),  # fmt: skip
+    ),
     Rule(
         "KFALB.2",
         "An internet-facing ALB is restricted by a WAF web ACL or inbound CIDRs",
@@ -113,7 +113,7 @@ RULES: tuple[Rule, ...] = (
         "kubeflow.alb.wafAclArn, or kubeflow.alb.inboundCidrs",
         check_restricted,
         enforceable=False,
-    ),  # fmt: skip
+    ),
     Rule(
         "KFALB.3",
         "The controller's IAM policy scopes its writes where the actions allow it",
@@ -122,7 +122,7 @@ RULES: tuple[Rule, ...] = (
         "stack.controller: skip, with a controller whose role has a policy you "
         "scoped (the bundled policy is the controller project's, kept as published)",
         check_scoped_writes,
-    ),  # fmt: skip
+    ),
 )
 
 
@@ -156,11 +156,21 @@ def policy_facts(
         holds_policy |= change.item.kind is Kind.IAM_POLICY
     scheme = spec.kubeflow.alb.scheme
     public = scheme == "internet-facing"
-    zones = None if subnets is None else tuple(
-        sorted({s.availability_zone for s in subnets if s.public == public and s.availability_zone})
-    )  # fmt: skip
-    return PolicyFacts(scheme=scheme, alb=alb, zones=zones,
-                       controller_policy=controller_policy if holds_policy else None)  # fmt: skip
+    zones = (
+        None
+        if subnets is None
+        else tuple(
+            sorted(
+                {s.availability_zone for s in subnets if s.public == public and s.availability_zone}
+            )
+        )
+    )
+    return PolicyFacts(
+        scheme=scheme,
+        alb=alb,
+        zones=zones,
+        controller_policy=controller_policy if holds_policy else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -215,8 +225,19 @@ def check_policy(spec: StackSpec, facts: PolicyFacts) -> PolicyReport:
         problem = verdict if isinstance(verdict, str) else verdict.reason
         waived = waivers.get(rule.id)
         blocking = mandatory and rule.enforceable and waived is None and not unchecked
-        findings.append(Finding(rule.id, rule.title, rule.severity, rule.why, problem, rule.fix,
-                                waived, blocking, unchecked))  # fmt: skip
+        findings.append(
+            Finding(
+                rule.id,
+                rule.title,
+                rule.severity,
+                rule.why,
+                problem,
+                rule.fix,
+                waived,
+                blocking,
+                unchecked,
+            )
+        )
     return PolicyReport(spec.stack.policy, tuple(findings), tuple(passed))
 
 

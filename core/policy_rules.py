@@ -156,9 +156,14 @@ def check_scoped_writes(facts: Facts) -> Verdict:
     if document is None:
         return None  # the controller's IAM is not the stack's
     scopes = data("iam_action_scopes.json")["actions"]
-    wide = sorted({action for action in _unconditioned_star_actions(document)
-                   if scopes.get(action, {}).get("access_level") in _WRITE_LEVELS
-                   and scopes[action].get("resource_types")})  # fmt: skip
+    wide = sorted(
+        {
+            action
+            for action in _unconditioned_star_actions(document)
+            if scopes.get(action, {}).get("access_level") in _WRITE_LEVELS
+            and scopes[action].get("resource_types")
+        }
+    )
     if not wide:
         return None
     shown = ", ".join(wide[:4]) + (f" and {len(wide) - 4} more" if len(wide) > 4 else "")

@@ -43,8 +43,14 @@ class RateBudget:
         slot = self.reserve(key, rate)
         ahead = slot - self._clock()
         if ahead > 0:
-            wait_until(self._clock, lambda now: now >= slot, what=f"a request slot of {key} "
-                       f"({rate:g} per second)", timeout=max(self._timeout, ahead * 2),
-                       interval=ahead, max_interval=max(ahead, 0.01), clock=self._clock,
-                       sleep=self._sleep)  # fmt: skip
+            wait_until(
+                self._clock,
+                lambda now: now >= slot,
+                what=f"a request slot of {key} ({rate:g} per second)",
+                timeout=max(self._timeout, ahead * 2),
+                interval=ahead,
+                max_interval=max(ahead, 0.01),
+                clock=self._clock,
+                sleep=self._sleep,
+            )
         return slot

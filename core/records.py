@@ -93,8 +93,9 @@ def subnet_tag_resources(changes: Iterable[SubnetTagChange]) -> tuple[StackResou
 
 
 def oidc_resource(provider: OidcProviderState) -> StackResource:
-    return StackResource(kind=Kind.OIDC_PROVIDER, id=provider.arn, name=provider.url,
-                         owned=provider.owned)  # fmt: skip
+    return StackResource(
+        kind=Kind.OIDC_PROVIDER, id=provider.arn, name=provider.url, owned=provider.owned
+    )
 
 
 def policy_resource(policy: PolicyState) -> StackResource:

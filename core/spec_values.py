@@ -122,24 +122,6 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def _object_name(value: str) -> str:
-    if not naming.is_valid_object_name(value):
-        raise ValueError(
-            f"{value!r} is not a Kubernetes object name (1-63 lower-case letters, digits and "
-            "'-', starting and ending with a letter or digit)"
-        )
-    return value
-
-
-def _group_name(value: str) -> str:
-    if not naming.is_valid_group_name(value):
-        raise ValueError(
-            f"{value!r} is not an IngressGroup name (1-63 lower-case letters, digits, '-' and "
-            "'.', starting and ending with a letter or digit)"
-        )
-    return value
-
-
 EmptyIsNone = BeforeValidator(lambda value: None if value == "" else value)
 NoneIsEmpty = BeforeValidator(lambda value: () if value is None else value)
 
@@ -155,8 +137,10 @@ RoleArn = Annotated[str | None, EmptyIsNone, AfterValidator(_unless_none(_matchi
 PolicyArn = Annotated[str | None, EmptyIsNone, AfterValidator(_unless_none(_matching(
     _POLICY_ARN, "an IAM policy ARN (like arn:aws:iam::123456789012:policy/name)")))]  # fmt: skip
 ExternalId = Annotated[str | None, EmptyIsNone, AfterValidator(_unless_none(_external_id))]
-ObjectName = Annotated[str, AfterValidator(_object_name)]
-GroupName = Annotated[str | None, EmptyIsNone, AfterValidator(_unless_none(_group_name))]
+ObjectName = Annotated[str, AfterValidator(_problem(naming.object_name_problem))]
+GroupName = Annotated[
+    str | None, EmptyIsNone, AfterValidator(_unless_none(_problem(naming.group_name_problem)))
+]
 StackName = Annotated[str | None, AfterValidator(_unless_none(_problem(naming.stack_name_problem)))]
 ControllerVersion = Annotated[str, AfterValidator(_controller_version)]
 ManifestsPath = Annotated[str | None, AfterValidator(limits.path_shape)]

@@ -26,11 +26,18 @@ def record_from_document(data: Mapping[str, Any]) -> StackRecord:
             kube_access=data["kube_access"],
             kube_context=data.get("kube_context") or None,
         )
-    return StackRecord(stack=data["stack"], spec=spec, phase=data.get("phase", "new"),
-                       resources=resources, dashboard_url=data.get("dashboard_url", ""),
-                       account=data.get("account", ""), partition=data.get("partition", ""),
-                       region=data.get("region", ""), cluster_arn=data.get("cluster_arn", ""),
-                       access=access)  # fmt: skip
+    return StackRecord(
+        stack=data["stack"],
+        spec=spec,
+        phase=data.get("phase", "new"),
+        resources=resources,
+        dashboard_url=data.get("dashboard_url", ""),
+        account=data.get("account", ""),
+        partition=data.get("partition", ""),
+        region=data.get("region", ""),
+        cluster_arn=data.get("cluster_arn", ""),
+        access=access,
+    )
 
 
 def _resource(entry: Mapping[str, Any]) -> StackResource:

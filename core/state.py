@@ -76,7 +76,7 @@ class StackRecord(BaseModel):
     spec: dict[str, object] = Field(default_factory=dict)
     phase: str = Field(default="new", description="new, setting-up, ready, cleaning-up, deleted.")
     resources: tuple[StackResource, ...] = ()
-    # The world the ids belong to (empty until a run binds the record; see core.world).
+    # The world the ids belong to (empty until a run binds the record; see core.world_binding).
     account: str = Field(default="", description="AWS account id of every resource.")
     partition: str = Field(default="", description="AWS partition (aws, aws-cn, aws-us-gov).")
     region: str = Field(default="", description="AWS region of the cluster.")

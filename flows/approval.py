@@ -46,9 +46,14 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
         plan_digest=review.digest,
     )
     timeout = int(settings.approval_timeout_seconds)
-    logger.warning("Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the run's "
-                   "form), for %d s at most; nothing is applied until then.", review.stack, what,
-                   result.summary(), timeout)  # fmt: skip
+    logger.warning(
+        "Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the run's "
+        "form), for %d s at most; nothing is applied until then.",
+        review.stack,
+        what,
+        result.summary(),
+        timeout,
+    )
     context = FlowRunContext.get()
     deployed = (
         context is not None
@@ -69,9 +74,15 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
             "(KFALB_APPROVAL_TIMEOUT_SECONDS). Nothing was applied."
         ) from None
     assert answer is not None  # waited for input: an answer, or the run ended above
-    logger.info("Stack %s: %s %sd the %s plan %s%s", review.stack, answer.reviewer,
-                answer.decision, what, answer.plan_digest,
-                f" ({answer.comment})" if answer.comment else "")  # fmt: skip
+    logger.info(
+        "Stack %s: %s %sd the %s plan %s%s",
+        review.stack,
+        answer.reviewer,
+        answer.decision,
+        what,
+        answer.plan_digest,
+        f" ({answer.comment})" if answer.comment else "",
+    )
     if answer.decision != APPROVE:
         raise rejected(review.stack, reviewer=answer.reviewer, comment=answer.comment, what=what)
     return answer.plan_digest

@@ -26,7 +26,7 @@ from flows.recording import Recorder
 from flows.walk import apply
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
-from tasks.aws.world import bind_observed, check_observed_world
+from tasks.aws.world_binding import bind_observed, check_observed_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.kinds import Env

@@ -22,14 +22,14 @@ from core.observation import Observation
 from core.resources import ClusterState
 from core.spec import StackSpec
 from core.state import Kind, StackRecord, StackResource
-from core.world import dropped_summary
+from core.world_binding import dropped_summary
 from flows.observing import observe
 from flows.outcomes import expected_outcomes
 from flows.walk import teardown
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.eks import observe_cluster
 from tasks.aws.root_dns import observe_root_refusal
-from tasks.aws.world import bind_store, drop_missing_ids, observe_world
+from tasks.aws.world_binding import bind_store, drop_missing_ids, observe_world
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.kinds import Env

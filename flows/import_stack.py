@@ -32,8 +32,9 @@ def import_stack(
         zone, certificates, record = observe_imported(ctx, spec, record_name=spec.dashboard_host)
         if take_ownership:
             zone, certificates = tag_as_ours(ctx, spec, zone, certificates)
-        resources = imported_resources(spec, zone=zone, certificates=certificates, record=record,
-                                       owned=take_ownership)  # fmt: skip
+        resources = imported_resources(
+            spec, zone=zone, certificates=certificates, record=record, owned=take_ownership
+        )
         store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
         store.set_phase(IMPORTED, *resources)
     rows = import_rows(resources)

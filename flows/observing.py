@@ -52,5 +52,9 @@ def publish_plan(
     markdown artifact beside it (`<stack>-plan-review`: digest, policy findings, cost)."""
     publish_table(stack, what, table_rows(result), f"{title} of stack {stack}: {summary(result)}")
     if review is not None:
-        publish_markdown(stack, f"{what}-review", review_markdown(review, summary=summary(result)),
-                         f"{review.policy.summary()}; {review.cost.line()}")  # fmt: skip
+        publish_markdown(
+            stack,
+            f"{what}-review",
+            review_markdown(review, summary=summary(result)),
+            f"{review.policy.summary()}; {review.cost.line()}",
+        )

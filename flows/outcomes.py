@@ -129,8 +129,9 @@ def _resolve_signature(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> N
         hints = typing.get_type_hints(fn)
     except NameError:
         return  # a name defined later in the flow's module: leave the strings to Prefect
-    parameters = [p.replace(annotation=hints.get(p.name, p.annotation))
-                  for p in signature.parameters.values()]  # fmt: skip
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=parameters, return_annotation=hints.get("return", signature.return_annotation)
     )

@@ -30,7 +30,7 @@ from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
 from tasks.aws.root_dns import preflight_root_dns
 from tasks.aws.route53 import refuse_foreign_zone
-from tasks.aws.world import bind_observed
+from tasks.aws.world_binding import bind_observed
 from tasks.concurrent import together
 from tasks.k8s.clients import AccessMode as KubeAccess
 from tasks.k8s.clients import KubeTarget, cluster_target
@@ -112,8 +112,15 @@ def _apply(ready: _Ready) -> dict[str, str]:
     """Each kind as far as the plan asks, in the graph's order (flows/walk.py). The block exists
     before anything is created, so `cleanup --stack` works after a crash at any step."""
     ready.store.set_phase("setting-up")
-    env = Env(spec=ready.spec, ctx=ready.ctx, target=ready.target, cluster=ready.cluster,
-              seen=ready.seen, record=ready.store.record, todo=ready.result)  # fmt: skip
+    env = Env(
+        spec=ready.spec,
+        ctx=ready.ctx,
+        target=ready.target,
+        cluster=ready.cluster,
+        seen=ready.seen,
+        record=ready.store.record,
+        todo=ready.result,
+    )
     applied = apply(env, Recorder(ready.store))
     return _outputs(ready.spec, ready.store, ready.result, applied.verified(), ready.calls_before)
 
@@ -173,8 +180,13 @@ def _plan(
     )
     review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
     publish_plan(spec.name, result, review=review)
-    get_run_logger().info("Stack %s: %s; %s; %s", spec.name, summary(result),
-                          review.policy.summary(), review.cost.line())  # fmt: skip
+    get_run_logger().info(
+        "Stack %s: %s; %s; %s",
+        spec.name,
+        summary(result),
+        review.policy.summary(),
+        review.cost.line(),
+    )
     return seen, result, review
 
 

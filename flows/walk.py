@@ -115,8 +115,9 @@ def apply(env: Env, recorder: Recorder) -> Applied:
     checks = [partial(check, env) for kind in kinds if (check := VERBS[kind].check) is not None]
     together(checks)  # each read only; the first refusal stops the run
     graph = _graph(env)
-    applied = Applied(now={kind: VERBS[kind].current(env) for kind in TABLE},
-                      kinds=list(env.todo.kinds_to_fix()))  # fmt: skip
+    applied = Applied(
+        now={kind: VERBS[kind].current(env) for kind in TABLE}, kinds=list(env.todo.kinds_to_fix())
+    )
 
     def start(node: Node, done: dict[Node, Any]) -> PrefectFuture[Any]:
         kind, phase = node
@@ -227,8 +228,12 @@ def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
     def failed(node: Node, error: BaseException) -> None:
         outcome.errors[node[0].value] = error
         if isinstance(error, KfalbError):
-            logger.error("Cleanup of %s of stack %s failed (going on with what does not depend "
-                         "on it): %s", node[0].value, env.spec.name, error)  # fmt: skip
+            logger.error(
+                "Cleanup of %s of stack %s failed (going on with what does not depend on it): %s",
+                node[0].value,
+                env.spec.name,
+                error,
+            )
 
     left = _run(graph, start, finished, stop_on_failure=False, failed=failed)
     for (kind, _), why in left.items():

@@ -107,13 +107,17 @@ def _plan(args: argparse.Namespace) -> int:
 
     if args.destroy:
         spec = read_spec(args.config) if args.config else None
-        return plan_destroy(stack=args.stack or (spec.name if spec else ""), spec=spec,
-                            credentials_block=args.aws_credentials_block)  # fmt: skip
+        return plan_destroy(
+            stack=args.stack or (spec.name if spec else ""),
+            spec=spec,
+            credentials_block=args.aws_credentials_block,
+        )
     spec = saved_spec(args.stack) if args.stack else _checked_spec(args.config)
     return run_interruptible(
-        lambda: plan(spec, credentials_block=args.aws_credentials_block, output=args.output,
-                     out=args.out)
-    )  # fmt: skip
+        lambda: plan(
+            spec, credentials_block=args.aws_credentials_block, output=args.output, out=args.out
+        )
+    )
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -127,8 +131,10 @@ def _setup(args: argparse.Namespace) -> int:
     if spec is None:
         raise SpecError("setup: give --config FILE (or --plan FILE, a plan saved by `kfalb plan`)")
     # A first line before the flows' imports (seconds; over 20 on a busy machine).
-    _say(f"Setting up stack {spec.name}: {spec.subdomain} on EKS cluster {spec.cluster.name} "
-         f"({spec.region})")  # fmt: skip
+    _say(
+        f"Setting up stack {spec.name}: {spec.subdomain} on EKS cluster {spec.cluster.name} "
+        f"({spec.region})"
+    )
     from kfalb.commands import setup
 
     return _with_server(
@@ -167,10 +173,14 @@ def _cleanup(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     _say(f"Cleaning up stack {name}")  # a first line before the flows' imports
     return _with_server(
-        lambda: cleanup(spec=spec, stack=args.stack, credentials_block=args.aws_credentials_block,
-                        adopt_block=args.adopt_block),
+        lambda: cleanup(
+            spec=spec,
+            stack=args.stack,
+            credentials_block=args.aws_credentials_block,
+            adopt_block=args.adopt_block,
+        ),
         stack=name,
-    )  # fmt: skip
+    )
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -183,13 +193,22 @@ def _drift(args: argparse.Namespace) -> int:
     fleet = bool(getattr(args, "all", False))
     if args.output == "json" and fleet:
         raise SpecError("--output json takes one stack (--stack or --config), not --all")
-    _say("Checking every saved stack for drift" if fleet else
-         f"Checking stack {args.stack or (spec.name if spec else '')} for drift")  # fmt: skip
+    _say(
+        "Checking every saved stack for drift"
+        if fleet
+        else f"Checking stack {args.stack or (spec.name if spec else '')} for drift"
+    )
     return _with_server(
-        lambda: drift(spec=spec, stack=args.stack, fleet=fleet, remediate=args.remediate,
-                      credentials_block=args.aws_credentials_block, output=args.output),
+        lambda: drift(
+            spec=spec,
+            stack=args.stack,
+            fleet=fleet,
+            remediate=args.remediate,
+            credentials_block=args.aws_credentials_block,
+            output=args.output,
+        ),
         stack=args.stack or (spec.name if spec else ""),
-    )  # fmt: skip
+    )
 
 
 def _unlock(args: argparse.Namespace) -> int:
@@ -219,8 +238,11 @@ def _import(args: argparse.Namespace) -> int:
     def run() -> int:
         from flows.import_stack import import_stack
 
-        rows = import_stack(spec=spec, take_ownership=args.take_ownership,
-                            aws_credentials_block=args.aws_credentials_block)  # fmt: skip
+        rows = import_stack(
+            spec=spec,
+            take_ownership=args.take_ownership,
+            aws_credentials_block=args.aws_credentials_block,
+        )
         print("\n".join(rows) or "Nothing found to import.")
         return EXIT_OK
 
@@ -278,9 +300,17 @@ def _config_stack(path: str | None) -> str:
 
 
 HANDLERS = {
-    "plan": _plan, "setup": _setup, "cleanup": _cleanup, "drift": _drift, "unlock": _unlock,
-    "stacks": _stacks, "import": _import, "demo": _demo, "server": _server, "sandbox": _sandbox,
-}  # fmt: skip
+    "plan": _plan,
+    "setup": _setup,
+    "cleanup": _cleanup,
+    "drift": _drift,
+    "unlock": _unlock,
+    "stacks": _stacks,
+    "import": _import,
+    "demo": _demo,
+    "server": _server,
+    "sandbox": _sandbox,
+}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -79,8 +79,10 @@ def nothing_to_remove(stack: str) -> int:
     `terraform destroy` of an empty state."""
     names = saved_stacks()
     saved = ", ".join(names) if names else "none"
-    print(f"Stack {stack}: nothing to remove (no saved stack of that name; saved stacks: {saved}). "
-          "If its block was lost, `kfalb cleanup --config FILE` finds what it made by its tags.")  # fmt: skip
+    print(
+        f"Stack {stack}: nothing to remove (no saved stack of that name; saved stacks: {saved}). "
+        "If its block was lost, `kfalb cleanup --config FILE` finds what it made by its tags."
+    )
     return EXIT_OK
 
 
@@ -198,8 +200,10 @@ def _show_drift(stack: str, document: dict[str, Any], *, output: str, remediate:
     still = " still" if remediate else ""
     print(f"\nStack {stack}:{still} {drifted} of {drifted + counts['keep']} items drifted.")
     if remediate:
-        print("Remediation did not repair all of it: the run's logs say why; "
-              f"`kfalb drift --stack {stack}` checks again.")  # fmt: skip
+        print(
+            "Remediation did not repair all of it: the run's logs say why; "
+            f"`kfalb drift --stack {stack}` checks again."
+        )
     else:
         print(f"Repair: kfalb drift --stack {stack} --remediate")
 

@@ -51,12 +51,17 @@ def destroy_preview(
 def _text(stack: str, rows: list[dict[str, str]]) -> str:
     width = max((len(row["action"]) for row in rows), default=6)
     lines = [f"Cleanup of stack {stack} would:"]
-    lines += [f"  {row['action']:<{width}}  {row['kind']} {row['resource']}: {row['why']}"
-              for row in rows]  # fmt: skip
-    counts = {action: sum(r["action"] == action for r in rows) for action in
-              ("delete", "release", "leave")}  # fmt: skip
-    lines.append(f"{counts['delete']} to delete, {counts['release']} shared to let go of, "
-                 f"{counts['leave']} to leave.")  # fmt: skip
+    lines += [
+        f"  {row['action']:<{width}}  {row['kind']} {row['resource']}: {row['why']}" for row in rows
+    ]
+    counts = {
+        action: sum(r["action"] == action for r in rows)
+        for action in ("delete", "release", "leave")
+    }
+    lines.append(
+        f"{counts['delete']} to delete, {counts['release']} shared to let go of, "
+        f"{counts['leave']} to leave."
+    )
     return "\n".join(lines)
 
 

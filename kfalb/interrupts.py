@@ -39,9 +39,11 @@ class _Handler:
         name = signal.Signals(signum).name
         if self.count == 1:
             interrupt.request_stop(f"interrupted ({name})")
-            _say(f"kfalb: {name}: stopping at the next safe point (the AWS or Kubernetes call in "
-                 "flight finishes and is recorded, the stack's lock is released); press Ctrl-C "
-                 "again to exit at once")  # fmt: skip
+            _say(
+                f"kfalb: {name}: stopping at the next safe point (the AWS or Kubernetes call in "
+                "flight finishes and is recorded, the stack's lock is released); press Ctrl-C "
+                "again to exit at once"
+            )
             return
         _say(f"kfalb: {name} again: exiting at once. {self.at_once}")
         os._exit(EXIT_INTERRUPTED)  # no clean-up that could hang: that is what was asked for

@@ -75,10 +75,12 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         start_detached(directory, world_arguments(args))
         print(f"sandbox up; use it with: . {directory / ENV_FILE}")
         if getattr(args, "root_account", None):
-            from sandbox.aws.world import ROOT_DNS_ROLE
+            from sandbox.aws.seed import ROOT_DNS_ROLE
 
-            print(f"root zone in account {args.root_account}; route53.rootDomain.roleArn: "
-                  f"arn:aws:iam::{args.root_account}:role/{ROOT_DNS_ROLE}")  # fmt: skip
+            print(
+                f"root zone in account {args.root_account}; route53.rootDomain.roleArn: "
+                f"arn:aws:iam::{args.root_account}:role/{ROOT_DNS_ROLE}"
+            )
         return 0
     from sandbox.world import World, WorldOptions
 
@@ -102,12 +104,18 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
         world.start()
         (directory / PID_FILE).write_text(str(os.getpid()))
         if world.root_account is not None:
-            print(f"root zone {options.root_domain} in account {world.root_account.account_id}; "
-                  f"route53.rootDomain.roleArn: {world.root_account.role_arn}", flush=True)  # fmt: skip
+            print(
+                f"root zone {options.root_domain} in account {world.root_account.account_id}; "
+                f"route53.rootDomain.roleArn: {world.root_account.role_arn}",
+                flush=True,
+            )
         for cluster in world.clusters:
-            print(f"cluster {cluster.place.name} in account {cluster.place.account} "
-                  f"({cluster.place.region}): kubeconfig context {cluster.context}, AWS profile "
-                  f"sandbox-{cluster.place.account}, root zone {cluster.root_domain}", flush=True)  # fmt: skip
+            print(
+                f"cluster {cluster.place.name} in account {cluster.place.account} "
+                f"({cluster.place.region}): kubeconfig context {cluster.context}, AWS profile "
+                f"sandbox-{cluster.place.account}, root zone {cluster.root_domain}",
+                flush=True,
+            )
         print(f"sandbox up (Ctrl-C stops it); use it with: . {directory / ENV_FILE}", flush=True)
         stopped.wait()
     except KeyboardInterrupt:
@@ -172,8 +180,14 @@ def stop_detached(directory: Path, *, timeout: float = 20.0) -> bool:
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
-    wait_until(lambda: _alive(pid), lambda alive: not alive, what=f"sandbox pid {pid} to stop",
-               timeout=timeout, interval=0.1, max_interval=0.5)  # fmt: skip
+    wait_until(
+        lambda: _alive(pid),
+        lambda alive: not alive,
+        what=f"sandbox pid {pid} to stop",
+        timeout=timeout,
+        interval=0.1,
+        max_interval=0.5,
+    )
 
 
 def _status(directory: Path) -> int:

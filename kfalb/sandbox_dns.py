@@ -63,5 +63,7 @@ def _call(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str
             raise SpecError(f"sandbox dns: {message}") from None
         raise KfalbError(f"sandbox dns: {message}") from None
     except OSError as error:
-        raise KfalbError(f"the sandbox's control endpoint {url} does not answer: {error}; "
-                         "is the sandbox still running (`kfalb sandbox status`)?") from None  # fmt: skip
+        raise KfalbError(
+            f"the sandbox's control endpoint {url} does not answer: {error}; "
+            "is the sandbox still running (`kfalb sandbox status`)?"
+        ) from None

@@ -51,8 +51,9 @@ def from_api(api_url: str) -> Documents:
     offset = 0
     while True:
         query = urlencode({"include_secrets": "false", "offset": offset, "limit": _PAGE})
-        page = _get(f"{api_url.rstrip('/')}/block_types/slug/{BLOCK_TYPE_SLUG}/block_documents"
-                    f"?{query}")  # fmt: skip
+        page = _get(
+            f"{api_url.rstrip('/')}/block_types/slug/{BLOCK_TYPE_SLUG}/block_documents?{query}"
+        )
         for document in page:
             if document.get("name") and not document.get("is_anonymous"):
                 found[str(document["name"])] = dict(document.get("data") or {})
@@ -113,20 +114,27 @@ def _decrypt(fernet: Fernet, raw: Any) -> dict[str, Any]:
 
 def _get(url: str) -> list[dict[str, Any]]:
     request = urllib.request.Request(url, headers=_auth_headers())
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if "127.0.0.1" in url \
-        else urllib.request.build_opener()  # fmt: skip
+    opener = (
+        urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        if "127.0.0.1" in url
+        else urllib.request.build_opener()
+    )
     try:
         with opener.open(request, timeout=30) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as error:
         if error.code == 404:  # the block type is registered by the first save
             return []
-        raise server.ServerError(f"The Prefect API at {url.split('/block_types')[0]} answered "
-                                 f"HTTP {error.code} to a read of the saved stacks.") from None  # fmt: skip
+        raise server.ServerError(
+            f"The Prefect API at {url.split('/block_types')[0]} answered "
+            f"HTTP {error.code} to a read of the saved stacks."
+        ) from None
     except (OSError, ValueError) as error:
-        raise server.ServerError(f"The Prefect API at {url.split('/block_types')[0]} does not "
-                                 f"answer ({error}); `kfalb server status` tells which server "
-                                 "kfalb uses.") from None  # fmt: skip
+        raise server.ServerError(
+            f"The Prefect API at {url.split('/block_types')[0]} does not "
+            f"answer ({error}); `kfalb server status` tells which server "
+            "kfalb uses."
+        ) from None
     return list(body) if isinstance(body, list) else []
 
 

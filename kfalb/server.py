@@ -184,21 +184,38 @@ def _start(home: Path, report: Report) -> LocalServer:
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                "--port", str(port)]  # fmt: skip
     with (home / LOG_FILE).open("ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env, close_fds=True,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
     server = LocalServer(pid=process.pid, port=port, started=_now())
     (home / STATE_FILE).write_text(json.dumps(asdict(server)) + "\n")
-    report(f"Starting a local Prefect server at {server.ui} for this and later kfalb commands "
-           "(`kfalb server stop` stops it)")  # fmt: skip
+    report(
+        f"Starting a local Prefect server at {server.ui} for this and later kfalb commands "
+        "(`kfalb server stop` stops it)"
+    )
     settings = get_settings()
-    progress = Progress(report=lambda line: report(f"    … {line}"),
-                        interval=settings.progress_interval_seconds, setting=_TIMEOUT_SETTING)  # fmt: skip
+    progress = Progress(
+        report=lambda line: report(f"    … {line}"),
+        interval=settings.progress_interval_seconds,
+        setting=_TIMEOUT_SETTING,
+    )
     try:
-        wait_until(lambda: process.poll() is not None or answers(server.api_url, timeout=1.0),
-                   bool, what="the local Prefect server to answer",
-                   timeout=settings.server_start_timeout_seconds, interval=0.2, max_interval=1.0,
-                   progress=progress, describe=lambda _: "not answering yet")  # fmt: skip
+        wait_until(
+            lambda: process.poll() is not None or answers(server.api_url, timeout=1.0),
+            bool,
+            what="the local Prefect server to answer",
+            timeout=settings.server_start_timeout_seconds,
+            interval=0.2,
+            max_interval=1.0,
+            progress=progress,
+            describe=lambda _: "not answering yet",
+        )
     except WaitTimeout as timeout:
         _terminate(process.pid)
         (home / STATE_FILE).unlink(missing_ok=True)
@@ -227,8 +244,12 @@ def _is_ours(server: LocalServer) -> bool:
     try:
         command = Path(f"/proc/{server.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
-        done = subprocess.run(["ps", "-o", "command=", "-p", str(server.pid)], check=False,
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(server.pid)],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         command = done.stdout
     return "prefect" in command and "server" in command and f"--port {server.port}" in command
 
@@ -241,8 +262,14 @@ def _terminate(pid: int) -> None:
         except ProcessLookupError:
             return
         try:
-            wait_until(lambda: _gone(pid), bool, what=f"the local Prefect server (pid {pid}) to "
-                       "stop", timeout=grace, interval=0.1, max_interval=0.5)  # fmt: skip
+            wait_until(
+                lambda: _gone(pid),
+                bool,
+                what=f"the local Prefect server (pid {pid}) to stop",
+                timeout=grace,
+                interval=0.1,
+                max_interval=0.5,
+            )
             return
         except WaitTimeout:
             continue

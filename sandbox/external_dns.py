@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-from sandbox.aws.world import UNRELATED_RECORD
+from sandbox.aws.seed import UNRELATED_RECORD
 from sandbox.dnsserver.zones import Record, StaticZoneSource, Zone, absolute, is_subdomain
 
 #: Not Route53's name servers, so a delegation copied from the wrong zone shows as lame.

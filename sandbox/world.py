@@ -17,7 +17,7 @@ from sandbox.albcontroller.webhooks import AlbWebhookServer
 from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.aws.accounts import AccountKeys
 from sandbox.aws.faults import parse_faults
-from sandbox.aws.world import RootAccount
+from sandbox.aws.seed import RootAccount
 from sandbox.ca import SandboxCA
 from sandbox.clusters import (
     ClusterPlace,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import dns.exception
 import dns.message
@@ -101,13 +101,12 @@ def wait_for_delegation(
     settings = get_settings()
     logger = run_logger()
     if root_name_servers:
-        wait_for(
-            lambda: authoritative_answers(subdomain, "NS", root_name_servers, settings),
-            lambda found: (
-                bool(found) and all(_same_servers(v, name_servers) for v in found.values())
-            ),
+        _wait_at_servers(
+            subdomain,
+            "NS",
+            root_name_servers,
+            lambda answer: _same_servers(answer, name_servers),
             what=f"the root zone's name servers to delegate {subdomain} to {', '.join(name_servers)}",
-            describe=_describe_servers,
             bound="delegation_timeout_seconds",
             settings=settings,
         )
@@ -139,11 +138,12 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
     def points_at_target(found: tuple[str, ...]) -> bool:
         return matches(found) or normalise(target) in found
 
-    wait_for(
-        lambda: authoritative_answers(host, "A", zone_name_servers, settings),
-        lambda found: bool(found) and all(points_at_target(v) for v in found.values()),
+    _wait_at_servers(
+        host,
+        "A",
+        zone_name_servers,
+        points_at_target,
         what=f"{host} at the subdomain's name servers to answer {', '.join(expected)}",
-        describe=_describe_servers,
         bound="dns_timeout_seconds",
         settings=settings,
     )
@@ -157,6 +157,27 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
     )
     run_logger().info("%s resolves to %s", host, ", ".join(found))
     return found
+
+
+def _wait_at_servers(
+    name: str,
+    rtype: str,
+    servers: tuple[str, ...],
+    accept: Callable[[tuple[str, ...]], bool],
+    *,
+    what: str,
+    bound: str,
+    settings: Settings,
+) -> None:
+    """Wait until each of the authoritative `servers` answers `name` as `accept` wants."""
+    wait_for(
+        lambda: authoritative_answers(name, rtype, servers, settings),
+        lambda found: bool(found) and all(accept(answer) for answer in found.values()),
+        what=what,
+        describe=_describe_servers,
+        bound=bound,
+        settings=settings,
+    )
 
 
 def _describe_servers(found: dict[str, tuple[str, ...]] | None) -> str:

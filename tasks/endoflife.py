@@ -64,12 +64,17 @@ def _events(kube: Kube, objects: list[Manifest], since: str) -> tuple[Controller
             about = event.get("involvedObject") or {}
             on = f"{about.get('namespace', '')}/{about.get('name', '')}"
             when = str(event.get("lastTimestamp") or event.get("eventTime") or "")
-            if (event.get("type") == "Warning" and about.get("kind") == "Ingress"
-                    and on in keys and when >= since):  # fmt: skip
+            if (
+                event.get("type") == "Warning"
+                and about.get("kind") == "Ingress"
+                and on in keys
+                and when >= since
+            ):
                 stamp = f"{_meta(event).get('uid', '')}:{event.get('count', 1)}:{when}"
                 message = str(event.get("message", "")).strip()
-                found.append((when, ControllerEvent(on, str(event.get("reason", "")), message,
-                                                    stamp)))  # fmt: skip
+                found.append(
+                    (when, ControllerEvent(on, str(event.get("reason", "")), message, stamp))
+                )
     return tuple(event for _, event in sorted(found, key=lambda pair: pair[0]))
 
 
@@ -83,11 +88,17 @@ def _protected(obj: Manifest) -> bool:
 
 def _conditions(live: Manifest) -> tuple[str, ...]:
     status = live.get("status") or {}
-    found = [f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
-             for c in status.get("conditions") or [] if c.get("status") != "True"]  # fmt: skip
+    found = [
+        f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
+        for c in status.get("conditions") or []
+        if c.get("status") != "True"
+    ]
     for entry in (status.get("loadBalancer") or {}).get("ingress") or []:
-        found += [f"port {p.get('port')}: {p['error']}" for p in entry.get("ports") or []
-                  if p.get("error")]  # fmt: skip
+        found += [
+            f"port {p.get('port')}: {p['error']}"
+            for p in entry.get("ports") or []
+            if p.get("error")
+        ]
     return tuple(found)
 
 
@@ -136,9 +147,12 @@ def look_at_end_of_life(ctx: AwsContext, kube: Kube, spec: StackSpec, live: Mani
     group = annotations.get(_GROUP) or None
     others = []
     if group:
-        others = [obj for obj in list_objects(kube, *_INGRESS)
-                  if (_meta(obj).get("annotations") or {}).get(_GROUP) == group
-                  and _key(obj) != _key(live)]  # fmt: skip
+        others = [
+            obj
+            for obj in list_objects(kube, *_INGRESS)
+            if (_meta(obj).get("annotations") or {}).get(_GROUP) == group
+            and _key(obj) != _key(live)
+        ]
     members = [obj for obj in others if not _meta(obj).get("deletionTimestamp")]
     since = str(_meta(live).get("deletionTimestamp") or "")
     return EndOfLife(
@@ -147,7 +161,7 @@ def look_at_end_of_life(ctx: AwsContext, kube: Kube, spec: StackSpec, live: Mani
         protected=_protected(live),
         protected_members=tuple(
             _key(obj) for obj in others if _meta(obj).get("deletionTimestamp") and _protected(obj)
-        ),  # fmt: skip
+        ),
         members=tuple(_key(obj) for obj in others),
         events=_events(kube, [live, *members], since),
         conditions=_conditions(live),
@@ -283,6 +297,9 @@ def release_after_sweep(ctx: AwsContext, target: KubeTarget, spec: StackSpec) ->
         run_logger().warning(
             "Removed the controller's finalizer %s from Ingress %s/%s: the sweep by stack %s's "
             "tags found none of its load balancers, target groups or security groups left.",
-            ALB_FINALIZER, naming.INGRESS_NAMESPACE, spec.ingress_name, spec.name,
-        )  # fmt: skip
+            ALB_FINALIZER,
+            naming.INGRESS_NAMESPACE,
+            spec.ingress_name,
+            spec.name,
+        )
     return released

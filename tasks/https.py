@@ -62,8 +62,12 @@ def probe(host: str, settings: Settings, *, path: str = "/") -> HttpsAnswer:
             response = connection.getresponse()
             response.read(65536)
     except ssl.SSLCertVerificationError as error:
-        return HttpsAnswer(url=url, ok=False, address=address,
-                           error=f"certificate not valid for {host}: {error.verify_message}")  # fmt: skip
+        return HttpsAnswer(
+            url=url,
+            ok=False,
+            address=address,
+            error=f"certificate not valid for {host}: {error.verify_message}",
+        )
     except (OSError, http.client.HTTPException) as error:
         return HttpsAnswer(
             url=url, ok=False, address=address, error=f"{type(error).__name__}: {error}"

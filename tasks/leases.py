@@ -208,8 +208,12 @@ class Renewer:
             while not self._stop.wait(renew_interval(self.duration)):
                 lease = self.stored.lease.renewed(_now(), self.duration)
                 try:
-                    kept = by_id(client, "PATCH", self.stored.id,
-                                 json={"value": lease.model_dump(mode="json")})  # fmt: skip
+                    kept = by_id(
+                        client,
+                        "PATCH",
+                        self.stored.id,
+                        json={"value": lease.model_dump(mode="json")},
+                    )
                 except Exception as error:  # the next renewal may get through
                     log.warning("Could not renew %s: %s", self.lock.title, error)
                     continue
@@ -245,8 +249,9 @@ def holding(
             with get_client(sync_client=True) as client:
                 released = by_id(client, "DELETE", stored.id)
         except Exception as error:  # never hide the run's own outcome behind this
-            log.warning("Could not release %s (%s); it lapses within %gs.", lock.title, error,
-                        duration)  # fmt: skip
+            log.warning(
+                "Could not release %s (%s); it lapses within %gs.", lock.title, error, duration
+            )
             released = True
         if renewing.lost or not released:
             log.error(

@@ -104,8 +104,13 @@ def preflight_owners(
             names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
             keys = [(name, kind) for name in names for kind in _SERVING]
             root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
-    found = conflicts(spec, seen, recorded=recorded, hosts=hosts, root_records=root_records,
-                      group_events=group)  # fmt: skip
+    found = conflicts(
+        spec, seen, recorded=recorded, hosts=hosts, root_records=root_records, group_events=group
+    )
     refuse(spec, found)
-    run_logger().info("No other owner of %s, %s or %s", spec.ingress_key, spec.dashboard_host,
-                      naming.wildcard(spec.subdomain))  # fmt: skip
+    run_logger().info(
+        "No other owner of %s, %s or %s",
+        spec.ingress_key,
+        spec.dashboard_host,
+        naming.wildcard(spec.subdomain),
+    )

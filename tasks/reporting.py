@@ -69,12 +69,20 @@ def publish_drift(stack: str, result: Plan, what: str) -> None:
     """The drift check's artifacts: the table of every item (drifted first, short cells) and,
     beside it, the drifted items with what differs in full (markdown wraps where a table clips)."""
     drifted = len(result.drift)
-    publish_table(stack, "drift", table_rows(result),
-                  f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
-                  f"(drifted items first; full values in {artifact_key(stack, 'drift-changes')})")  # fmt: skip
+    publish_table(
+        stack,
+        "drift",
+        table_rows(result),
+        f"{what} of stack {stack}: {drifted} of {len(result.changes)} items drifted "
+        f"(drifted items first; full values in {artifact_key(stack, 'drift-changes')})",
+    )
     repair = "Nothing to repair." if result.converged else repair_hint(stack).capitalize()
-    publish_markdown(stack, "drift-changes", changes_markdown(stack, result, repair=repair),
-                     f"{what} of stack {stack}: what drifted, in full")  # fmt: skip
+    publish_markdown(
+        stack,
+        "drift-changes",
+        changes_markdown(stack, result, repair=repair),
+        f"{what} of stack {stack}: what drifted, in full",
+    )
 
 
 def publish_table(stack: str, what: str, rows: Iterable[dict[str, str]], description: str) -> str:

@@ -48,8 +48,11 @@ def pause_drift_schedules(stack: str) -> tuple[str, ...]:
         if paused:
             _remember(client, stack, paused)
     if paused:
-        run_logger().info("Paused %s: stack %s is gone (its next setup resumes it)",
-                          ", ".join(paused.values()), stack)  # fmt: skip
+        run_logger().info(
+            "Paused %s: stack %s is gone (its next setup resumes it)",
+            ", ".join(paused.values()),
+            stack,
+        )
     return tuple(paused.values())
 
 
@@ -75,8 +78,13 @@ def resume_drift_schedules(stack: str) -> tuple[str, ...]:
     if resumed:
         log.info("Resumed %s (paused by the cleanup of stack %s)", ", ".join(resumed), stack)
     if left:
-        log.warning("%s checks stack %s but is paused (not by its cleanup): `prefect deployment "
-                    "resume '%s'` turns it on", ", ".join(left), stack, left[0])  # fmt: skip
+        log.warning(
+            "%s checks stack %s but is paused (not by its cleanup): `prefect deployment "
+            "resume '%s'` turns it on",
+            ", ".join(left),
+            stack,
+            left[0],
+        )
     return tuple(resumed)
 
 

@@ -131,19 +131,33 @@ class LoadBalancerStack(Block):
     def from_record(cls, record: StackRecord) -> LoadBalancerStack:
         spec = yaml.safe_dump(record.spec, sort_keys=False) if record.spec else ""
         entries = [
-            ResourceEntry(kind=item.kind.value, id=item.id, name=item.name, owned=item.owned,
-                          status=item.status,
-                          details=[f"{key}={value}" for key, value in item.details.items()])
+            ResourceEntry(
+                kind=item.kind.value,
+                id=item.id,
+                name=item.name,
+                owned=item.owned,
+                status=item.status,
+                details=[f"{key}={value}" for key, value in item.details.items()],
+            )
             for item in record.resources
-        ]  # fmt: skip
+        ]
         access = record.access
-        return cls(stack=record.stack, phase=record.phase, dashboard_url=record.dashboard_url,
-                   account=record.account, partition=record.partition, region=record.region,
-                   cluster_arn=record.cluster_arn, resources=entries, spec_yaml=spec,
-                   config=_config_line(record.spec), **_by_kind(entries),
-                   credentials_block=(access.credentials_block or "") if access else "",
-                   kube_access=access.kube_access if access else "",
-                   kube_context=(access.kube_context or "") if access else "")  # fmt: skip
+        return cls(
+            stack=record.stack,
+            phase=record.phase,
+            dashboard_url=record.dashboard_url,
+            account=record.account,
+            partition=record.partition,
+            region=record.region,
+            cluster_arn=record.cluster_arn,
+            resources=entries,
+            spec_yaml=spec,
+            config=_config_line(record.spec),
+            **_by_kind(entries),
+            credentials_block=(access.credentials_block or "") if access else "",
+            kube_access=access.kube_access if access else "",
+            kube_context=(access.kube_context or "") if access else "",
+        )
 
 
 def _entry_text(entry: ResourceEntry) -> str:
@@ -213,7 +227,7 @@ class StackStore:
             return self._save(record)
 
     def replace(self, record: StackRecord) -> StackRecord:
-        """Save a record re-bound or pruned elsewhere (core.world) in place of this one."""
+        """Save a record re-bound or pruned elsewhere (core.world_binding) in place of this one."""
         with self._lock:
             return self._save(record)
 

@@ -22,11 +22,9 @@ def lock_variable(stack: str) -> str:
 
 
 def _checked(stack: str) -> str:
-    if not naming.is_valid_stack_name(stack):
-        raise SpecError(
-            f"{stack[:60]!r} is not a stack name (1-40 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit)."
-        )
+    problem = naming.stack_name_problem(stack)
+    if problem:
+        raise SpecError(f"{problem}.")
     return stack
 
 

@@ -1,7 +1,7 @@
 """The AWS side of the sandbox: moto in server mode with the rules real AWS enforces."""
 
 from sandbox.aws.hooks import DnsCheck, Realism
+from sandbox.aws.seed import SeededWorld
 from sandbox.aws.server import AwsSandbox, install_rules
-from sandbox.aws.world import SeededWorld
 
 __all__ = ["AwsSandbox", "DnsCheck", "Realism", "SeededWorld", "install_rules"]

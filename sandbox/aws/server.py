@@ -41,7 +41,7 @@ from sandbox.aws import (
 from sandbox.aws.accounts import AccountKeys, create_account, forget, limit_route53
 from sandbox.aws.faults import FaultMiddleware, FaultPlan
 from sandbox.aws.hooks import DnsCheck, Realism, StrictMiddleware
-from sandbox.aws.world import RootAccount, SeededWorld, seed, seed_root_account
+from sandbox.aws.seed import RootAccount, SeededWorld, seed, seed_root_account
 
 # The world runs no EC2 instances, so it needs none of moto's default AMIs: loading them (with a
 # volume and a snapshot each) costs about a second of CPU for every account and region reset.

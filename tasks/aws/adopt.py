@@ -31,8 +31,9 @@ def observe_imported(
             f"route53.subDomain.hostedZoneId {spec.route53.sub_domain.hosted_zone_id} was not "
             f"found; check the config the script wrote back."
         )
-    zones = ValidationZones(subdomain=spec.subdomain, root=spec.root,
-                            subdomain_zone_id=zone.zone_id if zone else None)  # fmt: skip
+    zones = ValidationZones(
+        subdomain=spec.subdomain, root=spec.root, subdomain_zone_id=zone.zone_id if zone else None
+    )
     certificates = []
     for request in desired_certificates(spec):
         if request.arn is None:
@@ -60,8 +61,12 @@ def take_ownership(
     tagged = []
     for certificate in certificates:
         _tag_certificate(acm, certificate, spec)
-        tagged.append(certificate.model_copy(
-            update={"tags": {**certificate.tags, **spec.tags}, "owned": True}))  # fmt: skip
-    run_logger().info("Tagged %d imported resources for stack %s", len(tagged) + bool(zone),
-                      spec.name)  # fmt: skip
+        tagged.append(
+            certificate.model_copy(
+                update={"tags": {**certificate.tags, **spec.tags}, "owned": True}
+            )
+        )
+    run_logger().info(
+        "Tagged %d imported resources for stack %s", len(tagged) + bool(zone), spec.name
+    )
     return zone, tuple(tagged)

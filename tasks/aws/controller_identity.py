@@ -112,8 +112,12 @@ def identity_problem(ctx: AwsContext, *, cluster_name: str, role_arn: str | None
         if not providers:
             return f"the IAM OIDC provider for the cluster's issuer {issuer} does not exist"
         principal = providers[0]
-    if not _trusted_by(_document(role.get("AssumeRolePolicyDocument")), principal=principal,
-                       kind=kind, action=action):  # fmt: skip
+    if not _trusted_by(
+        _document(role.get("AssumeRolePolicyDocument")),
+        principal=principal,
+        kind=kind,
+        action=action,
+    ):
         return (
             f"the trust policy of the controller's IAM role {role_arn} does not let the "
             f"controller assume it ({via}: {action} by {principal})"

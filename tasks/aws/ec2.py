@@ -315,8 +315,9 @@ def _release_tags(ec2: EC2Client, added: Sequence[SubnetTagChange], markers: Seq
         for key, value in held.get(subnet_id, {}).items():
             users = sharing.tag_users(others, key)
             if users:
-                run_logger().info("Kept %s on subnet %s: stacks %s still use it", key,
-                                  subnet_id, ", ".join(users))  # fmt: skip
+                run_logger().info(
+                    "Kept %s on subnet %s: stacks %s still use it", key, subnet_id, ", ".join(users)
+                )
             elif tags.get(key) == value:
                 dropped.append((key, value))
         deletions = (*((marker, None) for marker in mine), *sorted(dropped))
@@ -324,10 +325,16 @@ def _release_tags(ec2: EC2Client, added: Sequence[SubnetTagChange], markers: Seq
             calls.setdefault(deletions, []).append(subnet_id)
     for deletions, ids in calls.items():
         # With a Value, DeleteTags removes the tag only where it still has that value.
-        ec2.delete_tags(Resources=ids, Tags=[{"Key": key} if value is None else
-                                             {"Key": key, "Value": value}
-                                             for key, value in deletions])  # fmt: skip
-        run_logger().info("Removed %s from subnets %s",
-                          ", ".join(key if value is None else f"{key}={value}"
-                                    for key, value in deletions), ", ".join(ids))  # fmt: skip
+        ec2.delete_tags(
+            Resources=ids,
+            Tags=[
+                {"Key": key} if value is None else {"Key": key, "Value": value}
+                for key, value in deletions
+            ],
+        )
+        run_logger().info(
+            "Removed %s from subnets %s",
+            ", ".join(key if value is None else f"{key}={value}" for key, value in deletions),
+            ", ".join(ids),
+        )
     return bool(calls)

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from core.errors import PreflightError
 from core.resources import ClusterState
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, or_none
 from tasks.logs import run_logger
 
 
 def read_cluster(ctx: AwsContext, name: str) -> ClusterState | None:
     """DescribeCluster as a ClusterState, or None when the cluster does not exist."""
-    try:
-        found = client(ctx, "eks").describe_cluster(name=name)["cluster"]
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return None
-        raise
+    eks = client(ctx, "eks")
+    found = or_none("ResourceNotFoundException", lambda: eks.describe_cluster(name=name)["cluster"])
+    if found is None:
+        return None
     vpc = found.get("resourcesVpcConfig", {})
     subnet_ids = tuple(vpc.get("subnetIds", ()))
     vpc_id = vpc.get("vpcId") or _vpc_of(ctx, subnet_ids)

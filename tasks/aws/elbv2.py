@@ -21,7 +21,7 @@ from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_details import details_declared, with_details
 from tasks.aws.elbv2_protection import lift_protection
 from tasks.aws.elbv2_read import full_state, tags_of
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, or_none
 from tasks.logs import run_logger
 from tasks.waits import wait_for
 
@@ -39,12 +39,13 @@ def read_load_balancer(
 ) -> LoadBalancerState | None:
     """The load balancer with this ARN or DNS name, read whole (see `full_state`), or None."""
     if arn:
-        try:
-            found = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
-        except ClientError as error:
-            if error_code(error) == "LoadBalancerNotFound":
-                return None
-            raise
+        found = (
+            or_none(
+                "LoadBalancerNotFound",
+                lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"],
+            )
+            or []
+        )
     else:
         wanted = (dns_name or "").lower().rstrip(".").removeprefix("dualstack.")
         pages = elb.get_paginator("describe_load_balancers").paginate()
@@ -271,6 +272,19 @@ def delete_when_free(
     )
 
 
+def delete_security_group(ec2: EC2Client, group_id: str, settings: Settings) -> None:
+    """Delete a security group the controller made: the node rules that name it first, then
+    the group, tried again while a deleted ALB's network interfaces (they linger for a few
+    minutes) still hold it."""
+    unreference(ec2, group_id)
+    delete_when_free(
+        partial(ec2.delete_security_group, GroupId=group_id),
+        busy="DependencyViolation",
+        what=f"security group {group_id}",
+        settings=settings,
+    )
+
+
 def unreference(ec2: EC2Client, group_id: str) -> None:
     # The controller lets its ALB security group into the nodes' groups; those rules would keep
     # the group from being deleted, so remove exactly the rules that name it.
@@ -336,13 +350,6 @@ def delete_controller_resources(
         )
         log.info("Deleted target group %s", arn)
     for group_id in found.security_group_ids:
-        unreference(ec2, group_id)
-        # The deleted ALB's network interfaces linger for a few minutes and hold the group.
-        delete_when_free(
-            partial(ec2.delete_security_group, GroupId=group_id),
-            busy="DependencyViolation",
-            what=f"security group {group_id}",
-            settings=settings,
-        )
+        delete_security_group(ec2, group_id, settings)
         log.info("Deleted security group %s", group_id)
     return True

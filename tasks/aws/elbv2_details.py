@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from core.alb import RESOURCE_TAG
 from core.alb_options import reads
 from core.resources import LoadBalancerState
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import error_code
+from tasks.aws.errors import or_none
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -69,12 +67,9 @@ def inbound_cidrs(ec2: EC2Client, state: LoadBalancerState) -> tuple[str, ...]:
 
 def web_acl(wafv2: Any, arn: str) -> str | None:
     """The WAFv2 web ACL associated with the ALB, or None."""
-    try:
-        answer = wafv2.get_web_acl_for_resource(ResourceArn=arn)
-    except ClientError as error:
-        if error_code(error) == "WAFNonexistentItemException":
-            return None
-        raise
-    acl = answer.get("WebACL") or {}
+    answer = or_none(
+        "WAFNonexistentItemException", lambda: wafv2.get_web_acl_for_resource(ResourceArn=arn)
+    )
+    acl = (answer or {}).get("WebACL") or {}
     found = acl.get("ARN")
     return str(found) if found else None

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from core.alb_options import cleanup_attributes, describe_cleanup, lifted
 from core.settings import Settings, get_settings
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import error_code
+from tasks.aws.errors import error_code, or_none
 from tasks.logs import run_logger
 from tasks.waits import wait_for
 
@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 def attributes_of(elb: ElbClient, arn: str) -> dict[str, str] | None:
     """The load balancer's attributes, or None once it is gone."""
-    try:
-        found = elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
-    except ClientError as error:
-        if error_code(error) == "LoadBalancerNotFound":
-            return None
-        raise
+    found = or_none(
+        "LoadBalancerNotFound",
+        lambda: elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"],
+    )
+    if found is None:
+        return None
     return {item.get("Key", ""): item.get("Value", "") for item in found}
 
 

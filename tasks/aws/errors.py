@@ -96,6 +96,25 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def or_none(code: str, call: Callable[[], R]) -> R | None:
+    """`call()`, or None when AWS answers `code`: the one error code that means the thing is not
+    there (any other error is raised)."""
+    try:
+        return call()
+    except ClientError as error:
+        if error_code(error) == code:
+            return None
+        raise
+
+
+def read_back(read: Callable[[], R | None], what: str) -> R:
+    """What a write just made or changed, read again; gone by then is an error naming it."""
+    found = read()
+    if found is None:
+        raise AwsError(f"{what} vanished right after it was written.")
+    return found
+
+
 def error_message(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Message", "")) or str(error)
 

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
 
 from core import identity, naming, sharing
 from core.desired import role_name
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import OwnershipError, PreflightError
 from core.resources import ClusterState, OidcProviderState, RoleState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_idempotent import create_or_find
+from tasks.aws.errors import aws_task, or_none, read_back
+from tasks.aws.iam_idempotent import create_or_find, found_after_conflict
+from tasks.aws.iam_legacy import delete_legacy_role_now, users_to_mark
 from tasks.aws.iam_policy import (
     delete_policy,
     ensure_policy,
     load_controller_policy,
     observe_policy,
-    same_document,
 )
 from tasks.aws.iam_shared import (
-    delete_role_now,
-    legacy_holders,
     provider_item,
+    read_role,
     role_item,
-    unmarked,
 )
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
@@ -99,12 +96,10 @@ def read_oidc_provider(iam: IAMClient, host_path: str, stack: str) -> OidcProvid
         arn = item["Arn"]
         if not arn.endswith(f":oidc-provider/{host_path}"):
             continue
-        try:
-            found = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-        except ClientError as error:
-            if error_code(error) == "NoSuchEntity":
-                return None
-            raise
+        read = partial(iam.get_open_id_connect_provider, OpenIDConnectProviderArn=arn)
+        found = or_none("NoSuchEntity", read)
+        if found is None:
+            return None
         tags = _tags(found.get("Tags", []))
         return OidcProviderState(
             arn=arn,
@@ -151,13 +146,11 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
             return _read_provider_back(iam, host_path, spec)
         # Applied before (its answer lost) or made meanwhile: look again; a provider that is
         # not ours is used as any pre-existing one is (it is shared, never changed or deleted).
-        found = read_oidc_provider(iam, host_path, spec.name)
-        if found is None:
-            raise AwsTransientError(
-                f"The OIDC provider for {host_path} already exists but cannot be read yet.",
-                code="EntityAlreadyExists",
-                operation="CreateOpenIDConnectProvider",
-            )
+        found = found_after_conflict(
+            lambda: read_oidc_provider(iam, host_path, spec.name),
+            what=f"The OIDC provider for {host_path}",
+            operation="CreateOpenIDConnectProvider",
+        )
     if not found.owned:
         if AUDIENCE not in found.client_ids:
             raise OwnershipError(
@@ -179,10 +172,8 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
 
 
 def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
-    state = read_oidc_provider(iam, host_path, spec.name)
-    if state is None:
-        raise AwsError(f"The OIDC provider for {host_path} vanished right after it was written.")
-    return state
+    what = f"The OIDC provider for {host_path}"
+    return read_back(lambda: read_oidc_provider(iam, host_path, spec.name), what)
 
 
 @aws_task
@@ -215,30 +206,6 @@ def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any
     return identity.trust_policy(spec, provider_arn=provider.arn, host_path=host_path)
 
 
-def read_role(
-    iam: IAMClient, name: str, *, stack: str, trust: dict[str, Any], shared: bool = True
-) -> RoleState | None:
-    """The role as a state. `shared`: the per-cluster role (ours when a kubeflow-alb stack made
-    it); else the previous version's per-stack role (ours with the stack's tags)."""
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-        tags = _tags(role.get("Tags", []))  # GetRole carries the tags
-        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-        attached = [item["PolicyArn"] for page in pages for item in page["AttachedPolicies"]]
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
-    return RoleState(
-        arn=role["Arn"],
-        name=name,
-        trust_matches=same_document(role.get("AssumeRolePolicyDocument", {}), trust),
-        attached_policy_arns=tuple(attached),
-        owned=sharing.made_by_tool(tags) if shared else naming.is_owned(tags, stack),
-        tags=tags,
-    )
-
-
 @aws_task
 def observe_role(
     ctx: AwsContext, spec: StackSpec, provider: OidcProviderState | None
@@ -246,7 +213,7 @@ def observe_role(
     """Read the controller's role: trust policy, attached policies, tags."""
     iam = client(ctx, "iam")
     trust = _trust(spec, provider)
-    return read_role(iam, role_name(spec), stack=spec.name, trust=trust)
+    return read_role(iam, role_name(spec), trust=trust)
 
 
 @aws_task
@@ -277,9 +244,8 @@ def _ensure_role(
     users: tuple[str, ...],
 ) -> RoleState:
     log, name, trust = run_logger(), role_name(spec), _trust(spec, provider)
-    state = read_role(iam, name, stack=spec.name, trust=trust)
-    # Only a user that holds no mark yet and is of the previous version now is marked too.
-    users = legacy_holders(iam, unmarked(state.tags if state else {}, users, spec.name))
+    state = read_role(iam, name, trust=trust)
+    users = users_to_mark(iam, state.tags if state else {}, users, spec.name)
     if state is None:
         state = _create_role(iam, name, trust=trust, spec=spec, users=users)  # None: created
     if state is not None:
@@ -299,10 +265,7 @@ def _ensure_role(
     if state is None or policy_arn not in state.attached_policy_arns:
         iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         log.info("Attached %s to IAM role %s", policy_arn, name)
-    found = read_role(iam, name, stack=spec.name, trust=trust)
-    if found is None:
-        raise AwsError(f"IAM role {name} vanished right after it was written.")
-    return found
+    return read_back(lambda: read_role(iam, name, trust=trust), f"IAM role {name}")
 
 
 def _create_role(
@@ -326,43 +289,25 @@ def _create_role(
     if made is not None:
         run_logger().info("Created IAM role %s", name)
         return None
-    found = read_role(iam, name, stack=spec.name, trust=trust)
-    if found is None:  # IAM is eventually consistent: not readable yet
-        raise AwsTransientError(
-            f"IAM role {name} already exists but cannot be read yet.",
-            code="EntityAlreadyExists",
-            operation="CreateRole",
-        )
-    if found.owned:
-        run_logger().info("IAM role %s exists already (an earlier attempt made it)", name)
-    return found
+    return found_after_conflict(
+        lambda: read_role(iam, name, trust=trust), what=f"IAM role {name}", operation="CreateRole"
+    )
 
 
 @aws_task
-def delete_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
+def delete_role(ctx: AwsContext, spec: StackSpec) -> bool:
     """Remove the stack's use of the controller's IRSA role: drop its user mark, and delete the
     role (detaching its policies first) when no mark remains. The stack's previous-version role
     goes first, in the same hold of the cluster's lock: once it is gone no other stack takes
-    this one for a previous-version user to mark. `legacy`: only that per-stack role. False
-    when nothing (or only the previous-version role) was deleted."""
+    this one for a previous-version user to mark. False when nothing (or only the
+    previous-version role) was deleted."""
     iam = client(ctx, "iam")
     with _lease(spec):
-        old = _delete_legacy_role(iam, spec)
-        if legacy:
-            return old
+        delete_legacy_role_now(iam, spec.name)
         name = role_name(spec)
-        state = read_role(iam, name, stack=spec.name, trust={})
+        state = read_role(iam, name, trust={})
         if state is None:
             return False
         if not state.owned:
             raise OwnershipError(f"IAM role {state.arn} is not this stack's to delete; it is left.")
         return release(role_item(iam, name), spec.name).deleted
-
-
-def _delete_legacy_role(iam: IAMClient, spec: StackSpec) -> bool:
-    """Delete the previous version's per-stack role of the stack, when it carries its tags."""
-    name = naming.role_name(spec.name)
-    state = read_role(iam, name, stack=spec.name, trust={}, shared=False)
-    if state is None or not state.owned:
-        return False
-    return delete_role_now(iam, name)

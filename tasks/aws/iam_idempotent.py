@@ -8,11 +8,13 @@ NoSuchEntity. Both mean "done" only after a look at what is there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from tasks.aws.errors import error_code
+from core.errors import AwsTransientError
+from tasks.aws.errors import error_code, or_none
+from tasks.logs import run_logger
 
 T = TypeVar("T")
 
@@ -23,12 +25,31 @@ def create_or_find(create: Callable[[], T]) -> T | None:
     The caller then reads the entity again and adopts it only if it carries this stack's
     ownership mark (our creates put the tags in the same call, so our own lost answer does).
     """
-    try:
-        return create()
-    except ClientError as error:
-        if error_code(error) == "EntityAlreadyExists":
-            return None
-        raise
+    return or_none("EntityAlreadyExists", create)
+
+
+class _Owned(Protocol):
+    @property
+    def owned(self) -> bool: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def found_after_conflict(read: Callable[[], OwnedT | None], *, what: str, operation: str) -> OwnedT:
+    """What a create met as EntityAlreadyExists, read: an earlier attempt's (its answer lost) or
+    someone else's, which the caller judges. Not readable yet (IAM is eventually consistent):
+    a transient error, so that the task tries again."""
+    found = read()
+    if found is None:
+        raise AwsTransientError(
+            f"{what} already exists but cannot be read yet; retrying.",
+            code="EntityAlreadyExists",
+            operation=operation,
+        )
+    if found.owned:
+        run_logger().info("%s exists already (an earlier attempt made it)", what)
+    return found
 
 
 def gone_already(call: Callable[..., object], **arguments: Any) -> None:

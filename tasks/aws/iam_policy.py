@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from core import naming, sharing
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, bundled_version_problem, release
 from core.desired import policy_name
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import AwsTransientError, OwnershipError, PreflightError
 from core.resources import CallerIdentity, PolicyState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_idempotent import create_or_find, gone_already
-from tasks.aws.iam_shared import delete_policy_now, legacy_holders, policy_item, unmarked
+from tasks.aws.errors import aws_task, error_code, read_back
+from tasks.aws.iam_idempotent import create_or_find, found_after_conflict, gone_already
+from tasks.aws.iam_legacy import users_to_mark
+from tasks.aws.iam_shared import policy_item, read_policy, same_document
 from tasks.aws.sts import caller_identity
 from tasks.bundled import DEPLOYMENTS, bundled_path
 from tasks.cluster_lock import cluster_lease
@@ -44,7 +45,6 @@ def policy_file(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
 POLICY_FILE = policy_file()
 #: IAM keeps at most five versions of a managed policy.
 MAX_VERSIONS = 5
-_LISTS = ("Action", "NotAction", "Resource", "NotResource")
 
 
 def load_controller_policy(
@@ -63,86 +63,12 @@ def load_controller_policy(
     return document
 
 
-def _as_list(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return sorted({str(item) for item in items})
-
-
-def normalise_document(document: Any) -> dict[str, Any]:
-    """A policy in a canonical form, so equal policies compare equal however they are written."""
-    if isinstance(document, str):
-        document = json.loads(unquote(document) if document.startswith("%7B") else document)
-    statements = document.get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    canonical = []
-    for statement in statements:
-        item: dict[str, Any] = {}
-        for key, value in statement.items():
-            if key in _LISTS:
-                item[key] = _as_list(value)
-            elif key == "Condition":
-                item[key] = {
-                    operator: {name: _as_list(values) for name, values in checks.items()}
-                    for operator, checks in value.items()
-                }
-            elif key == "Principal" and isinstance(value, dict):
-                item[key] = {kind: _as_list(ids) for kind, ids in value.items()}
-            else:
-                item[key] = value
-        canonical.append(item)
-    canonical.sort(key=lambda item: json.dumps(item, sort_keys=True))
-    return {"Version": document.get("Version", "2008-10-17"), "Statement": canonical}
-
-
-def same_document(left: Any, right: Any) -> bool:
-    return normalise_document(left) == normalise_document(right)
-
-
-def read_policy(
-    iam: IAMClient,
-    arn: str,
-    *,
-    stack: str,
-    document: dict[str, Any],
-    count_versions: bool = True,
-    shared: bool = True,
-) -> PolicyState | None:
-    """The policy as a state (its default version compared with `document`), or None.
-    GetPolicy carries the tags; the versions are counted only when asked (to rotate them)."""
-    try:
-        policy = iam.get_policy(PolicyArn=arn)["Policy"]
-        tags = {tag["Key"]: tag["Value"] for tag in policy.get("Tags", [])}
-        default = policy["DefaultVersionId"]
-        version = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
-        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"] if count_versions else []
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
-    return PolicyState(
-        arn=arn,
-        name=policy["PolicyName"],
-        default_version=default,
-        document_matches=same_document(version.get("Document", {}), document),
-        version_count=len(versions),  # 0: not counted
-        attachment_count=policy.get("AttachmentCount", 0),
-        # The per-cluster policy is any kubeflow-alb stack's; a previous version's, its stack's.
-        owned=sharing.made_by_tool(tags) if shared else naming.is_owned(tags, stack),
-        tags=tags,
-    )
-
-
 def _policy_arn(
-    ctx: AwsContext,
-    spec: StackSpec,
-    identity: CallerIdentity | None = None,
-    *,
-    legacy: bool = False,
+    ctx: AwsContext, spec: StackSpec, identity: CallerIdentity | None = None
 ) -> tuple[str, str]:
-    """The policy's ARN (from the caller's account) and the partition; `legacy`: the previous
-    version's per-stack policy."""
+    """The policy's ARN (from the caller's account) and the partition."""
     identity = identity or caller_identity(ctx)
-    name = naming.policy_name(spec.name) if legacy else policy_name(spec)
+    name = policy_name(spec)
     return f"arn:{identity.partition}:iam::{identity.account}:policy/{name}", identity.partition
 
 
@@ -151,10 +77,8 @@ def _target(
     spec: StackSpec,
     document: dict[str, Any] | None,
     identity: CallerIdentity | None = None,
-    *,
-    legacy: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    arn, partition = _policy_arn(ctx, spec, identity, legacy=legacy)
+    arn, partition = _policy_arn(ctx, spec, identity)
     version = spec.stack.controller_version  # the policy follows the controller's version
     return arn, document or load_controller_policy(partition=partition, version=version)
 
@@ -167,17 +91,12 @@ def observe_policy(
     document: dict[str, Any] | None = None,
     identity: CallerIdentity | None = None,
     count_versions: bool = False,
-    legacy: bool = False,
 ) -> PolicyState | None:
     """Read the controller's IAM policy and compare its default version with the bundled one
     (`identity`: the caller, when already known, saves a call; `count_versions`: one more
-    call, for what the plan does not need; `legacy`: the previous version's per-stack policy)."""
-    arn, desired = _target(ctx, spec, document, identity, legacy=legacy)
-    iam = client(ctx, "iam")
-    return read_policy(
-        iam, arn, stack=spec.name, document=desired, count_versions=count_versions,
-        shared=not legacy,
-    )  # fmt: skip
+    call, for what the plan does not need)."""
+    arn, desired = _target(ctx, spec, document, identity)
+    return read_policy(client(ctx, "iam"), arn, document=desired, count_versions=count_versions)
 
 
 @aws_task
@@ -205,9 +124,8 @@ def _ensure(
     iam: IAMClient, arn: str, spec: StackSpec, desired: dict[str, Any], users: tuple[str, ...]
 ) -> PolicyState:
     log = run_logger()
-    state = read_policy(iam, arn, stack=spec.name, document=desired)
-    # Only a user that holds no mark yet and is of the previous version now is marked too.
-    users = legacy_holders(iam, unmarked(state.tags if state else {}, users, spec.name))
+    state = read_policy(iam, arn, document=desired)
+    users = users_to_mark(iam, state.tags if state else {}, users, spec.name)
     if state is None:
         made = create_or_find(
             lambda: iam.create_policy(
@@ -225,7 +143,8 @@ def _ensure(
             log.info("Created IAM policy %s", arn)
             return _read_back(iam, arn, spec, desired)
         # Applied before (its answer lost) or made meanwhile: look again, adopt only ours.
-        state = _found_after_conflict(iam, arn, spec, desired)
+        read = partial(read_policy, iam, arn, document=desired)
+        state = found_after_conflict(read, what=f"IAM policy {arn}", operation="CreatePolicy")
     if not state.owned:
         raise OwnershipError(
             f"IAM policy {arn} exists and was not made by a kubeflow-alb stack "
@@ -254,25 +173,7 @@ def _marks(stack: str, users: tuple[str, ...]) -> dict[str, str]:
 
 
 def _read_back(iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]) -> PolicyState:
-    found = read_policy(iam, arn, stack=spec.name, document=document)
-    if found is None:
-        raise AwsError(f"IAM policy {arn} vanished right after it was written.")
-    return found
-
-
-def _found_after_conflict(
-    iam: IAMClient, arn: str, spec: StackSpec, document: dict[str, Any]
-) -> PolicyState:
-    state = read_policy(iam, arn, stack=spec.name, document=document)
-    if state is None:  # IAM is eventually consistent: the entity may not be readable yet
-        raise AwsTransientError(
-            f"IAM policy {arn} already exists but cannot be read yet; retrying.",
-            code="EntityAlreadyExists",
-            operation="CreatePolicy",
-        )
-    if state.owned:
-        run_logger().info("IAM policy %s exists already (an earlier attempt made it); adopted", arn)
-    return state  # not ours: the caller refuses it
+    return read_back(lambda: read_policy(iam, arn, document=document), f"IAM policy {arn}")
 
 
 def _new_default_version(iam: IAMClient, arn: str, document: dict[str, Any]) -> None:
@@ -325,22 +226,19 @@ def _drop_duplicates(iam: IAMClient, arn: str, document: dict[str, Any], known: 
 
 
 @aws_task
-def delete_policy(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> bool:
+def delete_policy(ctx: AwsContext, spec: StackSpec) -> bool:
     """Remove the stack's use of the controller's IAM policy: drop its user mark, and delete it
     with all its versions when no mark remains (under the cluster's lock); False when nothing
-    was deleted. `legacy`: the previous version's per-stack policy, the stack's own.
+    was deleted.
 
     Refuses while the policy is still attached (delete the role first).
     """
     iam = client(ctx, "iam")
-    arn, _ = _policy_arn(ctx, spec, legacy=legacy)
+    arn, _ = _policy_arn(ctx, spec)
     with cluster_lease(spec.region, spec.cluster.name, holder=spec.name):
-        state = read_policy(iam, arn, stack=spec.name, document={}, shared=not legacy,
-                            count_versions=False)  # fmt: skip
+        state = read_policy(iam, arn, document={}, count_versions=False)
         if state is None:
             return False
         if not state.owned:
             raise OwnershipError(f"IAM policy {arn} is not this stack's to delete; it is left.")
-        if legacy:
-            return delete_policy_now(iam, arn)
         return release_use(policy_item(iam, arn), spec.name).deleted

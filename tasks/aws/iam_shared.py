@@ -1,17 +1,19 @@
 """The controller's IAM as shared items (tasks/shared.py): the per-cluster role and policy and the
-cluster's OIDC provider, each read, unmarked and deleted here; and who, besides the stack that
-writes, may be marked as a user (only a previous version's stack, found now, not remembered)."""
+cluster's OIDC provider, each read, unmarked and deleted here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from core import naming, sharing
+from core import sharing
 from core.errors import AwsError, AwsTransientError
-from tasks.aws.errors import error_code, error_message
+from core.resources import PolicyState, RoleState
+from tasks.aws.errors import error_code, error_message, or_none
 from tasks.aws.iam_idempotent import gone_already
 from tasks.logs import run_logger
 from tasks.shared import Marks, SharedItem
@@ -28,36 +30,103 @@ def _tag_list(marks: dict[str, str]) -> list[Any]:
     return [{"Key": key, "Value": value} for key, value in marks.items()]
 
 
+_LISTS = ("Action", "NotAction", "Resource", "NotResource")
+
+
+def _as_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return sorted({str(item) for item in items})
+
+
+def normalise_document(document: Any) -> dict[str, Any]:
+    """A policy in a canonical form, so equal policies compare equal however they are written."""
+    if isinstance(document, str):
+        document = json.loads(unquote(document) if document.startswith("%7B") else document)
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    canonical = []
+    for statement in statements:
+        item: dict[str, Any] = {}
+        for key, value in statement.items():
+            if key in _LISTS:
+                item[key] = _as_list(value)
+            elif key == "Condition":
+                item[key] = {
+                    operator: {name: _as_list(values) for name, values in checks.items()}
+                    for operator, checks in value.items()
+                }
+            elif key == "Principal" and isinstance(value, dict):
+                item[key] = {kind: _as_list(ids) for kind, ids in value.items()}
+            else:
+                item[key] = value
+        canonical.append(item)
+    canonical.sort(key=lambda item: json.dumps(item, sort_keys=True))
+    return {"Version": document.get("Version", "2008-10-17"), "Statement": canonical}
+
+
+def same_document(left: Any, right: Any) -> bool:
+    return normalise_document(left) == normalise_document(right)
+
+
+def read_policy(
+    iam: IAMClient,
+    arn: str,
+    *,
+    document: dict[str, Any],
+    count_versions: bool = True,
+) -> PolicyState | None:
+    """The policy as a state (its default version compared with `document`), or None.
+    GetPolicy carries the tags; the versions are counted only when asked (to rotate them)."""
+    try:
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
+        tags = _tags(policy.get("Tags", []))
+        default = policy["DefaultVersionId"]
+        version = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"] if count_versions else []
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    return PolicyState(
+        arn=arn,
+        name=policy["PolicyName"],
+        default_version=default,
+        document_matches=same_document(version.get("Document", {}), document),
+        version_count=len(versions),  # 0: not counted
+        attachment_count=policy.get("AttachmentCount", 0),
+        owned=sharing.made_by_tool(tags),  # per cluster: any kubeflow-alb stack's
+        tags=tags,
+    )
+
+
+def read_role(iam: IAMClient, name: str, *, trust: dict[str, Any]) -> RoleState | None:
+    """The role as a state (its trust policy compared with `trust`), or None."""
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        tags = _tags(role.get("Tags", []))  # GetRole carries the tags
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+        attached = [item["PolicyArn"] for page in pages for item in page["AttachedPolicies"]]
+    except ClientError as error:
+        if error_code(error) == "NoSuchEntity":
+            return None
+        raise
+    return RoleState(
+        arn=role["Arn"],
+        name=name,
+        trust_matches=same_document(role.get("AssumeRolePolicyDocument", {}), trust),
+        attached_policy_arns=tuple(attached),
+        owned=sharing.made_by_tool(tags),  # per cluster: any kubeflow-alb stack's
+        tags=tags,
+    )
+
+
 def unmarked(marks: Marks, users: Iterable[str], stack: str) -> list[str]:
     """The `users` other than `stack` without a user mark on the item yet."""
     return [u for u in users if u != stack and sharing.user_key(u) not in marks]
 
 
-def legacy_holders(iam: IAMClient, users: Iterable[str]) -> tuple[str, ...]:
-    """Of `users` (the controller's other users, as an observation saw them), those that are a
-    previous version's stack now: its own per-stack role (`kfalb-<stack>-lbc`, with its stack's
-    tags) still exists. Only those may get a mark from another stack (the documented
-    migration); a user seen earlier that has since left must never be marked again."""
-    found = []
-    for user in dict.fromkeys(users):
-        try:
-            role = iam.get_role(RoleName=naming.role_name(user))["Role"]
-        except ClientError as error:
-            if error_code(error) == "NoSuchEntity":
-                continue
-            raise
-        if naming.is_owned(_tags(role.get("Tags", [])), user):
-            found.append(user)
-    return tuple(found)
-
-
 def _read_or_none(read: Callable[[], Marks]) -> Marks | None:
-    try:
-        return read()
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
+    return or_none("NoSuchEntity", read)
 
 
 def role_item(iam: IAMClient, name: str) -> SharedItem:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from core import naming, sharing
+from core import sharing
 from core.desired import role_name
 from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
@@ -17,10 +14,9 @@ from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.elbv2 import CLUSTER_TAG, delete_when_free, unreference
-from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam import read_role
-from tasks.aws.iam_shared import provider_item
+from tasks.aws.elbv2 import CLUSTER_TAG, delete_security_group
+from tasks.aws.errors import aws_task, or_none
+from tasks.aws.iam_shared import provider_item, read_role
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 from tasks.shared import release
@@ -55,10 +51,15 @@ ALL_KEY_TYPES: list[KeyAlgorithmType] = [
 def _names_under(summary: Any, domain: str) -> bool:
     """Whether a listed certificate may be the stack's or share a validation record with it:
     a name of it is the domain or under it (or the list does not show all its names)."""
-    names = [summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", []),
-             *summary.get("SubjectAlternativeNames", [])]  # fmt: skip
-    under = any(normalise(name).removeprefix("*.") == domain or is_under(normalise(name), domain)
-                for name in names)  # fmt: skip
+    names = [
+        summary.get("DomainName", ""),
+        *summary.get("SubjectAlternativeNameSummaries", []),
+        *summary.get("SubjectAlternativeNames", []),
+    ]
+    under = any(
+        normalise(name).removeprefix("*.") == domain or is_under(normalise(name), domain)
+        for name in names
+    )
     return under or bool(summary.get("HasAdditionalSubjectAlternativeNames"))
 
 
@@ -73,19 +74,22 @@ def find_certificates(
     pages = acm.get_paginator("list_certificates").paginate(
         CertificateStatuses=ALL_STATUSES, Includes={"keyTypes": ALL_KEY_TYPES}
     )
-    arns = [item["CertificateArn"] for page in pages for item in page["CertificateSummaryList"]
-            if _names_under(item, root)]  # fmt: skip
+    arns = [
+        item["CertificateArn"]
+        for page in pages
+        for item in page["CertificateSummaryList"]
+        if _names_under(item, root)
+    ]
     states = [read_certificate(acm, arn, stack=stack, zones=zones) for arn in arns]
     return tuple(state for state in states if state is not None)
 
 
 def _provider(iam: IAMClient, arn: str, stack: str) -> OidcProviderState | None:
-    try:
-        found: Any = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    except ClientError as error:
-        if error_code(error) == "NoSuchEntity":
-            return None
-        raise
+    found: Any = or_none(
+        "NoSuchEntity", lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    )
+    if found is None:
+        return None
     tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
     return OidcProviderState(
         arn=arn,
@@ -137,12 +141,10 @@ def delete_owned_oidc_provider(
 
 
 @aws_task
-def find_role(ctx: AwsContext, spec: StackSpec, *, legacy: bool = False) -> RoleState | None:
+def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
     """The controller's IRSA role by its name, with its tags and attached policies (trust not
-    compared); `legacy`: the previous version's per-stack role."""
-    iam = client(ctx, "iam")
-    name = naming.role_name(spec.name) if legacy else role_name(spec)
-    return read_role(iam, name, stack=spec.name, trust={}, shared=not legacy)
+    compared)."""
+    return read_role(client(ctx, "iam"), role_name(spec), trust={})
 
 
 def _unused_backend_group(ctx: AwsContext, cluster_name: str) -> str | None:
@@ -176,13 +178,6 @@ def delete_unused_backend_security_group(
     group_id = _unused_backend_group(ctx, cluster_name)
     if group_id is None:
         return False
-    ec2 = client(ctx, "ec2")
-    unreference(ec2, group_id)
-    delete_when_free(
-        partial(ec2.delete_security_group, GroupId=group_id),
-        busy="DependencyViolation",
-        what=f"security group {group_id}",
-        settings=settings or get_settings(),
-    )
+    delete_security_group(client(ctx, "ec2"), group_id, settings or get_settings())
     run_logger().info("Deleted the controller's backend security group %s", group_id)
     return True

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from core import naming, sharing
-from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
+from core.errors import AwsTransientError, OwnershipError, PreflightError
 from core.identity import POD_IDENTITY_AGENT, agent_problem, uses_pod_identity
 from core.resources import PodIdentityAssociationState
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
-from tasks.aws.iam_shared import legacy_holders, unmarked
+from tasks.aws.errors import aws_task, error_code, or_none, read_back
+from tasks.aws.iam_legacy import users_to_mark
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 from tasks.shared import Marks, SharedItem, release
@@ -73,15 +73,12 @@ def observe_pod_identity_association(
 @aws_task
 def observe_pod_identity_agent(ctx: AwsContext, cluster_name: str) -> str | None:
     """The status of the cluster's eks-pod-identity-agent add-on (None: not installed)."""
-    try:
-        addon = client(ctx, "eks").describe_addon(
-            clusterName=cluster_name, addonName=POD_IDENTITY_AGENT
-        )["addon"]
-    except ClientError as error:
-        if error_code(error) == _NOT_FOUND:
-            return None
-        raise
-    return str(addon.get("status") or "UNKNOWN")
+    eks = client(ctx, "eks")
+    addon = or_none(
+        _NOT_FOUND,
+        lambda: eks.describe_addon(clusterName=cluster_name, addonName=POD_IDENTITY_AGENT)["addon"],
+    )
+    return None if addon is None else str(addon.get("status") or "UNKNOWN")
 
 
 def require_pod_identity_agent(spec: StackSpec, *, cluster: str, status: str | None) -> None:
@@ -122,10 +119,7 @@ def _ensure(
 ) -> PodIdentityAssociationState:
     eks, log = client(ctx, "eks"), run_logger()
     found = read_association(eks, cluster_name, spec.name)
-    # Only a user that holds no mark yet and is of the previous version now is marked too.
-    users = legacy_holders(
-        client(ctx, "iam"), unmarked(found.tags if found else {}, users, spec.name)
-    )
+    users = users_to_mark(client(ctx, "iam"), found.tags if found else {}, users, spec.name)
     if found is None:
         try:
             made = eks.create_pod_identity_association(
@@ -168,10 +162,8 @@ def _ensure(
         eks.tag_resource(resourceArn=found.arn, tags=missing)
     if found.role_arn == role_arn and not missing:
         return found
-    again = read_association(eks, cluster_name, spec.name)
-    if again is None:
-        raise AwsError(f"The Pod Identity association {found.arn} vanished right after it changed.")
-    return again
+    what = f"The Pod Identity association {found.arn}"
+    return read_back(lambda: read_association(eks, cluster_name, spec.name), what)
 
 
 @aws_task
@@ -197,15 +189,13 @@ def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
     association_id = arn.rsplit("/", 1)[-1]
 
     def marks() -> Marks | None:
-        try:
-            found = eks.describe_pod_identity_association(
+        found = or_none(
+            _NOT_FOUND,
+            lambda: eks.describe_pod_identity_association(
                 clusterName=cluster_name, associationId=association_id
-            )["association"]
-        except ClientError as error:
-            if error_code(error) == _NOT_FOUND:
-                return None
-            raise
-        return dict(found.get("tags") or {})
+            )["association"],
+        )
+        return None if found is None else dict(found.get("tags") or {})
 
     def unmark(keys: list[str]) -> None:
         try:
@@ -227,9 +217,12 @@ def association_item(eks: EKSClient, cluster_name: str, arn: str) -> SharedItem:
         return True
 
     return SharedItem(
-        what=f"Pod Identity association {arn}", read_marks=marks, remove_marks=unmark,
-        delete=delete, add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
-    )  # fmt: skip
+        what=f"Pod Identity association {arn}",
+        read_marks=marks,
+        remove_marks=unmark,
+        delete=delete,
+        add_marks=lambda tags: eks.tag_resource(resourceArn=arn, tags=tags),
+    )
 
 
 def association_exists(ctx: AwsContext, arn: str) -> bool:

@@ -74,6 +74,7 @@ def preflight_root_dns(ctx: AwsContext, spec: StackSpec) -> CallerIdentity | Non
         raise PreflightError(
             f"{ROLE_FIELD}: {error.message} Stopped before changing anything in AWS or Kubernetes."
         ) from None
-    run_logger().info("Root zone %s: Route53 calls as %s (account %s)", spec.root,
-                      identity.arn, identity.account)  # fmt: skip
+    run_logger().info(
+        "Root zone %s: Route53 calls as %s (account %s)", spec.root, identity.arn, identity.account
+    )
     return identity

@@ -15,7 +15,7 @@ from core.resources import HostedZoneState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from tasks.aws.clients import AwsContext, client
-from tasks.aws.errors import aws_task, error_code
+from tasks.aws.errors import aws_task, error_code, or_none, read_back
 from tasks.aws.route53_delegation import delete_delegation, ensure_delegation, observe_delegation
 from tasks.aws.route53_records import (
     change_records,
@@ -80,12 +80,9 @@ def _read_zone(
     r53: Route53Client, zone_id: str, *, spec: StackSpec | None, tags: dict[str, str] | None = None
 ) -> HostedZoneState | None:
     """GetHostedZone as a state; ownership from our tags or our CallerReference."""
-    try:
-        found = r53.get_hosted_zone(Id=zone_id)
-    except ClientError as error:
-        if error_code(error) == "NoSuchHostedZone":
-            return None
-        raise
+    found = or_none("NoSuchHostedZone", lambda: r53.get_hosted_zone(Id=zone_id))
+    if found is None:
+        return None
     zone = found["HostedZone"]
     zid = zone_id_of(zone["Id"])
     if spec is not None and tags is None:
@@ -251,8 +248,11 @@ def ensure_hosted_zone(
     r53, log = client(ctx, "route53"), run_logger()
     zone = refuse_foreign_zone(find_subdomain_zone(r53, spec), spec)
     if zone is not None and not zone.owned:
-        log.info("Using pre-existing hosted zone %s for %s (not ours; stack.adoptZone)",
-                 zone.zone_id, zone.name)  # fmt: skip
+        log.info(
+            "Using pre-existing hosted zone %s for %s (not ours; stack.adoptZone)",
+            zone.zone_id,
+            zone.name,
+        )
         return zone
     if zone is not None:
         return _sync_tags(r53, zone, spec)
@@ -277,9 +277,9 @@ def ensure_hosted_zone(
         ) from None
     zone_id = zone_id_of(created["HostedZone"]["Id"])
     log.info("Created hosted zone %s for %s", zone_id, spec.subdomain)
-    state = _read_zone(r53, zone_id, spec=spec, tags={})
-    if state is None:
-        raise AwsError(f"Hosted zone {zone_id} vanished right after it was created.")
+    state = read_back(
+        lambda: _read_zone(r53, zone_id, spec=spec, tags={}), f"Hosted zone {zone_id}"
+    )
     state = _sync_tags(r53, state, spec)
     wait_insync(r53, created["ChangeInfo"]["Id"], settings=settings or get_settings())
     return state

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from core.dangling import route53_record_set
 from core.dnsnames import normalise
 from core.errors import OwnershipError, WaitTimeout
 from core.resources import AliasTarget, ChangeResult, RecordChange, RecordSetState
@@ -53,17 +54,7 @@ def parse_record(raw: Mapping[str, Any]) -> RecordSetState:
 
 
 def _to_api(record: RecordSetState) -> ResourceRecordSetTypeDef:
-    body: dict[str, Any] = {"Name": record.name, "Type": record.type}
-    if record.alias is not None:
-        body["AliasTarget"] = {
-            "HostedZoneId": record.alias.hosted_zone_id,
-            "DNSName": record.alias.dns_name,
-            "EvaluateTargetHealth": record.alias.evaluate_target_health,
-        }
-    else:
-        body["TTL"] = record.ttl if record.ttl is not None else 300
-        body["ResourceRecords"] = [{"Value": value} for value in record.values]
-    return cast("ResourceRecordSetTypeDef", body)
+    return cast("ResourceRecordSetTypeDef", route53_record_set(record))
 
 
 def read_record(r53: Route53Client, zone_id: str, name: str, type_: str) -> RecordSetState | None:

@@ -26,8 +26,11 @@ _WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguratio
 
 def controller_manifests() -> list[Manifest]:
     """Every object an install of ours consists of (the webhook Secret included)."""
-    secret = {"apiVersion": "v1", "kind": "Secret",
-              "metadata": {"name": WEBHOOK_SECRET, "namespace": naming.CONTROLLER_NAMESPACE}}  # fmt: skip
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": WEBHOOK_SECRET, "namespace": naming.CONTROLLER_NAMESPACE},
+    }
     return [*manifests.every_controller_object(), secret]
 
 
@@ -46,8 +49,9 @@ def find_controller_objects(
         unused = recorded and not sharing.item_users(marks)
         if deployment is not None and not sharing.uses(marks, stack) and not unused:
             return ()  # the stack does not use the cluster's controller (any more)
-        live = [obj for obj in controller_manifests() if is_owned(read(kube, obj), stack,
-                                                                  shared=True)]  # fmt: skip
+        live = [
+            obj for obj in controller_manifests() if is_owned(read(kube, obj), stack, shared=True)
+        ]
         return tuple(key(obj) for obj in live)
 
 
@@ -167,6 +171,10 @@ def release_ingress(
         )
     if state is None and not bindings:
         return False
-    run_logger().info("Released Ingress %s/%s and %d TargetGroupBindings without their "
-                      "controller", namespace, name, len(bindings))  # fmt: skip
+    run_logger().info(
+        "Released Ingress %s/%s and %d TargetGroupBindings without their controller",
+        namespace,
+        name,
+        len(bindings),
+    )
     return True

@@ -70,12 +70,14 @@ def stored_webhook_tls(
             if not reason:
                 return found, "unchanged"
         made = webhook_tls.generate()
-        body = webhook_secret(stack, ca_pem=made.ca_pem, cert_pem=made.cert_pem,
-                              key_pem=made.key_pem)  # fmt: skip
+        body = webhook_secret(
+            stack, ca_pem=made.ca_pem, cert_pem=made.cert_pem, key_pem=made.key_pem
+        )
         version = None if live is None else str((live.get("metadata") or {}).get("resourceVersion"))
         if _write(kube, body, version=version):
-            run_logger().info("New webhook certificate in Secret %s/%s: %s", _NAMESPACE,
-                              WEBHOOK_SECRET, reason)  # fmt: skip
+            run_logger().info(
+                "New webhook certificate in Secret %s/%s: %s", _NAMESPACE, WEBHOOK_SECRET, reason
+            )
             return made, "created" if live is None else "changed"
     raise KubernetesTransientError(
         f"Secret {_NAMESPACE}/{WEBHOOK_SECRET} kept changing while it was written; retrying."

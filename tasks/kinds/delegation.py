@@ -6,35 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from core import records
-from core.cleanup import delegated_zone, recorded_zone
-from core.errors import PermanentError, WaitTimeout
+from core.cleanup import delegated_zone
+from core.errors import WaitTimeout
 from core.report import delegation_instructions
 from core.resources import HostedZoneState
 from core.state import Kind, StackResource
 from tasks.aws.root_dns import root_dns
 from tasks.aws.route53_delegation import (
-    delegation_record,
     delete_delegation,
     ensure_delegation,
-    observe_delegation,
 )
 from tasks.dns import wait_for_delegation
 from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.root_zone import RootZone
 from tasks.logs import run_logger
 from tasks.reporting import artifact_key, publish_markdown
 
 
 def observe(look: Look) -> dict[str, Any]:
-    root = look.found.root_zone
-    if root is None:
+    if look.found.root_zone is None:
         return {}
-    if look.found.root_refused:
-        # Unreadable: taken as present while the stack's zone is, so that the zone it points
-        # at stays until the NS record is known to be gone (no dangling delegation).
-        zone = recorded_zone(look.found, look.record)
-        return {"delegation": delegation_record(zone) if zone is not None else None}
-    access = root_dns(look.ctx, look.spec)
-    return {"delegation": observe_delegation.fn(access, root.zone_id, look.spec.subdomain)}
+    root = RootZone.of(look.ctx, look.spec, look.found)
+    return {"delegation": root.delegation(look.found, look.record)}
 
 
 def ensure(env: Env, got: Got) -> StackResource | None:
@@ -89,13 +82,13 @@ def delete(env: Env) -> str:
     zone = delegated_zone(seen, env.record)
     if zone is None:
         return f"left the NS record of {seen.delegation.name}: not pointing at a zone of the stack"
-    if seen.root_refused:
-        raise PermanentError(
-            f"The NS record of {zone.name} in zone {seen.root_zone.zone_id} ({seen.root_zone.name}) "
-            f"cannot be removed: {seen.root_refused} The zone {zone.zone_id} it points at stays."
+    root = RootZone.of(env.ctx, env.spec, seen)
+    if root.refused:
+        raise root.cannot_remove(
+            f"The NS record of {zone.name} in zone {seen.root_zone.zone_id} ({seen.root_zone.name})",
+            f" The zone {zone.zone_id} it points at stays.",
         )
-    access = root_dns(env.ctx, env.spec)
-    if delete_delegation.fn(access, seen.root_zone.zone_id, zone):
+    if delete_delegation.fn(root.access(seen.root_zone.zone_id), seen.root_zone.zone_id, zone):
         return f"deleted the delegation of {zone.name} from zone {seen.root_zone.zone_id}"
     return ""
 

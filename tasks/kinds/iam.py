@@ -4,15 +4,17 @@ the stack installs the controller (otherwise its owner's identity is not ours to
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from core import identity
 from core.cleanup_report import held
 from core.desired import partition_of, policy_arn, role_arn
 from core.observation import Observation, controller_is_ours
-from core.resources import OidcProviderState, RoleState
+from core.resources import OidcProviderState, PolicyState, RoleState
 from core.spec import StackSpec
 from core.state import Kind
+from tasks.aws.clients import AwsContext
 from tasks.aws.iam import (
     delete_role,
     ensure_oidc_provider,
@@ -20,6 +22,7 @@ from tasks.aws.iam import (
     observe_oidc_provider,
     observe_role,
 )
+from tasks.aws.iam_legacy import delete_legacy_policy, delete_legacy_role
 from tasks.aws.iam_policy import delete_policy, ensure_policy, observe_policy
 from tasks.aws.owned import delete_owned_oidc_provider
 from tasks.aws.pod_identity import (
@@ -89,14 +92,28 @@ def ensure_iam_policy(env: Env, got: Got) -> Any:
     return ensure_policy.fn(env.ctx, env.spec, users=other_users(env.spec, env.seen))
 
 
+_IamItem = TypeVar("_IamItem", PolicyState, RoleState)
+
+
+def _delete(
+    env: Env,
+    shared: _IamItem | None,
+    legacy: _IamItem | None,
+    *deletes: Callable[[AwsContext, StackSpec], bool],
+) -> list[str]:
+    """Drop the stack's hold on the shared item (deleting it when it was the last user), then
+    delete the stack's 0.1.0 one the sweep found; the ARNs of what was removed."""
+    found = (held(shared, env.spec.name, env.record), legacy)
+    return [
+        item.arn
+        for item, delete in zip(found, deletes, strict=True)
+        if item is not None and item.owned and delete(env.ctx, env.spec)
+    ]
+
+
 def delete_iam_policy(env: Env) -> str:
-    done = []
-    policy = held(env.seen.policy, env.spec.name, env.record)
-    if policy is not None and policy.owned and delete_policy.fn(env.ctx, env.spec):
-        done.append(policy.arn)
     legacy = env.seen.sweep.legacy_policy if env.seen.sweep else None
-    if legacy is not None and legacy.owned and delete_policy.fn(env.ctx, env.spec, legacy=True):
-        done.append(legacy.arn)
+    done = _delete(env, env.seen.policy, legacy, delete_policy.fn, delete_legacy_policy.fn)
     return f"deleted IAM policies {', '.join(done)}" if done else ""
 
 
@@ -126,13 +143,8 @@ def ensure_iam_role(env: Env, got: Got) -> RoleState:
 
 
 def delete_iam_role(env: Env) -> str:
-    done = []
-    role = held(env.seen.role, env.spec.name, env.record)
-    if role is not None and role.owned and delete_role.fn(env.ctx, env.spec):
-        done.append(role.arn)
     legacy = env.seen.sweep.legacy_role if env.seen.sweep else None
-    if legacy is not None and legacy.owned and delete_role.fn(env.ctx, env.spec, legacy=True):
-        done.append(legacy.arn)
+    done = _delete(env, env.seen.role, legacy, delete_role.fn, delete_legacy_role.fn)
     return f"removed IAM roles {', '.join(done)} (or this stack's use of them)" if done else ""
 
 

@@ -21,18 +21,16 @@ from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind
 from tasks.aws.ec2 import observe_added_subnet_tags
 from tasks.aws.elbv2 import find_controller_resources
-from tasks.aws.iam_policy import observe_policy
+from tasks.aws.iam_legacy import find_legacy_policy, find_legacy_role
 from tasks.aws.owned import (
     find_certificates,
     find_oidc_providers,
-    find_role,
     find_unused_backend_security_group,
 )
-from tasks.aws.root_dns import zone_access
-from tasks.aws.route53_records import observe_record_sets
 from tasks.concurrent import together
 from tasks.k8s.cleanup import find_controller_objects, find_ingress_bindings
 from tasks.kinds.base import Look
+from tasks.kinds.root_zone import RootZone
 
 
 def sweep_stack(look: Look) -> Sweep:
@@ -45,8 +43,8 @@ def sweep_stack(look: Look) -> Sweep:
             ctx, spec.name, recorded_subnet_tags(look.record)),
         "oidc_providers": lambda: find_oidc_providers.fn(
             ctx, spec.name, [p.id for p in owned(look.record, Kind.OIDC_PROVIDER)]),
-        "legacy_policy": lambda: observe_policy.fn(ctx, spec, legacy=True),
-        "legacy_role": lambda: find_role.fn(ctx, spec, legacy=True),
+        "legacy_policy": lambda: find_legacy_policy.fn(ctx, spec),
+        "legacy_role": lambda: find_legacy_role.fn(ctx, spec),
         "load_balancers": lambda: find_controller_resources.fn(ctx, spec),
     }  # fmt: skip
     if look.cluster is not None:
@@ -84,21 +82,11 @@ def _validation_records(
     """The stack's validation CNAMEs that are still in their zones with the value it placed."""
     seen = look.found
     candidates = validation_candidates(look.record, certificates)
-    root = seen.root_zone.zone_id if seen.root_zone else None
-    in_zone = [record for record in seen.zone_records]
     lookups = {
         zone_id: keys
         for zone_id, keys in record_lookups(candidates).items()
         if seen.zone is None or zone_id != seen.zone.zone_id
     }
-    if seen.root_refused and root in lookups:  # unreadable: taken as still there
-        del lookups[root]
-        in_zone += [c.as_record() for c in candidates if c.zone_id == root]
-    present: list[RecordSetState] = in_zone + [
-        found
-        for zone_id, keys in lookups.items()
-        for found in observe_record_sets.fn(
-            zone_access(look.ctx, look.spec, zone_id, root_zone_id=root), zone_id, keys
-        )
-    ]
+    root = RootZone.of(look.ctx, look.spec, seen)
+    present = [*seen.zone_records, *root.record_sets(lookups, candidates)]
     return still_present(candidates, present)

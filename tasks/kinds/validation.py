@@ -10,16 +10,16 @@ from typing import Any
 from core import records
 from core.cleanup import deletions_by_zone, unneeded_validation_records
 from core.dnsnames import normalise
-from core.errors import PermanentError
 from core.observation import validation_zones
 from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind, StackResource
 from tasks.aws.acm import manual_validation_records, validation_changes
 from tasks.aws.owned import find_certificates
 from tasks.aws.root_dns import zone_access
-from tasks.aws.route53_records import change_records, observe_record_set
+from tasks.aws.route53_records import change_records
 from tasks.concurrent import together
 from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.root_zone import RootZone
 from tasks.reporting import publish_markdown
 
 
@@ -28,17 +28,12 @@ def observe(look: Look) -> dict[str, Any]:
     the subdomain zone's come from its listing."""
     found = look.found
     in_zone = {record.key(): record for record in found.zone_records}
-    root_id = found.root_zone.zone_id if found.root_zone else None
+    root = RootZone.of(look.ctx, look.spec, found)
 
     def read(wanted: ValidationRecord) -> RecordSetState | None:
-        zone_id, name, rtype = wanted.zone_id or "", wanted.name, wanted.type
-        if found.zone is not None and zone_id == found.zone.zone_id:
-            return in_zone.get((normalise(name), rtype.upper()))
-        if found.root_refused and zone_id == root_id:
-            return wanted.as_record()  # unreadable: taken as still there
-        access = zone_access(look.ctx, look.spec, zone_id, root_zone_id=root_id)
-        record: RecordSetState | None = observe_record_set.fn(access, zone_id, name, rtype)
-        return record
+        if found.zone is not None and wanted.zone_id == found.zone.zone_id:
+            return in_zone.get((normalise(wanted.name), wanted.type.upper()))
+        return root.record_set(wanted)
 
     return {
         "validation_records": {
@@ -90,18 +85,19 @@ def delete(env: Env) -> str:
     placed = seen.sweep.validation_records if seen.sweep else ()
     if not placed:
         return ""
-    root = seen.root_zone.zone_id if seen.root_zone else None
+    root = RootZone.of(env.ctx, spec, seen)
     zones = validation_zones(spec, seen.zone, seen.root_zone)
     remaining = find_certificates.fn(env.ctx, spec.name, zones=zones)
     unneeded = unneeded_validation_records(placed, remaining)
     batches = deletions_by_zone(unneeded)
-    kept = batches.pop(root, ()) if seen.root_refused and root else ()
+    kept = batches.pop(root.zone_id, ()) if root.refused and root.zone_id else ()
     for zone_id, changes in batches.items():
-        change_records.fn(zone_access(env.ctx, spec, zone_id, root_zone_id=root), zone_id, changes)
+        change_records.fn(root.access(zone_id), zone_id, changes)
     if kept:
         which = ", ".join(change.record.name for change in kept)
-        raise PermanentError(f"The validation records {which} in zone {root} ({spec.root}) "
-                             f"cannot be removed: {seen.root_refused}")  # fmt: skip
+        raise root.cannot_remove(
+            f"The validation records {which} in zone {root.zone_id} ({spec.root})"
+        )
     names = [record.name for record in unneeded]
     return f"deleted validation records {', '.join(names)}" if names else ""
 

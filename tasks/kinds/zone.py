@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.cleanup import recorded_root_zone
 from core.errors import OwnershipError
 from core.resources import HostedZoneState
-from tasks.aws.root_dns import root_dns
-from tasks.aws.route53 import delete_hosted_zone, ensure_hosted_zone, find_root_zone
+from tasks.aws.route53 import delete_hosted_zone, ensure_hosted_zone
 from tasks.aws.route53 import observe_hosted_zone as read_zone
 from tasks.aws.route53_records import observe_zone_records
 from tasks.concurrent import together
 from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.root_zone import RootZone
 
 
 def observe(look: Look) -> dict[str, Any]:
@@ -23,12 +22,7 @@ def observe(look: Look) -> dict[str, Any]:
     again = look.sweeping
 
     def root() -> HostedZoneState | None:
-        if look.found.root_refused:  # cleanup without the root zone's role: as recorded
-            return recorded_root_zone(spec, look.record)
-        found: HostedZoneState | None = find_root_zone.fn(
-            root_dns(ctx, spec), spec, by_name_when_gone=again
-        )
-        return found
+        return RootZone.of(ctx, spec, look.found).find(look.record, by_name_when_gone=again)
 
     root_zone, zone = together([root, lambda: read_zone.fn(ctx, spec)])
     records = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}

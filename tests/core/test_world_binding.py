@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.state import Kind, StackRecord, StackResource
-from core.world import World, WorldMismatch, bind, drop_missing
+from core.world_binding import World, WorldMismatch, bind, drop_missing
 
 HERE = World(account="111111111111", partition="aws", region="us-west-2",
              cluster_arn="arn:aws:eks:us-west-2:111111111111:cluster/kubeflow")  # fmt: skip

@@ -38,7 +38,7 @@ def _foreign_record(spec: StackSpec, world: Any, *, account: str) -> StackRecord
 def test_a_block_of_another_account_is_refused_until_adopted(
     sandbox_world: Callable[..., Any], spec: StackSpec
 ) -> None:
-    from core.world import WorldMismatch
+    from core.world_binding import WorldMismatch
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from tasks.aws.clients import api_calls
     from tasks.stack_block import load_record, save_record
@@ -109,7 +109,7 @@ def test_recorded_ids_that_are_gone_are_dropped_with_what_lived_in_them(
 def test_setup_and_drift_refuse_a_block_of_another_cluster_before_any_change(
     sandbox_world: Callable[..., Any], spec: StackSpec
 ) -> None:
-    from core.world import WorldMismatch
+    from core.world_binding import WorldMismatch
     from flows.check_drift import check_drift
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls

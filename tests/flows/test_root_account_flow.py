@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from core.spec import StackSpec, load_spec
-from sandbox.aws.world import root_dns_trust
+from sandbox.aws.seed import root_dns_trust
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "examples" / "sandbox-root-account.yaml"

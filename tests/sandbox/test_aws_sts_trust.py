@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.aws import AwsSandbox
+from sandbox.aws.seed import RootAccount, root_dns_trust
 from sandbox.aws.sts import trusts
-from sandbox.aws.world import RootAccount, root_dns_trust
 
 WORKLOAD = "111111110031"
 ROOT = "222222220031"

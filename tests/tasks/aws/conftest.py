@@ -15,8 +15,8 @@ from botocore.httpsession import URLLib3Session
 from core.spec import StackSpec, parse_spec
 from sandbox.aws import AwsSandbox
 from sandbox.aws.faults import FaultPlan
+from sandbox.aws.seed import seed_root_zone
 from sandbox.aws.server import reset_account
-from sandbox.aws.world import seed_root_zone
 from tasks.aws import clients
 from tasks.aws.clients import AwsContext
 

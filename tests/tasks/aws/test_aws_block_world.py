@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from core.state import Kind, StackRecord, StackResource
-from tasks.aws import world as world_tasks
+from tasks.aws import world_binding as world_tasks
 from tasks.stack_block import StackStore
 
 

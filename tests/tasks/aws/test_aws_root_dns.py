@@ -11,8 +11,8 @@ import pytest
 from core.errors import AwsError, PreflightError
 from core.spec import StackSpec, parse_spec
 from sandbox.aws import AwsSandbox
+from sandbox.aws.seed import RootAccount
 from sandbox.aws.server import reset_account
-from sandbox.aws.world import RootAccount
 from tasks.aws import clients
 from tasks.aws.clients import AwsContext
 from tasks.aws.root_dns import preflight_root_dns, root_dns, zone_access

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from core.observation import Observation
 from core.resources import ClusterState
 from core.state import Kind, StackRecord, StackResource
-from core.world import World, bind, drop_missing, dropped_summary, observed, world_here
+from core.world_binding import World, bind, drop_missing, dropped_summary, observed, world_here
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.eks import read_cluster
 from tasks.aws.errors import aws_task, error_code
@@ -34,9 +34,12 @@ def bind_store(store: StackStore, here: World, *, adopt: bool = False) -> StackR
     if binding.moved_from is not None:
         run_logger().warning(
             "Moved the block of stack %s from %s to %s (adopt_block); forgot the ids of the "
-            "other world, which stay there: %s", store.record.stack,
-            binding.moved_from.describe(), here.describe(), dropped_summary(binding.dropped),
-        )  # fmt: skip
+            "other world, which stay there: %s",
+            store.record.stack,
+            binding.moved_from.describe(),
+            here.describe(),
+            dropped_summary(binding.dropped),
+        )
     if binding.record == store.record:
         return store.record
     return store.replace(binding.record)
@@ -59,8 +62,9 @@ def _exists(ctx: AwsContext, item: StackResource) -> bool | None:
         return _gone_code(lambda: r53.get_hosted_zone(Id=item.id), "NoSuchHostedZone")
     if item.kind is Kind.CERTIFICATE:
         acm = client(ctx, "acm")
-        return _gone_code(lambda: acm.describe_certificate(CertificateArn=item.id),
-                          "ResourceNotFoundException")  # fmt: skip
+        return _gone_code(
+            lambda: acm.describe_certificate(CertificateArn=item.id), "ResourceNotFoundException"
+        )
     if item.kind is Kind.IAM_POLICY:
         iam = client(ctx, "iam")
         return _gone_code(lambda: iam.get_policy(PolicyArn=item.id), "NoSuchEntity")
@@ -70,14 +74,18 @@ def _exists(ctx: AwsContext, item: StackResource) -> bool | None:
         return _gone_code(lambda: iam.get_role(RoleName=name), "NoSuchEntity")
     if item.kind is Kind.OIDC_PROVIDER:
         iam = client(ctx, "iam")
-        return _gone_code(lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=item.id),
-                          "NoSuchEntity")  # fmt: skip
+        return _gone_code(
+            lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=item.id),
+            "NoSuchEntity",
+        )
     if item.kind is Kind.POD_IDENTITY:
         return association_exists(ctx, item.id)
     if item.kind is Kind.LOAD_BALANCER:
         elbv2 = client(ctx, "elbv2")
-        return _gone_code(lambda: elbv2.describe_load_balancers(LoadBalancerArns=[item.id]),
-                          "LoadBalancerNotFound")  # fmt: skip
+        return _gone_code(
+            lambda: elbv2.describe_load_balancers(LoadBalancerArns=[item.id]),
+            "LoadBalancerNotFound",
+        )
     return None
 
 
@@ -92,9 +100,12 @@ def drop_missing_ids(ctx: AwsContext, store: StackStore) -> tuple[StackResource,
     """Forget (and report) the record's ids that no longer exist, so none is merged or reused."""
     missing = find_missing(ctx, store.record)
     if missing:
-        run_logger().warning("Stack %s: %d recorded resources no longer exist and are dropped "
-                             "from its block: %s", store.record.stack, len(missing),
-                             dropped_summary(missing))  # fmt: skip
+        run_logger().warning(
+            "Stack %s: %d recorded resources no longer exist and are dropped from its block: %s",
+            store.record.stack,
+            len(missing),
+            dropped_summary(missing),
+        )
         kept = tuple(item for item in store.record.resources if item not in missing)
         store.replace(store.record.model_copy(update={"resources": kept}))
     return missing
@@ -116,9 +127,12 @@ def bind_observed(
     bind_store(store, world_here(seen.identity, cluster, region), adopt=adopt)
     kept, dropped = drop_missing(store.record, observed(seen))
     if dropped:
-        run_logger().warning("Stack %s: %d recorded resources no longer exist and are dropped "
-                             "from its block: %s", store.record.stack, len(dropped),
-                             dropped_summary(dropped))  # fmt: skip
+        run_logger().warning(
+            "Stack %s: %d recorded resources no longer exist and are dropped from its block: %s",
+            store.record.stack,
+            len(dropped),
+            dropped_summary(dropped),
+        )
         store.replace(kept)
     return dropped
 

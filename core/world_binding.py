@@ -36,8 +36,12 @@ def world_of(record: StackRecord) -> World | None:
     """The world a record is bound to, or None when no run has bound it yet."""
     if not record.account:
         return None
-    return World(account=record.account, partition=record.partition, region=record.region,
-                 cluster_arn=record.cluster_arn)  # fmt: skip
+    return World(
+        account=record.account,
+        partition=record.partition,
+        region=record.region,
+        cluster_arn=record.cluster_arn,
+    )
 
 
 def differences(there: World, here: World) -> list[str]:
@@ -75,8 +79,14 @@ def bind(record: StackRecord, here: World, *, adopt: bool = False) -> Binding:
     """
     there = world_of(record)
     cluster = here.cluster_arn or record.cluster_arn
-    bound = record.model_copy(update={"account": here.account, "partition": here.partition,
-                                      "region": here.region, "cluster_arn": cluster})  # fmt: skip
+    bound = record.model_copy(
+        update={
+            "account": here.account,
+            "partition": here.partition,
+            "region": here.region,
+            "cluster_arn": cluster,
+        }
+    )
     if there is None:
         return Binding(record=bound)
     changed = differences(there, here)
@@ -111,8 +121,11 @@ def drop_missing(
     `exists(item)` answers True / False, or None when it cannot tell (kept). A record in a
     zone that is gone counts as gone with it.
     """
-    gone = {item.id for item in record.resources if item.kind is Kind.HOSTED_ZONE
-            and exists(item) is False}  # fmt: skip
+    gone = {
+        item.id
+        for item in record.resources
+        if item.kind is Kind.HOSTED_ZONE and exists(item) is False
+    }
     dropped: list[StackResource] = []
     for item in record.resources:
         if item.kind is Kind.HOSTED_ZONE:
@@ -134,8 +147,12 @@ def dropped_summary(items: Iterable[StackResource]) -> str:
 
 def world_here(identity: CallerIdentity, cluster: ClusterState | None, region: str) -> World:
     """The world of this run, from the caller identity and the cluster (None when it is gone)."""
-    return World(account=identity.account, partition=identity.partition, region=region,
-                 cluster_arn=cluster.arn if cluster else "")  # fmt: skip
+    return World(
+        account=identity.account,
+        partition=identity.partition,
+        region=region,
+        cluster_arn=cluster.arn if cluster else "",
+    )
 
 
 def observed(seen: Observation) -> Callable[[StackResource], bool | None]:
