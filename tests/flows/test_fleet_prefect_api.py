@@ -62,9 +62,11 @@ def test_a_prefect_503_is_retried_and_a_failing_stack_does_not_end_the_fleet(
     refused: Counter[str] = Counter()
     monkeypatch.setattr(httpx.Client, "send", _refusing(refused))
     # Prefect's client gives up at the first 503 (its own retries would hide the fault).
-    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
-        with pytest.raises(DriftDetected) as raised:
-            check_drift_fleet(max_concurrent=2)
+    with (
+        temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}),
+        pytest.raises(DriftDetected) as raised,
+    ):
+        check_drift_fleet(max_concurrent=2)
     error = raised.value
     assert set(error.items) == {"api-a", "api-b", "api-c"}
     message = error.message
