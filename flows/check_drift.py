@@ -57,6 +57,7 @@ def check_drift(
     kube_access: KubeAccess = "kubeconfig",
     kube_context: str | None = None,
     approval: bool | None = None,
+    publish_clean: bool = True,
 ) -> dict[str, Any]:
     """Compare every resource of a stack with its desired state (read only) and publish the table.
     On drift, emit `kubeflow-alb.drift.detected` and fail; with remediate, re-apply only what
@@ -72,6 +73,7 @@ def check_drift(
             the current context.
         approval: with remediate, wait for a reviewer to approve the repair in the UI first
             (empty: as stack.approval says).
+        publish_clean: publish the drift table when nothing drifted too (a fleet's lists all).
     """
     logger = get_run_logger()
     record = load_record(stack or (spec.name if spec else ""))
@@ -83,7 +85,7 @@ def check_drift(
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=record)
     check_observed_world(record, seen, region=spec.region)  # a block of another account: refused
     result = stack_plan(spec, seen)
-    _publish(spec.name, result, "Drift check")
+    _publish(spec.name, result, "Drift check", clean_too=publish_clean)
     outputs: dict[str, Any] = {"stack": spec.name, "drifted": list(drifted_names(result))}
     if result.converged:
         logger.info("Stack %s: no drift in %d items", spec.name, len(result.changes))
@@ -92,10 +94,7 @@ def check_drift(
     if remediate and target is not None:
         # Without remediation the run's failure says this once (one line in the UI, not two).
         logger.warning("Stack %s drifted: %s", spec.name, ", ".join(drifted_names(result)))
-        approved = None
-        if approval_needed(spec, approval, result):
-            approved = approved_digest(review_stack_plan(spec, seen, result), result,
-                                       what="remediation")  # fmt: skip
+        approved = _approved(spec, approval, seen, result)
         repaired, after = _remediate(spec, ctx, cluster, target, approved=approved)
         if after.converged:
             _announce(REMEDIATED_EVENT, spec.name, result, remediate=True)
@@ -222,6 +221,7 @@ def _check_one(
             aws_credentials_block=access.credentials_block,
             kube_access=cast(KubeAccess, access.kube_access),
             kube_context=access.kube_context,
+            publish_clean=False,
             return_state=True,
         ).result()
     except DriftDetected as error:
@@ -314,8 +314,18 @@ def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:
     return parse_spec(record.spec)
 
 
-def _publish(stack: str, result: Plan, what: str) -> None:
-    publish_drift(stack, result, what)
+def _publish(stack: str, result: Plan, what: str, *, clean_too: bool = True) -> None:
+    if clean_too or not result.converged:
+        publish_drift(stack, result, what)
+
+
+def _approved(
+    spec: StackSpec, approval: bool | None, seen: Observation, result: Plan
+) -> str | None:
+    """The digest of the remediation a reviewer approved, when an approval is needed."""
+    if not approval_needed(spec, approval, result):
+        return None
+    return approved_digest(review_stack_plan(spec, seen, result), result, what="remediation")
 
 
 def _announce(event: str, stack: str, result: Plan, *, remediate: bool) -> None:
