@@ -1,7 +1,9 @@
 """Benchmark: the AWS API calls of each flow on the sandbox, by service (mutating / read).
 
 Goals (issue "One model of the stack"): a first setup makes at most 16 mutating calls; setup of a
-converged stack makes none and at most 30 reads; the drift check of one stack at most 30 reads.
+converged stack makes none and at most 30 reads; the drift check of one stack at most 30 reads,
+the same number with 1, 10 or 100 stacks in the account (issue "Fleets at scale"; the other
+stacks' footprints are seeded directly, tests/fleet_footprint.py).
 Exits non-zero only when a flow fails, never because of a goal; the table says which are met.
 """
 
@@ -16,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "benchmarks"):  # run as a script from anywhere: the repo's packages
+for path in (
+    ROOT,
+    ROOT / "benchmarks",
+    ROOT / "tests",
+):  # run as a script from anywhere: the repo's packages
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -35,6 +41,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the stack spec")
     parser.add_argument("--api-url", help="use this running Prefect server instead of starting one")
+    parser.add_argument("--fleet", default="1,10,100",
+                        help="stacks in the account for the drift check's calls per stack")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -106,8 +114,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "cleanup": lambda: cleanup_load_balancer(stack=spec.name),
                 }
                 for name, run in runs.items():
+                    if name == "cleanup":  # last, once the fleet's drift checks are measured
+                        sizes = [int(size) for size in args.fleet.split(",") if size]
+                        lines += _per_stack(world, spec, sizes)
                     lines += _rows(name, _measure(run))
     print("\n".join(lines))
+
+
+def _per_stack(world: Any, spec: Any, sizes: list[int]) -> list[str]:
+    """The drift check's AWS calls for one stack with 1, 10, ... stacks in its account: the
+    other stacks' footprints (zone, delegation, both certificates, ALB) seeded directly."""
+    from fleet_footprint import seed_footprints
+
+    from flows.check_drift import check_drift
+
+    lines, present = ["drift check of one stack, by stacks in the account:"], 1
+    for size in sorted(sizes):
+        if size > present:
+            seed_footprints(world, count=size - present, root=spec.root, first=present)
+            present = size
+        calls = _measure(lambda: check_drift(stack=spec.name))
+        lines.append(f"    {present:5d} stacks: {calls.reads} reads, {calls.mutating} mutating")
+    return lines
     return 0
 
 

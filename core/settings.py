@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default=600.0, description="Wait for the dashboard HTTPS."
     )
     cleanup_timeout_seconds: Seconds = Field(default=900.0, description="Wait for deletions.")
+    prefect_api_retry_seconds: Seconds = Field(
+        default=2.0,
+        le=600,
+        description="A fleet's check of a stack (or its table) that the Prefect API failed is "
+        "tried again after this delay, then 5 and 15 times it.",
+    )
     webhook_timeout_seconds: Seconds = Field(
         default=300.0,
         description="Wait for the ALB controller's admission webhooks to answer Ingress writes.",

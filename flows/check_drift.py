@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from typing import Any, cast
 
@@ -32,6 +33,12 @@ from tasks.k8s.clients import KubeTarget, cluster_target
 from tasks.kinds import Env
 from tasks.observe import look_at
 from tasks.plan_review import review_stack_plan
+from tasks.prefect_api import (
+    PREFECT_API_RETRY_FACTORS,
+    is_prefect_api_transient,
+    prefect_api_retry_delays,
+    retry_on_prefect_api,
+)
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_drift, publish_table, repair_hint
 from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
@@ -50,6 +57,7 @@ def check_drift(
     kube_access: KubeAccess = "kubeconfig",
     kube_context: str | None = None,
     approval: bool | None = None,
+    publish_clean: bool = True,
 ) -> dict[str, Any]:
     """Compare every resource of a stack with its desired state (read only) and publish the table.
     On drift, emit `kubeflow-alb.drift.detected` and fail; with remediate, re-apply only what
@@ -65,6 +73,7 @@ def check_drift(
             the current context.
         approval: with remediate, wait for a reviewer to approve the repair in the UI first
             (empty: as stack.approval says).
+        publish_clean: publish the drift table when nothing drifted too (a fleet's lists all).
     """
     logger = get_run_logger()
     record = load_record(stack or (spec.name if spec else ""))
@@ -76,7 +85,7 @@ def check_drift(
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=record)
     check_observed_world(record, seen, region=spec.region)  # a block of another account: refused
     result = stack_plan(spec, seen)
-    _publish(spec.name, result, "Drift check")
+    _publish(spec.name, result, "Drift check", clean_too=publish_clean)
     outputs: dict[str, Any] = {"stack": spec.name, "drifted": list(drifted_names(result))}
     if result.converged:
         logger.info("Stack %s: no drift in %d items", spec.name, len(result.changes))
@@ -85,10 +94,7 @@ def check_drift(
     if remediate and target is not None:
         # Without remediation the run's failure says this once (one line in the UI, not two).
         logger.warning("Stack %s drifted: %s", spec.name, ", ".join(drifted_names(result)))
-        approved = None
-        if approval_needed(spec, approval, result):
-            approved = approved_digest(review_stack_plan(spec, seen, result), result,
-                                       what="remediation")  # fmt: skip
+        approved = _approved(spec, approval, seen, result)
         repaired, after = _remediate(spec, ctx, cluster, target, approved=approved)
         if after.converged:
             _announce(REMEDIATED_EVENT, spec.name, result, remediate=True)
@@ -157,17 +163,11 @@ def check_drift_fleet(
     """
     stacks = saved_stacks()
     before = {name: api_calls(scope=name) for name in stacks}
-    results: dict[str, str] = {}
-    waiting = iter(stacks)
-    running: dict[PrefectFuture[str], str] = {}
-    # A window, not waves: a stack starts as soon as any running check ends.
-    while True:
-        for name in islice(waiting, max(1, max_concurrent) - len(running)):
-            running[_check_one.submit(name, remediate, aws_credentials_block, kube_access)] = name
-        if not running:
-            break
-        done = next(as_completed(list(running)))
-        results[running.pop(done)] = done.result()
+    delays = prefect_api_retry_delays()
+    check = _check_one.with_options(retry_delay_seconds=delays)
+    results = _check_all(stacks, max_concurrent,
+                         lambda name: check.submit(name, remediate, aws_credentials_block,
+                                                   kube_access))  # fmt: skip
     results = {name: results[name] for name in stacks}  # the table in the stacks' order
     calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
     rows = [
@@ -178,8 +178,12 @@ def check_drift_fleet(
         }
         for name, status in results.items()
     ]
-    publish_table("fleet", "drift", rows or [{"stack": "-", "result": "no saved stacks"}],
-                  f"Drift of {len(stacks)} saved stacks")  # fmt: skip
+    table = _publish_fleet.with_options(retry_delay_seconds=delays)(
+        rows or [{"stack": "-", "result": "no saved stacks"}],
+        f"Drift of {len(stacks)} saved stacks", return_state=True,
+    )  # fmt: skip
+    if table.is_failed():  # the Prefect API kept failing: the results still stand
+        get_run_logger().warning("The fleet's table artifact could not be saved: %s", table.message)
     failed = tuple(name for name, status in results.items() if status not in ("ok", "repaired"))
     if failed:
         raise DriftDetected(
@@ -190,26 +194,84 @@ def check_drift_fleet(
     return results
 
 
-@task(name="drift-check-stack", cache_policy=NO_CACHE)  # a check is never a cached answer
+# A check the Prefect API broke (a 503 or a timeout creating its run, its artifact, ...) is run
+# again: it is read only, and a remediation re-plans under the stack's lock. Never cached.
+@task(
+    name="drift-check-stack",
+    cache_policy=NO_CACHE,
+    retries=len(PREFECT_API_RETRY_FACTORS),
+    retry_condition_fn=retry_on_prefect_api,
+)
 def _check_one(
     stack: str, remediate: bool, aws_credentials_block: str | None, kube_access: KubeAccess
 ) -> str:
     """One stack's drift check as a subflow, with the stack's own recorded access (else the
-    fleet's): ok, repaired, drifted (with the items) or error."""
-    record = load_record(stack)
-    access = stack_access(record.access if record else None, credentials_block=aws_credentials_block,
-                          kube_access=kube_access)  # fmt: skip
-    state = check_drift(stack=stack, remediate=remediate,
-                        aws_credentials_block=access.credentials_block,
-                        kube_access=cast(KubeAccess, access.kube_access),
-                        kube_context=access.kube_context, return_state=True)  # fmt: skip
+    fleet's): ok, repaired, drifted (with the items) or error. A Prefect API failure is
+    raised, for the task's retries."""
     try:
-        outputs = state.result()
+        record = load_record(stack)
+        access = stack_access(
+            record.access if record else None,
+            credentials_block=aws_credentials_block,
+            kube_access=kube_access,
+        )
+        outputs = check_drift(
+            stack=stack,
+            remediate=remediate,
+            aws_credentials_block=access.credentials_block,
+            kube_access=cast(KubeAccess, access.kube_access),
+            kube_context=access.kube_context,
+            publish_clean=False,
+            return_state=True,
+        ).result()
     except DriftDetected as error:
         return "drifted: " + ", ".join(error.items)
     except Exception as error:  # one stack's failure is reported, the others still count
+        if is_prefect_api_transient(error):
+            raise
         return f"error: {error}"
-    return str(outputs["status"])
+    return str(outputs["status"])  # fmt: skip
+
+
+@task(
+    name="publish-fleet-table",
+    cache_policy=NO_CACHE,
+    retries=len(PREFECT_API_RETRY_FACTORS),
+    retry_condition_fn=retry_on_prefect_api,
+)
+def _publish_fleet(rows: list[dict[str, str]], description: str) -> None:
+    """The fleet's table artifact (`fleet-drift`): one row per stack."""
+    publish_table("fleet", "drift", rows, description)
+
+
+def _check_all(
+    stacks: list[str], max_concurrent: int, submit: Callable[[str], PrefectFuture[str]]
+) -> dict[str, str]:
+    """Each stack's check, `max_concurrent` at a time: a window, not waves (a stack starts as
+    soon as any running check ends). A stack whose check cannot start or fails for good is
+    reported as an error; the others go on."""
+    results: dict[str, str] = {}
+    waiting = iter(stacks)
+    running: dict[PrefectFuture[str], str] = {}
+    while True:
+        for name in islice(waiting, max(1, max_concurrent) - len(running)):
+            try:
+                running[submit(name)] = name
+            except Exception as error:  # one stack that cannot start is not the fleet's end
+                results[name] = _failed(name, error)
+        if not running:
+            return results
+        done = next(as_completed(list(running)))
+        name = running.pop(done)
+        try:
+            results[name] = done.result()
+        except Exception as error:  # its retries spent: the stack failed, the others go on
+            results[name] = _failed(name, error)
+
+
+def _failed(stack: str, error: BaseException) -> str:
+    get_run_logger().error("Stack %s could not be checked: %s", stack, error)
+    return f"error: {error}"
 
 
 def plan_stack(
@@ -252,8 +314,18 @@ def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:
     return parse_spec(record.spec)
 
 
-def _publish(stack: str, result: Plan, what: str) -> None:
-    publish_drift(stack, result, what)
+def _publish(stack: str, result: Plan, what: str, *, clean_too: bool = True) -> None:
+    if clean_too or not result.converged:
+        publish_drift(stack, result, what)
+
+
+def _approved(
+    spec: StackSpec, approval: bool | None, seen: Observation, result: Plan
+) -> str | None:
+    """The digest of the remediation a reviewer approved, when an approval is needed."""
+    if not approval_needed(spec, approval, result):
+        return None
+    return approved_digest(review_stack_plan(spec, seen, result), result, what="remediation")
 
 
 def _announce(event: str, stack: str, result: Plan, *, remediate: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -106,8 +106,44 @@ def find_certificates(
     spec: StackSpec,
     requests: Sequence[CertificateRequest],
     zones: ValidationZones,
+    *,
+    recorded: Mapping[str, str] | None = None,
 ) -> dict[str, CertificateState]:
-    """Our certificate for each request (by its domain), from one listing of the account's."""
+    """Our certificate for each request (by its domain). A recorded ARN (by domain) is read
+    first: two calls, however many certificates the account holds. The account's listing is
+    searched only for the requests without a record, or whose recorded certificate is gone,
+    no longer ours, for other names or not ISSUED (the search prefers an ISSUED one)."""
+    found: dict[str, CertificateState] = {}
+    for request in requests:
+        arn = (recorded or {}).get(normalise(request.domain))
+        state = _read_recorded(acm, arn, stack=spec.name, zones=zones) if arn else None
+        if state is not None and state.status == "ISSUED" and _matches(state, request):
+            found[request.domain] = state
+    rest = [request for request in requests if request.domain not in found]
+    return {**found, **(_search(acm, spec, rest, zones) if rest else {})}
+
+
+def _read_recorded(
+    acm: ACMClient, arn: str, *, stack: str, zones: ValidationZones
+) -> CertificateState | None:
+    """A recorded ARN read; one ACM refuses as malformed is no better than a missing one."""
+    try:
+        return read_certificate(acm, arn, stack=stack, zones=zones)
+    except ClientError as error:
+        if error_code(error) in ("InvalidArnException", "ValidationException"):
+            return None
+        raise
+
+
+def _search(
+    acm: ACMClient,
+    spec: StackSpec,
+    requests: Sequence[CertificateRequest],
+    zones: ValidationZones,
+) -> dict[str, CertificateState]:
+    """Our certificate for each request, from one listing of the account's: every certificate
+    of a requested domain is read, and only those with the stack's mark and exactly the
+    requested names count (ISSUED preferred)."""
     wanted = {normalise(request.domain): request for request in requests}
     candidates: dict[str, list[CertificateState]] = {}
     pages = acm.get_paginator("list_certificates").paginate(CertificateStatuses=USABLE_STATUSES)
@@ -153,9 +189,12 @@ def observe_certificates(
     requests: Sequence[CertificateRequest],
     *,
     zones: ValidationZones,
+    recorded: Mapping[str, str] | None = None,
 ) -> dict[str, CertificateState]:
-    """Find this stack's certificate for each request (by its domain); one listing for all."""
-    return find_certificates(client(ctx, "acm"), spec, requests, zones)
+    """Find this stack's certificate for each request (by its domain): by the ARN its record
+    gives (`recorded`, by domain) when that certificate is still ours and ISSUED, else from
+    one listing of the account's for all the others."""
+    return find_certificates(client(ctx, "acm"), spec, requests, zones, recorded=recorded)
 
 
 @aws_task

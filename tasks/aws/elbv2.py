@@ -35,26 +35,38 @@ _NONE: frozenset[str] = frozenset()
 
 
 def read_load_balancer(
-    elb: ElbClient, *, dns_name: str | None = None, arn: str | None = None, stack: str | None = None
+    elb: ElbClient,
+    *,
+    dns_name: str | None = None,
+    arn: str | None = None,
+    stack: str | None = None,
+    recorded: str | None = None,
 ) -> LoadBalancerState | None:
-    """The load balancer with this ARN or DNS name, read whole (see `full_state`), or None."""
-    if arn:
-        found = (
-            or_none(
-                "LoadBalancerNotFound",
-                lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"],
-            )
-            or []
-        )
-    else:
-        wanted = (dns_name or "").lower().rstrip(".").removeprefix("dualstack.")
+    """The load balancer with this ARN or DNS name, read whole (see `full_state`), or None.
+    With a DNS name, a `recorded` ARN (the stack's record) is read first and taken only while
+    it still has that name; the account's load balancers are listed otherwise."""
+    wanted = _dns(dns_name or "")
+    if arn or recorded:
+        found = _by_arn(elb, arn or recorded or "")
+        if not arn:
+            found = [lb for lb in found if _dns(lb["DNSName"]) == wanted]
+    if not arn and not (recorded and found):
         pages = elb.get_paginator("describe_load_balancers").paginate()
         found = [
-            lb for page in pages for lb in page["LoadBalancers"] if lb["DNSName"].lower() == wanted
+            lb for page in pages for lb in page["LoadBalancers"] if _dns(lb["DNSName"]) == wanted
         ]
     if not found:
         return None
     return full_state(elb, found[0], stack)
+
+
+def _dns(name: str) -> str:
+    return name.lower().rstrip(".").removeprefix("dualstack.")
+
+
+def _by_arn(elb: ElbClient, arn: str) -> list[Any]:
+    read = lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]  # noqa: E731
+    return list(or_none("LoadBalancerNotFound", read) or [])
 
 
 @aws_task
@@ -65,12 +77,15 @@ def observe_load_balancer(
     arn: str | None = None,
     stack: str | None = None,
     details: frozenset[str] = frozenset(),
+    recorded: str | None = None,
 ) -> LoadBalancerState | None:
     """Read the ALB (by ARN or by the DNS name the Ingress reports): state, listeners with
     their certificates, SSL policy, actions and rules, the target groups they forward to with
     their health checks, attributes and tags; and the `details` asked for (ec2: the sources its
-    security group admits; wafv2: its WAFv2 web ACL)."""
-    state = read_load_balancer(client(ctx, "elbv2"), dns_name=dns_name, arn=arn, stack=stack)
+    security group admits; wafv2: its WAFv2 web ACL). A `recorded` ARN is read first (see
+    `read_load_balancer`)."""
+    elb = client(ctx, "elbv2")
+    state = read_load_balancer(elb, dns_name=dns_name, arn=arn, stack=stack, recorded=recorded)
     return state if state is None else with_details(ctx, state, details)
 
 

@@ -121,11 +121,15 @@ def setup_attempt() -> str:
 
 
 def find_subdomain_zone(
-    r53: Route53Client, spec: StackSpec, zone_id: str | None = None
+    r53: Route53Client, spec: StackSpec, zone_id: str | None = None, *, recorded: str | None = None
 ) -> HostedZoneState | None:
-    """The subdomain zone: by id, else ours by tags, else the one pre-existing public zone."""
+    """The subdomain zone: by id, else ours by tags, else the one pre-existing public zone.
+    A `recorded` id (the stack's record) is read first and taken only while that zone is
+    still the stack's (its tags or CallerReference), public and for the subdomain."""
     if zone_id:
         return _read_zone(r53, zone_id, spec=spec)
+    if recorded and (zone := _recorded_zone(r53, recorded, spec)) is not None:
+        return zone
     zones = _public_zones_named(r53, spec.subdomain)
     if not zones:
         return None
@@ -148,6 +152,18 @@ def find_subdomain_zone(
             "delete the ones not delegated from the root domain."
         )
     return present[0] if present else None
+
+
+def _recorded_zone(r53: Route53Client, zone_id: str, spec: StackSpec) -> HostedZoneState | None:
+    try:
+        zone = _read_zone(r53, zone_id, spec=spec)
+    except ClientError as error:
+        if error_code(error) == "InvalidInput":  # a malformed id is no better than a gone one
+            return None
+        raise
+    if zone is None or not zone.owned or zone.private or zone.name != normalise(spec.subdomain):
+        return None
+    return zone
 
 
 def _sync_tags(r53: Route53Client, zone: HostedZoneState, spec: StackSpec) -> HostedZoneState:
@@ -228,10 +244,11 @@ def _root_by_name(r53: Route53Client, root: str) -> HostedZoneState | None:
 
 @aws_task
 def observe_hosted_zone(
-    ctx: AwsContext, spec: StackSpec, *, zone_id: str | None = None
+    ctx: AwsContext, spec: StackSpec, *, zone_id: str | None = None, recorded: str | None = None
 ) -> HostedZoneState | None:
-    """Find the subdomain's hosted zone: ours (tagged) or a pre-existing one we adopt."""
-    return find_subdomain_zone(client(ctx, "route53"), spec, zone_id)
+    """Find the subdomain's hosted zone: ours (tagged; read first by the id the stack's record
+    gives) or a pre-existing one we adopt."""
+    return find_subdomain_zone(client(ctx, "route53"), spec, zone_id, recorded=recorded)
 
 
 @aws_task

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.dnsnames import normalise
 from core.errors import ResourceNotFound
 from core.items_front import desired_alb, ingress_manifest
 from core.resources import LoadBalancerState
@@ -20,7 +21,7 @@ from tasks.aws.elbv2 import (
 )
 from tasks.aws.elbv2_details import details_declared
 from tasks.k8s.ingress import request_reconcile, wait_for_ingress_address
-from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.base import Env, Got, Look, Verbs, recorded_in
 from tasks.kinds.ingress import manifest_of
 
 
@@ -36,6 +37,7 @@ def observe(look: Look) -> dict[str, Any]:
             dns_name=ingress.hostname,
             stack=look.spec.name,
             details=details_declared(wanted),
+            recorded=recorded_in(look, Kind.LOAD_BALANCER).get(normalise(ingress.hostname)),
         )
     }
 

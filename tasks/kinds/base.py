@@ -20,6 +20,7 @@ from typing import Any
 from core.errors import PreflightError
 from core.observation import Observation
 from core.plan import Plan
+from core.recorded_ids import recorded_ids
 from core.resources import CallerIdentity, ClusterState
 from core.spec import StackSpec
 from core.state import Kind, StackRecord
@@ -71,6 +72,14 @@ class Env:
             raise PreflightError(f"The Kubernetes API of cluster {self.spec.cluster.name} is "
                                  "not known; nothing can be changed in it.")  # fmt: skip
         return self.target
+
+
+def recorded_in(look: Look, kind: Kind) -> dict[str, str]:
+    """The ids the stack's record holds for a kind's items, by name, where the look may read
+    first (core.recorded_ids): none without a caller identity to bind them to."""
+    if look.identity is None:
+        return {}
+    return recorded_ids(look.record, kind, account=look.identity.account, region=look.spec.region)
 
 
 def _nothing(env: Env) -> None:

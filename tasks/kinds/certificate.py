@@ -15,18 +15,19 @@ from tasks.aws.acm import delete_certificate, ensure_certificate, observe_certif
 from tasks.aws.acm import observe_certificates as find_ours
 from tasks.aws.acm_issuance import wait_for_certificates
 from tasks.concurrent import together
-from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.base import Env, Got, Look, Verbs, recorded_in
 
 
 def observe(look: Look) -> dict[str, Any]:
-    """The stack's certificate for each request: found by its names and marks (one listing), or
-    read by the ARN the spec gives."""
+    """The stack's certificate for each request: read by the ARN its record gives, else found
+    by its names and marks (one listing); or read by the ARN the spec gives."""
     spec, found = look.spec, look.found
     zones = validation_zones(spec, found.zone, found.root_zone)
     requests = certificate_requests(spec)
     certificates: dict[str, CertificateState] = find_ours.fn(
-        look.ctx, spec, [r for r in requests if not r.arn], zones=zones
-    )
+        look.ctx, spec, [r for r in requests if not r.arn], zones=zones,
+        recorded=recorded_in(look, Kind.CERTIFICATE),
+    )  # fmt: skip
     for request in requests:
         if request.arn and (
             given := observe_certificate.fn(look.ctx, spec, request, zones=zones, arn=request.arn)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.dnsnames import normalise
 from core.errors import OwnershipError
 from core.resources import HostedZoneState
+from core.state import Kind
 from tasks.aws.route53 import delete_hosted_zone, ensure_hosted_zone
 from tasks.aws.route53 import observe_hosted_zone as read_zone
 from tasks.aws.route53_records import observe_zone_records
 from tasks.concurrent import together
-from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.kinds.base import Env, Got, Look, Verbs, recorded_in
 from tasks.kinds.root_zone import RootZone
 
 
@@ -24,7 +26,8 @@ def observe(look: Look) -> dict[str, Any]:
     def root() -> HostedZoneState | None:
         return RootZone.of(ctx, spec, look.found).find(look.record, by_name_when_gone=again)
 
-    root_zone, zone = together([root, lambda: read_zone.fn(ctx, spec)])
+    recorded = recorded_in(look, Kind.HOSTED_ZONE).get(normalise(spec.subdomain))
+    root_zone, zone = together([root, lambda: read_zone.fn(ctx, spec, recorded=recorded)])
     records = observe_zone_records.fn(ctx, zone.zone_id) if zone is not None else {}
     return {"root_zone": root_zone, "zone": zone, "zone_records": tuple(records.values())}
 

@@ -65,7 +65,9 @@ def test_fleet_checks_stacks_of_two_accounts_each_with_its_own_access(
     since = time.monotonic()
     before = {name: api_calls(scope=name) for name in specs}
     throttled_before = sum(throttled.values())
+    tables = _drift_tables(specs)
     assert check_drift_fleet(max_concurrent=2) == {"fleet-a": "ok", "fleet-b": "ok"}
+    assert _drift_tables(specs) == tables  # clean stacks: the fleet's table only
     assert sum(throttled.values()) == throttled_before  # the budget kept Route53 under its limit
     wire: dict[str, Counter[str]] = {name: Counter() for name in specs}
     for request in seen_requests(since=since):
@@ -92,5 +94,19 @@ def test_fleet_checks_stacks_of_two_accounts_each_with_its_own_access(
     with pytest.raises(DriftDetected) as raised:
         check_drift_fleet(max_concurrent=2)
     assert raised.value.items == ("fleet-b",)
+    assert _drift_tables(specs) == tables + Counter({"fleet-b-drift": 1})  # the drifted one's
     assert "fleet-b: drifted: " in raised.value.message
     assert "hosted-zone" in raised.value.message
+
+
+def _drift_tables(names: Any) -> Counter[str]:
+    """How many `<stack>-drift` table artifacts each stack has (a stack's own drift table)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    keys = [f"{name}-drift" for name in names]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    return Counter({key: 0 for key in keys}) + Counter(artifact.key for artifact in found)
