@@ -33,8 +33,16 @@ def test_nothing_to_fix_runs_nothing() -> None:
     assert _graph(_env()) == {}
 
 
+#: The kinds of the Gateway front door (an Ingress stack plans none of them).
+GATEWAY = {Kind.GATEWAY, Kind.GATEWAY_API}
+
+
+def _first_setup(*other_door: Kind) -> list[Kind]:
+    return [k for k in TABLE if TABLE[k].policy.value != "checked" and k not in other_door]
+
+
 def test_a_first_setup_starts_the_certificates_right_after_the_zone() -> None:
-    graph = _graph(_env(*[kind for kind in TABLE if TABLE[kind].policy.value != "checked"]))
+    graph = _graph(_env(*_first_setup(*GATEWAY)))
     assert graph[(Kind.CERTIFICATE, MADE)] == ((Kind.HOSTED_ZONE, MADE),)
     # ISSUED once its records are placed and the subdomain is delegated
     assert set(graph[(Kind.CERTIFICATE, SETTLED)]) == {
@@ -62,6 +70,19 @@ def test_a_first_setup_starts_the_certificates_right_after_the_zone() -> None:
         (Kind.LOAD_BALANCER, SETTLED),
     }
     assert graph[(Kind.HTTPS_ANSWER, SETTLED)] == ((Kind.DNS_ANSWER, SETTLED),)  # fmt: skip
+
+
+def test_a_first_gateway_setup_installs_the_crds_before_the_controller() -> None:
+    graph = _graph(_env(*_first_setup(Kind.INGRESS)))
+    assert (Kind.GATEWAY_API, MADE) in set(graph[(Kind.CONTROLLER, MADE)])
+    assert set(graph[(Kind.GATEWAY, MADE)]) == {
+        (Kind.CONTROLLER, MADE),
+        (Kind.GATEWAY_API, MADE),
+        (Kind.CERTIFICATE, SETTLED),
+    }
+    assert graph[(Kind.GATEWAY, SETTLED)] == ((Kind.GATEWAY, MADE),)
+    # the ALB is looked for once the Gateway is programmed
+    assert (Kind.GATEWAY, SETTLED) in set(graph[(Kind.LOAD_BALANCER, MADE)])
 
 
 def test_a_drifted_record_alone_is_rewritten_then_verified_end_to_end() -> None:
