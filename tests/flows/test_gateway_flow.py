@@ -18,6 +18,11 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "sandbox.yaml"
 ACCOUNT = "311111119019"
 NS = "istio-system"
 LBC = ("gateway.k8s.aws/v1", "LoadBalancerConfiguration")
+TGC = ("gateway.k8s.aws/v1", "TargetGroupConfiguration")
+GATEWAY = ("gateway.networking.k8s.io/v1", "Gateway")
+ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
+CLASS = ("gateway.networking.k8s.io/v1", "GatewayClass")
+WEAK = "ELBSecurityPolicy-2016-08"
 IDLE = "idle_timeout.timeout_seconds"
 
 
@@ -79,14 +84,35 @@ def _idle_timeout(world: Any) -> str:
     return next(a["Value"] for a in attributes["Attributes"] if a["Key"] == IDLE)
 
 
-def _tamper(world: Any, name: str) -> None:
-    """Someone sets the idle timeout to 60 on the LoadBalancerConfiguration."""
+def _tamper_objects(world: Any, name: str) -> None:
+    """Someone sets the idle timeout to 60 on the LoadBalancerConfiguration and deletes the
+    HTTP redirect route (the controller carries both to the ALB)."""
     store = world.kube.store
     config = store.get(*LBC, name, NS)
     for item in config["spec"]["loadBalancerAttributes"]:
         if item["key"] == IDLE:
             item["value"] = "60"
     store.update(config)
+    assert store.delete(*ROUTE, f"{name}-http-redirect", NS)
+
+
+def _tamper_listener(world: Any) -> None:
+    """Someone weakens the HTTPS listener's TLS policy on the ALB itself."""
+    elbv2 = world.aws.client("elbv2")
+    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    (https,) = [listener for listener in listeners if listener["Port"] == 443]
+    elbv2.modify_listener(ListenerArn=https["ListenerArn"], SslPolicy=WEAK)
+
+
+def _versions(world: Any) -> dict[tuple[str, str], str]:
+    """resourceVersion of the front door's objects and the controller's Deployment."""
+    kinds = [GATEWAY, ROUTE, LBC, TGC, CLASS, ("apps/v1", "Deployment")]
+    return {
+        (obj["kind"], obj["metadata"]["name"]): obj["metadata"]["resourceVersion"]
+        for kind in kinds
+        for obj in world.kube.store.list(*kind)
+    }
 
 
 def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
@@ -118,7 +144,7 @@ def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
     assert {Kind.GATEWAY, Kind.GATEWAY_API, Kind.LOAD_BALANCER} <= kinds
     assert Kind.INGRESS not in kinds
     assert world.kube.store.list("networking.k8s.io/v1", "Ingress") == []
-    gateway = world.kube.store.get("gateway.networking.k8s.io/v1", "Gateway", "istio-ingress", NS)
+    gateway = world.kube.store.get(*GATEWAY, "istio-ingress", NS)
     conditions = {c["type"]: c["status"] for c in gateway["status"]["conditions"]}
     assert conditions["Programmed"] == "True"
     elbv2 = world.aws.client("elbv2")
@@ -127,20 +153,33 @@ def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
     assert sorted(listener["Port"] for listener in listeners) == [80, 443]
     assert _idle_timeout(world) == "3600"
 
-    calls = api_calls()
+    calls, versions = api_calls(), _versions(world)
     setup_load_balancer(spec=spec)
     assert api_calls().since(calls).mutating_calls() == ()
+    assert _versions(world) == versions  # nothing written in the cluster either
 
     assert check_drift(stack=spec.name)["status"] == "ok"
-    _tamper(world, spec.stack.ingress_name)
+    _tamper_listener(world)
     with pytest.raises(DriftDetected) as raised:
         check_drift(stack=spec.name)
-    lbc = f"gateway LoadBalancerConfiguration {NS}/istio-ingress (spec.loadBalancerAttributes)"
-    assert lbc in raised.value.items
-    repaired = check_drift(stack=spec.name, remediate=True)
-    assert repaired["status"] != "drift", repaired
+    listener = f"load-balancer ALB of Gateway {NS}/istio-ingress (listener HTTPS:443 ssl-policy)"
+    assert list(raised.value.items) == [listener]
+    # the ALB is changed only through its front door: the controller is asked to reconcile
+    assert check_drift(stack=spec.name, remediate=True)["status"] != "drift"
+    assert check_drift(stack=spec.name)["status"] == "ok"
+
+    _tamper_objects(world, spec.stack.ingress_name)
+    with pytest.raises(DriftDetected) as raised:
+        check_drift(stack=spec.name)
+    named = {
+        f"gateway LoadBalancerConfiguration {NS}/istio-ingress (spec.loadBalancerAttributes)",
+        f"gateway HTTPRoute {NS}/istio-ingress-http-redirect (missing)",
+    }
+    assert named <= set(raised.value.items), raised.value.items
+    assert check_drift(stack=spec.name, remediate=True)["status"] != "drift"
     assert check_drift(stack=spec.name)["status"] == "ok"
     assert _idle_timeout(world) == "3600"
+    assert world.kube.store.get(*ROUTE, "istio-ingress-http-redirect", NS)
 
     leftovers = cleanup_load_balancer(stack=spec.name)
     assert not any(leftovers.values()), leftovers
