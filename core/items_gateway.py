@@ -157,3 +157,24 @@ def _project(want: Any, got: Any) -> Any:
     if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
         return [_project(w, g) for w, g in zip(want, got, strict=True)]
     return got
+
+
+def former_key(spec: StackSpec, seen: Observation) -> str | None:
+    """The stack's front door of the other kind than it declares, when one is found (a switch
+    of stack.frontDoor not finished yet)."""
+    if is_gateway(spec):
+        ingress = seen.ingress
+        found = ingress is not None and ingress.owned_by(spec.name)
+        return f"Ingress {spec.ingress_key}" if found else None
+    door = seen.gateway.gateway if seen.gateway is not None else None
+    return f"Gateway {door.namespace}/{door.name}" if door and door.owned_by(spec.name) else None
+
+
+def former_items(spec: StackSpec, seen: Observation) -> list[Item]:
+    key = former_key(spec, seen)
+    return [Item(Kind.FORMER_FRONT_DOOR, key, absent=True)] if key else []
+
+
+def former_found(spec: StackSpec, seen: Observation) -> Found:
+    key = former_key(spec, seen)
+    return {(Kind.FORMER_FRONT_DOOR, key): {}} if key else {}

@@ -121,6 +121,10 @@ TABLE: Mapping[Kind, Entry] = {
               ready_after=(Kind.DNS_RECORD, Kind.LOAD_BALANCER)),
         Entry(Kind.HTTPS_ANSWER, Policy.CHECKED, items_dns.https_items, items_dns.https_found,
               ready_after=(Kind.DNS_ANSWER,)),
+        # A switch of front door: the old one goes once the name resolves to the new ALB and
+        # the dashboard answers through it (its cleanup is its own kind's, Ingress or Gateway).
+        Entry(Kind.FORMER_FRONT_DOOR, Policy.OWNED, items_gateway.former_items,
+              items_gateway.former_found, settled=(Kind.DNS_ANSWER, Kind.HTTPS_ANSWER)),
     )
 }  # fmt: skip
 

@@ -31,6 +31,9 @@ class Kind(StrEnum):
     #: Checked, never created: the dashboard name's answers, and the dashboard over HTTPS.
     DNS_ANSWER = "dns-answer"
     HTTPS_ANSWER = "https-answer"
+    #: The other front door of a stack that switched (stack.frontDoor): removed once the
+    #: dashboard answers through the new one.
+    FORMER_FRONT_DOOR = "former-front-door"
 
 
 #: Kinds whose ownership a later run cannot see (an NS record the stack wrote looks like any

@@ -12,6 +12,7 @@ from tasks.kinds import (
     certificate,
     controller,
     delegation,
+    former,
     gateway,
     iam,
     ingress,
@@ -40,6 +41,7 @@ VERBS: Mapping[Kind, Verbs] = {
     Kind.DNS_RECORD: record.VERBS,
     Kind.DNS_ANSWER: answers.DNS,
     Kind.HTTPS_ANSWER: answers.HTTPS,
+    Kind.FORMER_FRONT_DOOR: former.VERBS,
 }
 
 __all__ = ["VERBS", "Env", "Got", "Look", "Verbs"]

@@ -29,9 +29,10 @@ from tasks.kinds.base import Env, Got, Look, Verbs
 
 
 def _looked_for(look: Look, kind: Kind) -> bool:
-    """Read for a Gateway front door, in cleanup's sweep, and while the record lists one."""
+    """The CRDs are read for a Gateway front door, while the stack's record lists them, and in
+    cleanup's sweep (which deletes CRDs anyway: the controller's)."""
     recorded = look.record is not None and bool(look.record.of_kind(kind))
-    return look.target is not None and (is_gateway(look.spec) or look.sweeping or recorded)
+    return look.target is not None and (is_gateway(look.spec) or recorded or look.sweeping)
 
 
 def _version(spec: StackSpec) -> str:
@@ -90,7 +91,9 @@ def delete_crds(env: Env) -> str:
 
 
 def observe(look: Look) -> dict[str, Any]:
-    if look.target is None or not _looked_for(look, Kind.GATEWAY):
+    """The stack's Gateway objects, whichever its front door (an Ingress stack may be leaving
+    a Gateway behind: a switch); kinds the cluster does not serve are not asked for."""
+    if look.target is None:
         return {}
     found: dict[str, Any] = {"gateway": observe_gateway.fn(look.target, gateway_names(look.spec))}
     if is_gateway(look.spec):
@@ -125,8 +128,8 @@ def delete(env: Env) -> str:
     """The stack's Gateway through its controller (which deletes the ALB first), its routes and
     configurations, then the GatewayClass once no Gateway uses it."""
     door = env.seen.gateway
-    if env.target is None or door is None:
-        return ""
+    if env.target is None or door is None or door == FrontDoorState():
+        return ""  # nothing of it was found
     names = gateway_names(env.spec)
     said = []
     if delete_gateway.fn(env.target, stack=env.spec.name, names=names):

@@ -106,3 +106,15 @@ def test_a_new_certificate_waits_for_the_delegation_even_when_it_is_added_by_han
     assert (Kind.DELEGATION, SETTLED) in graph  # on demand: the delegation is not marked
     assert (Kind.DELEGATION, MADE) not in graph
     assert graph[(Kind.DELEGATION, SETTLED)] == ((Kind.HOSTED_ZONE, MADE),)
+
+
+def test_a_switch_removes_the_old_front_door_only_once_the_dashboard_answers_through_the_new() -> (
+    None
+):
+    graph = _graph(_env(Kind.GATEWAY, Kind.LOAD_BALANCER, Kind.DNS_RECORD, Kind.FORMER_FRONT_DOOR))
+    assert set(graph[(Kind.FORMER_FRONT_DOOR, MADE)]) == {
+        (Kind.DNS_ANSWER, SETTLED),
+        (Kind.HTTPS_ANSWER, SETTLED),
+    }
+    assert (Kind.DNS_RECORD, MADE) in set(graph[(Kind.DNS_ANSWER, SETTLED)])
+    assert (Kind.LOAD_BALANCER, MADE) in set(graph[(Kind.DNS_RECORD, MADE)])
