@@ -56,6 +56,11 @@ def leftovers(stack: str, seen: Observation, record: StackRecord | None) -> dict
     if ingress is not None:
         left[Kind.INGRESS].append(ingress.key)
     left[Kind.INGRESS] += list(own_bindings(seen, stack))
+    door = seen.gateway
+    if door is not None:
+        objects = (door.gateway, *door.routes, door.load_balancer_configuration,
+                   door.target_group_configuration)  # fmt: skip
+        left[Kind.GATEWAY] += [o.key for o in objects if o is not None and o.owned_by(stack)]
     balancers = sweep.load_balancers
     left[Kind.LOAD_BALANCER] += [*balancers.load_balancer_arns, *balancers.target_group_arns,
                                  *balancers.security_group_ids]  # fmt: skip

@@ -44,6 +44,8 @@ class CrdPlan:
     kept: tuple[str, ...]
     #: Why the cluster's Gateway API CRDs cannot serve the controller (None: they can).
     problem: str | None = None
+    #: Names of the bundled objects the cluster lacks.
+    missing: tuple[str, ...] = ()
 
 
 def bundle_version(crd: Mapping[str, Any]) -> str | None:
@@ -90,10 +92,13 @@ def plan_gateway_crds(
     """
     apply: list[Manifest] = []
     kept: list[str] = []
+    missing: list[str] = []
     problems: list[str] = []
     for obj in bundled:
         found = live.get(key(obj))
         labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+        if found is None:
+            missing.append(str((obj.get("metadata") or {}).get("name")))
         if found is None or sharing.made_by_tool(labels):
             apply.append(obj)
             continue
@@ -108,10 +113,11 @@ def plan_gateway_crds(
             )
             problems.append(f"{name} ({channel} channel) {problem}")
     if not problems:
-        return CrdPlan(apply=tuple(apply), kept=tuple(kept))
+        return CrdPlan(apply=tuple(apply), kept=tuple(kept), missing=tuple(missing))
     return CrdPlan(
         apply=tuple(apply),
         kept=tuple(kept),
+        missing=tuple(missing),
         problem=(
             "The cluster's Gateway API CRDs, installed by another tool, cannot serve the AWS Load "
             f"Balancer Controller {controller} (built for Gateway API {bundle}): "

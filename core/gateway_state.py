@@ -108,6 +108,18 @@ class FrontDoorState(_State):
     target_group_configuration: ObjectState | None = None
 
 
+class CrdsState(_State):
+    """The Gateway API CRDs as a look found them: which bundled ones are missing, whether a
+    kubeflow-alb stack installed any, and why another tool's cannot serve the controller."""
+
+    bundle: str
+    missing: tuple[str, ...] = ()
+    #: How many of the bundled objects the cluster has.
+    present: int = 0
+    ours: bool = False
+    problem: str | None = None
+
+
 class FrontDoorOutcome(_State):
     """What an apply of the front door did, and the objects as they are after it."""
 

@@ -7,6 +7,7 @@ from core import identity, naming
 from core.alb import alb_fields, desired_alb_fields
 from core.desired import certificate_requests, ingress_params
 from core.ingress_group import member_view
+from core.items_gateway import desired_gateway_alb, gateway_objects, is_gateway
 from core.items_iam import controller_role_arn
 from core.kubestate import declared_fields, ingress_fields
 from core.manifests import ALB_PREFIX, Manifest, configure_ingress
@@ -27,6 +28,8 @@ UNKNOWN = "unknown"
 
 def load_balancer_key(spec: StackSpec) -> str:
     """The ALB item's key: the Ingress's ALB, or the IngressGroup's shared one."""
+    if is_gateway(spec):
+        return f"ALB of Gateway {spec.ingress_key}"
     group = spec.stack.ingress_group
     return f"ALB of IngressGroup {group}" if group else f"ALB of Ingress {spec.ingress_key}"
 
@@ -95,20 +98,29 @@ def controller_found(spec: StackSpec, seen: Observation) -> Found:
 
 
 def ingress_items(spec: StackSpec, seen: Observation) -> list[Item]:
+    if is_gateway(spec):
+        return []
     manifest = ingress_manifest(spec, seen)
     fields = ingress_fields(manifest) if manifest is not None else _minimal_ingress(spec, seen)
     return [Item(Kind.INGRESS, spec.ingress_key, fields)]
 
 
 def ingress_found(spec: StackSpec, seen: Observation) -> Found:
-    if seen.ingress is None:
+    if seen.ingress is None or is_gateway(spec):
         return {}
     return {(Kind.INGRESS, spec.ingress_key): seen.ingress.fields}
 
 
 def balancer_items(spec: StackSpec, seen: Observation) -> list[Item]:
-    wanted = desired_alb(spec, seen, ingress_manifest(spec, seen))
+    wanted = wanted_alb(spec, seen)
     return [Item(Kind.LOAD_BALANCER, load_balancer_key(spec), wanted)]
+
+
+def wanted_alb(spec: StackSpec, seen: Observation) -> Fields:
+    """The ALB's declared fields, built from the stack's front door as observed."""
+    if is_gateway(spec):
+        return desired_gateway_alb(spec, seen, gateway_objects(spec, seen))
+    return desired_alb(spec, seen, ingress_manifest(spec, seen))
 
 
 def balancer_found(spec: StackSpec, seen: Observation) -> Found:

@@ -26,8 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core import items_dns, items_front, items_iam
-from core.errors import SpecError
+from core import items_dns, items_front, items_gateway, items_iam
 from core.observation import Observation
 from core.plan import Item, Plan, plan
 from core.spec import StackSpec
@@ -78,7 +77,8 @@ TABLE: Mapping[Kind, Entry] = {
         # request needs no zone); ISSUED is its readiness.
         Entry(Kind.CERTIFICATE, Policy.OWNED, items_dns.certificate_items,
               items_dns.certificate_found,
-              ready_after=(Kind.VALIDATION_RECORD, Kind.DELEGATION), rebuilds=(Kind.INGRESS,)),
+              ready_after=(Kind.VALIDATION_RECORD, Kind.DELEGATION),
+              rebuilds=(Kind.INGRESS, Kind.GATEWAY)),
         # Removed once no certificate validates through it: after the certificates.
         Entry(Kind.VALIDATION_RECORD, Policy.OWNED, items_dns.validation_items,
               items_dns.validation_found, needs=(Kind.CERTIFICATE, Kind.HOSTED_ZONE),
@@ -94,25 +94,38 @@ TABLE: Mapping[Kind, Entry] = {
               needs=(Kind.OIDC_PROVIDER, Kind.IAM_POLICY), rebuilds=(Kind.POD_IDENTITY,)),
         Entry(Kind.POD_IDENTITY, Policy.SHARED, items_iam.association_items,
               items_iam.association_found, needs=(Kind.IAM_ROLE,)),
+        # A Gateway front door's CRDs, installed before the controller (it looks for them when
+        # it starts); removed after it, once no Gateway API object is left on the cluster.
+        Entry(Kind.GATEWAY_API, Policy.SHARED, items_gateway.gateway_api_items,
+              items_gateway.gateway_api_found),
         Entry(Kind.CONTROLLER, Policy.SHARED, items_front.controller_items,
               items_front.controller_found,
-              needs=(Kind.IAM_ROLE, Kind.POD_IDENTITY, Kind.SUBNET_TAG)),
+              needs=(Kind.IAM_ROLE, Kind.POD_IDENTITY, Kind.SUBNET_TAG, Kind.GATEWAY_API)),
         # Its readiness: the controller wrote the ALB's address into its status.
         # The dashboard record goes before the ALB it points at.
         Entry(Kind.INGRESS, Policy.OWNED, items_front.ingress_items, items_front.ingress_found,
               needs=(Kind.CONTROLLER,), settled=(Kind.CERTIFICATE,),
               removed_after=(Kind.DNS_RECORD,)),
+        # The other front door (stack.frontDoor: gateway): its readiness is the Gateway
+        # Accepted and Programmed with the ALB's address. One front door has items at a time.
+        Entry(Kind.GATEWAY, Policy.OWNED, items_gateway.gateway_items, items_gateway.gateway_found,
+              needs=(Kind.CONTROLLER, Kind.GATEWAY_API), settled=(Kind.CERTIFICATE,),
+              removed_after=(Kind.DNS_RECORD,)),
         # Made by the controller: "ensured" by finding it (or asking for a reconcile); settled
         # when active and as declared. It goes with the Ingress (its leftovers swept after).
         Entry(Kind.LOAD_BALANCER, Policy.CONTROLLER, items_front.balancer_items,
-              items_front.balancer_found, settled=(Kind.INGRESS,),
-              removed_after=(Kind.INGRESS,), rebuilds=(Kind.DNS_RECORD,)),
+              items_front.balancer_found, settled=(Kind.INGRESS, Kind.GATEWAY),
+              removed_after=(Kind.INGRESS, Kind.GATEWAY), rebuilds=(Kind.DNS_RECORD,)),
         Entry(Kind.DNS_RECORD, Policy.OWNED, items_dns.record_items, items_dns.record_found,
               needs=(Kind.LOAD_BALANCER, Kind.HOSTED_ZONE)),
         Entry(Kind.DNS_ANSWER, Policy.CHECKED, items_dns.answer_items, items_dns.answer_found,
               ready_after=(Kind.DNS_RECORD, Kind.LOAD_BALANCER)),
         Entry(Kind.HTTPS_ANSWER, Policy.CHECKED, items_dns.https_items, items_dns.https_found,
               ready_after=(Kind.DNS_ANSWER,)),
+        # A switch of front door: the old one goes once the name resolves to the new ALB and
+        # the dashboard answers through it (its cleanup is its own kind's, Ingress or Gateway).
+        Entry(Kind.FORMER_FRONT_DOOR, Policy.OWNED, items_gateway.former_items,
+              items_gateway.former_found, settled=(Kind.DNS_ANSWER, Kind.HTTPS_ANSWER)),
     )
 }  # fmt: skip
 
@@ -207,20 +220,7 @@ def observed_items(spec: StackSpec, seen: Observation) -> Found:
 def stack_plan(spec: StackSpec, seen: Observation) -> Plan:
     """The one plan of a stack: its desired items against what was observed (setup, drift,
     remediation and `kfalb plan` all use it)."""
-    require_built_front_door(spec)
     return plan(desired_items(spec, seen), observed_items(spec, seen), rebuilt=rebuilt_with)
-
-
-def require_built_front_door(spec: StackSpec) -> None:
-    """Refuse a front door the table has no kinds for, before anything is planned or made: the
-    Gateway's objects are rendered and served (core/gateway.py, tasks/k8s/gateway.py) but are not
-    kinds of the table yet, so a plan of one would build an Ingress instead."""
-    if spec.stack.front_door == "gateway":
-        raise SpecError(
-            "stack.frontDoor: gateway is not built by this version yet (its Gateway, routes and "
-            "configurations are not planned, applied, drift-checked or cleaned up); nothing was "
-            "changed. Use stack.frontDoor: ingress."
-        )
 
 
 #: The kinds that are verified, never made.

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import naming
+from core.gateway_state import CrdsState, FrontDoorState
 from core.kubestate import ControllerState, IngressState
 from core.manifests import Manifest
 from core.resources import (
@@ -91,6 +92,17 @@ class Observation(BaseModel):
     )
     gateway_target_port: int | None = Field(
         default=None, description="The gateway pods' port behind the Service port (ip targets)."
+    )
+    gateway_source: tuple[Manifest, ...] | None = Field(
+        default=None,
+        description="The Gateway front door's objects as the bundled base renders them, before "
+        "the stack's parameters (read only for stack.frontDoor: gateway).",
+    )
+    gateway: FrontDoorState | None = Field(
+        default=None, description="The stack's Gateway front door objects found."
+    )
+    gateway_crds: CrdsState | None = Field(
+        default=None, description="The Gateway API CRDs (read only for a Gateway front door)."
     )
     load_balancer: LoadBalancerState | None = None
     zone_records: tuple[RecordSetState, ...] = Field(

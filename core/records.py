@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.gateway_state import FrontDoorOutcome, FrontDoorState
 from core.kubestate import ControllerOutcome, IngressOutcome, IngressState
 from core.resources import (
     CertificateState,
@@ -142,6 +143,23 @@ def ingress_resource(state: IngressState) -> StackResource:
     )
 
 
+def gateway_resources(door: FrontDoorState) -> tuple[StackResource, ...]:
+    """The Gateway front door (the stack's Gateway; its routes and configurations go with it)."""
+    gateway = door.gateway
+    if gateway is None:
+        return ()
+    programmed = gateway.condition("Programmed")
+    return (
+        StackResource(
+            kind=Kind.GATEWAY,
+            id=f"{gateway.namespace}/{gateway.name}",
+            name=gateway.hostname or "",
+            owned=True,
+            status="programmed" if programmed and programmed.status == "True" else "pending",
+        ),
+    )
+
+
 def load_balancer_resource(balancer: LoadBalancerState) -> StackResource:
     """The ALB: created by the controller for our Ingress, so it goes when the Ingress goes."""
     return StackResource(
@@ -189,6 +207,10 @@ def resources_of(value: object) -> tuple[StackResource, ...]:
         return (controller_resource(value),)
     if isinstance(value, IngressState):
         return (ingress_resource(value),)
+    if isinstance(value, FrontDoorOutcome):
+        return gateway_resources(value.state)
+    if isinstance(value, FrontDoorState):
+        return gateway_resources(value)
     if isinstance(value, LoadBalancerState):
         return (load_balancer_resource(value),)
     if isinstance(value, tuple | list) and all(isinstance(v, SubnetTagChange) for v in value):

@@ -20,13 +20,20 @@ class Kind(StrEnum):
     IAM_ROLE = "iam-role"
     #: EKS Pod Identity (stack.controllerIdentity pod-identity): the role for the controller's SA.
     POD_IDENTITY = "pod-identity-association"
+    #: The Gateway API CRDs a Gateway front door needs (stack.frontDoor: gateway), when missing.
+    GATEWAY_API = "gateway-api"
     CONTROLLER = "controller"
     INGRESS = "ingress"
+    #: The Gateway front door: GatewayClass, Gateway, its HTTPRoutes and configurations.
+    GATEWAY = "gateway"
     LOAD_BALANCER = "load-balancer"
     DNS_RECORD = "dns-record"
     #: Checked, never created: the dashboard name's answers, and the dashboard over HTTPS.
     DNS_ANSWER = "dns-answer"
     HTTPS_ANSWER = "https-answer"
+    #: The other front door of a stack that switched (stack.frontDoor): removed once the
+    #: dashboard answers through the new one.
+    FORMER_FRONT_DOOR = "former-front-door"
 
 
 #: Kinds whose ownership a later run cannot see (an NS record the stack wrote looks like any

@@ -40,12 +40,13 @@ class HttpsAnswer(BaseModel):
         return f"HTTP {self.status}{where} from {self.address}"
 
 
-def probe(host: str, settings: Settings, *, path: str = "/") -> HttpsAnswer:
-    """One GET of https://host/ at the address public DNS gives, verifying the certificate."""
+def probe(host: str, settings: Settings, *, path: str = "/", via: str | None = None) -> HttpsAnswer:
+    """One GET of https://host/ at the address public DNS gives (or `via`'s, e.g. a new ALB's
+    DNS name before the host points at it, with the host as SNI), verifying the certificate."""
     url = f"https://{host}{'' if settings.https_port == 443 else f':{settings.https_port}'}{path}"
-    addresses = answers(host, "A", settings)
+    addresses = answers(via or host, "A", settings)
     if not addresses:
-        return HttpsAnswer(url=url, ok=False, error=f"{host} does not resolve")
+        return HttpsAnswer(url=url, ok=False, error=f"{via or host} does not resolve")
     context = ssl.create_default_context(
         cafile=str(settings.ca_bundle) if settings.ca_bundle else None
     )
@@ -90,15 +91,16 @@ def probe(host: str, settings: Settings, *, path: str = "/") -> HttpsAnswer:
 
 
 @task(name="check-https")
-def wait_for_dashboard(host: str) -> HttpsAnswer:
+def wait_for_dashboard(host: str, via: str | None = None) -> HttpsAnswer:
     """Wait until https://<host>/ answers 200 or a redirect (to the login) with a valid
-    certificate for the host. Bounded by KFALB_HTTPS_TIMEOUT_SECONDS.
+    certificate for the host; `via`: through that name's address (a new ALB, before the host
+    points at it). Bounded by KFALB_HTTPS_TIMEOUT_SECONDS.
     """
     settings = get_settings()
     answer = wait_for(
-        lambda: probe(host, settings),
+        lambda: probe(host, settings, via=via),
         lambda result: result.ok,
-        what=f"https://{host}/ to answer",
+        what=f"https://{host}/ to answer" + (f" through {via}" if via else ""),
         bound="https_timeout_seconds",
         settings=settings,
         describe=lambda result: result.describe() if result else "nothing",

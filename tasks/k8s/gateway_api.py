@@ -14,13 +14,16 @@ from core.errors import PreflightError
 from core.gateway_crds import CrdPlan, plan_gateway_crds
 from core.kubestate import ApplyReport
 from core.manifests import Manifest, key, with_ownership
+from core.settings import get_settings
 from tasks import bundled
 from tasks.bundled import bundled_path
 from tasks.k8s.apply import apply_objects, delete_objects, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
-from tasks.k8s.cluster import get, list_objects
+from tasks.k8s.cluster import get, list_objects, riding_out_blips
+from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
+from tasks.waits import wait_for
 
 DEPLOYMENT = ("apps/v1", "Deployment")
 #: On the controller's pod template: the Gateway API bundle it was restarted for. The controller
@@ -145,3 +148,43 @@ def _instances(kube: Kube, crd: Manifest) -> list[Manifest]:
     if resource_for(kube, {"apiVersion": api, "kind": spec["names"]["kind"]}) is None:
         return []
     return list_objects(kube, api, spec["names"]["kind"])
+
+
+CLASS = ("gateway.networking.k8s.io/v1", "GatewayClass")
+
+
+@retrying_task
+def delete_gateway_class(target: KubeTarget, *, name: str) -> bool:
+    """Delete kubeflow-alb's GatewayClass once no Gateway of the cluster uses it, and wait until
+    its controller let it go (it keeps its finalizer while Gateways use the class). False when
+    it is not there, not kubeflow-alb's, or still used."""
+    with connect(target) as kube:
+        klass = get(kube, *CLASS, name)
+        if klass is None or not sharing.made_by_tool((klass.get("metadata") or {}).get("labels")
+                                                     or {}):  # fmt: skip
+            return False
+        users = [
+            f"{(g.get('metadata') or {}).get('namespace')}/{(g.get('metadata') or {}).get('name')}"
+            for g in list_objects(kube, CLASS[0], "Gateway")
+            if (g.get("spec") or {}).get("gatewayClassName") == name
+        ]
+        if users:
+            run_logger().info("GatewayClass %s stays: Gateways use it (%s)", name, ", ".join(users))
+            return False
+        resource = resource_for(kube, {"apiVersion": CLASS[0], "kind": CLASS[1]})
+        assert resource is not None  # it was just read
+        with translated(f"Deleting GatewayClass {name}"):
+            try:
+                resource.delete(name=name)
+            except Exception as error:
+                if not is_not_found(error):
+                    raise
+        left: Manifest | None = klass
+        wait_for(
+            riding_out_blips(lambda: get(kube, *CLASS, name), left),
+            lambda found: found is None,
+            what=f"GatewayClass {name} to be deleted (its controller removes its finalizer)",
+            bound="cleanup_timeout_seconds",
+            settings=get_settings(),
+        )
+    return True

@@ -160,6 +160,11 @@ def ingress_source(manifests_path: str | None = None) -> Manifest:
     return select_ingress(render(manifests_path or INGRESS_BASE))
 
 
+def gateway_source() -> list[Manifest]:
+    """The Gateway front door's objects as the bundled base renders them (not parametrised)."""
+    return render(DEPLOYMENTS / "gateway")
+
+
 def ingress_object(params: IngressParams, manifests_path: str | None = None) -> Manifest:
     """The Ingress from the bundled base or a user's kustomize dir, parametrised."""
     return configure_ingress(ingress_source(manifests_path), params)

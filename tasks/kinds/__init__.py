@@ -12,6 +12,8 @@ from tasks.kinds import (
     certificate,
     controller,
     delegation,
+    former,
+    gateway,
     iam,
     ingress,
     record,
@@ -31,12 +33,15 @@ VERBS: Mapping[Kind, Verbs] = {
     Kind.IAM_POLICY: iam.POLICY,
     Kind.IAM_ROLE: iam.ROLE,
     Kind.POD_IDENTITY: iam.ASSOCIATION,
+    Kind.GATEWAY_API: gateway.CRDS,
     Kind.CONTROLLER: controller.VERBS,
     Kind.INGRESS: ingress.VERBS,
+    Kind.GATEWAY: gateway.VERBS,
     Kind.LOAD_BALANCER: balancer.VERBS,
     Kind.DNS_RECORD: record.VERBS,
     Kind.DNS_ANSWER: answers.DNS,
     Kind.HTTPS_ANSWER: answers.HTTPS,
+    Kind.FORMER_FRONT_DOOR: former.VERBS,
 }
 
 __all__ = ["VERBS", "Env", "Got", "Look", "Verbs"]

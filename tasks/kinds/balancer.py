@@ -10,8 +10,13 @@ from typing import Any
 
 from core.dnsnames import normalise
 from core.errors import ResourceNotFound
-from core.items_front import desired_alb, ingress_manifest
+from core.gateway import gateway_names
+from core.gateway_state import FrontDoorState
+from core.items_front import desired_alb, wanted_alb
+from core.items_gateway import desired_gateway_alb, gateway_objects, is_gateway
+from core.observation import Observation
 from core.resources import LoadBalancerState
+from core.spec import StackSpec
 from core.state import Kind
 from tasks.aws.elbv2 import (
     delete_controller_resources,
@@ -20,56 +25,95 @@ from tasks.aws.elbv2 import (
     wait_for_load_balancer,
 )
 from tasks.aws.elbv2_details import details_declared
+from tasks.https import wait_for_dashboard
+from tasks.k8s.gateway import request_gateway_reconcile, wait_for_gateway
 from tasks.k8s.ingress import request_reconcile, wait_for_ingress_address
 from tasks.kinds.base import Env, Got, Look, Verbs, recorded_in
 from tasks.kinds.ingress import manifest_of
 
 
+def _address(spec: StackSpec, seen: Observation) -> str | None:
+    """The ALB's DNS name as the stack's front door reports it."""
+    if is_gateway(spec):
+        door = seen.gateway.gateway if seen.gateway is not None else None
+        return door.hostname if door is not None else None
+    return seen.ingress.hostname if seen.ingress is not None else None
+
+
 def observe(look: Look) -> dict[str, Any]:
-    """The ALB named by the Ingress's address, with the details its declared fields need."""
-    ingress = look.found.ingress
-    if ingress is None or not ingress.hostname:
+    """The ALB named by the front door's address, with the details its declared fields need."""
+    hostname = _address(look.spec, look.found)
+    if not hostname:
         return {}
-    wanted = desired_alb(look.spec, look.found, ingress_manifest(look.spec, look.found))
+    wanted = wanted_alb(look.spec, look.found)
     return {
         "load_balancer": observe_load_balancer.fn(
             look.ctx,
-            dns_name=ingress.hostname,
+            dns_name=hostname,
             stack=look.spec.name,
             details=details_declared(wanted),
-            recorded=recorded_in(look, Kind.LOAD_BALANCER).get(normalise(ingress.hostname)),
+            recorded=recorded_in(look, Kind.LOAD_BALANCER).get(normalise(hostname)),
         )
     }
+
+
+def _gateway_address(env: Env, got: Got) -> tuple[str, str]:
+    """The Gateway's ALB address (and its key), after asking the controller to reconcile
+    when only the ALB drifted."""
+    names = gateway_names(env.spec)
+    door: FrontDoorState | None = got.get(Kind.GATEWAY)
+    if not env.changes(Kind.GATEWAY):
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+        request_gateway_reconcile.fn(env.kube, stamp=stamp, names=names)
+        door = wait_for_gateway.fn(env.kube, names)
+    gateway = door.gateway if door is not None else None
+    return (gateway.hostname or "" if gateway else ""), f"Gateway {names.gateway_key}"
 
 
 def ensure(env: Env, got: Got) -> LoadBalancerState:
     """Find the ALB the controller made for the front door; when only the ALB drifted, first
     make the controller reconcile it (a new annotation value: it reconciles on any change)."""
-    spec, ingress = env.spec, got[Kind.INGRESS]
-    if not env.changes(Kind.INGRESS):
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
-        request_reconcile.fn(env.kube, stamp=stamp, name=spec.ingress_name)
-        ingress = wait_for_ingress_address.fn(env.kube, name=spec.ingress_name)
-    balancer: LoadBalancerState | None = observe_load_balancer.fn(
-        env.ctx, dns_name=ingress.hostname
-    )
+    spec = env.spec
+    if is_gateway(spec):
+        hostname, door = _gateway_address(env, got)
+    else:
+        ingress = got[Kind.INGRESS]
+        if not env.changes(Kind.INGRESS):
+            stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+            request_reconcile.fn(env.kube, stamp=stamp, name=spec.ingress_name)
+            ingress = wait_for_ingress_address.fn(env.kube, name=spec.ingress_name)
+        hostname, door = ingress.hostname, f"Ingress {ingress.key}"
+    balancer: LoadBalancerState | None = observe_load_balancer.fn(env.ctx, dns_name=hostname)
     if balancer is None:
         raise ResourceNotFound(
-            f"No load balancer named {ingress.hostname} in {spec.region}, though Ingress "
-            f"{ingress.key} reports it; check the ALB controller's logs."
+            f"No load balancer named {hostname} in {spec.region}, though {door} reports it; "
+            "check the ALB controller's logs."
         )
+    if env.changes(Kind.FORMER_FRONT_DOOR):
+        # A switch: the record moves to the new ALB only once it answers as the old one does.
+        balancer = wait_for_load_balancer.fn(env.ctx, balancer.arn, seen=balancer)
+        wait_for_dashboard.fn(spec.dashboard_host, via=balancer.dns_name)
     return balancer
 
 
 def settle(env: Env, made: LoadBalancerState, got: Got) -> LoadBalancerState:
     """Wait until the ALB is active and says what the front door declares."""
     balancer: LoadBalancerState = wait_for_load_balancer.fn(env.ctx, made.arn, seen=made)
-    wanted = desired_alb(env.spec, env.seen, manifest_of(env, got))
+    wanted = _wanted(env, got)
     member = env.spec.ingress_key if env.spec.stack.ingress_group else None
     settled: LoadBalancerState = wait_for_alb_fields.fn(
         env.ctx, balancer.arn, wanted, member=member
     )
     return settled
+
+
+def _wanted(env: Env, got: Got) -> dict[str, str]:
+    """The ALB's declared fields for the front door as apply has it now."""
+    if not is_gateway(env.spec):
+        return desired_alb(env.spec, env.seen, manifest_of(env, got))
+    arns = tuple(certificate.arn for certificate in got.get(Kind.CERTIFICATE) or ())
+    objects = gateway_objects(env.spec, env.seen, arns=arns or None)
+    return desired_gateway_alb(env.spec, env.seen, objects)
 
 
 def delete(env: Env) -> str:
@@ -81,7 +125,7 @@ def delete(env: Env) -> str:
 
 VERBS = Verbs(
     observe=observe,
-    observe_after=(Kind.INGRESS, Kind.CERTIFICATE, Kind.CONTROLLER),
+    observe_after=(Kind.INGRESS, Kind.GATEWAY, Kind.CERTIFICATE, Kind.CONTROLLER),
     current=lambda env: env.seen.load_balancer,
     ensure=ensure,
     settle=settle,

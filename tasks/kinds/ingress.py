@@ -10,6 +10,7 @@ from typing import Any
 from core.cleanup import own_bindings, own_ingress
 from core.errors import WaitTimeout
 from core.items_front import ingress_manifest
+from core.items_gateway import is_gateway
 from core.kubestate import IngressState
 from core.state import Kind
 from tasks.deletion_protection import lift_deletion_protection
@@ -60,7 +61,9 @@ def ensure(env: Env, got: Got) -> Any:
     return ensure_ingress.fn(env.kube, manifest_of(env, got), stack=env.spec.name)
 
 
-def settle(env: Env, made: Any, got: Got) -> IngressState:
+def settle(env: Env, made: Any, got: Got) -> IngressState | None:
+    if is_gateway(env.spec):
+        return None  # the Gateway is the front door
     state: IngressState = wait_for_ingress_address.fn(env.kube, name=env.spec.ingress_name)
     return state
 
@@ -70,7 +73,7 @@ def delete(env: Env) -> str:
     resources by their tags and release the Ingress's finalizers."""
     seen, spec, target = env.seen, env.spec, env.target
     ingress, bindings = own_ingress(seen, spec.name), own_bindings(seen, spec.name)
-    if target is None or (ingress is None and not bindings):
+    if target is None or (ingress is None and (not bindings or is_gateway(spec))):
         return ""
     if ingress is not None and _deleted_by_controller(env):
         return f"deleted Ingress {ingress.key}; its controller deleted its ALB"

@@ -69,18 +69,25 @@ def test_the_front_door_is_the_ingress_unless_chosen() -> None:
     assert spec(frontDoor="gateway").stack.front_door == "gateway"
 
 
-def test_a_gateway_front_door_is_refused_before_anything_is_planned() -> None:
-    """The Gateway's objects are not kinds of the table yet: planning one (setup, drift, `kfalb
-    plan`) stops with the reason instead of building an Ingress in its place."""
+def test_one_front_door_is_planned_at_a_time() -> None:
+    """The Gateway's objects are kinds of the table: a Gateway stack plans the CRDs and the
+    Gateway, no Ingress; an Ingress stack the other way round."""
     from datetime import UTC, datetime
 
     from core.kinds import stack_plan
     from core.observation import Observation
+    from core.state import Kind
 
     nothing = Observation(observed_at=datetime.now(UTC))
-    assert stack_plan(spec(), nothing).changes
-    with pytest.raises(SpecError, match="stack.frontDoor: gateway is not built by this version"):
-        stack_plan(spec(frontDoor="gateway"), nothing)
+    ingress = {change.item.kind for change in stack_plan(spec(), nothing).changes}
+    assert Kind.INGRESS in ingress
+    assert not ingress & {Kind.GATEWAY, Kind.GATEWAY_API}
+    gateway = stack_plan(spec(frontDoor="gateway"), nothing).changes
+    kinds = {change.item.kind for change in gateway}
+    assert {Kind.GATEWAY, Kind.GATEWAY_API, Kind.LOAD_BALANCER} <= kinds
+    assert Kind.INGRESS not in kinds
+    (balancer,) = [c for c in gateway if c.item.kind is Kind.LOAD_BALANCER]
+    assert balancer.item.key == "ALB of Gateway istio-system/istio-ingress"
 
 
 def test_a_gateway_front_door_needs_a_v3_controller() -> None:
@@ -370,3 +377,37 @@ def test_controller_defaults_where_nothing_is_configured() -> None:
     assert fields["target-group port"] == PRESENT  # an instance target's port is its node port
     assert fields["target-group health-check success-codes"] == "200-399"
     assert fields["target-group health-check port"] == "traffic-port"
+
+
+def test_a_switch_of_front_door_plans_the_old_one_removed() -> None:
+    from datetime import UTC, datetime
+
+    from core import naming
+    from core.gateway_state import FrontDoorState, GatewayState
+    from core.kinds import stack_plan
+    from core.kubestate import IngressState
+    from core.observation import Observation
+    from core.plan import Action
+    from core.state import Kind
+
+    gateway_spec = spec(frontDoor="gateway")
+    labels = naming.ownership_labels(gateway_spec.name)
+    ingress = IngressState(namespace="istio-system", name="istio-ingress", labels=labels)
+    seen = Observation(observed_at=datetime.now(UTC), ingress=ingress)
+    (former,) = [c for c in stack_plan(gateway_spec, seen).changes
+                 if c.item.kind is Kind.FORMER_FRONT_DOOR]  # fmt: skip
+    assert former.action is Action.DELETE
+    assert former.item.key == "Ingress istio-system/istio-ingress"
+
+    door = GatewayState(kind="Gateway", namespace="istio-system", name="istio-ingress",
+                        labels=labels)  # fmt: skip
+    back = Observation(observed_at=datetime.now(UTC), gateway=FrontDoorState(gateway=door))
+    (former,) = [c for c in stack_plan(spec(), back).changes
+                 if c.item.kind is Kind.FORMER_FRONT_DOOR]  # fmt: skip
+    assert former.action is Action.DELETE
+    assert former.item.key == "Gateway istio-system/istio-ingress"
+    # someone else's front door of that name is not ours to remove
+    other = IngressState(namespace="istio-system", name="istio-ingress")
+    theirs = Observation(observed_at=datetime.now(UTC), ingress=other)
+    assert not [c for c in stack_plan(gateway_spec, theirs).changes
+                if c.item.kind is Kind.FORMER_FRONT_DOOR]  # fmt: skip

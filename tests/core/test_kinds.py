@@ -43,12 +43,29 @@ def test_cleanup_is_the_graph_reversed_with_its_own_edges_winning() -> None:
     assert order.index(Kind.CERTIFICATE) < order.index(Kind.VALIDATION_RECORD)
     assert order.index(Kind.INGRESS) < order.index(Kind.LOAD_BALANCER)
     assert order.index(Kind.DNS_RECORD) < order.index(Kind.INGRESS)
+    # the Gateway front door the same way; its CRDs outlive the controller that watches them
+    assert order.index(Kind.DNS_RECORD) < order.index(Kind.GATEWAY)
+    assert order.index(Kind.GATEWAY) < order.index(Kind.LOAD_BALANCER)
+    assert order.index(Kind.GATEWAY) < order.index(Kind.CONTROLLER)
+    assert order.index(Kind.CONTROLLER) < order.index(Kind.GATEWAY_API)
+
+
+def test_the_gateway_api_crds_are_there_before_the_controller_starts() -> None:
+    order = apply_order()
+    assert order.index(Kind.GATEWAY_API) < order.index(Kind.CONTROLLER)
+    assert order.index(Kind.CONTROLLER) < order.index(Kind.GATEWAY)
+    assert Kind.GATEWAY in before(Kind.LOAD_BALANCER)
+    assert Kind.LOAD_BALANCER in active_kinds([Kind.GATEWAY])
+    assert rebuilt_with([Kind.CERTIFICATE]) == {
+        Kind.INGRESS: (Kind.CERTIFICATE,),
+        Kind.GATEWAY: (Kind.CERTIFICATE,),
+    }
 
 
 def test_policies_say_who_owns_each_kind() -> None:
     shared = {kind for kind, entry in TABLE.items() if entry.policy is Policy.SHARED}
     assert shared == {Kind.SUBNET_TAG, Kind.OIDC_PROVIDER, Kind.IAM_POLICY, Kind.IAM_ROLE,
-                      Kind.POD_IDENTITY, Kind.CONTROLLER}  # fmt: skip
+                      Kind.POD_IDENTITY, Kind.CONTROLLER, Kind.GATEWAY_API}  # fmt: skip
     assert {Kind.DNS_ANSWER, Kind.HTTPS_ANSWER} == CHECKED
     assert TABLE[Kind.LOAD_BALANCER].policy is Policy.CONTROLLER
 

@@ -33,8 +33,16 @@ def test_nothing_to_fix_runs_nothing() -> None:
     assert _graph(_env()) == {}
 
 
+#: The kinds of the Gateway front door (an Ingress stack plans none of them).
+GATEWAY = {Kind.GATEWAY, Kind.GATEWAY_API}
+
+
+def _first_setup(*other_door: Kind) -> list[Kind]:
+    return [k for k in TABLE if TABLE[k].policy.value != "checked" and k not in other_door]
+
+
 def test_a_first_setup_requests_the_certificates_beside_the_zone() -> None:
-    graph = _graph(_env(*[kind for kind in TABLE if TABLE[kind].policy.value != "checked"]))
+    graph = _graph(_env(*_first_setup(*GATEWAY)))
     assert graph[(Kind.CERTIFICATE, MADE)] == ()
     assert graph[(Kind.HOSTED_ZONE, MADE)] == ()
     # its records wait for both: they go into the zone made in this run
@@ -70,6 +78,19 @@ def test_a_first_setup_requests_the_certificates_beside_the_zone() -> None:
     assert graph[(Kind.HTTPS_ANSWER, SETTLED)] == ((Kind.DNS_ANSWER, SETTLED),)  # fmt: skip
 
 
+def test_a_first_gateway_setup_installs_the_crds_before_the_controller() -> None:
+    graph = _graph(_env(*_first_setup(Kind.INGRESS)))
+    assert (Kind.GATEWAY_API, MADE) in set(graph[(Kind.CONTROLLER, MADE)])
+    assert set(graph[(Kind.GATEWAY, MADE)]) == {
+        (Kind.CONTROLLER, MADE),
+        (Kind.GATEWAY_API, MADE),
+        (Kind.CERTIFICATE, SETTLED),
+    }
+    assert graph[(Kind.GATEWAY, SETTLED)] == ((Kind.GATEWAY, MADE),)
+    # the ALB is looked for once the Gateway is programmed
+    assert (Kind.GATEWAY, SETTLED) in set(graph[(Kind.LOAD_BALANCER, MADE)])
+
+
 def test_a_drifted_record_alone_is_rewritten_then_verified_end_to_end() -> None:
     graph = _graph(_env(Kind.DNS_RECORD))
     assert set(graph) == {(Kind.DNS_RECORD, MADE), (Kind.DNS_ANSWER, SETTLED),
@@ -91,3 +112,15 @@ def test_a_new_certificate_waits_for_the_delegation_even_when_it_is_added_by_han
     assert (Kind.DELEGATION, SETTLED) in graph  # on demand: the delegation is not marked
     assert (Kind.DELEGATION, MADE) not in graph
     assert graph[(Kind.DELEGATION, SETTLED)] == ((Kind.HOSTED_ZONE, MADE),)
+
+
+def test_a_switch_removes_the_old_front_door_only_once_the_dashboard_answers_through_the_new() -> (
+    None
+):
+    graph = _graph(_env(Kind.GATEWAY, Kind.LOAD_BALANCER, Kind.DNS_RECORD, Kind.FORMER_FRONT_DOOR))
+    assert set(graph[(Kind.FORMER_FRONT_DOOR, MADE)]) == {
+        (Kind.DNS_ANSWER, SETTLED),
+        (Kind.HTTPS_ANSWER, SETTLED),
+    }
+    assert (Kind.DNS_RECORD, MADE) in set(graph[(Kind.DNS_ANSWER, SETTLED)])
+    assert (Kind.LOAD_BALANCER, MADE) in set(graph[(Kind.DNS_RECORD, MADE)])

@@ -1,0 +1,27 @@
+"""A switch of front door (stack.frontDoor ingress <-> gateway): the stack's other front door,
+removed by the walk only once the dashboard's name resolves to the new ALB and the dashboard
+answers through it; its controller then removes the old ALB. Its cleanup is the Ingress's or
+the Gateway's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.items_gateway import is_gateway
+from tasks.kinds import gateway, ingress
+from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.logs import run_logger
+
+
+def observe(look: Look) -> dict[str, Any]:
+    return {}  # the Ingress and the Gateway are read by their own kinds
+
+
+def ensure(env: Env, got: Got) -> None:
+    """Delete the old front door through its controller (which deletes its ALB)."""
+    said = ingress.delete(env) if is_gateway(env.spec) else gateway.delete(env)
+    run_logger().info("Front door switched to the %s: %s", env.spec.stack.front_door,
+                      said or "nothing was left of the old one")  # fmt: skip
+
+
+VERBS = Verbs(observe=observe, ensure=ensure)

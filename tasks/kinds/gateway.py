@@ -1,0 +1,156 @@
+"""The Gateway front door (stack.frontDoor: gateway): the Gateway API CRDs it needs (installed
+when the cluster lacks them, before the controller, which looks for them when it starts), and
+its objects, applied by server-side apply and settled once the controller has accepted and
+programmed the Gateway (its ALB active, its address written). Removed through the controller,
+which deletes the ALB before the Gateway's finalizer; the GatewayClass and the CRDs go with
+their last user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.controller_versions import DEFAULT_CONTROLLER_VERSION, release
+from core.errors import PreflightError
+from core.gateway import gateway_names
+from core.gateway_state import CrdsState, FrontDoorState
+from core.items_gateway import gateway_objects, is_gateway
+from core.spec import StackSpec
+from core.state import Kind, StackResource
+from tasks.k8s.gateway import delete_gateway, ensure_gateway, observe_gateway, wait_for_gateway
+from tasks.k8s.gateway_api import (
+    delete_gateway_api,
+    delete_gateway_class,
+    ensure_gateway_api,
+    gateway_api_bundle,
+    observe_gateway_api,
+)
+from tasks.k8s.manifests import gateway_source
+from tasks.kinds.base import Env, Got, Look, Verbs
+
+
+def _looked_for(look: Look, kind: Kind) -> bool:
+    """The CRDs are read for a Gateway front door, while the stack's record lists them, and in
+    cleanup's sweep (which deletes CRDs anyway: the controller's)."""
+    recorded = look.record is not None and bool(look.record.of_kind(kind))
+    return look.target is not None and (is_gateway(look.spec) or recorded or look.sweeping)
+
+
+def _version(spec: StackSpec) -> str:
+    """The controller release whose Gateway API bundle applies (a v2 one has none)."""
+    version = spec.stack.controller_version
+    return version if release(version).gateway_api else DEFAULT_CONTROLLER_VERSION
+
+
+def observe_crds(look: Look) -> dict[str, Any]:
+    if look.target is None or not _looked_for(look, Kind.GATEWAY_API):
+        return {}
+    plan = observe_gateway_api.fn(look.target, _version(look.spec))
+    total = len(plan.apply) + len(plan.kept)
+    state = CrdsState(
+        bundle=gateway_api_bundle(_version(look.spec)),
+        missing=plan.missing,
+        present=total - len(plan.missing),
+        ours=len(plan.apply) > len(plan.missing),
+        problem=plan.problem,
+    )
+    return {"gateway_crds": state}
+
+
+def _crds_resource(spec: StackSpec, owned: bool) -> StackResource:
+    bundle = gateway_api_bundle(_version(spec))
+    return StackResource(kind=Kind.GATEWAY_API, id=f"gateway.networking.k8s.io/{bundle}",
+                         name="Gateway API CRDs", owned=owned)  # fmt: skip
+
+
+def current_crds(env: Env) -> StackResource | None:
+    crds = env.seen.gateway_crds
+    if crds is None or not crds.present or not is_gateway(env.spec):
+        return None
+    return _crds_resource(env.spec, crds.ours)
+
+
+def check_crds(env: Env) -> None:
+    """CRDs of another tool that cannot serve the controller stop setup before anything."""
+    crds = env.seen.gateway_crds
+    if crds is not None and crds.problem:
+        raise PreflightError(crds.problem)
+
+
+def ensure_crds(env: Env, got: Got) -> StackResource:
+    ensure_gateway_api.fn(env.kube, stack=env.spec.name, controller_version=_version(env.spec))
+    return _crds_resource(env.spec, True)
+
+
+def delete_crds(env: Env) -> str:
+    crds = env.seen.gateway_crds
+    if env.target is None or crds is None or not crds.ours:
+        return ""
+    deleted = delete_gateway_api.fn(env.target, stack=env.spec.name,
+                                    controller_version=_version(env.spec))  # fmt: skip
+    return f"deleted the Gateway API CRDs ({len(deleted)} objects)" if deleted else ""
+
+
+def observe(look: Look) -> dict[str, Any]:
+    """The stack's Gateway objects, whichever its front door (an Ingress stack may be leaving
+    a Gateway behind: a switch); kinds the cluster does not serve are not asked for."""
+    if look.target is None:
+        return {}
+    found: dict[str, Any] = {"gateway": observe_gateway.fn(look.target, gateway_names(look.spec))}
+    if is_gateway(look.spec):
+        found["gateway_source"] = tuple(gateway_source())
+    return found
+
+
+def current(env: Env) -> FrontDoorState | None:
+    door = env.seen.gateway
+    return door if door is not None and door.gateway is not None else None
+
+
+def ensure(env: Env, got: Got) -> Any:
+    arns = tuple(certificate.arn for certificate in got.get(Kind.CERTIFICATE) or ())
+    objects = gateway_objects(env.spec, env.seen, arns=arns or None)
+    if objects is None:
+        raise ValueError("the Gateway base was not read")  # observe always reads it
+    return ensure_gateway.fn(env.kube, objects, stack=env.spec.name,
+                             names=gateway_names(env.spec))  # fmt: skip
+
+
+def settle(env: Env, made: Any, got: Got) -> FrontDoorState | None:
+    """Wait until the Gateway is Accepted and Programmed (its failure names the condition's
+    reason and message, and the controller's Warning events)."""
+    if not is_gateway(env.spec):
+        return None  # the Ingress is the front door
+    state: FrontDoorState = wait_for_gateway.fn(env.kube, gateway_names(env.spec))
+    return state
+
+
+def delete(env: Env) -> str:
+    """The stack's Gateway through its controller (which deletes the ALB first), its routes and
+    configurations, then the GatewayClass once no Gateway uses it."""
+    door = env.seen.gateway
+    if env.target is None or door is None or door == FrontDoorState():
+        return ""  # nothing of it was found
+    names = gateway_names(env.spec)
+    said = []
+    if delete_gateway.fn(env.target, stack=env.spec.name, names=names):
+        said.append(f"deleted Gateway {names.gateway_key}; its controller deleted its ALB")
+    if delete_gateway_class.fn(env.target, name=names.gateway_class):
+        said.append(f"deleted GatewayClass {names.gateway_class}")
+    return "; ".join(said)
+
+
+CRDS = Verbs(
+    observe=observe_crds,
+    current=current_crds,
+    ensure=ensure_crds,
+    delete=delete_crds,
+    check=check_crds,
+)
+
+VERBS = Verbs(
+    observe=observe,
+    current=current,
+    ensure=ensure,
+    settle=settle,
+    delete=delete,
+)
