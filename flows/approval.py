@@ -23,7 +23,7 @@ from core.plan import Plan
 from core.plan_review import PlanReview
 from core.settings import get_settings
 from tasks.logs import run_logger
-from tasks.reporting import artifact_key
+from tasks.reporting import artifact_links
 
 
 class Approval(RunInput):
@@ -40,9 +40,12 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
     plan with that digest). A rejection ends the run cancelled; no answer within
     KFALB_APPROVAL_TIMEOUT_SECONDS ends it failed; nothing is applied either way."""
     settings, logger = get_settings(), run_logger()
-    artifact = artifact_key(review.stack, "plan" if what == "setup" else "drift")
+    # The plan's table, and beside it the review (setup) or the drifted values in full (drift).
+    whats = ["plan", "plan-review"] if what == "setup" else ["drift", "drift-changes"]
     form = Approval.with_initial_data(
-        description=request_text(review, result, what=what, artifact=artifact),
+        description=request_text(
+            review, result, what=what, artifacts=artifact_links(review.stack, whats)
+        ),  # fmt: skip
         plan_digest=review.digest,
     )
     timeout = int(settings.approval_timeout_seconds)

@@ -119,8 +119,13 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     assert _locks(api) == []  # nobody holds the stack's (or the cluster's) lock meanwhile
     description, digest = _form(api, rejected)
     assert f"Approve the setup of stack `{STACK}`?" in description
-    assert f"`{digest}`" in description
-    assert f"artifact `{STACK}-plan`" in description
+    assert f"**Digest:** `{digest.removeprefix('sha256:')[:12]}`" in description
+    # The plan's table is a link to its page in the UI: this run's artifact of that key.
+    linked = re.search(rf"\[`{STACK}-plan`\]\({api.url[:-4]}/artifacts/artifact/([0-9a-f-]{{36}})\)",
+                       description)  # fmt: skip
+    assert linked, description
+    assert api.artifacts(rejected)[f"{STACK}-plan"]["id"] == linked.group(1)
+    assert f"[`{STACK}-plan-review`]({api.url[:-4]}/artifacts/artifact/" in description
     assert re.search(r"\*\*Plan:\*\* \d+ to create, 0 to change, \d+ in place", description)
     assert "**Policy:**" in description
     assert "**Cost:**" in description
