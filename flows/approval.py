@@ -15,6 +15,8 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
 from pydantic import Field
 
 from core.approval import APPROVE, rejected, request_text
@@ -48,16 +50,14 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
         ),  # fmt: skip
         plan_digest=review.digest,
     )
-    timeout = int(settings.approval_timeout_seconds)
-    logger.warning("Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the run's "
-                   "form), for %d s at most; nothing is applied until then.", review.stack, what,
-                   result.summary(), timeout)  # fmt: skip
-    context = FlowRunContext.get()
-    deployed = (
-        context is not None
-        and context.flow_run is not None
-        and (context.flow_run.deployment_id is not None)
-    )
+    timeout, deployed = int(settings.approval_timeout_seconds), _deployed()
+    if deployed and _answered(what):  # resumed: the run started again and finds its answer
+        logger.info("Stack %s: the %s plan was answered while this run was suspended; it "
+                    "started again and reads the answer.", review.stack, what)  # fmt: skip
+    else:
+        logger.warning("Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the "
+                       "run's form), for %d s at most; nothing is applied until then.",
+                       review.stack, what, result.summary(), timeout)  # fmt: skip
     try:
         if deployed:
             answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=f"approve-{what}")
@@ -78,3 +78,20 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
     if answer.decision != APPROVE:
         raise rejected(review.stack, reviewer=answer.reviewer, comment=answer.comment, what=what)
     return answer.plan_digest
+
+
+def _deployed() -> bool:
+    """A deployment run (it can be suspended and scheduled again), not a local one."""
+    context = FlowRunContext.get()
+    return (
+        context is not None
+        and context.flow_run is not None
+        and context.flow_run.deployment_id is not None
+    )
+
+
+def _answered(what: str) -> bool:
+    """This run was suspended for approval and answered: Prefect keeps the answer under the
+    suspension's key, and `suspend_flow_run` with that key returns it without waiting."""
+    keyset = keyset_from_base_key(f"suspended-approve-{what}")
+    return read_flow_run_input(keyset["response"]) is not None

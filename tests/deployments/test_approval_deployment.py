@@ -175,6 +175,9 @@ def test_approving_applies_exactly_the_plan_and_the_stack_converges(
     assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
     logs = api.logs(run)
     assert f"sre@example.com approved the setup plan {digest} (ok)" in logs
+    # Suspended, then run again from the start: it says it waits once, then finds its answer.
+    assert logs.count("waits for approval in the Prefect UI") == 1, logs
+    assert "answered while this run was suspended" in logs
     # What was applied is what the form showed: the summary's plan is the approved one.
     planned = re.search(r"\*\*Plan:\*\* (\d+ to create, \d+ to change, \d+ in place)", description)
     assert planned
