@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -34,6 +34,13 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the repo's packa
 
 from benchmarks.browser_geometry import Placement, visible_texts  # noqa: E402
 from benchmarks.setup_critical_path import _drain, prefect_server  # noqa: E402
+from benchmarks.ui_approval import (  # noqa: E402
+    REVIEWER,
+    Approval,
+    WaitingSetup,
+    approve_in_ui,
+    check_approval,
+)
 
 CONFIG = ROOT / "examples" / "sandbox.yaml"
 WINDOW = (1440, 1400)  # a laptop's width; tall, to show whole tables
@@ -111,11 +118,11 @@ def render(browser: str, name: str, url: str, out: Path, *, height: int = WINDOW
     return Page(name, url, parser.text, parser.rows, shot)
 
 
-def _stack_world(work: Path) -> dict[str, Any]:
-    """Setup, then tampering, then a drift check that finds it; the ids the pages need."""
+def _stack_world(work: Path, review: Callable[[str], None]) -> dict[str, Any]:
+    """Setup, approved by `review` (given the waiting run's id), then tampering, then a drift
+    check that finds it; the ids the pages need."""
     from core.spec import load_spec
     from flows.check_drift import check_drift
-    from flows.setup_load_balancer import setup_load_balancer
     from sandbox.world import World, WorldOptions
     from tests.tamper import delete_dashboard_record, weaken_ssl_policy
 
@@ -123,8 +130,11 @@ def _stack_world(work: Path) -> dict[str, Any]:
     options = WorldOptions(acm_delay=1.0, alb_delay=1.0, dns_delay=0.5)
     with World(work / "world", options) as world:
         os.environ.update(world.env)
-        os.environ.update(KFALB_POLL_INTERVAL_SECONDS="0.2", KFALB_POLL_MAX_INTERVAL_SECONDS="0.5")
-        setup = setup_load_balancer(spec=spec, return_state=True)
+        os.environ.update(KFALB_POLL_INTERVAL_SECONDS="0.2", KFALB_POLL_MAX_INTERVAL_SECONDS="0.5",
+                          KFALB_APPROVAL_POLL_SECONDS="1")  # fmt: skip
+        waiting = WaitingSetup(spec)
+        review(waiting.paused_run())
+        setup = waiting.outcome()
         if not setup.is_completed():
             raise SystemExit(f"setup did not complete: {setup.message}")
         weaken_ssl_policy(world, spec.name)
@@ -270,9 +280,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.update(PREFECT_API_URL=api, PREFECT_HOME=str(work / "prefect"),
                               AWS_CONFIG_FILE=str(work / "aws-config"),
                               AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"))  # fmt: skip
-            runs = _stack_world(work)
-            ids = _ids(runs["stack"], runs)
             ui = api.removesuffix("/api")
+            approval = Approval()
+
+            def review(run_id: str) -> None:
+                nonlocal approval
+                approval = approve_in_ui(browser, ui, run_id, out)
+
+            runs = _stack_world(work, review)
+            ids = _ids(runs["stack"], runs)
             pages = {
                 "setup-run": render(browser, "setup-run", f"{ui}/runs/flow-run/{runs['setup']}", out),
                 "drift-run": render(browser, "drift-run", f"{ui}/runs/flow-run/{runs['drift']}", out),
@@ -296,10 +312,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = load_spec(CONFIG.read_text(), source=CONFIG.name)
     url = dashboard_url(spec, get_settings().https_port)
     problems = check_pages(pages, stack=runs["stack"], url=url) + check_placements(placements)
+    problems += check_approval(approval)
+    if f"{REVIEWER} approved the setup plan" not in pages["setup-run"].text:
+        problems.append("the setup run's logs do not say who approved the plan")
     print(f"drift changes: {sum(p.visible for p in placements)} of {len(placements)} drifted "
           "items and values drawn whole in the 1440 px window")  # fmt: skip
     for page in pages.values():
         print(f"{page.name:12} {page.screenshot}  ({page.url})")
+    for name, shot in approval.shots.items():
+        print(f"{name:12} {shot}")
     print(f"screenshots and rendered DOMs in {out}")
     for problem in problems:
         print(f"FAIL: {problem}")

@@ -4,9 +4,11 @@ shown, and what a rejection or a plan changed since says. The wait itself is Pre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.errors import PermanentError
 from core.plan import Plan
-from core.plan_review import PlanReview
+from core.plan_review import PlanReview, short_digest
 from core.spec import StackSpec
 
 APPROVE, REJECT = "approve", "reject"
@@ -23,18 +25,26 @@ def approval_needed(spec: StackSpec, requested: bool | None, result: Plan) -> bo
     return wanted and not result.converged
 
 
-def request_text(review: PlanReview, result: Plan, *, what: str, artifact: str) -> str:
+def request_text(
+    review: PlanReview, result: Plan, *, what: str, artifacts: Sequence[tuple[str, str | None]]
+) -> str:
     """The form's description (Markdown): what is asked, the plan's summary, digest, policy
-    findings, cost, and where the whole plan is."""
+    findings, cost, and where the whole plan is: `artifacts`, the run's artifacts (key, and
+    their page in the UI when known, as a link), the plan's table first."""
     findings = review.policy.summary()
+    (table, table_url), *beside = artifacts
+    others = ", ".join(_named(key, url) for key, url in beside)
     return "\n".join(
         [
             f"## Approve the {what} of stack `{review.stack}`?",
             "",
-            f"**Plan:** {result.summary()} — the table is the artifact `{artifact}` of this run "
-            f"(and `{artifact}-review`).",
-            f"**Digest:** `{review.digest}` — approving applies exactly this plan: if the world "
-            "or the spec changes before the run goes on, it applies nothing (stale plan).",
+            f"**Plan:** {result.summary()} — the table is the artifact {_named(table, table_url)} "
+            f"of this run{f' (and {others})' if others else ''}.",
+            # The whole digest overflows the form's width (a code span does not wrap): its
+            # short form, as the stale-plan message names plans; whole in the field below.
+            f"**Digest:** `{short_digest(review.digest)}` (sha256; in full in *Plan Digest* "
+            "below) — approving applies exactly this plan: if the world or the spec changes "
+            "before the run goes on, it applies nothing (stale plan).",
             f"**Policy:** {findings}.",
             f"**Cost:** {review.cost.line()}.",
             "",
@@ -42,6 +52,10 @@ def request_text(review: PlanReview, result: Plan, *, what: str, artifact: str) 
             "run's log).",
         ]
     )
+
+
+def _named(key: str, url: str | None) -> str:
+    return f"[`{key}`]({url})" if url else f"`{key}`"
 
 
 def rejected(stack: str, *, reviewer: str, comment: str, what: str) -> PlanRejected:

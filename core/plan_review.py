@@ -57,13 +57,14 @@ def gate(review: PlanReview, *, approved: str | None) -> None:
     if approved is not None and approved != review.digest:
         raise StalePlan(
             f"Stack {review.stack}: the plan is stale: the world or the spec changed since plan "
-            f"{_short(approved)} was made; now it is {_short(review.digest)}. Nothing was "
+            f"{short_digest(approved)} was made; now it is {short_digest(review.digest)}. Nothing was "
             "applied. Plan again (`kfalb plan --out plan.json`), review it, and apply that."
         )
     enforce(review.policy, review.stack)
 
 
-def _short(digest: str) -> str:
+def short_digest(digest: str) -> str:
+    """A plan's digest as people read it: its first 12 hex digits."""
     return digest.removeprefix(DIGEST_PREFIX)[:12]
 
 

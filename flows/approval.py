@@ -15,6 +15,8 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
 from pydantic import Field
 
 from core.approval import APPROVE, rejected, request_text
@@ -23,7 +25,7 @@ from core.plan import Plan
 from core.plan_review import PlanReview
 from core.settings import get_settings
 from tasks.logs import run_logger
-from tasks.reporting import artifact_key
+from tasks.reporting import artifact_links
 
 
 class Approval(RunInput):
@@ -40,26 +42,31 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
     plan with that digest). A rejection ends the run cancelled; no answer within
     KFALB_APPROVAL_TIMEOUT_SECONDS ends it failed; nothing is applied either way."""
     settings, logger = get_settings(), run_logger()
-    artifact = artifact_key(review.stack, "plan" if what == "setup" else "drift")
+    # The plan's table, and beside it the review (setup) or the drifted values in full (drift).
+    whats = ["plan", "plan-review"] if what == "setup" else ["drift", "drift-changes"]
     form = Approval.with_initial_data(
-        description=request_text(review, result, what=what, artifact=artifact),
+        description=request_text(
+            review, result, what=what, artifacts=artifact_links(review.stack, whats)
+        ),
         plan_digest=review.digest,
     )
-    timeout = int(settings.approval_timeout_seconds)
-    logger.warning(
-        "Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the run's "
-        "form), for %d s at most; nothing is applied until then.",
-        review.stack,
-        what,
-        result.summary(),
-        timeout,
-    )
-    context = FlowRunContext.get()
-    deployed = (
-        context is not None
-        and context.flow_run is not None
-        and (context.flow_run.deployment_id is not None)
-    )
+    timeout, deployed = int(settings.approval_timeout_seconds), _deployed()
+    if deployed and _answered(what):  # resumed: the run started again and finds its answer
+        logger.info(
+            "Stack %s: the %s plan was answered while this run was suspended; it "
+            "started again and reads the answer.",
+            review.stack,
+            what,
+        )
+    else:
+        logger.warning(
+            "Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the "
+            "run's form), for %d s at most; nothing is applied until then.",
+            review.stack,
+            what,
+            result.summary(),
+            timeout,
+        )
     try:
         if deployed:
             answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=f"approve-{what}")
@@ -86,3 +93,20 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
     if answer.decision != APPROVE:
         raise rejected(review.stack, reviewer=answer.reviewer, comment=answer.comment, what=what)
     return answer.plan_digest
+
+
+def _deployed() -> bool:
+    """A deployment run (it can be suspended and scheduled again), not a local one."""
+    context = FlowRunContext.get()
+    return (
+        context is not None
+        and context.flow_run is not None
+        and context.flow_run.deployment_id is not None
+    )
+
+
+def _answered(what: str) -> bool:
+    """This run was suspended for approval and answered: Prefect keeps the answer under the
+    suspension's key, and `suspend_flow_run` with that key returns it without waiting."""
+    keyset = keyset_from_base_key(f"suspended-approve-{what}")
+    return read_flow_run_input(keyset["response"]) is not None

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from prefect import get_client
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
+from prefect.client.schemas.sorting import ArtifactSort
+from prefect.context import FlowRunContext
+from prefect.settings import get_current_settings
 
 from core.plan import Plan
 from core.plan_output import changes_markdown, table_rows
@@ -20,6 +29,32 @@ from core.state import StackRecord
 def artifact_key(stack: str, what: str) -> str:
     """Artifact keys allow lower-case letters, digits and dashes only."""
     return f"{stack}-{what}".lower().replace(".", "-").replace("_", "-")
+
+
+def artifact_links(stack: str, whats: Sequence[str]) -> list[tuple[str, str | None]]:
+    """This run's latest artifacts `<stack>-<what>`, each with its page in the Prefect UI (None
+    when the run has no such artifact, or no UI address is known): the links a reviewer
+    follows from the approval form."""
+    keys = [artifact_key(stack, what) for what in whats]
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return [(key, None) for key in keys]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=keys),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[context.flow_run.id]),
+            ),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    ui = get_current_settings().ui_url  # Prefect's url_for knows no artifact page: its route
+    latest: dict[str, str | None] = {}
+    for artifact in found:  # newest first: a re-run's plan replaces the one before it
+        if artifact.key is not None and artifact.key not in latest:
+            latest[artifact.key] = (
+                f"{ui.rstrip('/')}/artifacts/artifact/{artifact.id}" if ui else None
+            )
+    return [(key, latest.get(key)) for key in keys]
 
 
 def publish_resources(record: StackRecord) -> None:

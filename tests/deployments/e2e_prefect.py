@@ -98,6 +98,41 @@ class PrefectApi:
                 pytest.fail(f"flow run {run['name']} still {run['state_type']} after {timeout}s")
             time.sleep(0.5)
 
+    def wait_for_state(self, run_id: str, name: str, *, timeout: float = 240.0) -> dict[str, Any]:
+        """Poll a flow run until its state is called `name` (e.g. "Suspended"); fail if it ends
+        in another state first, or after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run: dict[str, Any] = self.get(f"/flow_runs/{run_id}")
+            if run["state_name"] == name:
+                return run
+            if run["state_type"] in TERMINAL or time.monotonic() > deadline:
+                pytest.fail(f"flow run {run['name']} is {run['state_name']}, not {name}: "
+                            f"{run['state'].get('message')}\n--- run logs\n{self.logs(run_id)}")  # fmt: skip
+            time.sleep(0.5)
+
+    def run_input(self, run_id: str) -> dict[str, Any]:
+        """What a run waiting for input shows in its form (the UI reads the same): the
+        description and the schema, by the keys its paused state names."""
+        run = self.get(f"/flow_runs/{run_id}")
+        keyset = run["state"]["state_details"]["run_input_keyset"]
+        # Prefect (3.9) proposes the Suspended state first and saves the form's inputs after it:
+        # a reader that sees the state may find no input yet for a moment.
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                return {part: self.get(f"/flow_runs/{run_id}/input/{keyset[part]}")
+                        for part in ("description", "schema")}  # fmt: skip
+            except httpx.HTTPStatusError as error:
+                if error.response.status_code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
+
+    def resume(self, run_id: str, run_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a run's form as the UI's Resume form does: POST /flow_runs/{id}/resume."""
+        result: dict[str, Any] = self.post(f"/flow_runs/{run_id}/resume", {"run_input": run_input})
+        return result
+
     def logs(self, run_id: str) -> str:
         """The run's log lines, for assertion messages."""
         found = self.post(

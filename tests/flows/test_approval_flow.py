@@ -5,6 +5,7 @@ free while waiting."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,10 @@ def _digest_of(run: Run, *, what: str) -> str:
 
     found = read_flow_run_input(key=keyset["description"], flow_run_id=flow_run.id)
     assert f"Approve the {what} of stack `platform-example-com`?" in str(found)
+    # The plan's table is linked: its page in the UI.
+    table = "plan" if what == "setup" else "drift"
+    assert re.search(rf"\[`platform-example-com-{table}`\]\(http://[^)]+/artifacts/artifact/"
+                     r"[0-9a-f-]{36}\)", str(found)), found  # fmt: skip
     schema = read_flow_run_input(key=keyset["schema"], flow_run_id=flow_run.id)
     digest: str = schema["properties"]["plan_digest"]["default"]
     return digest

@@ -1,4 +1,5 @@
 """The Prefect UI pages an operator reads, rendered by headless Chromium (benchmarks/ui_check.py):
+a setup waiting for approval is approved through its form (Playwright, as a user) and goes on;
 the drift table puts drifted rows first, the block page shows typed fields, the URL is text."""
 
 from __future__ import annotations
@@ -32,5 +33,6 @@ def test_the_ui_pages_render_what_an_operator_reads(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "every check holds" in done.stdout
-    for page in ("drift-table", "block", "block-v2", "drift-run", "dashboard"):
+    for page in ("drift-table", "block", "block-v2", "drift-run", "dashboard", "approval-waiting",
+                 "approval-form", "approval-filled", "approval-plan", "approval-plan-review"):  # fmt: skip
         assert (tmp_path / f"{page}.png").stat().st_size > 10_000
