@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import KubernetesError
 from core.items_gateway import is_gateway
 from tasks.kinds import gateway, ingress
 from tasks.kinds.base import Env, Got, Look, Verbs
@@ -18,8 +19,18 @@ def observe(look: Look) -> dict[str, Any]:
 
 
 def ensure(env: Env, got: Got) -> None:
-    """Delete the old front door through its controller (which deletes its ALB)."""
-    said = ingress.delete(env) if is_gateway(env.spec) else gateway.delete(env)
+    """Delete the old front door through its controller (which deletes its ALB). Never by a
+    sweep of the stack's tags, as cleanup may: the new front door's ALB carries them too."""
+    if is_gateway(env.spec):
+        if not ingress.deleted_by_controller(env):
+            raise KubernetesError(
+                f"The ALB controller did not delete the former Ingress {env.spec.ingress_key} "
+                "(see the warnings above); the new Gateway front door serves the dashboard. "
+                "Fix the controller and run setup again to remove the old Ingress and its ALB."
+            )
+        said = f"deleted Ingress {env.spec.ingress_key}; its controller deleted its ALB"
+    else:
+        said = gateway.delete(env)
     run_logger().info("Front door switched to the %s: %s", env.spec.stack.front_door,
                       said or "nothing was left of the old one")  # fmt: skip
 

@@ -75,7 +75,7 @@ def delete(env: Env) -> str:
     ingress, bindings = own_ingress(seen, spec.name), own_bindings(seen, spec.name)
     if target is None or (ingress is None and (not bindings or is_gateway(spec))):
         return ""
-    if ingress is not None and _deleted_by_controller(env):
+    if ingress is not None and deleted_by_controller(env):
         return f"deleted Ingress {ingress.key}; its controller deleted its ALB"
     delete_stale_webhooks.fn(target, spec.name)  # they refuse the finalizer removals
     # The finalizer goes only once a sweep by the stack's tags finds nothing of it left.
@@ -83,8 +83,9 @@ def delete(env: Env) -> str:
     return f"released Ingress {spec.ingress_key} without its controller (ALB swept by tags)"
 
 
-def _deleted_by_controller(env: Env) -> bool:
-    """False when no controller is there to delete it, or it did not within the bound."""
+def deleted_by_controller(env: Env) -> bool:
+    """Delete the Ingress through its controller (which deletes its ALB first); False when no
+    controller is there to delete it, or it did not within the bound."""
     logger, controller = run_logger(), env.seen.controller
     if controller is None or not controller.usable:
         logger.warning("No ALB controller serves the Ingress: removing its ALB by tags.")
