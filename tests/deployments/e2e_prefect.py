@@ -229,10 +229,13 @@ class PrefectStack:
             pytest.fail("\n".join(failures))
         return outputs
 
-    def start_worker(self, pool: str, env: Mapping[str, str]) -> None:
-        """A process worker polling `pool` every second, started from the project root."""
+    def start_worker(self, pool: str, env: Mapping[str, str], *, limit: int | None = None) -> None:
+        """A process worker polling `pool` every second, started from the project root; with
+        `limit`, it runs at most that many flow-run processes at once (its slots)."""
         worker_env = {**self.env, **env, "PREFECT_WORKER_QUERY_SECONDS": "1"}
         command = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", "e2e"]
+        if limit is not None:
+            command += ["--limit", str(limit)]
         self._spawn("worker", command, worker_env)
 
     def log_tail(self, name: str, lines: int = 60) -> str:

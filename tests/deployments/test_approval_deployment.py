@@ -3,8 +3,9 @@ on a real server and a process worker, started with `prefect deployment run`, wa
 for a reviewer; the answer is given the way the UI's Resume form gives it (POST
 /flow_runs/{id}/resume with the form's values).
 
-One server, worker and sandbox world serve every case. The work pool runs one flow run at a time,
-so runs that wait side by side show that a waiting run holds no worker slot.
+One server, worker and sandbox world serve every case. The worker runs one flow-run process at a
+time (`--limit 1`, a slot freed only when the process exits), so runs that wait side by side
+show that a waiting run holds no worker slot.
 """
 
 from __future__ import annotations
@@ -55,20 +56,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, world: Sandbox) -> Iterator[PrefectStack]:
-    """A server (its expired pauses failed every second), the setup deployment, a worker on a
-    pool that runs one flow run at a time."""
+    """A server (its expired pauses failed every second), the setup deployment, a worker that
+    runs one flow-run process at a time."""
     stack = PrefectStack(tmp_path_factory.mktemp("approval-prefect"))
     stack.env["PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS"] = "1"
     try:
         stack.start()
         stack.cli("work-pool", "create", POOL, "--type", "process")
-        stack.cli("work-pool", "set-concurrency-limit", POOL, "1")
         endpoints = {
             k: v
             for k, v in world.env.items()
             if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
         }
-        stack.start_worker(POOL, {**endpoints, **SETTINGS, **NO_AWS_FILES})
+        stack.start_worker(POOL, {**endpoints, **SETTINGS, **NO_AWS_FILES}, limit=1)
         stack.together(
             [
                 prefect("block", "register", "-m", "tasks.stack_block"),
@@ -112,8 +112,8 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     untouched = _footprint(world)
     timeout = ("--job-variable", 'env={"KFALB_APPROVAL_TIMEOUT_SECONDS": "20"}')
     rejected, stale, unanswered = _start(deployed), _start(deployed), _start(deployed, *timeout)
-    # One flow run at a time on the pool: the second and third could only start because the
-    # runs before them, waiting, had given their slot back.
+    # One flow-run process at a time on the worker: the second and third could only start
+    # because the processes of the runs before them, waiting, had ended.
     for run in (rejected, stale):
         api.wait_for_state(run, SUSPENDED)
     assert _locks(api) == []  # nobody holds the stack's (or the cluster's) lock meanwhile
