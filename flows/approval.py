@@ -47,17 +47,26 @@ def approved_digest(review: PlanReview, result: Plan, *, what: str) -> str:
     form = Approval.with_initial_data(
         description=request_text(
             review, result, what=what, artifacts=artifact_links(review.stack, whats)
-        ),  # fmt: skip
+        ),
         plan_digest=review.digest,
     )
     timeout, deployed = int(settings.approval_timeout_seconds), _deployed()
     if deployed and _answered(what):  # resumed: the run started again and finds its answer
-        logger.info("Stack %s: the %s plan was answered while this run was suspended; it "
-                    "started again and reads the answer.", review.stack, what)  # fmt: skip
+        logger.info(
+            "Stack %s: the %s plan was answered while this run was suspended; it "
+            "started again and reads the answer.",
+            review.stack,
+            what,
+        )
     else:
-        logger.warning("Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the "
-                       "run's form), for %d s at most; nothing is applied until then.",
-                       review.stack, what, result.summary(), timeout)  # fmt: skip
+        logger.warning(
+            "Stack %s: the %s plan (%s) waits for approval in the Prefect UI (the "
+            "run's form), for %d s at most; nothing is applied until then.",
+            review.stack,
+            what,
+            result.summary(),
+            timeout,
+        )
     try:
         if deployed:
             answer = suspend_flow_run(wait_for_input=form, timeout=timeout, key=f"approve-{what}")

@@ -107,8 +107,10 @@ class PrefectApi:
             if run["state_name"] == name:
                 return run
             if run["state_type"] in TERMINAL or time.monotonic() > deadline:
-                pytest.fail(f"flow run {run['name']} is {run['state_name']}, not {name}: "
-                            f"{run['state'].get('message')}\n--- run logs\n{self.logs(run_id)}")  # fmt: skip
+                pytest.fail(
+                    f"flow run {run['name']} is {run['state_name']}, not {name}: "
+                    f"{run['state'].get('message')}\n--- run logs\n{self.logs(run_id)}"
+                )
             time.sleep(0.5)
 
     def run_input(self, run_id: str) -> dict[str, Any]:
@@ -116,8 +118,10 @@ class PrefectApi:
         description and the schema, by the keys its paused state names."""
         run = self.get(f"/flow_runs/{run_id}")
         keyset = run["state"]["state_details"]["run_input_keyset"]
-        return {part: self.get(f"/flow_runs/{run_id}/input/{keyset[part]}")
-                for part in ("description", "schema")}  # fmt: skip
+        return {
+            part: self.get(f"/flow_runs/{run_id}/input/{keyset[part]}")
+            for part in ("description", "schema")
+        }
 
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a run's form as the UI's Resume form does: POST /flow_runs/{id}/resume."""

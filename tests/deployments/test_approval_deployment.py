@@ -121,8 +121,9 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     assert f"Approve the setup of stack `{STACK}`?" in description
     assert f"**Digest:** `{digest.removeprefix('sha256:')[:12]}`" in description
     # The plan's table is a link to its page in the UI: this run's artifact of that key.
-    linked = re.search(rf"\[`{STACK}-plan`\]\({api.url[:-4]}/artifacts/artifact/([0-9a-f-]{{36}})\)",
-                       description)  # fmt: skip
+    linked = re.search(
+        rf"\[`{STACK}-plan`\]\({api.url[:-4]}/artifacts/artifact/([0-9a-f-]{{36}})\)", description
+    )
     assert linked, description
     assert api.artifacts(rejected)[f"{STACK}-plan"]["id"] == linked.group(1)
     assert f"[`{STACK}-plan-review`]({api.url[:-4]}/artifacts/artifact/" in description
@@ -137,10 +138,24 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     world.aws.client("ec2").create_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG, "Value": "1"}])
     tampered = _footprint(world)
     assert tampered != untouched
-    api.resume(rejected, {"decision": "reject", "reviewer": "sre@example.com",
-                          "comment": "not during the freeze", "plan_digest": digest})  # fmt: skip
-    api.resume(stale, {"decision": "approve", "reviewer": "sre@example.com", "comment": "",
-                       "plan_digest": stale_digest})  # fmt: skip
+    api.resume(
+        rejected,
+        {
+            "decision": "reject",
+            "reviewer": "sre@example.com",
+            "comment": "not during the freeze",
+            "plan_digest": digest,
+        },
+    )
+    api.resume(
+        stale,
+        {
+            "decision": "approve",
+            "reviewer": "sre@example.com",
+            "comment": "",
+            "plan_digest": stale_digest,
+        },
+    )
 
     ended = api.wait_for_run(rejected)
     assert ended["state_type"] == "CANCELLED", ended["state"]
@@ -169,8 +184,15 @@ def test_approving_applies_exactly_the_plan_and_the_stack_converges(
     api.wait_for_state(run, SUSPENDED)
     description, digest = _form(api, run)
     assert _footprint(world) == untouched  # nothing made before the answer
-    api.resume(run, {"decision": "approve", "reviewer": "sre@example.com", "comment": "ok",
-                     "plan_digest": digest})  # fmt: skip
+    api.resume(
+        run,
+        {
+            "decision": "approve",
+            "reviewer": "sre@example.com",
+            "comment": "ok",
+            "plan_digest": digest,
+        },
+    )
     ended = api.wait_for_run(run)
     assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
     logs = api.logs(run)

@@ -33,6 +33,16 @@ def test_the_ui_pages_render_what_an_operator_reads(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "every check holds" in done.stdout
-    for page in ("drift-table", "block", "block-v2", "drift-run", "dashboard", "approval-waiting",
-                 "approval-form", "approval-filled", "approval-plan", "approval-plan-review"):  # fmt: skip
+    for page in (
+        "drift-table",
+        "block",
+        "block-v2",
+        "drift-run",
+        "dashboard",
+        "approval-waiting",
+        "approval-form",
+        "approval-filled",
+        "approval-plan",
+        "approval-plan-review",
+    ):
         assert (tmp_path / f"{page}.png").stat().st_size > 10_000
