@@ -18,6 +18,8 @@ from benchmarks.ui_check import chromium  # noqa: E402
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
+    # The check's own bound is its subprocess's (900 s): a loaded machine takes 4-5 minutes.
+    pytest.mark.timeout(960),
     pytest.mark.skipif(
         chromium() is None,
         reason="Debian's chromium is not installed (`make ui-check` installs it as root)",
