@@ -25,6 +25,8 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from core.waiting import wait_until
+
 #: For each text: the rectangles of its first occurrence, and whether each is whole in view.
 _MEASURE = """
 (texts) => texts.map((text) => {
@@ -146,11 +148,14 @@ def visible_texts(
 def _page_socket(profile: Path) -> str:
     """The websocket of the browser's first page (the port is in DevToolsActivePort)."""
     active = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 60
-    while not active.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    port = active.read_text().splitlines()[0]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
+
+    def port() -> str:
+        # Chromium creates the file, then writes it: an empty file is not ready yet.
+        lines = active.read_text().splitlines() if active.exists() else []
+        return lines[0] if lines else ""
+
+    found = wait_until(port, bool, what=f"Chromium's {active}", timeout=60, interval=0.2)
+    with urllib.request.urlopen(f"http://127.0.0.1:{found}/json/list", timeout=30) as answer:
         targets = json.loads(answer.read())
     page = next(t for t in targets if t.get("type") == "page")
     return str(page["webSocketDebuggerUrl"])

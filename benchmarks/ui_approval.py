@@ -16,8 +16,15 @@ from typing import Any
 
 #: Chromium as the machine runs it headless: no background connections this closed network
 #: refuses, no first-run work.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WINDOW = {"width": 1440, "height": 1400}
 #: Bounds of each step of the page (milliseconds): a loaded machine renders slowly.
 STEP_MS = 60_000
@@ -76,8 +83,10 @@ def _answer(page: Any, url: str, out: Path, seen: Approval) -> None:
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Approve the setup of stack").wait_for()
     seen.form_text = dialog.inner_text()
-    links = [a.get_attribute("href") or "" for a in
-             dialog.locator("a[href*='/artifacts/artifact/']").all()]  # fmt: skip
+    links = [
+        a.get_attribute("href") or ""
+        for a in dialog.locator("a[href*='/artifacts/artifact/']").all()
+    ]
     seen.plan_link, seen.review_link = (links + ["", ""])[:2]
     _shot(page, seen, "approval-form", out)
     _fill(dialog)
@@ -123,10 +132,13 @@ def check_approval(seen: Approval) -> list[str]:
     """What a reviewer would miss in the form or the artifacts it links; empty when all holds."""
     problems = []
     form = " ".join(seen.form_text.split())
-    for needed, what in (("Approve the setup of stack", "the question"),
-                         ("Digest:", "the plan's digest"),
-                         ("to create", "the plan's summary"), ("Policy:", "the policy findings"),
-                         ("Cost:", "the cost line")):  # fmt: skip
+    for needed, what in (
+        ("Approve the setup of stack", "the question"),
+        ("Digest:", "the plan's digest"),
+        ("to create", "the plan's summary"),
+        ("Policy:", "the policy findings"),
+        ("Cost:", "the cost line"),
+    ):
         if needed not in form:
             problems.append(f"the approval form does not show {what} ({needed!r})")
     if "/artifacts/artifact/" not in seen.plan_link:
@@ -171,8 +183,14 @@ class WaitingSetup:
             with get_client(sync_client=True) as client:
                 return client.read_flow_runs(flow_run_filter=FlowRunFilter(state={"type": paused}))
 
-        runs = wait_until(look, bool, what="the setup run to wait for approval", timeout=timeout,
-                          interval=0.5, max_interval=1.0)  # fmt: skip
+        runs = wait_until(
+            look,
+            bool,
+            what="the setup run to wait for approval",
+            timeout=timeout,
+            interval=0.5,
+            max_interval=1.0,
+        )
         assert runs
         return str(runs[0].id)
 

@@ -130,8 +130,11 @@ def _stack_world(work: Path, review: Callable[[str], None]) -> dict[str, Any]:
     options = WorldOptions(acm_delay=1.0, alb_delay=1.0, dns_delay=0.5)
     with World(work / "world", options) as world:
         os.environ.update(world.env)
-        os.environ.update(KFALB_POLL_INTERVAL_SECONDS="0.2", KFALB_POLL_MAX_INTERVAL_SECONDS="0.5",
-                          KFALB_APPROVAL_POLL_SECONDS="1")  # fmt: skip
+        os.environ.update(
+            KFALB_POLL_INTERVAL_SECONDS="0.2",
+            KFALB_POLL_MAX_INTERVAL_SECONDS="0.5",
+            KFALB_APPROVAL_POLL_SECONDS="1",
+        )
         waiting = WaitingSetup(spec)
         review(waiting.paused_run())
         setup = waiting.outcome()

@@ -16,9 +16,15 @@ PLAN_URL = "http://127.0.0.1:4200/artifacts/artifact/0b8f4c2e-5a51-4d0c-9f53-4c2
 
 def test_the_form_links_the_plan_artifacts_and_shows_summary_digest_policy_and_cost() -> None:
     review = review_plan(spec(), a_plan(), unknown_facts())
-    text = request_text(review, a_plan(), what="setup", artifacts=[
-        ("platform-example-com-plan", PLAN_URL), ("platform-example-com-plan-review", None),
-    ])  # fmt: skip
+    text = request_text(
+        review,
+        a_plan(),
+        what="setup",
+        artifacts=[
+            ("platform-example-com-plan", PLAN_URL),
+            ("platform-example-com-plan-review", None),
+        ],
+    )
     assert text.startswith("## Approve the setup of stack `platform-example-com`?")
     assert (
         f"**Plan:** 1 to create, 0 to change, 1 in place — the table is the artifact "
@@ -34,8 +40,9 @@ def test_the_form_links_the_plan_artifacts_and_shows_summary_digest_policy_and_c
 
 def test_a_plan_with_only_its_table_names_no_other_artifact() -> None:
     review = review_plan(spec(), a_plan(), unknown_facts())
-    text = request_text(review, a_plan(), what="drift remediation",
-                        artifacts=[("platform-example-com-drift", None)])  # fmt: skip
+    text = request_text(
+        review, a_plan(), what="drift remediation", artifacts=[("platform-example-com-drift", None)]
+    )
     assert "the table is the artifact `platform-example-com-drift` of this run." in text
     assert "(and" not in text
 

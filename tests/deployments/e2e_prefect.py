@@ -107,8 +107,10 @@ class PrefectApi:
             if run["state_name"] == name:
                 return run
             if run["state_type"] in TERMINAL or time.monotonic() > deadline:
-                pytest.fail(f"flow run {run['name']} is {run['state_name']}, not {name}: "
-                            f"{run['state'].get('message')}\n--- run logs\n{self.logs(run_id)}")  # fmt: skip
+                pytest.fail(
+                    f"flow run {run['name']} is {run['state_name']}, not {name}: "
+                    f"{run['state'].get('message')}\n--- run logs\n{self.logs(run_id)}"
+                )
             time.sleep(0.5)
 
     def run_input(self, run_id: str) -> dict[str, Any]:
@@ -121,8 +123,10 @@ class PrefectApi:
         deadline = time.monotonic() + 60.0
         while True:
             try:
-                return {part: self.get(f"/flow_runs/{run_id}/input/{keyset[part]}")
-                        for part in ("description", "schema")}  # fmt: skip
+                return {
+                    part: self.get(f"/flow_runs/{run_id}/input/{keyset[part]}")
+                    for part in ("description", "schema")
+                }
             except httpx.HTTPStatusError as error:
                 if error.response.status_code != 404 or time.monotonic() > deadline:
                     raise
@@ -238,10 +242,13 @@ class PrefectStack:
             pytest.fail("\n".join(failures))
         return outputs
 
-    def start_worker(self, pool: str, env: Mapping[str, str]) -> None:
-        """A process worker polling `pool` every second, started from the project root."""
+    def start_worker(self, pool: str, env: Mapping[str, str], *, limit: int | None = None) -> None:
+        """A process worker polling `pool` every second, started from the project root; with
+        `limit`, it runs at most that many flow-run processes at once (its slots)."""
         worker_env = {**self.env, **env, "PREFECT_WORKER_QUERY_SECONDS": "1"}
         command = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", "e2e"]
+        if limit is not None:
+            command += ["--limit", str(limit)]
         self._spawn("worker", command, worker_env)
 
     def log_tail(self, name: str, lines: int = 60) -> str:

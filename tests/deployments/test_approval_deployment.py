@@ -3,8 +3,9 @@ on a real server and a process worker, started with `prefect deployment run`, wa
 for a reviewer; the answer is given the way the UI's Resume form gives it (POST
 /flow_runs/{id}/resume with the form's values).
 
-One server, worker and sandbox world serve every case. The work pool runs one flow run at a time,
-so runs that wait side by side show that a waiting run holds no worker slot.
+One server, worker and sandbox world serve every case. The worker runs one flow-run process at a
+time (`--limit 1`, a slot freed only when the process exits), so runs that wait side by side
+show that a waiting run holds no worker slot.
 """
 
 from __future__ import annotations
@@ -55,20 +56,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, world: Sandbox) -> Iterator[PrefectStack]:
-    """A server (its expired pauses failed every second), the setup deployment, a worker on a
-    pool that runs one flow run at a time."""
+    """A server (its expired pauses failed every second), the setup deployment, a worker that
+    runs one flow-run process at a time."""
     stack = PrefectStack(tmp_path_factory.mktemp("approval-prefect"))
     stack.env["PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_LOOP_SECONDS"] = "1"
     try:
         stack.start()
         stack.cli("work-pool", "create", POOL, "--type", "process")
-        stack.cli("work-pool", "set-concurrency-limit", POOL, "1")
         endpoints = {
             k: v
             for k, v in world.env.items()
             if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
         }
-        stack.start_worker(POOL, {**endpoints, **SETTINGS, **NO_AWS_FILES})
+        stack.start_worker(POOL, {**endpoints, **SETTINGS, **NO_AWS_FILES}, limit=1)
         stack.together(
             [
                 prefect("block", "register", "-m", "tasks.stack_block"),
@@ -112,8 +112,8 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     untouched = _footprint(world)
     timeout = ("--job-variable", 'env={"KFALB_APPROVAL_TIMEOUT_SECONDS": "20"}')
     rejected, stale, unanswered = _start(deployed), _start(deployed), _start(deployed, *timeout)
-    # One flow run at a time on the pool: the second and third could only start because the
-    # runs before them, waiting, had given their slot back.
+    # One flow-run process at a time on the worker: the second and third could only start
+    # because the processes of the runs before them, waiting, had ended.
     for run in (rejected, stale):
         api.wait_for_state(run, SUSPENDED)
     assert _locks(api) == []  # nobody holds the stack's (or the cluster's) lock meanwhile
@@ -121,8 +121,9 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     assert f"Approve the setup of stack `{STACK}`?" in description
     assert f"**Digest:** `{digest.removeprefix('sha256:')[:12]}`" in description
     # The plan's table is a link to its page in the UI: this run's artifact of that key.
-    linked = re.search(rf"\[`{STACK}-plan`\]\({api.url[:-4]}/artifacts/artifact/([0-9a-f-]{{36}})\)",
-                       description)  # fmt: skip
+    linked = re.search(
+        rf"\[`{STACK}-plan`\]\({api.url[:-4]}/artifacts/artifact/([0-9a-f-]{{36}})\)", description
+    )
     assert linked, description
     assert api.artifacts(rejected)[f"{STACK}-plan"]["id"] == linked.group(1)
     assert f"[`{STACK}-plan-review`]({api.url[:-4]}/artifacts/artifact/" in description
@@ -137,10 +138,24 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     world.aws.client("ec2").create_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG, "Value": "1"}])
     tampered = _footprint(world)
     assert tampered != untouched
-    api.resume(rejected, {"decision": "reject", "reviewer": "sre@example.com",
-                          "comment": "not during the freeze", "plan_digest": digest})  # fmt: skip
-    api.resume(stale, {"decision": "approve", "reviewer": "sre@example.com", "comment": "",
-                       "plan_digest": stale_digest})  # fmt: skip
+    api.resume(
+        rejected,
+        {
+            "decision": "reject",
+            "reviewer": "sre@example.com",
+            "comment": "not during the freeze",
+            "plan_digest": digest,
+        },
+    )
+    api.resume(
+        stale,
+        {
+            "decision": "approve",
+            "reviewer": "sre@example.com",
+            "comment": "",
+            "plan_digest": stale_digest,
+        },
+    )
 
     ended = api.wait_for_run(rejected)
     assert ended["state_type"] == "CANCELLED", ended["state"]
@@ -169,8 +184,15 @@ def test_approving_applies_exactly_the_plan_and_the_stack_converges(
     api.wait_for_state(run, SUSPENDED)
     description, digest = _form(api, run)
     assert _footprint(world) == untouched  # nothing made before the answer
-    api.resume(run, {"decision": "approve", "reviewer": "sre@example.com", "comment": "ok",
-                     "plan_digest": digest})  # fmt: skip
+    api.resume(
+        run,
+        {
+            "decision": "approve",
+            "reviewer": "sre@example.com",
+            "comment": "ok",
+            "plan_digest": digest,
+        },
+    )
     ended = api.wait_for_run(run)
     assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
     logs = api.logs(run)

@@ -92,8 +92,11 @@ def _digest_of(run: Run, *, what: str) -> str:
     assert f"Approve the {what} of stack `platform-example-com`?" in str(found)
     # The plan's table is linked: its page in the UI.
     table = "plan" if what == "setup" else "drift"
-    assert re.search(rf"\[`platform-example-com-{table}`\]\(http://[^)]+/artifacts/artifact/"
-                     r"[0-9a-f-]{36}\)", str(found)), found  # fmt: skip
+    assert re.search(
+        rf"\[`platform-example-com-{table}`\]\(http://[^)]+/artifacts/artifact/"
+        r"[0-9a-f-]{36}\)",
+        str(found),
+    ), found
     schema = read_flow_run_input(key=keyset["schema"], flow_run_id=flow_run.id)
     digest: str = schema["properties"]["plan_digest"]["default"]
     return digest
