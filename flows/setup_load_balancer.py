@@ -170,14 +170,17 @@ def _plan(
             kube_context=get_settings().kube_context,
         )
     )
-    preflight_subnets(ctx, cluster, scheme=spec.kubeflow.alb.scheme, subnets=seen.subnets)
     result = stack_plan(spec, seen)
     # Anything setup would write that is another owner's stops it, before anything is made (a
     # plan with nothing to apply changes nothing: no need to read the other Ingresses' hosts).
+    # Both checks only read: they run together.
     recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
-    preflight_owners(
-        ctx, target, spec, seen, recorded=recorded, look_around=bool(result.kinds_to_fix())
-    )
+    scheme = spec.kubeflow.alb.scheme
+    together([
+        partial(preflight_subnets, ctx, cluster, scheme=scheme, subnets=seen.subnets),
+        partial(preflight_owners, ctx, target, spec, seen, recorded=recorded,
+                look_around=bool(result.kinds_to_fix())),
+    ])  # fmt: skip
     review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
     publish_plan(spec.name, result, review=review)
     get_run_logger().info(
