@@ -73,7 +73,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, world: Sandbox) -> Iterat
             [
                 prefect("block", "register", "-m", "tasks.stack_block"),
                 python(SAVE_CREDENTIALS),
-                prefect("deploy", "--name", "setup-load-balancer"),
+                prefect("deploy", "--name", "setup-load-balancer", "--name", "drift-check"),
             ],
             env={"PYTHONPATH": "."},
         )
@@ -215,6 +215,44 @@ def test_approving_applies_exactly_the_plan_and_the_stack_converges(
     assert ended["state_type"] == "COMPLETED", ended["state"]
     assert "Plan: 0 to create, 0 to change" in api.artifacts(again)[f"{STACK}-summary"]["data"]
     assert SUSPENDED not in {s["name"] for s in _states(api, again)}
+
+
+def test_a_repair_waits_for_approval_then_repairs_only_what_drifted(
+    deployed: PrefectStack, world: Sandbox
+) -> None:
+    """The stack set up by the test before (approval required) drifts; its drift check with
+    remediation, a deployment run, waits for a reviewer like setup, then repairs."""
+    api = deployed.api
+    subnet = world.seeded.public_subnet_ids[1]  # tagged for ALBs by the stack's setup
+    ec2 = world.aws.client("ec2")
+    ec2.delete_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG}])
+    drifted = _footprint(world)
+    run = api.run_deployment("drift-check/drift-check", remediate=True)
+    api.wait_for_state(run, SUSPENDED)
+    assert _locks(api) == []
+    description, digest = _form(api, run)
+    assert f"Approve the remediation of stack `{STACK}`?" in description
+    assert f"[`{STACK}-drift`]({api.url[:-4]}/artifacts/artifact/" in description
+    assert _footprint(world) == drifted  # nothing repaired before the answer
+    api.resume(
+        run,
+        {
+            "decision": "approve",
+            "reviewer": "sre@example.com",
+            "comment": "repair the tag",
+            "plan_digest": digest,
+        },
+    )
+    ended = api.wait_for_run(run)
+    assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
+    assert f"sre@example.com approved the remediation plan {digest}" in api.logs(run)
+    (tagged,) = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"]
+    assert ELB_TAG in {tag["Key"] for tag in tagged["Tags"]}
+    # Only the tag was repaired: the rest of the stack is as it was.
+    repaired = _footprint(world)
+    assert {k: v for k, v in repaired.items() if k != "subnet tags"} == {
+        k: v for k, v in drifted.items() if k != "subnet tags"
+    }
 
 
 def _states(api: PrefectApi, run_id: str) -> list[dict[str, Any]]:
