@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import naming
+from core.dnsnames import is_under, normalise
 from core.gateway_state import CrdsState, FrontDoorState
 from core.kubestate import ControllerState, IngressState
 from core.manifests import Manifest
@@ -144,3 +145,23 @@ def validation_zones(
         root=spec.root,
         root_zone_id=root_zone.zone_id if root_zone else None,
     )
+
+
+def place(zones: ValidationZones, name: str) -> tuple[str | None, str]:
+    """The zone (id, name) a validation record belongs in; id None: "add it by hand"."""
+    record = normalise(name)
+    if record == zones.subdomain or is_under(record, zones.subdomain):
+        return zones.subdomain_zone_id, zones.subdomain
+    if record == zones.root or is_under(record, zones.root):
+        return zones.root_zone_id, zones.root
+    return None, ""
+
+
+def placed(certificate: CertificateState, zones: ValidationZones) -> CertificateState:
+    """The certificate with its validation records placed in these zones (a zone made after
+    the certificate was requested)."""
+    records = []
+    for record in certificate.validation_records:
+        zone_id, zone_name = place(zones, record.name)
+        records.append(record.model_copy(update={"zone_id": zone_id, "zone_name": zone_name}))
+    return certificate.model_copy(update={"validation_records": tuple(records)})

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.dnsnames import is_under, normalise
+from core.dnsnames import normalise
 
 #: Record types whose values are DNS names, compared case-insensitively without the trailing dot.
 _NAME_VALUED = frozenset({"CNAME", "NS", "PTR", "MX", "SRV", "DNAME"})
@@ -152,15 +152,6 @@ class ValidationZones(_State):
     root: str
     root_zone_id: str | None = None
 
-    def place(self, name: str) -> tuple[str | None, str]:
-        """The zone (id, name) a validation record belongs in; id None: "add it by hand"."""
-        record = normalise(name)
-        if record == self.subdomain or is_under(record, self.subdomain):
-            return self.subdomain_zone_id, self.subdomain
-        if record == self.root or is_under(record, self.root):
-            return self.root_zone_id, self.root
-        return None, ""
-
 
 class ValidationRecord(_State):
     """A DNS validation CNAME of a certificate and the zone it belongs in."""
@@ -191,15 +182,6 @@ class CertificateState(_State):
     failure_reason: str | None = None
     owned: bool = False
     tags: dict[str, str] = Field(default_factory=dict)
-
-    def placed(self, zones: ValidationZones) -> CertificateState:
-        """The certificate with its validation records placed in these zones (a zone made
-        after the certificate was requested)."""
-        records = []
-        for record in self.validation_records:
-            zone_id, zone_name = zones.place(record.name)
-            records.append(record.model_copy(update={"zone_id": zone_id, "zone_name": zone_name}))
-        return self.model_copy(update={"validation_records": tuple(records)})
 
     def days_to_expiry(self, now: datetime) -> float | None:
         if self.not_after is None:

@@ -5,6 +5,7 @@ sweep by the stack's tags proves that nothing of the stack is left in AWS."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from core import naming, sharing
@@ -204,6 +205,17 @@ def _lift_when_leaving(kube: Kube, spec: StackSpec) -> None:
         lift_annotation(kube, state)
 
 
+def _leaving(key: str, last: _Seen | None) -> str:
+    """What the wait for the Ingress's deletion last saw, in words."""
+    live, seen, _ = last or (None, None, None)
+    if live is None:
+        return f"Ingress {key} is gone"
+    finalizers = _meta(live).get("finalizers") or []
+    return f"Ingress {key} is being deleted, finalizers {finalizers}; " + (
+        described(seen) if seen else "not looked at yet"
+    )
+
+
 @aws_task
 def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> bool:
     """Delete the stack's Ingress and wait until its controller has removed the ALB, target
@@ -245,15 +257,6 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
                 return (live, None, None)
             return (live, latest[0], diagnose(said_since(latest[0], before[0])))
 
-        def describe(last: _Seen | None) -> str:
-            live, seen, _ = last or (None, None, None)
-            if live is None:
-                return f"Ingress {key} is gone"
-            finalizers = _meta(live).get("finalizers") or []
-            return f"Ingress {key} is being deleted, finalizers {finalizers}; " + (
-                described(seen) if seen else "not looked at yet"
-            )
-
         nothing_yet: _Seen = (first, None, None)
         live, seen, cause = wait_for(
             riding_out_blips(fetch, nothing_yet),
@@ -262,7 +265,7 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
             "and security group go first)",
             bound="cleanup_timeout_seconds",
             settings=settings,
-            describe=describe,
+            describe=partial(_leaving, key),
         )
     if live is None:
         run_logger().info("Ingress %s deleted by its controller", key)

@@ -11,6 +11,7 @@ from core import naming
 from core.desired import certificate_requests
 from core.dnsnames import normalise
 from core.errors import AwsTransientError, OwnershipError, ResourceNotFound
+from core.observation import place
 from core.resources import (
     CertificateRequest,
     CertificateState,
@@ -48,7 +49,7 @@ def _records(found: dict[str, Any], zones: ValidationZones) -> tuple[ValidationR
             merged.setdefault(key, []).append(option["DomainName"])
     placed = []
     for (name, type_, value), domains in merged.items():
-        zone_id, zone_name = zones.place(name)
+        zone_id, zone_name = place(zones, name)
         placed.append(
             ValidationRecord(
                 domains=tuple(domains),

@@ -10,7 +10,7 @@ from typing import Any
 from core import records
 from core.cleanup import deletions_by_zone, unneeded_validation_records
 from core.dnsnames import normalise
-from core.observation import validation_zones
+from core.observation import placed, validation_zones
 from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind, StackResource
 from tasks.aws.acm import manual_validation_records, validation_changes
@@ -49,7 +49,7 @@ def ensure(env: Env, got: Got) -> tuple[StackResource, ...]:
     """UPSERT the records of the stack's own certificates (an adopted one's are not ours), in
     the zones as they are now (the certificates may be requested before the zone is made)."""
     zones = validation_zones(env.spec, got[Kind.HOSTED_ZONE], env.seen.root_zone)
-    certificates = [c.placed(zones) for c in got[Kind.CERTIFICATE] if c.owned]
+    certificates = [placed(c, zones) for c in got[Kind.CERTIFICATE] if c.owned]
     root = env.seen.root_zone.zone_id if env.seen.root_zone else None
     batches = validation_changes(certificates)
     together(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from core.observation import place
 from core.resources import SubnetState, ValidationZones
 from tasks.aws import ec2, iam_policy
 from tasks.aws.route53_records import record_name, zone_id_of
@@ -40,9 +41,9 @@ def test_validation_records_go_to_the_deepest_zone_we_have():
     zones = ValidationZones(
         subdomain="platform.example.com", subdomain_zone_id="ZSUB", root="example.com"
     )
-    assert zones.place("_x.platform.example.com.") == ("ZSUB", "platform.example.com")
-    assert zones.place("_y.example.com") == (None, "example.com")
-    assert zones.place("_z.example.org") == (None, "")
+    assert place(zones, "_x.platform.example.com.") == ("ZSUB", "platform.example.com")
+    assert place(zones, "_y.example.com") == (None, "example.com")
+    assert place(zones, "_z.example.org") == (None, "")
 
 
 def test_subnet_tags_missing_by_key_only():
