@@ -24,12 +24,10 @@ from test_prefect_deployments import (
     SAVE_CREDENTIALS,
     SETTINGS,
     STACK,
-    WORLD,
     Sandbox,
     _footprint,
+    running_world,
 )
-
-from sandbox.world import World
 
 pytestmark = [pytest.mark.end_to_end, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -43,15 +41,8 @@ SPEC["stack"]["approval"] = "required"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    world = World(tmp_path_factory.mktemp("approval-world"), WORLD)
-    env = world.start()
-    try:
-        assert world.aws is not None
-        assert world.kube is not None
-        assert world.seeded is not None
-        yield Sandbox(aws=world.aws, kube=world.kube, seeded=world.seeded, env=env)
-    finally:
-        world.stop()
+    with running_world(tmp_path_factory.mktemp("approval-world")) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture(scope="module")
@@ -138,24 +129,8 @@ def test_reject_stale_and_timeout_apply_nothing_and_waiting_holds_no_slot_nor_lo
     world.aws.client("ec2").create_tags(Resources=[subnet], Tags=[{"Key": ELB_TAG, "Value": "1"}])
     tampered = _footprint(world)
     assert tampered != untouched
-    api.resume(
-        rejected,
-        {
-            "decision": "reject",
-            "reviewer": "sre@example.com",
-            "comment": "not during the freeze",
-            "plan_digest": digest,
-        },
-    )
-    api.resume(
-        stale,
-        {
-            "decision": "approve",
-            "reviewer": "sre@example.com",
-            "comment": "",
-            "plan_digest": stale_digest,
-        },
-    )
+    _answer(api, rejected, "reject", digest, comment="not during the freeze")
+    _answer(api, stale, "approve", stale_digest, comment="")
 
     ended = api.wait_for_run(rejected)
     assert ended["state_type"] == "CANCELLED", ended["state"]
@@ -184,15 +159,7 @@ def test_approving_applies_exactly_the_plan_and_the_stack_converges(
     api.wait_for_state(run, SUSPENDED)
     description, digest = _form(api, run)
     assert _footprint(world) == untouched  # nothing made before the answer
-    api.resume(
-        run,
-        {
-            "decision": "approve",
-            "reviewer": "sre@example.com",
-            "comment": "ok",
-            "plan_digest": digest,
-        },
-    )
+    _answer(api, run, "approve", digest, comment="ok")
     ended = api.wait_for_run(run)
     assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
     logs = api.logs(run)
@@ -234,15 +201,7 @@ def test_a_repair_waits_for_approval_then_repairs_only_what_drifted(
     assert f"Approve the remediation of stack `{STACK}`?" in description
     assert f"[`{STACK}-drift`]({api.url[:-4]}/artifacts/artifact/" in description
     assert _footprint(world) == drifted  # nothing repaired before the answer
-    api.resume(
-        run,
-        {
-            "decision": "approve",
-            "reviewer": "sre@example.com",
-            "comment": "repair the tag",
-            "plan_digest": digest,
-        },
-    )
+    _answer(api, run, "approve", digest, comment="repair the tag")
     ended = api.wait_for_run(run)
     assert ended["state_type"] == "COMPLETED", f"{ended['state']}\n{api.logs(run)}"
     assert f"sre@example.com approved the remediation plan {digest}" in api.logs(run)
@@ -253,6 +212,12 @@ def test_a_repair_waits_for_approval_then_repairs_only_what_drifted(
     assert {k: v for k, v in repaired.items() if k != "subnet tags"} == {
         k: v for k, v in drifted.items() if k != "subnet tags"
     }
+
+
+def _answer(api: PrefectApi, run_id: str, decision: str, digest: str, *, comment: str) -> None:
+    """Answer the run's form as sre@example.com, as the UI's Resume form does."""
+    answer = {"decision": decision, "reviewer": "sre@example.com", "comment": comment}
+    api.resume(run_id, {**answer, "plan_digest": digest})
 
 
 def _states(api: PrefectApi, run_id: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,10 @@ class Sandbox:
     env: dict[str, str]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[Sandbox]:
-    world = World(tmp_path / "world", WORLD)
+@contextmanager
+def running_world(path: Path) -> Iterator[Sandbox]:
+    """A sandbox world at `path`, started, stopped after."""
+    world = World(path, WORLD)
     env = world.start()
     try:
         assert world.aws is not None
@@ -97,6 +99,12 @@ def world(tmp_path: Path) -> Iterator[Sandbox]:
         yield Sandbox(aws=world.aws, kube=world.kube, seeded=world.seeded, env=env)
     finally:
         world.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Sandbox]:
+    with running_world(tmp_path / "world") as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
