@@ -31,6 +31,8 @@ for path in (ROOT, ROOT / "benchmarks"):  # run as a script from anywhere: the r
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+sys.path.insert(0, str(ROOT / "tests"))
+from fleet_seed import Seeder  # noqa: E402
 from setup_critical_path import DEFAULT_CONFIG, prefect_server  # noqa: E402
 
 WALL_GOAL_SECONDS = 60.0
@@ -48,7 +50,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clusters", default=CLUSTERS,
                         help="more clusters, NAME@ACCOUNT[:REGION] comma separated")  # fmt: skip
     parser.add_argument("--max-concurrent", type=int, default=8, help="stacks checked at once")
-    parser.add_argument("--seed-concurrency", type=int, default=8, help="setups at once")
+    parser.add_argument("--seed-concurrency", type=int, default=4,
+                        help="clusters seeded at once (one real setup each, then clones)")  # fmt: skip
+    parser.add_argument("--accounts", type=int, default=0,
+                        help="N accounts (one cluster each) instead of --clusters")  # fmt: skip
     parser.add_argument("--route53-budget", type=float, default=5.0, help="requests per second")
     parser.add_argument("--enforce", action=argparse.BooleanOptionalAction, default=True,
                         help="the sandbox throttles Route53 past the budget per account")  # fmt: skip
@@ -102,6 +107,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     from tasks.aws.clients import reset_sessions
 
     clusters = tuple(item for item in args.clusters.split(",") if item)
+    if args.accounts:  # the world's own account, and N - 1 more with a cluster each
+        clusters = tuple(f"kubeflow-{i}@{234567890000 + i}" for i in range(1, args.accounts))
     options = WorldOptions(acm_delay=0.3, alb_delay=0.3, dns_delay=0.1, route53_sync_delay=0.05,
                            deployment_ready_delay=0.1, poll_interval=0.2,
                            controller="preinstalled", clusters=clusters)  # fmt: skip
@@ -154,11 +161,21 @@ def _seed(
                     raise
                 print(f"setup of {item[0].name} failed ({error}); again", flush=True)
 
-    # A cluster's first stack alone (it makes the shared OIDC provider), the rest at once.
+    # A cluster's first stack is set up for real (it adds the subnet tags the others find);
+    # the others are clones of it (tests/fleet_seed.py), as a second setup leaves them.
     first, rest = new[: max(0, len(places) - len(specs))], new[max(0, len(places) - len(specs)) :]
-    for batch, workers in ((first, len(places)), (rest, args.seed_concurrency)):
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            list(pool.map(set_up, batch))
+    with ThreadPoolExecutor(max_workers=max(1, len(places))) as pool:
+        list(pool.map(set_up, first))
+    templates = {spec.cluster.name: spec.name for spec, _ in [*specs, *first][: len(places)]}
+    by_cluster: dict[str, list[Any]] = defaultdict(list)
+    for spec, _ in rest:
+        by_cluster[spec.cluster.name].append(spec)
+
+    def seed(cluster: str) -> None:
+        Seeder(world, templates[cluster]).seed(by_cluster[cluster])
+
+    with ThreadPoolExecutor(max_workers=max(1, args.seed_concurrency)) as pool:
+        list(pool.map(seed, list(by_cluster)))
     specs.extend(new)
     return time.perf_counter() - started
 
