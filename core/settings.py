@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -88,11 +88,25 @@ class Settings(BaseSettings):
         default=2.0, description="Delay between looks at a stack's lock while waiting for it."
     )
     route53_rate: float = Field(
-        default=5.0,
+        default=10.0,
         ge=0.1,
         le=100.0,
-        description="Route53 requests per second per AWS account that the process's clients "
-        "share (AWS allows 5 per account; lower it when other tools share the account).",
+        description="Route53 requests per second per AWS account that kubeflow-alb's clients "
+        "share (AWS since 2026-07-30: a token bucket per account refilled at 10 per second, "
+        "50 at most; lower it when other tools share the account).",
+    )
+    route53_burst: int = Field(
+        default=1,
+        ge=1,
+        le=50,
+        description="Route53 requests per account that may start at once before the rate "
+        "applies (AWS's bucket holds 50; 1 keeps every second under the rate).",
+    )
+    route53_budget: Literal["process", "prefect"] = Field(
+        default="process",
+        description="Where each account's Route53 budget is kept: in this process, or in a "
+        "Prefect global concurrency limit (kfalb-route53-<account>, slot decay = the rate) "
+        "that every worker of a fleet shares.",
     )
     lock_timeout_seconds: Seconds = Field(
         default=3600.0, description="Wait for another run of the stack to release its lock."

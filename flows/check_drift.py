@@ -18,9 +18,11 @@ from core.plan import Plan
 from core.plan_output import drift_rows, drift_text, drifted_names, plan_document
 from core.plan_review import gate
 from core.resources import ClusterState
+from core.shards import split
 from core.spec import StackSpec, parse_spec
 from core.state import Kind, StackAccess, StackRecord
 from flows.approval import approved_digest
+from flows.fleet_shards import SHARD_DEPLOYMENT, run_shards
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
@@ -151,6 +153,8 @@ def check_drift_fleet(
     aws_credentials_block: str | None = None,
     kube_access: KubeAccess = "kubeconfig",
     max_concurrent: int = 8,
+    shards: int = 0,
+    shard_deployment: str = SHARD_DEPLOYMENT,
 ) -> dict[str, str]:
     """Drift-check every saved stack, `max_concurrent` at a time; fail if any drifted (or could
     not be checked). The table artifact gives each stack's own AWS API calls.
@@ -159,31 +163,28 @@ def check_drift_fleet(
         remediate: re-apply what drifted in each stack.
         aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
         kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
-        max_concurrent: how many stacks are checked at once (bounds the API request rate).
+        max_concurrent: how many stacks are checked at once (per shard with shards).
+        shards: split the fleet into this many shards, each a run of `shard_deployment` on its
+            work pool (its workers share the fleet); 0: check every stack in this run.
+        shard_deployment: the deployment of the `drift-check-shard` flow the shards run as.
     """
     stacks = saved_stacks()
-    before = {name: api_calls(scope=name) for name in stacks}
+    options = {"remediate": remediate, "aws_credentials_block": aws_credentials_block,
+               "kube_access": kube_access, "max_concurrent": max_concurrent}  # fmt: skip
+    if shards > 0:
+        rows = run_shards(split(stacks, shards), shard_deployment, options)
+    else:
+        rows = _check_stacks(stacks, remediate=remediate,
+                             aws_credentials_block=aws_credentials_block,
+                             kube_access=kube_access, max_concurrent=max_concurrent)  # fmt: skip
     delays = prefect_api_retry_delays()
-    check = _check_one.with_options(retry_delay_seconds=delays)
-    results = _check_all(stacks, max_concurrent,
-                         lambda name: check.submit(name, remediate, aws_credentials_block,
-                                                   kube_access))  # fmt: skip
-    results = {name: results[name] for name in stacks}  # the table in the stacks' order
-    calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
-    rows = [
-        {
-            "stack": name,
-            "result": status,
-            "aws calls": str(calls[name].reads + calls[name].mutating),
-        }
-        for name, status in results.items()
-    ]
     table = _publish_fleet.with_options(retry_delay_seconds=delays)(
         rows or [{"stack": "-", "result": "no saved stacks"}],
         f"Drift of {len(stacks)} saved stacks", return_state=True,
     )  # fmt: skip
     if table.is_failed():  # the Prefect API kept failing: the results still stand
         get_run_logger().warning("The fleet's table artifact could not be saved: %s", table.message)
+    results = {row["stack"]: row["result"] for row in rows}
     failed = tuple(name for name, status in results.items() if status not in ("ok", "repaired"))
     if failed:
         raise DriftDetected(
@@ -192,6 +193,49 @@ def check_drift_fleet(
             items=failed,
         )
     return results
+
+
+@flow(name="drift-check-shard", log_prints=False, persist_result=True)
+def check_drift_shard(
+    stacks: list[str],
+    remediate: bool = False,
+    aws_credentials_block: str | None = None,
+    kube_access: KubeAccess = "kubeconfig",
+    max_concurrent: int = 8,
+) -> list[dict[str, str]]:
+    """Drift-check one shard of a fleet (started by `drift-check-fleet` with shards): each
+    stack's result and AWS calls, for the fleet's one table. Drifted stacks get their own
+    artifact and event; the run itself does not fail on drift (the fleet's run does).
+
+    Args:
+        stacks: the saved stacks of this shard.
+        remediate: re-apply what drifted in each stack.
+        aws_credentials_block: name of a prefect-aws AwsCredentials block; default AWS chain if empty.
+        kube_access: "kubeconfig" (KUBECONFIG / context) or "eks" (endpoint from EKS, STS token).
+        max_concurrent: how many stacks are checked at once.
+    """
+    return _check_stacks(stacks, remediate=remediate, aws_credentials_block=aws_credentials_block,
+                         kube_access=kube_access, max_concurrent=max_concurrent)  # fmt: skip
+
+
+def _check_stacks(
+    stacks: list[str],
+    *,
+    remediate: bool,
+    aws_credentials_block: str | None,
+    kube_access: KubeAccess,
+    max_concurrent: int,
+) -> list[dict[str, str]]:
+    """Each stack's check in this run, `max_concurrent` at a time: its table row."""
+    before = {name: api_calls(scope=name) for name in stacks}
+    check = _check_one.with_options(retry_delay_seconds=prefect_api_retry_delays())
+    results = _check_all(stacks, max_concurrent,
+                         lambda name: check.submit(name, remediate, aws_credentials_block,
+                                                   kube_access))  # fmt: skip
+    calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
+    return [{"stack": name, "result": results[name],
+             "aws calls": str(calls[name].reads + calls[name].mutating)}
+            for name in stacks]  # fmt: skip
 
 
 # A check the Prefect API broke (a 503 or a timeout creating its run, its artifact, ...) is run

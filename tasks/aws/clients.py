@@ -27,6 +27,7 @@ from core.rate_budget import RateBudget
 from core.resources import ApiCall, ApiCallCounts
 from core.settings import get_settings
 from tasks import interrupt
+from tasks.aws.route53_budget import take_slot
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -303,7 +304,8 @@ def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
 # --- Route53's rate, shared per account ----------------------------------------------------
 
 #: Admits each account's Route53 requests at KFALB_ROUTE53_RATE per second, for every client of
-#: the process (AWS: 5 requests per second per account, beyond that `Throttling`).
+#: the process (AWS: a bucket of 50 refilled at 10 per second per account, beyond that
+#: `Throttling`); with KFALB_ROUTE53_BUDGET=prefect, a Prefect limit every worker shares.
 _route53_budget = RateBudget()
 #: Access key id -> account, learnt from the STS identities the flows read first anyway.
 _account_of_key: dict[str, str] = {}
@@ -312,9 +314,15 @@ _SIGNED_BY = re.compile(r"Credential=([^/]+)/")
 
 def _share_route53_budget(made: Any, service: Service, base: boto3.session.Session) -> None:
     if service == "route53":
-        rate = get_settings().route53_rate
+        settings = get_settings()
         made.meta.events.register(
-            "before-send.route53", functools.partial(_route53_slot, rate=rate)
+            "before-send.route53",
+            functools.partial(
+                _route53_slot,
+                rate=settings.route53_rate,
+                burst=settings.route53_burst,
+                shared=settings.route53_budget == "prefect",
+            ),
         )
     elif service == "sts":
         credentials = base.get_credentials()
@@ -332,12 +340,18 @@ def _learn_account(parsed: dict[str, Any], key: str, **_: Any) -> None:
             _account_of_key[key] = str(account)
 
 
-def _route53_slot(request: Any, rate: float, **_: Any) -> None:
+def _route53_slot(
+    request: Any, rate: float, burst: int = 1, shared: bool = False, **_: Any
+) -> None:
     # before-send runs for every attempt, retries included: each is a request AWS counts.
     signed = request.headers.get("Authorization", b"")
     text = signed.decode("utf-8", "replace") if isinstance(signed, bytes) else str(signed)
     found = _SIGNED_BY.search(text)
-    _route53_budget.acquire(route53_budget_key(found.group(1) if found else ""), rate)
+    key = route53_budget_key(found.group(1) if found else "")
+    if shared:  # every worker's requests of the account through one Prefect limit
+        take_slot(key, rate=rate, burst=burst)
+    else:
+        _route53_budget.acquire(key, rate)
 
 
 def route53_budget_key(access_key: str) -> str:

@@ -242,14 +242,17 @@ class PrefectStack:
             pytest.fail("\n".join(failures))
         return outputs
 
-    def start_worker(self, pool: str, env: Mapping[str, str], *, limit: int | None = None) -> None:
+    def start_worker(
+        self, pool: str, env: Mapping[str, str], *, limit: int | None = None, name: str = "e2e"
+    ) -> None:
         """A process worker polling `pool` every second, started from the project root; with
-        `limit`, it runs at most that many flow-run processes at once (its slots)."""
+        `limit`, it runs at most that many flow-run processes at once (its slots). Its log is
+        `worker.log` (`worker-<name>.log` for another name)."""
         worker_env = {**self.env, **env, "PREFECT_WORKER_QUERY_SECONDS": "1"}
-        command = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", "e2e"]
+        command = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", name]
         if limit is not None:
             command += ["--limit", str(limit)]
-        self._spawn("worker", command, worker_env)
+        self._spawn("worker" if name == "e2e" else f"worker-{name}", command, worker_env)
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         path = self.directory / f"{name}.log"

@@ -65,3 +65,24 @@ def test_clients_of_one_account_share_its_budget_and_other_accounts_have_their_o
     key, slot = budget.slots[-1]
     assert key == f"account {OTHER_ACCOUNT}"
     assert slot == budget.now  # not queued behind the first account's calls
+
+
+def test_with_the_prefect_budget_each_request_takes_a_slot_of_the_accounts_limit(
+    sandbox: AwsSandbox, ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.aws import route53_budget
+
+    taken: list[tuple[str, float, int]] = []
+    budget = RecordingBudget()
+    monkeypatch.setattr(clients, "_route53_budget", budget)
+    monkeypatch.setattr(clients, "take_slot",
+                        lambda key, *, rate, burst: taken.append((key, rate, burst)))  # fmt: skip
+    monkeypatch.setenv("KFALB_ROUTE53_BUDGET", "prefect")
+    monkeypatch.setenv("KFALB_ROUTE53_RATE", "10")
+    clients.client(ctx, "sts").get_caller_identity()
+    clients.client(ctx, "route53").list_hosted_zones()
+    clients.client(ctx, "route53").list_hosted_zones()
+    assert taken == [(f"account {sandbox.account_id}", 10.0, 1)] * 2
+    assert budget.slots == []  # not the process's own bucket
+    name = route53_budget.limit_name(taken[0][0])
+    assert name == f"kfalb-route53-account-{sandbox.account_id}"
