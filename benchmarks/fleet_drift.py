@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +60,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enforce", action=argparse.BooleanOptionalAction, default=True,
                         help="the sandbox throttles Route53 past the budget per account")  # fmt: skip
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the base spec")
+    parser.add_argument("--workers", default="0",
+                        help="0: the fleet in this process; N (or 1,2 in turn): N process workers "
+                        "on a work pool, one drift-check-shard run each, one Prefect Route53 "
+                        "limit per account")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -120,10 +126,62 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         places = [(options.cluster_name, options.account_id, options.region)]
         places += [(c.place.name, c.place.account, c.place.region) for c in world.clusters]
         specs: list[tuple[Any, str]] = []
-        for size in sorted(int(item) for item in args.stacks.split(",")):
-            seeding = _seed(args, world, blocks, places, specs, size)
-            print(_measure(args, world, specs, places, seeding), flush=True)
+        pool = WorkPool(work)
+        try:
+            for size in sorted(int(item) for item in args.stacks.split(",")):
+                seeding = _seed(args, world, blocks, places, specs, size)
+                for workers in (int(item) for item in args.workers.split(",")):
+                    pool.grow(workers, route53_rate=args.route53_budget)
+                    print(_measure(args, world, specs, places, seeding, pool, workers), flush=True)
+        finally:
+            pool.stop()
     return 0
+
+
+class WorkPool:
+    """A process work pool `kubeflow-alb` with the drift-check-shard deployment and its
+    workers, started as the fleet needs them (each runs one shard at a time)."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.storage = work / "results"
+
+    def grow(self, count: int, *, route53_rate: float) -> None:
+        prefect = str(Path(sys.executable).parent / "prefect")
+        env = {**os.environ, "PWD": str(ROOT), "PYTHONPATH": str(ROOT),
+               "KFALB_ROUTE53_RATE": f"{route53_rate:g}", "PREFECT_WORKER_QUERY_SECONDS": "1",
+               "PREFECT_LOCAL_STORAGE_PATH": str(self.storage)}  # fmt: skip
+        os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(self.storage)
+        if count and not self.workers:
+            for command in (["work-pool", "create", "kubeflow-alb", "--type", "process"],
+                            ["deploy", "--name", "drift-check-shard"]):  # fmt: skip
+                subprocess.run([prefect, "--no-prompt", *command], cwd=ROOT, env=env,
+                               check=True, capture_output=True)  # fmt: skip
+        while len(self.workers) < count:
+            log = (self.work / f"worker-{len(self.workers)}.log").open("wb")
+            self.workers.append(subprocess.Popen(
+                [prefect, "worker", "start", "--pool", "kubeflow-alb", "--limit", "1",
+                 "--name", f"bench-{len(self.workers)}"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the workers and the flow runs they ran (reaped children)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for worker in self.workers:
+            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15]) / ticks
+        return total
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
 
 
 def _seed(
@@ -186,7 +244,11 @@ def _measure(
     specs: list[tuple[Any, str]],
     places: list[tuple[str, str, str]],
     seeding: float,
+    pool: WorkPool,
+    workers: int,
 ) -> str:
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
     from core.errors import DriftDetected
     from flows.check_drift import check_drift_fleet
     from sandbox.aws import accounts
@@ -201,26 +263,45 @@ def _measure(
         world.aws.set_route53_rate(args.route53_budget)
     throttled_before = sum(accounts.throttled.values())
     before = {spec.name: api_calls(scope=spec.name) for spec, _ in specs}
+    load_before = os.getloadavg()
+    cpu_before = _cpu(pool)
+    prefect_calls = _PrefectCalls(os.environ["PREFECT_API_URL"])
     started, clock = time.perf_counter(), time.monotonic()
     try:
-        results = check_drift_fleet(max_concurrent=args.max_concurrent)
+        with prefect_calls, temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: pool.storage}):
+            results = check_drift_fleet(max_concurrent=args.max_concurrent, shards=workers)
     except DriftDetected as drift:
         failed = set(drift.items)
         results = {s.name: "drifted" if s.name in failed else "ok" for s, _ in specs}
     wall = time.perf_counter() - started
+    cpu = _cpu(pool) - cpu_before
+    load = (load_before, os.getloadavg())
     wire = accounts.seen_requests(since=clock)
     throttled = sum(accounts.throttled.values()) - throttled_before
     calls = {name: api_calls(scope=name).since(earlier) for name, earlier in before.items()}
     per_stack = [c.reads + c.mutating for c in calls.values()]
+    if workers:  # counted in the workers' processes: here only the sandbox's side is seen
+        per_stack = [len(wire) // len(specs)]
     route53 = Counter(item.account for item in wire if item.service == "route53")
+    accounts_count = len({a for _, a, _ in places})
+    floor = sum(route53.values()) / accounts_count / args.route53_budget
     peaks = _peaks(wire)
     met = all(peak <= args.route53_budget for peak in peaks.values())
     statuses = Counter(results.values())
+    where = (f"{workers} worker(s) on a work pool, {args.max_concurrent} at a time each"
+             if workers else f"in one process, {args.max_concurrent} at a time")  # fmt: skip
     lines = [
         f"fleet drift of {len(specs)} stacks on {len(places)} clusters in "
-        f"{len({a for _, a, _ in places})} accounts, {args.max_concurrent} at a time: "
-        f"{wall:.1f} s (goal: 100 stacks in <= {WALL_GOAL_SECONDS:g} s); seeding "
-        f"{seeding:.0f} s (not measured)",
+        f"{accounts_count} accounts, {where}: "
+        f"{wall:.1f} s (goal: 100 stacks in <= {WALL_GOAL_SECONDS:g} s); Route53 floor "
+        f"{floor:.1f} s; seeding {seeding:.0f} s (not measured)",
+        f"  load average {load[0][0]:.1f} before, {load[1][0]:.1f} after; CPU "
+        f"{cpu / len(specs):.2f} s per stack ({cpu:.0f} s: this process"
+        + (" and the workers" if workers else ", the sandbox included")
+        + f"); Prefect API calls per stack {prefect_calls.count / len(specs):.1f}"
+        + (
+            " (this process only: the fleet's run; the shards' are the workers')" if workers else ""
+        ),
         f"  results: {dict(statuses)}",
         f"  AWS calls per stack: min {min(per_stack)}, max {max(per_stack)}, "
         f"mean {sum(per_stack) / len(per_stack):.1f}; Route53 per stack "
@@ -233,6 +314,37 @@ def _measure(
     ]
     lines += [f"    {name}: {status}" for name, status in results.items() if status != "ok"]
     return "\n".join(lines)
+
+
+def _cpu(pool: WorkPool) -> float:
+    times = os.times()
+    return times.user + times.system + pool.cpu_seconds()
+
+
+class _PrefectCalls:
+    """Counts this process's requests to the Prefect API (Prefect's httpx clients)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.count = url, 0
+        self._saved: list[tuple[Any, Any]] = []
+
+    def __enter__(self) -> None:
+        import httpx
+
+        for cls in (httpx.Client, httpx.AsyncClient):
+            original = cls.send
+            self._saved.append((cls, original))
+
+            def counted(client: Any, request: Any, *a: Any, _o: Any = original, **k: Any) -> Any:
+                if str(request.url).startswith(self.url):
+                    self.count += 1
+                return _o(client, request, *a, **k)
+
+            cls.send = counted  # type: ignore[method-assign]
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, original in self._saved:
+            cls.send = original
 
 
 if __name__ == "__main__":

@@ -115,8 +115,11 @@ class Seeder:
         self._wait_issued([names[arn] for _, names in started
                            for arn in _ids(self.template.record, Kind.CERTIFICATE)])  # fmt: skip
         for _, names in started:
-            self.store.apply(_swap_all(self.template.ingress, names),
-                             field_manager=naming.FIELD_MANAGER)  # fmt: skip
+            made = _swap_all(self.template.ingress, names)
+            made["metadata"]["name"] = names[_ids(self.template.record, Kind.INGRESS)[0]].split(
+                "/"
+            )[1]
+            self.store.apply(made, field_manager=naming.FIELD_MANAGER)
         records = [self._finish(spec, names) for spec, names in started]
         if save:
             from tasks.stack_block import save_record
@@ -128,8 +131,11 @@ class Seeder:
     def _start(self, spec: StackSpec) -> tuple[StackSpec, dict[str, str]]:
         """What needs no ALB: the zone, the certificates and their records, the subnet marks."""
         t = self.template
+        # The Ingress by its namespace/name only: its bare name may be another name's too
+        # (a cluster called as the template's Ingress).
+        (ingress,) = _ids(t.record, Kind.INGRESS)
         names = {t.spec.name: spec.name, t.spec.subdomain: spec.subdomain,
-                 t.spec.ingress_name: spec.ingress_name}  # fmt: skip
+                 ingress: f"{ingress.split('/', 1)[0]}/{spec.ingress_name}"}  # fmt: skip
         route53, acm = self.client("route53"), self.client("acm")
         tags = [{"Key": key, "Value": value} for key, value in spec.tags.items()]
         zone = route53.create_hosted_zone(
