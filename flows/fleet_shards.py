@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+
+from tasks.logs import run_logger
 
 #: The deployment of `drift-check-shard` in prefect.yaml.
 SHARD_DEPLOYMENT = "drift-check-shard/drift-check-shard"
@@ -23,7 +25,7 @@ def _run_shard(deployment: str, parameters: dict[str, Any]) -> list[dict[str, st
     if state is not None and state.is_completed():
         return cast(list[dict[str, str]], state.result())
     what = f"shard run {run.name} ended {state.name if state else 'without a state'}"
-    get_run_logger().error("%s: %s", what, state.message if state else "")
+    run_logger().error("%s: %s", what, state.message if state else "")
     return [{"stack": stack, "result": f"error: {what}", "aws calls": "-"}
             for stack in parameters["stacks"]]  # fmt: skip
 
