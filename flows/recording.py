@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from core.records import resources_of
-from core.state import StackRecord, StackResource
+from core.state import Forgotten, StackRecord, StackResource
 from tasks.stack_block import StackStore
 
 
@@ -29,15 +30,21 @@ class Recorder:
         return self.store.add(*entries) if entries else self.store.record
 
     def later(self, *values: object) -> None:
-        """Record finished results in the background, in the order given."""
-        entries = _entries(values)
-        if not entries:
-            return
+        """Record finished results in the background, in the order given (a `Forgotten`
+        result: the resources a step removed leave the record)."""
+        forgotten = [value for value in values if isinstance(value, Forgotten)]
+        entries = _entries(tuple(value for value in values if not isinstance(value, Forgotten)))
+        if entries:
+            self._submit(self.store.add, *entries)
+        for value in forgotten:
+            self._submit(self.store.forget, value)
+
+    def _submit(self, save: Callable[..., StackRecord], *arguments: object) -> None:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kfalb-record")
         # In the caller's context: its Prefect settings and run (a test harness's API, too).
         run = contextvars.copy_context().run
-        self._pending.append(self._writer.submit(run, self.store.add, *entries))
+        self._pending.append(self._writer.submit(run, save, *arguments))
 
     def flush(self) -> StackRecord:
         """Wait for every background save; the first failed one is raised."""

@@ -128,7 +128,7 @@ def apply(env: Env, recorder: Recorder) -> Applied:
 
     def finished(node: Node, result: Any) -> None:
         applied.now[node[0]] = result
-        if TABLE[node[0]].policy is Policy.CHECKED:
+        if TABLE[node[0]].policy is Policy.CHECKED and result is not None:
             applied.checked[node[0]] = result
 
     def record(node: Node, result: Any) -> None:

@@ -18,7 +18,7 @@ from core.naming import require_stack_name
 from core.settings import get_settings
 from core.spec import parse_spec
 from core.stack_document import record_from_document
-from core.state import Kind, StackAccess, StackRecord, StackResource
+from core.state import Forgotten, Kind, StackAccess, StackRecord, StackResource
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
@@ -225,6 +225,11 @@ class StackStore:
             for resource_id in resource_ids:
                 record = record.without(kind, resource_id)
             return self._save(record)
+
+    def forget(self, forgotten: Forgotten) -> StackRecord:
+        """Forget resources a step removed (a former front door and its ALB), and save."""
+        with self._lock:
+            return self._save(self._record.forgetting(forgotten))
 
     def replace(self, record: StackRecord) -> StackRecord:
         """Save a record re-bound or pruned elsewhere (core.world_binding) in place of this one."""
