@@ -33,7 +33,7 @@ def ensure(env: Env, got: Got) -> Forgotten:
             )
         said = f"deleted Ingress {env.spec.ingress_key}; its controller deleted its ALB"
     else:
-        said = gateway.delete(env)
+        said = gateway.through_controller(env)
     run_logger().info("Front door switched to the %s: %s", env.spec.stack.front_door,
                       said or "nothing was left of the old one")  # fmt: skip
     return _forgotten(env, got)

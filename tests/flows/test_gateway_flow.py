@@ -187,6 +187,32 @@ def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
     assert _kube(world) == kube_before
 
 
+def test_a_gateway_stack_whose_controller_is_gone_is_cleaned_up_by_its_tags(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    """As the Ingress's cleanup does: with the controller gone, the stack's ALB, listeners,
+    target groups and security group are swept by their tags, then the Gateway, its routes,
+    configurations and class are released from the controller's finalizers."""
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(account_id="311111119021")
+    aws_before, kube_before = _aws(world), _kube(world)
+    spec = _spec("gateway-orphan")
+    setup_load_balancer(spec=spec)
+    store = world.kube.store
+    assert store.get(*GATEWAY, "istio-ingress", NS)["metadata"]["finalizers"]
+    store.delete("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+
+    leftovers = cleanup_load_balancer(stack=spec.name)
+
+    assert not any(leftovers.values()), leftovers
+    for kind in (GATEWAY, ROUTE, LBC, TGC, CLASS):
+        assert store.list(*kind) == [], kind
+    assert _aws(world) == aws_before  # no ALB, target group or security group left
+    assert _kube(world) == kube_before
+
+
 def test_a_gateway_with_a_v2_controller_is_refused_before_any_aws_call(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
