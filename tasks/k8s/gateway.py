@@ -27,6 +27,7 @@ from core.manifests import Manifest
 from core.settings import get_settings
 from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, read, resource_for
+from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
@@ -346,6 +347,8 @@ def _events_text(kube: Kube, names: GatewayNames) -> str:
 
 #: The AWS Load Balancer Controller's finalizers on the Gateway front door's objects.
 CONTROLLER_FINALIZERS = "gateway.k8s.aws/"
+#: The label prefix of the TargetGroupBindings it makes for a Gateway's ALB.
+GATEWAY_BINDINGS = "gateway.k8s.aws.alb"
 
 
 @retrying_task
@@ -366,10 +369,22 @@ def release_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | Non
             raise OwnershipError(
                 f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
             )
+        bindings = release_bindings(kube, names.namespace, names.gateway, GATEWAY_BINDINGS)
         for obj in present:
             _delete(kube, obj)
             _drop_finalizers(kube, obj)
         _wait_gone(kube, names, present, settings)
+        wait_for(
+            riding_out_blips(
+                lambda: bindings_of(kube, names.namespace, names.gateway, GATEWAY_BINDINGS),
+                bindings,
+            ),
+            lambda left: not left,
+            what=f"the TargetGroupBindings of Gateway {names.gateway_key} to be deleted",
+            bound="cleanup_timeout_seconds",
+            settings=settings,
+            describe=lambda left: f"still there: {len(left or [])}",
+        )
     run_logger().warning(
         "Released Gateway %s and its routes and configurations without their controller",
         names.gateway_key,

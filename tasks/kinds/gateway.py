@@ -18,6 +18,7 @@ from core.items_gateway import gateway_objects, is_gateway
 from core.spec import StackSpec
 from core.state import Kind, StackResource
 from tasks.aws.elbv2 import delete_controller_resources, find_leftovers
+from tasks.k8s.cleanup import delete_stale_webhooks
 from tasks.k8s.gateway import (
     delete_gateway,
     ensure_gateway,
@@ -177,6 +178,7 @@ def _without_controller(env: Env) -> str:
             f"sweep by stack {env.spec.name}'s tags still finds {', '.join(named)}. Remove "
             "those (or what holds them), then run cleanup again."
         )
+    delete_stale_webhooks.fn(env.kube, env.spec.name)  # they refuse the finalizer removals
     said = []
     if release_gateway.fn(env.kube, stack=env.spec.name, names=names):
         said.append(f"released Gateway {names.gateway_key} without its controller (ALB swept "

@@ -207,9 +207,8 @@ def test_a_gateway_stack_whose_controller_is_gone_is_cleaned_up_by_its_tags(
     leftovers = cleanup_load_balancer(stack=spec.name)
 
     assert not any(leftovers.values()), leftovers
-    for kind in (GATEWAY, ROUTE, LBC, TGC, CLASS):
-        assert store.list(*kind) == [], kind
     assert _aws(world) == aws_before  # no ALB, target group or security group left
+    # the Gateway API CRDs went too, which they do only once no Gateway API object is left
     assert _kube(world) == kube_before
 
 
