@@ -154,7 +154,8 @@ def _plan(
     the plan (digest, policy findings, cost) and publish it: apply carries out exactly it."""
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
     # The block is bound to this world (account, region, cluster); ids no longer there go.
-    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt)
+    # Saved with the setting-up phase, before anything is made: a refused run saves nothing.
+    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt, save=False)
     refuse_foreign_zone(seen.zone, spec)  # a subdomain zone someone else made: only if adopted
     access = StackAccess(
         credentials_block=ctx.credentials_block,

@@ -233,6 +233,13 @@ class StackStore:
         with self._lock:
             return self._save(record)
 
+    def stage(self, record: StackRecord) -> StackRecord:
+        """Take a re-bound or pruned record (core.world_binding) in place of this one without
+        saving it: the next save carries it."""
+        with self._lock:
+            self._record = record
+            return record
+
     def set_phase(
         self, phase: str, *resources: StackResource, access: StackAccess | None = None
     ) -> StackRecord:
