@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import threading
 from typing import Any, ClassVar
+from uuid import UUID
 
 import yaml
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
@@ -202,6 +204,8 @@ class StackStore:
     def __init__(self, record: StackRecord) -> None:
         self._record = record
         self._lock = threading.Lock()
+        #: The block document this store saved to (later saves update it in one request).
+        self._document_id: UUID | None = None
 
     @classmethod
     def open(cls, stack: str, spec: dict[str, object]) -> StackStore:
@@ -253,7 +257,8 @@ class StackStore:
             return self._save(self._record.model_copy(update={"access": access}))
 
     def _save(self, record: StackRecord) -> StackRecord:
-        save_record(record)
+        if self._document_id is None or not update_record(record, self._document_id):
+            self._document_id = save_record(record)
         self._record = record
         return record
 
@@ -270,9 +275,30 @@ def load_record(stack: str) -> StackRecord | None:
     return _record_from(dict(document.data))
 
 
-def save_record(record: StackRecord) -> None:
-    """Save the record as the block named after its stack (overwriting)."""
-    LoadBalancerStack.from_record(record).save(record.stack, overwrite=True)
+def save_record(record: StackRecord) -> UUID:
+    """Save the record as the block named after its stack (overwriting); its document's id."""
+    saved = LoadBalancerStack.from_record(record).save(record.stack, overwrite=True)
+    assert isinstance(saved, UUID)  # the sync client: not a coroutine
+    return saved
+
+
+def update_record(record: StackRecord, document_id: UUID) -> bool:
+    """Overwrite the block document `save_record` saved the stack to, in one request (`save`
+    first registers the type and schema, tries a create, looks the name up, then updates and
+    reads back); False when that document is gone."""
+    block = LoadBalancerStack.from_record(record)
+    # The update Block.save(overwrite=True) sends, with the schema registered by that first save.
+    try:
+        document = block._to_block_document(name=record.stack, include_secrets=True)
+    except ValueError:  # no schema registered in this process: the full save registers it
+        return False
+    update = BlockDocumentUpdate(**document.model_dump(include={"block_schema_id", "data"}))
+    with get_client(sync_client=True) as client:
+        try:
+            client.update_block_document(block_document_id=document_id, block_document=update)
+        except ObjectNotFound:
+            return False
+    return True
 
 
 def delete_record(stack: str) -> bool:

@@ -128,3 +128,47 @@ def test_ready_records_the_dashboard_url(prefect_server: None) -> None:
 @pytest.fixture(autouse=True)
 def _no_sandbox() -> None:
     """These tests need only the Prefect server."""
+
+
+def test_a_store_updates_its_block_in_one_request_and_recreates_it_when_gone(
+    prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a store's first save, each save is one update of the same document; a document
+    deleted meanwhile is saved anew (name, type and schema looked up again)."""
+    import httpx
+
+    from tasks.stack_block import StackStore, delete_record, load_record
+
+    sent: list[str] = []
+    real_send = httpx.Client.send
+
+    def send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if "/block_" in request.url.path:  # not the client's own CSRF token or version
+            sent.append(f"{request.method} {request.url.path.split('/')[2]}")
+        return real_send(client, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", send)
+    store = StackStore(RECORD.model_copy(update={"stack": "store-test", "phase": "setting-up"}))
+    try:
+        store.set_phase("setting-up")
+        assert len(sent) > 1  # the first save: type, schema, create or look up, update
+        sent.clear()
+        zone = RECORD.resources[0]
+        store.add(zone.model_copy(update={"id": "Z2"}))
+        assert sent == ["PATCH block_documents"]
+        saved = load_record("store-test")
+        assert saved is not None
+        assert {item.id for item in saved.resources if item.kind == Kind.HOSTED_ZONE} == {
+            "Z1",
+            "Z2",
+        }
+        assert delete_record("store-test")
+        sent.clear()
+        store.set_phase("ready")
+        assert sent[0] == "PATCH block_documents"
+        assert len(sent) > 1  # not found: saved anew
+        again = load_record("store-test")
+        assert again is not None
+        assert again.phase == "ready"
+    finally:
+        delete_record("store-test")
