@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from core.records import resources_of
@@ -16,12 +17,16 @@ class Recorder:
 
     `later` hands a result to one background writer: a block save costs a Prefect API round
     trip (0.2-2 s on a busy host), and the walk must start what the step unblocked without
-    waiting for it. Saves keep their order; `flush` waits for them and raises the first error."""
+    waiting for it. The writer saves everything handed to it since its last save in one save
+    (results that finish while a save is on its way wait for the next one, not for one save
+    each), in the order given; `flush` waits for the saves and raises the first error."""
 
     def __init__(self, store: StackStore) -> None:
         self.store = store
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[Future[StackRecord]] = []
+        self._pending: list[Future[StackRecord | None]] = []
+        self._queued: list[StackResource] = []
+        self._lock = threading.Lock()
 
     def add(self, *values: object) -> StackRecord:
         """Record finished results now (None: nothing to record)."""
@@ -33,11 +38,19 @@ class Recorder:
         entries = _entries(values)
         if not entries:
             return
+        with self._lock:
+            self._queued.extend(entries)
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kfalb-record")
         # In the caller's context: its Prefect settings and run (a test harness's API, too).
         run = contextvars.copy_context().run
-        self._pending.append(self._writer.submit(run, self.store.add, *entries))
+        self._pending.append(self._writer.submit(run, self._save_queued))
+
+    def _save_queued(self) -> StackRecord | None:
+        """Save what is queued, in one save (nothing: an earlier save took it all)."""
+        with self._lock:
+            entries, self._queued = self._queued, []
+        return self.store.add(*entries) if entries else None
 
     def flush(self) -> StackRecord:
         """Wait for every background save; the first failed one is raised."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 import yaml
@@ -204,8 +204,6 @@ class StackStore:
     def __init__(self, record: StackRecord) -> None:
         self._record = record
         self._lock = threading.Lock()
-        #: The block document this store saved to (later saves update it in one request).
-        self._document_id: UUID | None = None
 
     @classmethod
     def open(cls, stack: str, spec: dict[str, object]) -> StackStore:
@@ -235,10 +233,23 @@ class StackStore:
         with self._lock:
             return self._save(record)
 
-    def set_phase(self, phase: str, *resources: StackResource) -> StackRecord:
-        """Set the phase, adding or replacing resources in the same save (one round trip)."""
+    def stage(self, record: StackRecord) -> StackRecord:
+        """Take a re-bound or pruned record (core.world_binding) in place of this one without
+        saving it: the next save carries it."""
         with self._lock:
-            return self._save(self.phased(phase, *resources))
+            self._record = record
+            return record
+
+    def set_phase(
+        self, phase: str, *resources: StackResource, access: StackAccess | None = None
+    ) -> StackRecord:
+        """Set the phase, adding or replacing resources (and how the stack's world is reached,
+        `access`) in the same save (one round trip)."""
+        with self._lock:
+            record = self.phased(phase, *resources)
+            if access is not None:
+                record = record.model_copy(update={"access": access})
+            return self._save(record)
 
     def phased(self, phase: str, *resources: StackResource) -> StackRecord:
         """The record as `set_phase` would save it (nothing saved: `replace` saves it)."""
@@ -257,8 +268,7 @@ class StackStore:
             return self._save(self._record.model_copy(update={"access": access}))
 
     def _save(self, record: StackRecord) -> StackRecord:
-        if self._document_id is None or not update_record(record, self._document_id):
-            self._document_id = save_record(record)
+        save_record(record)
         self._record = record
         return record
 
@@ -275,35 +285,49 @@ def load_record(stack: str) -> StackRecord | None:
     return _record_from(dict(document.data))
 
 
-def save_record(record: StackRecord) -> UUID:
-    """Save the record as the block named after its stack (overwriting); its document's id."""
-    saved = LoadBalancerStack.from_record(record).save(record.stack, overwrite=True)
-    assert isinstance(saved, UUID)  # the sync client: not a coroutine
-    return saved
+#: (API URL, stack) -> (block document id, block schema id) of the stack's block as this
+#: process last saved it: the next save is one PATCH of its data. Prefect's `Block.save` first
+#: registers the block type and schema and tries a create before the update (7-8 requests,
+#: seconds on a busy server), and apply saves after every step.
+_SAVED: dict[tuple[str, str], tuple[UUID, UUID, UUID]] = {}
+_SAVED_LOCK = threading.Lock()
 
 
-def update_record(record: StackRecord, document_id: UUID) -> bool:
-    """Overwrite the block document `save_record` saved the stack to, in one request (`save`
-    first registers the type and schema, tries a create, looks the name up, then updates and
-    reads back); False when that document is gone."""
+def save_record(record: StackRecord) -> None:
+    """Save the record as the block named after its stack (overwriting)."""
     block = LoadBalancerStack.from_record(record)
-    # The update Block.save(overwrite=True) sends, with the schema registered by that first save.
-    try:
-        document = block._to_block_document(name=record.stack, include_secrets=True)
-    except ValueError:  # no schema registered in this process: the full save registers it
-        return False
-    update = BlockDocumentUpdate(**document.model_dump(include={"block_schema_id", "data"}))
     with get_client(sync_client=True) as client:
-        try:
-            client.update_block_document(block_document_id=document_id, block_document=update)
-        except ObjectNotFound:
-            return False
-    return True
+        key = (str(client.api_url), record.stack)
+        with _SAVED_LOCK:
+            known = _SAVED.get(key)
+        if known is not None:
+            document_id, schema_id, type_id = known
+            data = block._to_block_document(
+                name=record.stack, block_schema_id=schema_id, block_type_id=type_id,
+                include_secrets=True,
+            ).data  # fmt: skip
+            try:
+                update = BlockDocumentUpdate(
+                    data=data, block_schema_id=schema_id, merge_existing_data=False
+                )
+                client.update_block_document(document_id, update)
+                return
+            except ObjectNotFound:  # deleted meanwhile (cleanup elsewhere): saved anew below
+                pass
+    block.save(record.stack, overwrite=True)
+    saved = (block._block_document_id, block._block_schema_id, block._block_type_id)
+    with _SAVED_LOCK:
+        if None in saved:
+            _SAVED.pop(key, None)
+        else:
+            _SAVED[key] = cast("tuple[UUID, UUID, UUID]", saved)
 
 
 def delete_record(stack: str) -> bool:
     """Delete the block of a stack; False when there was none."""
     with get_client(sync_client=True) as client:
+        with _SAVED_LOCK:
+            _SAVED.pop((str(client.api_url), stack), None)
         try:
             document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
             client.delete_block_document(document.id)
