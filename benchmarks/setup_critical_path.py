@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -35,6 +36,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the repo's packa
 from core.waiting import wait_until  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "examples" / "sandbox.yaml"
+#: Where `kfalb sandbox up` keeps a world, under its working directory.
+STATE_DIR = ".kfalb-sandbox"
 SERVER_START_TIMEOUT = 180.0
 
 
@@ -111,6 +114,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the stack spec")
     parser.add_argument("--quiet", action="store_true", help="no per-task timeline")
     parser.add_argument("--api-url", help="use this running Prefect server instead of starting one")
+    parser.add_argument("--world", choices=("process", "thread"), default="process",
+                        help="run the sandbox in a process of its own, as the cloud runs "
+                        "elsewhere (default), or in threads of this process (its CPU work then "
+                        "competes with the flow's)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -169,13 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.update(PREFECT_API_URL=api_url, PREFECT_HOME=str(work / "prefect"),
                               AWS_CONFIG_FILE=str(work / "aws-config"),
                               AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"))  # fmt: skip
-            from sandbox.world import World, WorldOptions
-
-            options = WorldOptions(
-                acm_delay=args.acm_delay, alb_delay=args.alb_delay, dns_delay=args.dns_delay
-            )
-            with World(work / "world", options) as world:
-                os.environ.update(world.env)
+            with _world(work / STATE_DIR, args) as world_env:
+                os.environ.update(world_env)
                 os.environ["KFALB_POLL_INTERVAL_SECONDS"] = str(args.poll_interval)
                 os.environ["KFALB_POLL_MAX_INTERVAL_SECONDS"] = str(args.poll_max_interval)
                 fixed = _flow_run_cost()
@@ -201,6 +203,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"for reference   ACM + ALB + DNS in sequence    {sequential:6.1f}s  "
           f"(ratio {wall / sequential:.3f})")  # fmt: skip
     return 0
+
+
+@contextlib.contextmanager
+def _world(directory: Path, args: argparse.Namespace) -> Iterator[dict[str, str]]:
+    """A sandbox world with the benchmark's delays; yields its environment."""
+    delays = {"acm_delay": args.acm_delay, "alb_delay": args.alb_delay,
+              "dns_delay": args.dns_delay}  # fmt: skip
+    if args.world == "thread":
+        from sandbox.world import World, WorldOptions
+
+        with World(directory, WorldOptions(**delays)) as world:
+            yield world.env
+        return
+    from kfalb.sandbox_cmd import ENV_FILE, start_detached, stop_detached
+
+    start_detached(
+        directory, [f"--{name.replace('_', '-')}={value}" for name, value in delays.items()]
+    )
+    try:
+        lines = (directory / ENV_FILE).read_text().splitlines()
+        pairs = (shlex.split(line.removeprefix("export "))[0] for line in lines if line)
+        yield dict(pair.split("=", 1) for pair in pairs)
+    finally:
+        stop_detached(directory)
 
 
 def _drain() -> None:

@@ -12,7 +12,7 @@ from core.dnsnames import normalise
 from core.observation import Observation
 from core.ownership import tag_fields, tags_found
 from core.plan import PRESENT, Item
-from core.resources import CertificateState, RecordSetState
+from core.resources import CertificateState, LoadBalancerState, RecordSetState
 from core.spec import StackSpec
 from core.state import Kind
 
@@ -160,6 +160,22 @@ def https_found(spec: StackSpec, seen: Observation) -> Found:
         return {}
     answer = HTTPS_OK if seen.https_ok else seen.https_detail or "no answer"
     return {(Kind.HTTPS_ANSWER, https_key(spec)): {"answer": answer}}
+
+
+def no_items(spec: StackSpec, seen: Observation) -> list[Item]:
+    """A checked kind verified only while apply works (nothing to declare or drift)."""
+    return []
+
+
+def nothing_found(spec: StackSpec, seen: Observation) -> Found:
+    return {}
+
+
+def record_moves(spec: StackSpec, seen: Observation, balancer: LoadBalancerState) -> bool:
+    """Whether writing the dashboard's record moves a name that points elsewhere (to another
+    ALB, a switch of front door) to this ALB: then the ALB must answer first."""
+    record = seen.dashboard_record
+    return record is not None and target(record) != target(dashboard_record(spec, balancer))
 
 
 def _record_wanted(spec: StackSpec, seen: Observation) -> Fields:

@@ -116,8 +116,13 @@ TABLE: Mapping[Kind, Entry] = {
         Entry(Kind.LOAD_BALANCER, Policy.CONTROLLER, items_front.balancer_items,
               items_front.balancer_found, settled=(Kind.INGRESS, Kind.GATEWAY),
               removed_after=(Kind.INGRESS, Kind.GATEWAY), rebuilds=(Kind.DNS_RECORD,)),
+        # A record that points elsewhere moves to the ALB only once the dashboard answers
+        # through the ALB's own address: whichever run moves it (a switch resumed after a
+        # crash too). A new record waits for nothing: nothing is served through it yet.
+        Entry(Kind.ALB_ANSWER, Policy.CHECKED, items_dns.no_items, items_dns.nothing_found,
+              needs=(Kind.LOAD_BALANCER,)),
         Entry(Kind.DNS_RECORD, Policy.OWNED, items_dns.record_items, items_dns.record_found,
-              needs=(Kind.LOAD_BALANCER, Kind.HOSTED_ZONE)),
+              needs=(Kind.LOAD_BALANCER, Kind.HOSTED_ZONE), settled=(Kind.ALB_ANSWER,)),
         Entry(Kind.DNS_ANSWER, Policy.CHECKED, items_dns.answer_items, items_dns.answer_found,
               ready_after=(Kind.DNS_RECORD, Kind.LOAD_BALANCER)),
         Entry(Kind.HTTPS_ANSWER, Policy.CHECKED, items_dns.https_items, items_dns.https_found,

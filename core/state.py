@@ -27,6 +27,9 @@ class Kind(StrEnum):
     #: The Gateway front door: GatewayClass, Gateway, its HTTPRoutes and configurations.
     GATEWAY = "gateway"
     LOAD_BALANCER = "load-balancer"
+    #: Checked, never created: the dashboard over HTTPS through the ALB's own address (the
+    #: dashboard's name as SNI), before the record moves to that ALB from another.
+    ALB_ANSWER = "alb-answer"
     DNS_RECORD = "dns-record"
     #: Checked, never created: the dashboard name's answers, and the dashboard over HTTPS.
     DNS_ANSWER = "dns-answer"
@@ -56,6 +59,15 @@ class StackResource(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.kind.value, self.id)
+
+
+class Forgotten(BaseModel):
+    """Resources a step removed: the stack's record forgets them (what a step made is recorded
+    by its result's type; what it removed, by this)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entries: tuple[tuple[Kind, str], ...] = ()
 
 
 class StackAccess(BaseModel):
@@ -106,6 +118,12 @@ class StackRecord(BaseModel):
     def without(self, kind: Kind, resource_id: str) -> StackRecord:
         """This record without one resource (after cleanup deleted it)."""
         kept = tuple(item for item in self.resources if item.key != (kind.value, resource_id))
+        return self.model_copy(update={"resources": kept})
+
+    def forgetting(self, forgotten: Forgotten) -> StackRecord:
+        """This record without the resources a step removed."""
+        gone = {(kind.value, resource_id) for kind, resource_id in forgotten.entries}
+        kept = tuple(item for item in self.resources if item.key not in gone)
         return self.model_copy(update={"resources": kept})
 
     def of_kind(self, kind: Kind) -> tuple[StackResource, ...]:

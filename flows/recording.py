@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from core.records import resources_of
-from core.state import StackRecord, StackResource
+from core.state import Forgotten, StackRecord
 from tasks.stack_block import StackStore
 
 
@@ -16,28 +18,36 @@ class Recorder:
 
     `later` hands a result to one background writer: a block save costs a Prefect API round
     trip (0.2-2 s on a busy host), and the walk must start what the step unblocked without
-    waiting for it. Saves keep their order; `flush` waits for them and raises the first error."""
+    waiting for it. The writer saves everything handed to it since its last save in one save
+    (results that finish while a save is on its way wait for the next one, not for one save
+    each), in the order given; `flush` waits for the saves and raises the first error."""
 
     def __init__(self, store: StackStore) -> None:
         self.store = store
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[Future[StackRecord]] = []
-
-    def add(self, *values: object) -> StackRecord:
-        """Record finished results now (None: nothing to record)."""
-        entries = _entries(values)
-        return self.store.add(*entries) if entries else self.store.record
+        self._pending: list[Future[StackRecord | None]] = []
+        self._queued: list[Change] = []
+        self._lock = threading.Lock()
 
     def later(self, *values: object) -> None:
-        """Record finished results in the background, in the order given."""
-        entries = _entries(values)
-        if not entries:
+        """Record finished results in the background, in the order given (a `Forgotten`
+        result: the resources a step removed leave the record)."""
+        changes = [change for value in values if (change := _change(value)) is not None]
+        if not changes:
             return
+        with self._lock:
+            self._queued.extend(changes)
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kfalb-record")
         # In the caller's context: its Prefect settings and run (a test harness's API, too).
         run = contextvars.copy_context().run
-        self._pending.append(self._writer.submit(run, self.store.add, *entries))
+        self._pending.append(self._writer.submit(run, self._save_queued))
+
+    def _save_queued(self) -> StackRecord | None:
+        """Save what is queued, in one save (nothing: an earlier save took it all)."""
+        with self._lock:
+            changes, self._queued = self._queued, []
+        return self.store.change(*changes) if changes else None
 
     def flush(self) -> StackRecord:
         """Wait for every background save; the first failed one is raised."""
@@ -51,5 +61,15 @@ class Recorder:
         return self.store.record
 
 
-def _entries(values: tuple[object, ...]) -> list[StackResource]:
-    return [entry for value in values if value is not None for entry in resources_of(value)]
+#: One change of the record: resources added or replaced, or resources a step removed.
+Change = Callable[[StackRecord], StackRecord]
+
+
+def _change(value: object) -> Change | None:
+    """How a step's result changes the record (None: it does not)."""
+    if value is None:
+        return None
+    if isinstance(value, Forgotten):
+        return lambda record: record.forgetting(value)
+    entries = resources_of(value)
+    return (lambda record: record.with_resources(*entries)) if entries else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from prefect import flow, get_run_logger
@@ -12,7 +12,6 @@ from core import identity
 from core.approval import approval_needed
 from core.desired import dashboard_url
 from core.errors import PreflightError
-from core.observation import Observation
 from core.plan import Plan
 from core.plan_review import PlanReview, gate
 from core.report import setup_summary, stack_outputs
@@ -24,7 +23,7 @@ from flows.approval import approved_digest
 from flows.observing import observe, publish_plan, stack_plan, summary
 from flows.outcomes import expected_outcomes
 from flows.recording import Recorder
-from flows.walk import apply
+from flows.walk import apply, checks
 from tasks.aws.clients import AwsContext, api_calls
 from tasks.aws.ec2 import preflight_subnets
 from tasks.aws.eks import preflight_cluster
@@ -87,41 +86,37 @@ def setup_load_balancer(
 
 @dataclass(frozen=True)
 class _Ready:
-    """A stack observed and planned, nothing applied yet."""
+    """A stack observed, planned and checked, nothing applied yet."""
 
     spec: StackSpec
-    ctx: AwsContext
     store: StackStore
-    cluster: ClusterState
-    target: KubeTarget
-    seen: Observation
-    result: Plan
+    #: What apply works with: the world, the observation and the plan.
+    env: Env
+    #: How a fleet check reaches the stack's world again (saved when apply starts).
+    access: StackAccess
     review: PlanReview
     calls_before: ApiCallCounts
+
+    @property
+    def result(self) -> Plan:
+        return self.env.todo
 
 
 def _prepare(spec: StackSpec, ctx: AwsContext, kube_access: KubeAccess, *, adopt: bool) -> _Ready:
     calls_before = api_calls()
     store = StackStore.open(spec.name, spec.model_dump(mode="json", by_alias=True))
     cluster, target = _preflight(spec, ctx, kube_access)
-    seen, result, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt)
-    return _Ready(spec, ctx, store, cluster, target, seen, result, review, calls_before)
+    env, access, review = _plan(spec, ctx, store, cluster, target, kube_access, adopt=adopt)
+    return _Ready(spec, store, env, access, review, calls_before)
 
 
 def _apply(ready: _Ready) -> dict[str, str]:
-    """Each kind as far as the plan asks, in the graph's order (flows/walk.py). The block exists
-    before anything is created, so `cleanup --stack` works after a crash at any step."""
-    ready.store.set_phase("setting-up")
-    env = Env(
-        spec=ready.spec,
-        ctx=ready.ctx,
-        target=ready.target,
-        cluster=ready.cluster,
-        seen=ready.seen,
-        record=ready.store.record,
-        todo=ready.result,
-    )
-    applied = apply(env, Recorder(ready.store))
+    """Each kind as far as the plan asks, in the graph's order (flows/walk.py); its checks ran
+    with the plan's. The block exists before anything is created, so `cleanup --stack` works
+    after a crash at any step."""
+    ready.store.set_phase("setting-up", access=ready.access)
+    env = replace(ready.env, record=ready.store.record)
+    applied = apply(env, Recorder(ready.store), checked=True)
     return _outputs(ready.spec, ready.store, ready.result, applied.verified(), ready.calls_before)
 
 
@@ -154,35 +149,37 @@ def _plan(
     kube_access: KubeAccess,
     *,
     adopt: bool,
-) -> tuple[Observation, Plan, PlanReview]:
+) -> tuple[Env, StackAccess, PlanReview]:
     """Observe every item, refuse what must be refused (still nothing is made), plan, review
     the plan (digest, policy findings, cost) and publish it: apply carries out exactly it."""
     seen = observe(spec, ctx=ctx, cluster=cluster, target=target, record=store.record)
     # The block is bound to this world (account, region, cluster); ids no longer there go.
-    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt)
+    # Saved with the setting-up phase, before anything is made: a refused run saves nothing.
+    bind_observed(store, seen, cluster, region=spec.region, adopt=adopt, save=False)
     refuse_foreign_zone(seen.zone, spec)  # a subdomain zone someone else made: only if adopted
-    store.set_access(  # how a fleet check reaches this stack's world again
-        StackAccess(
-            credentials_block=ctx.credentials_block,
-            region=spec.region,
-            account=seen.identity.account if seen.identity else "",
-            kube_access=kube_access,
-            kube_context=get_settings().kube_context,
-        )
+    access = StackAccess(
+        credentials_block=ctx.credentials_block,
+        region=spec.region,
+        account=seen.identity.account if seen.identity else "",
+        kube_access=kube_access,
+        kube_context=get_settings().kube_context,
     )
     result = stack_plan(spec, seen)
+    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen,
+              record=store.record, todo=result)  # fmt: skip
     # Anything setup would write that is another owner's stops it, before anything is made (a
-    # plan with nothing to apply changes nothing: no need to read the other Ingresses' hosts).
-    # Both checks only read: they run together.
+    # plan with nothing to apply changes nothing: no need to read the other Ingresses' hosts);
+    # so does what this identity may not do. Every check only reads: they run together.
     recorded = [item.id for item in store.record.of_kind(Kind.DNS_RECORD)]
     scheme = spec.kubeflow.alb.scheme
-    together([
+    review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
+    reads: list[Callable[[], object]] = [
         partial(preflight_subnets, ctx, cluster, scheme=scheme, subnets=seen.subnets),
         partial(preflight_owners, ctx, target, spec, seen, recorded=recorded,
                 look_around=bool(result.kinds_to_fix())),
-    ])  # fmt: skip
-    review = review_stack_plan(spec, seen, result)  # digest, policy findings, cost: no call
-    publish_plan(spec.name, result, review=review)
+        partial(publish_plan, spec.name, result, review=review),  # shown even if refused
+    ]  # fmt: skip
+    together([*reads, *checks(env)])
     get_run_logger().info(
         "Stack %s: %s; %s; %s",
         spec.name,
@@ -190,7 +187,7 @@ def _plan(
         review.policy.summary(),
         review.cost.line(),
     )
-    return seen, result, review
+    return env, access, review
 
 
 def _outputs(

@@ -108,12 +108,20 @@ def _graph(env: Env) -> dict[Node, tuple[Node, ...]]:
     return graph
 
 
-def apply(env: Env, recorder: Recorder) -> Applied:
-    """Carry out the plan: check what must hold before anything is made, then run the graph.
-    What is not worked on is taken as observed; each result is recorded as soon as it is."""
+def checks(env: Env) -> list[Callable[[], None]]:
+    """What must hold before anything of the plan is made: each kind's check (read only), for
+    the kinds the plan works on. A caller runs them beside its other checks, or apply does."""
     kinds = sorted(active_kinds(env.todo.kinds_to_fix()), key=list(TABLE).index)
-    checks = [partial(check, env) for kind in kinds if (check := VERBS[kind].check) is not None]
-    together(checks)  # each read only; the first refusal stops the run
+    return [partial(check, env) for kind in kinds if (check := VERBS[kind].check) is not None]
+
+
+def apply(env: Env, recorder: Recorder, *, checked: bool = False) -> Applied:
+    """Carry out the plan: check what must hold before anything is made (unless the caller
+    ran `checks(env)` already), then run the graph. What is not worked on is taken as observed;
+    each result is recorded as soon as it is."""
+    if not checked:
+        together(checks(env))  # each read only; the first refusal stops the run
+    kinds = active_kinds(env.todo.kinds_to_fix())
     graph = _graph(env)
     applied = Applied(
         now={kind: VERBS[kind].current(env) for kind in TABLE}, kinds=list(env.todo.kinds_to_fix())
@@ -128,7 +136,7 @@ def apply(env: Env, recorder: Recorder) -> Applied:
 
     def finished(node: Node, result: Any) -> None:
         applied.now[node[0]] = result
-        if TABLE[node[0]].policy is Policy.CHECKED:
+        if TABLE[node[0]].policy is Policy.CHECKED and result is not None:
             applied.checked[node[0]] = result
 
     def record(node: Node, result: Any) -> None:

@@ -60,7 +60,8 @@ class DnsServer:
         port: port for both UDP and TCP; 0 picks a free one.
         propagation_delay: seconds before a new or changed record set is served.
         alb_exists: tells whether an ALB DNS name (no trailing dot) exists; default: all do.
-        alb_address: the address ALB names and aliases to them resolve to.
+        alb_address: the address ALB names and aliases to them resolve to, or a function
+            of the ALB's DNS name giving each ALB its own (sandbox.httpsendpoint.addresses).
         clock: monotonic seconds; tests pass a fake one to step through propagation.
     """
 
@@ -72,7 +73,7 @@ class DnsServer:
         port: int = 0,
         propagation_delay: float = 0.0,
         alb_exists: Callable[[str], bool] | None = None,
-        alb_address: str = "127.0.0.1",
+        alb_address: str | Callable[[str], str] = "127.0.0.1",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source

@@ -8,12 +8,14 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from sandbox.ca import SandboxCA
+from sandbox.httpsendpoint.addresses import AlbAddresses
 from sandbox.httpsendpoint.kubeflow import (
     DEX_AUTH_PATH,
     KubeflowHandler,
@@ -25,6 +27,7 @@ from sandbox.httpsendpoint.routes import CertificateNames, RouteTable, StaticRou
 
 __all__ = [
     "DEX_AUTH_PATH",
+    "AlbAddresses",
     "CertificateNames",
     "HttpsEndpoint",
     "MotoAlbExists",
@@ -52,6 +55,8 @@ class _Server(ThreadingHTTPServer):
         *,
         tls: bool,
         port: int,
+        host: str | None = None,
+        alb: str | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._handler = handler
@@ -59,7 +64,9 @@ class _Server(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self.routes = endpoint.routes
-        super().__init__((endpoint.host, port), handler)
+        #: The ALB whose own address this listener serves (None: the shared address).
+        self.alb = alb
+        super().__init__((host or endpoint.host, port), handler)
 
     @property
     def https_port(self) -> int:
@@ -92,6 +99,12 @@ class _Server(ThreadingHTTPServer):
 
     def record(self, request: ServedRequest) -> None:
         self._endpoint.requests.append(request)
+        for listener in list(self._endpoint.listeners):
+            listener(request)
+
+    def unhealthy(self) -> bool:
+        """This ALB has no healthy target (it answers 503)."""
+        return self.alb is not None and self.alb in self._endpoint.unhealthy
 
     def server_name_of(self, connection: Any) -> str | None:
         return getattr(connection, _SNI_ATTRIBUTE, None)
@@ -131,10 +144,17 @@ class HttpsEndpoint:
         host: str = "127.0.0.1",
         port: int = 0,
         http_port: int | None = None,
+        addresses: AlbAddresses | None = None,
     ) -> None:
         self.ca = ca
         self.routes = routes
         self.host = host
+        #: Each ALB's own address (served on demand); None: every ALB on `host`.
+        self.addresses = addresses
+        #: ALBs (DNS names) with no healthy target: they answer 503 on their own address.
+        self.unhealthy: set[str] = set()
+        #: Called with every request served (scenario tests follow a check through them).
+        self.listeners: list[Callable[[ServedRequest], None]] = []
         self._port = port
         self._http_port = http_port
         self.requests: collections.deque[ServedRequest] = collections.deque(maxlen=1000)
@@ -142,6 +162,7 @@ class HttpsEndpoint:
         self._contexts_lock = threading.Lock()
         self._certs_dir: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[_Server] = []
+        self._extra: list[_Server] = []  # the ALBs' own addresses
         self._threads: list[threading.Thread] = []
         self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls_context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -155,25 +176,44 @@ class HttpsEndpoint:
         if self._http_port is not None:
             self._servers.append(_Server(self, RedirectHandler, tls=False, port=self._http_port))
         for server in self._servers:
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="sandbox-https",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
+            self._run(server)
+        if self.addresses is not None:
+            self.addresses.attach(self.serve_at)
         logger.info("sandbox HTTPS endpoint on %s:%d", self.host, self.port)
         return self
 
+    def serve_at(self, address: str, alb: str) -> bool:
+        """Answer HTTPS for one ALB on its own address, same port; False when this host
+        cannot (only 127.0.0.1 on its loopback, or the port taken there)."""
+        try:
+            server = _Server(self, KubeflowHandler, tls=True, port=self.port, host=address,
+                             alb=alb)  # fmt: skip
+        except OSError as error:
+            logger.info("cannot serve HTTPS on %s:%d: %s", address, self.port, error)
+            return False
+        self._extra.append(server)
+        self._run(server)
+        return True
+
+    def _run(self, server: _Server) -> None:
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-https",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
+
     def stop(self) -> None:
-        for server in self._servers:
+        for server in [*self._servers, *self._extra]:
             server.shutdown()
             server.close_connections()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
+        self._extra.clear()
         self._threads.clear()
         if self._certs_dir is not None:
             self._certs_dir.cleanup()
@@ -209,7 +249,7 @@ class HttpsEndpoint:
         if not server_name:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         try:
-            names = self.routes.route(normal_host(server_name))
+            names = self._route(sock, normal_host(server_name))
             context = self._context_for(names) if names else None
         except Exception:
             logger.exception("routing %s failed", server_name)
@@ -220,6 +260,16 @@ class HttpsEndpoint:
         sock.context = context
         setattr(sock, _SNI_ATTRIBUTE, normal_host(server_name))
         return None
+
+    def _route(self, sock: ssl.SSLSocket | ssl.SSLObject, host: str) -> CertificateNames | None:
+        """On an ALB's own address, that ALB's certificates, whatever DNS says of the host;
+        on the shared address, those of the ALB the host leads to."""
+        local = sock.getsockname()[0] if isinstance(sock, ssl.SSLSocket) else None
+        alb = self.addresses.name_at(local) if self.addresses and local else None
+        route_at = getattr(self.routes, "route_at", None)
+        if alb is not None and route_at is not None:
+            return cast(CertificateNames | None, route_at(alb, host))
+        return self.routes.route(host)
 
     def _context_for(self, names: CertificateNames) -> ssl.SSLContext:
         ordered = list(

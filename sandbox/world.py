@@ -33,7 +33,7 @@ from sandbox.clusters import (
 from sandbox.control import CONTROL_FILE, ControlServer
 from sandbox.dns import CombinedZoneSource, DnsServer, Route53BackendSource, ZoneSource
 from sandbox.external_dns import ExternalDns
-from sandbox.https_endpoint import HttpsEndpoint
+from sandbox.https_endpoint import AlbAddresses, HttpsEndpoint
 from sandbox.httpsendpoint.moto_albs import MotoAlbExists, MotoAlbRoutes
 from sandbox.kube import KubeApiServer, seed_kubeflow_cluster, server_tls_context
 from sandbox.kube.kubeconfig import kubeconfig_document
@@ -137,10 +137,13 @@ class World:
             # Without it the subdomain zone would be a top zone, reachable with no delegation.
             self.external_dns = ExternalDns(opts.root_domain)
             source = CombinedZoneSource(source, self.external_dns.source)
+        #: Each ALB's own loopback address, served by the HTTPS endpoint once DNS gives it.
+        self.alb_addresses = AlbAddresses()
         self.dns = DnsServer(
             source,
             propagation_delay=opts.dns_delay,
             alb_exists=MotoAlbExists(opts.account_id, *_accounts(opts.account_id, places)),
+            alb_address=self.alb_addresses.address_of,
         )
         dns = self.dns
         self.aws = AwsSandbox(
@@ -173,6 +176,7 @@ class World:
         self.https = HttpsEndpoint(
             self.ca,
             MotoAlbRoutes(self.dns.alb_for, opts.account_id, *_accounts(opts.account_id, places)),
+            addresses=self.alb_addresses,
         )
         self.https.start()
         seed_kubeflow_cluster(self.kube)

@@ -7,7 +7,9 @@ one owner check, pure `core.owners`; any conflict stops the run before anything 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
 
 from core import naming
 from core.observation import Observation
@@ -17,6 +19,7 @@ from core.spec import StackSpec
 from tasks.aws.clients import AwsContext
 from tasks.aws.root_dns import root_dns
 from tasks.aws.route53_records import observe_record_sets
+from tasks.concurrent import together
 from tasks.k8s.clients import KubeTarget, connect
 from tasks.k8s.cluster import list_objects
 from tasks.logs import run_logger
@@ -80,6 +83,15 @@ def find_group_events(target: KubeTarget, spec: StackSpec) -> tuple[MemberEvent,
     return tuple(found for _, found in sorted(latest.values(), key=lambda pair: pair[0]))
 
 
+def _root_records(
+    ctx: AwsContext, spec: StackSpec, zone_id: str | None, keys: list[tuple[str, str]]
+) -> tuple[RecordSetState, ...]:
+    """The root zone's records at the stack's names (none without a root zone in Route53)."""
+    if zone_id is None:
+        return ()
+    return tuple(observe_record_sets.fn(root_dns(ctx, spec), zone_id, keys))
+
+
 @retrying_task
 def preflight_owners(
     ctx: AwsContext,
@@ -97,13 +109,16 @@ def preflight_owners(
     hosts: tuple[HostRule, ...] = ()
     root_records: tuple[RecordSetState, ...] = ()
     group: tuple[MemberEvent, ...] = ()
-    if look_around:
-        hosts = find_host_rules.fn(target)
-        group = find_group_events.fn(target, spec)
-        if seen.root_zone is not None:
-            names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
-            keys = [(name, kind) for name in names for kind in _SERVING]
-            root_records = observe_record_sets.fn(root_dns(ctx, spec), seen.root_zone.zone_id, keys)
+    if look_around:  # three reads, none needing another: together
+        root = seen.root_zone
+        names = (spec.dashboard_host, naming.wildcard(spec.subdomain))
+        keys = [(name, kind) for name in names for kind in _SERVING]
+        reads: list[Callable[[], Any]] = [
+            partial(find_host_rules.fn, target),
+            partial(find_group_events.fn, target, spec),
+            partial(_root_records, ctx, spec, root.zone_id if root else None, keys),
+        ]
+        hosts, group, root_records = together(reads)
     found = conflicts(
         spec, seen, recorded=recorded, hosts=hosts, root_records=root_records, group_events=group
     )

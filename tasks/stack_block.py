@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
+from uuid import UUID
 
 import yaml
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
@@ -226,15 +229,37 @@ class StackStore:
                 record = record.without(kind, resource_id)
             return self._save(record)
 
+    def change(self, *changes: Callable[[StackRecord], StackRecord]) -> StackRecord:
+        """Apply changes to the record in order (resources added, resources a step removed:
+        flows/recording.py) and save once."""
+        with self._lock:
+            record = self._record
+            for change in changes:
+                record = change(record)
+            return self._save(record)
+
     def replace(self, record: StackRecord) -> StackRecord:
         """Save a record re-bound or pruned elsewhere (core.world_binding) in place of this one."""
         with self._lock:
             return self._save(record)
 
-    def set_phase(self, phase: str, *resources: StackResource) -> StackRecord:
-        """Set the phase, adding or replacing resources in the same save (one round trip)."""
+    def stage(self, record: StackRecord) -> StackRecord:
+        """Take a re-bound or pruned record (core.world_binding) in place of this one without
+        saving it: the next save carries it."""
         with self._lock:
-            return self._save(self.phased(phase, *resources))
+            self._record = record
+            return record
+
+    def set_phase(
+        self, phase: str, *resources: StackResource, access: StackAccess | None = None
+    ) -> StackRecord:
+        """Set the phase, adding or replacing resources (and how the stack's world is reached,
+        `access`) in the same save (one round trip)."""
+        with self._lock:
+            record = self.phased(phase, *resources)
+            if access is not None:
+                record = record.model_copy(update={"access": access})
+            return self._save(record)
 
     def phased(self, phase: str, *resources: StackResource) -> StackRecord:
         """The record as `set_phase` would save it (nothing saved: `replace` saves it)."""
@@ -270,14 +295,49 @@ def load_record(stack: str) -> StackRecord | None:
     return _record_from(dict(document.data))
 
 
+#: (API URL, stack) -> (block document id, block schema id) of the stack's block as this
+#: process last saved it: the next save is one PATCH of its data. Prefect's `Block.save` first
+#: registers the block type and schema and tries a create before the update (7-8 requests,
+#: seconds on a busy server), and apply saves after every step.
+_SAVED: dict[tuple[str, str], tuple[UUID, UUID, UUID]] = {}
+_SAVED_LOCK = threading.Lock()
+
+
 def save_record(record: StackRecord) -> None:
     """Save the record as the block named after its stack (overwriting)."""
-    LoadBalancerStack.from_record(record).save(record.stack, overwrite=True)
+    block = LoadBalancerStack.from_record(record)
+    with get_client(sync_client=True) as client:
+        key = (str(client.api_url), record.stack)
+        with _SAVED_LOCK:
+            known = _SAVED.get(key)
+        if known is not None:
+            document_id, schema_id, type_id = known
+            data = block._to_block_document(
+                name=record.stack, block_schema_id=schema_id, block_type_id=type_id,
+                include_secrets=True,
+            ).data  # fmt: skip
+            try:
+                update = BlockDocumentUpdate(
+                    data=data, block_schema_id=schema_id, merge_existing_data=False
+                )
+                client.update_block_document(document_id, update)
+                return
+            except ObjectNotFound:  # deleted meanwhile (cleanup elsewhere): saved anew below
+                pass
+    block.save(record.stack, overwrite=True)
+    saved = (block._block_document_id, block._block_schema_id, block._block_type_id)
+    with _SAVED_LOCK:
+        if None in saved:
+            _SAVED.pop(key, None)
+        else:
+            _SAVED[key] = cast("tuple[UUID, UUID, UUID]", saved)
 
 
 def delete_record(stack: str) -> bool:
     """Delete the block of a stack; False when there was none."""
     with get_client(sync_client=True) as client:
+        with _SAVED_LOCK:
+            _SAVED.pop((str(client.api_url), stack), None)
         try:
             document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
             client.delete_block_document(document.id)

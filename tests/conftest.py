@@ -15,6 +15,11 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The test server keeps the services the tests read from (task runs, stored events, logs) and
+# runs no automation: no test makes one, and every event would go through the triggers.
+os.environ.setdefault("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", "false")
+# Nor does any test subscribe to the live event stream (the stored events are read instead).
+os.environ.setdefault("PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED", "false")
 
 
 class _SearchPaths(list[str]):

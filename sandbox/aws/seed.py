@@ -8,12 +8,12 @@ provider exists for the cluster's issuer (in AWS the user or a tool creates it).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
-
-import boto3
 
 UNRELATED_RECORD = ("www", "A", "192.0.2.10")
 CLUSTER_VERSION = "1.32"
@@ -195,8 +195,7 @@ def seed_root_account(
 
 
 def seed(
-    session: boto3.Session,
-    endpoint_url: str,
+    make_client: Callable[[str], Any],
     *,
     region: str,
     cluster_name: str,
@@ -204,11 +203,10 @@ def seed(
     root_in_route53: bool,
     pod_identity_agent: bool = True,
 ) -> SeededWorld:
-    """Create the world through the sandbox's endpoint; EKS tweaks are the caller's. The
-    cluster gets the eks-pod-identity-agent add-on unless `pod_identity_agent` is False."""
-
-    def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, region_name=region)  # type: ignore[call-overload]
+    """Create the world through the sandbox's endpoint (`make_client(service)`: a client for
+    it); EKS tweaks are the caller's. The cluster gets the eks-pod-identity-agent add-on unless
+    `pod_identity_agent` is False."""
+    client = functools.cache(make_client)  # one client per service
 
     vpc_id, public, private = seed_network(client("ec2"), region, cluster_name)
     role_arn = seed_cluster_role(client("iam"), cluster_name)

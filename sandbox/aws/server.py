@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import asdict
 from types import TracebackType
 from typing import Any
@@ -148,6 +149,10 @@ class AwsSandbox:
         )
         self.route53_rate = route53_rate
         self._server: _StrictMotoServer | None = None
+        # One boto3 session for this sandbox's own clients: a session costs about as much as a
+        # client to make, and is not safe to make clients from in two threads at once.
+        self._boto_session: boto3.Session | None = None
+        self._boto_lock = threading.Lock()
         self._seed_args: dict[str, Any] | None = None
         self.world: SeededWorld | None = None
         self._root_args: dict[str, Any] | None = None
@@ -206,9 +211,10 @@ class AwsSandbox:
     def client(self, service: str, *, account: str | None = None) -> Any:
         """A boto3 client for the sandbox (for tests and the world's own stand-ins); `account`:
         act in that account instead of the sandbox's (moto's account header)."""
-        made = self._session().client(  # type: ignore[call-overload]
-            service, endpoint_url=self.endpoint_url, region_name=self.region
-        )
+        with self._boto_lock:
+            made = self._session().client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url, region_name=self.region
+            )
         if account is not None:
 
             def in_account(request: Any, **_: Any) -> None:
@@ -218,11 +224,14 @@ class AwsSandbox:
         return made
 
     def _session(self) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-            region_name=self.region,
-        )
+        """The sandbox's own session (callers hold ``_boto_lock`` while making clients)."""
+        if self._boto_session is None:
+            self._boto_session = boto3.Session(
+                aws_access_key_id=ACCESS_KEY_ID,
+                aws_secret_access_key=SECRET_ACCESS_KEY,
+                region_name=self.region,
+            )
+        return self._boto_session
 
     def reset(self) -> SeededWorld | None:
         """Forget everything in this sandbox's account, then seed the last seeded world again.
@@ -262,8 +271,7 @@ class AwsSandbox:
             "pod_identity_agent": pod_identity_agent,
         }
         world = seed(
-            self._session(),
-            self.endpoint_url,
+            self.client,
             region=self.region,
             cluster_name=cluster_name,
             root_domain=root_domain,
@@ -367,9 +375,11 @@ class AwsSandbox:
     ) -> SeededWorld:
         """Another cluster (its own VPC and subnets) in the account of `keys`, and, when asked,
         that account's public root zone; made with the account's own credentials."""
+        session = keys.session()
         world = seed(
-            keys.session(),
-            self.endpoint_url,
+            lambda service: session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint_url, region_name=region
+            ),
             region=region,
             cluster_name=cluster_name,
             root_domain=root_domain,

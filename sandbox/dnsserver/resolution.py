@@ -94,7 +94,7 @@ class DnsView:
         zones: list[Zone],
         *,
         alb_exists: Callable[[str], bool],
-        alb_address: str,
+        alb_address: str | Callable[[str], str],
         ns_address: str = "127.0.0.1",
     ) -> None:
         self._zones = [_IndexedZone(z) for z in zones]
@@ -265,5 +265,7 @@ class DnsView:
         if not exists:
             return Answer(Rcode.NXDOMAIN, (), (_ELB_SOA,), True)
         if rtype == "A":
-            return Answer(Rcode.NOERROR, (RR(name, "A", ALB_TTL, self._alb_address),), (), True)
+            given = self._alb_address
+            address = given if isinstance(given, str) else given(bare)  # each ALB its own
+            return Answer(Rcode.NOERROR, (RR(name, "A", ALB_TTL, address),), (), True)
         return Answer(Rcode.NOERROR, (), (_ELB_SOA,), True)

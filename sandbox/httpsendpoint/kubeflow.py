@@ -35,6 +35,7 @@ class ServedRequest:
     method: str
     path: str
     status: int
+    alb: str | None = None  # the ALB whose own address was asked (None: the shared one)
 
 
 class HandlerHost(Protocol):
@@ -47,6 +48,11 @@ class HandlerHost(Protocol):
 
     def server_name_of(self, connection: Any) -> str | None: ...
 
+    def unhealthy(self) -> bool: ...
+
+    @property
+    def alb(self) -> str | None: ...
+
 
 class KubeflowHandler(BaseHTTPRequestHandler):
     """The ALB's HTTPS listener forwarding to the Istio ingress gateway of Kubeflow."""
@@ -55,7 +61,9 @@ class KubeflowHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
-        if path == "/healthz/ready":
+        if self.host.unhealthy():  # what an ALB answers with no healthy target
+            self.reply(503, b"503 Service Temporarily Unavailable\n", "text/html")
+        elif path == "/healthz/ready":
             self.reply(200, b"ok\n", "text/plain")
         elif path == "/dex/auth":
             self.reply(200, _LOGIN_PAGE, "text/html; charset=utf-8")
@@ -89,7 +97,8 @@ class KubeflowHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
         server_name = self.host.server_name_of(self.connection)
-        served = ServedRequest(server_name, self.request_host(), self.command, self.path, status)
+        served = ServedRequest(server_name, self.request_host(), self.command, self.path, status,
+                               alb=self.host.alb)  # fmt: skip
         self.host.record(served)
 
     def version_string(self) -> str:

@@ -63,8 +63,17 @@ class MotoAlbRoutes:
     def route(self, host: str) -> CertificateNames | None:
         alb_name = self._alb_for(host)
         balancer = find_alb_in(alb_name, self._accounts) if alb_name else None
-        if balancer is None:
+        return self._presented(balancer, host) if balancer is not None else None
+
+    def route_at(self, alb_name: str, host: str) -> CertificateNames | None:
+        """The certificate one ALB presents for `host` (a request to that ALB's own address);
+        None when it has no HTTPS listener or is not active yet (it answers nothing)."""
+        balancer = find_alb_in(alb_name, self._accounts)
+        if balancer is None or getattr(balancer, "state", "active") != "active":
             return None
+        return self._presented(balancer, host)
+
+    def _presented(self, balancer: Any, host: str) -> CertificateNames | None:
         listener = next(
             (
                 li

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import threading
 import time
@@ -56,6 +57,8 @@ def _config(scope: str | None = None) -> Config:
         user_agent_extra="kubeflow-alb" + (f" kubeflow-alb-stack/{scope}" if scope else ""),
         connect_timeout=10,
         read_timeout=60,
+        # One client serves every thread of the process (made once): room for their calls.
+        max_pool_connections=32,
     )
 
 
@@ -213,6 +216,14 @@ def reset_sessions() -> None:
     """Forget cached sessions (after credentials change, and between tests)."""
     with _lock:
         _sessions.clear()
+        _clients.clear()
+
+
+def reset_clients() -> None:
+    """Forget cached clients, keeping the sessions: a client copies its session's event
+    handlers when made, so handlers registered on a session since reach only new clients."""
+    with _lock:
+        _clients.clear()
 
 
 @overload
@@ -237,12 +248,29 @@ def client(ctx: AwsContext, service: Service) -> Any:
     The endpoint comes from boto3's own settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`).
     """
     base = session(ctx)
+    key = (ctx, service, base, _client_environment())
     with _lock:
+        made = _clients.get(key)
+        if made is not None:
+            return made
         made = base.client(service, region_name=ctx.region, config=_config(ctx.scope))
-    made.meta.events.register("before-call", _refuse_after_stop)
-    made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
-    _share_route53_budget(made, service, base)
+        made.meta.events.register("before-call", _refuse_after_stop)
+        made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+        _share_route53_budget(made, service, base)
+        _clients[key] = made
     return made
+
+
+#: Clients made, by context, service, session and the environment they were made in: boto3's
+#: clients are thread safe, and making one costs 10-70 ms of CPU (a setup asks for hundreds).
+_clients: dict[tuple[Any, ...], Any] = {}
+
+
+def _client_environment() -> tuple[tuple[str, str], ...]:
+    """What a client takes from the environment when it is made: endpoints, credentials files
+    and kubeflow-alb's Route53 budget settings (another value: another client)."""
+    return tuple(sorted((name, value) for name, value in os.environ.items()
+                        if name.startswith(("AWS_", "KFALB_ROUTE53"))))  # fmt: skip
 
 
 #: Operations that change nothing in any account though their names do not say so.

@@ -195,13 +195,38 @@ def observe_record_sets(
     """Read several record sets (name, type) of a zone: those that exist; none when the zone
     itself is gone."""
     r53 = client(ctx, "route53")
+    wanted = {(normalise(name), type_.upper()) for name, type_ in keys}
+    names = {name: sorted(t for n, t in wanted if n == name) for name, _ in sorted(wanted)}
     try:
-        found = [read_record(r53, zone_id, name, type_) for name, type_ in keys]
+        # Route53 admits 5 requests a second per account: one listing per name, not per type.
+        found = [record for name, types in names.items()
+                 for record in read_name(r53, zone_id, name, types)]  # fmt: skip
     except ClientError as error:
         if error_code(error) == "NoSuchHostedZone":
             return ()
         raise
-    return tuple(record for record in found if record is not None)
+    return tuple(record for record in found if record.key() in wanted)
+
+
+#: Record sets one listing asks for: every type of a name fits (more only with routing policies).
+_NAME_PAGE = 100
+
+
+def read_name(
+    r53: Route53Client, zone_id: str, name: str, types: Sequence[str]
+) -> list[RecordSetState]:
+    """The record sets of one name in a zone, of the given types: one listing that starts at
+    the name (Route53 lists a name's record sets one after another) and is done when a record
+    of another name or the zone's end follows them; a name with more record sets than the
+    page holds is read type by type."""
+    page = r53.list_resource_record_sets(
+        HostedZoneId=zone_id, StartRecordName=name, MaxItems=str(_NAME_PAGE)
+    )
+    found = [parse_record(raw) for raw in page["ResourceRecordSets"]]
+    if page.get("IsTruncated") and all(record.name == normalise(name) for record in found):
+        read = (read_record(r53, zone_id, name, type_) for type_ in types)
+        return [record for record in read if record is not None]
+    return [record for record in found if record.name == normalise(name)]
 
 
 @aws_task

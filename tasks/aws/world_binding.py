@@ -27,9 +27,12 @@ def observe_world(ctx: AwsContext, cluster_name: str) -> World:
     return world_here(caller_identity(ctx), read_cluster(ctx, cluster_name), ctx.region)
 
 
-def bind_store(store: StackStore, here: World, *, adopt: bool = False) -> StackRecord:
-    """Bind the stack's record to this world and save it; refuse a record of another account,
-    partition, region or cluster (WorldMismatch) unless `adopt` moves it here."""
+def bind_store(
+    store: StackStore, here: World, *, adopt: bool = False, save: bool = True
+) -> StackRecord:
+    """Bind the stack's record to this world and save it (`save=False`: the store's next save
+    carries it); refuse a record of another account, partition, region or cluster
+    (WorldMismatch) unless `adopt` moves it here."""
     binding = bind(store.record, here, adopt=adopt)
     if binding.moved_from is not None:
         run_logger().warning(
@@ -42,7 +45,7 @@ def bind_store(store: StackStore, here: World, *, adopt: bool = False) -> StackR
         )
     if binding.record == store.record:
         return store.record
-    return store.replace(binding.record)
+    return store.replace(binding.record) if save else store.stage(binding.record)
 
 
 def _gone_code(call: Callable[[], Any], *codes: str) -> bool:
@@ -118,13 +121,15 @@ def bind_observed(
     *,
     region: str,
     adopt: bool = False,
+    save: bool = True,
 ) -> tuple[StackResource, ...]:
     """Setup's and remediation's guard before anything is made: bind the record to the world
     the observation saw (refusing another world's unless `adopt`), then drop the recorded ids
-    the observation did not find (no extra reads). Returns what was dropped."""
+    the observation did not find (no extra reads). Returns what was dropped. `save=False`:
+    the store's next save (before anything is made) carries the bound record."""
     if seen.identity is None:
         return ()
-    bind_store(store, world_here(seen.identity, cluster, region), adopt=adopt)
+    bind_store(store, world_here(seen.identity, cluster, region), adopt=adopt, save=save)
     kept, dropped = drop_missing(store.record, observed(seen))
     if dropped:
         run_logger().warning(
@@ -133,7 +138,7 @@ def bind_observed(
             len(dropped),
             dropped_summary(dropped),
         )
-        store.replace(kept)
+        store.replace(kept) if save else store.stage(kept)
     return dropped
 
 

@@ -87,9 +87,30 @@ def delete_stale_webhooks(target: KubeTarget, stack: str) -> tuple[str, ...]:
     return deleted
 
 
-def _bindings(kube: Kube, namespace: str, name: str) -> list[Manifest]:
-    selector = f"ingress.k8s.aws/stack-namespace={namespace},ingress.k8s.aws/stack-name={name}"
+#: The label prefix of the TargetGroupBindings the controller makes for an Ingress's ALB (a
+#: Gateway's carry `gateway.k8s.aws.alb/...`).
+INGRESS_BINDINGS = "ingress.k8s.aws"
+
+
+def _bindings(
+    kube: Kube, namespace: str, name: str, prefix: str = INGRESS_BINDINGS
+) -> list[Manifest]:
+    selector = f"{prefix}/stack-namespace={namespace},{prefix}/stack-name={name}"
     return list_objects(kube, *BINDING, namespace=namespace, label_selector=selector)
+
+
+def bindings_of(kube: Kube, namespace: str, name: str, prefix: str) -> list[Manifest]:
+    """The TargetGroupBindings the controller made for a front door (by its labels)."""
+    return _bindings(kube, namespace, name, prefix)
+
+
+def release_bindings(kube: Kube, namespace: str, name: str, prefix: str) -> list[Manifest]:
+    """Delete a front door's TargetGroupBindings and remove the controller's finalizer from
+    them (the controller is gone); returns those found."""
+    bindings = _bindings(kube, namespace, name, prefix)
+    for binding in bindings:
+        _release(kube, binding, BINDING_FINALIZER)
+    return bindings
 
 
 @retrying_task

@@ -4,12 +4,14 @@ the preflight check of this identity's permissions."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from prefect import task
 
 from core.errors import PreflightError, TransientError
 from core.manifests import Manifest
+from tasks.concurrent import together
 from tasks.k8s.apply import read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.errors import is_not_found, translated
@@ -155,8 +157,8 @@ def preflight_permissions(target: KubeTarget, objects: list[Manifest]) -> None:
                 "%s does not serve SelfSubjectAccessReview: not checked", kube.server
             )
             return
-        missing = []
-        for check in _apply_checks(kube, objects):
+
+        def denied(check: dict[str, str]) -> str | None:
             body = {
                 "apiVersion": "authorization.k8s.io/v1",
                 "kind": "SelfSubjectAccessReview",
@@ -164,8 +166,12 @@ def preflight_permissions(target: KubeTarget, objects: list[Manifest]) -> None:
             }
             with translated(f"Checking whether this identity may {_describe_check(check)}"):
                 answer = review.create(body=body).to_dict()
-            if not (answer.get("status") or {}).get("allowed"):
-                missing.append(_describe_check(check))
+            allowed = (answer.get("status") or {}).get("allowed")
+            return None if allowed else _describe_check(check)
+
+        # One review per verb and resource; they only read, so they go out together.
+        answers = together([partial(denied, check) for check in _apply_checks(kube, objects)])
+        missing = [said for said in answers if said is not None]
     if missing:
         raise PreflightError(
             f"The identity used for {kube.server} ({target.describe()}) lacks Kubernetes "

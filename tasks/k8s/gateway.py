@@ -27,6 +27,7 @@ from core.manifests import Manifest
 from core.settings import get_settings
 from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, read, resource_for
+from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
 from tasks.k8s.errors import is_not_found, translated
@@ -342,3 +343,76 @@ def _wait_gone(kube: Kube, names: GatewayNames, objects: list[ObjectState], sett
 def _events_text(kube: Kube, names: GatewayNames) -> str:
     events = warning_events(kube, namespace=names.namespace, kind="Gateway", name=names.gateway)
     return f"; Warning events: {' | '.join(events)}" if events else ""
+
+
+#: The AWS Load Balancer Controller's finalizers on the Gateway front door's objects.
+CONTROLLER_FINALIZERS = "gateway.k8s.aws/"
+#: The label prefix of the TargetGroupBindings it makes for a Gateway's ALB.
+GATEWAY_BINDINGS = "gateway.k8s.aws.alb"
+
+
+@retrying_task
+def release_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | None = None) -> bool:
+    """Delete the stack's Gateway, routes and configurations without their ALB controller:
+    delete each, remove the controller's finalizers (`gateway.k8s.aws/...`; its AWS resources
+    must be swept first) and wait until they are gone. False when nothing was there."""
+    settings = get_settings()
+    names = names or GatewayNames()
+    with connect(target) as kube:
+        door = read_front_door(kube, names)
+        present = [obj for obj in (door.gateway, *door.routes, door.load_balancer_configuration,
+                                   door.target_group_configuration) if obj is not None]  # fmt: skip
+        if not present:
+            return False
+        foreign = [obj.key for obj in present if not obj.owned_by(stack)]
+        if foreign:
+            raise OwnershipError(
+                f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
+            )
+        bindings = release_bindings(kube, names.namespace, names.gateway, GATEWAY_BINDINGS)
+        for obj in present:
+            _delete(kube, obj)
+            _drop_finalizers(kube, obj)
+        _wait_gone(kube, names, present, settings)
+        wait_for(
+            riding_out_blips(
+                lambda: bindings_of(kube, names.namespace, names.gateway, GATEWAY_BINDINGS),
+                bindings,
+            ),
+            lambda left: not left,
+            what=f"the TargetGroupBindings of Gateway {names.gateway_key} to be deleted",
+            bound="cleanup_timeout_seconds",
+            settings=settings,
+            describe=lambda left: f"still there: {len(left or [])}",
+        )
+    run_logger().warning(
+        "Released Gateway %s and its routes and configurations without their controller",
+        names.gateway_key,
+    )
+    return True
+
+
+def _drop_finalizers(kube: Kube, obj: ObjectState) -> None:
+    resource = resource_for(kube, {"apiVersion": _api(obj.kind), "kind": obj.kind})
+    live = read(kube, {"apiVersion": _api(obj.kind), "kind": obj.kind,
+                       "metadata": {"name": obj.name, "namespace": obj.namespace}})  # fmt: skip
+    if resource is None or live is None:
+        return
+    finalizers = list((live.get("metadata") or {}).get("finalizers") or [])
+    kept = [item for item in finalizers if not item.startswith(CONTROLLER_FINALIZERS)]
+    if kept == finalizers:
+        return
+    with translated(f"Releasing {obj.key}"):
+        try:
+            resource.patch(
+                body=[
+                    {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                    {"op": "replace", "path": "/metadata/finalizers", "value": kept},
+                ],
+                name=obj.name,
+                namespace=obj.namespace or None,
+                content_type="application/json-patch+json",
+            )
+        except Exception as error:
+            if not is_not_found(error):
+                raise

@@ -83,8 +83,9 @@ def ensure_gateway_api(
             raise PreflightError(plan.problem)
         objects = [with_ownership(obj, stack) for obj in plan.apply]
         report = apply_objects(kube, objects, stack=stack, shared=True)
-        if report.of("created"):
-            _roll_controller(kube, gateway_api_bundle(controller_version))
+        # Also when a run that created them stopped before the roll: the controller's pod
+        # template says which bundle it was last rolled for.
+        _roll_controller(kube, gateway_api_bundle(controller_version))
     if plan.kept:
         run_logger().info("Gateway API CRDs kept as another tool installed them: %s", plan.kept)
     return report
@@ -96,6 +97,9 @@ def _roll_controller(kube: Kube, bundle: str) -> None:
     if deployment is None:
         return  # installed later, it sees the CRDs when it starts
     where = f"{naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME}"
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    if (template.get("annotations") or {}).get(RESTART_ANNOTATION) == bundle:
+        return  # rolled for these CRDs already
     labels = (deployment.get("metadata") or {}).get("labels") or {}
     if not sharing.made_by_tool(labels):
         run_logger().warning(
@@ -154,10 +158,11 @@ CLASS = ("gateway.networking.k8s.io/v1", "GatewayClass")
 
 
 @retrying_task
-def delete_gateway_class(target: KubeTarget, *, name: str) -> bool:
+def delete_gateway_class(target: KubeTarget, *, name: str, release: bool = False) -> bool:
     """Delete kubeflow-alb's GatewayClass once no Gateway of the cluster uses it, and wait until
-    its controller let it go (it keeps its finalizer while Gateways use the class). False when
-    it is not there, not kubeflow-alb's, or still used."""
+    its controller let it go (it keeps its finalizer while Gateways use the class); `release`:
+    the controller is gone, its finalizer is removed here. False when it is not there, not
+    kubeflow-alb's, or still used."""
     with connect(target) as kube:
         klass = get(kube, *CLASS, name)
         if klass is None or not sharing.made_by_tool((klass.get("metadata") or {}).get("labels")
@@ -176,6 +181,14 @@ def delete_gateway_class(target: KubeTarget, *, name: str) -> bool:
         with translated(f"Deleting GatewayClass {name}"):
             try:
                 resource.delete(name=name)
+                finalizers = list((klass.get("metadata") or {}).get("finalizers") or [])
+                kept = [item for item in finalizers if not item.startswith("gateway.k8s.aws/")]
+                if release and kept != finalizers:
+                    resource.patch(
+                        body={"metadata": {"finalizers": kept or None}},
+                        name=name,
+                        content_type="application/merge-patch+json",
+                    )
             except Exception as error:
                 if not is_not_found(error):
                     raise

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from tasks.bundled import bundled_path
 from tasks.k8s.webhook_tls import WebhookTls
 from tasks.logs import run_logger
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The bundled kustomize bases (package data; the repository's deployments/).
 DEPLOYMENTS = bundled_path(bundled.DEPLOYMENTS)
 #: One kustomize base per bundled controller version: <this>/<version>/ (see core/controller_versions).
@@ -67,11 +70,45 @@ def kubectl() -> str:
     return found
 
 
+#: Renders of the bundled bases, by directory, with the bundle's fingerprint when rendered.
+_BUNDLED_RENDERS: dict[Path, tuple[tuple[tuple[str, int, int], ...], list[Manifest]]] = {}
+_BUNDLED_LOCK = threading.Lock()
+
+
 def render(directory: str | Path) -> list[Manifest]:
-    """`kubectl kustomize DIR` as a list of objects (List kinds flattened)."""
+    """`kubectl kustomize DIR` as a list of objects (List kinds flattened).
+
+    A run renders the bundled bases several times (plan, install, checks): those renders are
+    kept while no bundled file changes, and each caller gets its own copy. A user's directory
+    is rendered anew every time.
+    """
     path = Path(directory).expanduser()
     if not (path / "kustomization.yaml").is_file() and not (path / "kustomization.yml").is_file():
         raise SpecError(f"{path} is not a kustomize directory (no kustomization.yaml).")
+    resolved = path.resolve()
+    if not resolved.is_relative_to(DEPLOYMENTS.resolve()):
+        return _render(path)
+    fingerprint = _bundle_fingerprint()
+    with _BUNDLED_LOCK:
+        kept = _BUNDLED_RENDERS.get(resolved)
+    if kept is None or kept[0] != fingerprint:
+        kept = (fingerprint, _render(path))
+        with _BUNDLED_LOCK:
+            _BUNDLED_RENDERS[resolved] = kept
+    return copy.deepcopy(kept[1])
+
+
+def _bundle_fingerprint() -> tuple[tuple[str, int, int], ...]:
+    """Every bundled file with its size and modification time (a base may use its siblings)."""
+    found = []
+    for folder, _, files in os.walk(DEPLOYMENTS):
+        for name in files:
+            stat = os.stat(os.path.join(folder, name))
+            found.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def _render(path: Path) -> list[Manifest]:
     try:
         done = subprocess.run(
             [kubectl(), "kustomize", str(path)],
@@ -92,7 +129,8 @@ def render(directory: str | Path) -> list[Manifest]:
         raise SpecError(f"kubectl kustomize {path} failed: {done.stderr.strip()}")
     if done.stderr.strip():  # deprecation warnings of older kustomizations (kubeflow-manifests)
         run_logger().info("kubectl kustomize %s: %s", path, done.stderr.strip())
-    return _flatten(yaml.safe_load_all(done.stdout))
+    # The C parser when PyYAML has it: the controller's CRDs are thousands of lines.
+    return _flatten(yaml.load_all(done.stdout, Loader=_LOADER))
 
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

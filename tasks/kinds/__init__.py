@@ -38,6 +38,7 @@ VERBS: Mapping[Kind, Verbs] = {
     Kind.INGRESS: ingress.VERBS,
     Kind.GATEWAY: gateway.VERBS,
     Kind.LOAD_BALANCER: balancer.VERBS,
+    Kind.ALB_ANSWER: answers.ALB,
     Kind.DNS_RECORD: record.VERBS,
     Kind.DNS_ANSWER: answers.DNS,
     Kind.HTTPS_ANSWER: answers.HTTPS,

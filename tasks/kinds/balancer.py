@@ -25,7 +25,6 @@ from tasks.aws.elbv2 import (
     wait_for_load_balancer,
 )
 from tasks.aws.elbv2_details import details_declared
-from tasks.https import wait_for_dashboard
 from tasks.k8s.gateway import request_gateway_reconcile, wait_for_gateway
 from tasks.k8s.ingress import request_reconcile, wait_for_ingress_address
 from tasks.kinds.base import Env, Got, Look, Verbs, recorded_in
@@ -89,10 +88,6 @@ def ensure(env: Env, got: Got) -> LoadBalancerState:
             f"No load balancer named {hostname} in {spec.region}, though {door} reports it; "
             "check the ALB controller's logs."
         )
-    if env.changes(Kind.FORMER_FRONT_DOOR):
-        # A switch: the record moves to the new ALB only once it answers as the old one does.
-        balancer = wait_for_load_balancer.fn(env.ctx, balancer.arn, seen=balancer)
-        wait_for_dashboard.fn(spec.dashboard_host, via=balancer.dns_name)
     return balancer
 
 

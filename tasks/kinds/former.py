@@ -9,6 +9,8 @@ from typing import Any
 
 from core.errors import KubernetesError
 from core.items_gateway import is_gateway
+from core.resources import LoadBalancerState
+from core.state import Forgotten, Kind
 from tasks.kinds import gateway, ingress
 from tasks.kinds.base import Env, Got, Look, Verbs
 from tasks.logs import run_logger
@@ -18,9 +20,10 @@ def observe(look: Look) -> dict[str, Any]:
     return {}  # the Ingress and the Gateway are read by their own kinds
 
 
-def ensure(env: Env, got: Got) -> None:
+def ensure(env: Env, got: Got) -> Forgotten:
     """Delete the old front door through its controller (which deletes its ALB). Never by a
-    sweep of the stack's tags, as cleanup may: the new front door's ALB carries them too."""
+    sweep of the stack's tags, as cleanup may: the new front door's ALB carries them too.
+    The stack's record then forgets the old front door and its ALB."""
     if is_gateway(env.spec):
         if not ingress.deleted_by_controller(env):
             raise KubernetesError(
@@ -30,9 +33,26 @@ def ensure(env: Env, got: Got) -> None:
             )
         said = f"deleted Ingress {env.spec.ingress_key}; its controller deleted its ALB"
     else:
-        said = gateway.delete(env)
+        said = gateway.through_controller(env)
     run_logger().info("Front door switched to the %s: %s", env.spec.stack.front_door,
                       said or "nothing was left of the old one")  # fmt: skip
+    return _forgotten(env, got)
+
+
+def _forgotten(env: Env, got: Got) -> Forgotten:
+    """The record's entries of the old front door and of any ALB but the new one."""
+    old = Kind.INGRESS if is_gateway(env.spec) else Kind.GATEWAY
+    balancer: LoadBalancerState | None = got.get(Kind.LOAD_BALANCER)
+    kept = balancer.arn if balancer is not None else None
+    record = env.record
+    doors = record.of_kind(old) if record is not None else ()
+    albs = record.of_kind(Kind.LOAD_BALANCER) if record is not None else ()
+    return Forgotten(
+        entries=(
+            *((old, door.id) for door in doors),
+            *((Kind.LOAD_BALANCER, alb.id) for alb in albs if alb.id != kept),
+        )
+    )
 
 
 VERBS = Verbs(observe=observe, ensure=ensure)

@@ -10,13 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from core.controller_versions import DEFAULT_CONTROLLER_VERSION, release
-from core.errors import PreflightError
+from core.endoflife import EndOfLifeBlocked
+from core.errors import PreflightError, WaitTimeout
 from core.gateway import gateway_names
 from core.gateway_state import CrdsState, FrontDoorState
 from core.items_gateway import gateway_objects, is_gateway
 from core.spec import StackSpec
 from core.state import Kind, StackResource
-from tasks.k8s.gateway import delete_gateway, ensure_gateway, observe_gateway, wait_for_gateway
+from tasks.aws.elbv2 import delete_controller_resources, find_leftovers
+from tasks.k8s.cleanup import delete_stale_webhooks
+from tasks.k8s.gateway import (
+    delete_gateway,
+    ensure_gateway,
+    observe_gateway,
+    release_gateway,
+    wait_for_gateway,
+)
 from tasks.k8s.gateway_api import (
     delete_gateway_api,
     delete_gateway_class,
@@ -26,6 +35,7 @@ from tasks.k8s.gateway_api import (
 )
 from tasks.k8s.manifests import gateway_source
 from tasks.kinds.base import Env, Got, Look, Verbs
+from tasks.logs import run_logger
 
 
 def _looked_for(look: Look, kind: Kind) -> bool:
@@ -126,17 +136,61 @@ def settle(env: Env, made: Any, got: Got) -> FrontDoorState | None:
 
 def delete(env: Env) -> str:
     """The stack's Gateway through its controller (which deletes the ALB first), its routes and
-    configurations, then the GatewayClass once no Gateway uses it."""
+    configurations, then the GatewayClass once no Gateway uses it. With the controller gone (or
+    not deleting within the bound), as the Ingress's cleanup does: the stack's ALB, listeners,
+    target groups and security groups are swept by their tags, then the objects released."""
     door = env.seen.gateway
     if env.target is None or door is None or door == FrontDoorState():
         return ""  # nothing of it was found
+    controller = env.seen.controller
+    if controller is not None and controller.usable:
+        try:
+            return through_controller(env)
+        except WaitTimeout as error:
+            run_logger().warning("The controller did not delete the Gateway; removing its ALB "
+                                 "by tags: %s", error)  # fmt: skip
+    else:
+        run_logger().warning("No ALB controller serves the Gateway: removing its ALB by tags.")
+    return _without_controller(env)
+
+
+def through_controller(env: Env) -> str:
+    """Delete the stack's Gateway front door through its controller (a switch's only way: the
+    new front door's ALB carries the stack's tags too), then the GatewayClass if unused."""
     names = gateway_names(env.spec)
     said = []
-    if delete_gateway.fn(env.target, stack=env.spec.name, names=names):
+    if delete_gateway.fn(env.kube, stack=env.spec.name, names=names):
         said.append(f"deleted Gateway {names.gateway_key}; its controller deleted its ALB")
-    if delete_gateway_class.fn(env.target, name=names.gateway_class):
-        said.append(f"deleted GatewayClass {names.gateway_class}")
+    said += _class_deleted(env)
     return "; ".join(said)
+
+
+def _without_controller(env: Env) -> str:
+    """Sweep the stack's ALB resources by their tags; only when none is left, release the
+    Gateway's objects from the controller's finalizers."""
+    names = gateway_names(env.spec)
+    delete_controller_resources.fn(env.ctx, env.spec)
+    left = find_leftovers(env.ctx, env.spec)
+    if not left.empty:
+        named = [*left.load_balancer_arns, *left.target_group_arns, *left.security_group_ids]
+        raise EndOfLifeBlocked(
+            f"Not releasing Gateway {names.gateway_key} from the controller's finalizers: the "
+            f"sweep by stack {env.spec.name}'s tags still finds {', '.join(named)}. Remove "
+            "those (or what holds them), then run cleanup again."
+        )
+    delete_stale_webhooks.fn(env.kube, env.spec.name)  # they refuse the finalizer removals
+    said = []
+    if release_gateway.fn(env.kube, stack=env.spec.name, names=names):
+        said.append(f"released Gateway {names.gateway_key} without its controller (ALB swept "
+                    "by tags)")  # fmt: skip
+    said += _class_deleted(env, release=True)
+    return "; ".join(said)
+
+
+def _class_deleted(env: Env, *, release: bool = False) -> list[str]:
+    name = gateway_names(env.spec).gateway_class
+    deleted = delete_gateway_class.fn(env.kube, name=name, release=release)
+    return [f"deleted GatewayClass {name}"] if deleted else []
 
 
 CRDS = Verbs(

@@ -137,7 +137,8 @@ def test_a_set_up_stack_has_no_drift_whatever_the_servers_spelling(spec: StackSp
     assert result.converged
     kinds = [change.item.kind for change in result.changes]
     gateway = {Kind.GATEWAY, Kind.GATEWAY_API, Kind.FORMER_FRONT_DOOR}  # other front door
-    assert set(kinds) == set(Kind) - {Kind.POD_IDENTITY} - gateway  # irsa: no association
+    # irsa: no association; the check through the ALB is made only when a record moves
+    assert set(kinds) == set(Kind) - {Kind.POD_IDENTITY, Kind.ALB_ANSWER} - gateway
     assert kinds.count(Kind.SUBNET_TAG) == 2
 
 
@@ -354,3 +355,19 @@ def test_a_controller_that_is_not_ours_runs_the_version_its_owner_chose(spec: St
     controller = next(i for i in desired_items(spec, seen) if i.kind == Kind.CONTROLLER)
     assert "version" not in controller.fields
     assert drift_plan(_pinned(spec, "v2.17.1"), seen).converged
+
+
+def test_a_record_moves_only_when_it_points_at_another_alb(spec: StackSpec) -> None:
+    """The check through the ALB (Kind.ALB_ANSWER) guards a move, not a first write or a
+    rewrite to the same ALB (in any spelling or record type)."""
+    from core.items_dns import record_moves
+
+    seen = ready(spec)
+    balancer = seen.load_balancer
+    assert balancer is not None
+    assert not record_moves(spec, seen, balancer)  # the same ALB, in Route53's spelling
+    assert not record_moves(spec, seen.model_copy(update={"dashboard_record": None}), balancer)
+    cname = RecordSetState(name="*.platform.example.com", type="CNAME", ttl=60, values=(ALB,))
+    assert not record_moves(spec, seen.model_copy(update={"dashboard_record": cname}), balancer)
+    other = balancer.model_copy(update={"dns_name": "k8s-other-2.us-west-2.elb.amazonaws.com"})
+    assert record_moves(spec, seen, other)

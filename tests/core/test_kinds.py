@@ -66,7 +66,7 @@ def test_policies_say_who_owns_each_kind() -> None:
     shared = {kind for kind, entry in TABLE.items() if entry.policy is Policy.SHARED}
     assert shared == {Kind.SUBNET_TAG, Kind.OIDC_PROVIDER, Kind.IAM_POLICY, Kind.IAM_ROLE,
                       Kind.POD_IDENTITY, Kind.CONTROLLER, Kind.GATEWAY_API}  # fmt: skip
-    assert {Kind.DNS_ANSWER, Kind.HTTPS_ANSWER} == CHECKED
+    assert {Kind.ALB_ANSWER, Kind.DNS_ANSWER, Kind.HTTPS_ANSWER} == CHECKED
     assert TABLE[Kind.LOAD_BALANCER].policy is Policy.CONTROLLER
 
 

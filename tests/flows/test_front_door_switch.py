@@ -51,6 +51,7 @@ def _switch(world: Any, spec: Any) -> None:
     """Plan the switch, carry it out while probing, and check what is left."""
     from flows.check_drift import plan_stack
     from flows.setup_load_balancer import setup_load_balancer
+    from tasks.stack_block import load_record
 
     plan = plan_stack(spec)
     actions = {(change.item.kind, change.action) for change in plan.drift}
@@ -62,7 +63,13 @@ def _switch(world: Any, spec: Any) -> None:
     with _probing(spec.dashboard_host) as failures:
         setup_load_balancer(spec=spec)
     assert failures == []
-    assert len(_balancers(world)) == 1
+    (balancer,) = _balancers(world)
+    # the stack's block forgot the old front door and its ALB
+    record = load_record(spec.name)
+    assert record is not None
+    old = Kind.INGRESS if spec.stack.front_door == "gateway" else Kind.GATEWAY
+    assert record.of_kind(old) == ()
+    assert [item.id for item in record.of_kind(Kind.LOAD_BALANCER)] == [balancer["LoadBalancerArn"]]
     after = plan_stack(spec)
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
 

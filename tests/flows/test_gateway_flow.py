@@ -164,9 +164,9 @@ def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
         check_drift(stack=spec.name)
     listener = f"load-balancer ALB of Gateway {NS}/istio-ingress (listener HTTPS:443 ssl-policy)"
     assert list(raised.value.items) == [listener]
-    # the ALB is changed only through its front door: the controller is asked to reconcile
-    assert check_drift(stack=spec.name, remediate=True)["status"] != "drift"
-    assert check_drift(stack=spec.name)["status"] == "ok"
+    # the ALB is changed only through its front door: the controller is asked to reconcile;
+    # "repaired" only when the stack, looked at again after the repair, plans nothing
+    assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
 
     _tamper_objects(world, spec.stack.ingress_name)
     with pytest.raises(DriftDetected) as raised:
@@ -176,14 +176,38 @@ def test_a_gateway_stack_from_nothing_to_https_drift_remediation_and_cleanup(
         f"gateway HTTPRoute {NS}/istio-ingress-http-redirect (missing)",
     }
     assert named <= set(raised.value.items), raised.value.items
-    assert check_drift(stack=spec.name, remediate=True)["status"] != "drift"
-    assert check_drift(stack=spec.name)["status"] == "ok"
+    assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
     assert _idle_timeout(world) == "3600"
     assert world.kube.store.get(*ROUTE, "istio-ingress-http-redirect", NS)
 
     leftovers = cleanup_load_balancer(stack=spec.name)
     assert not any(leftovers.values()), leftovers
     assert _aws(world) == aws_before
+    assert _kube(world) == kube_before
+
+
+def test_a_gateway_stack_whose_controller_is_gone_is_cleaned_up_by_its_tags(
+    sandbox_world: Callable[..., Any],
+) -> None:
+    """As the Ingress's cleanup does: with the controller gone, the stack's ALB, listeners,
+    target groups and security group are swept by their tags, then the Gateway, its routes,
+    configurations and class are released from the controller's finalizers."""
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world(account_id="311111119021")
+    aws_before, kube_before = _aws(world), _kube(world)
+    spec = _spec("gateway-orphan")
+    setup_load_balancer(spec=spec)
+    store = world.kube.store
+    assert store.get(*GATEWAY, "istio-ingress", NS)["metadata"]["finalizers"]
+    store.delete("apps/v1", "Deployment", "aws-load-balancer-controller", "kube-system")
+
+    leftovers = cleanup_load_balancer(stack=spec.name)
+
+    assert not any(leftovers.values()), leftovers
+    assert _aws(world) == aws_before  # no ALB, target group or security group left
+    # the Gateway API CRDs went too, which they do only once no Gateway API object is left
     assert _kube(world) == kube_before
 
 

@@ -80,8 +80,16 @@ def kube_step(event: str, rtype: Any, obj: dict[str, Any]) -> str | None:
 class Chain:
     """Runs a kfalb command again and again, killing it at the next step not yet killed at."""
 
-    def __init__(self, world: Any, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        world: Any,
+        env: dict[str, str],
+        logs: Path,
+        *,
+        kube: Callable[[str, Any, dict[str, Any]], str | None] = kube_step,
+    ) -> None:
         self.world, self.env, self.logs = world, env, logs
+        self.kube_step = kube
         self.plan = world.aws.faults
         self._lock = threading.Lock()
         self._todo: set[str] = set()
@@ -101,7 +109,7 @@ class Chain:
         return request.mutating and self._take(aws_step(request))
 
     def _kube_write(self, event: str, rtype: Any, obj: dict[str, Any]) -> None:
-        step = kube_step(event, rtype, obj)
+        step = self.kube_step(event, rtype, obj)
         if step is not None and self._take(step):
             self.plan.kill_now(f"kube:{step}")
 

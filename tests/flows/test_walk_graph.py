@@ -66,11 +66,14 @@ def test_a_first_setup_requests_the_certificates_beside_the_zone() -> None:
         (Kind.CONTROLLER, MADE),
         (Kind.CERTIFICATE, SETTLED),
     }
-    # the record is written while the ALB provisions; the answers wait for both
+    # the record is written while the ALB provisions (the check through the ALB before a
+    # record moves waits only for the ALB to be found); the answers wait for both
     assert set(graph[(Kind.DNS_RECORD, MADE)]) == {
         (Kind.LOAD_BALANCER, MADE),
         (Kind.HOSTED_ZONE, MADE),
+        (Kind.ALB_ANSWER, SETTLED),
     }
+    assert graph[(Kind.ALB_ANSWER, SETTLED)] == ((Kind.LOAD_BALANCER, MADE),)
     assert set(graph[(Kind.DNS_ANSWER, SETTLED)]) == {
         (Kind.DNS_RECORD, MADE),
         (Kind.LOAD_BALANCER, SETTLED),
@@ -93,9 +96,11 @@ def test_a_first_gateway_setup_installs_the_crds_before_the_controller() -> None
 
 def test_a_drifted_record_alone_is_rewritten_then_verified_end_to_end() -> None:
     graph = _graph(_env(Kind.DNS_RECORD))
-    assert set(graph) == {(Kind.DNS_RECORD, MADE), (Kind.DNS_ANSWER, SETTLED),
-                          (Kind.HTTPS_ANSWER, SETTLED)}  # fmt: skip
-    assert graph[(Kind.DNS_RECORD, MADE)] == ()  # the ALB and the zone are as observed
+    assert set(graph) == {(Kind.DNS_RECORD, MADE), (Kind.ALB_ANSWER, SETTLED),
+                          (Kind.DNS_ANSWER, SETTLED), (Kind.HTTPS_ANSWER, SETTLED)}  # fmt: skip
+    # the ALB and the zone are as observed; a record that moves is checked through the ALB
+    assert graph[(Kind.DNS_RECORD, MADE)] == ((Kind.ALB_ANSWER, SETTLED),)
+    assert graph[(Kind.ALB_ANSWER, SETTLED)] == ()
     assert graph[(Kind.DNS_ANSWER, SETTLED)] == ((Kind.DNS_RECORD, MADE),)
 
 
@@ -124,3 +129,15 @@ def test_a_switch_removes_the_old_front_door_only_once_the_dashboard_answers_thr
     }
     assert (Kind.DNS_RECORD, MADE) in set(graph[(Kind.DNS_ANSWER, SETTLED)])
     assert (Kind.LOAD_BALANCER, MADE) in set(graph[(Kind.DNS_RECORD, MADE)])
+    # the record moves only after the dashboard answered through the new ALB's own address
+    assert (Kind.ALB_ANSWER, SETTLED) in set(graph[(Kind.DNS_RECORD, MADE)])
+    assert graph[(Kind.ALB_ANSWER, SETTLED)] == ((Kind.LOAD_BALANCER, MADE),)
+
+
+def test_a_switch_resumed_with_the_new_alb_in_place_still_checks_it_before_the_move() -> None:
+    """A run that stopped after the new ALB existed, before the record moved: the next run
+    marks only the record and the former front door, and the move still waits for the check
+    through the ALB (the ALB is taken as observed)."""
+    graph = _graph(_env(Kind.DNS_RECORD, Kind.FORMER_FRONT_DOOR))
+    assert graph[(Kind.DNS_RECORD, MADE)] == ((Kind.ALB_ANSWER, SETTLED),)
+    assert graph[(Kind.ALB_ANSWER, SETTLED)] == ()

@@ -224,3 +224,57 @@ def test_answers_come_from_the_istio_gateway(
 ) -> None:
     response = _get(endpoint, trust, "kubeflow.sub.example.com", "/healthz/ready")
     assert response.headers.get_all("Server") == ["istio-envoy"]
+
+
+ALB_A = "k8s-istiosys-istioing-aaaaaaaaaa-1.us-west-2.elb.amazonaws.com"
+ALB_B = "k8s-istiosys-istioing-bbbbbbbbbb-2.us-west-2.elb.amazonaws.com"
+
+
+class _TwoAlbs:
+    """DNS leads every name to ALB A; ALB B has no HTTPS listener yet."""
+
+    def route(self, host: str) -> list[str] | None:
+        return SUB_CERT
+
+    def route_at(self, alb: str, host: str) -> list[str] | None:
+        return SUB_CERT if alb == ALB_A else None
+
+
+def _get_at(address: str, port: int, trust: ssl.SSLContext, host: str) -> int:
+    raw = socket.create_connection((address, port), timeout=5)
+    with trust.wrap_socket(raw, server_hostname=host) as tls:
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.sock = tls
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+
+def test_each_alb_answers_on_its_own_address_for_itself_only(
+    ca: SandboxCA, trust: ssl.SSLContext
+) -> None:
+    """A request through an ALB's own address reaches that ALB, whatever DNS says of the name:
+    one that cannot serve the name fails there while the shared address still answers."""
+    from sandbox.https_endpoint import AlbAddresses
+
+    addresses = AlbAddresses()
+    with HttpsEndpoint(ca, _TwoAlbs(), addresses=addresses) as endpoint:
+        a, b = addresses.address_of(ALB_A), addresses.address_of(f"dualstack.{ALB_B}.")
+        if addresses.fallback in (a, b):
+            pytest.skip("this host serves only 127.0.0.1 on its loopback")
+        assert a != b
+        assert addresses.address_of(ALB_A) == a  # stable
+        assert (addresses.name_at(a), addresses.name_at(b)) == (ALB_A, ALB_B)
+        host = "kubeflow.sub.example.com"
+        assert _get_at(a, endpoint.port, trust, host) == 302
+        with pytest.raises(ssl.SSLError):  # B serves no certificate: no answer through it
+            _get_at(b, endpoint.port, trust, host)
+        assert _get_at("127.0.0.1", endpoint.port, trust, host) == 302  # by name: A
+
+        endpoint.unhealthy.add(ALB_A)  # no healthy target: the ALB itself says 503
+        seen: list[str | None] = []
+        endpoint.listeners.append(lambda served: seen.append(served.alb))
+        assert _get_at(a, endpoint.port, trust, host) == 503
+        assert seen == [ALB_A]
+        assert endpoint.requests[-1].server_name == host

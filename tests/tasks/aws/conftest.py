@@ -232,11 +232,13 @@ class Faults:
     def add(self, event: str, handler: Callable[..., Any]) -> None:
         clients.session(self.ctx).events.register(event, handler)
         self.registered.append((event, handler))
+        clients.reset_clients()  # a client takes its session's handlers when made
 
     def clear(self) -> None:
         for event, handler in self.registered:
             clients.session(self.ctx).events.unregister(event, handler)
         self.registered.clear()
+        clients.reset_clients()
 
 
 @pytest.fixture

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.resources import SubnetTagChange, ValidationZones
 from tasks.aws import ec2, eks, iam, owned, route53_records
+from tasks.aws.clients import api_calls
 
 MARKER = "kubeflow-alb/added-tags/platform-example-com"
 
@@ -90,6 +93,49 @@ def test_record_sets_of_a_gone_zone_are_none(ctx, world, boto):
     (www,) = route53_records.observe_record_sets.fn(ctx, world.root_zone_id, keys)
     assert www.values == ("192.0.2.10",)
     assert route53_records.observe_record_sets.fn(ctx, "ZNOSUCHZONE0000", keys) == ()
+
+
+def test_record_sets_of_a_name_are_read_in_one_listing_whatever_lies_around_them(
+    ctx, world, boto, monkeypatch
+):
+    """Several types of one name cost one ListResourceRecordSets (Route53 admits 5 requests a
+    second per account); record sets of neighbouring names are told apart, and a name with
+    more record sets than a page holds (weighted) is read type by type."""
+    monkeypatch.setattr(route53_records, "_NAME_PAGE", 10)
+    r53 = boto("route53")
+
+    def upsert(name: str, type_: str, value: str, **extra: Any) -> dict[str, Any]:
+        record = {"Name": name, "Type": type_, "TTL": 60, "ResourceRecords": [{"Value": value}]}
+        return {"Action": "UPSERT", "ResourceRecordSet": {**record, **extra}}
+
+    changes = [
+        upsert("kubeflow.platform.example.com", "A", "192.0.2.1"),
+        upsert("kubeflow.platform.example.com", "AAAA", "2001:db8::1"),
+        upsert("kubeflow.platform.example.com", "TXT", '"not asked for"'),
+        upsert("kubeflow-b.platform.example.com", "CNAME", "elsewhere.example.net"),
+        upsert("a.kubeflow.platform.example.com", "A", "192.0.2.2"),
+        *(upsert("*.platform.example.com", "A", f"192.0.2.{100 + n}", SetIdentifier=f"w{n}",
+                 Weight=n) for n in range(12)),  # more than one page of the listing
+    ]  # fmt: skip
+    r53.change_resource_record_sets(
+        HostedZoneId=world.root_zone_id, ChangeBatch={"Changes": changes}
+    )
+    keys = [(name, type_) for name in ("kubeflow.platform.example.com", "*.platform.example.com",
+            "gone.platform.example.com") for type_ in ("A", "AAAA", "CNAME")]  # fmt: skip
+    before = api_calls()
+    found = route53_records.observe_record_sets.fn(ctx, world.root_zone_id, keys)
+    listings = api_calls().since(before).reads
+
+    assert sorted((r.name, r.type, r.values) for r in found if r.name.startswith("kubeflow")) == [
+        ("kubeflow.platform.example.com", "A", ("192.0.2.1",)),
+        ("kubeflow.platform.example.com", "AAAA", ("2001:db8::1",)),
+    ]
+    (weighted,) = [r for r in found if r.name == "*.platform.example.com"]
+    assert weighted.type == "A"
+    assert weighted.values[0].startswith("192.0.2.1")
+    assert {r.name for r in found} == {"kubeflow.platform.example.com", "*.platform.example.com"}
+    # One listing per name; the name with 12 record sets then read type by type (3): 6, not 9.
+    assert listings == 6
 
 
 def test_the_controllers_backend_group_goes_only_once_no_load_balancer_uses_it(ctx, world, boto):

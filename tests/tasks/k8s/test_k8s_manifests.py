@@ -241,6 +241,43 @@ def test_broken_kustomization_names_kubectls_error(tmp_path: Path) -> None:
         manifests.render(tmp_path)
 
 
+def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "deployments"
+    (bundle / "cm").mkdir(parents=True)
+    (bundle / "cm" / "kustomization.yaml").write_text("resources:\n- ../shared\n")
+    (bundle / "shared").mkdir()
+    (bundle / "shared" / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n"
+    (bundle / "shared" / "cm.yaml").write_text(config_map.format("first"))
+    monkeypatch.setattr(manifests, "DEPLOYMENTS", bundle)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    (user / "cm.yaml").write_text(config_map.format("user"))
+    renders = []
+    real = manifests._render
+    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or real(path))
+
+    (first,) = manifests.render(bundle / "cm")
+    first["metadata"]["name"] = "changed by a caller"
+    (again,) = manifests.render(bundle / "cm")
+    assert again["metadata"]["name"] == "first"  # each caller gets its own copy
+    assert renders == [bundle / "cm"]
+    # A sibling the base uses changes (another size): rendered anew.
+    (bundle / "shared" / "cm.yaml").write_text(config_map.format("second one"))
+    (changed,) = manifests.render(bundle / "cm")
+    assert changed["metadata"]["name"] == "second one"
+    assert len(renders) == 2
+    # A user's directory is never kept.
+    manifests.render(user)
+    (user / "cm.yaml").write_text(config_map.format("user-edited"))
+    (edited,) = manifests.render(user)
+    assert edited["metadata"]["name"] == "user-edited"
+    assert renders[2:] == [user, user]
+
+
 def test_ingress_selected_by_backend_when_named_otherwise() -> None:
     other = {
         "kind": "Ingress",
