@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -66,13 +67,46 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path, *, ui: bool = False) -> Iterator[str]:
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (Debian's binaries: initdb, pg_ctl, createdb) on a free
+    port of 127.0.0.1, as a team's Prefect server keeps its database; yields its URL for
+    Prefect. As root, the cluster runs as the `postgres` user (PostgreSQL refuses root)."""
+    tools = {name: shutil.which(name) for name in ("initdb", "pg_ctl", "createdb")}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        raise SystemExit(f"--database postgres needs PostgreSQL's {', '.join(missing)} on PATH")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    directory = Path(tempfile.mkdtemp(prefix="kfalb-bench-pg-"))
+    if as_user:
+        shutil.chown(directory, user="postgres")
+    data, port, quiet = directory / "data", _free_port(), subprocess.DEVNULL
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, stdout=quiet, stderr=quiet)
+
+    run(str(tools["initdb"]), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8")
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
+    run(str(tools["pg_ctl"]), "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w",
+        "start")  # fmt: skip
+    try:
+        run(str(tools["createdb"]), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect")
+        yield f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect"
+    finally:
+        run(str(tools["pg_ctl"]), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, *, ui: bool = False, database: str = "") -> Iterator[str]:
     """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL
-    (the UI, with `ui`, is at the same address without `/api`)."""
+    (the UI, with `ui`, is at the same address without `/api`). `database`: the server's
+    database URL (empty: SQLite in PREFECT_HOME)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1"}  # fmt: skip
+    if database:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database
     env.pop("PREFECT_API_URL", None)
     if ui:  # else the UI calls the API on the default port (4200), not on --port
         env["PREFECT_UI_API_URL"] = url
@@ -114,6 +148,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the stack spec")
     parser.add_argument("--quiet", action="store_true", help="no per-task timeline")
     parser.add_argument("--api-url", help="use this running Prefect server instead of starting one")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the Prefect server's database: SQLite in its home (default), or a "
+                        "throwaway PostgreSQL cluster, as a team's server runs (SQLite answers "
+                        "concurrent writes with 503 'database is locked'; Prefect's client "
+                        "tries again 2 s later)")  # fmt: skip
     parser.add_argument("--world", choices=("process", "thread"), default="process",
                         help="run the sandbox in a process of its own, as the cloud runs "
                         "elsewhere (default), or in threads of this process (its CPU work then "
@@ -171,8 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kfalb-bench-") as scratch:
         work = Path(scratch)
         (work / "prefect").mkdir()
-        server = _existing(args.api_url) if args.api_url else prefect_server(work / "prefect")
-        with server as api_url:
+        with contextlib.ExitStack() as stack:
+            database = stack.enter_context(postgres()) if args.database == "postgres" else ""
+            server = (_existing(args.api_url) if args.api_url
+                      else prefect_server(work / "prefect", database=database))  # fmt: skip
+            api_url = stack.enter_context(server)
             os.environ.update(PREFECT_API_URL=api_url, PREFECT_HOME=str(work / "prefect"),
                               AWS_CONFIG_FILE=str(work / "aws-config"),
                               AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"))  # fmt: skip
@@ -191,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     acm, alb, dns = args.acm_delay, args.alb_delay, args.dns_delay
     critical, sequential = critical_path(acm, alb, dns), sequential_path(acm, alb, dns)
     print(f"delays: ACM {acm:g}s, ALB {alb:g}s, DNS {dns:g}s; polling "
-          f"{args.poll_interval:g}s up to {args.poll_max_interval:g}s")  # fmt: skip
+          f"{args.poll_interval:g}s up to {args.poll_max_interval:g}s; Prefect server on "
+          f"{args.database}, sandbox in {'its own process' if args.world == 'process' else 'threads'}")  # fmt: skip
     if timeline:
         print("runs (start after the call, duration):", *timeline, sep="\n")
     print(f"critical path   max(ACM, DNS) + max(ALB, DNS)  {critical:6.1f}s")
