@@ -18,6 +18,7 @@ from sandbox.aws import AwsSandbox, SeededWorld
 from sandbox.aws.accounts import AccountKeys
 from sandbox.aws.faults import parse_faults
 from sandbox.aws.seed import RootAccount
+from sandbox.aws.server import reset_account
 from sandbox.ca import SandboxCA
 from sandbox.clusters import (
     ClusterPlace,
@@ -157,6 +158,8 @@ class World:
             faults=parse_faults(opts.faults) if opts.faults else None,
             route53_rate=opts.route53_rate,
         ).start()
+        # moto's accounts outlive a sandbox in the process: a world starts from an empty one.
+        reset_account(opts.account_id)
         self.seeded = self.aws.seed_world(
             cluster_name=opts.cluster_name,
             k8s_endpoint=self.kube.url,
