@@ -234,6 +234,18 @@ def _describe(verdict: Verdict, events: list[str]) -> str:
 _DELETE_ORDER = ("Gateway", "HTTPRoute", "LoadBalancerConfiguration", "TargetGroupConfiguration")
 
 
+def _ours(door: FrontDoorState, stack: str) -> list[ObjectState]:
+    """The front door's objects that exist; an object another owner made stops the deletion."""
+    present = [obj for obj in (door.gateway, *door.routes, door.load_balancer_configuration,
+                               door.target_group_configuration) if obj is not None]  # fmt: skip
+    foreign = [obj.key for obj in present if not obj.owned_by(stack)]
+    if foreign:
+        raise OwnershipError(
+            f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
+        )
+    return present
+
+
 @retrying_task
 def delete_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | None = None) -> bool:
     """Delete the stack's Gateway, wait until it is gone (the controller deletes the ALB, its
@@ -244,23 +256,9 @@ def delete_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | None
     names = names or GatewayNames()
     with connect(target) as kube:
         door = read_front_door(kube, names)
-        present: list[ObjectState] = [
-            obj
-            for obj in (
-                door.gateway,
-                *door.routes,
-                door.load_balancer_configuration,
-                door.target_group_configuration,
-            )  # fmt: skip
-            if obj is not None
-        ]
+        present = _ours(door, stack)
         if not present:
             return False
-        foreign = [obj.key for obj in present if not obj.owned_by(stack)]
-        if foreign:
-            raise OwnershipError(
-                f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
-            )
         # The controller keeps a deleted Gateway whose configuration protects its ALB.
         _lift_protection(kube, door.load_balancer_configuration)
         for kind in _DELETE_ORDER:
@@ -359,16 +357,9 @@ def release_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | Non
     settings = get_settings()
     names = names or GatewayNames()
     with connect(target) as kube:
-        door = read_front_door(kube, names)
-        present = [obj for obj in (door.gateway, *door.routes, door.load_balancer_configuration,
-                                   door.target_group_configuration) if obj is not None]  # fmt: skip
+        present = _ours(read_front_door(kube, names), stack)
         if not present:
             return False
-        foreign = [obj.key for obj in present if not obj.owned_by(stack)]
-        if foreign:
-            raise OwnershipError(
-                f"{', '.join(foreign)} do not carry stack {stack!r}'s labels; not deleting them."
-            )
         bindings = release_bindings(kube, names.namespace, names.gateway, GATEWAY_BINDINGS)
         for obj in present:
             _delete(kube, obj)
