@@ -1,5 +1,6 @@
-"""Several stacks on one cluster, against the sandbox: a second stack that would take the first
-one's Ingress fails before anything is created; two stacks in one IngressGroup share one ALB."""
+"""Several stacks on one cluster, against the sandbox: a stack that would take another one's
+Ingress fails before anything is created; two stacks in one IngressGroup share one ALB; stacks
+share the controller and its IAM by reference, and a stack of the previous version migrates."""
 
 from __future__ import annotations
 
@@ -37,55 +38,6 @@ def _dashboard_answers(spec: StackSpec) -> None:
 
     answer = probe(spec.dashboard_host, get_settings())
     assert answer.ok, answer.describe()
-
-
-def test_a_second_stack_taking_the_first_ones_ingress_fails_before_creating_anything(
-    sandbox_world: Callable[..., Any],
-) -> None:
-    from core.errors import PreflightError
-    from flows.setup_load_balancer import setup_load_balancer
-    from tasks.aws.clients import api_calls
-
-    world = sandbox_world(controller="preinstalled")
-    first = _spec("stack-a", "platform.example.com")
-    setup_load_balancer(spec=first)
-    second = _spec("stack-b", "team2.example.com")  # the default Ingress name: stack-a's
-    zones, version, calls = _zones(world), _kube_version(world), api_calls()
-    with pytest.raises(PreflightError) as raised:
-        setup_load_balancer(spec=second)
-    message = raised.value.message
-    assert "Ingress istio-system/istio-ingress belongs to kubeflow-alb stack 'stack-a'" in message
-    assert "nothing was created" in message
-    assert api_calls().since(calls).mutating_calls() == ()
-    assert _zones(world) == zones  # no zone for team2.example.com
-    assert "team2.example.com" not in zones
-    assert _kube_version(world) == version  # no write to the Kubernetes API either
-
-
-def test_two_stacks_in_one_ingress_group_share_one_alb_and_both_check_clean(
-    sandbox_world: Callable[..., Any],
-) -> None:
-    from flows.check_drift import check_drift
-    from flows.setup_load_balancer import setup_load_balancer
-
-    world = sandbox_world(controller="preinstalled")
-    first = _spec("stack-a", "platform.example.com", ingressGroup="kubeflow")
-    second = _spec("stack-b", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
-    one = setup_load_balancer(spec=first)
-    two = setup_load_balancer(spec=second)
-
-    (balancer,) = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
-    assert one["load_balancer"] == two["load_balancer"] == balancer["LoadBalancerArn"]
-    store = world.kube.store
-    for name in ("istio-ingress", "team2"):
-        ingress = store.get("networking.k8s.io/v1", "Ingress", name, "istio-system")
-        annotations = ingress["metadata"]["annotations"]
-        assert annotations["alb.ingress.kubernetes.io/group.name"] == "kubeflow"
-    _dashboard_answers(first)
-    _dashboard_answers(second)
-    # Each stack compares only its share of the shared ALB: both are clean.
-    assert check_drift(stack=first.name)["status"] == "ok"
-    assert check_drift(stack=second.name)["status"] == "ok"
 
 
 def _aws_snapshot(world: Any) -> dict[str, Any]:
@@ -139,19 +91,49 @@ def _kube_snapshot(world: Any) -> dict[tuple[str, str | None, str], Any]:
     }
 
 
-def test_cleanup_of_one_of_two_stacks_leaves_the_other_working_and_the_last_the_world_as_before(
+def test_two_stacks_in_one_ingress_group_share_one_alb_and_the_last_cleanup_restores_the_world(
     sandbox_world: Callable[..., Any],
 ) -> None:
+    """One world for the whole life of two stacks in one IngressGroup: a third stack that would
+    take the first one's Ingress fails before creating anything; the two share one ALB and both
+    check clean; cleanup of the first leaves the second working, the last the world as before."""
+    from core.errors import PreflightError
     from flows.check_drift import check_drift
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
+    from tasks.aws.clients import api_calls
 
     world = sandbox_world(controller="preinstalled")
     aws_before, kube_before = _aws_snapshot(world), _kube_snapshot(world)
     first = _spec("stack-a", "platform.example.com", ingressGroup="kubeflow")
     second = _spec("stack-b", "team2.example.com", ingressName="team2", ingressGroup="kubeflow")
-    setup_load_balancer(spec=first)
-    setup_load_balancer(spec=second)
+    one = setup_load_balancer(spec=first)
+
+    taking = _spec("stack-c", "team3.example.com")  # the default Ingress name: stack-a's
+    zones, version, calls = _zones(world), _kube_version(world), api_calls()
+    with pytest.raises(PreflightError) as raised:
+        setup_load_balancer(spec=taking)
+    message = raised.value.message
+    assert "Ingress istio-system/istio-ingress belongs to kubeflow-alb stack 'stack-a'" in message
+    assert "nothing was created" in message
+    assert api_calls().since(calls).mutating_calls() == ()
+    assert _zones(world) == zones  # no zone for team3.example.com
+    assert "team3.example.com" not in zones
+    assert _kube_version(world) == version  # no write to the Kubernetes API either
+
+    two = setup_load_balancer(spec=second)
+    (balancer,) = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert one["load_balancer"] == two["load_balancer"] == balancer["LoadBalancerArn"]
+    store = world.kube.store
+    for name in ("istio-ingress", "team2"):
+        ingress = store.get("networking.k8s.io/v1", "Ingress", name, "istio-system")
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["alb.ingress.kubernetes.io/group.name"] == "kubeflow"
+    _dashboard_answers(first)
+    _dashboard_answers(second)
+    # Each stack compares only its share of the shared ALB: both are clean.
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert check_drift(stack=second.name)["status"] == "ok"
     # stack-b found the subnet tags stack-a added: it holds them too, by its own marker.
     subnets = world.aws.client("ec2").describe_subnets()["Subnets"]
     markers = {t["Key"] for s in subnets for t in s.get("Tags", []) if "added-tags" in t["Key"]}
