@@ -1,5 +1,6 @@
-"""EKS Pod Identity on the sandbox: a pod-identity stack to HTTPS, its drift and cleanup; a missing
-agent refused before anything is made; an IRSA stack switched to Pod Identity in place."""
+"""EKS Pod Identity on the sandbox: a pod-identity stack to HTTPS, its drift, a second stack
+sharing its association, cleanup; a missing agent refused before anything is made; an IRSA stack
+switched to Pod Identity in place."""
 
 from __future__ import annotations
 
@@ -57,71 +58,6 @@ def _trust(world: Any, role_name: str) -> dict[str, Any]:
     document = world.aws.client("iam").get_role(RoleName=role_name)["Role"]
     raw = document["AssumeRolePolicyDocument"]
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
-
-
-def test_a_pod_identity_stack_reaches_https_then_drift_and_cleanup(
-    sandbox_world: Callable[..., Any],
-) -> None:
-    from core.desired import role_name
-    from core.errors import DriftDetected
-    from core.settings import get_settings
-    from flows.check_drift import check_drift
-    from flows.cleanup_load_balancer import cleanup_load_balancer
-    from flows.setup_load_balancer import setup_load_balancer
-    from tasks.aws.clients import api_calls
-    from tasks.https import probe
-    from tasks.stack_block import load_record
-
-    world = sandbox_world(controller="none")
-    spec = _spec("pod-identity", "pod-identity")
-    start = api_calls()
-    setup_load_balancer(spec=spec)
-
-    assert probe(spec.dashboard_host, get_settings()).ok
-    iam = world.aws.client("iam")
-    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
-    role = role_name(spec)
-    assert _trust(world, role) == pod_identity_trust()
-    (association,) = _associations(world)
-    assert (association["namespace"], association["serviceAccount"]) == (
-        "kube-system",
-        "aws-load-balancer-controller",
-    )
-    assert association["roleArn"].endswith(f":role/{role}")
-    assert association["tags"]["kubeflow-alb/user." + spec.name] == spec.name  # held by reference
-    assert ROLE_ANNOTATION not in _annotations(world)
-    record = load_record(spec.name)
-    assert record is not None
-    kinds = {item.kind for item in record.resources}
-    assert Kind.POD_IDENTITY in kinds
-    assert Kind.OIDC_PROVIDER not in kinds
-
-    calls = api_calls()
-    assert check_drift(stack=spec.name)["status"] == "ok"
-    assert api_calls().since(calls).mutating_calls() == ()
-
-    world.aws.client("eks").delete_pod_identity_association(
-        clusterName="kubeflow", associationId=association["associationId"]
-    )
-    state = check_drift(stack=spec.name, return_state=True)
-    with pytest.raises(DriftDetected) as raised:
-        state.result()
-    assert "pod-identity-association kube-system/aws-load-balancer-controller (missing)" in (
-        raised.value.items
-    )
-    assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
-    assert len(_associations(world)) == 1
-
-    cleanup_load_balancer(stack=spec.name)
-    assert _associations(world) == []
-    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"] == role] == []
-    assert load_record(spec.name) is None
-    prefix = {"elbv2": "elasticloadbalancing"}
-    used = {
-        f"{prefix.get(c.service, c.service)}:{c.operation}" for c in api_calls().since(start).calls
-    }
-    assert used - _runner_actions() <= {"sts:GetCallerIdentity"}  # the runner policy allows them
-    assert "eks:CreatePodIdentityAssociation" in used
 
 
 def test_without_the_agent_pod_identity_is_refused_before_any_change(
@@ -199,21 +135,64 @@ def _on(spec: StackSpec, subdomain: str, **stack: Any) -> StackSpec:
     return StackSpec.model_validate(data)
 
 
-def test_two_pod_identity_stacks_share_the_association_and_a_third_must_agree(
+def test_pod_identity_stacks_reach_https_drift_share_the_association_and_clean_up(
     sandbox_world: Callable[..., Any],
 ) -> None:
-    from core.errors import PreflightError
+    """One world for two pod-identity stacks: the first reaches HTTPS with an association and
+    no OIDC provider, its drift is found and repaired; the second shares the association, a third
+    that would change the controller under them is refused; cleanup of one keeps the other
+    working, the last leaves no association or role, with only calls the runner policy allows."""
+    from core.desired import role_name
+    from core.errors import DriftDetected, PreflightError
     from core.settings import get_settings
     from flows.check_drift import check_drift
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls
     from tasks.https import probe
+    from tasks.stack_block import load_record
 
     world = sandbox_world(controller="none")  # the first stack installs it
     first = _spec("pi-a", "pod-identity")
     second = _on(_spec("pi-b", "pod-identity"), "team2.example.com", ingressName="team2")
+    start = api_calls()
     setup_load_balancer(spec=first)
+
+    assert probe(first.dashboard_host, get_settings()).ok
+    iam = world.aws.client("iam")
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    role = role_name(first)
+    assert _trust(world, role) == pod_identity_trust()
+    (association,) = _associations(world)
+    assert (association["namespace"], association["serviceAccount"]) == (
+        "kube-system",
+        "aws-load-balancer-controller",
+    )
+    assert association["roleArn"].endswith(f":role/{role}")
+    assert association["tags"]["kubeflow-alb/user." + first.name] == first.name  # by reference
+    assert ROLE_ANNOTATION not in _annotations(world)
+    record = load_record(first.name)
+    assert record is not None
+    kinds = {item.kind for item in record.resources}
+    assert Kind.POD_IDENTITY in kinds
+    assert Kind.OIDC_PROVIDER not in kinds
+
+    calls = api_calls()
+    assert check_drift(stack=first.name)["status"] == "ok"
+    assert api_calls().since(calls).mutating_calls() == ()
+
+    world.aws.client("eks").delete_pod_identity_association(
+        clusterName="kubeflow", associationId=association["associationId"]
+    )
+    state = check_drift(stack=first.name, return_state=True)
+    with pytest.raises(DriftDetected) as raised:
+        state.result()
+    assert "pod-identity-association kube-system/aws-load-balancer-controller (missing)" in (
+        raised.value.items
+    )
+    assert check_drift(stack=first.name, remediate=True)["status"] == "repaired"
+    assert len(_associations(world)) == 1
+
     setup_load_balancer(spec=second)  # adopts the controller, its role and its association
     (association,) = _associations(world)
     marks = sorted(key for key in association["tags"] if key.startswith("kubeflow-alb/user."))
@@ -242,3 +221,12 @@ def test_two_pod_identity_stacks_share_the_association_and_a_third_must_agree(
     assert check_drift(stack=second.name)["status"] == "ok"
     cleanup_load_balancer(stack=second.name)
     assert _associations(world) == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"] == role] == []
+    assert load_record(first.name) is None
+    assert load_record(second.name) is None
+    prefix = {"elbv2": "elasticloadbalancing"}
+    used = {
+        f"{prefix.get(c.service, c.service)}:{c.operation}" for c in api_calls().since(start).calls
+    }
+    assert used - _runner_actions() <= {"sts:GetCallerIdentity"}  # the runner policy allows them
+    assert "eks:CreatePodIdentityAssociation" in used
