@@ -76,7 +76,11 @@ def _task_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_protection(
     sandbox_world: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """One stack's life: setup, drift of each attribute repaired, the stack turned back into
+    what a version before these options left (planned as updates, a setup applies them), then
+    cleanup lifting protection."""
     from core.errors import DriftDetected
+    from core.plan import Action
     from flows.check_drift import check_drift, plan_stack
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
@@ -96,6 +100,29 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
         assert f"attribute {key}" in alb_drift
 
     assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
+    assert SECURE.items() <= _attributes(world, arn).items()
+    assert plan_stack(spec).converged
+
+    # As the previous version left it: the Ingress set only the invalid-header attribute, and
+    # the ALB had AWS's defaults for the others.
+    store = world.kube.store
+    ingress = store.get(*INGRESS)
+    ingress["metadata"]["annotations"][ATTRIBUTES] = (
+        "routing.http.drop_invalid_header_fields.enabled=true"
+    )
+    store.update(ingress)
+    _set(world, arn, {"deletion_protection.enabled": "false", "idle_timeout.timeout_seconds": "60"})
+
+    changes = {change.item.kind.value: change for change in plan_stack(spec).changes}
+    ingress_change, alb_change = changes["ingress"], changes["load-balancer"]
+    assert (ingress_change.action, alb_change.action) == (Action.UPDATE, Action.UPDATE)
+    assert [d.field for d in ingress_change.differences] == ["annotation:load-balancer-attributes"]
+    assert {(d.field, d.expected, d.found) for d in alb_change.differences} == {
+        ("attribute deletion_protection.enabled", "true", "false"),
+        ("attribute idle_timeout.timeout_seconds", "3600", "60"),
+    }
+
+    setup_load_balancer(spec=spec)
     assert SECURE.items() <= _attributes(world, arn).items()
     assert plan_stack(spec).converged
 
@@ -148,38 +175,3 @@ def test_a_stray_delete_keeps_the_protected_alb_and_cleanup_still_leaves_nothing
     assert not any(leftovers.values()), leftovers
     assert _load_balancers(world) == []
     assert store.find(*INGRESS) is None
-
-
-def test_a_stack_set_up_before_the_options_gets_them_as_planned_updates(
-    sandbox_world: Callable[..., Any],
-) -> None:
-    from core.plan import Action
-    from flows.check_drift import plan_stack
-    from flows.setup_load_balancer import setup_load_balancer
-
-    world = sandbox_world()
-    spec = _spec("alb-upgrade")
-    setup_load_balancer(spec=spec)
-    arn = find_alb(world, spec.name)
-    # As the previous version left it: the Ingress set only the invalid-header attribute, and
-    # the ALB had AWS's defaults for the others.
-    store = world.kube.store
-    ingress = store.get(*INGRESS)
-    ingress["metadata"]["annotations"][ATTRIBUTES] = (
-        "routing.http.drop_invalid_header_fields.enabled=true"
-    )
-    store.update(ingress)
-    _set(world, arn, {"deletion_protection.enabled": "false", "idle_timeout.timeout_seconds": "60"})
-
-    changes = {change.item.kind.value: change for change in plan_stack(spec).changes}
-    ingress_change, alb_change = changes["ingress"], changes["load-balancer"]
-    assert (ingress_change.action, alb_change.action) == (Action.UPDATE, Action.UPDATE)
-    assert [d.field for d in ingress_change.differences] == ["annotation:load-balancer-attributes"]
-    assert {(d.field, d.expected, d.found) for d in alb_change.differences} == {
-        ("attribute deletion_protection.enabled", "true", "false"),
-        ("attribute idle_timeout.timeout_seconds", "3600", "60"),
-    }
-
-    setup_load_balancer(spec=spec)
-    assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
