@@ -1,5 +1,6 @@
 """The root zone in another AWS account: its Route53 calls assume `route53.rootDomain.roleArn`,
-and a role that cannot be assumed stops setup before anything is created."""
+a role that cannot be assumed stops setup before anything is created, and a role gone after
+setup leaves cleanup incomplete with the change to make by hand."""
 
 from __future__ import annotations
 
@@ -51,13 +52,18 @@ def _zones(world: Any, account: str | None = None) -> list[str]:
     return sorted(zone["Name"] for zone in listed)
 
 
-def test_setup_drift_and_cleanup_reach_the_root_zone_through_the_role(
+def test_setup_drift_and_cleanup_reach_the_root_zone_through_the_role_even_after_it_was_gone(
     sandbox_world: Callable[..., Any],
 ) -> None:
+    """Setup and drift reach the root zone through the role. Then the root account's role stops
+    trusting us: cleanup removes what it can, keeps the subdomain zone the delegation still
+    points at (deleting it would open a takeover), and ends incomplete with the exact root-zone
+    change to make by hand; once the role trusts us again, cleanup completes through it."""
+    from core.cleanup import CleanupIncomplete
     from flows.check_drift import check_drift
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
-    from tasks.aws.clients import api_calls
+    from tasks.aws.clients import api_calls, reset_sessions
 
     root_account = _root_account()
     world = sandbox_world(root_account_id=root_account)
@@ -84,6 +90,30 @@ def test_setup_drift_and_cleanup_reach_the_root_zone_through_the_role(
 
     check_drift(stack=spec.name)  # raises on drift
 
+    reset_sessions()  # a later run (a new process): it assumes the role afresh
+    root_iam = world.aws.client("iam", account=root_account)
+    trusting = root_iam.get_role(RoleName="kfalb-root-dns")["Role"]["AssumeRolePolicyDocument"]
+    root_iam.update_assume_role_policy(
+        RoleName="kfalb-root-dns", PolicyDocument=json.dumps(root_dns_trust("999999999999"))
+    )
+
+    with pytest.raises(CleanupIncomplete) as error:
+        cleanup_load_balancer(stack=spec.name)
+
+    message = str(error.value)
+    delegation = [r for r in _records(world, root_account, root_zone)
+                  if r[:2] == (f"{spec.subdomain}.", "NS")]  # fmt: skip
+    assert delegation, "the delegation is still in the root zone"
+    assert _zones(world) == [f"{spec.subdomain}."]  # kept while the delegation points at it
+    assert f"Left in hosted zone {root_zone} (example.com); remove by hand:" in message
+    assert f"DELETE {spec.subdomain}. NS 300 " in message
+    assert f"aws route53 change-resource-record-sets --hosted-zone-id {root_zone}" in message
+    assert "Cannot assume IAM role" in message
+
+    root_iam.update_assume_role_policy(
+        RoleName="kfalb-root-dns",
+        PolicyDocument=trusting if isinstance(trusting, str) else json.dumps(trusting),
+    )
     leftovers = cleanup_load_balancer(stack=spec.name)
 
     assert not any(leftovers.values())
@@ -156,50 +186,3 @@ def test_kfalb_setup_with_a_wrong_role_exits_with_its_message_and_no_traceback(
     err = capsys.readouterr().err
     assert f"Cannot assume IAM role {role_arn}: AssumeRole returned AccessDenied" in err
     assert "Traceback" not in err
-
-
-def test_a_root_role_gone_for_good_leaves_cleanup_incomplete_with_the_change_to_make(
-    sandbox_world: Callable[..., Any],
-) -> None:
-    """The root account's role stops trusting us after setup: cleanup removes what it can, keeps
-    the subdomain zone the delegation still points at (deleting it would open a takeover), and
-    ends incomplete with the exact root-zone change to make by hand; once the role trusts us
-    again, cleanup completes."""
-    from core.cleanup import CleanupIncomplete
-    from flows.cleanup_load_balancer import cleanup_load_balancer
-    from flows.setup_load_balancer import setup_load_balancer
-    from tasks.aws.clients import reset_sessions
-
-    root_account = _root_account()
-    world = sandbox_world(root_account_id=root_account)
-    spec = _spec(root_account)
-    root_zone = world.root_zone_id
-    before = _records(world, root_account, root_zone)
-    setup_load_balancer(spec=spec)
-    reset_sessions()  # a later run (a new process): it assumes the role afresh
-    root_iam = world.aws.client("iam", account=root_account)
-    trusting = root_iam.get_role(RoleName="kfalb-root-dns")["Role"]["AssumeRolePolicyDocument"]
-    root_iam.update_assume_role_policy(
-        RoleName="kfalb-root-dns", PolicyDocument=json.dumps(root_dns_trust("999999999999"))
-    )
-
-    with pytest.raises(CleanupIncomplete) as error:
-        cleanup_load_balancer(stack=spec.name)
-
-    message = str(error.value)
-    delegation = [r for r in _records(world, root_account, root_zone)
-                  if r[:2] == (f"{spec.subdomain}.", "NS")]  # fmt: skip
-    assert delegation, "the delegation is still in the root zone"
-    assert _zones(world) == [f"{spec.subdomain}."]  # kept while the delegation points at it
-    assert f"Left in hosted zone {root_zone} (example.com); remove by hand:" in message
-    assert f"DELETE {spec.subdomain}. NS 300 " in message
-    assert f"aws route53 change-resource-record-sets --hosted-zone-id {root_zone}" in message
-    assert "Cannot assume IAM role" in message
-
-    root_iam.update_assume_role_policy(
-        RoleName="kfalb-root-dns",
-        PolicyDocument=trusting if isinstance(trusting, str) else json.dumps(trusting),
-    )
-    assert not any(cleanup_load_balancer(stack=spec.name).values())
-    assert _records(world, root_account, root_zone) == before
-    assert _zones(world) == []
