@@ -34,36 +34,21 @@ def _dashboard_answers(spec: StackSpec) -> None:
     assert answer.ok, answer.describe()
 
 
-def test_setup_waits_for_a_webhook_that_answers_late_then_completes(
-    sandbox_world: Callable[..., Any], caplog: pytest.LogCaptureFixture
+def test_setup_names_a_webhook_that_never_answers_and_a_rerun_waits_for_a_late_one(
+    sandbox_world: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from flows.setup_load_balancer import setup_load_balancer
-
-    world = sandbox_world()
-    world.alb_webhook(refuse=3)  # the controller is ready; its webhook server is not, yet
-    spec = _spec("webhook-late")
-    task_logs = logging.getLogger("prefect.task_runs")  # Prefect's loggers do not propagate
-    task_logs.addHandler(caplog.handler)
-    try:
-        setup_load_balancer(spec=spec)
-    finally:
-        task_logs.removeHandler(caplog.handler)
-    assert world.webhooks.refused == 3
-    assert ("/validate-networking-v1-ingress", "CREATE") in world.webhooks.reviewed
-    assert "admission webhook 'vingress.elbv2.k8s.aws' does not answer yet" in caplog.text
-    _dashboard_answers(spec)
-
-
-def test_setup_fails_naming_a_webhook_that_never_answers_and_a_rerun_converges(
-    sandbox_world: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+    """A webhook that never answers fails setup with its name and what to open, nothing
+    half-applied; the rerun meets a webhook that answers late (the controller is ready, its
+    webhook server is not yet), waits for it and converges."""
     from core.errors import WaitTimeout
     from flows.setup_load_balancer import setup_load_balancer
 
     world = sandbox_world()
     world.alb_webhook(answering=False)
     monkeypatch.setenv("KFALB_WEBHOOK_TIMEOUT_SECONDS", "1")
-    spec = _spec("webhook-never")
+    spec = _spec("webhook-race")
     with pytest.raises(WaitTimeout) as failed:
         setup_load_balancer(spec=spec)
     message = str(failed.value)
@@ -73,8 +58,18 @@ def test_setup_fails_naming_a_webhook_that_never_answers_and_a_rerun_converges(
     assert world.kube.store.find(*INGRESS) is None  # nothing half-applied
     assert world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
 
-    world.alb_webhook(answering=True)
-    setup_load_balancer(spec=spec)
+    monkeypatch.delenv("KFALB_WEBHOOK_TIMEOUT_SECONDS")
+    world.alb_webhook(refuse=3)  # answering now, after three more refused connections
+    refused_before = world.webhooks.refused
+    task_logs = logging.getLogger("prefect.task_runs")  # Prefect's loggers do not propagate
+    task_logs.addHandler(caplog.handler)
+    try:
+        setup_load_balancer(spec=spec)
+    finally:
+        task_logs.removeHandler(caplog.handler)
+    assert world.webhooks.refused - refused_before == 3
+    assert ("/validate-networking-v1-ingress", "CREATE") in world.webhooks.reviewed
+    assert "admission webhook 'vingress.elbv2.k8s.aws' does not answer yet" in caplog.text
     (balancer,) = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
     assert balancer["State"]["Code"] == "active"
     _dashboard_answers(spec)
