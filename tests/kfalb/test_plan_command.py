@@ -1,4 +1,5 @@
-"""`kfalb plan` against the sandbox: exit 3 with changes, one JSON document on stdout."""
+"""`kfalb plan` against the sandbox: exit 3 with changes, one JSON document on stdout (`kfalb
+drift` on a tampered stack: tests/kfalb/test_plan_file.py)."""
 
 from __future__ import annotations
 
@@ -38,42 +39,3 @@ def test_plan_of_a_new_stack_exits_3_with_one_json_document(
     assert text.splitlines()[1].startswith("create")
     assert "Stack platform-example-com: " in text
     assert "to create" in text
-
-
-def test_drift_json_names_the_tampered_item_and_exits_3(
-    sandbox_world: Callable[..., Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    from flows.setup_load_balancer import setup_load_balancer
-    from tests.tamper import keep_first_certificate
-
-    world = sandbox_world()
-    from core.spec import load_spec
-
-    stack = load_spec(EXAMPLE.read_text())
-    setup_load_balancer(spec=stack)
-    capsys.readouterr()
-    kept = keep_first_certificate(world)
-
-    assert main(["drift", "--stack", stack.name, "--output", "json"]) == 3
-    document = json.loads(capsys.readouterr().out)
-    assert document["command"] == "drift"
-    changes = {c["kind"]: c for c in document["changes"] if c["action"] != "keep"}
-    # The controller carries the Ingress's change to the ALB (its SNI certificate goes).
-    assert set(changes) == {"ingress", "load-balancer"}
-    assert document["changes"][0]["action"] != "keep"  # changed items first
-    (difference,) = changes["ingress"]["differences"]
-    assert difference["found"] == kept  # the full ARN, not abbreviated
-
-    # The text: the table `plan` prints, found and expected in full, and the repair command.
-    assert main(["drift", "--stack", stack.name]) == 3
-    captured = capsys.readouterr()
-    lines = captured.out.splitlines()
-    assert lines[0].split() == ["STATUS", "ITEM", "FIELD", "FOUND", "EXPECTED"]
-    (row,) = [
-        line for line in lines if line.startswith("update  ingress istio-system/istio-ingress")
-    ]
-    assert kept in row  # the certificate found, whole
-    assert difference["expected"] in row  # and the two expected, whole
-    assert f"Repair: kfalb drift --stack {stack.name} --remediate" in lines
-    assert "Traceback" not in captured.err
-    assert "remediate=true" not in captured.err + captured.out

@@ -1,6 +1,7 @@
 """`kfalb plan --out` then `kfalb setup --plan` against the sandbox: the saved plan is applied
 only while a fresh plan is the same; a stale plan (exit 4) or a mandatory policy finding (exit
-2) makes no mutating AWS call. The plan shows its findings and cost line everywhere."""
+2) makes no mutating AWS call; `kfalb drift` names what made it stale. The plan shows its
+findings and cost line everywhere."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def mutating_calls_of(command: Callable[[], int]) -> tuple[int, int]:
     return code, api_calls().since(before).mutating
 
 
-def test_a_saved_plan_applies_and_a_stale_one_applies_nothing(
+def test_a_saved_plan_applies_a_stale_one_applies_nothing_and_drift_names_the_change(
     sandbox_world: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from prefect.artifacts import Artifact
@@ -74,13 +75,37 @@ def test_a_saved_plan_applies_and_a_stale_one_applies_nothing(
     code, mutating = mutating_calls_of(lambda: main(["setup", "--plan", saved]))
     assert (code, mutating) == (0, 0)
     # Then a change in the world before the saved plan is applied: stale, exit 4.
-    keep_first_certificate(world)
+    kept = keep_first_certificate(world)
     code, mutating = mutating_calls_of(lambda: main(["setup", "--plan", saved]))
     err = capsys.readouterr().err
     assert code == 4
     assert mutating == 0
     assert "the plan is stale" in err
     assert "Traceback" not in err
+
+    # `kfalb drift` names that change: one JSON document, exit 3.
+    assert main(["drift", "--stack", STACK, "--output", "json"]) == 3
+    drift = json.loads(capsys.readouterr().out)  # the whole of stdout is the one document
+    assert drift["command"] == "drift"
+    changes = {c["kind"]: c for c in drift["changes"] if c["action"] != "keep"}
+    # The controller carries the Ingress's change to the ALB (its SNI certificate goes).
+    assert set(changes) == {"ingress", "load-balancer"}
+    assert drift["changes"][0]["action"] != "keep"  # changed items first
+    (difference,) = changes["ingress"]["differences"]
+    assert difference["found"] == kept  # the full ARN, not abbreviated
+    # The text: the table `plan` prints, found and expected in full, and the repair command.
+    assert main(["drift", "--stack", STACK]) == 3
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["STATUS", "ITEM", "FIELD", "FOUND", "EXPECTED"]
+    (row,) = [
+        line for line in lines if line.startswith("update  ingress istio-system/istio-ingress")
+    ]
+    assert kept in row  # the certificate found, whole
+    assert difference["expected"] in row  # and the two expected, whole
+    assert f"Repair: kfalb drift --stack {STACK} --remediate" in lines
+    assert "Traceback" not in captured.err
+    assert "remediate=true" not in captured.err + captured.out
 
     # A plan made from another spec of the stack is stale too (checked before any call).
     mandatory = config(tmp_path, "mandatory.yaml", "  policy: mandatory\n")
