@@ -1,7 +1,7 @@
 """Approval before apply, in a run without a deployment (paused in its process): the plan waits
 for a reviewer's answer given as the run's input; approve applies exactly it, reject applies
 nothing, a world changed meanwhile is a stale plan, no answer times out. The stack's lock is
-free while waiting."""
+free while waiting. A remediation waits for approval the same way."""
 
 from __future__ import annotations
 
@@ -107,11 +107,17 @@ def world(sandbox_world: Callable[..., Any], quick_answers: None) -> Any:
     return sandbox_world()
 
 
-def test_approving_applies_exactly_the_plan_and_the_lock_is_free_meanwhile(
+def test_approving_applies_exactly_the_plan_then_a_remediation_waits_for_approval_too(
     world: Any, spec: StackSpec
 ) -> None:
+    """The stack's lock is free while a human decides; the stack the approved setup made then
+    drifts, and its remediation waits for approval and repairs only what was approved."""
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.check_drift import check_drift
     from tasks.aws.clients import api_calls
     from tasks.stack_lock import read_lock
+    from tests.tamper import delete_dashboard_record
 
     calls = api_calls()
     run = Run(spec, approval=True)
@@ -123,6 +129,26 @@ def test_approving_applies_exactly_the_plan_and_the_lock_is_free_meanwhile(
                        plan_digest=digest)  # fmt: skip
     assert state.is_completed(), state
     assert state.result()["url"].startswith("https://kubeflow.")
+
+    delete_dashboard_record(world, spec.subdomain)
+    outcome: dict[str, Any] = {}
+
+    def remediate() -> None:
+        outcome["state"] = check_drift(stack=spec.name, remediate=True, approval=True,
+                                       return_state=True)  # fmt: skip
+
+    thread = threading.Thread(target=remediate, daemon=True)
+    thread.start()
+    remediation = Run.__new__(Run)
+    remediation.thread, remediation.state = thread, None
+    digest = _digest_of(remediation, what="remediation")
+    resume_flow_run(remediation.paused(), run_input={"decision": "approve", "reviewer": "sre",
+                                                     "plan_digest": digest})  # fmt: skip
+    thread.join(timeout=300)
+    state = outcome["state"]
+    assert state.is_completed(), state
+    assert state.result()["status"] == "repaired"
+    assert "dns-record" in state.result()["repaired"]
 
 
 def test_rejecting_applies_nothing_and_the_run_ends_cancelled(world: Any, spec: StackSpec) -> None:
@@ -170,34 +196,3 @@ def test_no_answer_times_out_with_nothing_applied(
     with pytest.raises(FailedRun, match="and never resumed"):
         setup_load_balancer(spec=spec, approval=True)
     assert api_calls().since(calls).mutating_calls() == ()
-
-
-def test_remediation_waits_for_approval_then_repairs_only_what_was_approved(
-    world: Any, spec: StackSpec
-) -> None:
-    from flows.check_drift import check_drift
-    from flows.setup_load_balancer import setup_load_balancer
-    from tests.tamper import delete_dashboard_record
-
-    setup_load_balancer(spec=spec)
-    delete_dashboard_record(world, spec.subdomain)
-    outcome: dict[str, Any] = {}
-
-    def remediate() -> None:
-        outcome["state"] = check_drift(stack=spec.name, remediate=True, approval=True,
-                                       return_state=True)  # fmt: skip
-
-    thread = threading.Thread(target=remediate, daemon=True)
-    thread.start()
-    run = Run.__new__(Run)
-    run.thread, run.state = thread, None
-    digest = _digest_of(run, what="remediation")
-    from prefect.flow_runs import resume_flow_run
-
-    resume_flow_run(run.paused(), run_input={"decision": "approve", "reviewer": "sre",
-                                             "plan_digest": digest})  # fmt: skip
-    thread.join(timeout=300)
-    state = outcome["state"]
-    assert state.is_completed(), state
-    assert state.result()["status"] == "repaired"
-    assert "dns-record" in state.result()["repaired"]
