@@ -12,6 +12,7 @@ import yaml
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate
+from prefect.client.schemas.objects import BlockDocument
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
@@ -348,14 +349,23 @@ def delete_record(stack: str) -> bool:
 
 def saved_stacks() -> list[str]:
     """Names of every saved stack (for the fleet drift check)."""
+    return sorted(doc.name for doc in _stack_documents() if doc.name)
+
+
+def saved_records() -> dict[str, StackRecord]:
+    """Every saved stack's record, by name, in one request (a fleet reads its stacks' blocks
+    with one call, not one each)."""
+    return {doc.name: _record_from(dict(doc.data)) for doc in _stack_documents() if doc.name}
+
+
+def _stack_documents() -> list[BlockDocument]:
     try:
         with get_client(sync_client=True) as client:
-            documents = client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
+            return client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
     except PrefectHTTPStatusError as error:
         if error.response.status_code == 404:  # the block type is registered by the first save
             return []
         raise
-    return sorted(doc.name for doc in documents if doc.name)
 
 
 def lock_name(stack: str) -> str:

@@ -117,6 +117,11 @@ def session(ctx: AwsContext) -> boto3.session.Session:
     a role that cannot be assumed fails at once with the role named; botocore refreshes them
     before they expire.
     """
+    if ctx.scope is not None:
+        # One session per account and region, whatever the scope: a fleet's stacks share it
+        # (its credentials block is read once, its service models loaded once); the scope
+        # lives on in each stack's clients (their User-Agent and call counts).
+        return session(ctx.model_copy(update={"scope": None}))
     with _lock:
         found = _sessions.get(ctx)
         if found is None and ctx.assume_role is None:
