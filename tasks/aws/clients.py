@@ -9,6 +9,9 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 
 Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts", "wafv2"]
 
+#: The User-Agent's word naming the stack of a call (CloudTrail's userAgent tells whose it was).
+_STACK_AGENT = "kubeflow-alb-stack/"
 #: Operations with these prefixes only read; everything else counts as mutating.
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
 
@@ -54,7 +59,7 @@ def _config(scope: str | None = None) -> Config:
     return Config(
         retries={"mode": "standard"},
         # The stack in the User-Agent: CloudTrail's userAgent then tells whose call it was.
-        user_agent_extra="kubeflow-alb" + (f" kubeflow-alb-stack/{scope}" if scope else ""),
+        user_agent_extra="kubeflow-alb" + (f" {_STACK_AGENT}{scope}" if scope else ""),
         connect_timeout=10,
         read_timeout=60,
         # One client serves every thread of the process (made once): room for their calls.
@@ -261,6 +266,8 @@ def client(ctx: AwsContext, service: Service) -> Any:
         made = base.client(service, region_name=ctx.region, config=_config(ctx.scope))
         made.meta.events.register("before-call", _refuse_after_stop)
         made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+        if ctx.scope is None:
+            made.meta.events.register("before-send", _name_call_scope)
         _share_route53_budget(made, service, base)
         _clients[key] = made
     return made
@@ -293,8 +300,34 @@ def _refuse_after_stop(model: OperationModel, **_: Any) -> None:
     interrupt.check(f"AWS {model.service_model.service_name}:{model.name}")
 
 
+#: The stack whose calls the clients of a context without a scope make in this context (a
+#: fleet's quick looks share one client per account, service and region between their stacks).
+_call_scope: ContextVar[str | None] = ContextVar("kfalb_aws_call_scope", default=None)
+
+
+@contextmanager
+def calls_of(scope: str) -> Iterator[None]:
+    """Count the calls of unscoped contexts' clients made in this context (and threads that
+    copy it) under `scope`, and name it in their User-Agent, as a scoped context's clients do."""
+    token = _call_scope.set(scope)
+    try:
+        yield
+    finally:
+        _call_scope.reset(token)
+
+
+def _name_call_scope(request: Any, **_: Any) -> None:
+    # before-send (botocore rebuilds the User-Agent when it creates the request; it is not signed).
+    scope = _call_scope.get()
+    agent = request.headers.get("User-Agent", b"")
+    agent = agent.decode() if isinstance(agent, bytes) else str(agent)
+    if scope is not None and _STACK_AGENT not in agent:
+        request.headers["User-Agent"] = f"{agent} {_STACK_AGENT}{scope}"
+
+
 def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     # before-call fires once per API call (botocore's own retries are not counted again).
+    scope = scope if scope is not None else _call_scope.get()
     key = (model.service_model.service_name, model.name)
     with _counts_lock:
         _counts[key] += 1
