@@ -122,10 +122,11 @@ def session(ctx: AwsContext) -> boto3.session.Session:
     a role that cannot be assumed fails at once with the role named; botocore refreshes them
     before they expire.
     """
-    if ctx.scope is not None:
-        # One session per account and region, whatever the scope: a fleet's stacks share it
-        # (its credentials block is read once, its service models loaded once); the scope
-        # lives on in each stack's clients (their User-Agent and call counts).
+    if ctx.scope is not None and ctx.assume_role is None:
+        # One session per credentials and region, whatever the scope: a fleet's stacks share
+        # it (its credentials block is read once, its service models loaded once); the scope
+        # lives on in each stack's clients (their User-Agent and call counts). A role's session
+        # stays the scope's: its AssumeRole calls are counted under it.
         return session(ctx.model_copy(update={"scope": None}))
     with _lock:
         found = _sessions.get(ctx)
