@@ -46,11 +46,11 @@ __all__ = [
     "desired_alb_fields",
     "facts_fields",
     "observed_alb",
-    "reconcile_annotation",
     "service_target_port",
 ]
 
-#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the Ingress now.
+#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the front door
+#: now (it reconciles an Ingress or a Gateway on any update of it and puts the ALB back).
 RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
 #: The controller's SSL policy when the Ingress names none.
 CONTROLLER_SSL_POLICY = "ELBSecurityPolicy-2016-08"
@@ -163,11 +163,6 @@ def service_target_port(service: Mapping[str, Any], port: int | str = 80) -> int
             target = item.get("targetPort", item.get("port"))
             return target if isinstance(target, int) else None
     return None
-
-
-def reconcile_annotation(value: str) -> dict[str, str]:
-    """The annotation that makes the controller reconcile (value: a timestamp, e.g. ISO 8601)."""
-    return {RECONCILE_ANNOTATION: value}
 
 
 def _listen_ports(notes: Mapping[str, str], tls: bool, where: str) -> dict[int, str]:

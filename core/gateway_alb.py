@@ -19,7 +19,6 @@ one rule each).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -282,13 +281,3 @@ def _path_patterns(path: Mapping[str, Any]) -> tuple[str, ...]:
         base = value.rstrip("/")
         return (base, base + "/*")
     return (value,)
-
-
-def _cidrs(raw: Iterable[Any]) -> tuple[str, ...]:
-    found = []
-    for item in raw:
-        try:
-            found.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
-        except ValueError:
-            found.append(str(item))  # compared as written; the controller refuses it
-    return tuple(found)

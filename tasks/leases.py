@@ -262,13 +262,6 @@ def holding(
             )
 
 
-def read_lease(lock: Lock) -> Lease | None:
-    """The lease on a lock now, or None when nobody holds it."""
-    with get_client(sync_client=True) as client:
-        stored = read(client, lock)
-    return stored.lease if stored else None
-
-
 def break_lease(lock: Lock) -> Lease | None:
     """Remove a lock by hand, whoever holds it; returns the lease that was there."""
     with get_client(sync_client=True) as client:

@@ -74,11 +74,6 @@ def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -
     return [{"Key": k, "Value": v} for k, v in marks.items()]
 
 
-def release_tags(found: dict[str, str], stack: str) -> list[str]:
-    """The tag keys a leaving stack removes from a shared item other stacks still use."""
-    return [key for key in (sharing.user_key(stack),) if key in found]
-
-
 def _lease(spec: StackSpec) -> Any:
     """The cluster's lock, held by the stack while it writes the cluster's shared IAM."""
     return cluster_lease(spec.region, spec.cluster.name, holder=spec.name)

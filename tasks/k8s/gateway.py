@@ -9,9 +9,10 @@ from typing import Any
 from prefect import task
 
 from core import naming
+from core.alb import RECONCILE_ANNOTATION
 from core.alb_options import describe_cleanup, lifting
 from core.errors import KubernetesError, OwnershipError, PreflightError
-from core.gateway import GATEWAY_API, LBC_API, GatewayNames, GatewayParams, configure_gateway
+from core.gateway import GATEWAY_API, LBC_API, GatewayNames
 from core.gateway_state import (
     FrontDoorOutcome,
     FrontDoorState,
@@ -36,13 +37,6 @@ from tasks.retry import retrying_task
 from tasks.waits import wait_for
 
 GATEWAY_BASE = manifests.DEPLOYMENTS / "gateway"
-
-
-@task
-def desired_gateway_objects(params: GatewayParams) -> list[Manifest]:
-    """The Gateway front door's objects (the bundled base deployments/gateway/, configured with
-    the stack's certificates, scheme, ALB options, tags and names), in apply order."""
-    return configure_gateway(manifests.render(GATEWAY_BASE), params)
 
 
 def read_front_door(kube: Kube, names: GatewayNames) -> FrontDoorState:
@@ -129,11 +123,6 @@ def names_of(objects: list[Manifest]) -> GatewayNames:
         gateway_class=str((gateway.get("spec") or {}).get("gatewayClassName")),
         namespace=str(meta.get("namespace")),
     )
-
-
-#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the Gateway now:
-#: v3.5.0 reconciles a Gateway on every update of it, and puts its ALB back as declared.
-RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
 
 
 @retrying_task
