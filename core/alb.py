@@ -23,6 +23,7 @@ from core.alb_facts import (
     ListenerFacts,
     TargetGroupFacts,
     facts_fields,
+    path_patterns,
     rule_text,
 )
 from core.alb_observed import observed_alb
@@ -245,19 +246,10 @@ def _rules(ingress: Mapping[str, Any]) -> tuple[str, ...]:
     meta = ingress.get("metadata") or {}
     stack_id = f"{meta.get('namespace', naming.INGRESS_NAMESPACE)}/{meta.get('name')}"
     for priority, (host, path, path_type, service, port) in enumerate(_backends(ingress), 1):
-        conditions = {"path-pattern": _path_patterns(path, path_type)}
+        conditions = {"path-pattern": path_patterns(path, prefix=path_type == "Prefix")}
         if host:
             conditions["host-header"] = (host.lower(),)
         # Named by the controller's resource id for the group, as observed rules are.
         target = f"{stack_id}-{service}:{port}"
         rules.append(rule_text(str(priority), conditions, f"forward {target}"))
     return tuple(rules)
-
-
-def _path_patterns(path: str, path_type: str) -> tuple[str, ...]:
-    if path_type == "Prefix":
-        if path == "/":
-            return ("/*",)
-        base = path.rstrip("/")
-        return (base, base + "/*")
-    return (path,)

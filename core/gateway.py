@@ -24,6 +24,7 @@ from core.manifests import (
     ALB_PREFIX,
     DEFAULT_SSL_POLICY,
     SCHEMES,
+    FrontDoorParams,
     Manifest,
     key,
     unresolved,
@@ -116,13 +117,9 @@ class GatewayNames:
 
 
 @dataclass(frozen=True)
-class GatewayParams:
+class GatewayParams(FrontDoorParams):
     """What differs per stack in the Gateway objects."""
 
-    stack: str
-    certificate_arns: tuple[str, ...]
-    scheme: str
-    tags: Mapping[str, str]
     hostnames: tuple[str, ...]
     options: AlbOptions = field(default_factory=AlbOptions)
     #: Subnet ids for the ALB; empty: the controller discovers them by their role tags.

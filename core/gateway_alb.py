@@ -30,6 +30,7 @@ from core.alb_facts import (
     AlbFacts,
     ListenerFacts,
     TargetGroupFacts,
+    path_patterns,
     rule_text,
 )
 from core.alb_options import desired_fields
@@ -274,10 +275,5 @@ def _target_group(
 
 
 def _path_patterns(path: Mapping[str, Any]) -> tuple[str, ...]:
-    kind, value = path.get("type", "PathPrefix"), str(path.get("value", "/"))
-    if kind == "PathPrefix":
-        if value == "/":
-            return ("/*",)
-        base = value.rstrip("/")
-        return (base, base + "/*")
-    return (value,)
+    prefix = path.get("type", "PathPrefix") == "PathPrefix"
+    return path_patterns(str(path.get("value", "/")), prefix=prefix)

@@ -71,13 +71,19 @@ class ControllerParams:
 
 
 @dataclass(frozen=True)
-class IngressParams:
-    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
+class FrontDoorParams:
+    """What every front door (the Ingress, or the Gateway's objects) takes from the stack."""
 
     stack: str
     certificate_arns: tuple[str, ...]
     scheme: str
     tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class IngressParams(FrontDoorParams):
+    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
+
     #: The spec's `kubeflow.alb`: its options (core/alb_options.py) become annotations.
     options: Alb = field(default_factory=Alb)
     ingress_class: str = naming.INGRESS_CLASS

@@ -8,7 +8,6 @@ from typing import Any
 
 from prefect import task
 
-from core import naming
 from core.alb import RECONCILE_ANNOTATION
 from core.alb_options import describe_cleanup, lifting
 from core.errors import KubernetesError, OwnershipError, PreflightError
@@ -27,7 +26,7 @@ from core.kubestate import ApplyReport
 from core.manifests import Manifest
 from core.settings import get_settings
 from tasks.k8s import manifests
-from tasks.k8s.apply import apply_objects, read, resource_for
+from tasks.k8s.apply import apply_objects, merge_patch, read, resource_for
 from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
@@ -137,12 +136,12 @@ def request_gateway_reconcile(
         if resource is None:
             raise PreflightError(f"The API server serves no {GATEWAY_API} Gateway.")
         with translated(f"Annotating Gateway {names.gateway_key}"):
-            resource.patch(
-                body={"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}},
+            merge_patch(
+                resource,
+                {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}},
                 name=names.gateway,
                 namespace=names.namespace,
-                content_type="application/merge-patch+json",
-                field_manager=f"{naming.FIELD_MANAGER}-reconcile",
+                manager="reconcile",
             )
         state = read_front_door(kube, names)
     run_logger().info("Asked the ALB controller to reconcile Gateway %s", names.gateway_key)
@@ -272,12 +271,12 @@ def _lift_protection(kube: Kube, configuration: ObjectState | None) -> None:
         return
     body = {"spec": {"loadBalancerAttributes": [{"key": k, "value": v} for k, v in lifted.items()]}}
     with translated(f"Lifting the deletion protection of {configuration.key}"):
-        resource.patch(
-            body=body,
+        merge_patch(
+            resource,
+            body,
             name=configuration.name,
             namespace=configuration.namespace,
-            content_type="application/merge-patch+json",
-            field_manager=f"{naming.FIELD_MANAGER}-cleanup",
+            manager="cleanup",
         )
     run_logger().info("%s: %s", configuration.key, describe_cleanup())
 

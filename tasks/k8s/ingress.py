@@ -14,7 +14,7 @@ from core.errors import KfalbError, KubernetesTransientError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
 from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s.apply import apply_objects, resource_for
+from tasks.k8s.apply import apply_objects, merge_patch, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.errors import translated
@@ -187,12 +187,12 @@ def _annotate(
     if resource is None:
         raise PreflightError("The API server serves no networking.k8s.io/v1 Ingress.")
     with translated(f"Annotating Ingress {namespace}/{name}"):
-        resource.patch(
-            body={"metadata": {"annotations": annotations}},
+        merge_patch(
+            resource,
+            {"metadata": {"annotations": annotations}},
             name=name,
             namespace=namespace,
-            content_type="application/merge-patch+json",
-            field_manager=f"{naming.FIELD_MANAGER}-{manager}",
+            manager=manager,
         )
 
 
