@@ -21,8 +21,6 @@ Manifest = dict[str, Any]
 
 #: Marks every value in deployments/ that kubeflow-alb sets on the rendered objects.
 PLACEHOLDER = "SET-BY-KUBEFLOW-ALB"
-#: The default bundled controller version (see core/controller_versions.py for all of them).
-CONTROLLER_VERSION = DEFAULT_CONTROLLER_VERSION
 #: spec.controller of an ALB IngressClass: the Load Balancer Controller, or EKS Auto Mode's built-in.
 LBC_CONTROLLER = "ingress.k8s.aws/alb"
 AUTO_MODE_CONTROLLER = "eks.amazonaws.com/alb"

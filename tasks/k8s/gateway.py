@@ -25,7 +25,6 @@ from core.gateway_state import (
 from core.kubestate import ApplyReport
 from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s import manifests
 from tasks.k8s.apply import apply_objects, merge_patch, read, resource_for
 from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -34,8 +33,6 @@ from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 from tasks.waits import wait_for
-
-GATEWAY_BASE = manifests.DEPLOYMENTS / "gateway"
 
 
 def read_front_door(kube: Kube, names: GatewayNames) -> FrontDoorState:

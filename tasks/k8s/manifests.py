@@ -49,8 +49,6 @@ def controller_base(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
     return CONTROLLERS / release(version).directory
 
 
-#: The default version's base.
-CONTROLLER_BASE = controller_base()
 INGRESS_BASE = DEPLOYMENTS / "ingress"
 RENDER_TIMEOUT_SECONDS = 120
 

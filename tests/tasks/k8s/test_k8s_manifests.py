@@ -119,7 +119,7 @@ def test_controller_parameters_are_set_on_the_objects(version: str) -> None:
 
 
 def test_missing_controller_parameter_is_refused() -> None:
-    objects = manifests.render(manifests.CONTROLLER_BASE)
+    objects = manifests.render(manifests.controller_base())
     params = controller_params()
     with pytest.raises(SpecError, match="vpc_id"):
         manifests.configure_controller(
