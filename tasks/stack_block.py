@@ -194,11 +194,6 @@ def _config_line(spec: dict[str, Any]) -> str:
     return yaml.safe_dump(kept(spec), default_flow_style=True, sort_keys=False, width=10**6).strip()
 
 
-def _record_from(data: dict[str, Any]) -> StackRecord:
-    """The record in a block document (typed fields, or the single JSON field of before)."""
-    return record_from_document(data)
-
-
 class StackStore:
     """Loads and saves a stack's record; saves are serialised so concurrent branches can record."""
 
@@ -292,7 +287,7 @@ def load_record(stack: str) -> StackRecord | None:
             document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
         except ObjectNotFound:
             return None
-    return _record_from(dict(document.data))
+    return record_from_document(dict(document.data))
 
 
 #: (API URL, stack) -> (block document id, block schema id) of the stack's block as this

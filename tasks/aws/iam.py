@@ -43,7 +43,6 @@ __all__ = [
     "observe_oidc_provider",
     "observe_policy",
     "observe_role",
-    "trust_policy",
 ]
 
 AUDIENCE = identity.AUDIENCE
@@ -167,11 +166,6 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
 def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
     what = f"The OIDC provider for {host_path}"
     return read_back(lambda: read_oidc_provider(iam, host_path, spec.name), what)
-
-
-def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
-    """Only the controller's service account, via the cluster's OIDC provider, may assume."""
-    return identity.irsa_trust(provider_arn, host_path)
 
 
 def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any]:

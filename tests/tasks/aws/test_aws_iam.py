@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core import naming, sharing
+from core import identity, naming, sharing
 from core.desired import policy_name
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
 from tasks.aws import eks, iam, iam_policy, owned
@@ -145,7 +145,7 @@ def test_role_trusts_only_the_controller_service_account(ctx, spec, cluster, bot
     assert mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn)) == []
 
     # Someone loosened the trust (any service account of the cluster): ensure tightens it again.
-    loose = iam.trust_policy(provider.arn, cluster.oidc_host_path)
+    loose = identity.irsa_trust(provider.arn, cluster.oidc_host_path)
     del loose["Statement"][0]["Condition"]["StringEquals"][f"{cluster.oidc_host_path}:sub"]
     boto("iam").update_assume_role_policy(RoleName=role.name, PolicyDocument=json.dumps(loose))
     made = mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn))
