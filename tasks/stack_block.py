@@ -264,14 +264,6 @@ class StackStore:
             record = record.model_copy(update={"dashboard_url": url})
         return record
 
-    def set_access(self, access: StackAccess) -> StackRecord:
-        """Record how the stack's world is reached (a fleet check then uses it); saved only
-        when it changed."""
-        with self._lock:
-            if self._record.access == access:
-                return self._record
-            return self._save(self._record.model_copy(update={"access": access}))
-
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)
         self._record = record
