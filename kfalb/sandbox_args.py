@@ -63,6 +63,11 @@ def _up_command(commands: Subcommands) -> None:
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
+    _fleet_and_fault_arguments(up)
+
+
+def _fleet_and_fault_arguments(up: argparse.ArgumentParser) -> None:
+    """`kfalb sandbox up`'s more clusters and accounts, and the faults and limits it injects."""
     up.add_argument(
         "--faults",
         type=_faults_argument,
