@@ -22,6 +22,7 @@ from core.settings import get_settings
 from core.spec import parse_spec
 from core.stack_document import record_from_document
 from core.state import Kind, StackAccess, StackRecord, StackResource
+from tasks.prefect_api import sent_past_busy
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
@@ -320,7 +321,10 @@ def save_record(record: StackRecord) -> None:
                 update = BlockDocumentUpdate(
                     data=data, block_schema_id=schema_id, merge_existing_data=False
                 )
-                client.update_block_document(document_id, update)
+                path = f"/block_documents/{document_id}"
+                body = update.model_dump(mode="json", exclude_unset=True)
+                if not sent_past_busy(client, "PATCH", path, body):
+                    client.update_block_document(document_id, update)
                 return
             except ObjectNotFound:  # deleted meanwhile (cleanup elsewhere): saved anew below
                 pass
