@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
@@ -27,7 +27,7 @@ from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next 
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 #: JSON schemas of the block class, by the arguments asked with (a class's schema never changes).
-_SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_SCHEMAS: dict[tuple[Any, ...], str] = {}
 _SHOWN = "Shown for reading (id: owned or adopted, status); the flows read the resource list."
 #: The page's field of each kind; answers are checked, never recorded.
 _KIND_FIELDS = {
@@ -125,11 +125,11 @@ class LoadBalancerStack(Block):
         """The block's JSON schema, generated once per class and arguments: Prefect asks for it
         again for every field of every save (dozens per record saved)."""
         key = (cls, by_alias, ref_template, schema_generator, mode)
-        if key not in _SCHEMAS:
-            _SCHEMAS[key] = super().model_json_schema(
-                by_alias, ref_template, schema_generator, mode
-            )
-        return copy.deepcopy(_SCHEMAS[key])
+        if key not in _SCHEMAS:  # kept as text: a fresh copy for each caller is one json.loads
+            schema = super().model_json_schema(by_alias, ref_template, schema_generator, mode)
+            _SCHEMAS[key] = json.dumps(schema)
+        loaded: dict[str, Any] = json.loads(_SCHEMAS[key])
+        return loaded
 
     @classmethod
     def from_record(cls, record: StackRecord) -> LoadBalancerStack:
