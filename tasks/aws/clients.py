@@ -362,7 +362,7 @@ def _route53_slot(
     if shared:  # every worker's requests of the account through one Prefect limit
         take_slot(key, rate=rate, burst=burst)
     else:
-        _route53_budget.acquire(key, rate)
+        _route53_budget.acquire(key, rate, burst)
 
 
 def route53_budget_key(access_key: str) -> str:
