@@ -332,18 +332,12 @@ def _failed(stack: str, error: BaseException) -> str:
     return f"error: {error}"
 
 
-def plan_stack(
-    spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
-) -> Plan:
-    """What setup would create, change or keep: the drift check's reads and planner, without a
-    Prefect run (so `kfalb plan` needs no server). Works before anything exists."""
-    return observe_plan(spec, credentials_block, kube_access=kube_access)[1]
-
-
 def observe_plan(
     spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
 ) -> tuple[Observation, Plan]:
-    """`plan_stack`, with the observation the plan was made from (its review reads it)."""
+    """What setup would create, change or keep, and the observation it was planned from (its
+    review reads it): the drift check's reads and planner, without a Prefect run (so `kfalb
+    plan` needs no server). Works before anything exists."""
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)

@@ -7,8 +7,7 @@ import math
 import os
 import re
 import threading
-import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -110,8 +109,6 @@ _lock = threading.RLock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
 _scoped: dict[str, Counter[tuple[str, str]]] = {}
-#: When each recent call was made (monotonic seconds) and to which service: request rates.
-_times: deque[tuple[float, str]] = deque(maxlen=100_000)
 _counts_lock = threading.Lock()
 
 
@@ -332,7 +329,6 @@ def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     key = (model.service_model.service_name, model.name)
     with _counts_lock:
         _counts[key] += 1
-        _times.append((time.monotonic(), key[0]))
         if scope is not None:
             _scoped.setdefault(scope, Counter())[key] += 1
 
@@ -353,19 +349,6 @@ def api_calls(scope: str | None = None) -> ApiCallCounts:
             for (service, operation), count in items
         )
     )
-
-
-def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
-    """The most calls to `service` made in any `window` seconds after `since` (monotonic), of
-    the recent calls this process made: its peak request rate against an API's limit."""
-    with _counts_lock:
-        times = [at for at, name in _times if name == service and at >= since]
-    peak, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= window:
-            start += 1
-        peak = max(peak, end - start + 1)
-    return peak
 
 
 # --- Route53's rate, shared per account ----------------------------------------------------
@@ -418,7 +401,7 @@ def _route53_slot(
     if shared:  # every worker's requests of the account through one Prefect limit
         take_slot(key, rate=rate, burst=burst)
     else:
-        _route53_budget.acquire(key, rate)
+        _route53_budget.acquire(key, rate, burst)
 
 
 def route53_budget_key(access_key: str) -> str:

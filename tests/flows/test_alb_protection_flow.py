@@ -77,7 +77,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
     sandbox_world: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     from core.errors import DriftDetected
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -86,7 +86,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
     setup_load_balancer(spec=spec)
     arn = find_alb(world, spec.name)
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     _set(world, arn, TAMPERED)
     with pytest.raises(DriftDetected) as raised:
@@ -97,7 +97,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
 
     assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     with _task_logs(caplog):
         leftovers = cleanup_load_balancer(stack=spec.name)
@@ -154,7 +154,7 @@ def test_a_stack_set_up_before_the_options_gets_them_as_planned_updates(
     sandbox_world: Callable[..., Any],
 ) -> None:
     from core.plan import Action
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.setup_load_balancer import setup_load_balancer
 
     world = sandbox_world()
@@ -171,7 +171,7 @@ def test_a_stack_set_up_before_the_options_gets_them_as_planned_updates(
     store.update(ingress)
     _set(world, arn, {"deletion_protection.enabled": "false", "idle_timeout.timeout_seconds": "60"})
 
-    changes = {change.item.kind.value: change for change in plan_stack(spec).changes}
+    changes = {change.item.kind.value: change for change in observe_plan(spec)[1].changes}
     ingress_change, alb_change = changes["ingress"], changes["load-balancer"]
     assert (ingress_change.action, alb_change.action) == (Action.UPDATE, Action.UPDATE)
     assert [d.field for d in ingress_change.differences] == ["annotation:load-balancer-attributes"]
@@ -182,4 +182,4 @@ def test_a_stack_set_up_before_the_options_gets_them_as_planned_updates(
 
     setup_load_balancer(spec=spec)
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged

@@ -117,7 +117,7 @@ def test_ctrl_c_with_a_server_of_the_users_stops_safely_and_a_rerun_converges(
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
 
     sandbox_world(acm_delay=6.0)
     api = str(PREFECT_API_URL.value())
@@ -134,7 +134,7 @@ def test_ctrl_c_with_a_server_of_the_users_stops_safely_and_a_rerun_converges(
 
     code, output = _setup(env, interrupts=0, log=tmp_path / "third.log")  # takes the lapsed lock
     assert code == 0, output
-    assert plan_stack(load_spec(EXAMPLE.read_text())).converged
+    assert observe_plan(load_spec(EXAMPLE.read_text()))[1].converged
 
 
 @pytest.mark.slow
@@ -142,7 +142,7 @@ def test_ctrl_c_with_a_server_of_the_users_stops_safely_and_a_rerun_converges(
 def test_ctrl_c_with_kfalbs_own_server_leaves_the_server_running(
     sandbox_world: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
 
     sandbox_world(acm_delay=6.0)
     home = tmp_path / "prefect"
@@ -158,7 +158,7 @@ def test_ctrl_c_with_kfalbs_own_server_leaves_the_server_running(
         code, output = _setup(env, interrupts=0, log=tmp_path / "again.log")
         assert code == 0, output
         assert "Starting a local Prefect server" not in output  # the same one, reused
-        assert plan_stack(load_spec(EXAMPLE.read_text())).converged
+        assert observe_plan(load_spec(EXAMPLE.read_text()))[1].converged
     finally:
         stopped = subprocess.run([*kfalb, "stop"], env=env, capture_output=True, text=True,
                                  check=False, timeout=120)  # fmt: skip
