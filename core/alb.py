@@ -23,6 +23,7 @@ from core.alb_facts import (
     ListenerFacts,
     TargetGroupFacts,
     facts_fields,
+    path_patterns,
     rule_text,
 )
 from core.alb_observed import observed_alb
@@ -46,11 +47,11 @@ __all__ = [
     "desired_alb_fields",
     "facts_fields",
     "observed_alb",
-    "reconcile_annotation",
     "service_target_port",
 ]
 
-#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the Ingress now.
+#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the front door
+#: now (it reconciles an Ingress or a Gateway on any update of it and puts the ALB back).
 RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
 #: The controller's SSL policy when the Ingress names none.
 CONTROLLER_SSL_POLICY = "ELBSecurityPolicy-2016-08"
@@ -165,11 +166,6 @@ def service_target_port(service: Mapping[str, Any], port: int | str = 80) -> int
     return None
 
 
-def reconcile_annotation(value: str) -> dict[str, str]:
-    """The annotation that makes the controller reconcile (value: a timestamp, e.g. ISO 8601)."""
-    return {RECONCILE_ANNOTATION: value}
-
-
 def _listen_ports(notes: Mapping[str, str], tls: bool, where: str) -> dict[int, str]:
     raw = notes.get("listen-ports")
     if raw is None:
@@ -250,19 +246,10 @@ def _rules(ingress: Mapping[str, Any]) -> tuple[str, ...]:
     meta = ingress.get("metadata") or {}
     stack_id = f"{meta.get('namespace', naming.INGRESS_NAMESPACE)}/{meta.get('name')}"
     for priority, (host, path, path_type, service, port) in enumerate(_backends(ingress), 1):
-        conditions = {"path-pattern": _path_patterns(path, path_type)}
+        conditions = {"path-pattern": path_patterns(path, prefix=path_type == "Prefix")}
         if host:
             conditions["host-header"] = (host.lower(),)
         # Named by the controller's resource id for the group, as observed rules are.
         target = f"{stack_id}-{service}:{port}"
         rules.append(rule_text(str(priority), conditions, f"forward {target}"))
     return tuple(rules)
-
-
-def _path_patterns(path: str, path_type: str) -> tuple[str, ...]:
-    if path_type == "Prefix":
-        if path == "/":
-            return ("/*",)
-        base = path.rstrip("/")
-        return (base, base + "/*")
-    return (path,)

@@ -101,3 +101,14 @@ def rule_text(priority: str, conditions: Mapping[str, Sequence[str]], actions: s
     """One rule, normalised: conditions by field, values sorted."""
     parts = [f"{name}={','.join(sorted(values))}" for name, values in sorted(conditions.items())]
     return f"{priority} {' '.join(parts)} -> {actions}"
+
+
+def path_patterns(path: str, *, prefix: bool) -> tuple[str, ...]:
+    """The ALB path patterns of a path: a prefix match is the path itself and everything below
+    it (`/` alone is `/*`), an exact one the path as written."""
+    if not prefix:
+        return (path,)
+    if path == "/":
+        return ("/*",)
+    base = path.rstrip("/")
+    return (base, base + "/*")

@@ -4,7 +4,6 @@ the public IPv4 addresses of an internet-facing ALB, the hosted zone; from core/
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -127,22 +126,6 @@ def _cents(*factors: float) -> float:
     for factor in factors:
         product *= Decimal(str(factor))
     return float(product.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def fleet_total(estimates: Iterable[CostEstimate]) -> dict[str, float]:
-    """Monthly totals per region, plus `total`: a shared ALB's items counted once."""
-    seen: set[tuple[str, str]] = set()
-    totals: dict[str, float] = {}
-    for each in estimates:
-        for item in each.items:
-            if item.shared is not None:
-                if (item.shared, item.what) in seen:
-                    continue
-                seen.add((item.shared, item.what))
-            totals[each.region] = totals.get(each.region, 0.0) + item.monthly
-    result = {region: _cents(value) for region, value in sorted(totals.items())}
-    result["total"] = _cents(sum(totals.values()))
-    return result
 
 
 def cost_document(cost: CostEstimate) -> dict[str, Any]:

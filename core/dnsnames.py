@@ -50,13 +50,3 @@ def name_problem(name: str, *, allow_wildcard: bool = False) -> str | None:
 def is_under(name: str, parent: str) -> bool:
     """True when `name` is a strict descendant of `parent`."""
     return normalise(name).endswith("." + normalise(parent))
-
-
-def covers(certificate_name: str, host: str) -> bool:
-    """True when a certificate name (possibly `*.x`) is valid for `host` (RFC 6125, one label)."""
-    cert, host = normalise(certificate_name), normalise(host)
-    if cert.startswith("*."):
-        base = cert[2:]
-        head, _, rest = host.partition(".")
-        return bool(head) and rest == base
-    return cert == host

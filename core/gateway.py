@@ -24,6 +24,7 @@ from core.manifests import (
     ALB_PREFIX,
     DEFAULT_SSL_POLICY,
     SCHEMES,
+    FrontDoorParams,
     Manifest,
     key,
     unresolved,
@@ -34,10 +35,6 @@ from core.spec import StackSpec
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 #: The controller's customisation CRDs: `v1` is their storage version from v3.5.0.
 LBC_API = "gateway.k8s.aws/v1"
-#: spec.controllerName of a GatewayClass the controller's ALB Gateway controller serves.
-GATEWAY_CONTROLLER = "gateway.k8s.aws/alb"
-#: The finalizer the controller puts on a Gateway it built an ALB for (removed after the ALB).
-GATEWAY_FINALIZER = "gateway.k8s.aws/alb"
 HTTP_LISTENER = "http"
 HTTPS_LISTENER = "https"
 REDIRECT_SUFFIX = "-http-redirect"
@@ -116,13 +113,9 @@ class GatewayNames:
 
 
 @dataclass(frozen=True)
-class GatewayParams:
+class GatewayParams(FrontDoorParams):
     """What differs per stack in the Gateway objects."""
 
-    stack: str
-    certificate_arns: tuple[str, ...]
-    scheme: str
-    tags: Mapping[str, str]
     hostnames: tuple[str, ...]
     options: AlbOptions = field(default_factory=AlbOptions)
     #: Subnet ids for the ALB; empty: the controller discovers them by their role tags.

@@ -19,7 +19,6 @@ one rule each).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from core.alb_facts import (
     AlbFacts,
     ListenerFacts,
     TargetGroupFacts,
+    path_patterns,
     rule_text,
 )
 from core.alb_options import desired_fields
@@ -275,20 +275,5 @@ def _target_group(
 
 
 def _path_patterns(path: Mapping[str, Any]) -> tuple[str, ...]:
-    kind, value = path.get("type", "PathPrefix"), str(path.get("value", "/"))
-    if kind == "PathPrefix":
-        if value == "/":
-            return ("/*",)
-        base = value.rstrip("/")
-        return (base, base + "/*")
-    return (value,)
-
-
-def _cidrs(raw: Iterable[Any]) -> tuple[str, ...]:
-    found = []
-    for item in raw:
-        try:
-            found.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
-        except ValueError:
-            found.append(str(item))  # compared as written; the controller refuses it
-    return tuple(found)
+    prefix = path.get("type", "PathPrefix") == "PathPrefix"
+    return path_patterns(str(path.get("value", "/")), prefix=prefix)

@@ -21,20 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core import naming
 from core.kubestate import ApplyReport
+from core.resources import StateModel
 
 #: The message of a Gateway whose ALB could not be built or deployed (the controller retries).
 RECONCILE_ERROR = "Check Gateway Events for more information."
 
 
-class _State(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Condition(_State):
+class Condition(StateModel):
     """One status condition."""
 
     type: str
@@ -48,7 +45,7 @@ class Condition(_State):
         return f"{self.type}={self.status} ({self.reason}{message})"
 
 
-class ObjectState(_State):
+class ObjectState(StateModel):
     """A Gateway API or controller object as read: identity, labels, spec, status conditions."""
 
     kind: str
@@ -83,7 +80,7 @@ class GatewayState(ObjectState):
         return self.addresses[0] if self.addresses else None
 
 
-class RouteParent(_State):
+class RouteParent(StateModel):
     """A route's status for one parent: which Gateway and listener, by which controller."""
 
     gateway: str
@@ -98,7 +95,7 @@ class RouteState(ObjectState):
     parents: tuple[RouteParent, ...] = ()
 
 
-class FrontDoorState(_State):
+class FrontDoorState(StateModel):
     """Everything of one stack's Gateway front door that exists."""
 
     gateway_class: ObjectState | None = None
@@ -108,7 +105,7 @@ class FrontDoorState(_State):
     target_group_configuration: ObjectState | None = None
 
 
-class CrdsState(_State):
+class CrdsState(StateModel):
     """The Gateway API CRDs as a look found them: which bundled ones are missing, whether a
     kubeflow-alb stack installed any, and why another tool's cannot serve the controller."""
 
@@ -120,14 +117,14 @@ class CrdsState(_State):
     problem: str | None = None
 
 
-class FrontDoorOutcome(_State):
+class FrontDoorOutcome(StateModel):
     """What an apply of the front door did, and the objects as they are after it."""
 
     state: FrontDoorState
     applied: ApplyReport
 
 
-class Verdict(_State):
+class Verdict(StateModel):
     """What the status says: ready (programmed, with an address), failed, or still waiting."""
 
     ready: bool = False

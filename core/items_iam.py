@@ -66,13 +66,8 @@ def subnet_tag_found_fields(spec: StackSpec, tags: dict[str, str], key: str, val
     return {"value": value, **ownership.subnet_tag_holders(tags, key, spec.name)}
 
 
-def _ours(spec: StackSpec, seen: Observation) -> bool:
-    """The controller's IAM is declared when the stack installs the controller."""
-    return controller_is_ours(spec, seen)
-
-
 def oidc_items(spec: StackSpec, seen: Observation) -> list[Item]:
-    if not (_ours(spec, seen) and identity.needs_oidc_provider(spec)):
+    if not (controller_is_ours(spec, seen) and identity.needs_oidc_provider(spec)):
         return []
     fields = {"client_id": AUDIENCE, **ownership.held(seen.oidc_provider)}
     return [Item(Kind.OIDC_PROVIDER, oidc_key(seen), fields)]
@@ -91,7 +86,7 @@ def oidc_found(spec: StackSpec, seen: Observation) -> Found:
 
 
 def policy_items(spec: StackSpec, seen: Observation) -> list[Item]:
-    if not _ours(spec, seen):
+    if not controller_is_ours(spec, seen):
         return []
     fields = {"document": policy_document(spec), **ownership.held(seen.policy)}
     return [Item(Kind.IAM_POLICY, policy_name(spec), fields)]
@@ -110,7 +105,7 @@ def policy_found(spec: StackSpec, seen: Observation) -> Found:
 
 
 def role_items(spec: StackSpec, seen: Observation) -> list[Item]:
-    if not _ours(spec, seen):
+    if not controller_is_ours(spec, seen):
         return []
     policy = policy_name(spec)
     fields = {
@@ -141,7 +136,7 @@ def association_items(spec: StackSpec, seen: Observation) -> list[Item]:
     """The Pod Identity association of the controller's service account: declared with
     pod-identity; with irsa, one this stack holds is declared absent (the plan shows its
     removal: a stack switched back to irsa leaves nothing of the other identity)."""
-    if not _ours(spec, seen):
+    if not controller_is_ours(spec, seen):
         return []
     if not identity.uses_pod_identity(spec):
         found = seen.pod_identity

@@ -5,27 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core import naming
 from core.manifests import ALB_PREFIX, AUTO_MODE_CONTROLLER, LBC_CONTROLLER
+from core.resources import StateModel
 
 ApplyAction = Literal["created", "changed", "unchanged"]
 Provider = Literal["aws-load-balancer-controller", "eks-auto-mode", "none"]
 
 
-class _State(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AppliedObject(_State):
+class AppliedObject(StateModel):
     """One object after server-side apply: created, changed, or untouched by the API server."""
 
     key: str = Field(description="Kind namespace/name.")
     action: ApplyAction
 
 
-class ApplyReport(_State):
+class ApplyReport(StateModel):
     """What one apply did to each object, in apply order."""
 
     objects: tuple[AppliedObject, ...] = ()
@@ -38,7 +35,7 @@ class ApplyReport(_State):
         return tuple(item.key for item in self.objects if item.action == action)
 
 
-class ControllerState(_State):
+class ControllerState(StateModel):
     """The ALB controller as seen in the cluster: an ALB IngressClass and the controller Deployment."""
 
     ingress_class: str | None = Field(default=None, description="Name of the ALB IngressClass.")
@@ -79,7 +76,7 @@ class ControllerState(_State):
         return self.provider != "none"
 
 
-class ControllerOutcome(_State):
+class ControllerOutcome(StateModel):
     """Which controller serves our Ingress, and whether this run installed it."""
 
     provider: Provider
@@ -90,7 +87,7 @@ class ControllerOutcome(_State):
     applied: ApplyReport | None = None
 
 
-class IngressState(_State):
+class IngressState(StateModel):
     """An Ingress as observed: what the drift check compares, and its load balancer address."""
 
     namespace: str
@@ -136,7 +133,7 @@ def declared_fields(
     return fields
 
 
-class DeleteReport(_State):
+class DeleteReport(StateModel):
     """What a delete removed, and what it left because the objects are not this stack's."""
 
     deleted: tuple[str, ...] = ()
@@ -147,14 +144,14 @@ class DeleteReport(_State):
         return bool(self.deleted)
 
 
-class IngressOutcome(_State):
+class IngressOutcome(StateModel):
     """The Ingress after apply, and what the apply did to it."""
 
     state: IngressState
     action: ApplyAction
 
 
-class KubeAccess(_State):
+class KubeAccess(StateModel):
     """The Kubernetes API as preflight found it."""
 
     server: str

@@ -21,8 +21,6 @@ Manifest = dict[str, Any]
 
 #: Marks every value in deployments/ that kubeflow-alb sets on the rendered objects.
 PLACEHOLDER = "SET-BY-KUBEFLOW-ALB"
-#: The default bundled controller version (see core/controller_versions.py for all of them).
-CONTROLLER_VERSION = DEFAULT_CONTROLLER_VERSION
 #: spec.controller of an ALB IngressClass: the Load Balancer Controller, or EKS Auto Mode's built-in.
 LBC_CONTROLLER = "ingress.k8s.aws/alb"
 AUTO_MODE_CONTROLLER = "eks.amazonaws.com/alb"
@@ -71,13 +69,19 @@ class ControllerParams:
 
 
 @dataclass(frozen=True)
-class IngressParams:
-    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
+class FrontDoorParams:
+    """What every front door (the Ingress, or the Gateway's objects) takes from the stack."""
 
     stack: str
     certificate_arns: tuple[str, ...]
     scheme: str
     tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class IngressParams(FrontDoorParams):
+    """What differs per stack in the Ingress (`core.desired.ingress_params` builds it)."""
+
     #: The spec's `kubeflow.alb`: its options (core/alb_options.py) become annotations.
     options: Alb = field(default_factory=Alb)
     ingress_class: str = naming.INGRESS_CLASS

@@ -42,11 +42,6 @@ def default_stack_name(subdomain: str) -> str:
     return f"{name[:31].rstrip('-')}-{_digest(name, 8)}"
 
 
-def is_valid_stack_name(name: str) -> bool:
-    """Stack names fit in AWS tag values, IAM names and Kubernetes label values."""
-    return bool(_STACK_NAME.fullmatch(name))
-
-
 def _problem(pattern: re.Pattern[str], name: str, what: str, allowed: str) -> str | None:
     """Why `name` is not `what`, or None when it is (the message quotes it, cut short)."""
     if pattern.fullmatch(name):

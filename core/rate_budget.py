@@ -1,4 +1,5 @@
-"""A request budget per key (an AWS account): callers are admitted at most `rate` per second."""
+"""A request budget per key (an AWS account): a token bucket of `burst` requests refilled at
+`rate` per second, as AWS keeps Route53's."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from core.waiting import wait_until
 
 
 class RateBudget:
-    """Admits callers of one key no closer than 1/`rate` seconds apart, in arrival order (a
-    token bucket holding one token): in any second at most `rate` of them go.
+    """Admits callers of one key in arrival order from a token bucket of `burst` tokens
+    refilled at `rate` per second: up to `burst` go at once, then one per 1/`rate` seconds; in
+    any window of t seconds at most `burst` + t x `rate` go (with `burst` 1, `rate` a second).
 
     The clock and the sleep are injectable; the wait goes through the one waiting engine.
     """
@@ -29,18 +31,22 @@ class RateBudget:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def reserve(self, key: str, rate: float) -> float:
+    def reserve(self, key: str, rate: float, burst: int = 1) -> float:
         """Take the next free slot of `key` (a time on the clock) without waiting for it."""
+        # The bucket as one number per key (the generic cell rate algorithm): the time at which
+        # it would be full again; a request may go `burst` - 1 intervals before that time.
+        interval = 1.0 / rate * (1 + 1e-9)  # a hair more: float sums must not fit one more
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next.get(key, now))
-            # A hair more than 1/rate: float sums must not fit rate + 1 slots in one second.
-            self._next[key] = slot + 1.0 / rate * (1 + 1e-9)
+            full_at = max(now, self._next.get(key, now))
+            slot = max(now, full_at - (burst - 1) * interval)
+            self._next[key] = full_at + interval
             return slot
 
-    def acquire(self, key: str, rate: float) -> float:
-        """Wait for the next slot of `key` at `rate` per second; return the slot's time."""
-        slot = self.reserve(key, rate)
+    def acquire(self, key: str, rate: float, burst: int = 1) -> float:
+        """Wait for the next slot of `key` (`burst` at once, then `rate` per second); return
+        the slot's time."""
+        slot = self.reserve(key, rate, burst)
         ahead = slot - self._clock()
         if ahead > 0:
             wait_until(

@@ -13,11 +13,13 @@ from core.dnsnames import normalise
 _NAME_VALUED = frozenset({"CNAME", "NS", "PTR", "MX", "SRV", "DNAME"})
 
 
-class _State(BaseModel):
+class StateModel(BaseModel):
+    """An observed state: frozen, and refusing fields it does not declare."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class CallerIdentity(_State):
+class CallerIdentity(StateModel):
     """Who the AWS credentials belong to."""
 
     account: str
@@ -31,7 +33,7 @@ class CallerIdentity(_State):
         return parts[1] if len(parts) > 1 and parts[1] else "aws"
 
 
-class ClusterState(_State):
+class ClusterState(StateModel):
     """An EKS cluster as DescribeCluster reports it."""
 
     name: str
@@ -54,7 +56,7 @@ class ClusterState(_State):
         return self.oidc_issuer.removeprefix("https://").rstrip("/")
 
 
-class HostedZoneState(_State):
+class HostedZoneState(StateModel):
     """A Route53 hosted zone; `owned` when it carries this stack's ownership tags."""
 
     zone_id: str = Field(description="Zone id without the /hostedzone/ prefix.")
@@ -67,7 +69,7 @@ class HostedZoneState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class AliasTarget(_State):
+class AliasTarget(StateModel):
     """The target of an alias record (an ALB's DNS name and canonical zone)."""
 
     hosted_zone_id: str
@@ -79,7 +81,7 @@ class AliasTarget(_State):
         return self.hosted_zone_id, name.removeprefix("dualstack.")
 
 
-class RecordSetState(_State):
+class RecordSetState(StateModel):
     """One resource record set (name + type) of a hosted zone."""
 
     name: str
@@ -108,14 +110,14 @@ class RecordSetState(_State):
         return frozenset(self.values)
 
 
-class RecordChange(_State):
+class RecordChange(StateModel):
     """A change for ChangeResourceRecordSets; DELETE needs only name and type (values are read)."""
 
     action: Literal["CREATE", "UPSERT", "DELETE"]
     record: RecordSetState
 
 
-class ChangeResult(_State):
+class ChangeResult(StateModel):
     """What change_records did to one zone: the changes sent and the no-ops skipped."""
 
     zone_id: str
@@ -128,7 +130,7 @@ class ChangeResult(_State):
         return bool(self.applied)
 
 
-class CertificateRequest(_State):
+class CertificateRequest(StateModel):
     """A certificate the stack needs: the primary name and the other names, in a role."""
 
     role: Literal["subdomain", "root"]
@@ -144,7 +146,7 @@ class CertificateRequest(_State):
         return frozenset((normalise(self.domain), *(normalise(name) for name in self.sans)))
 
 
-class ValidationZones(_State):
+class ValidationZones(StateModel):
     """Where validation records go: the subdomain's zone, or the root's (None: not in Route53)."""
 
     subdomain: str
@@ -153,7 +155,7 @@ class ValidationZones(_State):
     root_zone_id: str | None = None
 
 
-class ValidationRecord(_State):
+class ValidationRecord(StateModel):
     """A DNS validation CNAME of a certificate and the zone it belongs in."""
 
     domains: tuple[str, ...] = Field(description="The certificate names this record validates.")
@@ -169,7 +171,7 @@ class ValidationRecord(_State):
         return RecordSetState(name=self.name, type=self.type, ttl=ttl, values=(self.value,))
 
 
-class CertificateState(_State):
+class CertificateState(StateModel):
     """An ACM certificate with its validation records (placed in zones) and its users."""
 
     arn: str
@@ -189,7 +191,7 @@ class CertificateState(_State):
         return (self.not_after - now).total_seconds() / 86_400
 
 
-class SubnetState(_State):
+class SubnetState(StateModel):
     """A cluster subnet, classified public (default route to an internet gateway) or private."""
 
     subnet_id: str
@@ -200,7 +202,7 @@ class SubnetState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class SubnetTagChange(_State):
+class SubnetTagChange(StateModel):
     """One tag added to one subnet (recorded so cleanup removes exactly that)."""
 
     subnet_id: str
@@ -208,7 +210,7 @@ class SubnetTagChange(_State):
     value: str
 
 
-class OidcProviderState(_State):
+class OidcProviderState(StateModel):
     """The IAM OIDC identity provider for the cluster's issuer."""
 
     arn: str
@@ -219,7 +221,7 @@ class OidcProviderState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class PolicyState(_State):
+class PolicyState(StateModel):
     """The controller's customer-managed IAM policy."""
 
     arn: str
@@ -232,7 +234,7 @@ class PolicyState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class RoleState(_State):
+class RoleState(StateModel):
     """The controller's IRSA role."""
 
     arn: str
@@ -243,7 +245,7 @@ class RoleState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class PodIdentityAssociationState(_State):
+class PodIdentityAssociationState(StateModel):
     """The EKS Pod Identity association of the controller's service account."""
 
     association_id: str
@@ -256,7 +258,7 @@ class PodIdentityAssociationState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class ActionState(_State):
+class ActionState(StateModel):
     """A listener's or rule's action: forward, redirect or fixed response."""
 
     type: str
@@ -272,7 +274,7 @@ class ActionState(_State):
     content_type: str | None = None
 
 
-class RuleState(_State):
+class RuleState(StateModel):
     """A listener rule that is not the default one."""
 
     arn: str
@@ -283,7 +285,7 @@ class RuleState(_State):
     actions: tuple[ActionState, ...] = ()
 
 
-class ListenerState(_State):
+class ListenerState(StateModel):
     """A load balancer listener, with its certificates, policy, default actions and rules."""
 
     arn: str
@@ -299,7 +301,7 @@ class ListenerState(_State):
     )
 
 
-class TargetGroupState(_State):
+class TargetGroupState(StateModel):
     """A target group a listener forwards to, with its health check and tags."""
 
     arn: str
@@ -320,7 +322,7 @@ class TargetGroupState(_State):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class LoadBalancerState(_State):
+class LoadBalancerState(StateModel):
     """An ELBv2 load balancer: listeners, the target groups they forward to, attributes, tags."""
 
     arn: str
@@ -348,7 +350,7 @@ class LoadBalancerState(_State):
     owned: bool = False
 
 
-class ControllerResources(_State):
+class ControllerResources(StateModel):
     """What the AWS Load Balancer Controller made for this stack (cleanup's fallback list)."""
 
     load_balancer_arns: tuple[str, ...] = ()
@@ -360,7 +362,7 @@ class ControllerResources(_State):
         return not (self.load_balancer_arns or self.target_group_arns or self.security_group_ids)
 
 
-class ApiCall(_State):
+class ApiCall(StateModel):
     """How often one AWS operation was called."""
 
     service: str
@@ -369,7 +371,7 @@ class ApiCall(_State):
     count: int
 
 
-class ApiCallCounts(_State):
+class ApiCallCounts(StateModel):
     """A snapshot of AWS API call counts; subtract two snapshots to see what a run did."""
 
     calls: tuple[ApiCall, ...] = ()

@@ -96,11 +96,12 @@ class Settings(BaseSettings):
         "50 at most; lower it when other tools share the account).",
     )
     route53_burst: int = Field(
-        default=1,
+        default=5,
         ge=1,
         le=50,
-        description="Route53 requests per account that may start at once before the rate "
-        "applies (AWS's bucket holds 50; 1 keeps every second under the rate).",
+        description="Route53 requests per account that may go at once before the rate applies "
+        "(AWS's bucket holds 50; a stack's observation reads a few names at once; 1 keeps every "
+        "second under the rate).",
     )
     route53_budget: Literal["process", "prefect"] = Field(
         default="process",

@@ -83,13 +83,6 @@ def item_users(marks: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(sorted(users))
 
 
-def item_users_text(marks: Mapping[str, str]) -> str:
-    """The users field of a shared item: its user stacks, or `pre-existing` (not ours)."""
-    if not made_by_tool(marks):
-        return PRE_EXISTING
-    return ",".join(item_users(marks)) or "none"
-
-
 def uses(marks: Mapping[str, str], stack: str) -> bool:
     """True when the stack is a user of the item."""
     return stack in item_users(marks)
@@ -107,11 +100,6 @@ def creation_marks(tags: Mapping[str, str], users: Iterable[str]) -> dict[str, s
     (which would read as a previous-version holder), plus a user mark per user."""
     kept = {key: value for key, value in tags.items() if key != naming.STACK_TAG}
     return {**kept, **{user_key(user): user for user in users}}
-
-
-def last_user(marks: Mapping[str, str], stack: str) -> bool:
-    """True when no stack but `stack` uses the item: its cleanup removes the item itself."""
-    return set(item_users(marks)) <= {stack}
 
 
 def marked_users(marks: Mapping[str, str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture, as_completed
+from prefect.utilities.annotations import quote
 
 from core.approval import approval_needed
 from core.errors import DriftDetected, ResourceNotFound
@@ -20,8 +21,9 @@ from core.plan_review import gate
 from core.resources import ClusterState
 from core.shards import split
 from core.spec import StackSpec, parse_spec
-from core.state import Kind, StackAccess, StackRecord
+from core.state import Kind, StackRecord
 from flows.approval import approved_digest
+from flows.fleet_look import looks_clean, stack_access
 from flows.fleet_shards import SHARD_DEPLOYMENT, run_shards
 from flows.observing import observe, stack_plan
 from flows.outcomes import expected_outcomes
@@ -43,7 +45,7 @@ from tasks.prefect_api import (
 )
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_drift, publish_table, repair_hint
-from tasks.stack_block import StackStore, load_record, saved_stacks, stack_lock
+from tasks.stack_block import StackStore, load_record, saved_records, stack_lock
 
 DRIFT_EVENT = "kubeflow-alb.drift.detected"
 REMEDIATED_EVENT = "kubeflow-alb.drift.remediated"
@@ -168,7 +170,8 @@ def check_drift_fleet(
             work pool (its workers share the fleet); 0: check every stack in this run.
         shard_deployment: the deployment of the `drift-check-shard` flow the shards run as.
     """
-    stacks = saved_stacks()
+    records = saved_records()  # one request for the fleet's blocks
+    stacks = sorted(records)
     options = {"remediate": remediate, "aws_credentials_block": aws_credentials_block,
                "kube_access": kube_access, "max_concurrent": max_concurrent}  # fmt: skip
     if shards > 0:
@@ -176,7 +179,8 @@ def check_drift_fleet(
     else:
         rows = _check_stacks(stacks, remediate=remediate,
                              aws_credentials_block=aws_credentials_block,
-                             kube_access=kube_access, max_concurrent=max_concurrent)  # fmt: skip
+                             kube_access=kube_access, max_concurrent=max_concurrent,
+                             records=records)  # fmt: skip
     delays = prefect_api_retry_delays()
     table = _publish_fleet.with_options(retry_delay_seconds=delays)(
         rows or [{"stack": "-", "result": "no saved stacks"}],
@@ -215,7 +219,8 @@ def check_drift_shard(
         max_concurrent: how many stacks are checked at once.
     """
     return _check_stacks(stacks, remediate=remediate, aws_credentials_block=aws_credentials_block,
-                         kube_access=kube_access, max_concurrent=max_concurrent)  # fmt: skip
+                         kube_access=kube_access, max_concurrent=max_concurrent,
+                         records=saved_records())  # fmt: skip
 
 
 def _check_stacks(
@@ -225,13 +230,15 @@ def _check_stacks(
     aws_credentials_block: str | None,
     kube_access: KubeAccess,
     max_concurrent: int,
+    records: dict[str, StackRecord],
 ) -> list[dict[str, str]]:
-    """Each stack's check in this run, `max_concurrent` at a time: its table row."""
+    """Each stack's check in this run, `max_concurrent` at a time: its table row. `records`:
+    the saved stacks' records, read once for the fleet (quoted: Prefect need not visit them)."""
     before = {name: api_calls(scope=name) for name in stacks}
     check = _check_one.with_options(retry_delay_seconds=prefect_api_retry_delays())
     results = _check_all(stacks, max_concurrent,
                          lambda name: check.submit(name, remediate, aws_credentials_block,
-                                                   kube_access))  # fmt: skip
+                                                   kube_access, quote(records.get(name))))  # fmt: skip
     calls = {name: api_calls(scope=name).since(before[name]) for name in stacks}
     return [{"stack": name, "result": results[name],
              "aws calls": str(calls[name].reads + calls[name].mutating)}
@@ -247,18 +254,25 @@ def _check_stacks(
     retry_condition_fn=retry_on_prefect_api,
 )
 def _check_one(
-    stack: str, remediate: bool, aws_credentials_block: str | None, kube_access: KubeAccess
+    stack: str,
+    remediate: bool,
+    aws_credentials_block: str | None,
+    kube_access: KubeAccess,
+    record: StackRecord | None = None,
 ) -> str:
-    """One stack's drift check as a subflow, with the stack's own recorded access (else the
-    fleet's): ok, repaired, drifted (with the items) or error. A Prefect API failure is
-    raised, for the task's retries."""
+    """One stack's drift check, with the stack's own recorded access (else the fleet's): a
+    quick look in this task, and for a stack not found clean the full check as a subflow
+    (artifacts, event, remediation): ok, repaired, drifted (with the items) or error. A
+    Prefect API failure is raised, for the task's retries."""
     try:
-        record = load_record(stack)
+        record = record or load_record(stack)
         access = stack_access(
             record.access if record else None,
             credentials_block=aws_credentials_block,
             kube_access=kube_access,
         )
+        if looks_clean(stack, record, access):
+            return "ok"
         outputs = check_drift(
             stack=stack,
             remediate=remediate,
@@ -318,33 +332,17 @@ def _failed(stack: str, error: BaseException) -> str:
     return f"error: {error}"
 
 
-def plan_stack(
-    spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
-) -> Plan:
-    """What setup would create, change or keep: the drift check's reads and planner, without a
-    Prefect run (so `kfalb plan` needs no server). Works before anything exists."""
-    return observe_plan(spec, credentials_block, kube_access=kube_access)[1]
-
-
 def observe_plan(
     spec: StackSpec, credentials_block: str | None = None, *, kube_access: KubeAccess = "kubeconfig"
 ) -> tuple[Observation, Plan]:
-    """`plan_stack`, with the observation the plan was made from (its review reads it)."""
+    """What setup would create, change or keep, and the observation it was planned from (its
+    review reads it): the drift check's reads and planner, without a Prefect run (so `kfalb
+    plan` needs no server). Works before anything exists."""
     ctx = AwsContext(region=spec.region, credentials_block=credentials_block)
     cluster = observe_cluster.fn(ctx, spec.cluster.name)
     target = cluster_target(kube_access, cluster, ctx)
     seen = look_at(ctx, spec, cluster, target)
     return seen, stack_plan(spec, seen)
-
-
-def stack_access(
-    recorded: StackAccess | None, *, credentials_block: str | None, kube_access: str
-) -> StackAccess:
-    """The access a fleet check uses for one stack: what its setup recorded (its credentials
-    block, region, account, kube access and context), else the fleet's own parameters."""
-    if recorded is not None:
-        return recorded
-    return StackAccess(credentials_block=credentials_block, kube_access=kube_access)
 
 
 def _saved_spec(stack: str | None, record: StackRecord | None) -> StackSpec:

@@ -40,7 +40,7 @@ from tasks.plan_review import review_stack_plan
 from tasks.preflight_stacks import preflight_owners
 from tasks.reporting import publish_api_calls, publish_link, publish_markdown, publish_resources
 from tasks.schedules import resume_drift_schedules
-from tasks.stack_block import StackStore, stack_lock
+from tasks.stack_block import StackStore, register_block_type, stack_lock
 
 
 @flow(name="setup-load-balancer", log_prints=False)
@@ -178,6 +178,7 @@ def _plan(
         partial(preflight_owners, ctx, target, spec, seen, recorded=recorded,
                 look_around=bool(result.kinds_to_fix())),
         partial(publish_plan, spec.name, result, review=review),  # shown even if refused
+        register_block_type,  # the block's first save is then one request
     ]  # fmt: skip
     together([*reads, *checks(env)])
     get_run_logger().info(

@@ -13,6 +13,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
+from prefect.utilities.annotations import opaque
 
 from core.cleanup_steps import Outcome
 from core.errors import KfalbError
@@ -46,6 +47,16 @@ def kind_step(kind: Kind, phase: str, env: Env, got: dict[Kind, Any], made: Any 
     if verbs.delete is not None:
         return verbs.delete(env)
     return None
+
+
+def _submitted(name: str, kind: Kind, phase: str, *given: Any) -> PrefectFuture[Any]:
+    """Submit one verb of one kind as a task run named `name`. What it is given (the stack's
+    env, the kinds as they are now) goes `opaque`: it holds no future (the walk starts a step
+    once what it needs is done), and Prefect would otherwise walk every object in it looking
+    for one, twice per task run: a fifth of a setup's CPU."""
+    step = kind_step.with_options(name=name)
+    future: PrefectFuture[Any] = step.submit(kind, phase, *(opaque(value) for value in given))
+    return future
 
 
 @dataclass
@@ -131,8 +142,7 @@ def apply(env: Env, recorder: Recorder, *, checked: bool = False) -> Applied:
         kind, phase = node
         got = dict(applied.now)
         made = done.get((kind, MADE), got.get(kind))
-        step = kind_step.with_options(name=f"{phase}-{kind.value}")
-        return step.submit(kind, phase, env, got, made)
+        return _submitted(f"{phase}-{kind.value}", kind, phase, env, got, made)
 
     def finished(node: Node, result: Any) -> None:
         applied.now[node[0]] = result
@@ -225,7 +235,7 @@ def teardown(env: Env, *, on_done: Callable[[Kind], None]) -> Outcome:
 
     def start(node: Node, done: dict[Node, Any]) -> PrefectFuture[Any]:
         kind = node[0]
-        return kind_step.with_options(name=f"delete-{kind.value}").submit(kind, "delete", env, {})
+        return _submitted(f"delete-{kind.value}", kind, "delete", env, {})
 
     def finished(node: Node, said: Any) -> None:
         outcome.done.append(node[0].value)

@@ -311,8 +311,3 @@ HANDLERS = {
     "server": _server,
     "sandbox": _sandbox,
 }
-
-
-def _parser() -> argparse.ArgumentParser:
-    """The command's parser (the tests read its sub-commands' arguments)."""
-    return build_parser(HANDLERS)

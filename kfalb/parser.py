@@ -40,30 +40,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         sub.set_defaults(handler=handlers[name])
         return sub
 
-    plan = command("plan", "show what setup would create, change or leave (read only)")
-    _target(plan)
-    _credentials(plan)
-    _output(plan)
-    plan.add_argument(
-        "--destroy", action="store_true", help="show what cleanup would remove and leave instead"
-    )
-    plan.add_argument(
-        "--out",
-        metavar="FILE",
-        help="also save the plan (JSON: items, digest, policy findings, cost, the spec) for "
-        "`kfalb setup --plan FILE`",
-    )
-
-    setup = command("setup", "run the setup flow")
-    _config(setup, required=False)
-    setup.add_argument(
-        "--plan",
-        metavar="FILE",
-        help="a plan saved by `kfalb plan --out`: apply only if a fresh plan is the same "
-        "(else exit 4, nothing applied); --config may then be left out",
-    )
-    _credentials(setup)
-
+    _plan_and_setup(command)
     _cleanup_and_drift(command)
 
     unlock = command("unlock", "break a stack's lock by hand (when its holder is gone for good)")
@@ -94,6 +71,32 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
 
     add_sandbox_commands(sandbox)
     return parser
+
+
+def _plan_and_setup(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    plan = command("plan", "show what setup would create, change or leave (read only)")
+    _target(plan)
+    _credentials(plan)
+    _output(plan)
+    plan.add_argument(
+        "--destroy", action="store_true", help="show what cleanup would remove and leave instead"
+    )
+    plan.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also save the plan (JSON: items, digest, policy findings, cost, the spec) for "
+        "`kfalb setup --plan FILE`",
+    )
+
+    setup = command("setup", "run the setup flow")
+    _config(setup, required=False)
+    setup.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="a plan saved by `kfalb plan --out`: apply only if a fresh plan is the same "
+        "(else exit 4, nothing applied); --config may then be left out",
+    )
+    _credentials(setup)
 
 
 def _cleanup_and_drift(command: Callable[[str, str], argparse.ArgumentParser]) -> None:

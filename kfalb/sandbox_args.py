@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    #: What `add_subparsers` returns: the sandbox's sub-commands are added to it.
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
     """Add the sandbox's sub-commands to the `kfalb sandbox` parser."""
     commands = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="COMMAND")
+    _up_command(commands)
+    for name, helptext in (
+        ("status", "show whether the sandbox runs"),
+        ("down", "stop the sandbox"),
+        ("env", "print the environment file"),
+    ):
+        commands.add_parser(name, help=helptext)
+    _dns_command(commands)
+
+
+def _up_command(commands: Subcommands) -> None:
+    """`kfalb sandbox up` and the world it starts."""
     up = commands.add_parser("up", help="start the sandbox (foreground unless --detach)")
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--controller", choices=("none", "preinstalled", "auto-mode"), default="none")
@@ -46,6 +63,11 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
     up.add_argument("--acm-delay", type=float, default=2.0, help="seconds until ACM validates")
     up.add_argument("--alb-delay", type=float, default=2.0, help="seconds until the ALB is active")
     up.add_argument("--dns-delay", type=float, default=1.0, help="seconds of DNS propagation")
+    _fleet_and_fault_arguments(up)
+
+
+def _fleet_and_fault_arguments(up: argparse.ArgumentParser) -> None:
+    """`kfalb sandbox up`'s more clusters and accounts, and the faults and limits it injects."""
     up.add_argument(
         "--faults",
         type=_faults_argument,
@@ -75,12 +97,10 @@ def add_sandbox_commands(sandbox: argparse.ArgumentParser) -> None:
         help="answer Route53 requests beyond this many per second per account with Throttling "
         "(HTTP 400 'Rate exceeded'), as AWS does past 5; default: no limit",
     )
-    for name, helptext in (
-        ("status", "show whether the sandbox runs"),
-        ("down", "stop the sandbox"),
-        ("env", "print the environment file"),
-    ):
-        commands.add_parser(name, help=helptext)
+
+
+def _dns_command(commands: Subcommands) -> None:
+    """`kfalb sandbox dns`: the root domain's records at an external DNS provider."""
     dns = commands.add_parser(
         "dns",
         help="add, remove or list records at the root domain's external DNS provider",

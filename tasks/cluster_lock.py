@@ -111,11 +111,6 @@ def _local_lock(variable: str) -> threading.Lock:
         return _LOCAL.setdefault(variable, threading.Lock())
 
 
-def read_cluster_lock(region: str, cluster_name: str) -> Lease | None:
-    """The lease on a cluster's lock now, or None when nobody holds it."""
-    return leases.read_lease(cluster_lock_of(region, cluster_name))
-
-
 def break_cluster_lock(region: str, cluster_name: str) -> Lease | None:
     """Remove a cluster's lock by hand, whoever holds it; returns the lease that was there."""
     return leases.break_lease(cluster_lock_of(region, cluster_name))

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from core.lease import MISSING, Lease, new_lease, renew_interval, takeover_reason
 from core.settings import Settings
 from tasks.logs import run_logger
+from tasks.prefect_api import sent_past_busy
 from tasks.waits import wait_for
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,6 +88,8 @@ def create(client: SyncPrefectClient, variable: str, lease: Lease, tags: list[st
 
 def by_id(client: SyncPrefectClient, method: str, variable_id: UUID, **kwargs: Any) -> bool:
     """DELETE or PATCH the variable of exactly this acquisition; False when it is gone."""
+    if sent_past_busy(client, method, f"/variables/{variable_id}", kwargs.get("json")):
+        return True
     try:
         client.request(method, "/variables/{id}", path_params={"id": variable_id}, **kwargs)  # type: ignore[arg-type]
     except PrefectHTTPStatusError as error:
@@ -260,13 +263,6 @@ def holding(
                 "meanwhile; run drift-check to see where it stands.",
                 lock.capitalised,
             )
-
-
-def read_lease(lock: Lock) -> Lease | None:
-    """The lease on a lock now, or None when nobody holds it."""
-    with get_client(sync_client=True) as client:
-        stored = read(client, lock)
-    return stored.lease if stored else None
 
 
 def break_lease(lock: Lock) -> Lease | None:

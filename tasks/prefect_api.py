@@ -3,10 +3,13 @@ work they broke instead of ending; every other error is the work's own."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from prefect import Task
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import State, TaskRun
 
 from core.settings import Settings, get_settings
@@ -47,4 +50,39 @@ def retry_on_prefect_api(task: Task[..., Any], task_run: TaskRun, state: State[A
         state.result()
     except Exception as error:  # any failure: deciding about it is the point here
         return is_prefect_api_transient(error)
+    return False
+
+
+#: Seconds before each new try of a write the server answered 503. A Prefect server on SQLite
+#: answers so when a write meets one of its own ("database is locked", gone in milliseconds);
+#: Prefect's client waits 2 s before its first retry (even with its retries set to 0), and a
+#: setup's block saves met that several times. After these, the usual way takes over.
+BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+def sent_past_busy(
+    client: SyncPrefectClient,
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Send one write with Prefect's own client (its base URL, headers, connections) but not
+    its retry layer, trying again soon after each 503. True when the server took it; False on
+    any other outcome: the caller then sends it the usual way, which raises Prefect's errors
+    (404 as ObjectNotFound), fetches a CSRF token if the server wants one, and waits out a
+    server still busy."""
+    http = client._client  # Prefect's httpx client; its own `send` is the slow retry layer
+    for delay in (*BUSY_RETRY_DELAYS, None):
+        try:
+            response = httpx.Client.send(http, http.build_request(method, path, json=body))
+        except httpx.TransportError:
+            return False
+        response.close()
+        if response.is_success:
+            return True
+        if response.status_code != 503 or delay is None:
+            return False
+        sleep(delay)
     return False

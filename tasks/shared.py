@@ -39,13 +39,6 @@ class Released:
     gone: bool = False
 
 
-def read_users(item: SharedItem) -> tuple[str, ...] | None:
-    """The stacks that use the item now (their marks, or a previous version's stack mark);
-    None when the item is gone."""
-    marks = item.read_marks()
-    return None if marks is None else sharing.item_users(marks)
-
-
 @dataclass(frozen=True)
 class Unmarked:
     """The item's marks before and after a stack removed its own (None: gone by then)."""

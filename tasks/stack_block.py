@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
@@ -10,9 +10,10 @@ from uuid import UUID
 
 import yaml
 from prefect.blocks.core import Block
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import BlockDocumentUpdate
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.actions import BlockDocumentCreate, BlockDocumentUpdate
+from prefect.client.schemas.objects import BlockDocument
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
@@ -22,11 +23,12 @@ from core.settings import get_settings
 from core.spec import parse_spec
 from core.stack_document import record_from_document
 from core.state import Kind, StackAccess, StackRecord, StackResource
+from tasks.prefect_api import sent_past_busy
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
 #: JSON schemas of the block class, by the arguments asked with (a class's schema never changes).
-_SCHEMAS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_SCHEMAS: dict[tuple[Any, ...], str] = {}
 _SHOWN = "Shown for reading (id: owned or adopted, status); the flows read the resource list."
 #: The page's field of each kind; answers are checked, never recorded.
 _KIND_FIELDS = {
@@ -124,11 +126,11 @@ class LoadBalancerStack(Block):
         """The block's JSON schema, generated once per class and arguments: Prefect asks for it
         again for every field of every save (dozens per record saved)."""
         key = (cls, by_alias, ref_template, schema_generator, mode)
-        if key not in _SCHEMAS:
-            _SCHEMAS[key] = super().model_json_schema(
-                by_alias, ref_template, schema_generator, mode
-            )
-        return copy.deepcopy(_SCHEMAS[key])
+        if key not in _SCHEMAS:  # kept as text: a fresh copy for each caller is one json.loads
+            schema = super().model_json_schema(by_alias, ref_template, schema_generator, mode)
+            _SCHEMAS[key] = json.dumps(schema)
+        loaded: dict[str, Any] = json.loads(_SCHEMAS[key])
+        return loaded
 
     @classmethod
     def from_record(cls, record: StackRecord) -> LoadBalancerStack:
@@ -192,11 +194,6 @@ def _config_line(spec: dict[str, Any]) -> str:
     if not spec:
         return ""
     return yaml.safe_dump(kept(spec), default_flow_style=True, sort_keys=False, width=10**6).strip()
-
-
-def _record_from(data: dict[str, Any]) -> StackRecord:
-    """The record in a block document (typed fields, or the single JSON field of before)."""
-    return record_from_document(data)
 
 
 class StackStore:
@@ -269,14 +266,6 @@ class StackStore:
             record = record.model_copy(update={"dashboard_url": url})
         return record
 
-    def set_access(self, access: StackAccess) -> StackRecord:
-        """Record how the stack's world is reached (a fleet check then uses it); saved only
-        when it changed."""
-        with self._lock:
-            if self._record.access == access:
-                return self._record
-            return self._save(self._record.model_copy(update={"access": access}))
-
     def _save(self, record: StackRecord) -> StackRecord:
         save_record(record)
         self._record = record
@@ -292,15 +281,37 @@ def load_record(stack: str) -> StackRecord | None:
             document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
         except ObjectNotFound:
             return None
-    return _record_from(dict(document.data))
+    return record_from_document(dict(document.data))
 
 
-#: (API URL, stack) -> (block document id, block schema id) of the stack's block as this
-#: process last saved it: the next save is one PATCH of its data. Prefect's `Block.save` first
-#: registers the block type and schema and tries a create before the update (7-8 requests,
-#: seconds on a busy server), and apply saves after every step.
+#: (API URL, stack) -> (block document id, block schema id, block type id) of the stack's block
+#: as this process last saved it: the next save is one PATCH of its data. Prefect's `Block.save`
+#: first registers the block type and schema and tries a create before the update (7-8
+#: requests, seconds on a busy server), and apply saves after every step.
 _SAVED: dict[tuple[str, str], tuple[UUID, UUID, UUID]] = {}
+#: API URL -> (block schema id, block type id) once registered there by this process.
+_REGISTERED: dict[str, tuple[UUID, UUID]] = {}
 _SAVED_LOCK = threading.Lock()
+
+
+def register_block_type() -> None:
+    """Register the stack block's type and schema with the Prefect API (once per process and
+    server; two reads when they are there already): a stack's first save is then one create."""
+    with get_client(sync_client=True) as client:
+        _registered(client)
+
+
+def _registered(client: SyncPrefectClient) -> tuple[UUID, UUID]:
+    api = str(client.api_url)
+    with _SAVED_LOCK:
+        known = _REGISTERED.get(api)
+    if known is None:
+        LoadBalancerStack.register_type_and_schema()
+        known = cast("tuple[UUID, UUID]",
+                     (LoadBalancerStack._block_schema_id, LoadBalancerStack._block_type_id))  # fmt: skip
+        with _SAVED_LOCK:
+            _REGISTERED[api] = known
+    return known
 
 
 def save_record(record: StackRecord) -> None:
@@ -310,27 +321,65 @@ def save_record(record: StackRecord) -> None:
         key = (str(client.api_url), record.stack)
         with _SAVED_LOCK:
             known = _SAVED.get(key)
-        if known is not None:
-            document_id, schema_id, type_id = known
-            data = block._to_block_document(
-                name=record.stack, block_schema_id=schema_id, block_type_id=type_id,
-                include_secrets=True,
-            ).data  # fmt: skip
-            try:
-                update = BlockDocumentUpdate(
-                    data=data, block_schema_id=schema_id, merge_existing_data=False
-                )
-                client.update_block_document(document_id, update)
-                return
-            except ObjectNotFound:  # deleted meanwhile (cleanup elsewhere): saved anew below
-                pass
+        try:
+            if known is None:
+                known = _created_or_found(client, block, record.stack)
+            if known is not None:  # None: created with this data
+                _patch(client, block, record.stack, known)
+            return
+        except ObjectNotFound:  # the block, its schema or type went meanwhile: saved anew below
+            with _SAVED_LOCK:
+                _SAVED.pop(key, None)
+                _REGISTERED.pop(key[0], None)
     block.save(record.stack, overwrite=True)
     saved = (block._block_document_id, block._block_schema_id, block._block_type_id)
     with _SAVED_LOCK:
-        if None in saved:
-            _SAVED.pop(key, None)
-        else:
+        if None not in saved:
             _SAVED[key] = cast("tuple[UUID, UUID, UUID]", saved)
+
+
+def _created_or_found(
+    client: SyncPrefectClient, block: LoadBalancerStack, stack: str
+) -> tuple[UUID, UUID, UUID] | None:
+    """Create the stack's block document (None: saved), or find the one there (its ids: it is
+    then updated); either is remembered for the next save."""
+    schema_id, type_id = _registered(client)
+    document = block._to_block_document(
+        name=stack, block_schema_id=schema_id, block_type_id=type_id, include_secrets=True
+    )
+    fields = {"name", "block_schema_id", "block_type_id", "data", "is_anonymous"}
+    key = (str(client.api_url), stack)
+    try:
+        created = client.create_block_document(
+            BlockDocumentCreate(**document.model_dump(include=fields))
+        )
+    except ObjectAlreadyExists:
+        found = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
+        with _SAVED_LOCK:
+            _SAVED[key] = (found.id, schema_id, type_id)
+        return found.id, schema_id, type_id
+    with _SAVED_LOCK:
+        _SAVED[key] = (created.id, schema_id, type_id)
+    return None
+
+
+def _patch(
+    client: SyncPrefectClient,
+    block: LoadBalancerStack,
+    stack: str,
+    known: tuple[UUID, UUID, UUID],
+) -> None:
+    """Replace the data of the stack's block document in one PATCH."""
+    document_id, schema_id, type_id = known
+    data = block._to_block_document(
+        name=stack, block_schema_id=schema_id, block_type_id=type_id, include_secrets=True
+    ).data
+    update = BlockDocumentUpdate(data=data, block_schema_id=schema_id, merge_existing_data=False)
+    path = f"/block_documents/{document_id}"
+    if not sent_past_busy(
+        client, "PATCH", path, update.model_dump(mode="json", exclude_unset=True)
+    ):
+        client.update_block_document(document_id, update)
 
 
 def delete_record(stack: str) -> bool:
@@ -348,14 +397,25 @@ def delete_record(stack: str) -> bool:
 
 def saved_stacks() -> list[str]:
     """Names of every saved stack (for the fleet drift check)."""
+    return sorted(doc.name for doc in _stack_documents() if doc.name)
+
+
+def saved_records() -> dict[str, StackRecord]:
+    """Every saved stack's record, by name, in one request (a fleet reads its stacks' blocks
+    with one call, not one each)."""
+    return {
+        doc.name: record_from_document(dict(doc.data)) for doc in _stack_documents() if doc.name
+    }
+
+
+def _stack_documents() -> list[BlockDocument]:
     try:
         with get_client(sync_client=True) as client:
-            documents = client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
+            return client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
     except PrefectHTTPStatusError as error:
         if error.response.status_code == 404:  # the block type is registered by the first save
             return []
         raise
-    return sorted(doc.name for doc in documents if doc.name)
 
 
 def lock_name(stack: str) -> str:

@@ -58,11 +58,6 @@ def stack_lock(stack: str, *, timeout: float | None = None) -> Iterator[Lease]:
         yield lease
 
 
-def read_lock(stack: str) -> Lease | None:
-    """The lease on a stack's lock now, or None when nobody holds it."""
-    return leases.read_lease(stack_lock_of(stack))  # checked before a Prefect client starts
-
-
 def break_lock(stack: str) -> Lease | None:
     """Remove a stack's lock by hand, whoever holds it; returns the lease that was there."""
     return leases.break_lease(stack_lock_of(stack))

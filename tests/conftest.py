@@ -134,9 +134,14 @@ _TIERS = {"core": "pure", "tasks": "unit"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its tier: pure (core), unit (tasks on moto), or scenario (the rest:
-    the sandbox's own tests, flows against the sandbox, the command, deployments)."""
+    """Mark each test with its tier: pure (core), unit (tasks on moto), server (tasks that need
+    a Prefect server: starting one costs each worker about 20 s of CPU, too much for the fast
+    tier) or scenario (the rest: the sandbox's own tests, flows against the sandbox, the
+    command, deployments)."""
     root = Path(__file__).parent
     for item in items:
         package = Path(item.fspath).relative_to(root).parts[0]
-        item.add_marker(getattr(pytest.mark, _TIERS.get(package, "scenario")))
+        tier = _TIERS.get(package, "scenario")
+        if tier != "scenario" and "prefect_server" in getattr(item, "fixturenames", ()):
+            tier = "server"
+        item.add_marker(getattr(pytest.mark, tier))

@@ -9,11 +9,11 @@ loaded). A condition is rewritten only when its status, reason, message or gener
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.albcontroller.gateway_backends import RouteResult
+from sandbox.kube.jsoncopy import json_copy
 
 CONTROLLER = "gateway.k8s.aws/alb"
 GROUP = "gateway.networking.k8s.io"
@@ -101,7 +101,7 @@ def _same_listeners(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> boo
     """Equal but for the conditions' transition times."""
 
     def strip(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        result = copy.deepcopy(items)
+        result = json_copy(items)
         for item in result:
             for condition in item.get("conditions") or []:
                 condition.pop("lastTransitionTime", None)
@@ -120,7 +120,7 @@ def success_status(
     invalid: dict[str, tuple[str, str]],
 ) -> dict[str, Any] | None:
     """The Gateway's status after a deploy (None when it is already so)."""
-    status = copy.deepcopy(gateway.get("status") or {})
+    status = json_copy(gateway.get("status") or {})
     conditions = status.setdefault("conditions", [])
     generation = int(gateway["metadata"].get("generation") or 1)
     if active:
@@ -148,7 +148,7 @@ def failure_status(
     gateway: dict[str, Any], message: str, *, loaded: bool, reason: str = "Invalid"
 ) -> dict[str, Any] | None:
     """`Accepted` False (and `Programmed` False once the routes were loaded); None: unchanged."""
-    status = copy.deepcopy(gateway.get("status") or {})
+    status = json_copy(gateway.get("status") or {})
     conditions = status.setdefault("conditions", [])
     generation = int(gateway["metadata"].get("generation") or 1)
     changed = set_condition(conditions, "Accepted", "False", reason, message, generation)
@@ -163,7 +163,7 @@ def failure_status(
 def route_parents(route: dict[str, Any], results: list[RouteResult]) -> list[dict[str, Any]] | None:
     """The route's `status.parents` with the results for its parents (None: unchanged)."""
     generation = int(route["metadata"].get("generation") or 1)
-    parents = copy.deepcopy((route.get("status") or {}).get("parents") or [])
+    parents = json_copy((route.get("status") or {}).get("parents") or [])
     changed = False
     for result in results:
         conditions: list[dict[str, Any]] = [

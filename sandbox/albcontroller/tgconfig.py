@@ -12,8 +12,9 @@ identifier that matches (kind, namespace and name; kind and namespace; kind).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 PREFER_CLASS = "prefer-gateway-class"
 _BY_KEY = {"tags": None, "loadBalancerAttributes": "key", "listenerConfigurations": "protocolPort"}
@@ -33,10 +34,10 @@ def merge_load_balancer_configurations(
 ) -> dict[str, Any]:
     """The effective LoadBalancerConfiguration spec of a Gateway."""
     if class_spec is None or gateway_spec is None:
-        return copy.deepcopy(class_spec or gateway_spec or {})
+        return json_copy(class_spec or gateway_spec or {})
     prefer_class = (class_spec.get("mergingMode") or PREFER_CLASS) == PREFER_CLASS
     high, low = (class_spec, gateway_spec) if prefer_class else (gateway_spec, class_spec)
-    merged = {**copy.deepcopy(low), **copy.deepcopy(high)}
+    merged = {**json_copy(low), **json_copy(high)}
     for name, item_key in _BY_KEY.items():
         if name in low or name in high:
             merged[name] = _combine(low.get(name), high.get(name), item_key)
@@ -45,7 +46,7 @@ def merge_load_balancer_configurations(
 
 
 def _merge_props(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
-    merged = {**copy.deepcopy(low), **copy.deepcopy(high)}
+    merged = {**json_copy(low), **json_copy(high)}
     for name, item_key in _PROPS_BY_KEY.items():
         if name in low or name in high:
             merged[name] = _combine(low.get(name), high.get(name), item_key)
@@ -89,7 +90,7 @@ def target_group_props(
         None,
     )
     if own is None:
-        return copy.deepcopy(default_props)
+        return json_copy(default_props)
     spec = own.get("spec") or {}
     props = _merge_props(spec.get("defaultConfiguration") or {}, _route_props(spec, route))
     return _merge_props(default_props, props)

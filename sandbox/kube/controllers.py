@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .endpoints import endpoint_slice, endpoints_object, template_labels
 from .errors import ApiError
@@ -27,7 +28,7 @@ def _condition(old: list[Object], kind: str, status: str, reason: str, message: 
     previous = next((c for c in old if c.get("type") == kind), None)
     now = now_rfc3339()
     if previous and (previous.get("status"), previous.get("reason")) == (status, reason):
-        return copy.deepcopy(previous)
+        return json_copy(previous)
     return {
         "type": kind,
         "status": status,

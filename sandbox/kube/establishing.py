@@ -6,8 +6,9 @@ Until then the CRD's kinds are not served: their paths answer the plain-text
 
 from __future__ import annotations
 
-import copy
 import time
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .crds import crd_resource_types
 from .storebase import Object, StoreBase, now_rfc3339
@@ -44,7 +45,7 @@ class EstablishingMixin(StoreBase):
         """Mark the stored ``crd`` Established (in place: callers hold the stored object)."""
         crd_type = self.registry.by_kind(_CRD_API, "CustomResourceDefinition")
         assert crd_type is not None
-        old = copy.deepcopy(crd)
+        old = json_copy(crd)
         for condition in crd["status"]["conditions"]:
             if condition.get("type") == "Established":
                 condition.update(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
-import copy
 import threading
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .resources import ResourceType
 
@@ -151,7 +152,7 @@ def _crd_defaults(obj: dict[str, Any], live: dict[str, Any] | None) -> None:
                 "message": "no conflicts found",
                 "lastTransitionTime": obj["metadata"]["creationTimestamp"],
             },
-            copy.deepcopy(established),
+            json_copy(established),
         ],
         "storedVersions": stored + [v for v in storage if v not in stored],
     }

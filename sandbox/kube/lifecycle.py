@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .errors import conflict, forbidden
 from .resources import ResourceType, StorageKey
@@ -61,7 +62,7 @@ class LifecycleMixin(StoreBase):
             if not waits:
                 self._remove(rtype, live)
                 return self._output(rtype, live), True
-            new = copy.deepcopy(live)
+            new = json_copy(live)
             new["metadata"]["deletionTimestamp"] = now_rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             if gc_finalizer and gc_finalizer not in (meta.get("finalizers") or []):
@@ -97,7 +98,7 @@ class LifecycleMixin(StoreBase):
         gone = self._bucket(rtype).pop((meta.get("namespace", ""), meta["name"]), None)
         if gone is None:
             return
-        final = copy.deepcopy(obj)
+        final = json_copy(obj)
         final["metadata"]["resourceVersion"] = self._next_rv()
         self._emit(rtype, "DELETED", gone, final)
         if rtype.kind == "CustomResourceDefinition" and not rtype.custom:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .errors import ApiError, apply_conflict
 from .patching import ListKeys, merge_key
@@ -53,7 +54,7 @@ def tracked_part(obj: dict[str, Any], scope: str) -> dict[str, Any]:
 
 def untracked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The server-owned and identifying part of ``metadata``."""
-    return {k: copy.deepcopy(v) for k, v in metadata.items() if k in _UNTRACKED_METADATA}
+    return {k: json_copy(v) for k, v in metadata.items() if k in _UNTRACKED_METADATA}
 
 
 def _item_token(key: str, item: dict[str, Any]) -> str:
@@ -149,7 +150,7 @@ class ManagedFields:
     """The managedFields entries of one object, edited by writes and applies."""
 
     def __init__(self, entries: Iterable[dict[str, Any]] | None) -> None:
-        self.entries = [copy.deepcopy(e) for e in entries or []]
+        self.entries = [json_copy(e) for e in entries or []]
 
     def _find(self, manager: str, operation: str, subresource: str) -> dict[str, Any] | None:
         for entry in self.entries:
@@ -263,7 +264,7 @@ class ManagedFields:
         owned_by_others: FieldSet = set()
         for entry in self._others(manager, "Apply", subresource):
             owned_by_others |= decode_fields(entry.get("fieldsV1") or {})
-        result = copy.deepcopy(live)
+        result = json_copy(live)
         # Fields this manager applied before and no longer applies go away, unless shared.
         for path in sorted(previous - applied_set - owned_by_others, key=len, reverse=True):
             remove_path(result, path)
@@ -307,14 +308,14 @@ def apply_merge(live: Any, applied: Any, *, builtin: ListKeys, field: str = "") 
     if isinstance(applied, list) and isinstance(live, list):
         key = merge_key(field, applied + live, builtin=builtin)
         if key is not None:
-            result_list = copy.deepcopy(live)
+            result_list = json_copy(live)
             for item in applied:
                 index = next(
                     (i for i, cur in enumerate(result_list) if cur.get(key) == item.get(key)), None
                 )
                 if index is None:
-                    result_list.append(copy.deepcopy(item))
+                    result_list.append(json_copy(item))
                 else:
                     result_list[index] = apply_merge(result_list[index], item, builtin=builtin)
             return result_list
-    return copy.deepcopy(applied)
+    return json_copy(applied)

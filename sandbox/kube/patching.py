@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .errors import ApiError, bad_request
 
@@ -67,7 +68,7 @@ def merge_key(field: str, items: list[Any], *, builtin: ListKeys = True) -> str 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: maps merge recursively, null deletes, everything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return json_copy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -91,7 +92,7 @@ def _smp_value(target: Any, patch: Any, field: str) -> Any:
         return _smp_map(target if isinstance(target, dict) else {}, patch)
     if isinstance(patch, list):
         return _smp_list(target if isinstance(target, list) else [], patch, field)
-    return copy.deepcopy(patch)
+    return json_copy(patch)
 
 
 def _strip(value: Any) -> Any:
@@ -147,7 +148,7 @@ def _smp_list(target: list[Any], patch: list[Any], field: str) -> list[Any]:
         if field in _MERGED_PRIMITIVE_LISTS:
             return list(target) + [item for item in patch if item not in target]
         return _strip(patch)  # type: ignore[no-any-return]
-    result = copy.deepcopy(target)
+    result = json_copy(target)
     for item in patch:
         index = next((i for i, cur in enumerate(result) if cur.get(key) == item.get(key)), None)
         if item.get("$patch") == "delete":
@@ -247,22 +248,20 @@ def json_patch(doc: Any, operations: Any) -> Any:
     """RFC 6902 operations: add, remove, replace, move, copy, test."""
     if not isinstance(operations, list):
         raise bad_request("a JSON patch must be a list of operations")
-    result = copy.deepcopy(doc)
+    result = json_copy(doc)
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise bad_request(f"invalid JSON patch operation {op!r}")
         name, parts = op["op"], _pointer(op["path"])
         if name == "add":
-            result = _add(result, parts, copy.deepcopy(op.get("value")))
+            result = _add(result, parts, json_copy(op.get("value")))
         elif name == "remove":
             _remove(result, parts)
         elif name == "replace":
-            result = _add(result, parts, copy.deepcopy(op.get("value")), replace=True)
+            result = _add(result, parts, json_copy(op.get("value")), replace=True)
         elif name in ("move", "copy"):
             source = _pointer(op.get("from", ""))
-            value = (
-                _remove(result, source) if name == "move" else copy.deepcopy(_get(result, source))
-            )
+            value = _remove(result, source) if name == "move" else json_copy(_get(result, source))
             result = _add(result, parts, value)
         elif name == "test":
             if _get(result, parts) != op.get("value"):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from . import kinds
 from .errors import forbidden, not_found
@@ -87,8 +88,8 @@ class StoreBase:
             key=rtype.key,
             namespace=new["metadata"].get("namespace", ""),
             type=kind,
-            old=copy.deepcopy(old),
-            new=copy.deepcopy(new),
+            old=json_copy(old),
+            new=json_copy(new),
         )
         self._history.append(change)
         for watcher in self._watchers:
@@ -113,7 +114,7 @@ class StoreBase:
 
         Keys come in the conventional order, so that YAML output reads like a real server's.
         """
-        body = copy.deepcopy(obj)
+        body = json_copy(obj)
         meta = body.pop("metadata", {})
         ordered_meta = {k: meta.pop(k) for k in _METADATA_ORDER if k in meta}
         ordered_meta.update(meta)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import queue
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 from .resources import StorageKey
 
@@ -67,7 +68,7 @@ class Watcher:
         else:
             kind = None
         if kind is not None:
-            self.push(WatchEvent(kind, copy.deepcopy(change.new)))
+            self.push(WatchEvent(kind, json_copy(change.new)))
 
     def push(self, event: WatchEvent) -> None:
         self._queue.put(event)

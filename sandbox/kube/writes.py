@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from collections.abc import Callable
+
+from sandbox.kube.jsoncopy import json_copy
 
 from . import kinds
 from .errors import ApiError, bad_request, conflict, invalid, not_found
@@ -43,7 +44,7 @@ class WriteMixin(StoreBase):
     ) -> Object:
         """Create from ``body``; ``managed`` carries the entries of a server-side apply create."""
         with self._lock:
-            obj = copy.deepcopy(body)
+            obj = json_copy(body)
             obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
             meta = obj.setdefault("metadata", {})
             if meta.get("resourceVersion"):
@@ -168,11 +169,11 @@ class WriteMixin(StoreBase):
                 live["metadata"]["name"],
                 "the object has been modified; please apply your changes to the latest version and try again",
             )
-        new = copy.deepcopy(body)
+        new = json_copy(body)
         new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
         if subresource == "status":
             status = new.get("status")
-            new = copy.deepcopy(live)
+            new = json_copy(live)
             if status is None:
                 new.pop("status", None)
             else:
@@ -180,7 +181,7 @@ class WriteMixin(StoreBase):
         elif rtype.has_status:
             new.pop("status", None)
             if "status" in live:
-                new["status"] = copy.deepcopy(live["status"])
+                new["status"] = json_copy(live["status"])
         new.setdefault("metadata", {})
         scope = scope_of(rtype, subresource)
         # A write that carries managedFields sets them ([] clears them); otherwise they stay.
@@ -252,20 +253,20 @@ class WriteMixin(StoreBase):
     def _assemble(live: Object, tracked: Object, scope: str) -> Object:
         """The full object from the live one and a new tracked part."""
         if scope == "status":
-            new = copy.deepcopy(live)
+            new = json_copy(live)
             if "status" in tracked:
-                new["status"] = copy.deepcopy(tracked["status"])
+                new["status"] = json_copy(tracked["status"])
             else:
                 new.pop("status", None)
             return new
-        new = {k: copy.deepcopy(v) for k, v in tracked.items() if k != "metadata"}
+        new = {k: json_copy(v) for k, v in tracked.items() if k != "metadata"}
         new["apiVersion"], new["kind"] = live["apiVersion"], live["kind"]
         new["metadata"] = {
             **untracked_metadata(live["metadata"]),
-            **copy.deepcopy(tracked.get("metadata", {})),
+            **json_copy(tracked.get("metadata", {})),
         }
         if scope == "main" and "status" in live:
-            new["status"] = copy.deepcopy(live["status"])
+            new["status"] = json_copy(live["status"])
         return new
 
     def _commit(

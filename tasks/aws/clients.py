@@ -7,8 +7,10 @@ import math
 import os
 import re
 import threading
-import time
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 Service = Literal["acm", "ec2", "eks", "elbv2", "iam", "route53", "sts", "wafv2"]
 
+#: The User-Agent's word naming the stack of a call (CloudTrail's userAgent tells whose it was).
+_STACK_AGENT = "kubeflow-alb-stack/"
 #: Operations with these prefixes only read; everything else counts as mutating.
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Test", "Check")
 
@@ -54,7 +58,7 @@ def _config(scope: str | None = None) -> Config:
     return Config(
         retries={"mode": "standard"},
         # The stack in the User-Agent: CloudTrail's userAgent then tells whose call it was.
-        user_agent_extra="kubeflow-alb" + (f" kubeflow-alb-stack/{scope}" if scope else ""),
+        user_agent_extra="kubeflow-alb" + (f" {_STACK_AGENT}{scope}" if scope else ""),
         connect_timeout=10,
         read_timeout=60,
         # One client serves every thread of the process (made once): room for their calls.
@@ -105,8 +109,6 @@ _lock = threading.RLock()
 _sessions: dict[AwsContext, boto3.session.Session] = {}
 _counts: Counter[tuple[str, str]] = Counter()
 _scoped: dict[str, Counter[tuple[str, str]]] = {}
-#: When each recent call was made (monotonic seconds) and to which service: request rates.
-_times: deque[tuple[float, str]] = deque(maxlen=100_000)
 _counts_lock = threading.Lock()
 
 
@@ -117,6 +119,12 @@ def session(ctx: AwsContext) -> boto3.session.Session:
     a role that cannot be assumed fails at once with the role named; botocore refreshes them
     before they expire.
     """
+    if ctx.scope is not None and ctx.assume_role is None:
+        # One session per credentials and region, whatever the scope: a fleet's stacks share
+        # it (its credentials block is read once, its service models loaded once); the scope
+        # lives on in each stack's clients (their User-Agent and call counts). A role's session
+        # stays the scope's: its AssumeRole calls are counted under it.
+        return session(ctx.model_copy(update={"scope": None}))
     with _lock:
         found = _sessions.get(ctx)
         if found is None and ctx.assume_role is None:
@@ -256,6 +264,8 @@ def client(ctx: AwsContext, service: Service) -> Any:
         made = base.client(service, region_name=ctx.region, config=_config(ctx.scope))
         made.meta.events.register("before-call", _refuse_after_stop)
         made.meta.events.register("before-call", functools.partial(_record, scope=ctx.scope))
+        if ctx.scope is None:
+            made.meta.events.register("before-send", _name_call_scope)
         _share_route53_budget(made, service, base)
         _clients[key] = made
     return made
@@ -288,12 +298,37 @@ def _refuse_after_stop(model: OperationModel, **_: Any) -> None:
     interrupt.check(f"AWS {model.service_model.service_name}:{model.name}")
 
 
+#: The stack whose calls the clients of a context without a scope make in this context (a
+#: fleet's quick looks share one client per account, service and region between their stacks).
+_call_scope: ContextVar[str | None] = ContextVar("kfalb_aws_call_scope", default=None)
+
+
+@contextmanager
+def calls_of(scope: str) -> Iterator[None]:
+    """Count the calls of unscoped contexts' clients made in this context (and threads that
+    copy it) under `scope`, and name it in their User-Agent, as a scoped context's clients do."""
+    token = _call_scope.set(scope)
+    try:
+        yield
+    finally:
+        _call_scope.reset(token)
+
+
+def _name_call_scope(request: Any, **_: Any) -> None:
+    # before-send (botocore rebuilds the User-Agent when it creates the request; it is not signed).
+    scope = _call_scope.get()
+    agent = request.headers.get("User-Agent", b"")
+    agent = agent.decode() if isinstance(agent, bytes) else str(agent)
+    if scope is not None and _STACK_AGENT not in agent:
+        request.headers["User-Agent"] = f"{agent} {_STACK_AGENT}{scope}"
+
+
 def _record(model: OperationModel, scope: str | None = None, **_: Any) -> None:
     # before-call fires once per API call (botocore's own retries are not counted again).
+    scope = scope if scope is not None else _call_scope.get()
     key = (model.service_model.service_name, model.name)
     with _counts_lock:
         _counts[key] += 1
-        _times.append((time.monotonic(), key[0]))
         if scope is not None:
             _scoped.setdefault(scope, Counter())[key] += 1
 
@@ -314,19 +349,6 @@ def api_calls(scope: str | None = None) -> ApiCallCounts:
             for (service, operation), count in items
         )
     )
-
-
-def peak_rate(service: str, *, since: float = 0.0, window: float = 1.0) -> int:
-    """The most calls to `service` made in any `window` seconds after `since` (monotonic), of
-    the recent calls this process made: its peak request rate against an API's limit."""
-    with _counts_lock:
-        times = [at for at, name in _times if name == service and at >= since]
-    peak, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= window:
-            start += 1
-        peak = max(peak, end - start + 1)
-    return peak
 
 
 # --- Route53's rate, shared per account ----------------------------------------------------
@@ -379,7 +401,7 @@ def _route53_slot(
     if shared:  # every worker's requests of the account through one Prefect limit
         take_slot(key, rate=rate, burst=burst)
     else:
-        _route53_budget.acquire(key, rate)
+        _route53_budget.acquire(key, rate, burst)
 
 
 def route53_budget_key(access_key: str) -> str:

@@ -18,19 +18,10 @@ if TYPE_CHECKING:
 
 PUBLIC_ROLE_TAG = desired.PUBLIC_ROLE_TAG
 PRIVATE_ROLE_TAG = desired.PRIVATE_ROLE_TAG
-#: Tag (plus the stack name) on each subnet listing the tag keys that stack holds there (added,
-#: or found added by another stack): a subnet tag cannot carry an ownership mark itself, and this
-#: lets cleanup find them without the block and keep them while another stack holds them.
-ADDED_TAGS_PREFIX = sharing.ADDED_TAGS_PREFIX
 
 
 cluster_tag = desired.cluster_tag
 desired_tags = desired.subnet_tags
-
-
-def added_tags_key(stack: str) -> str:
-    """The marker tag key of a stack (value: the comma-separated keys it added)."""
-    return ADDED_TAGS_PREFIX + stack
 
 
 def added_value(key: str) -> str:
@@ -174,7 +165,9 @@ def _ensure_tags(
         if not tags and not held:
             continue
         if stack is not None:
-            tags[added_tags_key(stack)] = _marker(subnet, {**tags, **dict.fromkeys(held)}, stack)
+            tags[sharing.marker_key(stack)] = _marker(
+                subnet, {**tags, **dict.fromkeys(held)}, stack
+            )
         added += [
             SubnetTagChange(subnet_id=subnet.subnet_id, key=k, value=v) for k, v in tags.items()
         ]
@@ -199,7 +192,7 @@ def _to_hold(subnet: SubnetState, cluster_name: str, stack: str) -> set[str]:
 
 def _marker(subnet: SubnetState, tags: Mapping[str, object], stack: str) -> str:
     """The keys the stack added to a subnet, merged with an earlier run's marker."""
-    earlier = set(filter(None, subnet.tags.get(added_tags_key(stack), "").split(",")))
+    earlier = set(filter(None, subnet.tags.get(sharing.marker_key(stack), "").split(",")))
     return ",".join(sorted(set(tags) | earlier))
 
 
@@ -210,7 +203,7 @@ def observe_added_subnet_tags(
     """The tags a stack added that are still there with the value it set: those `recorded` in its
     block plus those its markers list (so they are found without the block), but not those
     another stack's marker lists too (they stay for that stack); markers last."""
-    ec2, marker = client(ctx, "ec2"), added_tags_key(stack)
+    ec2, marker = client(ctx, "ec2"), sharing.marker_key(stack)
     pages = ec2.get_paginator("describe_subnets").paginate(
         Filters=[{"Name": "tag-key", "Values": [marker]}]
     )
@@ -241,7 +234,9 @@ def observe_added_subnet_tags(
         # A tag another stack holds too is not this stack's to remove (nor a leftover of it).
         and (c.key == marker or not sharing.kept_for_others(current[c.subnet_id], c.key, {marker}))
     ]
-    return tuple(sorted(present, key=lambda change: change.key.startswith(ADDED_TAGS_PREFIX)))
+    return tuple(
+        sorted(present, key=lambda change: change.key.startswith(sharing.ADDED_TAGS_PREFIX))
+    )
 
 
 def _current_tags(ec2: EC2Client, subnet_ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -263,7 +258,7 @@ def _held_keys(
     held: dict[str, dict[str, str]] = {}
     for change in added:
         keys = held.setdefault(change.subnet_id, {})
-        if not change.key.startswith(ADDED_TAGS_PREFIX):
+        if not change.key.startswith(sharing.ADDED_TAGS_PREFIX):
             keys[change.key] = change.value
             continue
         listed = current.get(change.subnet_id, {}).get(change.key) or change.value
@@ -292,8 +287,8 @@ def delete_subnet_tags(
     there was nothing left to remove."""
     if not added:
         return False
-    markers = sorted({c.key for c in added if c.key.startswith(ADDED_TAGS_PREFIX)})
-    holder = markers[0].removeprefix(ADDED_TAGS_PREFIX) if len(markers) == 1 else ""
+    markers = sorted({c.key for c in added if c.key.startswith(sharing.ADDED_TAGS_PREFIX)})
+    holder = markers[0].removeprefix(sharing.ADDED_TAGS_PREFIX) if len(markers) == 1 else ""
     with cluster_lease(ctx.region, cluster_name or _cluster_of(added), holder=holder):
         return _release_tags(client(ctx, "ec2"), added, markers)
 

@@ -22,7 +22,6 @@ from tasks.aws.iam_policy import (
     observe_policy,
 )
 from tasks.aws.iam_shared import (
-    provider_item,
     read_role,
     role_item,
 )
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from mypy_boto3_iam.type_defs import TagTypeDef
 
 __all__ = [
-    "delete_oidc_provider",
     "delete_policy",
     "delete_role",
     "ensure_oidc_provider",
@@ -45,7 +43,6 @@ __all__ = [
     "observe_oidc_provider",
     "observe_policy",
     "observe_role",
-    "trust_policy",
 ]
 
 AUDIENCE = identity.AUDIENCE
@@ -72,11 +69,6 @@ def _hold_tags(found: dict[str, str], stack: str, users: tuple[str, ...] = ()) -
     marks = sharing.marks_to_hold(found, stack)
     marks |= {sharing.user_key(u): u for u in users if found.get(sharing.user_key(u)) != u}
     return [{"Key": k, "Value": v} for k, v in marks.items()]
-
-
-def release_tags(found: dict[str, str], stack: str) -> list[str]:
-    """The tag keys a leaving stack removes from a shared item other stacks still use."""
-    return [key for key in (sharing.user_key(stack),) if key in found]
 
 
 def _lease(spec: StackSpec) -> Any:
@@ -174,26 +166,6 @@ def _ensure_provider(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcPro
 def _read_provider_back(iam: IAMClient, host_path: str, spec: StackSpec) -> OidcProviderState:
     what = f"The OIDC provider for {host_path}"
     return read_back(lambda: read_oidc_provider(iam, host_path, spec.name), what)
-
-
-@aws_task
-def delete_oidc_provider(ctx: AwsContext, spec: StackSpec, cluster: ClusterState) -> bool:
-    """Remove the stack's use of the cluster's OIDC provider: drop its user mark, and delete
-    the provider when no mark remains (under the cluster's lock). False when nothing was
-    deleted."""
-    iam = client(ctx, "iam")
-    with _lease(spec):
-        found = read_oidc_provider(iam, _issuer(cluster), spec.name)
-        if found is None:
-            return False
-        if not found.owned:
-            raise OwnershipError(f"OIDC provider {found.arn} was not made by a kubeflow-alb stack.")
-        return release(provider_item(iam, found.arn), spec.name).deleted
-
-
-def trust_policy(provider_arn: str, host_path: str) -> dict[str, Any]:
-    """Only the controller's service account, via the cluster's OIDC provider, may assume."""
-    return identity.irsa_trust(provider_arn, host_path)
 
 
 def _trust(spec: StackSpec, provider: OidcProviderState | None) -> dict[str, Any]:

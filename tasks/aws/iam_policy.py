@@ -41,8 +41,6 @@ def policy_file(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
     )
 
 
-#: The default version's policy.
-POLICY_FILE = policy_file()
 #: IAM keeps at most five versions of a managed policy.
 MAX_VERSIONS = 5
 

@@ -6,17 +6,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from core import sharing
-from core.desired import role_name
 from core.dnsnames import is_under, normalise
 from core.errors import OwnershipError
-from core.resources import CertificateState, OidcProviderState, RoleState, ValidationZones
+from core.resources import CertificateState, OidcProviderState, ValidationZones
 from core.settings import Settings, get_settings
-from core.spec import StackSpec
 from tasks.aws.acm import read_certificate
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_security_group
 from tasks.aws.errors import aws_task, or_none
-from tasks.aws.iam_shared import provider_item, read_role
+from tasks.aws.iam_shared import provider_item
 from tasks.cluster_lock import cluster_lease
 from tasks.logs import run_logger
 from tasks.shared import release
@@ -138,13 +136,6 @@ def delete_owned_oidc_provider(
         if not state.owned:
             raise OwnershipError(f"OIDC provider {arn} was not made by a kubeflow-alb stack; left.")
         return release(provider_item(iam, arn), stack).deleted
-
-
-@aws_task
-def find_role(ctx: AwsContext, spec: StackSpec) -> RoleState | None:
-    """The controller's IRSA role by its name, with its tags and attached policies (trust not
-    compared)."""
-    return read_role(client(ctx, "iam"), role_name(spec), trust={})
 
 
 def _unused_backend_group(ctx: AwsContext, cluster_name: str) -> str | None:

@@ -38,7 +38,6 @@ __all__ = [
     "ensure_hosted_zone",
     "find_root_zone",
     "find_subdomain_zone",
-    "preflight_subdomain_zone",
     "observe_delegation",
     "observe_hosted_zone",
     "observe_record_set",
@@ -191,13 +190,6 @@ def refuse_foreign_zone(zone: HostedZoneState | None, spec: StackSpec) -> Hosted
             "zone), or remove it, or use another subdomain. Nothing was changed."
         )
     return zone
-
-
-@aws_task
-def preflight_subdomain_zone(ctx: AwsContext, spec: StackSpec) -> HostedZoneState | None:
-    """Read only: the subdomain's zone if there is one; refuse a zone kubeflow-alb did not create
-    unless `stack.adoptZone` is set."""
-    return refuse_foreign_zone(find_subdomain_zone(client(ctx, "route53"), spec), spec)
 
 
 @aws_task

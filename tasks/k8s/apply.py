@@ -31,6 +31,19 @@ def resource_for(kube: Kube, obj: Mapping[str, Any]) -> Resource | None:
     return found
 
 
+def merge_patch(
+    resource: Resource, body: Mapping[str, Any], *, name: str, namespace: str, manager: str
+) -> None:
+    """Merge-patch one object, as kubeflow-alb's field manager for `manager`'s changes."""
+    resource.patch(
+        body=body,
+        name=name,
+        namespace=namespace,
+        content_type="application/merge-patch+json",
+        field_manager=f"{naming.FIELD_MANAGER}-{manager}",
+    )
+
+
 def read(kube: Kube, obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """The live object named like obj, as a dict, or None when it (or its kind) does not exist."""
     resource = resource_for(kube, obj)

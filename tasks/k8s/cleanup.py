@@ -92,22 +92,18 @@ def delete_stale_webhooks(target: KubeTarget, stack: str) -> tuple[str, ...]:
 INGRESS_BINDINGS = "ingress.k8s.aws"
 
 
-def _bindings(
+def bindings_of(
     kube: Kube, namespace: str, name: str, prefix: str = INGRESS_BINDINGS
 ) -> list[Manifest]:
+    """The TargetGroupBindings the controller made for a front door (by its labels)."""
     selector = f"{prefix}/stack-namespace={namespace},{prefix}/stack-name={name}"
     return list_objects(kube, *BINDING, namespace=namespace, label_selector=selector)
-
-
-def bindings_of(kube: Kube, namespace: str, name: str, prefix: str) -> list[Manifest]:
-    """The TargetGroupBindings the controller made for a front door (by its labels)."""
-    return _bindings(kube, namespace, name, prefix)
 
 
 def release_bindings(kube: Kube, namespace: str, name: str, prefix: str) -> list[Manifest]:
     """Delete a front door's TargetGroupBindings and remove the controller's finalizer from
     them (the controller is gone); returns those found."""
-    bindings = _bindings(kube, namespace, name, prefix)
+    bindings = bindings_of(kube, namespace, name, prefix)
     for binding in bindings:
         _release(kube, binding, BINDING_FINALIZER)
     return bindings
@@ -121,7 +117,7 @@ def find_ingress_bindings(
 ) -> tuple[str, ...]:
     """The TargetGroupBindings the ALB controller made for the Ingress (by its labels)."""
     with connect(target) as kube:
-        return tuple(key(item) for item in _bindings(kube, namespace, name))
+        return tuple(key(item) for item in bindings_of(kube, namespace, name))
 
 
 def _release(kube: Kube, obj: Manifest, finalizer: str) -> None:
@@ -169,7 +165,7 @@ def release_ingress(
             raise OwnershipError(
                 f"Ingress {state.key} does not carry stack {stack!r}'s labels; not deleting it."
             )
-        bindings = _bindings(kube, namespace, name)
+        bindings = bindings_of(kube, namespace, name)
         for binding in bindings:
             _release(kube, binding, BINDING_FINALIZER)
         live = get(kube, "networking.k8s.io/v1", "Ingress", name, namespace)
@@ -177,7 +173,7 @@ def release_ingress(
             _release(kube, live, ALB_FINALIZER)
 
         def left() -> list[str]:
-            found = [key(item) for item in _bindings(kube, namespace, name)]
+            found = [key(item) for item in bindings_of(kube, namespace, name)]
             return found + (
                 [f"Ingress {namespace}/{name}"] if read_ingress(kube, namespace, name) else []
             )

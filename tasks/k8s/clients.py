@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
+import hashlib
+import json
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ from botocore.exceptions import BotoCoreError
 from kubernetes import config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.discovery import CacheEncoder, LazyDiscoverer
 
 from core.errors import PreflightError
 from core.resources import ClusterState
@@ -64,7 +69,6 @@ class Kube:
     """Clients for one target; the dynamic client (discovery) is built on first use."""
 
     api: ApiClient
-    _cache_dir: str
     _dynamic: DynamicClient | None = None
 
     @property
@@ -74,11 +78,10 @@ class Kube:
     @property
     def dynamic(self) -> DynamicClient:
         if self._dynamic is None:
-            # A private discovery cache: the library's default file in /tmp outlives the run and
-            # can hide CRDs created since.
-            cache = os.path.join(self._cache_dir, "discovery.json")
             with translated(f"API discovery at {self.server}"):
-                self._dynamic = DynamicClient(self.api, cache_file=cache)  # type: ignore[no-untyped-call]
+                self._dynamic = DynamicClient(  # type: ignore[no-untyped-call]
+                    self.api, cache_file=_discovery_file(self.server), discoverer=_Discoverer
+                )
         return self._dynamic
 
     def refresh_discovery(self) -> None:
@@ -93,10 +96,45 @@ def connect(target: KubeTarget) -> Iterator[Kube]:
     """Clients for the target, closed on exit."""
     api = _api_client(target)
     try:
-        with tempfile.TemporaryDirectory(prefix="kfalb-kube-") as cache_dir:
-            yield Kube(api=api, _cache_dir=cache_dir)
+        yield Kube(api=api)
     finally:
         api.close()  # type: ignore[no-untyped-call]
+
+
+#: This process's discovery caches, one file per API server, shared by its connections (a
+#: fleet's checks discover each cluster once, not once per read); gone with the process. Not
+#: the library's default file in /tmp: that outlives the run and can hide CRDs created since.
+_DISCOVERY_DIR: list[str] = []
+_DISCOVERY_LOCK = threading.Lock()
+
+
+def _discovery_file(server: str) -> str:
+    with _DISCOVERY_LOCK:
+        if not _DISCOVERY_DIR:
+            folder = tempfile.mkdtemp(prefix="kfalb-kube-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            _DISCOVERY_DIR.append(folder)
+    name = hashlib.sha256(server.encode()).hexdigest()[:32]
+    return os.path.join(_DISCOVERY_DIR[0], f"discovery-{name}.json")
+
+
+class _Discoverer(LazyDiscoverer):
+    """The library's lazy discovery, its cache file replaced whole (connections of this process
+    read it while another writes). A kind missing from the cache makes the library discover
+    again, so a CRD created since is still found."""
+
+    def __init__(self, client: DynamicClient, cache_file: str) -> None:
+        self._file = cache_file
+        super().__init__(client, cache_file)  # type: ignore[no-untyped-call]
+
+    def _write_cache(self) -> None:
+        partial = f"{self._file}.{os.getpid()}.{threading.get_ident()}"
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                json.dump(self._cache, out, cls=CacheEncoder)
+            os.replace(partial, self._file)
+        except OSError:
+            pass  # as the library: a cache not written is discovered again
 
 
 class StoppableApiClient(ApiClient):

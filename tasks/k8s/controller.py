@@ -28,7 +28,13 @@ from core.manifests import (
 from core.settings import get_settings
 from tasks.cluster_lock import cluster_lease
 from tasks.k8s import manifests
-from tasks.k8s.apply import apply_objects, delete_objects, refuse_foreign, resource_for
+from tasks.k8s.apply import (
+    apply_objects,
+    delete_objects,
+    merge_patch,
+    refuse_foreign,
+    resource_for,
+)
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
 from tasks.k8s.errors import translated
@@ -41,8 +47,6 @@ from tasks.waits import wait_for
 Mode = Literal["auto", "install", "skip"]
 _NAME_LABEL = f"app.kubernetes.io/name={naming.CONTROLLER_NAME}"
 _DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
-#: The field manager of the user marks on the controller's Deployment (not the install's).
-USERS_MANAGER = f"{naming.FIELD_MANAGER}-users"
 
 
 def read_controller(kube: Kube, stack: str) -> ControllerState:
@@ -238,12 +242,12 @@ def _patch_marks(kube: Kube, marks: dict[str, str | None]) -> None:
         return
     with translated(f"Marking the users of Deployment {naming.CONTROLLER_NAMESPACE}/"
                     f"{naming.CONTROLLER_NAME}"):  # fmt: skip
-        resource.patch(
-            body={"metadata": {"annotations": marks}},
+        merge_patch(
+            resource,
+            {"metadata": {"annotations": marks}},
             name=naming.CONTROLLER_NAME,
             namespace=naming.CONTROLLER_NAMESPACE,
-            content_type="application/merge-patch+json",
-            field_manager=USERS_MANAGER,
+            manager="users",  # the user marks have a field manager apart from the install's
         )
 
 

@@ -61,14 +61,6 @@ def mint_token(
     return EksToken(token=TOKEN_PREFIX + encoded, expires_at=signed_at + TOKEN_LIFETIME)
 
 
-def token_url(token: str) -> str:
-    """The presigned URL inside a token (for tests and diagnostics)."""
-    if not token.startswith(TOKEN_PREFIX):
-        raise ValueError(f"not an EKS token (no {TOKEN_PREFIX} prefix)")
-    payload = token.removeprefix(TOKEN_PREFIX)
-    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
-
-
 def _add_cluster_header(cluster_name: str, request: Any, **_: Any) -> None:
     # Added before signing, so SigV4 lists it in X-Amz-SignedHeaders and STS checks it.
     request.headers[CLUSTER_HEADER] = cluster_name

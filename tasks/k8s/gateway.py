@@ -8,10 +8,10 @@ from typing import Any
 
 from prefect import task
 
-from core import naming
+from core.alb import RECONCILE_ANNOTATION
 from core.alb_options import describe_cleanup, lifting
 from core.errors import KubernetesError, OwnershipError, PreflightError
-from core.gateway import GATEWAY_API, LBC_API, GatewayNames, GatewayParams, configure_gateway
+from core.gateway import GATEWAY_API, LBC_API, GatewayNames
 from core.gateway_state import (
     FrontDoorOutcome,
     FrontDoorState,
@@ -25,8 +25,7 @@ from core.gateway_state import (
 from core.kubestate import ApplyReport
 from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s import manifests
-from tasks.k8s.apply import apply_objects, read, resource_for
+from tasks.k8s.apply import apply_objects, merge_patch, read, resource_for
 from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, riding_out_blips, warning_events
@@ -34,15 +33,6 @@ from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
 from tasks.waits import wait_for
-
-GATEWAY_BASE = manifests.DEPLOYMENTS / "gateway"
-
-
-@task
-def desired_gateway_objects(params: GatewayParams) -> list[Manifest]:
-    """The Gateway front door's objects (the bundled base deployments/gateway/, configured with
-    the stack's certificates, scheme, ALB options, tags and names), in apply order."""
-    return configure_gateway(manifests.render(GATEWAY_BASE), params)
 
 
 def read_front_door(kube: Kube, names: GatewayNames) -> FrontDoorState:
@@ -131,11 +121,6 @@ def names_of(objects: list[Manifest]) -> GatewayNames:
     )
 
 
-#: Annotation an apply bumps (to a timestamp) to make the controller reconcile the Gateway now:
-#: v3.5.0 reconciles a Gateway on every update of it, and puts its ALB back as declared.
-RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
-
-
 @retrying_task
 def request_gateway_reconcile(
     target: KubeTarget, *, stamp: str, names: GatewayNames | None = None
@@ -148,12 +133,12 @@ def request_gateway_reconcile(
         if resource is None:
             raise PreflightError(f"The API server serves no {GATEWAY_API} Gateway.")
         with translated(f"Annotating Gateway {names.gateway_key}"):
-            resource.patch(
-                body={"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}},
+            merge_patch(
+                resource,
+                {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}},
                 name=names.gateway,
                 namespace=names.namespace,
-                content_type="application/merge-patch+json",
-                field_manager=f"{naming.FIELD_MANAGER}-reconcile",
+                manager="reconcile",
             )
         state = read_front_door(kube, names)
     run_logger().info("Asked the ALB controller to reconcile Gateway %s", names.gateway_key)
@@ -283,12 +268,12 @@ def _lift_protection(kube: Kube, configuration: ObjectState | None) -> None:
         return
     body = {"spec": {"loadBalancerAttributes": [{"key": k, "value": v} for k, v in lifted.items()]}}
     with translated(f"Lifting the deletion protection of {configuration.key}"):
-        resource.patch(
-            body=body,
+        merge_patch(
+            resource,
+            body,
             name=configuration.name,
             namespace=configuration.namespace,
-            content_type="application/merge-patch+json",
-            field_manager=f"{naming.FIELD_MANAGER}-cleanup",
+            manager="cleanup",
         )
     run_logger().info("%s: %s", configuration.key, describe_cleanup())
 

@@ -17,7 +17,7 @@ from core.manifests import Manifest, key, with_ownership
 from core.settings import get_settings
 from tasks import bundled
 from tasks.bundled import bundled_path
-from tasks.k8s.apply import apply_objects, delete_objects, read, resource_for
+from tasks.k8s.apply import apply_objects, delete_objects, merge_patch, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips
 from tasks.k8s.errors import is_not_found, translated
@@ -114,12 +114,12 @@ def _roll_controller(kube: Kube, bundle: str) -> None:
     body: dict[str, Any] = {
         "spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: bundle}}}}
     }
-    resource.patch(
-        body=body,
+    merge_patch(
+        resource,
+        body,
         name=naming.CONTROLLER_NAME,
         namespace=naming.CONTROLLER_NAMESPACE,
-        content_type="application/merge-patch+json",
-        field_manager=f"{naming.FIELD_MANAGER}-gateway-api",
+        manager="gateway-api",
     )
     run_logger().info("Restarting the ALB controller %s to detect the Gateway API CRDs", where)
 

@@ -8,16 +8,16 @@ from typing import Any
 from prefect import task
 
 from core import naming
-from core.alb import service_target_port
+from core.alb import RECONCILE_ANNOTATION, service_target_port
 from core.alb_options import describe_cleanup, lifting_annotation
-from core.errors import KfalbError, KubernetesTransientError, OwnershipError, PreflightError
+from core.errors import KfalbError, KubernetesTransientError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
 from core.manifests import Manifest
 from core.settings import get_settings
-from tasks.k8s.apply import apply_objects, resource_for
+from tasks.k8s.apply import apply_objects, merge_patch, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
-from tasks.k8s.errors import is_not_found, translated
+from tasks.k8s.errors import translated
 from tasks.k8s.webhooks import through_webhooks
 from tasks.logs import run_logger
 from tasks.retry import retrying_task
@@ -85,11 +85,6 @@ def ensure_ingress(
     return IngressOutcome(state=state, action=action)
 
 
-#: Annotation whose change makes the ALB controller reconcile the Ingress (it reconciles on any
-#: change of an Ingress), so the ALB is put back as the Ingress declares it.
-RECONCILE_ANNOTATION = "kubeflow-alb.io/reconcile"
-
-
 @retrying_task
 def request_reconcile(
     target: KubeTarget,
@@ -155,52 +150,6 @@ def wait_for_ingress_address(
     return found
 
 
-@retrying_task
-def delete_ingress(
-    target: KubeTarget,
-    *,
-    stack: str,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
-) -> bool:
-    """Delete our Ingress and wait until it is gone: the controller removes its finalizer only after
-    deleting the ALB, its target groups and security groups. False when it was already gone."""
-    settings = get_settings()
-    with connect(target) as kube:
-        state = read_ingress(kube, namespace, name)
-        if state is None:
-            return False
-        if not state.owned_by(stack):
-            raise OwnershipError(
-                f"Ingress {state.key} does not carry stack {stack!r}'s labels; not deleting it. "
-                "Delete it yourself if it is a leftover (the ALB controller then removes its ALB)."
-            )
-        resource = resource_for(kube, {"apiVersion": _INGRESS[0], "kind": _INGRESS[1]})
-        if resource is not None and not state.deleting:
-            with translated(f"Deleting Ingress {state.key}"):
-                try:
-                    resource.delete(name=name, namespace=namespace)
-                except Exception as error:
-                    if not is_not_found(error):
-                        raise
-        # Its controller keeps a deleted Ingress whose annotation protects the ALB from
-        # deletion; one sharing a group's ALB can lift that only once it is being deleted.
-        leaving = read_ingress(kube, namespace, name)
-        if leaving is not None:
-            lift_annotation(kube, leaving)
-        last_seen: IngressState | None = state
-        wait_for(
-            riding_out_blips(lambda: read_ingress(kube, namespace, name), last_seen),
-            lambda seen: seen is None,
-            what=f"Ingress {state.key} to be deleted (the controller deletes the ALB first)",
-            bound="cleanup_timeout_seconds",
-            settings=settings,
-            describe=lambda seen: _describe(kube, namespace, name, seen),
-        )
-        run_logger().info("Ingress %s deleted", state.key)
-        return True
-
-
 def lift_annotation(kube: Kube, state: IngressState) -> IngressState | None:
     """Give the Ingress's load-balancer-attributes the values cleanup sets (deletion protection
     off, core/alb_options.py), so its controller may delete the ALB; None when it has them."""
@@ -238,12 +187,12 @@ def _annotate(
     if resource is None:
         raise PreflightError("The API server serves no networking.k8s.io/v1 Ingress.")
     with translated(f"Annotating Ingress {namespace}/{name}"):
-        resource.patch(
-            body={"metadata": {"annotations": annotations}},
+        merge_patch(
+            resource,
+            {"metadata": {"annotations": annotations}},
             name=name,
             namespace=namespace,
-            content_type="application/merge-patch+json",
-            field_manager=f"{naming.FIELD_MANAGER}-{manager}",
+            manager=manager,
         )
 
 

@@ -24,10 +24,8 @@ from core.controller_versions import (
 from core.errors import PreflightError, SpecError
 from core.manifests import (
     ControllerParams,
-    IngressParams,
     Manifest,
     configure_controller,
-    configure_ingress,
     select_ingress,
     webhook_secret,
 )
@@ -51,8 +49,6 @@ def controller_base(version: str = DEFAULT_CONTROLLER_VERSION) -> Path:
     return CONTROLLERS / release(version).directory
 
 
-#: The default version's base.
-CONTROLLER_BASE = controller_base()
 INGRESS_BASE = DEPLOYMENTS / "ingress"
 RENDER_TIMEOUT_SECONDS = 120
 
@@ -201,11 +197,6 @@ def ingress_source(manifests_path: str | None = None) -> Manifest:
 def gateway_source() -> list[Manifest]:
     """The Gateway front door's objects as the bundled base renders them (not parametrised)."""
     return render(DEPLOYMENTS / "gateway")
-
-
-def ingress_object(params: IngressParams, manifests_path: str | None = None) -> Manifest:
-    """The Ingress from the bundled base or a user's kustomize dir, parametrised."""
-    return configure_ingress(ingress_source(manifests_path), params)
 
 
 def _flatten(documents: Any) -> list[Manifest]:

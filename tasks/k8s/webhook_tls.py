@@ -127,20 +127,6 @@ def problem(tls: WebhookTls, now: datetime | None = None) -> str | None:
     return None
 
 
-def reuse_or_generate(
-    data: Mapping[str, str] | None, now: datetime | None = None
-) -> tuple[WebhookTls, str | None]:
-    """The existing Secret's material when still good, else new material and the reason."""
-    existing = from_secret_data(data)
-    if existing is not None:
-        reason = problem(existing, now)
-        if reason is None:
-            return existing, None
-    else:
-        reason = "no TLS Secret yet" if not data else "TLS Secret incomplete"
-    return generate(now), reason
-
-
 def _usage(*, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=True,

@@ -11,11 +11,9 @@ import yaml
 
 from core import naming
 from core.alb import (
-    RECONCILE_ANNOTATION,
     alb_fields,
     desired_alb,
     desired_alb_fields,
-    reconcile_annotation,
     service_target_port,
 )
 from core.errors import SpecError
@@ -319,13 +317,6 @@ def test_forward_configs_and_unknown_groups_are_named_stably() -> None:
     assert fields["listener HTTPS:443 rules"] == (
         f"1 path-pattern=/* -> forward {GROUP_ID}; 2 host-header=a -> forward arn:b+{GROUP_ID}"
     )
-
-
-def test_reconcile_annotation() -> None:
-    assert RECONCILE_ANNOTATION == "kubeflow-alb.io/reconcile"
-    assert reconcile_annotation("2026-12-01T21:00:00Z") == {
-        "kubeflow-alb.io/reconcile": "2026-12-01T21:00:00Z"
-    }
 
 
 def test_the_target_port_is_the_services_target_port() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.cost import ASSUMED_LCU, NOT_INCLUDED, cost_document, estimate, fleet_total, prices
+from core.cost import ASSUMED_LCU, NOT_INCLUDED, cost_document, estimate, prices
 from core.spec import StackSpec, parse_spec
 
 
@@ -76,15 +76,16 @@ def test_a_region_without_prices_gets_no_estimate_and_says_which_regions_have() 
     assert cost_document(cost)["monthly"] is None
 
 
-def test_the_fleet_sums_per_region_and_counts_a_shared_alb_once() -> None:
+def test_a_shared_albs_items_carry_one_key_for_the_group() -> None:
     alone = estimate(spec(), zones=2)
-    other_region = estimate(spec("eu-west-1", subdomain="eu.example.com"), zones=2)
     group_a = estimate(spec(subdomain="a.example.com", ingressGroup="shared"), zones=2)
     group_b = estimate(spec(subdomain="b.example.com", ingressGroup="shared"), zones=2)
-    totals = fleet_total([alone, other_region, group_a, group_b])
     # The two group members share one ALB (hours, LCU, addresses) but each has its own zone.
-    assert totals["us-west-2"] == round(alone.monthly + group_a.monthly + 0.50, 2)
-    assert totals["eu-west-1"] == other_region.monthly
-    assert totals["total"] == round(totals["us-west-2"] + totals["eu-west-1"], 2)
+    shared = {(item.what, item.shared) for item in group_a.items if item.shared}
+    assert shared == {(item.what, item.shared) for item in group_b.items if item.shared}
+    assert {what for what, _ in shared} == {"ALB hours", "LCU (assumed)", "public IPv4"}
+    assert {key for _, key in shared} == {"us-west-2/kubeflow/ingress-group/shared"}
+    assert [item.what for item in group_a.items if not item.shared] == ["hosted zone"]
+    assert not any(item.shared for item in alone.items)
+    assert group_a.monthly == alone.monthly
     assert any("IngressGroup shared" in note for note in group_a.notes)
-    assert fleet_total([]) == {"total": 0.0}

@@ -19,6 +19,7 @@ from core.kubestate import IngressState
 from core.manifests import ALB_PREFIX, IngressParams, configure_ingress
 from core.observation import Observation
 from core.owners import HostRule, conflicts
+from core.ownership import USERS, shared_found
 from core.resources import (
     ActionState,
     HostedZoneState,
@@ -277,17 +278,17 @@ def test_a_shared_item_is_used_by_its_marked_stacks_and_a_previous_version_holde
     assert sharing.marks_to_hold(made_by_a, "b") == {sharing.user_key("b"): "b"}
     both = {**made_by_a, sharing.user_key("b"): "b"}
     assert sharing.item_users(both) == ("a", "b")
-    assert not sharing.last_user(both, "a")  # b still uses it: a removes only its mark
     only_b = {k: v for k, v in both.items() if k != sharing.user_key("a")}
+    assert sharing.remaining_users(both, only_b, "a") == ("b",)  # a removes only its mark
     assert sharing.item_users(only_b) == ("b",)  # the maker's ownership tags no longer count
-    assert sharing.last_user(only_b, "b")
+    assert sharing.remaining_users(only_b, {}, "b") == ()  # b's cleanup removes the item
     # The previous version marked an item with its stack's ownership tags only: that stack uses
     # it, and a second stack's hold keeps it a user by a mark of its own.
     legacy = naming.ownership_tags("a")
     assert sharing.item_users(legacy) == ("a",)
     assert sharing.marks_to_hold(legacy, "b") == {sharing.user_key("a"): "a",
                                                    sharing.user_key("b"): "b"}  # fmt: skip
-    assert sharing.item_users_text({"team": "x"}) == sharing.PRE_EXISTING
+    assert shared_found({"team": "x"}, "a")[USERS] == sharing.PRE_EXISTING
     assert not sharing.made_by_tool({naming.STACK_TAG: "a"})  # half a mark is not ours
 
 

@@ -68,3 +68,32 @@ def test_a_caller_within_the_budget_does_not_wait() -> None:
     clock.now += 1.0
     budget.acquire("account 1", 5.0)
     assert clock.slept == []
+
+
+def test_a_burst_goes_at_once_then_the_rate_applies_as_in_aws_token_bucket() -> None:
+    clock = FakeClock()
+    budget = RateBudget(clock=clock, sleep=clock.sleep)
+    slots = [budget.acquire("account 1", 10.0, burst=5) for _ in range(8)]
+    assert slots[:5] == [0.0] * 5  # a full bucket: five go at once, nobody waits
+    assert slots[5:] == pytest.approx([0.1, 0.2, 0.3])  # then one per refill
+    clock.now = 10.0  # the bucket has filled up again
+    again = [budget.reserve("account 1", 10.0, burst=5) for _ in range(6)]
+    assert again == pytest.approx([10.0] * 5 + [10.1])
+
+
+def test_concurrent_callers_with_a_burst_never_exceed_the_bucket() -> None:
+    clock = FakeClock()
+    budget = RateBudget(clock=clock, sleep=clock.sleep)
+    slots: list[float] = []
+
+    def call(_: int) -> None:
+        slots.append(budget.acquire("account 1", 5.0, burst=3))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(call, range(30)))
+    slots.sort()
+    for i, start in enumerate(slots):  # any window of t seconds: at most 3 + 5 t requests
+        for end in slots[i:]:
+            inside = sum(1 for t in slots if start <= t <= end)
+            assert inside <= 3 + 5 * (end - start) + 1e-6
+    assert max(slots) == pytest.approx((30 - 3) / 5)  # and none of the bucket is wasted

@@ -63,7 +63,7 @@ def test_each_alb_option_is_set_up_drift_checked_and_repaired(
     sandbox_world: Callable[..., Any],
 ) -> None:
     from core.errors import DriftDetected
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -89,7 +89,7 @@ def test_each_alb_option_is_set_up_drift_checked_and_repaired(
     assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     records = _zone_records(world)
     assert records["A"]["AliasTarget"] == records["AAAA"]["AliasTarget"]
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     # Tamper with each option out of band: drift names each field.
     wafv2.disassociate_web_acl(ResourceArn=arn)
@@ -126,7 +126,7 @@ def test_each_alb_option_is_set_up_drift_checked_and_repaired(
     assert repaired["status"] == "repaired"
     assert wafv2.get_web_acl_for_resource(ResourceArn=arn)["WebACL"]["ARN"] == waf
     assert _inbound(world, balancer) == set(CIDRS)
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     leftovers = cleanup_load_balancer(stack=spec.name)
     assert not any(leftovers.values()), leftovers

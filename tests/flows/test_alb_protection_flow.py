@@ -81,7 +81,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
     cleanup lifting protection."""
     from core.errors import DriftDetected
     from core.plan import Action
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -90,7 +90,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
     setup_load_balancer(spec=spec)
     arn = find_alb(world, spec.name)
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     _set(world, arn, TAMPERED)
     with pytest.raises(DriftDetected) as raised:
@@ -101,7 +101,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
 
     assert check_drift(stack=spec.name, remediate=True)["status"] == "repaired"
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     # As the previous version left it: the Ingress set only the invalid-header attribute, and
     # the ALB had AWS's defaults for the others.
@@ -113,7 +113,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
     store.update(ingress)
     _set(world, arn, {"deletion_protection.enabled": "false", "idle_timeout.timeout_seconds": "60"})
 
-    changes = {change.item.kind.value: change for change in plan_stack(spec).changes}
+    changes = {change.item.kind.value: change for change in observe_plan(spec)[1].changes}
     ingress_change, alb_change = changes["ingress"], changes["load-balancer"]
     assert (ingress_change.action, alb_change.action) == (Action.UPDATE, Action.UPDATE)
     assert [d.field for d in ingress_change.differences] == ["annotation:load-balancer-attributes"]
@@ -124,7 +124,7 @@ def test_setup_applies_the_secure_attributes_drift_names_each_and_cleanup_lifts_
 
     setup_load_balancer(spec=spec)
     assert SECURE.items() <= _attributes(world, arn).items()
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     with _task_logs(caplog):
         leftovers = cleanup_load_balancer(stack=spec.name)

@@ -116,7 +116,8 @@ def test_approving_applies_exactly_the_plan_then_a_remediation_waits_for_approva
 
     from flows.check_drift import check_drift
     from tasks.aws.clients import api_calls
-    from tasks.stack_lock import read_lock
+    from tasks.stack_lock import stack_lock_of
+    from tests.leases_held import held_lease
     from tests.tamper import delete_dashboard_record
 
     calls = api_calls()
@@ -124,7 +125,7 @@ def test_approving_applies_exactly_the_plan_then_a_remediation_waits_for_approva
     digest = _digest(run)
     assert digest.startswith("sha256:")
     assert api_calls().since(calls).mutating_calls() == ()  # nothing before the answer
-    assert read_lock(spec.name) is None  # no lock held while a human decides
+    assert held_lease(stack_lock_of(spec.name)) is None  # no lock held while a human decides
     state = run.answer(decision="approve", reviewer="sre@example.com", comment="ok",
                        plan_digest=digest)  # fmt: skip
     assert state.is_completed(), state

@@ -72,7 +72,8 @@ def test_recorded_ids_that_are_gone_are_dropped_with_what_lived_in_them(
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.stack_block import load_record, lock_name, save_record
-    from tasks.stack_lock import read_lock
+    from tasks.stack_lock import stack_lock_of
+    from tests.leases_held import held_lease
 
     world = sandbox_world()
     setup_load_balancer(spec=spec)
@@ -100,7 +101,7 @@ def test_recorded_ids_that_are_gone_are_dropped_with_what_lived_in_them(
     assert ("Recorded but no longer there (dropped from the block): hosted-zone ZGONE000000001, "
             "validation-record ZGONE000000001/_v/CNAME.") in str(report.data)  # fmt: skip
     assert load_record(spec.name) is None
-    assert read_lock(spec.name) is None
+    assert held_lease(stack_lock_of(spec.name)) is None
     with get_client(sync_client=True) as client:
         limits = client.read_global_concurrency_limits()
     assert lock_name(spec.name) not in {limit.name for limit in limits}

@@ -53,7 +53,7 @@ def _policy_versions(world: Any, stack: StackSpec) -> list[tuple[str, bool]]:
 def test_a_v2_stack_drifts_then_moves_to_v3_in_place(sandbox_world: Callable[..., Any]) -> None:
     from core.errors import DriftDetected
     from core.settings import get_settings
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls
     from tasks.https import probe
@@ -71,7 +71,7 @@ def test_a_v2_stack_drifts_then_moves_to_v3_in_place(sandbox_world: Callable[...
     with pytest.raises(DriftDetected) as drift:
         check_drift(spec=v3)
     assert drift.value.items == ("controller ALB controller (version)",)
-    (change,) = plan_stack(v3).drift
+    (change,) = observe_plan(v3)[1].drift
     assert change.item.kind is Kind.CONTROLLER
     assert [(d.field, d.expected, d.found) for d in change.differences] == [
         ("version", "v3.5.0", "v2.17.1")
@@ -83,14 +83,14 @@ def test_a_v2_stack_drifts_then_moves_to_v3_in_place(sandbox_world: Callable[...
     assert _running(world) == (f"{IMAGE}:v3.5.0", 2, {"v1"})
     # v2.17.1 and v3.5.0 publish the same policy document: the default version stays.
     assert _policy_versions(world, v3) == policy_before == [("v1", True)]
-    after = plan_stack(v3)
+    after = observe_plan(v3)[1]
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
     # The ALB is the one the old controller made; the dashboard answers as before.
     alb_after = world.aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
     assert [b["LoadBalancerArn"] for b in alb_after] == [b["LoadBalancerArn"] for b in alb_before]
     assert probe(v3.dashboard_host, get_settings()).ok
     # ...and the old version is now the drift.
-    (back,) = plan_stack(v2).drift
+    (back,) = observe_plan(v2)[1].drift
     assert [(d.field, d.expected, d.found) for d in back.differences] == [
         ("version", "v2.17.1", "v3.5.0")
     ]

@@ -81,7 +81,7 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
         REMEDIATED_EVENT,
         check_drift,
         check_drift_fleet,
-        plan_stack,
+        observe_plan,
     )
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls
@@ -89,7 +89,7 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     world = sandbox_world()
     spec = _spec("drift-check")
 
-    before = plan_stack(spec)
+    before = observe_plan(spec)[1]
     assert {change.action for change in before.changes} == {Action.CREATE}
     kinds = {change.item.kind.value for change in before.changes}
     assert {"iam-role", "controller", "ingress", "dns-record", "ns-delegation"} <= kinds
@@ -99,7 +99,7 @@ def test_plan_setup_check_tamper_detect_remediate(sandbox_world: Callable[..., A
     assert len(nothing.value.items) == len(before.changes)
 
     setup_load_balancer(spec=spec)
-    after = plan_stack(spec)
+    after = observe_plan(spec)[1]
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
     assert len(after.changes) == len(before.changes)
 

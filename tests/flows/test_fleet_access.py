@@ -46,7 +46,7 @@ def test_fleet_checks_each_stack_with_its_own_access_and_counts_its_calls(
                                ("fleet-b", "b.example.com", "no-such-context")):  # fmt: skip
         spec = _spec(name, sub)
         store = StackStore.open(name, spec.model_dump(mode="json", by_alias=True))
-        store.set_access(StackAccess(region=spec.region, kube_context=context))
+        store.set_phase("new", access=StackAccess(region=spec.region, kube_context=context))
     with pytest.raises(DriftDetected) as raised:
         check_drift_fleet(max_concurrent=1)
     message = raised.value.message

@@ -57,7 +57,7 @@ def test_a_prefect_503_is_retried_and_a_failing_stack_does_not_end_the_fleet(
     for name in ("api-a", "api-b", "api-c"):
         spec = _spec(name)
         store = StackStore.open(name, spec.model_dump(mode="json", by_alias=True))
-        store.set_access(StackAccess(region=spec.region))
+        store.set_phase("new", access=StackAccess(region=spec.region))
     monkeypatch.setenv("KFALB_PREFECT_API_RETRY_SECONDS", "0.1")
     refused: Counter[str] = Counter()
     monkeypatch.setattr(httpx.Client, "send", _refusing(refused))

@@ -49,11 +49,11 @@ def _balancers(world: Any) -> list[dict[str, Any]]:
 
 def _switch(world: Any, spec: Any) -> None:
     """Plan the switch, carry it out while probing, and check what is left."""
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.stack_block import load_record
 
-    plan = plan_stack(spec)
+    plan = observe_plan(spec)[1]
     actions = {(change.item.kind, change.action) for change in plan.drift}
     assert {
         (Kind.LOAD_BALANCER, Action.CREATE),
@@ -70,7 +70,7 @@ def _switch(world: Any, spec: Any) -> None:
     old = Kind.INGRESS if spec.stack.front_door == "gateway" else Kind.GATEWAY
     assert record.of_kind(old) == ()
     assert [item.id for item in record.of_kind(Kind.LOAD_BALANCER)] == [balancer["LoadBalancerArn"]]
-    after = plan_stack(spec)
+    after = observe_plan(spec)[1]
     assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
 
 

@@ -49,7 +49,7 @@ def _spec(arn: str) -> StackSpec:
 
 
 def test_a_given_certificate_is_used_checked_and_left(sandbox_world: Callable[..., Any]) -> None:
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls
@@ -57,7 +57,7 @@ def test_a_given_certificate_is_used_checked_and_left(sandbox_world: Callable[..
     world = sandbox_world()
     arn = issued_out_of_band(world, f"*.{SUB}")
     spec = _spec(arn)
-    before = plan_stack(spec)
+    before = observe_plan(spec)[1]
     (certificate,) = [c for c in before.changes if c.item.kind.value == "certificate"]
     assert certificate.action.value == "keep"  # found ISSUED by its ARN: nothing to request
     assert not [c for c in before.changes if c.item.kind.value == "validation-record"]
@@ -67,7 +67,7 @@ def test_a_given_certificate_is_used_checked_and_left(sandbox_world: Callable[..
     made = {call.operation for call in api_calls().since(calls).mutating_calls()}
     assert "RequestCertificate" not in made
     assert world.kube.store.get(*INGRESS)["metadata"]["annotations"][CERTIFICATE_ARN] == arn
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     cleanup_load_balancer(stack=spec.name)
     acm = world.aws.client("acm")

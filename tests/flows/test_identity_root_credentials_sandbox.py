@@ -33,7 +33,7 @@ def _associations(world: Any) -> list[Any]:
 def test_a_pod_identity_stack_switched_to_irsa_keeps_no_association(
     sandbox_world: Callable[..., Any],
 ) -> None:
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -46,7 +46,7 @@ def test_a_pod_identity_stack_switched_to_irsa_keeps_no_association(
         (change.item.kind, change.action): [
             (d.field, d.expected, d.found) for d in change.differences
         ]
-        for change in plan_stack(irsa).drift
+        for change in observe_plan(irsa)[1].drift
     }
     assert (Kind.POD_IDENTITY, Action.DELETE) in planned  # the plan shows its removal
     setup_load_balancer(spec=irsa)
@@ -54,7 +54,7 @@ def test_a_pod_identity_stack_switched_to_irsa_keeps_no_association(
     account = world.kube.store.get("v1", "ServiceAccount", "aws-load-balancer-controller",
                                    "kube-system")  # fmt: skip
     assert ROLE_ANNOTATION in account["metadata"]["annotations"]
-    assert plan_stack(irsa).converged
+    assert observe_plan(irsa)[1].converged
     assert not any(cleanup_load_balancer(stack=irsa.name).values())
 
 

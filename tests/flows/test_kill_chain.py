@@ -149,7 +149,7 @@ def test_setup_and_cleanup_killed_at_every_step_resume_and_converge(
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
 
     world = sandbox_world(faults="seed=0")  # the fault layer, idle until a kill is armed
     spec = load_spec(EXAMPLE.read_text())
@@ -165,7 +165,7 @@ def test_setup_and_cleanup_killed_at_every_step_resume_and_converge(
     killed, _ = chain.run(["setup", "--config", str(EXAMPLE)], SETUP_STEPS)
     assert sorted(killed) == sorted(SETUP_STEPS)  # killed once at each step, then completed
     assert _counts(world, spec) == ONE_OF_EACH  # nothing made twice
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     killed, output = chain.run(["cleanup", "--config", str(EXAMPLE), "--yes"], CLEANUP_STEPS)
     assert sorted(killed) == sorted(CLEANUP_STEPS)

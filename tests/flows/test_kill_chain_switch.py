@@ -143,7 +143,7 @@ def test_a_switch_killed_at_each_step_resumes_both_ways_and_cleans_up(
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -171,7 +171,7 @@ def test_a_switch_killed_at_each_step_resumes_both_ways_and_cleans_up(
         chain.checked_through.clear()
         (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
         assert _host(balancer["DNSName"]) == chain.held
-        after = plan_stack(spec)
+        after = observe_plan(spec)[1]
         assert after.converged, [f"{c.item.key}: {c.differences}" for c in after.drift]
 
     leftovers = cleanup_load_balancer(stack=STACK)

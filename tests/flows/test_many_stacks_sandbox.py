@@ -179,7 +179,7 @@ def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference
 ) -> None:
     from core.desired import policy_name, role_name
     from core.plan_output import table_rows
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
 
@@ -196,7 +196,7 @@ def test_two_stacks_share_the_flow_installed_controller_and_its_iam_by_reference
     assert _iam_users(world) == {"oidc": marks, policy: marks, role: marks}
     assert _controller_users(world) == marks
     # Drift and plan show the users of each shared item.
-    rows = {row["item"]: row for row in table_rows(plan_stack(second, None), width=200)}
+    rows = {row["item"]: row for row in table_rows(observe_plan(second, None)[1], width=200)}
     for item in (f"iam-role {role}", f"iam-policy {policy}", "controller ALB controller"):
         assert (rows[item]["status"], rows[item]["field"]) == ("ok", "users"), rows
         assert rows[item]["found"] == "stack-a,stack-b", rows

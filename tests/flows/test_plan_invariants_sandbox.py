@@ -43,13 +43,13 @@ def _kinds_changed(calls: ApiCallCounts) -> list[tuple[str, frozenset[Kind]]]:
 def test_plan_lists_exactly_the_tampered_item_and_apply_touches_only_it(
     sandbox_world: Callable[..., Any],
 ) -> None:
-    from flows.check_drift import check_drift, plan_stack
+    from flows.check_drift import check_drift, observe_plan
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.aws.clients import api_calls
 
     world, spec = sandbox_world(), _spec()
     setup_load_balancer(spec=spec)
-    assert plan_stack(spec).converged
+    assert observe_plan(spec)[1].converged
 
     for name, (tamper, kind) in TAMPERINGS.items():
         tamper(world, spec)

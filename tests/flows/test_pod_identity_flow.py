@@ -86,7 +86,7 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
 ) -> None:
     from core.desired import role_name
     from core.settings import get_settings
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
     from flows.cleanup_load_balancer import cleanup_load_balancer
     from flows.setup_load_balancer import setup_load_balancer
     from tasks.https import probe
@@ -103,7 +103,7 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
     pod_identity = _spec("switched", "pod-identity")
     planned = {
         (change.item.kind, change.action): [d.field for d in change.differences]
-        for change in plan_stack(pod_identity).drift
+        for change in observe_plan(pod_identity)[1].drift
     }
     assert planned[(Kind.IAM_ROLE, Action.UPDATE)] == ["trust policy"]
     assert (Kind.POD_IDENTITY, Action.CREATE) in planned
@@ -115,7 +115,7 @@ def test_an_irsa_stack_switched_to_pod_identity_converges(
     assert ROLE_ANNOTATION not in _annotations(world)
     assert _trust(world, role)["Statement"][0]["Principal"] == {"Service": POD_IDENTITY_SERVICE}
     assert len(_associations(world)) == 1
-    assert plan_stack(pod_identity).converged
+    assert observe_plan(pod_identity)[1].converged
     # Setup leaves the OIDC provider it made (other IRSA users of the cluster may rely on it);
     # cleanup removes it with the stack.
     providers = world.aws.client("iam").list_open_id_connect_providers()

@@ -126,24 +126,26 @@ def test_a_hostile_config_is_refused_with_the_reason(
 def test_sandbox_faults_are_checked_and_passed_to_a_detached_world(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from kfalb.cli import _parser
+    from kfalb.cli import HANDLERS, build_parser
     from kfalb.sandbox_cmd import world_arguments
 
     with pytest.raises(SystemExit) as exit_info:
         main(["sandbox", "up", "--faults", "throttle=0.7,error5xx=0.7"])
     assert exit_info.value.code == EXIT_USAGE
     assert "fault rates must be within 0..1 and sum to at most 1" in capsys.readouterr().err
-    args = _parser().parse_args(["sandbox", "up", "--faults", "throttle=0.3,seed=4"])
+    args = build_parser(HANDLERS).parse_args(["sandbox", "up", "--faults", "throttle=0.3,seed=4"])
     assert "--faults=throttle=0.3,seed=4" in world_arguments(args)
-    assert not any(a.startswith("--faults") for a in world_arguments(_parser().parse_args(
-        ["sandbox", "up"])))  # fmt: skip
+    plain = world_arguments(build_parser(HANDLERS).parse_args(["sandbox", "up"]))
+    assert not any(a.startswith("--faults") for a in plain)
 
 
 def test_sandbox_up_can_omit_the_pod_identity_agent() -> None:
-    from kfalb.cli import _parser
+    from kfalb.cli import HANDLERS, build_parser
     from kfalb.sandbox_cmd import world_arguments
 
-    without = _parser().parse_args(["sandbox", "up", "--no-pod-identity-agent"])
+    without = build_parser(HANDLERS).parse_args(["sandbox", "up", "--no-pod-identity-agent"])
     assert without.pod_identity_agent is False
     assert "--no-pod-identity-agent" in world_arguments(without)  # a detached world too
-    assert "--pod-identity-agent" in world_arguments(_parser().parse_args(["sandbox", "up"]))
+    assert "--pod-identity-agent" in world_arguments(
+        build_parser(HANDLERS).parse_args(["sandbox", "up"])
+    )

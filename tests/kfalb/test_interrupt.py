@@ -117,7 +117,7 @@ def test_ctrl_c_with_a_server_of_the_users_stops_safely_and_a_rerun_converges(
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    from flows.check_drift import plan_stack
+    from flows.check_drift import observe_plan
 
     sandbox_world(acm_delay=6.0)
     api = str(PREFECT_API_URL.value())
@@ -134,7 +134,7 @@ def test_ctrl_c_with_a_server_of_the_users_stops_safely_and_a_rerun_converges(
 
     code, output = _setup(env, interrupts=0, log=tmp_path / "third.log")  # takes the lapsed lock
     assert code == 0, output
-    assert plan_stack(load_spec(EXAMPLE.read_text())).converged
+    assert observe_plan(load_spec(EXAMPLE.read_text()))[1].converged
 
 
 @pytest.mark.slow

@@ -118,7 +118,7 @@ def test_reads_are_folded_into_one_line_per_phase() -> None:
     lines = _console(
         _record("prefect.flow_runs", "Holding the lock of stack s", created=100.0),
         read("r1", "observe_hosted_zone", 100.4),
-        read("r2", "find_role", 100.9),
+        read("r2", "observe_role", 100.9),
         read("r3", "observe_record_sets", 101.4),
         _record(
             "prefect.flow_runs", "Stack s: 2 to create, 0 to change, 21 in place", created=101.5

@@ -9,16 +9,16 @@ from kfalb.cli import EXIT_USAGE, main
 
 
 def test_clusters_and_the_route53_rate_reach_a_detached_world() -> None:
-    from kfalb.cli import _parser
+    from kfalb.cli import HANDLERS, build_parser
     from kfalb.sandbox_cmd import world_arguments
 
-    args = _parser().parse_args(["sandbox", "up", "--cluster", "kubeflow-b@234567890123:eu-west-1",
+    args = build_parser(HANDLERS).parse_args(["sandbox", "up", "--cluster", "kubeflow-b@234567890123:eu-west-1",
                                  "--cluster", "team-c@345678901234", "--route53-rate", "5"])  # fmt: skip
     passed = world_arguments(args)
     assert "--cluster=kubeflow-b@234567890123:eu-west-1" in passed
     assert "--cluster=team-c@345678901234" in passed
     assert "--route53-rate=5.0" in passed
-    plain = world_arguments(_parser().parse_args(["sandbox", "up"]))
+    plain = world_arguments(build_parser(HANDLERS).parse_args(["sandbox", "up"]))
     assert not any(a.startswith(("--cluster", "--route53-rate")) for a in plain)
 
 

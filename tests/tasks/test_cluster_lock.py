@@ -46,24 +46,29 @@ def _running_holder(cluster: str, stack: str) -> Any:
 
 
 def test_outside_a_run_nothing_is_locked(fast_lock: None) -> None:
-    from tasks.cluster_lock import cluster_lease, read_cluster_lock
+    from tasks.cluster_lock import cluster_lease, cluster_lock_of
+    from tests.leases_held import held_lease
 
     with cluster_lease("us-west-2", "kubeflow", holder="a") as lease:
         assert lease is None
-        assert read_cluster_lock("us-west-2", "kubeflow") is None
+        assert held_lease(cluster_lock_of("us-west-2", "kubeflow")) is None
 
 
 def test_a_run_holds_the_lock_once_for_its_stack_and_lets_it_go(fast_lock: None) -> None:
     from prefect import flow
 
-    from tasks.cluster_lock import cluster_lease, lock_variable, read_cluster_lock
+    from tasks.cluster_lock import cluster_lease, cluster_lock_of, lock_variable
+    from tests.leases_held import held_lease
 
     seen: dict[str, Any] = {}
 
     @flow(name="holds-the-cluster")
     def holds() -> None:
         with cluster_lease("us-west-2", "Kubeflow_Prod", holder="stack-a") as lease:
-            seen["lease"], seen["read"] = lease, read_cluster_lock("us-west-2", "Kubeflow_Prod")
+            seen["lease"], seen["read"] = (
+                lease,
+                held_lease(cluster_lock_of("us-west-2", "Kubeflow_Prod")),
+            )
             with cluster_lease("us-west-2", "Kubeflow_Prod", holder="stack-a") as nested:
                 seen["nested"] = nested  # the same hold: no second acquisition
 
@@ -73,7 +78,7 @@ def test_a_run_holds_the_lock_once_for_its_stack_and_lets_it_go(fast_lock: None)
     assert seen["read"].held_for == "stack-a"
     assert seen["read"].holder.startswith("stack stack-a's flow run ")
     assert seen["nested"] is None
-    assert read_cluster_lock("us-west-2", "Kubeflow_Prod") is None
+    assert held_lease(cluster_lock_of("us-west-2", "Kubeflow_Prod")) is None
     assert lock_variable("us-west-2", "Kubeflow_Prod").startswith(
         "kfalb-cluster-lock-kubeflow-prod-"
     )
@@ -112,12 +117,13 @@ def test_unlock_breaks_a_cluster_lock_by_hand(
     fast_lock: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from kfalb.cli import main
-    from tasks.cluster_lock import read_cluster_lock
+    from tasks.cluster_lock import cluster_lock_of
+    from tests.leases_held import held_lease
 
     _running_holder("stuck", "stack-a")
     assert main(["unlock", "--cluster", "stuck", "--region", "us-west-2"]) == 0
     assert "broke the lock of cluster us-west-2/stuck, held by stack stack-a's flow run" in (
         capsys.readouterr().err
     )
-    assert read_cluster_lock("us-west-2", "stuck") is None
+    assert held_lease(cluster_lock_of("us-west-2", "stuck")) is None
     assert main(["unlock", "--cluster", "stuck"]) == 2  # a cluster needs its region

@@ -3,12 +3,23 @@ that says the request itself is wrong, nor the work's own errors."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+from collections.abc import Callable, Iterator
+
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.exceptions import PrefectHTTPStatusError
 
 from core.errors import DriftDetected
-from tasks.prefect_api import is_prefect_api_transient, prefect_api_retry_delays
+from tasks.prefect_api import (
+    BUSY_RETRY_DELAYS,
+    is_prefect_api_transient,
+    prefect_api_retry_delays,
+    sent_past_busy,
+)
 
 
 def _answer(code: int) -> PrefectHTTPStatusError:
@@ -46,3 +57,71 @@ def test_the_works_own_errors_are_not() -> None:
 def test_delays_follow_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KFALB_PREFECT_API_RETRY_SECONDS", "0.5")
     assert prefect_api_retry_delays() == [0.5, 2.5, 7.5]
+
+
+class _BusyServer(http.server.ThreadingHTTPServer):
+    """A Prefect API stand-in answering each PATCH with the next of `answers`."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers = answers
+        self.seen: list[tuple[str, str, object]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PATCH(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                server.seen.append((self.path, self.headers["Authorization"],
+                                    json.loads(self.rfile.read(length))))  # fmt: skip
+                self.send_response(server.answers.pop(0))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def busy_server() -> Iterator[Callable[[list[int]], tuple[_BusyServer, SyncPrefectClient]]]:
+    servers: list[_BusyServer] = []
+
+    def start(answers: list[int]) -> tuple[_BusyServer, SyncPrefectClient]:
+        server = _BusyServer(answers)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        api = f"http://127.0.0.1:{server.server_address[1]}/api"
+        return server, SyncPrefectClient(api, auth_string="user:secret")
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_busy_server_is_tried_again_soon_through_prefects_own_client(
+    busy_server: Callable[[list[int]], tuple[_BusyServer, SyncPrefectClient]],
+) -> None:
+    server, client = busy_server([503, 503, 204])
+    slept: list[float] = []
+    sent = sent_past_busy(client, "PATCH", "/block_documents/1", {"data": {"a": 1}},
+                          sleep=slept.append)  # fmt: skip
+    assert sent
+    assert slept == list(BUSY_RETRY_DELAYS[:2])  # 50 ms, then 100 ms: not Prefect's 2 s, 4 s
+    assert len(server.seen) == 3
+    path, authorization, body = server.seen[-1]
+    assert path == "/api/block_documents/1"  # the client's base URL
+    assert authorization.startswith("Basic ")  # and its credentials
+    assert body == {"data": {"a": 1}}
+
+
+@pytest.mark.parametrize("answers", [[404], [403], [503] * (len(BUSY_RETRY_DELAYS) + 1)])
+def test_any_other_answer_or_a_long_busy_spell_leaves_it_to_the_usual_way(
+    busy_server: Callable[[list[int]], tuple[_BusyServer, SyncPrefectClient]],
+    answers: list[int],
+) -> None:
+    server, client = busy_server(list(answers))
+    slept: list[float] = []
+    assert not sent_past_busy(client, "PATCH", "/block_documents/1", {}, sleep=slept.append)
+    assert len(server.seen) == len(answers)
+    assert slept == list(BUSY_RETRY_DELAYS[: len(answers) - 1])

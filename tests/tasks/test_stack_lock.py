@@ -73,15 +73,16 @@ def _lease(stack: str, *, run: Any = None, expires_in: float = 3600.0) -> Lease:
 
 
 def test_the_lock_is_a_lease_named_after_its_holder_and_gone_after_release(fast_lock: None) -> None:
-    from tasks.stack_lock import read_lock, stack_lock
+    from tasks.stack_lock import stack_lock, stack_lock_of
+    from tests.leases_held import held_lease
 
     with stack_lock("lock-basic") as lease:
-        held = read_lock("lock-basic")
+        held = held_lease(stack_lock_of("lock-basic"))
         assert held is not None
         assert held.token == lease.token
         assert (held.pid, held.flow_run_id) == (os.getpid(), None)
         assert held.expires <= held.since + timedelta(seconds=1)
-    assert read_lock("lock-basic") is None
+    assert held_lease(stack_lock_of("lock-basic")) is None
 
 
 def test_a_sigkilled_holder_blocks_no_longer_than_its_lease(
@@ -89,7 +90,8 @@ def test_a_sigkilled_holder_blocks_no_longer_than_its_lease(
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
-    from tasks.stack_lock import read_lock, stack_lock
+    from tasks.stack_lock import stack_lock, stack_lock_of
+    from tests.leases_held import held_lease
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     holder = subprocess.Popen([sys.executable, "-c", HOLD_THEN_BLOCK, "lock-killed"], cwd=ROOT,
@@ -97,7 +99,7 @@ def test_a_sigkilled_holder_blocks_no_longer_than_its_lease(
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
-        dead = read_lock("lock-killed")
+        dead = held_lease(stack_lock_of("lock-killed"))
         assert dead is not None
         assert dead.pid == holder.pid
     finally:
@@ -207,7 +209,8 @@ def test_a_free_lock_is_taken_without_a_waiting_line(
 
 
 def test_two_takers_never_hold_the_lock_at_once(fast_lock: None) -> None:
-    from tasks.stack_lock import stack_lock
+    from tasks.stack_lock import stack_lock, stack_lock_of
+    from tests.leases_held import held_lease
 
     _store(_lease("lock-race", expires_in=-1))  # a lapsed lease: the takers race its takeover
     inside, most, errors = [0], [0], list[BaseException]()
@@ -220,9 +223,7 @@ def test_two_takers_never_hold_the_lock_at_once(fast_lock: None) -> None:
                     with guard:
                         inside[0] += 1
                         most[0] = max(most[0], inside[0])
-                    from tasks.stack_lock import read_lock
-
-                    read_lock("lock-race")  # a round trip while holding
+                    held_lease(stack_lock_of("lock-race"))  # a round trip while holding
                     with guard:
                         inside[0] -= 1
         except BaseException as error:
@@ -242,14 +243,15 @@ def test_unlock_breaks_a_lock_by_hand_with_a_warning(
     fast_lock: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from kfalb.cli import main
-    from tasks.stack_lock import read_lock
+    from tasks.stack_lock import stack_lock_of
+    from tests.leases_held import held_lease
 
     _store(_lease("lock-manual"))
     assert main(["unlock", "--stack", "lock-manual"]) == 0
     err = capsys.readouterr().err
     assert "warning: broke the lock of stack lock-manual, held by a process outside a flow run " \
            "on elsewhere pid 99999" in err  # fmt: skip
-    assert read_lock("lock-manual") is None
+    assert held_lease(stack_lock_of("lock-manual")) is None
     assert main(["unlock", "--stack", "lock-manual"]) == 0
     assert "Stack lock-manual is not locked." in capsys.readouterr().out
 

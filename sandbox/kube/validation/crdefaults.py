@@ -9,8 +9,9 @@ server drops), and an HTTPRoute rule without ``matches`` matches the path prefix
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from sandbox.kube.jsoncopy import json_copy
 
 _ROOT_SKIP = frozenset({"apiVersion", "kind", "metadata"})
 
@@ -25,7 +26,7 @@ def apply_defaults(value: Any, schema: Any, *, root: bool = True) -> None:
             if root and name in _ROOT_SKIP or not isinstance(child, dict):
                 continue
             if name not in value and "default" in child:
-                value[name] = copy.deepcopy(child["default"])
+                value[name] = json_copy(child["default"])
             if name in value:
                 apply_defaults(value[name], child, root=False)
         additional = schema.get("additionalProperties")

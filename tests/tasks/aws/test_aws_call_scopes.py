@@ -27,17 +27,3 @@ def test_calls_are_counted_per_scope_and_in_the_process_total(ctx: AwsContext) -
     }
     assert api_calls().since(total).reads == 4
     assert api_calls("never-used").calls == ()
-
-
-def test_peak_rate_is_the_most_calls_in_any_window(ctx: AwsContext) -> None:
-    import time
-
-    from tasks.aws.clients import peak_rate
-
-    start = time.monotonic()
-    route53 = clients.client(ctx, "route53")
-    for _ in range(3):
-        route53.list_hosted_zones()
-    assert peak_rate("route53", since=start, window=3600) == 3
-    assert peak_rate("acm", since=start, window=3600) == 0
-    assert peak_rate("route53", since=time.monotonic() + 1) == 0

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from core import naming, sharing
+from core import identity, naming, sharing
 from core.desired import policy_name
 from core.errors import AwsError, AwsTransientError, OwnershipError, PreflightError
-from tasks.aws import eks, iam, iam_policy
+from tasks.aws import eks, iam, iam_policy, owned
 
 DOC_A = {
     "Version": "2012-10-17",
@@ -28,6 +28,13 @@ def cluster(ctx, world):
     return eks.preflight_cluster.fn(ctx, world.cluster_name)
 
 
+def _delete_provider(ctx, spec, provider) -> bool:
+    """The stack's cleanup of the OIDC provider (its mark, then the provider if no mark is left)."""
+    return owned.delete_owned_oidc_provider.fn(
+        ctx, provider.arn, stack=spec.name, cluster_name=spec.cluster.name
+    )
+
+
 def test_oidc_provider_created_once_with_tags(ctx, spec, cluster, mutations):
     provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
     assert provider.owned
@@ -37,13 +44,13 @@ def test_oidc_provider_created_once_with_tags(ctx, spec, cluster, mutations):
     assert provider.tags["team"] == "ml"  # stack.tags of the stack that made it
     assert naming.STACK_TAG not in provider.tags  # shared: no one stack's ownership mark
     assert mutations(lambda: iam.ensure_oidc_provider.fn(ctx, spec, cluster)) == []
-    assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
-    assert not iam.delete_oidc_provider.fn(ctx, spec, cluster)
+    assert _delete_provider(ctx, spec, provider)
+    assert not _delete_provider(ctx, spec, provider)
 
 
 def test_a_shared_item_goes_with_its_last_user_only(ctx, spec, cluster, boto):
     other = spec.model_copy(update={"stack": spec.stack.model_copy(update={"name": "team2"})})
-    iam.ensure_oidc_provider.fn(ctx, spec, cluster)
+    provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
     policy = iam.ensure_policy.fn(ctx, spec)
     iam.ensure_policy.fn(ctx, other)  # adopts it: only its user mark is added
     tags = {
@@ -57,8 +64,8 @@ def test_a_shared_item_goes_with_its_last_user_only(ctx, spec, cluster, boto):
     assert sharing.item_users(tags) == ("team2",)
     assert iam.delete_policy.fn(ctx, other)  # the last user
     assert boto("iam").list_policies(Scope="Local")["Policies"] == []
-    assert not iam.delete_oidc_provider.fn(ctx, other, cluster)  # not its user: left alone
-    assert iam.delete_oidc_provider.fn(ctx, spec, cluster)
+    assert not _delete_provider(ctx, other, provider)  # not its user: left alone
+    assert _delete_provider(ctx, spec, provider)
 
 
 def test_pre_existing_oidc_provider_is_adopted_and_never_deleted(
@@ -71,7 +78,7 @@ def test_pre_existing_oidc_provider_is_adopted_and_never_deleted(
     assert mutations(lambda: adopted.append(iam.ensure_oidc_provider.fn(ctx, spec, cluster))) == []
     assert not adopted[0].owned
     with pytest.raises(OwnershipError):
-        iam.delete_oidc_provider.fn(ctx, spec, cluster)
+        _delete_provider(ctx, spec, adopted[0])
 
 
 def test_bundled_policy_created_once(ctx, spec, mutations):
@@ -138,7 +145,7 @@ def test_role_trusts_only_the_controller_service_account(ctx, spec, cluster, bot
     assert mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn)) == []
 
     # Someone loosened the trust (any service account of the cluster): ensure tightens it again.
-    loose = iam.trust_policy(provider.arn, cluster.oidc_host_path)
+    loose = identity.irsa_trust(provider.arn, cluster.oidc_host_path)
     del loose["Statement"][0]["Condition"]["StringEquals"][f"{cluster.oidc_host_path}:sub"]
     boto("iam").update_assume_role_policy(RoleName=role.name, PolicyDocument=json.dumps(loose))
     made = mutations(lambda: iam.ensure_role.fn(ctx, spec, provider, policy_arn=policy.arn))

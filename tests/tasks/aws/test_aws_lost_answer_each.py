@@ -23,7 +23,18 @@ from core.sharing import creation_marks
 from core.spec import StackSpec, parse_spec
 from sandbox.aws.fault_rules import READ_PREFIXES as READS
 from sandbox.aws.faults import FaultPlan
-from tasks.aws import acm, ec2, eks, elbv2, iam, iam_policy, pod_identity, route53, route53_records
+from tasks.aws import (
+    acm,
+    ec2,
+    eks,
+    elbv2,
+    iam,
+    iam_policy,
+    owned,
+    pod_identity,
+    route53,
+    route53_records,
+)
 from tests.tasks.aws.conftest import CONFIG
 from tests.tasks.aws.test_aws_elbv2 import _make_alb
 
@@ -239,6 +250,14 @@ def _provider(run: Run, spec: StackSpec | None = None) -> None:
     run.made["provider"] = iam.ensure_oidc_provider.fn(run.ctx, spec or run.spec, _cluster(run))
 
 
+def _release_provider(run: Run, spec: StackSpec) -> bool:
+    """The stack's cleanup of the OIDC provider (its mark, then the provider if no mark is left)."""
+    arn, cluster = run.made["provider"].arn, _cluster(run).name
+    return bool(
+        owned.delete_owned_oidc_provider.fn(run.ctx, arn, stack=spec.name, cluster_name=cluster)
+    )
+
+
 def _policy(run: Run, document: dict[str, Any] = DOC_A, spec: StackSpec | None = None) -> None:
     run.made["policy"] = iam_policy.ensure_policy.fn(run.ctx, spec or run.spec, document=document)
 
@@ -269,7 +288,7 @@ def _iam_release(run: Run) -> None:
     other = _other_stack(run.spec)
     assert iam.delete_role.fn(run.ctx, other) is False
     assert iam_policy.delete_policy.fn(run.ctx, other) is False
-    assert iam.delete_oidc_provider.fn(run.ctx, other, _cluster(run)) is False
+    assert _release_provider(run, other) is False
 
 
 def _trust(run: Run) -> None:
@@ -336,7 +355,7 @@ def _policy_delete(run: Run) -> None:
 
 
 def _provider_delete(run: Run) -> None:
-    iam.delete_oidc_provider.fn(run.ctx, run.spec, _cluster(run))
+    _release_provider(run, run.spec)
 
 
 def _iam_gone(run: Run) -> None:

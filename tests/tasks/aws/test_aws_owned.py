@@ -81,7 +81,7 @@ def test_oidc_providers_are_found_and_deleted_by_their_tags(ctx, spec, world):
     provider = iam.ensure_oidc_provider.fn(ctx, spec, cluster)
     assert owned.find_oidc_providers.fn(ctx, spec.name) == (provider,)
     assert owned.find_oidc_providers.fn(ctx, "another-stack") == ()
-    assert owned.find_role.fn(ctx, spec) is None
+    assert iam.observe_role.fn(ctx, spec, provider) is None
 
     assert owned.delete_owned_oidc_provider.fn(ctx, provider.arn, stack=spec.name)
     assert not owned.delete_owned_oidc_provider.fn(ctx, provider.arn, stack=spec.name)

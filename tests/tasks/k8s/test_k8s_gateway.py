@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 
 from core.errors import KubernetesError, OwnershipError
-from core.gateway import GatewayNames, gateway_params
+from core.gateway import GatewayNames, configure_gateway, gateway_params
 from sandbox.albcontroller import deploy
 from sandbox.world import World, WorldOptions
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.gateway import (
     delete_gateway,
-    desired_gateway_objects,
     ensure_gateway,
     observe_gateway,
     request_gateway_reconcile,
     wait_for_gateway,
 )
 from tasks.k8s.gateway_api import ensure_gateway_api
+from tasks.k8s.manifests import gateway_source
 from tests.sandbox.alb_world import admin, eventually, issued_certificate, store
 from tests.sandbox.gateway_world import BUNDLED_GATES, CRDS, controller_deployment, kubectl, spec
 
@@ -80,10 +80,7 @@ def objects(world: World, name: str, **alb: Any) -> list[dict[str, Any]]:
     sub = f"{name}.example.com"
     certificate = issued_certificate(world, f"*.{sub}")
     stack_spec = spec(sub, ingressName=name, alb=alb)
-    result: list[dict[str, Any]] = desired_gateway_objects.fn(
-        gateway_params(stack_spec, (certificate,))
-    )
-    return result
+    return configure_gateway(gateway_source(), gateway_params(stack_spec, (certificate,)))
 
 
 def stack_of(name: str) -> str:

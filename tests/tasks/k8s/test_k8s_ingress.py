@@ -7,12 +7,16 @@ from typing import Any
 import pytest
 
 from core import naming
+from core.endoflife import EndOfLife
 from core.errors import OwnershipError, PreflightError, WaitTimeout
 from core.kubestate import ingress_fields
+from core.spec import parse_spec
 from sandbox.kube.server import KubeApiServer
+from tasks import endoflife
+from tasks.aws.clients import AwsContext
+from tasks.endoflife import delete_front_door
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.ingress import (
-    delete_ingress,
     ensure_ingress,
     observe_ingress,
     preflight_kubernetes,
@@ -22,6 +26,12 @@ from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 STACK = "platform-example-com"
 CERT = "arn:aws:acm:us-west-2:111122223333:certificate/0123"
+SPEC = parse_spec({
+    "cluster": {"name": "kubeflow", "region": "us-west-2"},
+    "route53": {"rootDomain": {"name": "example.com"}, "subDomain": {"name": "platform.example.com"}},
+})  # fmt: skip
+#: Deleting the Ingress reads AWS only once it stays terminating (to say why).
+CTX = AwsContext(region="us-west-2")
 
 
 def desired(**overrides: Any) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def test_an_ingress_of_someone_else_is_not_overwritten(target: KubeTarget, seed:
     with pytest.raises(OwnershipError, match="Ingress istio-system/istio-ingress"):
         ensure_ingress.fn(target, desired(), stack=STACK)
     with pytest.raises(OwnershipError, match="not deleting it"):
-        delete_ingress.fn(target, stack=STACK)
+        delete_front_door.fn(CTX, target, SPEC)
 
 
 def test_wait_returns_the_alb_hostname(target: KubeTarget, kube_server: KubeApiServer) -> None:
@@ -176,21 +186,23 @@ def test_delete_waits_for_the_controllers_finalizer(
     target: KubeTarget, kube_server: KubeApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KFALB_CLEANUP_TIMEOUT_SECONDS", "0.2")
+    # The controller says nothing and nothing in AWS holds it: no cause, the wait runs out.
+    monkeypatch.setattr(endoflife, "look_at_end_of_life", lambda *_: EndOfLife(ingress="x"))
     ingress = desired()
     ingress["metadata"]["finalizers"] = ["ingress.k8s.aws/resources"]
     ensure_ingress.fn(target, ingress, stack=STACK)
     with pytest.raises(
         WaitTimeout, match=r"being deleted, finalizers \['ingress.k8s.aws/resources'\]"
     ):
-        delete_ingress.fn(target, stack=STACK)
+        delete_front_door.fn(CTX, target, SPEC)
     live = kube_server.store.get("networking.k8s.io/v1", "Ingress", "istio-ingress", "istio-system")
     live["metadata"]["finalizers"] = []
     kube_server.store.update(live, field_manager="alb-controller")  # the controller is done
     assert observe_ingress.fn(target) is None
-    assert delete_ingress.fn(target, stack=STACK) is False
+    assert delete_front_door.fn(CTX, target, SPEC) is False
 
 
 def test_delete_of_our_ingress(target: KubeTarget) -> None:
     ensure_ingress.fn(target, desired(), stack=STACK)
-    assert delete_ingress.fn(target, stack=STACK) is True
+    assert delete_front_door.fn(CTX, target, SPEC) is True
     assert observe_ingress.fn(target) is None

@@ -119,7 +119,7 @@ def test_controller_parameters_are_set_on_the_objects(version: str) -> None:
 
 
 def test_missing_controller_parameter_is_refused() -> None:
-    objects = manifests.render(manifests.CONTROLLER_BASE)
+    objects = manifests.render(manifests.controller_base())
     params = controller_params()
     with pytest.raises(SpecError, match="vpc_id"):
         manifests.configure_controller(
@@ -128,7 +128,7 @@ def test_missing_controller_parameter_is_refused() -> None:
 
 
 def test_ingress_base_gets_certificates_scheme_tags_and_labels() -> None:
-    ingress = manifests.ingress_object(ingress_params())
+    ingress = configure_ingress(manifests.ingress_source(), ingress_params())
     annotations = ingress["metadata"]["annotations"]
     assert key(ingress) == "Ingress istio-system/istio-ingress"
     assert ingress["spec"]["ingressClassName"] == "alb"
@@ -155,7 +155,9 @@ def test_ingress_base_gets_certificates_scheme_tags_and_labels() -> None:
 
 
 def test_ingress_class_follows_the_controller_in_use() -> None:
-    ingress = manifests.ingress_object(ingress_params(ingress_class="auto-alb"))
+    ingress = configure_ingress(
+        manifests.ingress_source(), ingress_params(ingress_class="auto-alb")
+    )
     assert ingress["spec"]["ingressClassName"] == "auto-alb"
 
 
@@ -213,7 +215,9 @@ def test_users_kubeflow_manifests_ingress_is_converted(tmp_path: Path) -> None:
     addon = write_kubeflow_manifests(tmp_path)
     rendered = manifests.render(addon)
     assert {obj["kind"] for obj in rendered} == {"ConfigMap", "Ingress"}
-    ingress = manifests.ingress_object(ingress_params(scheme="internet-facing"), str(addon))
+    ingress = configure_ingress(
+        manifests.ingress_source(str(addon)), ingress_params(scheme="internet-facing")
+    )
     annotations = ingress["metadata"]["annotations"]
     assert CLASS_ANNOTATION not in annotations
     assert ingress["spec"]["ingressClassName"] == "alb"
@@ -230,7 +234,7 @@ def test_manifests_path_without_the_ingress_is_a_spec_error(tmp_path: Path) -> N
     (tmp_path / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
     with pytest.raises(SpecError, match="found Ingresses: none"):
-        manifests.ingress_object(ingress_params(), str(tmp_path))
+        configure_ingress(manifests.ingress_source(str(tmp_path)), ingress_params())
     with pytest.raises(SpecError, match="not a kustomize directory"):
         manifests.render(tmp_path / "missing")
 

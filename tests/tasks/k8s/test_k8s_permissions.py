@@ -12,7 +12,7 @@ from sandbox.kube.seed import seed_kubeflow_cluster
 from sandbox.kube.server import KubeApiServer
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.cluster import preflight_permissions
-from tasks.k8s.manifests import CONTROLLER_BASE, INGRESS_BASE, render
+from tasks.k8s.manifests import INGRESS_BASE, controller_base, render
 
 DEV_TOKEN = "dev-token"  # noqa: S105 - a sandbox access entry
 
@@ -63,7 +63,7 @@ def server(fast_settings: None) -> Iterator[KubeApiServer]:
 
 
 def _objects() -> list[dict[str, object]]:
-    return render(CONTROLLER_BASE) + render(INGRESS_BASE)
+    return render(controller_base()) + render(INGRESS_BASE)
 
 
 def test_an_admin_may_apply_everything(

@@ -37,19 +37,18 @@ def test_generated_certificate_names_the_webhook_service_and_chains_to_the_ca() 
 
 def test_valid_secret_is_reused_so_a_rerun_changes_nothing() -> None:
     tls = webhook_tls.generate(NOW)
-    again, reason = webhook_tls.reuse_or_generate(as_secret_data(tls), NOW + timedelta(days=300))
-    assert reason is None
+    again = webhook_tls.from_secret_data(as_secret_data(tls))
     assert again == tls
+    assert webhook_tls.problem(tls, NOW + timedelta(days=300)) is None
 
 
 def test_certificate_near_its_end_is_replaced() -> None:
     tls = webhook_tls.generate(NOW)
     late = NOW + webhook_tls.CERT_VALIDITY - timedelta(days=10)
-    fresh, reason = webhook_tls.reuse_or_generate(as_secret_data(tls), late)
+    reason = webhook_tls.problem(tls, late)
     assert reason is not None
     assert "renewing" in reason
-    assert fresh.cert_pem != tls.cert_pem
-    assert webhook_tls.problem(fresh, late) is None
+    assert webhook_tls.problem(webhook_tls.generate(late), late) is None
 
 
 def test_mismatched_or_missing_material_is_replaced() -> None:
@@ -58,13 +57,13 @@ def test_mismatched_or_missing_material_is_replaced() -> None:
     assert webhook_tls.problem(mixed, NOW) == "certificate is not signed by the CA"
     wrong_key = WebhookTls(ca_pem=one.ca_pem, cert_pem=one.cert_pem, key_pem=other.key_pem)
     assert webhook_tls.problem(wrong_key, NOW) == "private key does not match the certificate"
-    _, reason = webhook_tls.reuse_or_generate(None, NOW)
-    assert reason == "no TLS Secret yet"
+    assert webhook_tls.from_secret_data(None) is None
     partial = as_secret_data(one)
     del partial["tls.key"]
-    _, reason = webhook_tls.reuse_or_generate(partial, NOW)
-    assert reason == "TLS Secret incomplete"
+    assert webhook_tls.from_secret_data(partial) is None
     garbage = {**as_secret_data(one), "tls.crt": base64.b64encode(b"nope").decode()}
-    _, reason = webhook_tls.reuse_or_generate(garbage, NOW)
+    unreadable = webhook_tls.from_secret_data(garbage)
+    assert unreadable is not None
+    reason = webhook_tls.problem(unreadable, NOW)
     assert reason is not None
     assert reason.startswith("unreadable")

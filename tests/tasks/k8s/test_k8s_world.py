@@ -13,13 +13,10 @@ from sandbox.world import World, WorldOptions
 from tasks.aws import ec2, iam, iam_policy
 from tasks.aws.clients import AwsContext, client, reset_sessions
 from tasks.aws.eks import read_cluster
+from tasks.endoflife import delete_front_door
 from tasks.k8s.clients import KubeTarget
 from tasks.k8s.controller import delete_controller, ensure_controller
-from tasks.k8s.ingress import (
-    delete_ingress,
-    ensure_ingress,
-    wait_for_ingress_address,
-)
+from tasks.k8s.ingress import ensure_ingress, wait_for_ingress_address
 from tests.tasks.k8s.ingress_fixture import desired_ingress
 
 SPEC = {
@@ -104,7 +101,7 @@ def test_installed_controller_serves_the_ingress_then_everything_goes(world: Wor
     assert again.applied is not None
     assert not again.applied.changed
 
-    assert delete_ingress.fn(target, stack=spec.name) is True
+    assert delete_front_door.fn(ctx, target, spec) is True
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     removed = delete_controller.fn(target, spec.name)
     assert len(removed.deleted) == 17
