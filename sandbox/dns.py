@@ -85,6 +85,9 @@ class DnsServer:
         self._wire: WireServer | None = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        #: Seconds between looks at the zones (each reads and normalises every zone: a fleet's
+        #: benchmark, which changes nothing, lets it idle).
+        self.poll_interval = min(max(propagation_delay / 10, 0.05), 0.25)
 
     def start(self) -> DnsServer:
         """Bind, take the current zones as already propagated, and serve in background threads."""
@@ -173,8 +176,7 @@ class DnsServer:
         )
 
     def _poll(self) -> None:
-        interval = min(max(self._delay / 10, 0.05), 0.25)
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.poll_interval):
             try:
                 self._observe()
             except Exception:
