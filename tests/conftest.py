@@ -139,9 +139,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tier) or scenario (the rest: the sandbox's own tests, flows against the sandbox, the
     command, deployments)."""
     root = Path(__file__).parent
+    first: dict[str, int] = {}
     for item in items:
         package = Path(item.fspath).relative_to(root).parts[0]
         tier = _TIERS.get(package, "scenario")
         if tier != "scenario" and "prefect_server" in getattr(item, "fixturenames", ()):
             tier = "server"
         item.add_marker(getattr(pytest.mark, tier))
+        first[item.nodeid] = _FIRST.get(package, 1)
+    # The long files first (scenarios of a minute or more each), the short ones last: workers
+    # take whole files in this order, and a long file started last keeps the run waiting on it.
+    items.sort(key=lambda item: first[item.nodeid])  # stable: each file keeps its order
+
+
+#: Which packages' files go to the workers first (others, such as the wheel's test, with kfalb).
+_FIRST = {"flows": 0, "deployments": 0, "kfalb": 1, "sandbox": 2, "tasks": 3, "core": 4}
