@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -26,11 +25,10 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import AwsError, SpecError
-from core.rate_budget import RateBudget
 from core.resources import ApiCall, ApiCallCounts
 from core.settings import get_settings
 from tasks import interrupt
-from tasks.aws.route53_budget import take_slot
+from tasks.aws.route53_budget import learn_account, route53_slot
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel
@@ -353,14 +351,6 @@ def api_calls(scope: str | None = None) -> ApiCallCounts:
 
 # --- Route53's rate, shared per account ----------------------------------------------------
 
-#: Admits each account's Route53 requests at KFALB_ROUTE53_RATE per second, for every client of
-#: the process (AWS: a bucket of 50 refilled at 10 per second per account, beyond that
-#: `Throttling`); with KFALB_ROUTE53_BUDGET=prefect, a Prefect limit every worker shares.
-_route53_budget = RateBudget()
-#: Access key id -> account, learnt from the STS identities the flows read first anyway.
-_account_of_key: dict[str, str] = {}
-_SIGNED_BY = re.compile(r"Credential=([^/]+)/")
-
 
 def _share_route53_budget(made: Any, service: Service, base: boto3.session.Session) -> None:
     if service == "route53":
@@ -368,7 +358,7 @@ def _share_route53_budget(made: Any, service: Service, base: boto3.session.Sessi
         made.meta.events.register(
             "before-send.route53",
             functools.partial(
-                _route53_slot,
+                route53_slot,
                 rate=settings.route53_rate,
                 burst=settings.route53_burst,
                 shared=settings.route53_budget == "prefect",
@@ -379,36 +369,8 @@ def _share_route53_budget(made: Any, service: Service, base: boto3.session.Sessi
         key = credentials.get_frozen_credentials().access_key if credentials else ""
         if key:
             made.meta.events.register(
-                "after-call.sts.GetCallerIdentity", functools.partial(_learn_account, key=key)
+                "after-call.sts.GetCallerIdentity", functools.partial(learn_account, key=key)
             )
-
-
-def _learn_account(parsed: dict[str, Any], key: str, **_: Any) -> None:
-    account = parsed.get("Account")
-    if account:
-        with _counts_lock:
-            _account_of_key[key] = str(account)
-
-
-def _route53_slot(
-    request: Any, rate: float, burst: int = 1, shared: bool = False, **_: Any
-) -> None:
-    # before-send runs for every attempt, retries included: each is a request AWS counts.
-    signed = request.headers.get("Authorization", b"")
-    text = signed.decode("utf-8", "replace") if isinstance(signed, bytes) else str(signed)
-    found = _SIGNED_BY.search(text)
-    key = route53_budget_key(found.group(1) if found else "")
-    if shared:  # every worker's requests of the account through one Prefect limit
-        take_slot(key, rate=rate, burst=burst)
-    else:
-        _route53_budget.acquire(key, rate, burst)
-
-
-def route53_budget_key(access_key: str) -> str:
-    """The budget a request signed with `access_key` is admitted by (its account, when known)."""
-    with _counts_lock:
-        account = _account_of_key.get(access_key)
-    return f"account {account}" if account else f"key {access_key}"
 
 
 def waiter_config(*, interval: float, timeout: float) -> WaiterConfigTypeDef:

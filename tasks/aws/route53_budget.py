@@ -1,15 +1,18 @@
-"""Route53's request budget of an AWS account shared by every worker of a fleet: a Prefect
-global concurrency limit used as a rate limit (its slots decay at the rate), not a bucket of
-one process."""
+"""Route53's request budget of an AWS account: a token bucket of this process (the default),
+or, shared by every worker of a fleet, a Prefect global concurrency limit used as a rate limit
+(its slots decay at the rate). The clients' hooks (tasks/aws/clients.py) call in here."""
 
 from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import rate_limit
 from prefect.exceptions import ObjectAlreadyExists
+
+from core.rate_budget import RateBudget
 
 _PREFIX = "kfalb-route53-"
 _made: dict[str, tuple[int, float]] = {}
@@ -43,3 +46,41 @@ def take_slot(key: str, *, rate: float, burst: int) -> None:
     name = limit_name(key)
     ensure_limit(name, rate=rate, burst=burst)
     rate_limit(name, occupy=1, strict=True)
+
+
+#: Admits each account's Route53 requests at KFALB_ROUTE53_RATE per second, for every client of
+#: the process (AWS: a bucket of 50 refilled at 10 per second per account, beyond that
+#: `Throttling`); with KFALB_ROUTE53_BUDGET=prefect, a Prefect limit every worker shares.
+_budget = RateBudget()
+#: Access key id -> account, learnt from the STS identities the flows read first anyway.
+_account_of_key: dict[str, str] = {}
+_keys_lock = threading.Lock()
+_SIGNED_BY = re.compile(r"Credential=([^/]+)/")
+
+
+def learn_account(parsed: dict[str, Any], key: str, **_: Any) -> None:
+    """botocore after-call hook of GetCallerIdentity: the account of an access key."""
+    account = parsed.get("Account")
+    if account:
+        with _keys_lock:
+            _account_of_key[key] = str(account)
+
+
+def route53_slot(request: Any, rate: float, burst: int = 1, shared: bool = False, **_: Any) -> None:
+    """botocore before-send hook of Route53: wait for a slot of the request's account."""
+    # before-send runs for every attempt, retries included: each is a request AWS counts.
+    signed = request.headers.get("Authorization", b"")
+    text = signed.decode("utf-8", "replace") if isinstance(signed, bytes) else str(signed)
+    found = _SIGNED_BY.search(text)
+    key = route53_budget_key(found.group(1) if found else "")
+    if shared:  # every worker's requests of the account through one Prefect limit
+        take_slot(key, rate=rate, burst=burst)
+    else:
+        _budget.acquire(key, rate, burst)
+
+
+def route53_budget_key(access_key: str) -> str:
+    """The budget a request signed with `access_key` is admitted by (its account, when known)."""
+    with _keys_lock:
+        account = _account_of_key.get(access_key)
+    return f"account {account}" if account else f"key {access_key}"

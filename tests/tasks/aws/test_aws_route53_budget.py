@@ -9,7 +9,7 @@ import pytest
 
 from core.rate_budget import RateBudget
 from sandbox.aws import AwsSandbox
-from tasks.aws import clients
+from tasks.aws import clients, route53_budget
 from tasks.aws.clients import AwsContext
 
 OTHER_ACCOUNT = "209876543210"
@@ -43,7 +43,7 @@ def test_clients_of_one_account_share_its_budget_and_other_accounts_have_their_o
     sandbox: AwsSandbox, ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     budget = RecordingBudget()
-    monkeypatch.setattr(clients, "_route53_budget", budget)
+    monkeypatch.setattr(route53_budget, "_budget", budget)
     monkeypatch.setenv("KFALB_ROUTE53_RATE", "2")
     monkeypatch.setenv("KFALB_ROUTE53_BURST", "2")
     one, two = (ctx.model_copy(update={"scope": name}) for name in ("stack-one", "stack-two"))
@@ -71,12 +71,10 @@ def test_clients_of_one_account_share_its_budget_and_other_accounts_have_their_o
 def test_with_the_prefect_budget_each_request_takes_a_slot_of_the_accounts_limit(
     sandbox: AwsSandbox, ctx: AwsContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tasks.aws import route53_budget
-
     taken: list[tuple[str, float, int]] = []
     budget = RecordingBudget()
-    monkeypatch.setattr(clients, "_route53_budget", budget)
-    monkeypatch.setattr(clients, "take_slot",
+    monkeypatch.setattr(route53_budget, "_budget", budget)
+    monkeypatch.setattr(route53_budget, "take_slot",
                         lambda key, *, rate, burst: taken.append((key, rate, burst)))  # fmt: skip
     monkeypatch.setenv("KFALB_ROUTE53_BUDGET", "prefect")
     monkeypatch.setenv("KFALB_ROUTE53_RATE", "10")
