@@ -132,6 +132,7 @@ def start_cluster(
         mode=options.controller,
         interval=min(options.poll_interval, 0.2),
         gateway_status_requeue=options.gateway_status_requeue,
+        store_version=lambda: kube.store.resource_version,
     )
     controller.start()
     return SandboxCluster(place=place, context=place.arn, kubeconfig=kubeconfig, seeded=seeded,

@@ -184,7 +184,8 @@ class World:
         self.https.start()
         seed_kubeflow_cluster(self.kube)
         self.webhooks = AlbWebhookServer(answer_after=opts.webhook_answer_delay)
-        self.webhooks.attach(self.kube.store)
+        store = self.kube.store
+        self.webhooks.attach(store)
         self._seed_controller(opts.controller)
         self.controller = AlbControllerStandIn(
             kubeconfig=str(kubeconfig),
@@ -193,6 +194,7 @@ class World:
             mode=opts.controller,
             interval=min(opts.poll_interval, 0.2),
             gateway_status_requeue=opts.gateway_status_requeue,
+            store_version=lambda: store.resource_version,
         )
         self.controller.start()
         self._start_clusters(places, (cert, key), kubeconfig)

@@ -130,6 +130,10 @@ class GatewayController:
                 return
             self._attempt(gateway, klass, controller[0], (trigger, plan, snapshot))
 
+    def schedules(self) -> list[Schedule]:
+        """When each Gateway is looked at again (unless it changes first)."""
+        return list(self._schedule.values())
+
     def _classes(self) -> dict[str, dict[str, Any]]:
         return {c["metadata"]["name"]: c for c in self._cluster.items(*CLASS)}
 
