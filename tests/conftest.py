@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", "false")
 # Nor does any test subscribe to the live event stream (the stored events are read instead).
 os.environ.setdefault("PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED", "false")
+# Bytecode is written, whatever the shell says: with PYTHONDONTWRITEBYTECODE set (as on the
+# build machines), every worker and every `kfalb` a scenario starts (a kill chain starts 27)
+# compiled the project's sources again, about 0.3 s of CPU each. It goes to __pycache__
+# (ignored by git; the wheel takes only sources and data).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 class _SearchPaths(list[str]):
