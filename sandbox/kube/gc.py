@@ -87,8 +87,7 @@ class GarbageCollector:
             if rtype.key in seen:
                 continue
             seen.add(rtype.key)
-            items, _ = self.store.list_objects(rtype, None)
-            out += [(rtype, item) for item in items]
+            out += [(rtype, item) for item in self.store.list_metadata(rtype)]
         return out
 
     def collect(self) -> bool:
