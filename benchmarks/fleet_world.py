@@ -84,6 +84,7 @@ class FleetWorld:
         self.places: list[tuple[str, str, str]] = []  # (cluster, account, region)
         self.stacks: list[tuple[Any, str]] = []  # (spec, account)
         self._throttled_at_quiet = 0
+        self._dns_poll = 0.05
 
     def start(self) -> dict[str, Any]:
         """Start the world, save an AwsCredentials block per account; returns the world's
@@ -97,6 +98,7 @@ class FleetWorld:
                                clusters=self.options.clusters)  # fmt: skip
         self.world = World(self.directory, options)
         self.world.start()
+        self._dns_poll = self.world.dns.poll_interval
         os.environ.update(self.world.env)
         os.environ.update(SEED_POLLING)
         reset_sessions()
@@ -117,7 +119,7 @@ class FleetWorld:
         os.environ["KFALB_ROUTE53_RATE"] = "100"  # seeding is not what is measured
         for controller in [world.controller, *(c.controller for c in world.clusters)]:
             controller.interval = 0.2
-        world.dns.poll_interval = world.options.poll_interval
+        world.dns.poll_interval = self._dns_poll
         world.aws.set_route53_rate(None)
         new = []
         for index in range(len(self.stacks), size):

@@ -138,17 +138,21 @@ class _Discoverer(LazyDiscoverer):
 
     def __init__(self, client: DynamicClient, cache_file: str) -> None:
         self._file = cache_file
+        self._remember: float | None = None
         super().__init__(client, cache_file)  # type: ignore[no-untyped-call]
+
+    def _miss_seconds(self) -> float:
+        # Read once per connection: the settings are read from the environment (milliseconds).
+        if self._remember is None:
+            self._remember = get_settings().kube_discovery_miss_seconds
+        return self._remember
 
     # As LazyDiscoverer.search: keywords only (the abstract base names four of them).
     def search(self, **kwargs: Any) -> list[Any]:  # type: ignore[override]
         wanted = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
         with _DISCOVERY_LOCK:
             missed = _MISSES.get(self._file, {}).get(wanted)
-        if (
-            missed is not None
-            and time.monotonic() - missed < get_settings().kube_discovery_miss_seconds
-        ):
+        if missed is not None and time.monotonic() - missed < self._miss_seconds():
             return []
         found: list[Any] = super().search(**kwargs)  # type: ignore[no-untyped-call]
         if not found:
