@@ -105,9 +105,16 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         places = started["places"]
         for size in sorted(int(item) for item in args.stacks.split(",")):
             seeded = world.seed(size)
+            walls: list[tuple[int, float, float]] = []  # workers, wall time, Route53 floor
             for workers in (int(item) for item in args.workers.split(",")):
                 pool.grow(workers, route53_rate=args.route53_budget)
-                print(_measure(args, world, seeded, places, pool, workers), flush=True)
+                text, wall, floor = _measure(args, world, seeded, places, pool, workers)
+                print(text, flush=True)
+                walls.append((workers, wall, floor))
+            if len(walls) > 1:
+                print(f"{size} stacks: " + ", ".join(
+                    f"{w or 'no'} worker{'s' if w != 1 else ''} {wall:.1f} s"
+                    for w, wall, _ in walls) + f"; Route53 floor {walls[0][2]:.1f} s", flush=True)  # fmt: skip
     finally:
         pool.stop()
         world.stop()
@@ -167,7 +174,8 @@ def _measure(
     places: list[tuple[str, str, str]],
     pool: WorkPool,
     workers: int,
-) -> str:
+) -> tuple[str, float, float]:
+    """One drift check of the fleet: the report's lines, the wall time and the Route53 floor."""
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     from core.errors import DriftDetected
@@ -241,7 +249,7 @@ def _measure(
         + ("" if met else "; a 1 s window held more than the burst and the budget"),
     ]
     lines += [f"    {name}: {status}" for name, status in results.items() if status != "ok"]
-    return "\n".join(lines)
+    return "\n".join(lines), wall, floor
 
 
 def _cpu(pool: WorkPool) -> float:
