@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from core.lease import MISSING, Lease, new_lease, renew_interval, takeover_reason
 from core.settings import Settings
+from core.waits import WAITS
 from tasks.logs import run_logger
 from tasks.prefect_api import sent_past_busy
 from tasks.waits import wait_for
@@ -170,15 +171,11 @@ def acquire(
         return f"{last.seen.describe(_now())}; if that run is gone, {lock.unlock_hint}"
 
     found = wait_for(
+        WAITS.lock.of(lock.title),
         lambda: _try_once(client, lock, duration),
-        lambda result: result.held is not None,
-        what=lock.title,
-        bound="lock_timeout_seconds",
+        until=lambda result: result.held is not None,
         settings=settings.model_copy(update={"lock_timeout_seconds": float(timeout)}),
         describe=describe,
-        interval=settings.lock_poll_seconds,
-        max_interval=settings.lock_poll_seconds,
-        first_seen=True,
     )
     assert found.held is not None
     return found.held

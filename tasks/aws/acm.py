@@ -21,6 +21,7 @@ from core.resources import (
 )
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
 from tasks.logs import run_logger
@@ -238,10 +239,9 @@ def ensure_certificate(
 
     # ACM fills in the validation records a few seconds after the request.
     return wait_for(
+        WAITS.acm_records.of(arn),
         fetch,
-        _has_all_records,
-        what=f"ACM to publish the validation records of {arn}",
-        bound="acm_timeout_seconds",
+        until=_has_all_records,
         settings=settings,
         describe=lambda found: f"{len(found.validation_records) if found else 0} records so far",
     )

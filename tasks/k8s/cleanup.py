@@ -6,6 +6,7 @@ from core import naming, sharing
 from core.errors import OwnershipError
 from core.manifests import WEBHOOK_SECRET, WEBHOOK_SERVICE, Manifest, key
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s import manifests
 from tasks.k8s.apply import delete_objects, is_owned, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -179,10 +180,9 @@ def release_ingress(
             )
 
         wait_for(
+            WAITS.deleted.of(f"Ingress {namespace}/{name} and its TargetGroupBindings"),
             riding_out_blips(left, [key(item) for item in bindings]),
-            lambda seen: not seen,
-            what=f"Ingress {namespace}/{name} and its TargetGroupBindings to be deleted",
-            bound="cleanup_timeout_seconds",
+            until=lambda seen: not seen,
             settings=settings,
             describe=lambda seen: f"still there: {seen}",
         )

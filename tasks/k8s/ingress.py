@@ -14,6 +14,7 @@ from core.errors import KfalbError, KubernetesTransientError, PreflightError
 from core.kubestate import IngressOutcome, IngressState, KubeAccess
 from core.manifests import Manifest
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s.apply import apply_objects, merge_patch, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
@@ -139,10 +140,9 @@ def wait_for_ingress_address(
     settings = get_settings()
     with connect(target) as kube:
         found = wait_for(
+            WAITS.ingress_address.of(f"{namespace}/{name}"),
             riding_out_blips(lambda: read_ingress(kube, namespace, name), None),
-            lambda state: state is not None and bool(state.hostname),
-            what=f"an ALB address on Ingress {namespace}/{name}",
-            bound="ingress_timeout_seconds",
+            until=lambda state: state is not None and bool(state.hostname),
             settings=settings,
             describe=lambda state: _describe(kube, namespace, name, state),
         )
