@@ -7,12 +7,18 @@ from typing import NamedTuple
 
 from core.settings import Settings
 
+# The Settings fields that bound waits (each is KFALB_<FIELD> in the environment).
 ACM = "acm_timeout_seconds"
 ALB = "alb_timeout_seconds"
 CLEANUP = "cleanup_timeout_seconds"
 CONTROLLER = "controller_timeout_seconds"
 DELEGATION = "delegation_timeout_seconds"
 DNS = "dns_timeout_seconds"
+GATEWAY = "gateway_timeout_seconds"
+HTTPS = "https_timeout_seconds"
+INGRESS = "ingress_timeout_seconds"
+LOCK = "lock_timeout_seconds"
+ROUTE53 = "route53_timeout_seconds"
 
 
 def setting_name(field: str) -> str:
@@ -82,35 +88,36 @@ class Waits:
 
     acm_records: Wait = Wait("ACM to publish the validation records of {}", ACM)
     acm_issued: Wait = Wait("ACM certificates {} to be ISSUED", ACM)
-    route53_insync: Wait = Wait("Route53 change {} to be INSYNC", "route53_timeout_seconds")
+    route53_insync: Wait = Wait("Route53 change {} to be INSYNC", ROUTE53)
     delegation_at_root: Wait = Wait("the root zone's name servers to delegate {} to {}", DELEGATION)
     delegation_public: Wait = Wait("public DNS to show the delegation of {} to {}", DELEGATION)
     record_at_servers: Wait = Wait("{} at the subdomain's name servers to answer {}", DNS)
     record_at_resolvers: Wait = Wait("{} to resolve to {} at the resolvers", DNS)
-    https_answer: Wait = Wait("https://{}/ to answer", "https_timeout_seconds")
+    https_answer: Wait = Wait("https://{}/ to answer", HTTPS)
     kinds_served: Wait = Wait(
         "custom resource kinds to be served: {}", CONTROLLER, first_poll_cap=1.0
     )
     controller_ready: Wait = Wait(
         "Deployment {} to be ready and Service {} to have endpoints", CONTROLLER
     )
-    ingress_address: Wait = Wait("an ALB address on Ingress {}", "ingress_timeout_seconds")
-    gateway_programmed: Wait = Wait(
-        "the ALB controller to program Gateway {}", "gateway_timeout_seconds"
-    )
+    ingress_address: Wait = Wait("an ALB address on Ingress {}", INGRESS)
+    gateway_programmed: Wait = Wait("the ALB controller to program Gateway {}", GATEWAY)
     alb_active: Wait = Wait("load balancer {} to be active", ALB)
     alb_as_declared: Wait = Wait("load balancer {} to be as the Ingress declares it", ALB)
     alb_unprotected: Wait = Wait(
         "the deletion protection of load balancer {} to be lifted ({})", ALB
     )
     deleted: Wait = Wait("{} to be deleted", CLEANUP)
+    gateway_class_deleted: Wait = Wait(
+        "GatewayClass {} to be deleted (its controller removes its finalizer)", CLEANUP
+    )
     deleted_by_controller: Wait = Wait(
         "Ingress {} to be deleted by its controller (the ALB, its target groups and security "
         "group go first)",
         CLEANUP,
     )
     deletable: Wait = Wait("{} to be deletable", CLEANUP)
-    lock: Wait = Wait("{}", "lock_timeout_seconds", poll="lock_poll_seconds", first_seen=True)
+    lock: Wait = Wait("{}", LOCK, poll="lock_poll_seconds", first_seen=True)
 
 
 WAITS = Waits()

@@ -195,9 +195,7 @@ def delete_gateway_class(target: KubeTarget, *, name: str, release: bool = False
                     raise
         left: Manifest | None = klass
         wait_for(
-            WAITS.deleted.of(
-                f"GatewayClass {name}", note=" (its controller removes its finalizer)"
-            ),
+            WAITS.gateway_class_deleted.of(name),
             riding_out_blips(lambda: get(kube, *CLASS, name), left),
             until=lambda found: found is None,
             settings=get_settings(),

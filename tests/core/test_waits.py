@@ -24,8 +24,8 @@ def test_what_is_awaited_names_the_resources() -> None:
     awaited = WAITS.acm_issued.of("*.platform.example.com")
     assert awaited.what == "ACM certificates *.platform.example.com to be ISSUED"
     assert awaited.wait.setting == "KFALB_ACM_TIMEOUT_SECONDS"
-    note = WAITS.deleted.of("GatewayClass alb", note=" (its controller removes its finalizer)")
-    assert note.what == "GatewayClass alb to be deleted (its controller removes its finalizer)"
+    through = WAITS.https_answer.of("kubeflow.example.com", note=" through 192.0.2.1")
+    assert through.what == "https://kubeflow.example.com/ to answer through 192.0.2.1"
 
 
 def test_cadence_is_the_backoff_unless_the_wait_declares_its_own() -> None:
