@@ -100,29 +100,7 @@ def find_certificate(
     acm: ACMClient, spec: StackSpec, request: CertificateRequest, zones: ValidationZones
 ) -> CertificateState | None:
     """Our certificate with exactly the requested names (ISSUED preferred), if any."""
-    return find_certificates(acm, spec, (request,), zones).get(request.domain)
-
-
-def find_certificates(
-    acm: ACMClient,
-    spec: StackSpec,
-    requests: Sequence[CertificateRequest],
-    zones: ValidationZones,
-    *,
-    recorded: Mapping[str, str] | None = None,
-) -> dict[str, CertificateState]:
-    """Our certificate for each request (by its domain). A recorded ARN (by domain) is read
-    first: two calls, however many certificates the account holds. The account's listing is
-    searched only for the requests without a record, or whose recorded certificate is gone,
-    no longer ours, for other names or not ISSUED (the search prefers an ISSUED one)."""
-    found: dict[str, CertificateState] = {}
-    for request in requests:
-        arn = (recorded or {}).get(normalise(request.domain))
-        state = _read_recorded(acm, arn, stack=spec.name, zones=zones) if arn else None
-        if state is not None and state.status == "ISSUED" and _matches(state, request):
-            found[request.domain] = state
-    rest = [request for request in requests if request.domain not in found]
-    return {**found, **(_search(acm, spec, rest, zones) if rest else {})}
+    return _search(acm, spec, (request,), zones).get(request.domain)
 
 
 def _read_recorded(
@@ -195,8 +173,21 @@ def observe_certificates(
 ) -> dict[str, CertificateState]:
     """Find this stack's certificate for each request (by its domain): by the ARN its record
     gives (`recorded`, by domain) when that certificate is still ours and ISSUED, else from
-    one listing of the account's for all the others."""
-    return find_certificates(client(ctx, "acm"), spec, requests, zones, recorded=recorded)
+    one listing of the account's for all the others.
+
+    A recorded ARN costs two calls, however many certificates the account holds; the listing
+    is searched only for the requests without a record, or whose recorded certificate is gone,
+    no longer ours, for other names or not ISSUED (the search prefers an ISSUED one).
+    """
+    acm = client(ctx, "acm")
+    found: dict[str, CertificateState] = {}
+    for request in requests:
+        arn = (recorded or {}).get(normalise(request.domain))
+        state = _read_recorded(acm, arn, stack=spec.name, zones=zones) if arn else None
+        if state is not None and state.status == "ISSUED" and _matches(state, request):
+            found[request.domain] = state
+    rest = [request for request in requests if request.domain not in found]
+    return {**found, **(_search(acm, spec, rest, zones) if rest else {})}
 
 
 @aws_task
