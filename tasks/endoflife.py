@@ -22,6 +22,7 @@ from core.endoflife import (
     said_since,
 )
 from core.errors import OwnershipError, SpecError, WaitTimeout
+from core.kubestate import IngressRef
 from core.manifests import ALB_PREFIX, Manifest
 from core.settings import get_settings
 from core.spec import StackSpec
@@ -294,7 +295,9 @@ def release_after_sweep(ctx: AwsContext, target: KubeTarget, spec: StackSpec) ->
             f"tags still finds {', '.join(named)}. Remove those (or what holds them), then run "
             "cleanup again."
         )
-    released: bool = release_ingress.fn(target, stack=spec.name, name=spec.ingress_name)
+    released: bool = release_ingress.fn(
+        target, stack=spec.name, ingress=IngressRef(name=spec.ingress_name)
+    )
     if released:
         run_logger().warning(
             "Removed the controller's finalizer %s from Ingress %s/%s: the sweep by stack %s's "
