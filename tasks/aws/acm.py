@@ -198,13 +198,18 @@ def ensure_certificate(
     *,
     zones: ValidationZones,
     settings: Settings | None = None,
+    search: bool = True,
+    seen: CertificateState | None = None,
 ) -> CertificateState:
     """Reuse this stack's certificate for the requested names, or request it (DNS validation).
+    With `search` off, `seen` is what an observation a moment ago found (None: nothing), so
+    the account's certificates are not listed again on the way to the request (a request the
+    observation missed is still one: its idempotency token gives the same certificate back).
 
     Returns it with its validation records, each placed in the zone that must hold it.
     """
     acm, log, settings = client(ctx, "acm"), run_logger(), settings or get_settings()
-    state = find_certificate(acm, spec, request, zones)
+    state = find_certificate(acm, spec, request, zones) if search else seen
     if state is not None:
         _sync_tags(acm, state, spec)
         arn = state.arn
