@@ -24,9 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,7 @@ for path in (ROOT, ROOT / "benchmarks"):  # run as a script from anywhere: the r
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-sys.path.insert(0, str(ROOT / "tests"))
-from fleet_seed import Seeder  # noqa: E402
+from fleet_world import FleetOptions, FleetWorld, WorldProcess  # noqa: E402
 from setup_critical_path import DEFAULT_CONFIG, prefect_server  # noqa: E402
 
 WALL_GOAL_SECONDS = 60.0
@@ -62,40 +60,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enforce", action=argparse.BooleanOptionalAction, default=True,
                         help="the sandbox throttles Route53 past the budget per account")  # fmt: skip
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the base spec")
+    parser.add_argument("--world", choices=("process", "thread"), default="process",
+                        help="the sandbox (and the seeding) in a process of its own, as a "
+                        "fleet's clouds run elsewhere; thread: in this process")  # fmt: skip
     parser.add_argument("--workers", default="0",
                         help="0: the fleet in this process; N (or 1,2 in turn): N process workers "
                         "on a work pool, one drift-check-shard run each, one Prefect Route53 "
                         "limit per account")  # fmt: skip
     return parser.parse_args(argv)
-
-
-def _spec(base_text: str, index: int, *, cluster: str, region: str, root: str) -> Any:
-    from core.spec import StackSpec, load_spec
-
-    data = load_spec(base_text).model_dump(by_alias=True)
-    data["cluster"].update(name=cluster, region=region)
-    data["route53"]["rootDomain"] = {"name": root}
-    data["route53"]["subDomain"] = {"name": f"team{index}.{root}", "subjectAlternativeNames": []}
-    data["stack"].update(name=f"fleet-{index}", ingressName=f"kubeflow-{index}")
-    return StackSpec.model_validate(data)
-
-
-def _peaks(requests: list[Any]) -> dict[str, int]:
-    """The most Route53 requests each account served in any one second."""
-    times: dict[str, list[float]] = defaultdict(list)
-    for item in requests:
-        if item.service == "route53":
-            times[item.account].append(item.at)
-    peaks = {}
-    for account, seen in times.items():
-        seen.sort()
-        start, peak = 0, 0
-        for end, at in enumerate(seen):
-            while at - seen[start] >= 1.0:
-                start += 1
-            peak = max(peak, end - start + 1)
-        peaks[account] = peak
-    return peaks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,32 +83,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:
-    from sandbox.world import World, WorldOptions
+    # The flow's code is imported before anything is measured: a one-off cost of the process,
+    # not the stacks' (the AWS sessions and clients are still made, and counted, in the check).
+    import flows.check_drift  # noqa: F401
     from tasks.aws.clients import reset_sessions
 
     clusters = tuple(item for item in args.clusters.split(",") if item)
     if args.accounts:  # the world's own account, and N - 1 more with a cluster each
         clusters = tuple(f"kubeflow-{i}@{234567890000 + i}" for i in range(1, args.accounts))
-    options = WorldOptions(acm_delay=0.3, alb_delay=0.3, dns_delay=0.1, route53_sync_delay=0.05,
-                           deployment_ready_delay=0.1, poll_interval=0.2,
-                           controller="preinstalled", clusters=clusters)  # fmt: skip
-    with World(work / "world", options) as world:
-        os.environ.update(world.env)
+    options = FleetOptions(clusters=clusters, config_text=args.config.read_text(),
+                           seed_concurrency=args.seed_concurrency)  # fmt: skip
+    world = (WorldProcess if args.world == "process" else FleetWorld)(work / "world", options)
+    pool = WorkPool(work)
+    try:
+        started = world.start()
+        # The world's endpoints, as a deployment's settings give them: AWS_ENDPOINT_URL,
+        # KUBECONFIG (every cluster's context), the DNS servers, the CA bundle, the HTTPS port.
+        os.environ.update(started["env"])
         os.environ.update(KFALB_POLL_INTERVAL_SECONDS="0.05", KFALB_POLL_MAX_INTERVAL_SECONDS="0.3")
         reset_sessions()
-        blocks = world.save_credentials_blocks()
-        places = [(options.cluster_name, options.account_id, options.region)]
-        places += [(c.place.name, c.place.account, c.place.region) for c in world.clusters]
-        specs: list[tuple[Any, str]] = []
-        pool = WorkPool(work)
-        try:
-            for size in sorted(int(item) for item in args.stacks.split(",")):
-                seeding = _seed(args, world, blocks, places, specs, size)
-                for workers in (int(item) for item in args.workers.split(",")):
-                    pool.grow(workers, route53_rate=args.route53_budget)
-                    print(_measure(args, world, specs, places, seeding, pool, workers), flush=True)
-        finally:
-            pool.stop()
+        places = started["places"]
+        for size in sorted(int(item) for item in args.stacks.split(",")):
+            seeded = world.seed(size)
+            walls: list[tuple[int, float, float]] = []  # workers, wall time, Route53 floor
+            for workers in (int(item) for item in args.workers.split(",")):
+                pool.grow(workers, route53_rate=args.route53_budget)
+                text, wall, floor = _measure(args, world, seeded, places, pool, workers)
+                print(text, flush=True)
+                walls.append((workers, wall, floor))
+            if len(walls) > 1:
+                print(f"{size} stacks: " + ", ".join(
+                    f"{w or 'no'} worker{'s' if w != 1 else ''} {wall:.1f} s"
+                    for w, wall, _ in walls) + f"; Route53 floor {walls[0][2]:.1f} s", flush=True)  # fmt: skip
+    finally:
+        pool.stop()
+        world.stop()
     return 0
 
 
@@ -186,143 +167,89 @@ class WorkPool:
                 os.killpg(worker.pid, signal.SIGKILL)
 
 
-def _seed(
-    args: argparse.Namespace,
-    world: Any,
-    blocks: dict[str, str],
-    places: list[tuple[str, str, str]],
-    specs: list[tuple[Any, str]],
-    size: int,
-) -> float:
-    """Set up stacks until there are `size` (not measured); returns the seconds it took."""
-    from flows.setup_load_balancer import setup_load_balancer
-
-    os.environ["KFALB_ROUTE53_RATE"] = "100"  # seeding is not what is measured
-    for controller in [world.controller, *(c.controller for c in world.clusters)]:
-        controller.interval = 0.2
-    world.aws.set_route53_rate(None)
-    new = []
-    for index in range(len(specs), size):
-        name, account, region = places[index % len(places)]
-        spec = _spec(args.config.read_text(), index, cluster=name, region=region,
-                     root=world.root_domain(account))  # fmt: skip
-        new.append((spec, account))
-    started = time.perf_counter()
-
-    def set_up(item: tuple[Any, str]) -> None:
-        # A busy Prefect server (SQLite) may answer a block save with 503: setup resumes.
-        for attempt in range(3):
-            try:
-                setup_load_balancer(spec=item[0], aws_credentials_block=blocks[item[1]],
-                                    kube_access="eks")  # fmt: skip
-                return
-            except Exception as error:
-                if attempt == 2:
-                    raise
-                print(f"setup of {item[0].name} failed ({error}); again", flush=True)
-
-    # A cluster's first stack is set up for real (it adds the subnet tags the others find);
-    # the others are clones of it (tests/fleet_seed.py), as a second setup leaves them.
-    first, rest = new[: max(0, len(places) - len(specs))], new[max(0, len(places) - len(specs)) :]
-    with ThreadPoolExecutor(max_workers=max(1, len(places))) as pool:
-        list(pool.map(set_up, first))
-    templates = {spec.cluster.name: spec.name for spec, _ in [*specs, *first][: len(places)]}
-    by_cluster: dict[str, list[Any]] = defaultdict(list)
-    for spec, _ in rest:
-        by_cluster[spec.cluster.name].append(spec)
-
-    def seed(cluster: str) -> None:
-        Seeder(world, templates[cluster]).seed(by_cluster[cluster])
-
-    with ThreadPoolExecutor(max_workers=max(1, args.seed_concurrency)) as pool:
-        list(pool.map(seed, list(by_cluster)))
-    specs.extend(new)
-    return time.perf_counter() - started
-
-
 def _measure(
     args: argparse.Namespace,
-    world: Any,
-    specs: list[tuple[Any, str]],
+    world: FleetWorld | WorldProcess,
+    seeded: dict[str, Any],
     places: list[tuple[str, str, str]],
-    seeding: float,
     pool: WorkPool,
     workers: int,
-) -> str:
+) -> tuple[str, float, float]:
+    """One drift check of the fleet: the report's lines, the wall time and the Route53 floor."""
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     from core.errors import DriftDetected
     from core.settings import get_settings
     from flows.check_drift import check_drift_fleet
-    from sandbox.aws import accounts
     from tasks.aws.clients import api_calls
 
+    stacks: list[tuple[str, str]] = seeded["stacks"]
     os.environ["KFALB_ROUTE53_RATE"] = f"{args.route53_budget:g}"
-    # This process also runs the sandbox: its controllers, polling every Ingress of their
-    # cluster, and its DNS server, reading every zone 20 times a second to start propagation
-    # clocks, would take the CPU the drift checks need. Drift changes nothing; let them idle
-    # (a query still reads the zones as they are).
-    for controller in [world.controller, *(c.controller for c in world.clusters)]:
-        controller.interval = 5.0
-    world.dns.poll_interval = 5.0
-    if args.enforce:
-        world.aws.set_route53_rate(args.route53_budget)
-    throttled_before = sum(accounts.throttled.values())
-    before = {spec.name: api_calls(scope=spec.name) for spec, _ in specs}
+    clock = world.quiet(route53_rate=args.route53_budget if args.enforce else None)
+    before = {name: api_calls(scope=name) for name, _ in stacks}
     load_before = os.getloadavg()
-    cpu_before = _cpu(pool)
+    separate = isinstance(world, WorldProcess)
+    cpu_before, world_cpu_before = _cpu(pool), world.cpu() if separate else 0.0
     prefect_calls = _PrefectCalls(os.environ["PREFECT_API_URL"])
-    started, clock = time.perf_counter(), time.monotonic()
+    started = time.perf_counter()
     try:
         with prefect_calls, temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: pool.storage}):
             results = check_drift_fleet(max_concurrent=args.max_concurrent, shards=workers)
     except DriftDetected as drift:
         failed = set(drift.items)
-        results = {s.name: "drifted" if s.name in failed else "ok" for s, _ in specs}
+        results = {name: "drifted" if name in failed else "ok" for name, _ in stacks}
     wall = time.perf_counter() - started
     cpu = _cpu(pool) - cpu_before
+    world_cpu = world.cpu() - world_cpu_before if separate else 0.0
     load = (load_before, os.getloadavg())
-    wire = accounts.seen_requests(since=clock)
-    throttled = sum(accounts.throttled.values()) - throttled_before
+    served = world.served(clock)
     calls = {name: api_calls(scope=name).since(earlier) for name, earlier in before.items()}
     per_stack = [c.reads + c.mutating for c in calls.values()]
     if workers:  # counted in the workers' processes: here only the sandbox's side is seen
-        per_stack = [len(wire) // len(specs)]
-    route53 = Counter(item.account for item in wire if item.service == "route53")
+        per_stack = [served.requests // len(stacks)]
+    route53 = sum(served.route53.values())
     accounts_count = len({a for _, a, _ in places})
-    floor = sum(route53.values()) / accounts_count / args.route53_budget
-    peaks = _peaks(wire)
+    floor = route53 / accounts_count / args.route53_budget
     # The clients' bucket lets `burst` go at once on top of the rate: at most burst + rate in
     # any one second (AWS's holds 50; the sandbox's, when enforced, the rate).
     burst = get_settings().route53_burst
-    met = all(peak <= args.route53_budget + burst for peak in peaks.values())
+    met = all(peak <= args.route53_budget + burst for peak in served.peaks.values())
     statuses = Counter(results.values())
     where = (f"{workers} worker(s) on a work pool, {args.max_concurrent} at a time each"
              if workers else f"in one process, {args.max_concurrent} at a time")  # fmt: skip
+    here = "this process and the workers" if workers else "this process"
+    if separate:
+        cpu_text = (f"{cpu / len(stacks):.2f} s per stack in the fleet's processes ({cpu:.0f} s: "
+                    f"{here}); the sandbox's process {world_cpu / len(stacks):.2f} s per stack "
+                    f"({world_cpu:.0f} s)")  # fmt: skip
+    else:
+        cpu_text = (
+            f"{cpu / len(stacks):.2f} s per stack ({cpu:.0f} s: {here}, the sandbox included)"
+        )
     lines = [
-        f"fleet drift of {len(specs)} stacks on {len(places)} clusters in "
-        f"{accounts_count} accounts, {where}: "
-        f"{wall:.1f} s (goal: 100 stacks in <= {WALL_GOAL_SECONDS:g} s); Route53 floor "
-        f"{floor:.1f} s; seeding {seeding:.0f} s (not measured)",
-        f"  load average {load[0][0]:.1f} before, {load[1][0]:.1f} after; CPU "
-        f"{cpu / len(specs):.2f} s per stack ({cpu:.0f} s: this process"
-        + (" and the workers" if workers else ", the sandbox included")
-        + f"); Prefect API calls per stack {prefect_calls.count / len(specs):.1f}"
+        f"fleet drift of {len(stacks)} stacks on {len(places)} clusters in "
+        f"{accounts_count} accounts, {where}, the sandbox "
+        + ("in its own process" if separate else "in this process")
+        + f": {wall:.1f} s (goal: 100 stacks in <= {WALL_GOAL_SECONDS:g} s); Route53 floor "
+        f"{floor:.1f} s; seeding {seeded['seconds']:.0f} s (not measured)",
+        f"  load average {load[0][0]:.1f} before, {load[1][0]:.1f} after; CPU {cpu_text}; "
+        f"Prefect API calls per stack {prefect_calls.count / len(stacks):.1f}"
         + (
             " (this process only: the fleet's run; the shards' are the workers')" if workers else ""
         ),
         f"  results: {dict(statuses)}",
         f"  AWS calls per stack: min {min(per_stack)}, max {max(per_stack)}, "
         f"mean {sum(per_stack) / len(per_stack):.1f}; Route53 per stack "
-        f"{sum(route53.values()) / len(specs):.1f}",
+        f"{route53 / len(stacks):.1f}",
         "  peak Route53 rate per account (most requests in any 1 s, on the sandbox's side): "
-        + ", ".join(f"{account} {peak}" for account, peak in sorted(peaks.items()))
-        + f"; budget {args.route53_budget:g}/s after a burst of {burst}; {throttled} throttled"
+        + ", ".join(f"{account} {peak}" for account, peak in sorted(served.peaks.items()))
+        + f"; budget {args.route53_budget:g}/s after a burst of {burst}; {served.throttled} "
+        "throttled"
         + (" (AWS's token bucket enforced)" if args.enforce else " (not enforced)")
         + ("" if met else "; a 1 s window held more than the burst and the budget"),
     ]
     lines += [f"    {name}: {status}" for name, status in results.items() if status != "ok"]
-    return "\n".join(lines)
+    return "\n".join(lines), wall, floor
 
 
 def _cpu(pool: WorkPool) -> float:

@@ -87,6 +87,22 @@ class ControllerOutcome(StateModel):
     applied: ApplyReport | None = None
 
 
+class IngressRef(StateModel):
+    """Which Ingress a task works on: by default the stack's, under its default name (a stack
+    that names it otherwise passes `IngressRef(name=spec.ingress_name)`)."""
+
+    namespace: str = naming.INGRESS_NAMESPACE
+    name: str = naming.INGRESS_NAME
+
+    @property
+    def key(self) -> str:
+        """`namespace/name`, as plans and messages show it."""
+        return f"{self.namespace}/{self.name}"
+
+
+DEFAULT_INGRESS = IngressRef()
+
+
 class IngressState(StateModel):
     """An Ingress as observed: what the drift check compares, and its load balancer address."""
 

@@ -3,36 +3,85 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from pydantic import BaseModel
+
+from core import resources
 from core.gateway_state import FrontDoorOutcome, FrontDoorState
 from core.kubestate import ControllerOutcome, IngressOutcome, IngressState
-from core.resources import (
-    CertificateState,
-    HostedZoneState,
-    LoadBalancerState,
-    OidcProviderState,
-    PodIdentityAssociationState,
-    PolicyState,
-    RecordSetState,
-    RoleState,
-    SubnetTagChange,
-    ValidationRecord,
-)
 from core.state import Kind, StackResource
 
 
-def zone_resource(zone: HostedZoneState) -> StackResource:
+@dataclass(frozen=True)
+class _Fields:
+    """Where a state's entry takes its fields: attribute names of the state (a tuple is recorded
+    joined by commas); `owned` names the state's mark, or is the mark itself."""
+
+    kind: Kind
+    id: str
+    name: str
+    status: str = ""
+    details: tuple[str, ...] = ()
+    owned: str | bool = "owned"
+
+
+# The states recorded as one entry each, their fields read straight off the state.
+_PLAIN: dict[type[BaseModel], _Fields] = {
+    resources.HostedZoneState: _Fields(
+        Kind.HOSTED_ZONE, "zone_id", "name", details=("name_servers",)
+    ),
+    resources.CertificateState: _Fields(
+        Kind.CERTIFICATE, "arn", "domain", status="status", details=("sans",)
+    ),
+    resources.OidcProviderState: _Fields(Kind.OIDC_PROVIDER, "arn", "url"),
+    resources.PolicyState: _Fields(Kind.IAM_POLICY, "arn", "name", details=("default_version",)),
+    resources.RoleState: _Fields(Kind.IAM_ROLE, "arn", "name"),
+    # The ALB: created by the controller for our Ingress, so it goes when the Ingress goes.
+    resources.LoadBalancerState: _Fields(
+        Kind.LOAD_BALANCER,
+        "arn",
+        "dns_name",
+        status="state",
+        details=("canonical_hosted_zone_id",),
+        owned=True,
+    ),
+}
+
+
+def plain_resource(state: BaseModel) -> StackResource:
+    """The entry of a state recorded as it is (a zone, certificate, OIDC provider, policy,
+    role or load balancer)."""
+    fields = next(fields for model, fields in _PLAIN.items() if isinstance(state, model))
+
+    def text(attribute: str) -> str:
+        value = getattr(state, attribute) if attribute else ""
+        return ",".join(value) if isinstance(value, tuple) else str(value)
+
     return StackResource(
-        kind=Kind.HOSTED_ZONE,
-        id=zone.zone_id,
-        name=zone.name,
-        owned=zone.owned,
-        details={"name_servers": ",".join(zone.name_servers)},
+        kind=fields.kind,
+        id=text(fields.id),
+        name=text(fields.name),
+        owned=fields.owned if isinstance(fields.owned, bool) else getattr(state, fields.owned),
+        status=text(fields.status),
+        details={detail: text(detail) for detail in fields.details},
     )
 
 
+def zone_resource(zone: resources.HostedZoneState) -> StackResource:
+    return plain_resource(zone)
+
+
+def certificate_resource(certificate: resources.CertificateState) -> StackResource:
+    return plain_resource(certificate)
+
+
+def load_balancer_resource(balancer: resources.LoadBalancerState) -> StackResource:
+    return plain_resource(balancer)
+
+
 def delegation_resource(
-    root_zone: HostedZoneState, zone: HostedZoneState, *, added: bool = False
+    root_zone: resources.HostedZoneState, zone: resources.HostedZoneState, *, added: bool = False
 ) -> StackResource:
     """The NS record set in the root zone; ours when we made the subdomain zone it points at,
     or when this stack wrote it (`added`: to an adopted zone)."""
@@ -45,22 +94,11 @@ def delegation_resource(
     )
 
 
-def certificate_resource(certificate: CertificateState) -> StackResource:
-    return StackResource(
-        kind=Kind.CERTIFICATE,
-        id=certificate.arn,
-        name=certificate.domain,
-        owned=certificate.owned,
-        status=certificate.status,
-        details={"sans": ",".join(certificate.sans)},
-    )
-
-
 def validation_resources(
-    certificates: Iterable[CertificateState],
+    certificates: Iterable[resources.CertificateState],
 ) -> tuple[StackResource, ...]:
     """Validation CNAMEs placed in Route53 zones (one per name, shared by certificates)."""
-    found: dict[str, ValidationRecord] = {}
+    found: dict[str, resources.ValidationRecord] = {}
     owned: dict[str, bool] = {}
     for certificate in certificates:
         for record in certificate.validation_records:
@@ -79,7 +117,7 @@ def validation_resources(
     )
 
 
-def subnet_tag_resources(changes: Iterable[SubnetTagChange]) -> tuple[StackResource, ...]:
+def subnet_tag_resources(changes: Iterable[resources.SubnetTagChange]) -> tuple[StackResource, ...]:
     """Only the tags this stack added (pre-existing ones are not recorded, so never removed)."""
     return tuple(
         StackResource(
@@ -93,27 +131,7 @@ def subnet_tag_resources(changes: Iterable[SubnetTagChange]) -> tuple[StackResou
     )
 
 
-def oidc_resource(provider: OidcProviderState) -> StackResource:
-    return StackResource(
-        kind=Kind.OIDC_PROVIDER, id=provider.arn, name=provider.url, owned=provider.owned
-    )
-
-
-def policy_resource(policy: PolicyState) -> StackResource:
-    return StackResource(
-        kind=Kind.IAM_POLICY,
-        id=policy.arn,
-        name=policy.name,
-        owned=policy.owned,
-        details={"default_version": policy.default_version},
-    )
-
-
-def role_resource(role: RoleState) -> StackResource:
-    return StackResource(kind=Kind.IAM_ROLE, id=role.arn, name=role.name, owned=role.owned)
-
-
-def pod_identity_resource(association: PodIdentityAssociationState) -> StackResource:
+def pod_identity_resource(association: resources.PodIdentityAssociationState) -> StackResource:
     return StackResource(
         kind=Kind.POD_IDENTITY,
         id=association.arn,
@@ -160,19 +178,9 @@ def gateway_resources(door: FrontDoorState) -> tuple[StackResource, ...]:
     )
 
 
-def load_balancer_resource(balancer: LoadBalancerState) -> StackResource:
-    """The ALB: created by the controller for our Ingress, so it goes when the Ingress goes."""
-    return StackResource(
-        kind=Kind.LOAD_BALANCER,
-        id=balancer.arn,
-        name=balancer.dns_name,
-        owned=True,
-        status=balancer.state,
-        details={"canonical_hosted_zone_id": balancer.canonical_hosted_zone_id},
-    )
-
-
-def dns_record_resource(zone: HostedZoneState, record: RecordSetState) -> StackResource:
+def dns_record_resource(
+    zone: resources.HostedZoneState, record: resources.RecordSetState
+) -> StackResource:
     target = record.alias.dns_name if record.alias else ",".join(record.values)
     return StackResource(
         kind=Kind.DNS_RECORD,
@@ -191,17 +199,11 @@ def resources_of(value: object) -> tuple[StackResource, ...]:
         return (value,)
     if isinstance(value, IngressOutcome):
         return (ingress_resource(value.state),)
-    if isinstance(value, HostedZoneState):
-        return (zone_resource(value),)
-    if isinstance(value, CertificateState):
-        return (certificate_resource(value), *validation_resources([value]))
-    if isinstance(value, OidcProviderState):
-        return (oidc_resource(value),)
-    if isinstance(value, PolicyState):
-        return (policy_resource(value),)
-    if isinstance(value, RoleState):
-        return (role_resource(value),)
-    if isinstance(value, PodIdentityAssociationState):
+    if isinstance(value, resources.CertificateState):
+        return (plain_resource(value), *validation_resources([value]))
+    if isinstance(value, BaseModel) and isinstance(value, tuple(_PLAIN)):
+        return (plain_resource(value),)
+    if isinstance(value, resources.PodIdentityAssociationState):
         return (pod_identity_resource(value),)
     if isinstance(value, ControllerOutcome):
         return (controller_resource(value),)
@@ -211,9 +213,9 @@ def resources_of(value: object) -> tuple[StackResource, ...]:
         return gateway_resources(value.state)
     if isinstance(value, FrontDoorState):
         return gateway_resources(value)
-    if isinstance(value, LoadBalancerState):
-        return (load_balancer_resource(value),)
-    if isinstance(value, tuple | list) and all(isinstance(v, SubnetTagChange) for v in value):
+    if isinstance(value, tuple | list) and all(
+        isinstance(v, resources.SubnetTagChange) for v in value
+    ):
         return subnet_tag_resources(value)
     if isinstance(value, tuple | list):
         return tuple(entry for item in value for entry in resources_of(item))

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     )
     https_port: int = Field(default=443, ge=1, le=65535, description="Port of the HTTPS check.")
     kube_context: str | None = Field(default=None, description="kubeconfig context to use.")
+    kube_discovery_miss_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds a kind the Kubernetes API did not serve is taken as not served "
+        "without asking its discovery again (a fleet's checks of one cluster ask once, not per "
+        "read); a refresh after CRDs are applied forgets it. 0: ask every time.",
+    )
     poll_interval_seconds: Seconds = Field(default=5.0, description="First delay between polls.")
     poll_max_interval_seconds: Seconds = Field(
         default=10.0, description="Longest delay between polls (bounds the overshoot of a wait)."

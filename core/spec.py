@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
@@ -31,6 +33,7 @@ from core.spec_values import (
     Tags,
     ZoneId,
     certificate_arn,
+    certificate_arn_field,
     hosted_zone_id,
     region_partition,
 )
@@ -54,12 +57,7 @@ class RootDomain(_Model):
         description="Route53 public hosted zone id of the root domain. Empty: looked up by name; "
         "if the root is not in Route53 the flow prints the NS records to add at your DNS provider.",
     )
-    cert_arn: CertificateArn = Field(
-        default=None,
-        alias="certARN",
-        description="An existing ACM certificate for *.<root domain> to use instead of requesting "
-        "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
-    )
+    cert_arn: CertificateArn = certificate_arn_field("*.<root domain>")
     role_arn: RoleArn = Field(
         default=None,
         description="An IAM role in the AWS account that owns the root zone (a DNS account), "
@@ -96,12 +94,7 @@ class SubDomain(_Model):
         description="The subdomain's hosted zone id, as the kubeflow-manifests script writes it "
         "back: `kfalb import` reads the zone by this id; setup and drift find it by name.",
     )
-    cert_arn: CertificateArn = Field(
-        default=None,
-        alias="certARN",
-        description="An existing ACM certificate for *.<subdomain> to use instead of requesting "
-        "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
-    )
+    cert_arn: CertificateArn = certificate_arn_field("*.<subdomain>")
 
 
 class Route53(_Model):
@@ -251,32 +244,42 @@ class StackSpec(_Model):
     stack: StackOptions = Field(default_factory=StackOptions, description="kubeflow-alb options.")
 
     @model_validator(mode="after")
-    def _domains(self) -> StackSpec:
+    def _rules(self) -> StackSpec:
+        """The rules across fields, checked in order: the first problem found refuses the spec
+        (a rule stops being read at its first problem)."""
+        rules = (
+            self._domain_problems,
+            self._region_problems,
+            self._front_door_problems,
+            self._partition_problems,
+        )
+        problem = next(chain.from_iterable(rule() for rule in rules), None)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def _domain_problems(self) -> Iterator[str]:
         root, sub = self.route53.root_domain.name, self.route53.sub_domain.name
+        sans = self.route53.sub_domain.subject_alternative_names
         if sub == root:
-            raise ValueError(
+            yield (
                 f"route53.subDomain.name {sub!r} equals the root domain; use a subdomain "
                 f"such as platform.{root}"
             )
         if not is_under(sub, root):
-            raise ValueError(
-                f"route53.subDomain.name {sub!r} is not under the root domain {root!r}"
-            )
-        for san in self.route53.sub_domain.subject_alternative_names:
+            yield f"route53.subDomain.name {sub!r} is not under the root domain {root!r}"
+        for san in sans:
             if san != sub and not is_under(san, sub):
-                raise ValueError(
+                yield (
                     f"route53.subDomain.subjectAlternativeNames: {san!r} is outside the subdomain "
                     f"{sub!r}; its validation record could not be created in the subdomain zone"
                 )
-        problem = limits.certificate_names_problem(
-            sub, sans=self.route53.sub_domain.subject_alternative_names
-        )
+        problem = limits.certificate_names_problem(sub, sans=sans)
         if problem:
-            raise ValueError(problem)
-        return self
+            yield problem
 
-    @model_validator(mode="after")
-    def _alb_options(self) -> StackSpec:
+    def _region_problems(self) -> Iterator[str]:
+        """The ALB can use only resources of the cluster's region (and one IP family)."""
         region, alb = self.cluster.region, self.kubeflow.alb
         waf, cidrs = alb_options.WAF_ACL_ARN, alb_options.INBOUND_CIDRS
         arns = {
@@ -286,48 +289,44 @@ class StackSpec(_Model):
         }
         for where, arn in arns.items():
             if arn is not None and arn.split(":")[3] != region:
-                raise ValueError(
+                yield (
                     f"{where}: {arn!r} is in {arn.split(':')[3]}, not in the cluster's region "
                     f"{region}; the ALB can use only resources of its own region"
                 )
         if alb_options.IP_ADDRESS_TYPE.of(alb) == "ipv4":
-            for cidr in cidrs.of(alb):
-                if ":" in cidr:
-                    raise ValueError(
-                        f"{cidrs.setting}: {cidr!r} is an IPv6 block; it needs "
-                        f"{alb_options.IP_ADDRESS_TYPE.setting}: dualstack"
-                    )
-        return self
+            yield from (
+                f"{cidrs.setting}: {cidr!r} is an IPv6 block; it needs "
+                f"{alb_options.IP_ADDRESS_TYPE.setting}: dualstack"
+                for cidr in cidrs.of(alb)
+                if ":" in cidr
+            )
 
-    @model_validator(mode="after")
-    def _front_door(self) -> StackSpec:
+    def _front_door_problems(self) -> Iterator[str]:
         options = self.stack
         if options.front_door != "gateway":
-            return self
+            return
         problem = gateway_problem(options.controller_version)
         if problem:
-            raise ValueError(f"stack.frontDoor: {problem}")
-        for field, value in (
-            ("ingressGroup", options.ingress_group),
-            ("manifestsPath", options.manifests_path),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"stack.{field} applies to the Ingress front door only; with stack.frontDoor: "
-                    f"gateway the ALB is built from kubeflow-alb's Gateway (remove stack.{field})"
-                )
-        return self
+            yield f"stack.frontDoor: {problem}"
+        ingress_only = {
+            "ingressGroup": options.ingress_group,
+            "manifestsPath": options.manifests_path,
+        }
+        yield from (
+            f"stack.{field} applies to the Ingress front door only; with stack.frontDoor: "
+            f"gateway the ALB is built from kubeflow-alb's Gateway (remove stack.{field})"
+            for field, value in ingress_only.items()
+            if value is not None
+        )
 
-    @model_validator(mode="after")
-    def _root_role(self) -> StackSpec:
+    def _partition_problems(self) -> Iterator[str]:
         role, region = self.route53.root_domain.role_arn, self.cluster.region
         if role is not None and role.split(":")[1] != region_partition(region):
-            raise ValueError(
+            yield (
                 f"route53.rootDomain.roleArn: {role!r} is in partition {role.split(':')[1]}, "
                 f"not in the cluster's partition {region_partition(region)} ({region}); a role "
                 "can only be assumed within its partition"
             )
-        return self
 
     @property
     def name(self) -> str:

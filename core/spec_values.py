@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from core import limits, naming
 from core.alb_option_values import PARTITION, REGION
@@ -145,6 +145,17 @@ StackName = Annotated[str | None, AfterValidator(_unless_none(_problem(naming.st
 ControllerVersion = Annotated[str, AfterValidator(_controller_version)]
 ManifestsPath = Annotated[str | None, AfterValidator(limits.path_shape)]
 Tags = Annotated[dict[str, str], AfterValidator(_tags)]
+
+
+def certificate_arn_field(names: str) -> Any:
+    """A domain's `certARN` key (the key the kubeflow-manifests script writes back): a
+    certificate of the user's for `names` (e.g. `*.<subdomain>`), used instead of ours."""
+    return Field(
+        default=None,
+        alias="certARN",
+        description=f"An existing ACM certificate for {names} to use instead of requesting "
+        "one (the key the kubeflow-manifests script writes back). Used, never deleted.",
+    )
 
 
 def region_partition(region: str) -> str:

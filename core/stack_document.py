@@ -10,6 +10,10 @@ import yaml
 
 from core.state import Kind, StackAccess, StackRecord, StackResource
 
+#: The record's fields the block document holds as they are (the page shows them, loading reads
+#: them back); absent ones keep the record's defaults.
+PLAIN_FIELDS = ("stack", "phase", "dashboard_url", "account", "partition", "region", "cluster_arn")
+
 
 def record_from_document(data: Mapping[str, Any]) -> StackRecord:
     """The record in a block document: its typed fields, or the single JSON field of before."""
@@ -26,18 +30,8 @@ def record_from_document(data: Mapping[str, Any]) -> StackRecord:
             kube_access=data["kube_access"],
             kube_context=data.get("kube_context") or None,
         )
-    return StackRecord(
-        stack=data["stack"],
-        spec=spec,
-        phase=data.get("phase", "new"),
-        resources=resources,
-        dashboard_url=data.get("dashboard_url", ""),
-        account=data.get("account", ""),
-        partition=data.get("partition", ""),
-        region=data.get("region", ""),
-        cluster_arn=data.get("cluster_arn", ""),
-        access=access,
-    )
+    plain = {name: data[name] for name in PLAIN_FIELDS if name in data}
+    return StackRecord(spec=spec, resources=resources, access=access, **plain)
 
 
 def _resource(entry: Mapping[str, Any]) -> StackResource:

@@ -18,6 +18,7 @@ from prefect.states import Cancelled, Failed
 from core.approval import PlanRejected
 from core.errors import Interrupted, KfalbError
 from tasks import interrupt
+from tasks.prefect_api import tolerate_busy_server
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -106,6 +107,7 @@ def expected_outcomes(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+        tolerate_busy_server()  # the run's client: a server busy a moment costs ms, not 2 s
         try:
             return fn(*args, **kwargs)
         except KfalbError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import cast
 
 from prefect import flow, get_run_logger
 
@@ -126,17 +127,23 @@ def _preflight(
     """Read only: every input error stops here with nothing created (the root zone is checked
     by the observation, which reads it anyway)."""
     check_manifests(spec.stack.manifests_path)  # the kustomize dir renders: before any AWS call
-    cluster = preflight_cluster(
-        ctx, spec.cluster.name, oidc_required=identity.needs_oidc_provider(spec)
-    )
-    preflight_root_dns(ctx, spec)  # the root zone's role, if any, before anything reads the root
-    target = cluster_target(kube_access, cluster, ctx)
+    # A kubeconfig's cluster is known without EKS: it is looked at with the others, at once.
+    known = cluster_target(kube_access, None, ctx)
+    looks: list[Callable[[], object]] = [
+        partial(preflight_cluster, ctx, spec.cluster.name,
+                oidc_required=identity.needs_oidc_provider(spec)),
+        partial(preflight_root_dns, ctx, spec),  # the root zone's role, before the root is read
+        *([partial(preflight_kubernetes, known)] if known else []),
+    ]  # fmt: skip
+    cluster = cast("ClusterState", together(looks)[0])
+    target = known or cluster_target(kube_access, cluster, ctx)
     if target is None:
         raise PreflightError(
             f"EKS cluster {cluster.name} reports no API endpoint or CA yet; use kube_access="
             "'kubeconfig' or wait until the cluster is ready."
         )
-    preflight_kubernetes(target)
+    if known is None:
+        preflight_kubernetes(target)
     return cluster, target
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core import naming
+from core.kubestate import DEFAULT_INGRESS, IngressRef
 from tasks.aws.clients import AwsContext
 from tasks.aws.elbv2_protection import wait_for_protection_lifted
 from tasks.k8s.clients import KubeTarget, connect
@@ -18,8 +18,7 @@ def lift_deletion_protection(
     target: KubeTarget,
     *,
     stack: str,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    ingress: IngressRef = DEFAULT_INGRESS,
 ) -> bool:
     """Before the stack's Ingress is deleted: annotate it with deletion protection off (its
     `load-balancer-attributes`; a stray delete may have left it terminating) and wait until the
@@ -27,7 +26,7 @@ def lift_deletion_protection(
     Ingress is not the stack's, does not protect its ALB, or shares it with other Ingresses of its
     group (it stays protected for them). False when nothing was lifted."""
     with connect(target) as kube:
-        state = read_ingress(kube, namespace, name)
+        state = read_ingress(kube, ingress.namespace, ingress.name)
         if state is None or not state.owned_by(stack):
             return False
         peers = group_peers(kube, state)

@@ -16,6 +16,7 @@ from prefect import task
 from core.dnsnames import normalise
 from core.errors import PermanentError
 from core.settings import Settings, get_settings, nameserver_address
+from core.waits import WAITS, Awaited
 from tasks.logs import run_logger
 from tasks.waits import wait_for
 
@@ -102,19 +103,16 @@ def wait_for_delegation(
     logger = run_logger()
     if root_name_servers:
         _wait_at_servers(
-            subdomain,
-            "NS",
+            WAITS.delegation_at_root.of(subdomain, ", ".join(name_servers)),
+            (subdomain, "NS"),
             root_name_servers,
             lambda answer: _same_servers(answer, name_servers),
-            what=f"the root zone's name servers to delegate {subdomain} to {', '.join(name_servers)}",
-            bound="delegation_timeout_seconds",
             settings=settings,
         )
     found = wait_for(
+        WAITS.delegation_public.of(subdomain, ", ".join(name_servers)),
         lambda: answers(subdomain, "NS", settings),
-        lambda found: _same_servers(found, name_servers),
-        what=f"public DNS to show the delegation of {subdomain} to {', '.join(name_servers)}",
-        bound="delegation_timeout_seconds",
+        until=lambda found: _same_servers(found, name_servers),
         settings=settings,
         describe=lambda found: f"NS {', '.join(found or ()) or 'none'}",
     )
@@ -139,44 +137,40 @@ def wait_for_dns(host: str, target: str, *, zone_name_servers: tuple[str, ...]) 
         return matches(found) or normalise(target) in found
 
     _wait_at_servers(
-        host,
-        "A",
+        WAITS.record_at_servers.of(host, ", ".join(expected)),
+        (host, "A"),
         zone_name_servers,
         points_at_target,
-        what=f"{host} at the subdomain's name servers to answer {', '.join(expected)}",
-        bound="dns_timeout_seconds",
         settings=settings,
     )
     found = wait_for(
+        WAITS.record_at_resolvers.of(host, ", ".join(expected)),
         lambda: answers(host, "A", settings),
-        matches,
-        what=f"{host} to resolve to {', '.join(expected)} at the resolvers",
-        describe=lambda found: ", ".join(found or ()) or "no answer",
-        bound="dns_timeout_seconds",
+        until=matches,
         settings=settings,
+        describe=lambda found: ", ".join(found or ()) or "no answer",
     )
     run_logger().info("%s resolves to %s", host, ", ".join(found))
     return found
 
 
 def _wait_at_servers(
-    name: str,
-    rtype: str,
+    awaited: Awaited,
+    question: tuple[str, str],
     servers: tuple[str, ...],
     accept: Callable[[tuple[str, ...]], bool],
     *,
-    what: str,
-    bound: str,
     settings: Settings,
 ) -> None:
-    """Wait until each of the authoritative `servers` answers `name` as `accept` wants."""
+    """Wait until each of the authoritative `servers` answers the question (name, record type)
+    as `accept` wants."""
+    name, rtype = question
     wait_for(
+        awaited,
         lambda: authoritative_answers(name, rtype, servers, settings),
-        lambda found: bool(found) and all(accept(answer) for answer in found.values()),
-        what=what,
-        describe=_describe_servers,
-        bound=bound,
+        until=lambda found: bool(found) and all(accept(answer) for answer in found.values()),
         settings=settings,
+        describe=_describe_servers,
     )
 
 

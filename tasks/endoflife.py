@@ -22,9 +22,11 @@ from core.endoflife import (
     said_since,
 )
 from core.errors import OwnershipError, SpecError, WaitTimeout
+from core.kubestate import IngressRef
 from core.manifests import ALB_PREFIX, Manifest
 from core.settings import get_settings
 from core.spec import StackSpec
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.controller_identity import identity_problem
 from tasks.aws.elbv2 import CLUSTER_TAG, delete_controller_resources, find_leftovers
@@ -259,11 +261,9 @@ def delete_front_door(ctx: AwsContext, target: KubeTarget, spec: StackSpec) -> b
 
         nothing_yet: _Seen = (first, None, None)
         live, seen, cause = wait_for(
+            WAITS.deleted_by_controller.of(key),
             riding_out_blips(fetch, nothing_yet),
-            lambda found: found[0] is None or found[2] is not None,
-            what=f"Ingress {key} to be deleted by its controller (the ALB, its target groups "
-            "and security group go first)",
-            bound="cleanup_timeout_seconds",
+            until=lambda found: found[0] is None or found[2] is not None,
             settings=settings,
             describe=partial(_leaving, key),
         )
@@ -295,7 +295,9 @@ def release_after_sweep(ctx: AwsContext, target: KubeTarget, spec: StackSpec) ->
             f"tags still finds {', '.join(named)}. Remove those (or what holds them), then run "
             "cleanup again."
         )
-    released: bool = release_ingress.fn(target, stack=spec.name, name=spec.ingress_name)
+    released: bool = release_ingress.fn(
+        target, stack=spec.name, ingress=IngressRef(name=spec.ingress_name)
+    )
     if released:
         run_logger().warning(
             "Removed the controller's finalizer %s from Ingress %s/%s: the sweep by stack %s's "

@@ -12,6 +12,7 @@ from prefect import task
 from pydantic import BaseModel, ConfigDict
 
 from core.settings import Settings, get_settings
+from core.waits import WAITS
 from tasks.dns import answers
 from tasks.logs import run_logger
 from tasks.waits import wait_for
@@ -98,10 +99,9 @@ def wait_for_dashboard(host: str, via: str | None = None) -> HttpsAnswer:
     """
     settings = get_settings()
     answer = wait_for(
+        WAITS.https_answer.of(host, note=f" through {via}" if via else ""),
         lambda: probe(host, settings, via=via),
-        lambda result: result.ok,
-        what=f"https://{host}/ to answer" + (f" through {via}" if via else ""),
-        bound="https_timeout_seconds",
+        until=lambda result: result.ok,
         settings=settings,
         describe=lambda result: result.describe() if result else "nothing",
     )

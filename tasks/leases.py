@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import VariableCreate
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
@@ -28,8 +28,9 @@ from pydantic import ValidationError
 
 from core.lease import MISSING, Lease, new_lease, renew_interval, takeover_reason
 from core.settings import Settings
+from core.waits import WAITS
 from tasks.logs import run_logger
-from tasks.prefect_api import sent_past_busy
+from tasks.prefect_api import prefect_client
 from tasks.waits import wait_for
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,8 +89,6 @@ def create(client: SyncPrefectClient, variable: str, lease: Lease, tags: list[st
 
 def by_id(client: SyncPrefectClient, method: str, variable_id: UUID, **kwargs: Any) -> bool:
     """DELETE or PATCH the variable of exactly this acquisition; False when it is gone."""
-    if sent_past_busy(client, method, f"/variables/{variable_id}", kwargs.get("json")):
-        return True
     try:
         client.request(method, "/variables/{id}", path_params={"id": variable_id}, **kwargs)  # type: ignore[arg-type]
     except PrefectHTTPStatusError as error:
@@ -170,15 +169,11 @@ def acquire(
         return f"{last.seen.describe(_now())}; if that run is gone, {lock.unlock_hint}"
 
     found = wait_for(
+        WAITS.lock.of(lock.title),
         lambda: _try_once(client, lock, duration),
-        lambda result: result.held is not None,
-        what=lock.title,
-        bound="lock_timeout_seconds",
+        until=lambda result: result.held is not None,
         settings=settings.model_copy(update={"lock_timeout_seconds": float(timeout)}),
         describe=describe,
-        interval=settings.lock_poll_seconds,
-        max_interval=settings.lock_poll_seconds,
-        first_seen=True,
     )
     assert found.held is not None
     return found.held
@@ -207,7 +202,7 @@ class Renewer:
 
     def _run(self) -> None:
         log = run_logger()
-        with get_client(sync_client=True) as client:
+        with prefect_client() as client:
             while not self._stop.wait(renew_interval(self.duration)):
                 lease = self.stored.lease.renewed(_now(), self.duration)
                 try:
@@ -237,7 +232,7 @@ def holding(
 ) -> Iterator[Lease]:
     """Hold the lock: renewed in the background, released on exit (a release that fails is
     only logged: the lease lapses within `duration`). `quiet`: no line when taken."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         stored = acquire(client, lock, settings=settings, duration=duration, timeout=timeout)
     log = run_logger()
     if not quiet:
@@ -249,7 +244,7 @@ def holding(
     finally:
         renewing.stop()
         try:
-            with get_client(sync_client=True) as client:
+            with prefect_client() as client:
                 released = by_id(client, "DELETE", stored.id)
         except Exception as error:  # never hide the run's own outcome behind this
             log.warning(
@@ -267,7 +262,7 @@ def holding(
 
 def break_lease(lock: Lock) -> Lease | None:
     """Remove a lock by hand, whoever holds it; returns the lease that was there."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         stored = read(client, lock)
         if stored is None:
             return None

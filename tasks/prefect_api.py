@@ -3,14 +3,16 @@ work they broke instead of ending; every other error is the work's own."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from prefect import Task
+from prefect import Task, get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import SyncClientContext
 
 from core.settings import Settings, get_settings
 from tasks import interrupt
@@ -53,36 +55,57 @@ def retry_on_prefect_api(task: Task[..., Any], task_run: TaskRun, state: State[A
     return False
 
 
-#: Seconds before each new try of a write the server answered 503. A Prefect server on SQLite
+#: Seconds before each new try of a request the server answered 503. A Prefect server on SQLite
 #: answers so when a write meets one of its own ("database is locked", gone in milliseconds);
 #: Prefect's client waits 2 s before its first retry (even with its retries set to 0), and a
-#: setup's block saves met that several times. After these, the usual way takes over.
+#: setup's block saves and the block type's first registration met that several times. After
+#: these, Prefect's own retries take over.
 BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
+_WRAPPING = threading.Lock()
 
-def sent_past_busy(
-    client: SyncPrefectClient,
-    method: str,
-    path: str,
-    body: Any,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Send one write with Prefect's own client (its base URL, headers, connections) but not
-    its retry layer, trying again soon after each 503. True when the server took it; False on
-    any other outcome: the caller then sends it the usual way, which raises Prefect's errors
-    (404 as ObjectNotFound), fetches a CSRF token if the server wants one, and waits out a
-    server still busy."""
-    http = client._client  # Prefect's httpx client; its own `send` is the slow retry layer
-    for delay in (*BUSY_RETRY_DELAYS, None):
-        try:
-            response = httpx.Client.send(http, http.build_request(method, path, json=body))
-        except httpx.TransportError:
-            return False
-        response.close()
-        if response.is_success:
-            return True
-        if response.status_code != 503 or delay is None:
-            return False
-        sleep(delay)
-    return False
+
+class _SoonAgainWhenBusy(httpx.BaseTransport):
+    """A transport that sends a request again soon after a 503 (a 503 is a request not carried
+    out, which Prefect's client retries for every method too), before Prefect's slow retry
+    layer above it sees the answer."""
+
+    def __init__(self, inner: httpx.BaseTransport, sleep: Callable[[float], None]) -> None:
+        self.inner = inner
+        self.sleep = sleep
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # the body, to send again
+        for delay in BUSY_RETRY_DELAYS:
+            response = self.inner.handle_request(request)
+            if response.status_code != 503 or interrupt.stop_requested():
+                return response
+            response.close()
+            self.sleep(delay)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def busy_tolerant(
+    client: SyncPrefectClient, *, sleep: Callable[[float], None] = time.sleep
+) -> SyncPrefectClient:
+    """The client, its requests tried again soon when the server answers 503 (once per client:
+    a flow run's requests share its client)."""
+    http = client._client  # Prefect's httpx client, under its retry layer
+    with _WRAPPING:
+        if not isinstance(http._transport, _SoonAgainWhenBusy):
+            http._transport = _SoonAgainWhenBusy(http._transport, sleep)
+    return client
+
+
+def prefect_client() -> SyncPrefectClient:
+    """Prefect's sync client (inside a run, the run's own) with busy answers tried again soon."""
+    return busy_tolerant(get_client(sync_client=True))
+
+
+def tolerate_busy_server() -> None:
+    """Inside a run: its client (its artifacts, blocks, states) tries busy answers again soon."""
+    if SyncClientContext.get() is not None:
+        prefect_client()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prefect import get_client
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -24,6 +23,7 @@ from core.plan_output import changes_markdown, table_rows
 from core.report import api_call_rows, markdown_table, resource_rows
 from core.resources import ApiCallCounts
 from core.state import StackRecord
+from tasks.prefect_api import prefect_client
 
 
 def artifact_key(stack: str, what: str) -> str:
@@ -39,7 +39,7 @@ def artifact_links(stack: str, whats: Sequence[str]) -> list[tuple[str, str | No
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return [(key, None) for key in keys]
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=keys),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from prefect import get_client, task
+from prefect import task
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import VariableCreate
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
@@ -18,6 +18,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 
 from core.naming import require_stack_name
 from tasks.logs import run_logger
+from tasks.prefect_api import prefect_client
 
 #: The flow whose deployments check one stack (the fleet check skips stacks that are gone).
 DRIFT_FLOW = "drift-check"
@@ -39,7 +40,7 @@ def pause_drift_schedules(stack: str) -> tuple[str, ...]:
     """Pause every `drift-check` deployment whose `stack` parameter is this stack; return their
     names. The next setup of the stack resumes them."""
     paused: dict[str, str] = {}
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         for deployment in _checks_of(client, stack):
             if deployment.paused:
                 continue
@@ -61,7 +62,7 @@ def resume_drift_schedules(stack: str) -> tuple[str, ...]:
     """Resume the `drift-check` deployments of this stack that its cleanup paused; return their
     names. One paused otherwise is left paused, with a warning naming it."""
     resumed, left = [], []
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         ours = _recalled(client, stack)
         for deployment in _checks_of(client, stack):
             name = f"{DRIFT_FLOW}/{deployment.name}"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import cast
 from uuid import UUID
 
-from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import BlockDocumentCreate, BlockDocumentUpdate
 from prefect.client.schemas.objects import BlockDocument
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
@@ -19,7 +19,7 @@ from core.settings import get_settings
 from core.spec import parse_spec
 from core.stack_document import record_from_document
 from core.state import Kind, StackAccess, StackRecord, StackResource
-from tasks.prefect_api import sent_past_busy
+from tasks.prefect_api import prefect_client
 from tasks.stack_block_page import BLOCK_TYPE_SLUG as BLOCK_TYPE_SLUG
 from tasks.stack_block_page import LoadBalancerStack as LoadBalancerStack
 from tasks.stack_lock import stack_lock as stack_lock  # the flows take it next to the record
@@ -105,7 +105,7 @@ def load_record(stack: str) -> StackRecord | None:
     """The saved record of a stack, or None when no block of that name exists."""
     if stack:  # a flow parameter: checked before it becomes a block name
         require_stack_name(stack, source="stack")
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             document = client.read_block_document_by_name(stack, BLOCK_TYPE_SLUG)
         except ObjectNotFound:
@@ -126,7 +126,7 @@ _SAVED_LOCK = threading.Lock()
 def register_block_type() -> None:
     """Register the stack block's type and schema with the Prefect API (once per process and
     server; two reads when they are there already): a stack's first save is then one create."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         _registered(client)
 
 
@@ -146,7 +146,7 @@ def _registered(client: SyncPrefectClient) -> tuple[UUID, UUID]:
 def save_record(record: StackRecord) -> None:
     """Save the record as the block named after its stack (overwriting)."""
     block = LoadBalancerStack.from_record(record)
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         key = (str(client.api_url), record.stack)
         with _SAVED_LOCK:
             known = _SAVED.get(key)
@@ -204,16 +204,12 @@ def _patch(
         name=stack, block_schema_id=schema_id, block_type_id=type_id, include_secrets=True
     ).data
     update = BlockDocumentUpdate(data=data, block_schema_id=schema_id, merge_existing_data=False)
-    path = f"/block_documents/{document_id}"
-    if not sent_past_busy(
-        client, "PATCH", path, update.model_dump(mode="json", exclude_unset=True)
-    ):
-        client.update_block_document(document_id, update)
+    client.update_block_document(document_id, update)
 
 
 def delete_record(stack: str) -> bool:
     """Delete the block of a stack; False when there was none."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         with _SAVED_LOCK:
             _SAVED.pop((str(client.api_url), stack), None)
         try:
@@ -239,7 +235,7 @@ def saved_records() -> dict[str, StackRecord]:
 
 def _stack_documents() -> list[BlockDocument]:
     try:
-        with get_client(sync_client=True) as client:
+        with prefect_client() as client:
             return client.read_block_documents_by_type(BLOCK_TYPE_SLUG)
     except PrefectHTTPStatusError as error:
         if error.response.status_code == 404:  # the block type is registered by the first save
@@ -257,7 +253,7 @@ def remove_lock_leftovers(stack: str) -> list[str]:
     """Remove what locking left of a cleaned-up stack: the concurrency limit of earlier versions
     (the lease variable goes with its holder). Returns the names removed."""
     removed = []
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             client.delete_global_concurrency_limit_by_name(lock_name(stack))
             removed.append(lock_name(stack))

@@ -11,6 +11,7 @@ from prefect.blocks.core import Block
 from pydantic import BaseModel, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
+from core.stack_document import PLAIN_FIELDS
 from core.state import Kind, StackRecord
 
 BLOCK_TYPE_SLUG = "load-balancer-stack"
@@ -135,13 +136,7 @@ class LoadBalancerStack(Block):
         ]
         access = record.access
         return cls(
-            stack=record.stack,
-            phase=record.phase,
-            dashboard_url=record.dashboard_url,
-            account=record.account,
-            partition=record.partition,
-            region=record.region,
-            cluster_arn=record.cluster_arn,
+            **record.model_dump(include=set(PLAIN_FIELDS)),
             resources=entries,
             spec_yaml=spec,
             config=_config_line(record.spec),

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from core.settings import Settings
 from core.waiting import Progress, wait_until
+from core.waits import Awaited
 from tasks import interrupt
 from tasks.logs import run_logger
 
@@ -16,42 +17,28 @@ T = TypeVar("T")
 PROGRESS_MARK = "kfalb_progress"
 
 
-def setting_name(bound: str) -> str:
-    """The environment variable of a Settings field, e.g. KFALB_ACM_TIMEOUT_SECONDS."""
-    return f"KFALB_{bound.upper()}"
-
-
 def wait_for(
+    awaited: Awaited,
     fetch: Callable[[], T],
-    accept: Callable[[T], bool],
     *,
-    what: str,
-    bound: str,
+    until: Callable[[T], bool],
     settings: Settings,
     describe: Callable[[T | None], str] | None = None,
     observe: Callable[[object], str] | None = None,
-    interval: float | None = None,
-    max_interval: float | None = None,
-    first_seen: bool = False,
 ) -> T:
-    """`core.waiting.wait_until` bounded by the Settings field `bound` (e.g. "acm_timeout_seconds"),
-    polling at the configured cadence and logging progress every KFALB_PROGRESS_INTERVAL_SECONDS.
+    """`core.waiting.wait_until` as the table of waits (core/waits.py) declares the kind:
+    bounded by its Settings field, polling at its cadence, logging progress every
+    KFALB_PROGRESS_INTERVAL_SECONDS.
 
     Args:
+        awaited: the kind of wait and what it awaits, e.g. `WAITS.acm_issued.of(names)`.
         fetch: reads the current value.
-        accept: True once the value is what is awaited.
-        what: what is awaited, as a phrase ("ACM certificates ... to be ISSUED").
-        bound: the Settings field holding the timeout.
+        until: True once the value is what is awaited.
         settings: the settings to read bounds and cadence from.
         describe: what the last value was, for the timeout message and progress lines.
         observe: a richer look for progress lines only (may call DNS or the API again).
-        interval: first poll delay, when shorter than the configured one makes sense.
-        max_interval: longest poll delay, when another than the configured one makes sense.
-        first_seen: the start line also says what the first look saw.
     """
-    timeout = getattr(settings, bound)
-    if not isinstance(timeout, float):
-        raise TypeError(f"{bound} is not a wait bound of Settings")
+    wait, what = awaited
     logger = run_logger()
 
     def report(line: str) -> None:
@@ -61,17 +48,18 @@ def wait_for(
     progress = Progress(
         report=report,
         interval=settings.progress_interval_seconds,
-        setting=setting_name(bound),
+        setting=wait.setting,
         observe=observe,
-        first_seen=first_seen,
+        first_seen=wait.first_seen,
     )
+    interval, max_interval = wait.cadence(settings)
     return wait_until(
         fetch,
-        accept,
+        until,
         what=what,
-        timeout=timeout,
-        interval=settings.poll_interval_seconds if interval is None else interval,
-        max_interval=settings.poll_max_interval_seconds if max_interval is None else max_interval,
+        timeout=wait.timeout(settings),
+        interval=interval,
+        max_interval=max_interval,
         describe=describe,
         progress=progress,
         sleep=interrupt.sleep,  # a stop request ends the wait at once

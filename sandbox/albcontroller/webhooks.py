@@ -140,6 +140,11 @@ class _WebhookHTTPServer(ThreadingHTTPServer):
     reviewed: list[tuple[str, str]]
     review_versions: list[str]
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log instead of printing: an API server refusing the webhook's certificate (a test of
+        exactly that) or hanging up is routine, as it is to the real controller's server."""
+        log.debug("webhook connection from %s ended with an error", client_address, exc_info=True)
+
 
 class AlbWebhookServer:
     """The controller pods' port 9443, following the Deployment and the TLS Secret in a store.

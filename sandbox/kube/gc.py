@@ -33,6 +33,9 @@ class GarbageCollector:
     def __init__(self, store: ObjectStore, *, delay: float = 0.1) -> None:
         self.store = store
         self.delay = delay
+        #: Seconds between passes when nothing is pending (a change that can give work wakes
+        #: it at once); a benchmark that changes nothing may let it idle longer.
+        self.idle_interval = 1.0
         self._due: dict[tuple[str, str], float] = {}  # (what, uid) -> monotonic time first seen
         self._wake = threading.Event()
         self._stopped = threading.Event()
@@ -70,7 +73,7 @@ class GarbageCollector:
             except Exception:  # keep collecting; one bad object must not stop the collector
                 log.exception("garbage collection pass failed")
                 pending = True
-            self._wake.wait(timeout=max(self.delay / 2, 0.02) if pending else 1.0)
+            self._wake.wait(timeout=max(self.delay / 2, 0.02) if pending else self.idle_interval)
             self._wake.clear()
 
     # --- one pass ------------------------------------------------------------------------------

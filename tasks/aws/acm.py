@@ -21,6 +21,7 @@ from core.resources import (
 )
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code, error_message
 from tasks.logs import run_logger
@@ -99,29 +100,7 @@ def find_certificate(
     acm: ACMClient, spec: StackSpec, request: CertificateRequest, zones: ValidationZones
 ) -> CertificateState | None:
     """Our certificate with exactly the requested names (ISSUED preferred), if any."""
-    return find_certificates(acm, spec, (request,), zones).get(request.domain)
-
-
-def find_certificates(
-    acm: ACMClient,
-    spec: StackSpec,
-    requests: Sequence[CertificateRequest],
-    zones: ValidationZones,
-    *,
-    recorded: Mapping[str, str] | None = None,
-) -> dict[str, CertificateState]:
-    """Our certificate for each request (by its domain). A recorded ARN (by domain) is read
-    first: two calls, however many certificates the account holds. The account's listing is
-    searched only for the requests without a record, or whose recorded certificate is gone,
-    no longer ours, for other names or not ISSUED (the search prefers an ISSUED one)."""
-    found: dict[str, CertificateState] = {}
-    for request in requests:
-        arn = (recorded or {}).get(normalise(request.domain))
-        state = _read_recorded(acm, arn, stack=spec.name, zones=zones) if arn else None
-        if state is not None and state.status == "ISSUED" and _matches(state, request):
-            found[request.domain] = state
-    rest = [request for request in requests if request.domain not in found]
-    return {**found, **(_search(acm, spec, rest, zones) if rest else {})}
+    return _search(acm, spec, (request,), zones).get(request.domain)
 
 
 def _read_recorded(
@@ -194,8 +173,21 @@ def observe_certificates(
 ) -> dict[str, CertificateState]:
     """Find this stack's certificate for each request (by its domain): by the ARN its record
     gives (`recorded`, by domain) when that certificate is still ours and ISSUED, else from
-    one listing of the account's for all the others."""
-    return find_certificates(client(ctx, "acm"), spec, requests, zones, recorded=recorded)
+    one listing of the account's for all the others.
+
+    A recorded ARN costs two calls, however many certificates the account holds; the listing
+    is searched only for the requests without a record, or whose recorded certificate is gone,
+    no longer ours, for other names or not ISSUED (the search prefers an ISSUED one).
+    """
+    acm = client(ctx, "acm")
+    found: dict[str, CertificateState] = {}
+    for request in requests:
+        arn = (recorded or {}).get(normalise(request.domain))
+        state = _read_recorded(acm, arn, stack=spec.name, zones=zones) if arn else None
+        if state is not None and state.status == "ISSUED" and _matches(state, request):
+            found[request.domain] = state
+    rest = [request for request in requests if request.domain not in found]
+    return {**found, **(_search(acm, spec, rest, zones) if rest else {})}
 
 
 @aws_task
@@ -206,13 +198,18 @@ def ensure_certificate(
     *,
     zones: ValidationZones,
     settings: Settings | None = None,
+    search: bool = True,
+    seen: CertificateState | None = None,
 ) -> CertificateState:
     """Reuse this stack's certificate for the requested names, or request it (DNS validation).
+    With `search` off, `seen` is what an observation a moment ago found (None: nothing), so
+    the account's certificates are not listed again on the way to the request (a request the
+    observation missed is still one: its idempotency token gives the same certificate back).
 
     Returns it with its validation records, each placed in the zone that must hold it.
     """
     acm, log, settings = client(ctx, "acm"), run_logger(), settings or get_settings()
-    state = find_certificate(acm, spec, request, zones)
+    state = find_certificate(acm, spec, request, zones) if search else seen
     if state is not None:
         _sync_tags(acm, state, spec)
         arn = state.arn
@@ -238,10 +235,9 @@ def ensure_certificate(
 
     # ACM fills in the validation records a few seconds after the request.
     return wait_for(
+        WAITS.acm_records.of(arn),
         fetch,
-        _has_all_records,
-        what=f"ACM to publish the validation records of {arn}",
-        bound="acm_timeout_seconds",
+        until=_has_all_records,
         settings=settings,
         describe=lambda found: f"{len(found.validation_records) if found else 0} records so far",
     )

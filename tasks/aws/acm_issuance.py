@@ -8,6 +8,7 @@ from core import naming
 from core.errors import AwsError, ResourceNotFound, WaitTimeout
 from core.resources import CertificateState, ValidationRecord, ValidationZones
 from core.settings import Settings, get_settings
+from core.waits import WAITS
 from tasks.aws.acm import read_certificate
 from tasks.aws.acm_progress import certificates_progress, zone_name_servers
 from tasks.aws.clients import AwsContext, client
@@ -96,10 +97,9 @@ def wait_for_certificates(
     name_servers = zone_name_servers(ctx)
     try:
         states = wait_for(
+            WAITS.acm_issued.of(names),
             fetch,
-            _settled,
-            what=f"ACM certificates {names} to be ISSUED",
-            bound="acm_timeout_seconds",
+            until=_settled,
             settings=settings,
             describe=lambda _: ", ".join(f"{s.domain}={s.status}" for s in last),
             observe=lambda _: certificates_progress(

@@ -22,6 +22,7 @@ from botocore.credentials import (
     RefreshableCredentials,
 )
 from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.loaders import Loader, create_loader
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import AwsError, SpecError
@@ -178,7 +179,7 @@ def _role_session(
     )
     core = botocore.session.Session()
     core.get_component("credential_provider").insert_before("env", _RoleCredentials(credentials))
-    return boto3.session.Session(botocore_session=core, region_name=ctx.region)
+    return _sharing_models(boto3.session.Session(botocore_session=core, region_name=ctx.region))
 
 
 def _first_credentials(fetcher: AssumeRoleCredentialFetcher, role: AssumedRole) -> Any:
@@ -214,8 +215,26 @@ def _new_session(ctx: AwsContext) -> boto3.session.Session:
                 "default AWS credential chain. Nothing was sent to AWS with it."
             ) from None
         made: boto3.session.Session = block.get_boto3_session()
-        return made
-    return boto3.session.Session(region_name=ctx.region)
+        return _sharing_models(made)
+    return _sharing_models(boto3.session.Session(region_name=ctx.region))
+
+
+#: botocore's data loaders by data path: a loader keeps the service models it has read (EC2's
+#: alone is megabytes of JSON, about half a second of CPU), so the sessions of a fleet's
+#: accounts read each model once, not once per account.
+_loaders: dict[str | None, Loader] = {}
+
+
+def _sharing_models(made: boto3.session.Session) -> boto3.session.Session:
+    """`made`, its service models and endpoint data read through this process's loader."""
+    core = made._session
+    path = core.get_config_variable("data_path")
+    with _lock:
+        loader = _loaders.get(path)
+        if loader is None:
+            loader = _loaders[path] = create_loader(path)
+    core.register_component("data_loader", loader)
+    return made
 
 
 def reset_sessions() -> None:

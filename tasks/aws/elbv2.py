@@ -17,6 +17,7 @@ from core.resources import ControllerResources, LoadBalancerState
 from core.settings import Settings, get_settings
 from core.spec import StackSpec
 from core.state import Kind
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client, waiter_config
 from tasks.aws.elbv2_details import details_declared, with_details
 from tasks.aws.elbv2_protection import lift_protection
@@ -123,10 +124,9 @@ def wait_for_load_balancer(
 
     try:
         code, reason = wait_for(
+            WAITS.alb_active.of(arn),
             observed,
-            lambda seen: seen[0] in ("active", "failed"),
-            what=f"load balancer {arn} to be active",
-            bound="alb_timeout_seconds",
+            until=lambda seen: seen[0] in ("active", "failed"),
             settings=settings,
             describe=_describe_state,
         )
@@ -187,10 +187,9 @@ def wait_for_alb_fields(
         return found if found is None else with_details(ctx, found, details)
 
     state = wait_for(
+        WAITS.alb_as_declared.of(arn),
         read,
-        lambda found: not alb_differences(wanted, found, member=member),
-        what=f"load balancer {arn} to be as the Ingress declares it",
-        bound="alb_timeout_seconds",
+        until=lambda found: not alb_differences(wanted, found, member=member),
         settings=settings,
         describe=lambda found: (
             "; ".join(alb_differences(wanted, found, member=member))
@@ -278,10 +277,9 @@ def delete_when_free(
 ) -> None:
     """Retry a delete, bounded by the cleanup timeout, while AWS answers `busy`."""
     wait_for(
+        WAITS.deletable.of(what),
         lambda: _attempt(action, busy=frozenset({busy})),
-        bool,
-        what=f"{what} to be deletable",
-        bound="cleanup_timeout_seconds",
+        until=bool,
         settings=settings,
         describe=lambda _: f"AWS still answers {busy}",
     )

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from core.alb_options import cleanup_attributes, describe_cleanup, lifted
 from core.settings import Settings, get_settings
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import error_code, or_none
 from tasks.logs import run_logger
@@ -68,10 +69,9 @@ def wait_for_protection_lifted(
         return None
     arn = arns[0]
     seen = wait_for(
+        WAITS.alb_unprotected.of(arn, describe_cleanup()),
         lambda: attributes_of(elb, arn),
-        lambda found: found is None or lifted(found),
-        what=f"the deletion protection of load balancer {arn} to be lifted ({describe_cleanup()})",
-        bound="alb_timeout_seconds",
+        until=lambda found: found is None or lifted(found),
         settings=settings,
         describe=lambda found: "it is gone" if found is None else _describe(found),
     )

@@ -8,11 +8,11 @@ import re
 import threading
 from typing import Any
 
-from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import rate_limit
 from prefect.exceptions import ObjectAlreadyExists
 
 from core.rate_budget import RateBudget
+from tasks.prefect_api import prefect_client
 
 _PREFIX = "kfalb-route53-"
 _made: dict[str, tuple[int, float]] = {}
@@ -30,7 +30,7 @@ def ensure_limit(name: str, *, rate: float, burst: int) -> None:
     with _made_lock:
         if _made.get(name) == (burst, rate):
             return
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             client.upsert_global_concurrency_limit_by_name(
                 name, limit=burst, slot_decay_per_second=rate

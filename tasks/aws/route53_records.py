@@ -13,6 +13,7 @@ from core.dnsnames import normalise
 from core.errors import OwnershipError, WaitTimeout
 from core.resources import AliasTarget, ChangeResult, RecordChange, RecordSetState
 from core.settings import Settings, get_settings
+from core.waits import WAITS
 from tasks.aws.clients import AwsContext, client
 from tasks.aws.errors import aws_task, error_code
 from tasks.logs import run_logger
@@ -153,10 +154,9 @@ def wait_insync(r53: Route53Client, change_id: str, *, settings: Settings) -> No
     """Wait (bounded by settings) until a Route53 change has reached every name server."""
     try:
         wait_for(
+            WAITS.route53_insync.of(change_id),
             lambda: r53.get_change(Id=change_id)["ChangeInfo"]["Status"],
-            lambda status: status == "INSYNC",
-            what=f"Route53 change {change_id} to be INSYNC",
-            bound="route53_timeout_seconds",
+            until=lambda status: status == "INSYNC",
             settings=settings,
             describe=lambda status: f"status {status}",
         )

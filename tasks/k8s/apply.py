@@ -13,6 +13,7 @@ from core.errors import KubernetesError, OwnershipError
 from core.kubestate import AppliedObject, ApplyAction, ApplyReport
 from core.manifests import Manifest, apply_order, is_crd, key
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s.clients import Kube
 from tasks.k8s.errors import is_not_found, translated
 from tasks.logs import run_logger
@@ -146,12 +147,10 @@ def wait_for_kinds(kube: Kube, crds: list[Manifest]) -> None:
         ]
 
     wait_for(
+        WAITS.kinds_served.of(", ".join(key(crd) for crd in crds)),
         missing,
-        lambda left: not left,
-        what="custom resource kinds to be served: " + ", ".join(key(crd) for crd in crds),
-        bound="controller_timeout_seconds",
+        until=lambda left: not left,
         settings=settings,
-        interval=min(settings.poll_interval_seconds, 1.0),
         describe=lambda left: f"not yet in discovery: {', '.join(left or [])}",
     )
 

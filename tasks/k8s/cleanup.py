@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from core import naming, sharing
 from core.errors import OwnershipError
+from core.kubestate import DEFAULT_INGRESS, IngressRef
 from core.manifests import WEBHOOK_SECRET, WEBHOOK_SERVICE, Manifest, key
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s import manifests
 from tasks.k8s.apply import delete_objects, is_owned, read, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -111,13 +113,11 @@ def release_bindings(kube: Kube, namespace: str, name: str, prefix: str) -> list
 
 @retrying_task
 def find_ingress_bindings(
-    target: KubeTarget,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    target: KubeTarget, ingress: IngressRef = DEFAULT_INGRESS
 ) -> tuple[str, ...]:
     """The TargetGroupBindings the ALB controller made for the Ingress (by its labels)."""
     with connect(target) as kube:
-        return tuple(key(item) for item in bindings_of(kube, namespace, name))
+        return tuple(key(item) for item in bindings_of(kube, ingress.namespace, ingress.name))
 
 
 def _release(kube: Kube, obj: Manifest, finalizer: str) -> None:
@@ -152,13 +152,12 @@ def release_ingress(
     target: KubeTarget,
     *,
     stack: str,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    ingress: IngressRef = DEFAULT_INGRESS,
 ) -> bool:
     """Delete the stack's Ingress and its TargetGroupBindings without their ALB controller:
     remove the controller's finalizers (its AWS resources must be deleted first) and wait until
     they are gone. False when there was nothing to release."""
-    settings = get_settings()
+    settings, namespace, name = get_settings(), ingress.namespace, ingress.name
     with connect(target) as kube:
         state = read_ingress(kube, namespace, name)
         if state is not None and not state.owned_by(stack):
@@ -175,23 +174,21 @@ def release_ingress(
         def left() -> list[str]:
             found = [key(item) for item in bindings_of(kube, namespace, name)]
             return found + (
-                [f"Ingress {namespace}/{name}"] if read_ingress(kube, namespace, name) else []
+                [f"Ingress {ingress.key}"] if read_ingress(kube, namespace, name) else []
             )
 
         wait_for(
+            WAITS.deleted.of(f"Ingress {ingress.key} and its TargetGroupBindings"),
             riding_out_blips(left, [key(item) for item in bindings]),
-            lambda seen: not seen,
-            what=f"Ingress {namespace}/{name} and its TargetGroupBindings to be deleted",
-            bound="cleanup_timeout_seconds",
+            until=lambda seen: not seen,
             settings=settings,
             describe=lambda seen: f"still there: {seen}",
         )
     if state is None and not bindings:
         return False
     run_logger().info(
-        "Released Ingress %s/%s and %d TargetGroupBindings without their controller",
-        namespace,
-        name,
+        "Released Ingress %s and %d TargetGroupBindings without their controller",
+        ingress.key,
         len(bindings),
     )
     return True

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Kube:
 
     def refresh_discovery(self) -> None:
         """Forget discovered API resources (after CRDs were created)."""
+        _forget_misses(_discovery_file(self.server))
         if self._dynamic is not None:
             with translated(f"API discovery at {self.server}"):
                 self._dynamic.resources.invalidate_cache()
@@ -118,14 +120,45 @@ def _discovery_file(server: str) -> str:
     return os.path.join(_DISCOVERY_DIR[0], f"discovery-{name}.json")
 
 
+#: Kinds a server did not serve, per discovery cache file: search -> when it found nothing.
+_MISSES: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+
+
+def _forget_misses(cache_file: str) -> None:
+    with _DISCOVERY_LOCK:
+        _MISSES.pop(cache_file, None)
+
+
 class _Discoverer(LazyDiscoverer):
     """The library's lazy discovery, its cache file replaced whole (connections of this process
     read it while another writes). A kind missing from the cache makes the library discover
-    again, so a CRD created since is still found."""
+    again, so a CRD created since is still found; a kind that was still missing then is taken
+    as missing for `kube_discovery_miss_seconds` (the library would discover the whole API
+    again, and write its cache, on every read of a kind the cluster does not serve)."""
 
     def __init__(self, client: DynamicClient, cache_file: str) -> None:
         self._file = cache_file
+        self._remember: float | None = None
         super().__init__(client, cache_file)  # type: ignore[no-untyped-call]
+
+    def _miss_seconds(self) -> float:
+        # Read once per connection: the settings are read from the environment (milliseconds).
+        if self._remember is None:
+            self._remember = get_settings().kube_discovery_miss_seconds
+        return self._remember
+
+    # As LazyDiscoverer.search: keywords only (the abstract base names four of them).
+    def search(self, **kwargs: Any) -> list[Any]:  # type: ignore[override]
+        wanted = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
+        with _DISCOVERY_LOCK:
+            missed = _MISSES.get(self._file, {}).get(wanted)
+        if missed is not None and time.monotonic() - missed < self._miss_seconds():
+            return []
+        found: list[Any] = super().search(**kwargs)  # type: ignore[no-untyped-call]
+        if not found:
+            with _DISCOVERY_LOCK:
+                _MISSES.setdefault(self._file, {})[wanted] = time.monotonic()
+        return found
 
     def _write_cache(self) -> None:
         partial = f"{self._file}.{os.getpid()}.{threading.get_ident()}"

@@ -26,6 +26,7 @@ from core.manifests import (
     controller_version,
 )
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.cluster_lock import cluster_lease
 from tasks.k8s import manifests
 from tasks.k8s.apply import (
@@ -280,11 +281,11 @@ def wait_controller_ready(kube: Kube) -> None:
 
     nothing_yet: tuple[Manifest | None, bool] = (None, False)
     wait_for(
+        WAITS.controller_ready.of(
+            f"{naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME}", WEBHOOK_SERVICE
+        ),
         riding_out_blips(fetch, nothing_yet),
-        lambda seen: seen[1],
-        what=f"Deployment {naming.CONTROLLER_NAMESPACE}/{naming.CONTROLLER_NAME} to be ready and "
-        f"Service {WEBHOOK_SERVICE} to have endpoints",
-        bound="controller_timeout_seconds",
+        until=lambda seen: seen[1],
         settings=settings,
         describe=describe,
     )

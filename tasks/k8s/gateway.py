@@ -25,6 +25,7 @@ from core.gateway_state import (
 from core.kubestate import ApplyReport
 from core.manifests import Manifest
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s.apply import apply_objects, merge_patch, read, resource_for
 from tasks.k8s.cleanup import bindings_of, release_bindings
 from tasks.k8s.clients import Kube, KubeTarget, connect
@@ -196,10 +197,9 @@ def wait_for_gateway(target: KubeTarget, names: GatewayNames | None = None) -> F
             )
 
         found = wait_for(
+            WAITS.gateway_programmed.of(names.gateway_key),
             riding_out_blips(lambda: read_front_door(kube, names), FrontDoorState()),
-            lambda door: acceptor(door, events),
-            what=f"the ALB controller to program Gateway {names.gateway_key}",
-            bound="gateway_timeout_seconds",
+            until=lambda door: acceptor(door, events),
             settings=settings,
             describe=lambda door: _describe(judge(door or FrontDoorState()), events()),
         )
@@ -313,11 +313,9 @@ def _wait_gone(kube: Kube, names: GatewayNames, objects: list[ObjectState], sett
     what = ", ".join(obj.key for obj in objects)
     gateway = any(obj.kind == "Gateway" for obj in objects)
     wait_for(
+        WAITS.deleted.of(what, note=" (the controller deletes the ALB first)" if gateway else ""),
         riding_out_blips(left, ["(not looked yet)"]),
-        lambda remaining: not remaining,
-        what=f"{what} to be deleted"
-        + (" (the controller deletes the ALB first)" if gateway else ""),
-        bound="cleanup_timeout_seconds",
+        until=lambda remaining: not remaining,
         settings=settings,
         describe=lambda remaining: "; ".join(remaining or []) + _events_text(kube, names),
     )
@@ -351,13 +349,12 @@ def release_gateway(target: KubeTarget, *, stack: str, names: GatewayNames | Non
             _drop_finalizers(kube, obj)
         _wait_gone(kube, names, present, settings)
         wait_for(
+            WAITS.deleted.of(f"the TargetGroupBindings of Gateway {names.gateway_key}"),
             riding_out_blips(
                 lambda: bindings_of(kube, names.namespace, names.gateway, GATEWAY_BINDINGS),
                 bindings,
             ),
-            lambda left: not left,
-            what=f"the TargetGroupBindings of Gateway {names.gateway_key} to be deleted",
-            bound="cleanup_timeout_seconds",
+            until=lambda left: not left,
             settings=settings,
             describe=lambda left: f"still there: {len(left or [])}",
         )

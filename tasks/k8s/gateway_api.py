@@ -15,6 +15,7 @@ from core.gateway_crds import CrdPlan, plan_gateway_crds
 from core.kubestate import ApplyReport
 from core.manifests import Manifest, key, with_ownership
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks import bundled
 from tasks.bundled import bundled_path
 from tasks.k8s.apply import apply_objects, delete_objects, merge_patch, read, resource_for
@@ -194,10 +195,9 @@ def delete_gateway_class(target: KubeTarget, *, name: str, release: bool = False
                     raise
         left: Manifest | None = klass
         wait_for(
+            WAITS.gateway_class_deleted.of(name),
             riding_out_blips(lambda: get(kube, *CLASS, name), left),
-            lambda found: found is None,
-            what=f"GatewayClass {name} to be deleted (its controller removes its finalizer)",
-            bound="cleanup_timeout_seconds",
+            until=lambda found: found is None,
             settings=get_settings(),
         )
     return True

@@ -11,9 +11,10 @@ from core import naming
 from core.alb import RECONCILE_ANNOTATION, service_target_port
 from core.alb_options import describe_cleanup, lifting_annotation
 from core.errors import KfalbError, KubernetesTransientError, PreflightError
-from core.kubestate import IngressOutcome, IngressState, KubeAccess
+from core.kubestate import DEFAULT_INGRESS, IngressOutcome, IngressRef, IngressState, KubeAccess
 from core.manifests import Manifest
 from core.settings import get_settings
+from core.waits import WAITS
 from tasks.k8s.apply import apply_objects, merge_patch, resource_for
 from tasks.k8s.clients import Kube, KubeTarget, connect
 from tasks.k8s.cluster import get, list_objects, riding_out_blips, warning_events
@@ -90,29 +91,27 @@ def request_reconcile(
     target: KubeTarget,
     *,
     stamp: str,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    ingress: IngressRef = DEFAULT_INGRESS,
 ) -> IngressState:
     """Ask the ALB controller to rebuild the ALB from the Ingress: change our reconcile
     annotation (AWS objects the controller owns are never edited directly)."""
+    namespace, name = ingress.namespace, ingress.name
     with connect(target) as kube:
         _annotate(kube, namespace, name, {RECONCILE_ANNOTATION: stamp}, manager="reconcile")
         state = read_ingress(kube, namespace, name)
     if state is None:
-        raise KubernetesTransientError(f"Ingress {namespace}/{name} vanished while annotated.")
+        raise KubernetesTransientError(f"Ingress {ingress.key} vanished while annotated.")
     run_logger().info("Asked the ALB controller to reconcile Ingress %s", state.key)
     return state
 
 
 @retrying_task
 def observe_ingress(
-    target: KubeTarget,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    target: KubeTarget, ingress: IngressRef = DEFAULT_INGRESS
 ) -> IngressState | None:
     """The Ingress's class, ALB annotations, labels and load balancer hostname, or None."""
     with connect(target) as kube:
-        return read_ingress(kube, namespace, name)
+        return read_ingress(kube, ingress.namespace, ingress.name)
 
 
 @retrying_task
@@ -131,18 +130,15 @@ def observe_gateway_port(
 
 @task
 def wait_for_ingress_address(
-    target: KubeTarget,
-    namespace: str = naming.INGRESS_NAMESPACE,
-    name: str = naming.INGRESS_NAME,
+    target: KubeTarget, ingress: IngressRef = DEFAULT_INGRESS
 ) -> IngressState:
     """Wait until the ALB controller writes the load balancer's hostname into the Ingress status."""
-    settings = get_settings()
+    settings, namespace, name = get_settings(), ingress.namespace, ingress.name
     with connect(target) as kube:
         found = wait_for(
+            WAITS.ingress_address.of(ingress.key),
             riding_out_blips(lambda: read_ingress(kube, namespace, name), None),
-            lambda state: state is not None and bool(state.hostname),
-            what=f"an ALB address on Ingress {namespace}/{name}",
-            bound="ingress_timeout_seconds",
+            until=lambda state: state is not None and bool(state.hostname),
             settings=settings,
             describe=lambda state: _describe(kube, namespace, name, state),
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -88,7 +90,7 @@ def render(directory: str | Path) -> list[Manifest]:
     with _BUNDLED_LOCK:
         kept = _BUNDLED_RENDERS.get(resolved)
     if kept is None or kept[0] != fingerprint:
-        kept = (fingerprint, _render(path))
+        kept = (fingerprint, _rendered_bundle(resolved, fingerprint))
         with _BUNDLED_LOCK:
             _BUNDLED_RENDERS[resolved] = kept
     return copy.deepcopy(kept[1])
@@ -102,6 +104,37 @@ def _bundle_fingerprint() -> tuple[tuple[str, int, int], ...]:
             stat = os.stat(os.path.join(folder, name))
             found.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
     return tuple(sorted(found))
+
+
+def render_cache() -> Path:
+    """Where renders of the bundled bases are kept between processes ($XDG_CACHE_HOME)."""
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "kubeflow-alb" / "renders"
+
+
+def _rendered_bundle(path: Path, fingerprint: tuple[tuple[str, int, int], ...]) -> list[Manifest]:
+    """A bundled base's render, kept on disk: each flow run of a worker is a process of its own,
+    and a render is a kubectl process (0.1-0.3 s, on setup's way to its certificate requests)
+    where reading it back is a JSON load. Keyed by every bundled file and kubectl itself, so a
+    changed file or another kubectl renders anew; a home without a writable cache renders."""
+    tool = kubectl()
+    stat = os.stat(tool)
+    key = repr((str(path), fingerprint, tool, stat.st_size, stat.st_mtime_ns))
+    kept = render_cache() / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    try:
+        objects: list[Manifest] = json.loads(kept.read_text(encoding="utf-8"))
+        return objects
+    except (OSError, ValueError):
+        pass
+    objects = _render(path)
+    try:
+        kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        written = kept.with_name(f"{kept.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        written.write_text(json.dumps(objects), encoding="utf-8")
+        written.replace(kept)  # whole or not at all, for a process reading it meanwhile
+    except (OSError, TypeError, ValueError):
+        pass
+    return objects
 
 
 def _render(path: Path) -> list[Manifest]:

@@ -14,6 +14,7 @@ from core.gateway import gateway_names
 from core.gateway_state import FrontDoorState
 from core.items_front import desired_alb, wanted_alb
 from core.items_gateway import desired_gateway_alb, gateway_objects, is_gateway
+from core.kubestate import IngressRef
 from core.observation import Observation
 from core.resources import LoadBalancerState
 from core.spec import StackSpec
@@ -79,8 +80,10 @@ def ensure(env: Env, got: Got) -> LoadBalancerState:
         ingress = got[Kind.INGRESS]
         if not env.changes(Kind.INGRESS):
             stamp = datetime.now(UTC).isoformat(timespec="microseconds")
-            request_reconcile.fn(env.kube, stamp=stamp, name=spec.ingress_name)
-            ingress = wait_for_ingress_address.fn(env.kube, name=spec.ingress_name)
+            request_reconcile.fn(env.kube, stamp=stamp, ingress=IngressRef(name=spec.ingress_name))
+            ingress = wait_for_ingress_address.fn(
+                env.kube, ingress=IngressRef(name=spec.ingress_name)
+            )
         hostname, door = ingress.hostname, f"Ingress {ingress.key}"
     balancer: LoadBalancerState | None = observe_load_balancer.fn(env.ctx, dns_name=hostname)
     if balancer is None:

@@ -52,7 +52,10 @@ def ensure(env: Env, got: Got) -> tuple[CertificateState, ...]:
         seen = env.seen.certificates.get(request.domain)
         if request.arn is not None or request.domain not in renew:
             return seen
-        state: CertificateState = ensure_certificate.fn(env.ctx, env.spec, request, zones=zones)
+        # The observation just looked: no second listing of the account's certificates.
+        state: CertificateState = ensure_certificate.fn(
+            env.ctx, env.spec, request, zones=zones, search=False, seen=seen
+        )
         return state
 
     requests = certificate_requests(env.spec)

@@ -11,7 +11,7 @@ from core.cleanup import own_bindings, own_ingress
 from core.errors import WaitTimeout
 from core.items_front import ingress_manifest
 from core.items_gateway import is_gateway
-from core.kubestate import IngressState
+from core.kubestate import IngressRef, IngressState
 from core.state import Kind
 from tasks.deletion_protection import lift_deletion_protection
 from tasks.endoflife import delete_front_door, release_after_sweep
@@ -31,7 +31,9 @@ from tasks.logs import run_logger
 def observe(look: Look) -> dict[str, Any]:
     found: dict[str, Any] = {"ingress_source": ingress_source(look.spec.stack.manifests_path)}
     if look.target is not None:
-        found["ingress"] = observe_ingress.fn(look.target, name=look.spec.ingress_name)
+        found["ingress"] = observe_ingress.fn(
+            look.target, ingress=IngressRef(name=look.spec.ingress_name)
+        )
         found["gateway_target_port"] = observe_gateway_port.fn(look.target)
     return found
 
@@ -64,7 +66,9 @@ def ensure(env: Env, got: Got) -> Any:
 def settle(env: Env, made: Any, got: Got) -> IngressState | None:
     if is_gateway(env.spec):
         return None  # the Gateway is the front door
-    state: IngressState = wait_for_ingress_address.fn(env.kube, name=env.spec.ingress_name)
+    state: IngressState = wait_for_ingress_address.fn(
+        env.kube, ingress=IngressRef(name=env.spec.ingress_name)
+    )
     return state
 
 
@@ -93,7 +97,7 @@ def deleted_by_controller(env: Env) -> bool:
     try:
         # The controller deletes a protected ALB only once the Ingress's annotation lifts it.
         lift_deletion_protection.fn(
-            env.ctx, env.kube, stack=env.spec.name, name=env.spec.ingress_name
+            env.ctx, env.kube, stack=env.spec.name, ingress=IngressRef(name=env.spec.ingress_name)
         )
     except WaitTimeout as error:  # a controller that cannot act: the deletion below says why
         logger.warning("Deletion protection not lifted yet: %s", error)

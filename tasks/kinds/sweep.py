@@ -16,6 +16,7 @@ from core.cleanup import (
     validation_candidates,
 )
 from core.dnsnames import normalise
+from core.kubestate import IngressRef
 from core.observation import Observation, Sweep, validation_zones
 from core.resources import CertificateState, RecordSetState, ValidationRecord
 from core.state import Kind
@@ -55,7 +56,9 @@ def sweep_stack(look: Look) -> Sweep:
         reads["controller_objects"] = lambda: find_controller_objects.fn(
             target, spec.name, recorded=installed
         )
-        reads["ingress_bindings"] = lambda: find_ingress_bindings.fn(target, name=spec.ingress_name)
+        reads["ingress_bindings"] = lambda: find_ingress_bindings.fn(
+            target, ingress=IngressRef(name=spec.ingress_name)
+        )
     results = dict(zip(reads, together(list(reads.values())), strict=True))
     certificates: tuple[CertificateState, ...] = results["certificates"]
     return Sweep(

@@ -56,6 +56,26 @@ def test_ensure_requests_once_and_places_records_in_the_right_zone(
     assert again[0].arn == sub.arn
 
 
+def test_after_an_observation_the_request_lists_nothing_again(ctx, spec, zones):
+    from tasks.aws import clients
+
+    request = acm.desired_certificates(spec)[0]
+    before = clients.api_calls()
+    made = acm.ensure_certificate.fn(ctx, spec, request, zones=zones, search=False, seen=None)
+    operations = {call.operation for call in clients.api_calls().since(before).calls}
+    assert "RequestCertificate" in operations
+    assert "ListCertificates" not in operations  # the observation a moment ago listed them
+
+    # What the observation found is reused: its missing mark added, nothing requested.
+    stale = made.model_copy(update={"tags": {}})
+    before = clients.api_calls()
+    again = acm.ensure_certificate.fn(ctx, spec, request, zones=zones, search=False, seen=stale)
+    calls = clients.api_calls().since(before)
+    assert again.arn == made.arn
+    assert [c.operation for c in calls.mutating_calls()] == ["AddTagsToCertificate"]
+    assert "ListCertificates" not in {call.operation for call in calls.calls}
+
+
 def test_a_certificate_without_our_tags_is_not_reused(ctx, spec, zones, boto):
     request = acm.desired_certificates(spec)[0]
     theirs = boto("acm").request_certificate(DomainName=request.domain, ValidationMethod="DNS")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes.dynamic.discovery import LazyDiscoverer
 
 from core.errors import PreflightError
 from sandbox.ca import SandboxCA
 from sandbox.kube.seed import seed_kubeflow_cluster
 from sandbox.kube.server import KubeApiServer, server_tls_context
 from tasks.aws.clients import AwsContext, reset_sessions
+from tasks.k8s.apply import resource_for
 from tasks.k8s.clients import KubeTarget, connect
+from tasks.k8s.gateway_api import bundled_objects
 from tasks.k8s.ingress import preflight_kubernetes
 
 
@@ -130,3 +134,54 @@ def test_an_old_token_is_replaced_before_the_next_request(aws_credentials: None)
     assert refresher._token is not kept
     assert not refresher._token.expired(datetime.now(UTC) + timedelta(minutes=13))
     assert configuration.api_key["authorization"] == refresher._token.token
+
+
+GATEWAY = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway"}
+
+
+def _discoveries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each time a discoverer of this process discovers the whole API again."""
+    seen: list[str] = []
+    original = LazyDiscoverer.invalidate_cache
+
+    def counted(discoverer: Any) -> None:
+        seen.append(discoverer.client.configuration.host)
+        original(discoverer)
+
+    monkeypatch.setattr(LazyDiscoverer, "invalidate_cache", counted)
+    return seen
+
+
+def test_a_kind_not_served_is_asked_for_once_until_discovery_is_refreshed(
+    kube_server: KubeApiServer, target: KubeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet reads the same missing kinds of a cluster for every stack: the API is discovered
+    again once, not per read; a refresh (after CRDs are applied) forgets the answer."""
+    discoveries = _discoveries(monkeypatch)
+    with connect(target) as kube:
+        assert resource_for(kube, GATEWAY) is None
+    assert len(discoveries) == 1
+    kube_server.store.crd_established_delay = 0.0  # served at once: no wait in the test
+    for name in ("gateways", "httproutes"):
+        crd = next(o for o in bundled_objects("v1.6.0")
+                   if o["metadata"]["name"] == f"{name}.gateway.networking.k8s.io")  # fmt: skip
+        kube_server.store.apply(crd, field_manager="another-tool")
+    with connect(target) as kube:  # another connection, as the next stack's read
+        assert resource_for(kube, GATEWAY) is None  # taken as missing: no discovery
+        assert len(discoveries) == 1
+        kube.refresh_discovery()
+        assert resource_for(kube, GATEWAY) is not None
+
+
+def test_with_no_memory_of_misses_a_new_kind_is_found_at_once(
+    kube_server: KubeApiServer, target: KubeTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KFALB_KUBE_DISCOVERY_MISS_SECONDS", "0")
+    with connect(target) as kube:
+        assert resource_for(kube, GATEWAY) is None
+    kube_server.store.crd_established_delay = 0.0  # served at once: no wait in the test
+    crd = next(o for o in bundled_objects("v1.6.0")
+               if o["metadata"]["name"] == "gateways.gateway.networking.k8s.io")  # fmt: skip
+    kube_server.store.apply(crd, field_manager="another-tool")
+    with connect(target) as kube:
+        assert resource_for(kube, GATEWAY) is not None

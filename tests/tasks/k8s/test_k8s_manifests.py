@@ -256,6 +256,7 @@ def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
     config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n"
     (bundle / "shared" / "cm.yaml").write_text(config_map.format("first"))
     monkeypatch.setattr(manifests, "DEPLOYMENTS", bundle)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     user = tmp_path / "user"
     user.mkdir()
     (user / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
@@ -280,6 +281,44 @@ def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
     (edited,) = manifests.render(user)
     assert edited["metadata"]["name"] == "user-edited"
     assert renders[2:] == [user, user]
+
+
+def test_a_bundled_render_is_read_back_by_the_next_process_until_kubectl_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = tmp_path / "deployments"
+    (bundle / "cm").mkdir(parents=True)
+    (bundle / "cm" / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
+    (bundle / "cm" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+    )
+    monkeypatch.setattr(manifests, "DEPLOYMENTS", bundle)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    renders = []
+    real = manifests._render
+    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or real(path))
+
+    def next_process() -> list[dict[str, object]]:
+        manifests._BUNDLED_RENDERS.clear()  # what a new process starts with
+        return manifests.render(bundle / "cm")
+
+    first = next_process()
+    assert next_process() == first
+    assert len(renders) == 1  # the second process read the first one's render
+    kept = list((tmp_path / "cache" / "kubeflow-alb" / "renders").iterdir())
+    assert [path.suffix for path in kept] == [".json"]
+    assert json.loads(kept[0].read_text()) == first
+    # Another kubectl (an upgrade) renders anew; so does a cache that cannot be read back.
+    other = tmp_path / "kubectl"
+    other.write_text("#!/bin/sh\n")
+    real_kubectl = manifests.kubectl()
+    monkeypatch.setattr(manifests, "kubectl", lambda: str(other))
+    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or [{"other": 1}])
+    assert next_process() == [{"other": 1}]
+    monkeypatch.setattr(manifests, "kubectl", lambda: real_kubectl)
+    kept[0].write_text("{not json")
+    assert next_process() == [{"other": 1}]  # rendered again (and kept again)
+    assert len(renders) == 3
 
 
 def test_ingress_selected_by_backend_when_named_otherwise() -> None:
