@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from prefect import flow, get_run_logger
 
 from core import naming
@@ -15,7 +18,7 @@ from core.cleanup_report import (
     leftovers,
     root_zone_leftovers,
 )
-from core.cleanup_steps import outcome_summary
+from core.cleanup_steps import Outcome, outcome_summary
 from core.errors import SpecError
 from core.naming import require_stack_name
 from core.observation import Observation
@@ -114,10 +117,8 @@ def _cleanup(
         return observe(spec, ctx=ctx, cluster=cluster, target=target, record=record, sweep=True,
                        root_refused=refused)  # fmt: skip
 
-    seen = look()
-    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=seen, record=record)
-    outcome = teardown(env, on_done=lambda kind: _forget(store, kind))
-    final = look()
+    env = Env(spec=spec, ctx=ctx, target=target, cluster=cluster, seen=look(), record=record)
+    outcome, final = _torn_down(env, look, store)
     left, keep = leftovers(spec.name, final, record), kept(spec.name, final, record)
     reasons = outcome.reasons()
     root_zone_id = final.root_zone.zone_id if final.root_zone else None
@@ -187,6 +188,22 @@ def _notes(
         notes.append(f"{spec.root} is not in Route53: remove the NS records of {spec.subdomain} "
                      f"and any validation CNAMEs you added at its DNS provider by hand.")  # fmt: skip
     return notes
+
+
+def _torn_down(
+    env: Env, look: Callable[[], Observation], store: StackStore | None
+) -> tuple[Outcome, Observation]:
+    """Remove everything, then look again. What the second look still finds after a complete
+    pass was released meanwhile (a validation record shared with another stack whose cleanup
+    deleted its certificate after this one's look, but not yet the record): one more pass
+    removes it, as a re-run of cleanup would."""
+    outcome = teardown(env, on_done=lambda kind: _forget(store, kind))
+    final = look()
+    if outcome.complete and any(leftovers(env.spec.name, final, env.record).values()):
+        get_run_logger().info("Stack %s: found again after removal: one more pass", env.spec.name)
+        outcome = teardown(replace(env, seen=final), on_done=lambda kind: _forget(store, kind))
+        final = look()
+    return outcome, final
 
 
 def _forget(store: StackStore | None, kind: Kind) -> None:

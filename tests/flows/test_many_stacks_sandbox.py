@@ -293,3 +293,51 @@ def test_a_stack_of_the_previous_version_is_migrated_to_the_per_cluster_role_by_
     assert not any(cleanup_load_balancer(stack=second.name).values())
     assert _aws_snapshot(world) == aws_before
     assert _kube_snapshot(world) == kube_before
+
+
+def test_a_validation_record_released_by_another_certificate_during_cleanup_goes_too(
+    sandbox_world: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another stack's cleanup racing this one: its certificate, which shares the root domain's
+    validation record, goes after this cleanup kept the record for it. This cleanup's final
+    look finds the record unneeded and still there, and removes it in one more pass (two
+    cleanups at once each left it to the other, then one reported it as left behind)."""
+    from dataclasses import replace
+
+    import tasks.kinds as kinds
+    from core.state import Kind
+    from flows.cleanup_load_balancer import cleanup_load_balancer
+    from flows.setup_load_balancer import setup_load_balancer
+
+    world = sandbox_world()
+    spec = _spec("stack-a", "platform.example.com")
+    setup_load_balancer(spec=spec)
+    acm, route53 = world.aws.client("acm"), world.aws.client("route53")
+    other = acm.request_certificate(DomainName="*.example.com", ValidationMethod="DNS")
+    (option,) = acm.describe_certificate(CertificateArn=other["CertificateArn"])["Certificate"][
+        "DomainValidationOptions"
+    ]
+    shared = option["ResourceRecord"]["Name"]
+    root = world.seeded.root_zone_id
+
+    def in_root_zone() -> set[str]:
+        sets = route53.list_resource_record_sets(HostedZoneId=root)["ResourceRecordSets"]
+        return {record["Name"] for record in sets}
+
+    assert shared in in_root_zone()  # the stack's root certificate validates through it too
+    first_pass: list[str] = []
+    verbs = kinds.VERBS[Kind.VALIDATION_RECORD]
+    assert verbs.delete is not None
+
+    def delete_then_release(env: Any) -> str:
+        said = verbs.delete(env)  # type: ignore[misc]
+        if not first_pass:  # the other stack's cleanup: its certificate goes, not yet the record
+            first_pass.append(said)
+            acm.delete_certificate(CertificateArn=other["CertificateArn"])
+        return said
+
+    monkeypatch.setitem(kinds.VERBS, Kind.VALIDATION_RECORD,  # type: ignore[index]
+                        replace(verbs, delete=delete_then_release))  # fmt: skip
+    assert not any(cleanup_load_balancer(stack=spec.name).values())
+    assert shared.rstrip(".") not in first_pass[0]  # kept at first: the other certificate used it
+    assert shared not in in_root_zone()  # removed by the second pass
