@@ -245,25 +245,40 @@ def test_broken_kustomization_names_kubectls_error(tmp_path: Path) -> None:
         manifests.render(tmp_path)
 
 
-def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+_CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n"
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A bundle of our own in place of deployments/: cm/ uses its sibling shared/, which holds
+    one ConfigMap named `first`; renders are kept in a cache under tmp_path."""
     bundle = tmp_path / "deployments"
     (bundle / "cm").mkdir(parents=True)
     (bundle / "cm" / "kustomization.yaml").write_text("resources:\n- ../shared\n")
     (bundle / "shared").mkdir()
     (bundle / "shared" / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
-    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n"
-    (bundle / "shared" / "cm.yaml").write_text(config_map.format("first"))
+    (bundle / "shared" / "cm.yaml").write_text(_CONFIG_MAP.format("first"))
     monkeypatch.setattr(manifests, "DEPLOYMENTS", bundle)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return bundle
+
+
+def _counted_renders(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The directories kubectl renders from now on, in order."""
+    renders: list[Path] = []
+    real = manifests._render
+    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or real(path))
+    return renders
+
+
+def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = tmp_path / "user"
     user.mkdir()
     (user / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
-    (user / "cm.yaml").write_text(config_map.format("user"))
-    renders = []
-    real = manifests._render
-    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or real(path))
+    (user / "cm.yaml").write_text(_CONFIG_MAP.format("user"))
+    renders = _counted_renders(monkeypatch)
 
     (first,) = manifests.render(bundle / "cm")
     first["metadata"]["name"] = "changed by a caller"
@@ -271,32 +286,22 @@ def test_a_bundled_render_is_kept_until_a_bundled_file_changes(
     assert again["metadata"]["name"] == "first"  # each caller gets its own copy
     assert renders == [bundle / "cm"]
     # A sibling the base uses changes (another size): rendered anew.
-    (bundle / "shared" / "cm.yaml").write_text(config_map.format("second one"))
+    (bundle / "shared" / "cm.yaml").write_text(_CONFIG_MAP.format("second one"))
     (changed,) = manifests.render(bundle / "cm")
     assert changed["metadata"]["name"] == "second one"
     assert len(renders) == 2
     # A user's directory is never kept.
     manifests.render(user)
-    (user / "cm.yaml").write_text(config_map.format("user-edited"))
+    (user / "cm.yaml").write_text(_CONFIG_MAP.format("user-edited"))
     (edited,) = manifests.render(user)
     assert edited["metadata"]["name"] == "user-edited"
     assert renders[2:] == [user, user]
 
 
 def test_a_bundled_render_is_read_back_by_the_next_process_until_kubectl_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bundle = tmp_path / "deployments"
-    (bundle / "cm").mkdir(parents=True)
-    (bundle / "cm" / "kustomization.yaml").write_text("resources:\n- cm.yaml\n")
-    (bundle / "cm" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
-    )
-    monkeypatch.setattr(manifests, "DEPLOYMENTS", bundle)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    renders = []
-    real = manifests._render
-    monkeypatch.setattr(manifests, "_render", lambda path: renders.append(path) or real(path))
+    renders = _counted_renders(monkeypatch)
 
     def next_process() -> list[dict[str, object]]:
         manifests._BUNDLED_RENDERS.clear()  # what a new process starts with
